@@ -1,0 +1,101 @@
+"""affiliate_sdk: run an affiliate (CPS) alliance inside your own platform.
+
+Signed tracking links, click tracking, attribution, commission, fraud checks
+and a ledger, embedded in the host's process over a pluggable store.
+
+>>> from affiliate_sdk import Alliance, Campaign, CommissionPlan
+"""
+
+from .alliance import Alliance
+from .clock import Clock, SystemClock
+from .commission.plans import CommissionPlan
+from .errors import (
+    AffiliateError,
+    CampaignError,
+    CampaignInactive,
+    ConflictingOrder,
+    ConflictingRefund,
+    CurrencyMismatch,
+    ForbiddenLanding,
+    InvalidAmount,
+    InvalidInput,
+    InvalidKey,
+    InvalidSignature,
+    LinkError,
+    LinkExpired,
+    MalformedLink,
+    MoneyError,
+    OrderError,
+    RefundExceedsOrder,
+    SchemaVersionError,
+    StorageError,
+    UnknownCampaign,
+    UnknownCurrency,
+    UnknownKey,
+    UnknownOrder,
+    UnsupportedStore,
+)
+from .models import (
+    Campaign,
+    Commission,
+    Credit,
+    LineItem,
+    Order,
+    OrderOutcome,
+    Reason,
+    RefundOutcome,
+    Verdict,
+)
+from .money import Money
+from .storage import Store
+from .tracking.clicks import Click, VisitorCookie
+from .tracking.keys import Keyring
+from .tracking.links import LinkClaims
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AffiliateError",
+    "Alliance",
+    "Campaign",
+    "CampaignError",
+    "CampaignInactive",
+    "Click",
+    "Clock",
+    "Commission",
+    "CommissionPlan",
+    "ConflictingOrder",
+    "ConflictingRefund",
+    "Credit",
+    "CurrencyMismatch",
+    "ForbiddenLanding",
+    "InvalidAmount",
+    "InvalidInput",
+    "InvalidKey",
+    "InvalidSignature",
+    "Keyring",
+    "LineItem",
+    "LinkClaims",
+    "LinkError",
+    "LinkExpired",
+    "MalformedLink",
+    "Money",
+    "MoneyError",
+    "Order",
+    "OrderError",
+    "OrderOutcome",
+    "Reason",
+    "RefundExceedsOrder",
+    "RefundOutcome",
+    "SchemaVersionError",
+    "StorageError",
+    "Store",
+    "SystemClock",
+    "UnknownCampaign",
+    "UnknownCurrency",
+    "UnknownKey",
+    "UnknownOrder",
+    "UnsupportedStore",
+    "Verdict",
+    "VisitorCookie",
+]

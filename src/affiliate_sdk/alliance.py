@@ -1,0 +1,650 @@
+"""The ``Alliance``: the one object a host holds.
+
+It loads what a decision needs from the ``Store``, calls the pure core
+(links, attribution, commission arithmetic, fraud verdicts) and writes the
+result back in one transaction. It is the only layer that touches storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+from types import TracebackType
+from typing import Final, NamedTuple, Self
+from urllib.parse import quote
+
+from pydantic import TypeAdapter
+
+from ._base import Rate
+from ._validation import check_identifier
+from .antifraud.useragents import BotUserAgents
+from .antifraud.verdicts import ALLOW, user_agent_verdict
+from .clock import Clock, SystemClock, from_timestamp
+from .commission.calculator import cps_split, reversal_for_refund
+from .errors import (
+    CampaignInactive,
+    ConflictingOrder,
+    ConflictingRefund,
+    CurrencyMismatch,
+    InvalidAmount,
+    InvalidInput,
+    RefundExceedsOrder,
+    UnknownCampaign,
+    UnknownOrder,
+)
+from .ids import new_id
+from .models import Campaign, Commission, Credit, Order, OrderOutcome, RefundOutcome, Verdict
+from .money import Money
+from .storage import Store, open_store
+from .storage.records import ClickRecord, OrderRecord, RefundRecord
+from .tracking.attribution import last_click
+from .tracking.clicks import (
+    DEFAULT_CLICK_PARAM,
+    DEFAULT_VISITOR_COOKIE,
+    Click,
+    VisitorCookie,
+    append_click_id,
+    pseudonymize_ip,
+    referrer_host,
+)
+from .tracking.keys import Keyring
+from .tracking.landing import LandingPolicy, check_landing_url
+from .tracking.links import (
+    DEFAULT_REDIRECT_BASE,
+    LinkClaims,
+    decode_token,
+    encode_token,
+    expiry_from,
+    token_from_url,
+)
+
+__all__ = [
+    "DEFAULT_CAMPAIGN_CACHE_TTL",
+    "DEFAULT_CLICK_DEDUPE_WINDOW",
+    "MAX_ATTRIBUTION_LOOKBACK",
+    "Alliance",
+]
+
+#: A second click by the same visitor on the same link within this span
+#: returns the first click instead of counting again.
+DEFAULT_CLICK_DEDUPE_WINDOW: Final = timedelta(hours=1)
+#: How long a campaign read from the store is trusted before it is read again
+#: (changes made through this ``Alliance`` apply at once).
+DEFAULT_CAMPAIGN_CACHE_TTL: Final = timedelta(seconds=5)
+#: The furthest back an order looks for a visitor's clicks.
+MAX_ATTRIBUTION_LOOKBACK: Final = timedelta(days=400)
+#: The platform's share of every commission unless configured.
+DEFAULT_PLATFORM_TAKE: Final = Decimal(0)
+
+_VISITOR_ID: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_MEMO_LIMIT: Final = 65_536
+_PSEUDONYM_CONTEXT: Final = b"affiliate_sdk/pseudonym-key/v1"
+_RATE: Final = TypeAdapter[Decimal](Rate)
+
+
+class _CampaignView(NamedTuple):
+    campaign: Campaign
+    landing: LandingPolicy
+    window_ms: int
+    loaded_at: float
+
+
+class _UserAgentView(NamedTuple):
+    verdict: Verdict
+    verdict_json: str
+    ua_hash: str | None
+
+
+class Alliance:
+    """An affiliate alliance inside the host's platform.
+
+    Open one with ``Alliance.open(url, keys=...)`` and share it across the
+    host's threads; ``close()`` it (or use ``with``) on shutdown.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        keys: Mapping[str, bytes] | Keyring,
+        *,
+        clock: Clock | None = None,
+        redirect_base: str = DEFAULT_REDIRECT_BASE,
+        click_param: str = DEFAULT_CLICK_PARAM,
+        cookie_name: str = DEFAULT_VISITOR_COOKIE,
+        platform_take: Decimal | str = DEFAULT_PLATFORM_TAKE,
+        pseudonym_key: bytes | None = None,
+        click_dedupe_window: timedelta = DEFAULT_CLICK_DEDUPE_WINDOW,
+        campaign_cache_ttl: timedelta = DEFAULT_CAMPAIGN_CACHE_TTL,
+        bots: BotUserAgents | None = None,
+    ) -> None:
+        self._store = store
+        self._keyring = keys if isinstance(keys, Keyring) else Keyring(keys)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        if not redirect_base.startswith(("https://", "http://")) or redirect_base.endswith("/"):
+            raise InvalidInput(
+                f"redirect_base {redirect_base!r} must be an http(s) URL without a trailing slash"
+            )
+        self._redirect_base = redirect_base
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", click_param):
+            raise InvalidInput(f"click_param {click_param!r} must be a plain query parameter name")
+        self._click_param = click_param
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cookie_name):
+            raise InvalidInput(f"cookie_name {cookie_name!r} must be a plain cookie name")
+        self._cookie_name = cookie_name
+        try:
+            self._platform_take = _RATE.validate_python(platform_take)
+        except ValueError as exc:
+            raise InvalidInput(f"platform_take: {exc}") from None
+        if pseudonym_key is None:
+            first = self._keyring[next(iter(self._keyring))]
+            pseudonym_key = first.tag(_PSEUDONYM_CONTEXT)
+        if not 16 <= len(pseudonym_key) <= 64:
+            raise InvalidInput("pseudonym_key must be 16 to 64 bytes")
+        self._pseudonym_key = pseudonym_key
+        self._dedupe_ms = int(click_dedupe_window.total_seconds() * 1000)
+        self._cache_ttl = campaign_cache_ttl.total_seconds()
+        self._bots = bots if bots is not None else BotUserAgents()
+        self._campaigns: dict[str, _CampaignView] = {}
+        self._user_agents: dict[str | None, _UserAgentView] = {}
+        self._verdicts: dict[str, Verdict] = {}
+
+    @classmethod
+    def open(
+        cls,
+        url: str = "memory://",
+        *,
+        keys: Mapping[str, bytes] | Keyring,
+        clock: Clock | None = None,
+        redirect_base: str = DEFAULT_REDIRECT_BASE,
+        click_param: str = DEFAULT_CLICK_PARAM,
+        cookie_name: str = DEFAULT_VISITOR_COOKIE,
+        platform_take: Decimal | str = DEFAULT_PLATFORM_TAKE,
+        pseudonym_key: bytes | None = None,
+        click_dedupe_window: timedelta = DEFAULT_CLICK_DEDUPE_WINDOW,
+        campaign_cache_ttl: timedelta = DEFAULT_CAMPAIGN_CACHE_TTL,
+        bots: BotUserAgents | None = None,
+    ) -> Alliance:
+        """Open the store at ``url`` (``memory://`` or ``sqlite:///path.db``)."""
+        keyring = keys if isinstance(keys, Keyring) else Keyring(keys)
+        store = open_store(url)
+        try:
+            return cls(
+                store,
+                keyring,
+                clock=clock,
+                redirect_base=redirect_base,
+                click_param=click_param,
+                cookie_name=cookie_name,
+                platform_take=platform_take,
+                pseudonym_key=pseudonym_key,
+                click_dedupe_window=click_dedupe_window,
+                campaign_cache_ttl=campaign_cache_ttl,
+                bots=bots,
+            )
+        except BaseException:
+            store.close()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def keyring(self) -> Keyring:
+        return self._keyring
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- campaigns -----------------------------------------------------------------------
+    def add_campaign(self, campaign: Campaign) -> Campaign:
+        """Publish a campaign, or replace the one with the same id."""
+        if not isinstance(campaign, Campaign):
+            raise InvalidInput("add_campaign takes a Campaign")
+        self._store.put_campaign(campaign)
+        self._campaigns.pop(campaign.campaign_id, None)
+        return campaign
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        return self._campaign_view(campaign_id, self._clock.timestamp()).campaign
+
+    def campaigns(self) -> list[Campaign]:
+        return self._store.list_campaigns()
+
+    def _campaign_view(self, campaign_id: str, now: float) -> _CampaignView:
+        view = self._campaigns.get(campaign_id)
+        if view is not None and now - view.loaded_at < self._cache_ttl:
+            return view
+        campaign = self._store.get_campaign(campaign_id)
+        if campaign is None:
+            self._campaigns.pop(campaign_id, None)
+            raise UnknownCampaign(campaign_id)
+        window_ms = int(campaign.attribution_window.total_seconds() * 1000)
+        view = _CampaignView(campaign, LandingPolicy(campaign.landing_domains), window_ms, now)
+        if len(self._campaigns) >= _MEMO_LIMIT:
+            self._campaigns.clear()
+        self._campaigns[campaign_id] = view
+        return view
+
+    # -- links ------------------------------------------------------------------------------
+    def create_link(
+        self,
+        *,
+        affiliate_id: str,
+        campaign_id: str,
+        landing_url: str,
+        sub_ids: Mapping[str, str] | None = None,
+        expires_in: timedelta | None = None,
+    ) -> str:
+        """A signed tracking link for an affiliate to promote a campaign."""
+        now = self._clock.timestamp()
+        campaign = self._campaign_view(campaign_id, now).campaign
+        if not campaign.active:
+            raise CampaignInactive(campaign_id, landing_url)
+        check_landing_url(landing_url, campaign.landing_domains)
+        token = encode_token(
+            self._keyring.signing_key,
+            affiliate_id=affiliate_id,
+            campaign_id=campaign_id,
+            landing_url=landing_url,
+            sub_ids=sub_ids or {},
+            issued_at_ts=int(now),
+            expires_at_ts=expiry_from(
+                now, None if expires_in is None else expires_in.total_seconds()
+            ),
+        )
+        return f"{self._redirect_base}/{token}"
+
+    def verify_link(self, url: str) -> LinkClaims:
+        """The claims of a link (or bare token), or a ``LinkError`` subclass.
+
+        Checks the signature and expiry only; ``track_click`` also checks the
+        campaign and the landing URL.
+        """
+        return decode_token(self._keyring, token_from_url(url), self._clock.timestamp())
+
+    # -- clicks -------------------------------------------------------------------------------
+    def _user_agent(self, user_agent: str | None) -> _UserAgentView:
+        view = self._user_agents.get(user_agent)
+        if view is None:
+            matched = self._bots.match(user_agent) if user_agent else None
+            verdict = user_agent_verdict(user_agent, matched)
+            ua_hash = (
+                hashlib.blake2b(
+                    user_agent.encode("utf-8", "replace"), key=self._pseudonym_key, digest_size=16
+                ).hexdigest()
+                if user_agent
+                else None
+            )
+            view = _UserAgentView(verdict, verdict.model_dump_json(), ua_hash)
+            if len(self._user_agents) >= _MEMO_LIMIT:
+                self._user_agents.clear()
+            self._user_agents[user_agent] = view
+        return view
+
+    def _stored_verdict(self, verdict_json: str) -> Verdict:
+        verdict = self._verdicts.get(verdict_json)
+        if verdict is None:
+            verdict = Verdict.model_validate_json(verdict_json)
+            if len(self._verdicts) >= _MEMO_LIMIT:
+                self._verdicts.clear()
+            self._verdicts[verdict_json] = verdict
+        return verdict
+
+    def track_click(
+        self,
+        url: str,
+        *,
+        ip: str | None,
+        user_agent: str | None,
+        referrer: str | None = None,
+        visitor_id: str | None = None,
+    ) -> Click:
+        """Verify a link, record the click and say where to send the visitor.
+
+        Raises a ``LinkError`` for a bad, expired or re-pointed link and a
+        ``CampaignError`` when its campaign is gone or paused. A known bot gets
+        a ``block`` verdict but still its redirect; it never earns commission.
+        """
+        now = self._clock.timestamp()
+        now_ms = int(now * 1000)
+        claims = decode_token(self._keyring, token_from_url(url), now)
+        view = self._campaign_view(claims.campaign_id, now)
+        campaign = view.campaign
+        if not campaign.active:
+            raise CampaignInactive(campaign.campaign_id, claims.landing_url)
+        view.landing.check(claims.landing_url)
+        agent = self._user_agent(user_agent)
+        if visitor_id is not None and _VISITOR_ID.fullmatch(visitor_id):
+            dedupe_since: int | None = now_ms - self._dedupe_ms
+        else:
+            visitor_id = new_id(now_ms)
+            dedupe_since = None
+        ip_hash, ip_network = (
+            pseudonymize_ip(ip, self._pseudonym_key) if ip else (None, None)
+        )
+        record, created = self._store.record_click(
+            ClickRecord(
+                new_id(now_ms),
+                visitor_id,
+                claims.link_id,
+                claims.affiliate_id,
+                claims.campaign_id,
+                campaign.merchant_id,
+                claims.landing_url,
+                claims.sub_fields,
+                now_ms,
+                ip_hash,
+                ip_network,
+                agent.ua_hash,
+                referrer_host(referrer) if referrer else None,
+                agent.verdict.decision,
+                agent.verdict_json,
+            ),
+            dedupe_since_ms=dedupe_since,
+        )
+        verdict = agent.verdict if created else self._stored_verdict(record.verdict_json)
+        return Click(
+            record.click_id,
+            visitor_id,
+            append_click_id(claims.landing_url, self._click_param, record.click_id),
+            verdict,
+            VisitorCookie(self._cookie_name, visitor_id, view.window_ms // 1000),
+            claims,
+            record.clicked_at_ms,
+            not created,
+        )
+
+    # -- orders -------------------------------------------------------------------------------
+    def record_order(
+        self,
+        order: Order,
+        *,
+        visitor_id: str | None = None,
+        click_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> OrderOutcome:
+        """Attribute an order and book its commission, exactly once.
+
+        Recording the same ``(merchant_id, order_id)`` again returns the first
+        outcome and books nothing; different content under the same ids raises
+        ``ConflictingOrder``.
+        """
+        if not isinstance(order, Order):
+            raise InvalidInput("record_order takes an Order")
+        now = self._clock.now()
+        placed_at = order.placed_at or now
+        placed_ms = int(placed_at.timestamp() * 1000)
+        fingerprint = _fingerprint(order)
+        verdict = ALLOW if user_agent is None else self._user_agent(user_agent).verdict
+        ip_hash, ip_network = (
+            pseudonymize_ip(ip, self._pseudonym_key) if ip else (None, None)
+        )
+        store = self._store
+        with store.transaction():
+            existing = store.get_order(order.merchant_id, order.order_id)
+            if existing is not None:
+                if existing.fingerprint != fingerprint:
+                    raise ConflictingOrder(order.merchant_id, order.order_id)
+                return OrderOutcome.model_validate_json(existing.outcome_json)
+
+            notes: list[str] = []
+            candidates: list[ClickRecord] = []
+            if click_id is not None:
+                given = store.get_click(click_id)
+                if given is None:
+                    notes.append(f"click id {click_id} is unknown")
+                else:
+                    candidates.append(given)
+            if visitor_id is not None:
+                lookback = int(MAX_ATTRIBUTION_LOOKBACK.total_seconds() * 1000)
+                candidates += store.visitor_clicks(
+                    visitor_id, since_ms=placed_ms - lookback, until_ms=placed_ms
+                )
+            if click_id is None and visitor_id is None:
+                notes.append("no click id or visitor id was given")
+            windows: dict[str, int] = {}
+            for click in candidates:
+                try:
+                    windows[click.campaign_id] = self._campaign_view(
+                        click.campaign_id, now.timestamp()
+                    ).window_ms
+                except UnknownCampaign:
+                    pass
+            attribution = last_click(
+                candidates, merchant_id=order.merchant_id, placed_at_ms=placed_ms, window_ms=windows
+            )
+            notes += attribution.notes
+            winner = attribution.winner
+            credits: list[Credit] = []
+            entries: list[Commission] = []
+            if winner is not None:
+                credits.append(
+                    Credit(
+                        affiliate_id=winner.affiliate_id,
+                        campaign_id=winner.campaign_id,
+                        click_id=winner.click_id,
+                        weight=Decimal(1),
+                        clicked_at=from_timestamp(winner.clicked_at_ms / 1000),
+                    )
+                )
+                if verdict.decision == "block":
+                    notes.append("no commission: the order request came from invalid traffic")
+                else:
+                    entries = self._book_commission(order, winner, now_ms=int(now.timestamp() * 1000))
+            outcome = OrderOutcome(
+                merchant_id=order.merchant_id,
+                order_id=order.order_id,
+                total=order.total,
+                placed_at=placed_at,
+                credits=credits,
+                commissions=entries,
+                verdict=verdict,
+                notes=notes,
+            )
+            store.insert_order(
+                OrderRecord(
+                    order.merchant_id,
+                    order.order_id,
+                    fingerprint,
+                    order.total.currency,
+                    order.total.to_minor(),
+                    0,
+                    placed_ms,
+                    int(now.timestamp() * 1000),
+                    ip_hash,
+                    ip_network,
+                    outcome.model_dump_json(),
+                )
+            )
+            if entries:
+                store.add_entries(entries)
+        return outcome
+
+    def _book_commission(self, order: Order, click: ClickRecord, *, now_ms: int) -> list[Commission]:
+        campaign = self._campaign_view(click.campaign_id, now_ms / 1000).campaign
+        rate = campaign.plan.rate
+        split = cps_split(order.total, rate, self._platform_take)
+        created_at = from_timestamp(now_ms / 1000)
+        entries = []
+        for account, amount in (("affiliate", split.affiliate), ("platform", split.platform)):
+            if account == "platform" and not amount:
+                continue
+            entries.append(
+                Commission(
+                    entry_id=new_id(now_ms),
+                    event_id=_event_id("order", order.merchant_id, order.order_id, account),
+                    merchant_id=order.merchant_id,
+                    order_id=order.order_id,
+                    campaign_id=click.campaign_id,
+                    affiliate_id=click.affiliate_id,
+                    click_id=click.click_id,
+                    account=account,
+                    kind="commission",
+                    amount=amount,
+                    status="pending",
+                    rate=rate,
+                    basis=order.total,
+                    created_at=created_at,
+                )
+            )
+        return entries
+
+    # -- refunds ------------------------------------------------------------------------------
+    def refund(
+        self,
+        merchant_id: str,
+        order_id: str,
+        amount: Money | None = None,
+        *,
+        refund_id: str | None = None,
+    ) -> RefundOutcome:
+        """Refund an order in full (no ``amount``) or in part, reversing commission.
+
+        Each commission entry of the order is reversed in proportion to the
+        refund; refunds that add up to the order total reverse it exactly.
+        With a ``refund_id`` the call is idempotent: the same id again returns
+        the first outcome and books nothing.
+        """
+        check_identifier("merchant_id", merchant_id)
+        now_ms = int(self._clock.timestamp() * 1000)
+        if refund_id is not None:
+            check_identifier("refund_id", refund_id)
+        store = self._store
+        with store.transaction():
+            order = store.get_order(merchant_id, order_id)
+            if order is None:
+                raise UnknownOrder(merchant_id, order_id)
+            if refund_id is not None:
+                done = store.get_refund(merchant_id, order_id, refund_id)
+                if done is not None:
+                    replay = RefundOutcome.model_validate_json(done.outcome_json)
+                    if amount is not None and amount != replay.amount:
+                        raise ConflictingRefund(order_id, refund_id)
+                    return replay
+            refund_id = refund_id or new_id(now_ms)
+            currency = order.currency
+            total = Money.from_minor(order.total_minor, currency)
+            before = Money.from_minor(order.refunded_minor, currency)
+            remaining = total - before
+            if amount is None:
+                amount = remaining
+            if not isinstance(amount, Money):
+                raise InvalidInput("amount must be Money")
+            if amount.currency != currency:
+                raise CurrencyMismatch(currency, amount.currency)
+            if not amount.is_rounded or amount.amount <= 0:
+                raise InvalidAmount(amount.amount, f"a refund is a positive amount of whole {currency} minor units")
+            if amount > remaining:
+                raise RefundExceedsOrder(order_id, amount, remaining)
+            amount = amount.round()
+            reversals = self._reversals(
+                store.entries(merchant_id=merchant_id, order_id=order_id),
+                refund_id=refund_id,
+                total=total,
+                before=before,
+                refund=amount,
+                now_ms=now_ms,
+            )
+            refunded = before + amount
+            outcome = RefundOutcome(
+                merchant_id=merchant_id,
+                order_id=order_id,
+                refund_id=refund_id,
+                amount=amount,
+                refunded_total=refunded,
+                remaining=total - refunded,
+                reversals=reversals,
+            )
+            if reversals:
+                store.add_entries(reversals)
+            store.set_order_refunded(merchant_id, order_id, refunded.to_minor())
+            store.insert_refund(
+                RefundRecord(
+                    merchant_id,
+                    order_id,
+                    refund_id,
+                    amount.to_minor(),
+                    now_ms,
+                    outcome.model_dump_json(),
+                )
+            )
+        return outcome
+
+    def _reversals(
+        self,
+        entries: list[Commission],
+        *,
+        refund_id: str,
+        total: Money,
+        before: Money,
+        refund: Money,
+        now_ms: int,
+    ) -> list[Commission]:
+        created_at = from_timestamp(now_ms / 1000)
+        reversals = []
+        for entry in entries:
+            if entry.kind != "commission":
+                continue
+            reversed_amount = reversal_for_refund(entry.amount, total, before, refund)
+            if not reversed_amount:
+                continue
+            reversals.append(
+                entry.model_copy(
+                    update={
+                        "entry_id": new_id(now_ms),
+                        "event_id": _event_id(
+                            "refund", entry.merchant_id, entry.order_id, refund_id, entry.account
+                        ),
+                        "kind": "reversal",
+                        "amount": reversed_amount,
+                        "status": "reversed",
+                        "refund_id": refund_id,
+                        "created_at": created_at,
+                    }
+                )
+            )
+        return reversals
+
+    # -- ledger view ----------------------------------------------------------------------------
+    def commissions(
+        self,
+        *,
+        merchant_id: str | None = None,
+        affiliate_id: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Commission]:
+        """Ledger entries matching every given filter, in booking order (signed amounts)."""
+        return self._store.entries(
+            merchant_id=merchant_id, affiliate_id=affiliate_id, order_id=order_id
+        )
+
+
+def _fingerprint(order: Order) -> str:
+    """A digest of the order as the host gave it (a defaulted ``placed_at`` is left out)."""
+    exclude = None if "placed_at" in order.model_fields_set else {"placed_at"}
+    return hashlib.sha256(order.model_dump_json(exclude=exclude).encode()).hexdigest()
+
+
+def _event_id(*parts: str) -> str:
+    return "/".join(quote(part, safe="") for part in parts)

@@ -1,0 +1,234 @@
+"""Public models shared across the SDK: orders, campaigns, verdicts, outcomes.
+
+All are frozen pydantic models: hosts can store them as JSON and export their
+JSON Schema (``Order.model_json_schema()``) for their own APIs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Final, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ._base import AffiliateModel, Identifier
+from .commission.plans import CommissionPlan
+from .money import Money
+from .tracking.landing import normalize_domain_pattern
+
+__all__ = [
+    "DEFAULT_ATTRIBUTION_WINDOW",
+    "Campaign",
+    "Commission",
+    "CommissionStatus",
+    "Credit",
+    "LineItem",
+    "Order",
+    "OrderOutcome",
+    "Reason",
+    "RefundOutcome",
+    "Verdict",
+]
+
+#: How long after a click an order is still credited to it.
+DEFAULT_ATTRIBUTION_WINDOW: Final = timedelta(days=30)
+
+#: Free text the host supplies (order ids, SKUs, categories): no control characters.
+Text = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("datetimes must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _booked(value: Money, *, allow_negative: bool = False) -> Money:
+    if not value.is_rounded:
+        raise ValueError(f"{value} has digits below the {value.currency} minor unit")
+    if not allow_negative and value.amount < 0:
+        raise ValueError("amounts must not be negative")
+    return value.round()  # canonical exponent, so equal amounts serialise alike
+
+
+# --- orders -----------------------------------------------------------------------
+
+
+class LineItem(AffiliateModel):
+    """One line of an order."""
+
+    sku: Text
+    category: Text | None = None
+    quantity: int = Field(default=1, ge=1)
+    unit_price: Money
+
+    @field_validator("unit_price")
+    @classmethod
+    def _price(cls, value: Money) -> Money:
+        return _booked(value)
+
+
+class Order(AffiliateModel):
+    """An order as the merchant's shop reports it.
+
+    ``(merchant_id, order_id)`` identifies it: recording it again is a no-op.
+    ``placed_at`` defaults to the alliance clock's now when recorded.
+    """
+
+    order_id: Text
+    merchant_id: Identifier
+    total: Money
+    items: list[LineItem] = Field(default_factory=list)
+    customer_id: Text | None = None
+    new_customer: bool | None = None
+    coupon_codes: list[Text] = Field(default_factory=list)
+    country: CountryCode | None = None
+    placed_at: datetime | None = None
+
+    @field_validator("total")
+    @classmethod
+    def _total(cls, value: Money) -> Money:
+        return _booked(value)
+
+    @field_validator("placed_at")
+    @classmethod
+    def _placed(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> Order:
+        for item in self.items:
+            if item.unit_price.currency != self.total.currency:
+                raise ValueError(
+                    f"item {item.sku!r} is priced in {item.unit_price.currency}, "
+                    f"the order in {self.total.currency}"
+                )
+        return self
+
+
+# --- campaigns ----------------------------------------------------------------------
+
+
+class Campaign(AffiliateModel):
+    """A merchant's offer to affiliates: what it pays and where its links may land."""
+
+    campaign_id: Identifier
+    merchant_id: Identifier
+    plan: CommissionPlan
+    landing_domains: list[str] = Field(min_length=1)
+    active: bool = True
+    country: CountryCode | None = None
+    category: Text | None = None
+    attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW
+
+    @field_validator("landing_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        return [normalize_domain_pattern(domain) for domain in value]
+
+    @field_validator("attribution_window")
+    @classmethod
+    def _window(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("the attribution window must be positive")
+        return value
+
+
+# --- verdicts -----------------------------------------------------------------------
+
+
+class Reason(AffiliateModel):
+    """Why a verdict is what it is: a stable machine code and a sentence for people."""
+
+    code: str
+    message: str
+
+
+class Verdict(AffiliateModel):
+    """The fraud decision on a click or an order."""
+
+    decision: Literal["allow", "review", "block"]
+    score: int = Field(ge=0, le=100)
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+
+# --- outcomes -------------------------------------------------------------------------
+
+CommissionStatus = Literal["pending", "approved", "paid", "reversed", "frozen", "rejected"]
+
+
+class Commission(AffiliateModel):
+    """One ledger entry. Amounts are signed: reversals are negative.
+
+    ``account`` says who the money is for: the ``affiliate`` who earned it or
+    the ``platform``'s take. Every entry of an order, summed, is what the
+    merchant owes for it.
+    """
+
+    entry_id: str
+    event_id: str
+    merchant_id: Identifier
+    order_id: Text
+    campaign_id: Identifier
+    affiliate_id: Identifier
+    click_id: str | None
+    account: Literal["affiliate", "platform"]
+    kind: Literal["commission", "reversal"]
+    amount: Money
+    status: CommissionStatus
+    rate: Decimal
+    basis: Money
+    refund_id: str | None = None
+    created_at: datetime
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, value: Money) -> Money:
+        return _booked(value, allow_negative=True)
+
+
+class Credit(AffiliateModel):
+    """The share of an order credited to one affiliate's click."""
+
+    affiliate_id: Identifier
+    campaign_id: Identifier
+    click_id: str
+    weight: Decimal
+    clicked_at: datetime
+
+
+class OrderOutcome(AffiliateModel):
+    """What ``record_order`` decided and booked; the same again on a repeat call."""
+
+    merchant_id: Identifier
+    order_id: Text
+    total: Money
+    placed_at: datetime
+    credits: list[Credit]
+    commissions: list[Commission]
+    verdict: Verdict
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def attributed(self) -> bool:
+        return bool(self.credits)
+
+
+class RefundOutcome(AffiliateModel):
+    """A refund booked against an order, and the reversals it caused."""
+
+    merchant_id: Identifier
+    order_id: Text
+    refund_id: str
+    amount: Money
+    refunded_total: Money
+    remaining: Money
+    reversals: list[Commission]

@@ -1,0 +1,273 @@
+"""Money: an exact ``Decimal`` amount in one ISO 4217 currency.
+
+Floats are refused, currencies never mix, and rounding to the currency's minor
+unit happens only when asked (``round()``), with the rounding mode named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any, Final
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
+
+from .errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
+
+__all__ = ["DEFAULT_ROUNDING", "MINOR_UNITS", "Money", "minor_unit_exponent"]
+
+#: Rounding used by ``Money.round()`` unless a mode is named: banker's rounding,
+#: which does not drift up over many bookings.
+DEFAULT_ROUNDING: Final = ROUND_HALF_EVEN
+
+#: Arithmetic context: wide enough that no product of an amount and a rate is cut.
+_CONTEXT: Final = Context(prec=60)
+
+_ZERO_DIGIT = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE_DIGIT = "BHD IQD JOD KWD LYD OMR TND"
+_FOUR_DIGIT = "CLF UYW"
+_TWO_DIGIT = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN "
+    "BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN "
+    "ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES "
+    "KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK "
+    "MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR "
+    "SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD "
+    "TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL"
+)
+
+#: ISO 4217 code -> number of digits after the decimal point.
+MINOR_UNITS: Final[dict[str, int]] = {
+    **{code: 2 for code in _TWO_DIGIT.split()},
+    **{code: 0 for code in _ZERO_DIGIT.split()},
+    **{code: 3 for code in _THREE_DIGIT.split()},
+    **{code: 4 for code in _FOUR_DIGIT.split()},
+}
+
+_QUANTUM: Final[dict[str, Decimal]] = {
+    code: Decimal(1).scaleb(-digits) for code, digits in MINOR_UNITS.items()
+}
+
+Number = Decimal | int
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """Digits after the decimal point for ``currency`` (JPY 0, CNY 2, KWD 3)."""
+    try:
+        return MINOR_UNITS[currency]
+    except (KeyError, TypeError):
+        raise UnknownCurrency(currency) from None
+
+
+def _to_decimal(value: object) -> Decimal:
+    if isinstance(value, bool):
+        raise InvalidAmount(value, "booleans are not amounts")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise InvalidAmount(value, "not a decimal number") from None
+    elif isinstance(value, float):
+        raise InvalidAmount(value, "floats are inexact; pass a str or Decimal")
+    else:
+        raise InvalidAmount(value, f"unsupported type {type(value).__name__}")
+    if not result.is_finite():
+        raise InvalidAmount(value, "amount must be finite")
+    return result
+
+
+class Money:
+    """An immutable amount of one currency.
+
+    >>> Money("199.00", "CNY") + Money("0.50", "CNY")
+    Money('199.50', 'CNY')
+    """
+
+    __slots__ = ("amount", "currency")
+
+    amount: Decimal
+    currency: str
+
+    def __init__(self, amount: Decimal | int | str, currency: str) -> None:
+        if currency not in _QUANTUM:
+            raise UnknownCurrency(currency)
+        object.__setattr__(self, "amount", _to_decimal(amount))
+        object.__setattr__(self, "currency", currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    @classmethod
+    def from_minor(cls, units: int, currency: str) -> Money:
+        """Money from an integer count of minor units (cents, fen, yen)."""
+        return cls(Decimal(units).scaleb(-minor_unit_exponent(currency)), currency)
+
+    # -- immutability ----------------------------------------------------------
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Money is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Money is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Money, (str(self.amount), self.currency))
+
+    # -- inspection ------------------------------------------------------------
+    @property
+    def exponent(self) -> int:
+        return MINOR_UNITS[self.currency]
+
+    @property
+    def is_rounded(self) -> bool:
+        """True when the amount has no digits below the currency's minor unit."""
+        quantum = _QUANTUM[self.currency]
+        return self.amount == self.amount.quantize(quantum, rounding=DEFAULT_ROUNDING)
+
+    def to_minor(self) -> int:
+        """The amount in minor units; the amount must already be rounded."""
+        if not self.is_rounded:
+            raise InvalidAmount(self.amount, f"has digits below the {self.currency} minor unit")
+        return int(self.amount.scaleb(self.exponent))
+
+    def round(self, rounding: str = DEFAULT_ROUNDING) -> Money:
+        """Round to the currency's minor unit with the named ``decimal`` mode."""
+        return Money(self.amount.quantize(_QUANTUM[self.currency], rounding=rounding), self.currency)
+
+    # -- arithmetic --------------------------------------------------------------
+    def _same(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"expected Money, got {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(self.currency, other.currency)
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(_CONTEXT.add(self.amount, self._same(other).amount), self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(_CONTEXT.subtract(self.amount, self._same(other).amount), self.currency)
+
+    def __mul__(self, factor: Number) -> Money:
+        if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
+            raise InvalidAmount(factor, "money can only be multiplied by a Decimal or int")
+        return Money(_CONTEXT.multiply(self.amount, Decimal(factor)), self.currency)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __abs__(self) -> Money:
+        return Money(abs(self.amount), self.currency)
+
+    def __bool__(self) -> bool:
+        return bool(self.amount)
+
+    # -- comparison --------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
+        return self.currency == other.currency and self.amount == other.amount
+
+    def __hash__(self) -> int:
+        return hash((self.amount, self.currency))
+
+    def __lt__(self, other: Money) -> bool:
+        return self.amount < self._same(other).amount
+
+    def __le__(self, other: Money) -> bool:
+        return self.amount <= self._same(other).amount
+
+    def __gt__(self, other: Money) -> bool:
+        return self.amount > self._same(other).amount
+
+    def __ge__(self, other: Money) -> bool:
+        return self.amount >= self._same(other).amount
+
+    def __repr__(self) -> str:
+        return f"Money({str(self.amount)!r}, {self.currency!r})"
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+    # -- splitting ---------------------------------------------------------------
+    def allocate(self, weights: Sequence[Decimal | int | Fraction]) -> list[Money]:
+        """Split into parts proportional to ``weights`` whose sum is exactly ``self``.
+
+        Each part gets the floor of its exact share in minor units; the minor
+        units left over go one each to the parts with the largest remainders
+        (earlier parts first on ties). Weights are non-negative, not all zero.
+        """
+        if not weights:
+            raise InvalidAmount(weights, "allocate needs at least one weight")
+        shares: list[Fraction] = []
+        for weight in weights:
+            if isinstance(weight, bool) or not isinstance(weight, Decimal | int | Fraction):
+                raise InvalidAmount(weight, "weights must be Decimal, int or Fraction")
+            if weight < 0:
+                raise InvalidAmount(weight, "weights must not be negative")
+            shares.append(Fraction(weight))
+        total_weight = sum(shares, Fraction(0))
+        if total_weight == 0:
+            raise InvalidAmount(weights, "weights must not all be zero")
+        units = self.to_minor()
+        sign = -1 if units < 0 else 1
+        units = abs(units)
+        exact = [share * units / total_weight for share in shares]
+        parts = [int(x) for x in exact]  # floor: every share is non-negative
+        leftover = units - sum(parts)
+        order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - parts[i]), i))
+        for i in order[:leftover]:
+            parts[i] += 1
+        return [Money.from_minor(sign * p, self.currency) for p in parts]
+
+    # -- pydantic ------------------------------------------------------------------
+    @classmethod
+    def _coerce(cls, value: object) -> Money:
+        if isinstance(value, Money):
+            return value
+        if isinstance(value, dict) and set(value) == {"amount", "currency"}:
+            return cls(value["amount"], value["currency"])
+        raise InvalidAmount(value, 'expected Money or {"amount": "...", "currency": "..."}')
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls._coerce,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda m: {"amount": str(m.amount), "currency": m.currency}
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "object",
+            "title": "Money",
+            "properties": {
+                "amount": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"},
+                "currency": {"type": "string", "enum": sorted(MINOR_UNITS)},
+            },
+            "required": ["amount", "currency"],
+            "additionalProperties": False,
+        }
+
+
+def total(amounts: Iterable[Money], currency: str) -> Money:
+    """Sum of ``amounts`` (all in ``currency``); zero when empty."""
+    result = Money.zero(currency)
+    for amount in amounts:
+        result = result + amount
+    return result

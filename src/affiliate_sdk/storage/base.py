@@ -1,0 +1,80 @@
+"""The ``Store`` protocol every backend implements.
+
+One contract test suite (``tests/storage/test_contract.py``) runs against every
+backend. A store does no business logic: the ``Alliance`` decides, the store
+keeps. ``transaction()`` makes a group of calls atomic and isolated; a call
+made outside one is atomic on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol, runtime_checkable
+
+from ..models import Campaign, Commission
+from .records import ClickRecord, OrderRecord, RefundRecord
+
+__all__ = ["Store"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[None]:
+        """Run the calls inside as one atomic, isolated unit (re-entrant)."""
+        ...
+
+    def close(self) -> None: ...
+
+    # campaigns
+    def put_campaign(self, campaign: Campaign) -> None:
+        """Insert or replace the campaign with this id."""
+        ...
+
+    def get_campaign(self, campaign_id: str) -> Campaign | None: ...
+
+    def list_campaigns(self) -> list[Campaign]: ...
+
+    # clicks
+    def record_click(
+        self, click: ClickRecord, *, dedupe_since_ms: int | None
+    ) -> tuple[ClickRecord, bool]:
+        """Store ``click``, or return the visitor's latest click on the same link.
+
+        With ``dedupe_since_ms`` set, a click with the same ``visitor_id`` and
+        ``link_id`` at or after that instant is returned as ``(existing, False)``
+        and nothing is written; otherwise ``(click, True)`` after storing it.
+        """
+        ...
+
+    def get_click(self, click_id: str) -> ClickRecord | None: ...
+
+    def visitor_clicks(self, visitor_id: str, *, since_ms: int, until_ms: int) -> list[ClickRecord]:
+        """The visitor's clicks with ``since_ms <= clicked_at_ms <= until_ms``, oldest first."""
+        ...
+
+    # orders and refunds
+    def get_order(self, merchant_id: str, order_id: str) -> OrderRecord | None: ...
+
+    def insert_order(self, order: OrderRecord) -> None: ...
+
+    def set_order_refunded(self, merchant_id: str, order_id: str, refunded_minor: int) -> None: ...
+
+    def get_refund(self, merchant_id: str, order_id: str, refund_id: str) -> RefundRecord | None: ...
+
+    def insert_refund(self, refund: RefundRecord) -> None: ...
+
+    # ledger
+    def add_entries(self, entries: Sequence[Commission]) -> None:
+        """Append ledger entries; an entry whose ``event_id`` exists is an error."""
+        ...
+
+    def entries(
+        self,
+        *,
+        merchant_id: str | None = None,
+        affiliate_id: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Commission]:
+        """Ledger entries matching every given filter, in booking order."""
+        ...

@@ -1,0 +1,164 @@
+"""``memory://``: everything in dictionaries, for tests and simulations.
+
+Thread-safe: one re-entrant lock serialises calls, and a transaction holds it
+throughout. A transaction that raises is rolled back from an undo log.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from ..errors import StorageError
+from ..models import Campaign, Commission
+from .records import ClickRecord, OrderRecord, RefundRecord
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._undo: list[Callable[[], None]] | None = None
+        self._campaigns: dict[str, Campaign] = {}
+        self._clicks: dict[str, ClickRecord] = {}
+        self._by_visitor: dict[str, list[ClickRecord]] = {}
+        self._orders: dict[tuple[str, str], OrderRecord] = {}
+        self._refunds: dict[tuple[str, str, str], RefundRecord] = {}
+        self._entries: list[Commission] = []
+        self._event_ids: set[str] = set()
+
+    # -- transactions ----------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._undo is not None:  # nested: the outer one commits
+                yield
+                return
+            self._undo = []
+            try:
+                yield
+            except BaseException:
+                for undo in reversed(self._undo):
+                    undo()
+                raise
+            finally:
+                self._undo = None
+
+    def _on_rollback(self, undo: Callable[[], None]) -> None:
+        if self._undo is not None:
+            self._undo.append(undo)
+
+    def close(self) -> None:
+        pass
+
+    # -- campaigns ---------------------------------------------------------------
+    def put_campaign(self, campaign: Campaign) -> None:
+        with self._lock:
+            previous = self._campaigns.get(campaign.campaign_id)
+            self._campaigns[campaign.campaign_id] = campaign
+            if previous is None:
+                self._on_rollback(lambda: self._campaigns.pop(campaign.campaign_id))
+            else:
+                self._on_rollback(lambda: self._campaigns.__setitem__(campaign.campaign_id, previous))
+
+    def get_campaign(self, campaign_id: str) -> Campaign | None:
+        return self._campaigns.get(campaign_id)
+
+    def list_campaigns(self) -> list[Campaign]:
+        with self._lock:
+            return sorted(self._campaigns.values(), key=lambda c: c.campaign_id)
+
+    # -- clicks --------------------------------------------------------------------
+    def record_click(
+        self, click: ClickRecord, *, dedupe_since_ms: int | None
+    ) -> tuple[ClickRecord, bool]:
+        with self._lock:
+            history = self._by_visitor.get(click.visitor_id)
+            if history is None:
+                history = self._by_visitor[click.visitor_id] = []
+            elif dedupe_since_ms is not None:
+                for earlier in reversed(history):
+                    if earlier.clicked_at_ms < dedupe_since_ms:
+                        break
+                    if earlier.link_id == click.link_id:
+                        return earlier, False
+            self._clicks[click.click_id] = click
+            history.append(click)
+            if self._undo is not None:
+                self._on_rollback(lambda: (self._clicks.pop(click.click_id), history.remove(click)))
+            return click, True
+
+    def get_click(self, click_id: str) -> ClickRecord | None:
+        return self._clicks.get(click_id)
+
+    def visitor_clicks(self, visitor_id: str, *, since_ms: int, until_ms: int) -> list[ClickRecord]:
+        with self._lock:
+            return [
+                c
+                for c in self._by_visitor.get(visitor_id, ())
+                if since_ms <= c.clicked_at_ms <= until_ms
+            ]
+
+    # -- orders --------------------------------------------------------------------
+    def get_order(self, merchant_id: str, order_id: str) -> OrderRecord | None:
+        return self._orders.get((merchant_id, order_id))
+
+    def insert_order(self, order: OrderRecord) -> None:
+        key = (order.merchant_id, order.order_id)
+        with self._lock:
+            if key in self._orders:
+                raise StorageError(f"order {key} already stored")
+            self._orders[key] = order
+            self._on_rollback(lambda: self._orders.pop(key))
+
+    def set_order_refunded(self, merchant_id: str, order_id: str, refunded_minor: int) -> None:
+        key = (merchant_id, order_id)
+        with self._lock:
+            previous = self._orders[key]
+            self._orders[key] = previous._replace(refunded_minor=refunded_minor)
+            self._on_rollback(lambda: self._orders.__setitem__(key, previous))
+
+    def get_refund(self, merchant_id: str, order_id: str, refund_id: str) -> RefundRecord | None:
+        return self._refunds.get((merchant_id, order_id, refund_id))
+
+    def insert_refund(self, refund: RefundRecord) -> None:
+        key = (refund.merchant_id, refund.order_id, refund.refund_id)
+        with self._lock:
+            if key in self._refunds:
+                raise StorageError(f"refund {key} already stored")
+            self._refunds[key] = refund
+            self._on_rollback(lambda: self._refunds.pop(key))
+
+    # -- ledger --------------------------------------------------------------------
+    def add_entries(self, entries: Sequence[Commission]) -> None:
+        with self._lock:
+            new_ids = [e.event_id for e in entries]
+            if len(set(new_ids)) != len(new_ids) or self._event_ids.intersection(new_ids):
+                raise StorageError("ledger event ids must be unique")
+            count = len(self._entries)
+            self._entries.extend(entries)
+            self._event_ids.update(new_ids)
+
+            def undo() -> None:
+                del self._entries[count:]
+                self._event_ids.difference_update(new_ids)
+
+            self._on_rollback(undo)
+
+    def entries(
+        self,
+        *,
+        merchant_id: str | None = None,
+        affiliate_id: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Commission]:
+        with self._lock:
+            return [
+                e
+                for e in self._entries
+                if (merchant_id is None or e.merchant_id == merchant_id)
+                and (affiliate_id is None or e.affiliate_id == affiliate_id)
+                and (order_id is None or e.order_id == order_id)
+            ]

@@ -1,0 +1,54 @@
+"""Internal records the stores persist. Tuples, so the click path stays cheap."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["ClickRecord", "OrderRecord", "RefundRecord"]
+
+
+class ClickRecord(NamedTuple):
+    """A stored click. No raw IP: a keyed hash and the truncated network only."""
+
+    click_id: str
+    visitor_id: str
+    link_id: str
+    affiliate_id: str
+    campaign_id: str
+    merchant_id: str
+    landing_url: str
+    sub_fields: bytes
+    clicked_at_ms: int
+    ip_hash: str | None
+    ip_network: str | None
+    ua_hash: str | None
+    referrer_host: str | None
+    decision: str
+    verdict_json: str
+
+
+class OrderRecord(NamedTuple):
+    """A recorded order, its content fingerprint and the outcome to replay."""
+
+    merchant_id: str
+    order_id: str
+    fingerprint: str
+    currency: str
+    total_minor: int
+    refunded_minor: int
+    placed_at_ms: int
+    created_at_ms: int
+    ip_hash: str | None
+    ip_network: str | None
+    outcome_json: str
+
+
+class RefundRecord(NamedTuple):
+    """A booked refund and the outcome to replay on a retry."""
+
+    merchant_id: str
+    order_id: str
+    refund_id: str
+    amount_minor: int
+    created_at_ms: int
+    outcome_json: str

@@ -1,0 +1,347 @@
+"""``sqlite:///path.db``: the embedded default. Durable, no server.
+
+* WAL journal with ``synchronous=NORMAL``: readers never block the writer and
+  a commit survives a process crash (a power cut may lose the last commits).
+* One connection per thread (and per process after a fork); a transaction
+  is ``BEGIN IMMEDIATE`` so writers queue on SQLite's lock, waiting up to
+  ``busy_timeout``, and duplicate bookings are seen inside the lock.
+* The schema is versioned with ``PRAGMA user_version``; opening a file applies
+  the migrations it lacks, in one transaction, and refuses a newer file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Final
+
+from ..errors import SchemaVersionError, StorageError
+from ..models import Campaign, Commission
+from .records import ClickRecord, OrderRecord, RefundRecord
+
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore"]
+
+#: How long a writer waits for another writer's transaction before failing.
+DEFAULT_BUSY_TIMEOUT: Final = timedelta(seconds=30)
+
+#: Each migration is a list of statements; its position + 1 is its version.
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """CREATE TABLE campaigns (
+            campaign_id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            data TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE clicks (
+            click_id TEXT PRIMARY KEY,
+            visitor_id TEXT NOT NULL,
+            link_id TEXT NOT NULL,
+            affiliate_id TEXT NOT NULL,
+            campaign_id TEXT NOT NULL,
+            merchant_id TEXT NOT NULL,
+            landing_url TEXT NOT NULL,
+            sub_fields BLOB NOT NULL,
+            clicked_at_ms INTEGER NOT NULL,
+            ip_hash TEXT,
+            ip_network TEXT,
+            ua_hash TEXT,
+            referrer_host TEXT,
+            decision TEXT NOT NULL,
+            verdict_json TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX clicks_by_visitor ON clicks (visitor_id, clicked_at_ms)",
+        """CREATE TABLE orders (
+            merchant_id TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            total_minor INTEGER NOT NULL,
+            refunded_minor INTEGER NOT NULL,
+            placed_at_ms INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            ip_hash TEXT,
+            ip_network TEXT,
+            outcome_json TEXT NOT NULL,
+            PRIMARY KEY (merchant_id, order_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE refunds (
+            merchant_id TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            refund_id TEXT NOT NULL,
+            amount_minor INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            outcome_json TEXT NOT NULL,
+            PRIMARY KEY (merchant_id, order_id, refund_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE ledger (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            entry_id TEXT NOT NULL UNIQUE,
+            event_id TEXT NOT NULL UNIQUE,
+            merchant_id TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            affiliate_id TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        "CREATE INDEX ledger_by_order ON ledger (merchant_id, order_id)",
+        "CREATE INDEX ledger_by_affiliate ON ledger (affiliate_id)",
+    ),
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+_CLICK_COLUMNS: Final = ", ".join(ClickRecord._fields)
+_INSERT_CLICK: Final = (
+    f"INSERT INTO clicks ({_CLICK_COLUMNS}) VALUES ({', '.join('?' * len(ClickRecord._fields))})"
+)
+_SELECT_CLICK: Final = f"SELECT {_CLICK_COLUMNS} FROM clicks"
+_DEDUPE: Final = (
+    f"{_SELECT_CLICK} WHERE visitor_id = ? AND clicked_at_ms >= ? AND link_id = ? "
+    "ORDER BY clicked_at_ms DESC LIMIT 1"
+)
+_ORDER_COLUMNS: Final = ", ".join(OrderRecord._fields)
+_REFUND_COLUMNS: Final = ", ".join(RefundRecord._fields)
+
+
+def _placeholders(fields: Sequence[str]) -> str:
+    return ", ".join("?" * len(fields))
+
+
+class _Local(threading.local):
+    connection: sqlite3.Connection | None = None
+    pid: int = 0
+    depth: int = 0
+
+
+class SQLiteStore:
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT):
+        self.path = Path(path)
+        if str(path) in ("", ":memory:"):
+            raise StorageError("an SQLite store needs a file path; use 'memory://' for memory")
+        if not self.path.parent.is_dir():
+            raise StorageError(f"cannot open {self.path}: directory {self.path.parent} does not exist")
+        self._busy_ms = int(busy_timeout.total_seconds() * 1000)
+        self._local = _Local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        self._migrate()
+
+    # -- connections -----------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        local = self._local
+        conn = local.connection
+        if conn is not None and local.pid == os.getpid():
+            return conn
+        if self._closed:
+            raise StorageError("the store is closed")
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        local.connection, local.pid, local.depth = conn, os.getpid(), 0
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            conn = self._connect()
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if found > SCHEMA_VERSION:
+                raise SchemaVersionError(found, SCHEMA_VERSION)
+            for statements in MIGRATIONS[found:]:
+                for statement in statements:
+                    conn.execute(statement)
+            if found < SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._connect().execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn = self._connect()
+        local = self._local
+        if local.depth:
+            local.depth += 1
+            try:
+                yield
+            finally:
+                local.depth -= 1
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot start a transaction on {self.path}: {exc}") from exc
+        local.depth = 1
+        try:
+            yield
+        except BaseException:
+            local.depth = 0
+            conn.execute("ROLLBACK")
+            raise
+        local.depth = 0
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise StorageError(f"commit failed on {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._closed = True
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = _Local()
+
+    @contextmanager
+    def _guard(self) -> Iterator[sqlite3.Connection]:
+        try:
+            yield self._connect()
+        except sqlite3.IntegrityError as exc:
+            raise StorageError(f"constraint violated in {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StorageError(f"SQLite error on {self.path}: {exc}") from exc
+
+    # -- campaigns -----------------------------------------------------------------------
+    def put_campaign(self, campaign: Campaign) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO campaigns (campaign_id, merchant_id, data) VALUES (?, ?, ?)",
+                (campaign.campaign_id, campaign.merchant_id, campaign.model_dump_json()),
+            )
+
+    def get_campaign(self, campaign_id: str) -> Campaign | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                "SELECT data FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+            ).fetchone()
+        return None if row is None else Campaign.model_validate_json(row[0])
+
+    def list_campaigns(self) -> list[Campaign]:
+        with self._guard() as conn:
+            rows = conn.execute("SELECT data FROM campaigns ORDER BY campaign_id").fetchall()
+        return [Campaign.model_validate_json(row[0]) for row in rows]
+
+    # -- clicks ----------------------------------------------------------------------------
+    def record_click(
+        self, click: ClickRecord, *, dedupe_since_ms: int | None
+    ) -> tuple[ClickRecord, bool]:
+        if dedupe_since_ms is None:
+            with self._guard() as conn:
+                conn.execute(_INSERT_CLICK, click)
+            return click, True
+        with self.transaction(), self._guard() as conn:
+            row = conn.execute(
+                _DEDUPE, (click.visitor_id, dedupe_since_ms, click.link_id)
+            ).fetchone()
+            if row is not None:
+                return ClickRecord._make(row), False
+            conn.execute(_INSERT_CLICK, click)
+        return click, True
+
+    def get_click(self, click_id: str) -> ClickRecord | None:
+        with self._guard() as conn:
+            row = conn.execute(f"{_SELECT_CLICK} WHERE click_id = ?", (click_id,)).fetchone()
+        return None if row is None else ClickRecord._make(row)
+
+    def visitor_clicks(self, visitor_id: str, *, since_ms: int, until_ms: int) -> list[ClickRecord]:
+        with self._guard() as conn:
+            rows = conn.execute(
+                f"{_SELECT_CLICK} WHERE visitor_id = ? AND clicked_at_ms BETWEEN ? AND ? "
+                "ORDER BY clicked_at_ms, click_id",
+                (visitor_id, since_ms, until_ms),
+            ).fetchall()
+        return [ClickRecord._make(row) for row in rows]
+
+    # -- orders ------------------------------------------------------------------------------
+    def get_order(self, merchant_id: str, order_id: str) -> OrderRecord | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE merchant_id = ? AND order_id = ?",
+                (merchant_id, order_id),
+            ).fetchone()
+        return None if row is None else OrderRecord._make(row)
+
+    def insert_order(self, order: OrderRecord) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                f"INSERT INTO orders ({_ORDER_COLUMNS}) "
+                f"VALUES ({_placeholders(OrderRecord._fields)})",
+                order,
+            )
+
+    def set_order_refunded(self, merchant_id: str, order_id: str, refunded_minor: int) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                "UPDATE orders SET refunded_minor = ? WHERE merchant_id = ? AND order_id = ?",
+                (refunded_minor, merchant_id, order_id),
+            )
+
+    def get_refund(self, merchant_id: str, order_id: str, refund_id: str) -> RefundRecord | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                f"SELECT {_REFUND_COLUMNS} FROM refunds "
+                "WHERE merchant_id = ? AND order_id = ? AND refund_id = ?",
+                (merchant_id, order_id, refund_id),
+            ).fetchone()
+        return None if row is None else RefundRecord._make(row)
+
+    def insert_refund(self, refund: RefundRecord) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                f"INSERT INTO refunds ({_REFUND_COLUMNS}) "
+                f"VALUES ({_placeholders(RefundRecord._fields)})",
+                refund,
+            )
+
+    # -- ledger -------------------------------------------------------------------------------
+    def add_entries(self, entries: Sequence[Commission]) -> None:
+        with self.transaction(), self._guard() as conn:
+            conn.executemany(
+                "INSERT INTO ledger (entry_id, event_id, merchant_id, order_id, affiliate_id, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        e.entry_id,
+                        e.event_id,
+                        e.merchant_id,
+                        e.order_id,
+                        e.affiliate_id,
+                        e.model_dump_json(),
+                    )
+                    for e in entries
+                ],
+            )
+
+    def entries(
+        self,
+        *,
+        merchant_id: str | None = None,
+        affiliate_id: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Commission]:
+        clauses: list[str] = []
+        params: list[str] = []
+        for column, value in (
+            ("merchant_id", merchant_id),
+            ("affiliate_id", affiliate_id),
+            ("order_id", order_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._guard() as conn:
+            rows = conn.execute(f"SELECT data FROM ledger{where} ORDER BY seq", params).fetchall()
+        return [Commission.model_validate_json(row[0]) for row in rows]
+

@@ -1,0 +1,126 @@
+"""Pure pieces of click tracking: the redirect, the visitor cookie, IP pseudonyms."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from datetime import datetime
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from ..clock import from_timestamp
+from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    from ..models import Verdict
+    from .links import LinkClaims
+
+__all__ = [
+    "DEFAULT_CLICK_PARAM",
+    "DEFAULT_VISITOR_COOKIE",
+    "Click",
+    "VisitorCookie",
+    "append_click_id",
+    "pseudonymize_ip",
+    "referrer_host",
+]
+
+#: Query parameter that carries the click id to the landing page.
+DEFAULT_CLICK_PARAM: Final = "aff_click_id"
+#: Name of the first-party cookie that holds the visitor id.
+DEFAULT_VISITOR_COOKIE: Final = "aff_vid"
+_V4_MAPPED: Final = b"\0" * 10 + b"\xff\xff"
+_V6_KEEP: Final = 6  # /48
+_V6_ZEROS: Final = b"\0" * (16 - _V6_KEEP)
+
+
+class VisitorCookie(NamedTuple):
+    """The first-party cookie the host sets so later orders find the visitor.
+
+    Always ``Secure; HttpOnly; SameSite=Lax; Path=/``; ``max_age`` is the
+    campaign's attribution window in seconds.
+    """
+
+    name: str
+    value: str
+    max_age: int
+
+    secure = True
+    http_only = True
+    same_site = "Lax"
+    path = "/"
+
+    def header(self) -> str:
+        """The ``Set-Cookie`` header value."""
+        return (
+            f"{self.name}={self.value}; Max-Age={self.max_age}; Path=/; "
+            "Secure; HttpOnly; SameSite=Lax"
+        )
+
+
+class Click(NamedTuple):
+    """What ``track_click`` returns: where to send the visitor and what to remember.
+
+    A blocked click (``verdict.decision == "block"``) still has a redirect,
+    so no person is stranded, but it never earns commission. ``reused`` is
+    true when the same visitor clicked the same link within the dedupe window
+    and the earlier click was returned instead of a new one.
+    """
+
+    click_id: str
+    visitor_id: str
+    redirect_url: str
+    verdict: Verdict
+    cookie: VisitorCookie
+    claims: LinkClaims
+    clicked_at_ms: int
+    reused: bool
+
+    @property
+    def clicked_at(self) -> datetime:
+        return from_timestamp(self.clicked_at_ms / 1000)
+
+
+def append_click_id(landing_url: str, param: str, click_id: str) -> str:
+    """``landing_url`` with ``param=click_id`` added to its query, before any fragment."""
+    base, hash_, fragment = landing_url.partition("#")
+    if "?" not in base:
+        sep = "?"
+    elif base.endswith(("?", "&")):
+        sep = ""
+    else:
+        sep = "&"
+    return f"{base}{sep}{param}={click_id}{hash_}{fragment}"
+
+
+def pseudonymize_ip(ip: str, key: bytes) -> tuple[str, str]:
+    """A keyed hash of the address and its network (/24 for IPv4, /48 for IPv6).
+
+    The raw address is never kept: the hash (BLAKE2b keyed with ``key``) lets
+    fraud rules match the same address again, the network lets them count
+    clicks per network, and neither gives the address back.
+    """
+    try:
+        if ":" in ip:
+            packed = socket.inet_pton(socket.AF_INET6, ip)
+            if packed[:12] == _V4_MAPPED:
+                packed = packed[12:]
+        else:
+            packed = socket.inet_pton(socket.AF_INET, ip)
+    except (OSError, TypeError, ValueError):
+        raise InvalidInput(f"ip {ip!r} is not an IPv4 or IPv6 address") from None
+    digest = hashlib.blake2b(packed, key=key, digest_size=16).hexdigest()
+    if len(packed) == 4:
+        return digest, f"{packed[0]}.{packed[1]}.{packed[2]}.0/24"
+    network = socket.inet_ntop(socket.AF_INET6, packed[:_V6_KEEP] + _V6_ZEROS)
+    return digest, f"{network}/48"
+
+
+def referrer_host(referrer: str | None) -> str | None:
+    """Only the host of a referrer is kept: its path and query may carry personal data."""
+    if not referrer:
+        return None
+    _, sep, rest = referrer.partition("://")
+    if not sep:
+        return None
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    return host.lower()[:253] or None

@@ -1,0 +1,220 @@
+"""Signed tracking links: the token format, signing and verification.
+
+A link is ``<redirect base>/<token>``. The token is three dot-separated parts::
+
+    <key id> . <payload, base64url without padding> . <tag, base64url without padding>
+
+The tag is HMAC-SHA256 under the named key over the exact ASCII bytes of
+``<key id>.<payload>``, truncated to 128 bits. Verification checks the tag over
+the bytes as received, in constant time, before decoding anything, and only
+then reads the payload and checks expiry.
+
+The payload is UTF-8 fields joined by the byte ``0xFF`` (which never occurs in
+UTF-8, so no field needs escaping)::
+
+    version, affiliate id, campaign id, landing URL, issued-at, expires-at,
+    sub1, sub2, sub3, sub4, sub5, then free-form sub-id name/value pairs
+
+Times are whole POSIX seconds; an empty expires-at means the link never
+expires; an empty sub-id is absent. A link is valid while ``now < expires_at``.
+"""
+
+from __future__ import annotations
+
+import binascii
+from binascii import Error as BinasciiError
+from binascii import a2b_base64
+from hmac import compare_digest
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from functools import partial
+from typing import Final, NamedTuple
+
+from .._validation import check_identifier
+from ..clock import from_timestamp
+from ..errors import InvalidInput, InvalidSignature, LinkExpired, MalformedLink, UnknownKey
+from .keys import Keyring, LinkKey
+
+__all__ = [
+    "DEFAULT_REDIRECT_BASE",
+    "MAX_EXTRA_SUB_IDS",
+    "MAX_SUB_ID_LENGTH",
+    "SUB_ID_SLOTS",
+    "LinkClaims",
+    "decode_token",
+    "encode_token",
+    "decode_sub_ids",
+    "encode_sub_ids",
+    "token_from_url",
+]
+
+#: Where links point unless the host configures its own redirect endpoint.
+DEFAULT_REDIRECT_BASE: Final = "https://go.invalid/r"
+#: The five positional sub-ids every network understands.
+SUB_ID_SLOTS: Final = ("sub1", "sub2", "sub3", "sub4", "sub5")
+MAX_SUB_ID_LENGTH: Final = 512
+MAX_EXTRA_SUB_IDS: Final = 20
+
+_VERSION: Final = "1"
+_VERSION_BYTES: Final = b"1"
+_SEP: Final = b"\xff"
+_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+_EXTRA_NAME: Final = re.compile(r"[A-Za-z0-9_]{1,32}")
+
+
+class LinkClaims(NamedTuple):
+    """What a verified link says. ``link_id`` is unique per signed link.
+
+    A named tuple, so verification allocates one object. ``sub_fields`` holds
+    the sub-ids as signed (UTF-8, 0xFF-separated: sub1..sub5, then name/value
+    pairs); ``sub_ids`` decodes them on access.
+    """
+
+    key_id: str
+    link_id: str
+    affiliate_id: str
+    campaign_id: str
+    landing_url: str
+    issued_at_ts: int
+    expires_at_ts: int | None
+    sub_fields: bytes = b"\xff\xff\xff\xff"
+
+    @property
+    def sub_ids(self) -> dict[str, str]:
+        """Sub-ids with a value: ``sub1``..``sub5`` first, then free-form ones."""
+        return decode_sub_ids(self.sub_fields)
+
+    @property
+    def issued_at(self) -> datetime:
+        return from_timestamp(self.issued_at_ts)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return None if self.expires_at_ts is None else from_timestamp(self.expires_at_ts)
+
+
+def encode_sub_ids(sub_ids: Mapping[str, str]) -> bytes:
+    """Validate sub-ids and encode them as they are signed into a token."""
+    positional = [""] * len(SUB_ID_SLOTS)
+    extra: list[tuple[str, str]] = []
+    for name, value in sub_ids.items():
+        text = _sub_value(name, value)
+        if name in SUB_ID_SLOTS:
+            positional[SUB_ID_SLOTS.index(name)] = text
+        elif isinstance(name, str) and _EXTRA_NAME.fullmatch(name):
+            if text:
+                extra.append((name, text))
+        else:
+            raise InvalidInput(
+                f"sub-id name {name!r}: use sub1..sub5 or 1-32 characters of A-Z a-z 0-9 _"
+            )
+    if len(extra) > MAX_EXTRA_SUB_IDS:
+        raise InvalidInput(f"at most {MAX_EXTRA_SUB_IDS} free-form sub-ids are allowed")
+    for name, text in sorted(extra):
+        positional += (name, text)
+    try:
+        return _SEP.join(field.encode("utf-8") for field in positional)
+    except UnicodeEncodeError:
+        raise InvalidInput("sub-ids must be valid Unicode text (no lone surrogates)") from None
+
+
+def decode_sub_ids(encoded: bytes) -> dict[str, str]:
+    """The sub-id mapping for ``encoded`` (as made by ``encode_sub_ids``)."""
+    fields = [part.decode("utf-8") for part in encoded.split(_SEP)]
+    found = {name: value for name, value in zip(SUB_ID_SLOTS, fields[:5]) if value}
+    for at in range(5, len(fields) - 1, 2):
+        found[fields[at]] = fields[at + 1]
+    return found
+
+
+def _b64(raw: bytes) -> bytes:
+    return binascii.b2a_base64(raw, newline=False).rstrip(b"=").translate(_TO_URLSAFE)
+
+
+def _sub_value(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"sub-id {name!r} must be a string, got {type(value).__name__}")
+    if len(value) > MAX_SUB_ID_LENGTH:
+        raise InvalidInput(f"sub-id {name!r} is longer than {MAX_SUB_ID_LENGTH} characters")
+    return value
+
+
+def encode_token(
+    key: LinkKey,
+    *,
+    affiliate_id: str,
+    campaign_id: str,
+    landing_url: str,
+    sub_ids: Mapping[str, str],
+    issued_at_ts: int,
+    expires_at_ts: int | None,
+) -> str:
+    """Sign a token. Arguments are validated; the landing URL must already be checked."""
+    check_identifier("affiliate_id", affiliate_id)
+    check_identifier("campaign_id", campaign_id)
+    head = [_VERSION, affiliate_id, campaign_id, landing_url, str(issued_at_ts)]
+    head.append("" if expires_at_ts is None else str(expires_at_ts))
+    payload = _SEP.join([*(field.encode("utf-8") for field in head), encode_sub_ids(sub_ids)])
+    signed = key.key_id.encode("ascii") + b"." + _b64(payload)
+    return (signed + b"." + key.tag_b64(signed)).decode("ascii")
+
+
+def expiry_from(issued_at: float, expires_in_seconds: float | None) -> int | None:
+    """Whole-second expiry that leaves the link valid for at least the given span."""
+    if expires_in_seconds is None:
+        return None
+    if expires_in_seconds <= 0:
+        raise InvalidInput("expires_in must be positive")
+    return math.ceil(issued_at + expires_in_seconds)
+
+
+def token_from_url(url: str) -> str:
+    """The token inside a link: its last path segment, without query or fragment."""
+    if "?" in url or "#" in url:
+        url = url.partition("?")[0].partition("#")[0]
+    return url.rpartition("/")[2]
+
+
+def decode_token(keyring: Keyring, token: str, now_ts: float) -> LinkClaims:
+    """Verify ``token`` and return its claims, or raise a ``LinkError``."""
+    try:
+        raw = token.encode("ascii")
+        key_id, body, tag = raw.split(b".")
+    except (UnicodeEncodeError, AttributeError):
+        raise MalformedLink("the token is not ASCII text") from None
+    except ValueError:
+        raise MalformedLink("expected <key id>.<payload>.<tag>") from None
+    key = keyring.by_ascii(key_id)
+    if key is None:
+        raise UnknownKey(key_id.decode("ascii"))
+    if not compare_digest(key.tag_b64(raw[: len(raw) - len(tag) - 1]), tag):
+        raise InvalidSignature(key.key_id)
+    # Authentic from here on: the bytes are ones this keyring signed.
+    try:
+        fields = a2b_base64(body.translate(_FROM_URLSAFE) + b"==").split(_SEP, 6)
+        if len(fields) != 7 or fields[0] != _VERSION_BYTES:
+            raise ValueError("unknown layout")
+        expires = int(fields[5]) if fields[5] else None
+        claims = _new_claims(
+            (
+                key.key_id,
+                tag.decode("ascii"),
+                fields[1].decode("utf-8"),
+                fields[2].decode("utf-8"),
+                fields[3].decode("utf-8"),
+                int(fields[4]),
+                expires,
+                fields[6],
+            )
+        )
+    except (ValueError, BinasciiError):
+        raise MalformedLink("the payload does not decode") from None
+    if expires is not None and now_ts >= expires:
+        raise LinkExpired(from_timestamp(expires))
+    return claims
+
+
+_new_claims: Final = partial(tuple.__new__, LinkClaims)
