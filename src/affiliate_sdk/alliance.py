@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import suppress
 from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
@@ -339,9 +340,7 @@ class Alliance:
         else:
             visitor_id = new_id(now_ms)
             dedupe_since = None
-        ip_hash, ip_network = (
-            pseudonymize_ip(ip, self._pseudonym_key) if ip else (None, None)
-        )
+        ip_hash, ip_network = pseudonymize_ip(ip, self._pseudonym_key) if ip else (None, None)
         record, created = self._store.record_click(
             ClickRecord(
                 new_id(now_ms),
@@ -397,9 +396,7 @@ class Alliance:
         placed_ms = int(placed_at.timestamp() * 1000)
         fingerprint = _fingerprint(order)
         verdict = ALLOW if user_agent is None else self._user_agent(user_agent).verdict
-        ip_hash, ip_network = (
-            pseudonymize_ip(ip, self._pseudonym_key) if ip else (None, None)
-        )
+        ip_hash, ip_network = pseudonymize_ip(ip, self._pseudonym_key) if ip else (None, None)
         store = self._store
         with store.transaction():
             existing = store.get_order(order.merchant_id, order.order_id)
@@ -425,12 +422,10 @@ class Alliance:
                 notes.append("no click id or visitor id was given")
             windows: dict[str, int] = {}
             for click in candidates:
-                try:
+                with suppress(UnknownCampaign):  # its clicks are then passed over, with a note
                     windows[click.campaign_id] = self._campaign_view(
                         click.campaign_id, now.timestamp()
                     ).window_ms
-                except UnknownCampaign:
-                    pass
             attribution = last_click(
                 candidates, merchant_id=order.merchant_id, placed_at_ms=placed_ms, window_ms=windows
             )
@@ -451,7 +446,9 @@ class Alliance:
                 if verdict.decision == "block":
                     notes.append("no commission: the order request came from invalid traffic")
                 else:
-                    entries = self._book_commission(order, winner, now_ms=int(now.timestamp() * 1000))
+                    entries = self._book_commission(
+                        order, winner, now_ms=int(now.timestamp() * 1000)
+                    )
             outcome = OrderOutcome(
                 merchant_id=order.merchant_id,
                 order_id=order.order_id,
@@ -481,7 +478,9 @@ class Alliance:
                 store.add_entries(entries)
         return outcome
 
-    def _book_commission(self, order: Order, click: ClickRecord, *, now_ms: int) -> list[Commission]:
+    def _book_commission(
+        self, order: Order, click: ClickRecord, *, now_ms: int
+    ) -> list[Commission]:
         campaign = self._campaign_view(click.campaign_id, now_ms / 1000).campaign
         rate = campaign.plan.rate
         split = cps_split(order.total, rate, self._platform_take)
@@ -554,7 +553,9 @@ class Alliance:
             if amount.currency != currency:
                 raise CurrencyMismatch(currency, amount.currency)
             if not amount.is_rounded or amount.amount <= 0:
-                raise InvalidAmount(amount.amount, f"a refund is a positive amount of whole {currency} minor units")
+                raise InvalidAmount(
+                    amount.amount, f"a refund is a positive amount of whole {currency} minor units"
+                )
             if amount > remaining:
                 raise RefundExceedsOrder(order_id, amount, remaining)
             amount = amount.round()

@@ -92,9 +92,7 @@ class InvalidInput(AffiliateError, ValueError):
         details = [
             {"loc": tuple(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
         ]
-        lines = [
-            f"{'.'.join(str(p) for p in d['loc']) or '(model)'}: {d['msg']}" for d in details
-        ]
+        lines = [f"{'.'.join(str(p) for p in d['loc']) or '(model)'}: {d['msg']}" for d in details]
         return cls(f"invalid {exc.title}: " + "; ".join(lines), errors=details)
 
 

@@ -41,10 +41,10 @@ _TWO_DIGIT = (
 
 #: ISO 4217 code -> number of digits after the decimal point.
 MINOR_UNITS: Final[dict[str, int]] = {
-    **{code: 2 for code in _TWO_DIGIT.split()},
-    **{code: 0 for code in _ZERO_DIGIT.split()},
-    **{code: 3 for code in _THREE_DIGIT.split()},
-    **{code: 4 for code in _FOUR_DIGIT.split()},
+    **dict.fromkeys(_TWO_DIGIT.split(), 2),
+    **dict.fromkeys(_ZERO_DIGIT.split(), 0),
+    **dict.fromkeys(_THREE_DIGIT.split(), 3),
+    **dict.fromkeys(_FOUR_DIGIT.split(), 4),
 }
 
 _QUANTUM: Final[dict[str, Decimal]] = {
@@ -139,7 +139,9 @@ class Money:
 
     def round(self, rounding: str = DEFAULT_ROUNDING) -> Money:
         """Round to the currency's minor unit with the named ``decimal`` mode."""
-        return Money(self.amount.quantize(_QUANTUM[self.currency], rounding=rounding), self.currency)
+        return Money(
+            self.amount.quantize(_QUANTUM[self.currency], rounding=rounding), self.currency
+        )
 
     # -- arithmetic --------------------------------------------------------------
     def _same(self, other: object) -> Money:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..models import Reason, Verdict
+from affiliate_sdk.models import Reason, Verdict
 
 __all__ = ["ALLOW", "BOT_SCORE", "MISSING_USER_AGENT", "bot_verdict", "user_agent_verdict"]
 

@@ -7,7 +7,7 @@ from typing import Final
 
 import attrs
 
-from ..money import Money
+from affiliate_sdk.money import Money
 
 __all__ = ["COMMISSION_ROUNDING", "CpsSplit", "cps_split", "reversal_for_refund"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .._base import AffiliateModel, Rate
+from affiliate_sdk._base import AffiliateModel, Rate
 
 __all__ = ["CommissionPlan"]
 

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
+from affiliate_sdk.errors import UnsupportedStore
+
 from .base import Store
 from .memory import MemoryStore
 from .records import ClickRecord, OrderRecord, RefundRecord
 from .sqlite import SQLiteStore
-from ..errors import UnsupportedStore
 
 __all__ = [
     "ClickRecord",

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
-from ..models import Campaign, Commission
+from affiliate_sdk.models import Campaign, Commission
+
 from .records import ClickRecord, OrderRecord, RefundRecord
 
 __all__ = ["Store"]
@@ -60,7 +61,9 @@ class Store(Protocol):
 
     def set_order_refunded(self, merchant_id: str, order_id: str, refunded_minor: int) -> None: ...
 
-    def get_refund(self, merchant_id: str, order_id: str, refund_id: str) -> RefundRecord | None: ...
+    def get_refund(
+        self, merchant_id: str, order_id: str, refund_id: str
+    ) -> RefundRecord | None: ...
 
     def insert_refund(self, refund: RefundRecord) -> None: ...
 

@@ -10,8 +10,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from ..errors import StorageError
-from ..models import Campaign, Commission
+from affiliate_sdk.errors import StorageError
+from affiliate_sdk.models import Campaign, Commission
+
 from .records import ClickRecord, OrderRecord, RefundRecord
 
 __all__ = ["MemoryStore"]
@@ -20,7 +21,7 @@ __all__ = ["MemoryStore"]
 class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._undo: list[Callable[[], None]] | None = None
+        self._undo: list[Callable[[], object]] | None = None
         self._campaigns: dict[str, Campaign] = {}
         self._clicks: dict[str, ClickRecord] = {}
         self._by_visitor: dict[str, list[ClickRecord]] = {}
@@ -46,7 +47,7 @@ class MemoryStore:
             finally:
                 self._undo = None
 
-    def _on_rollback(self, undo: Callable[[], None]) -> None:
+    def _on_rollback(self, undo: Callable[[], object]) -> None:
         if self._undo is not None:
             self._undo.append(undo)
 
@@ -61,7 +62,9 @@ class MemoryStore:
             if previous is None:
                 self._on_rollback(lambda: self._campaigns.pop(campaign.campaign_id))
             else:
-                self._on_rollback(lambda: self._campaigns.__setitem__(campaign.campaign_id, previous))
+                self._on_rollback(
+                    lambda: self._campaigns.__setitem__(campaign.campaign_id, previous)
+                )
 
     def get_campaign(self, campaign_id: str) -> Campaign | None:
         return self._campaigns.get(campaign_id)
@@ -87,7 +90,12 @@ class MemoryStore:
             self._clicks[click.click_id] = click
             history.append(click)
             if self._undo is not None:
-                self._on_rollback(lambda: (self._clicks.pop(click.click_id), history.remove(click)))
+
+                def undo() -> None:
+                    del self._clicks[click.click_id]
+                    history.remove(click)
+
+                self._on_rollback(undo)
             return click, True
 
     def get_click(self, click_id: str) -> ClickRecord | None:

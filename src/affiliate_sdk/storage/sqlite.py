@@ -20,8 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
-from ..errors import SchemaVersionError, StorageError
-from ..models import Campaign, Commission
+from affiliate_sdk.errors import SchemaVersionError, StorageError
+from affiliate_sdk.models import Campaign, Commission
+
 from .records import ClickRecord, OrderRecord, RefundRecord
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore"]
@@ -117,12 +118,16 @@ class _Local(threading.local):
 
 
 class SQLiteStore:
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT):
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT
+    ):
         self.path = Path(path)
         if str(path) in ("", ":memory:"):
             raise StorageError("an SQLite store needs a file path; use 'memory://' for memory")
         if not self.path.parent.is_dir():
-            raise StorageError(f"cannot open {self.path}: directory {self.path.parent} does not exist")
+            raise StorageError(
+                f"cannot open {self.path}: directory {self.path.parent} does not exist"
+            )
         self._busy_ms = int(busy_timeout.total_seconds() * 1000)
         self._local = _Local()
         self._all: list[sqlite3.Connection] = []
@@ -216,7 +221,8 @@ class SQLiteStore:
     def put_campaign(self, campaign: Campaign) -> None:
         with self._guard() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO campaigns (campaign_id, merchant_id, data) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO campaigns (campaign_id, merchant_id, data) "
+                "VALUES (?, ?, ?)",
                 (campaign.campaign_id, campaign.merchant_id, campaign.model_dump_json()),
             )
 
@@ -308,7 +314,8 @@ class SQLiteStore:
     def add_entries(self, entries: Sequence[Commission]) -> None:
         with self.transaction(), self._guard() as conn:
             conn.executemany(
-                "INSERT INTO ledger (entry_id, event_id, merchant_id, order_id, affiliate_id, data) "
+                "INSERT INTO ledger "
+                "(entry_id, event_id, merchant_id, order_id, affiliate_id, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (
@@ -344,4 +351,3 @@ class SQLiteStore:
         with self._guard() as conn:
             rows = conn.execute(f"SELECT data FROM ledger{where} ORDER BY seq", params).fetchall()
         return [Commission.model_validate_json(row[0]) for row in rows]
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from ..storage.records import ClickRecord
+from affiliate_sdk.storage.records import ClickRecord
 
 __all__ = ["Attribution", "last_click"]
 

@@ -7,11 +7,12 @@ import socket
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from ..clock import from_timestamp
-from ..errors import InvalidInput
+from affiliate_sdk.clock import from_timestamp
+from affiliate_sdk.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from ..models import Verdict
+    from affiliate_sdk.models import Verdict
+
     from .links import LinkClaims
 
 __all__ = [
@@ -43,18 +44,20 @@ class VisitorCookie(NamedTuple):
     name: str
     value: str
     max_age: int
-
-    secure = True
-    http_only = True
-    same_site = "Lax"
-    path = "/"
+    secure: bool = True
+    http_only: bool = True
+    same_site: str = "Lax"
+    path: str = "/"
 
     def header(self) -> str:
         """The ``Set-Cookie`` header value."""
-        return (
-            f"{self.name}={self.value}; Max-Age={self.max_age}; Path=/; "
-            "Secure; HttpOnly; SameSite=Lax"
-        )
+        parts = [f"{self.name}={self.value}", f"Max-Age={self.max_age}", f"Path={self.path}"]
+        if self.secure:
+            parts.append("Secure")
+        if self.http_only:
+            parts.append("HttpOnly")
+        parts.append(f"SameSite={self.same_site}")
+        return "; ".join(parts)
 
 
 class Click(NamedTuple):

@@ -14,7 +14,7 @@ from binascii import b2a_base64
 from collections.abc import Iterator, Mapping
 from typing import Final
 
-from ..errors import InvalidKey
+from affiliate_sdk.errors import InvalidKey
 
 __all__ = ["MIN_SECRET_BYTES", "TAG_BYTES", "Keyring", "LinkKey"]
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from ..errors import ForbiddenLanding
+from affiliate_sdk.errors import ForbiddenLanding
 
 __all__ = ["MAX_URL_LENGTH", "LandingPolicy", "check_landing_url", "normalize_domain_pattern"]
 

@@ -22,19 +22,26 @@ expires; an empty sub-id is absent. A link is valid while ``now < expires_at``.
 from __future__ import annotations
 
 import binascii
-from binascii import Error as BinasciiError
-from binascii import a2b_base64
-from hmac import compare_digest
 import math
 import re
+from binascii import Error as BinasciiError
+from binascii import a2b_base64
 from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
+from hmac import compare_digest
 from typing import Final, NamedTuple
 
-from .._validation import check_identifier
-from ..clock import from_timestamp
-from ..errors import InvalidInput, InvalidSignature, LinkExpired, MalformedLink, UnknownKey
+from affiliate_sdk._validation import check_identifier
+from affiliate_sdk.clock import from_timestamp
+from affiliate_sdk.errors import (
+    InvalidInput,
+    InvalidSignature,
+    LinkExpired,
+    MalformedLink,
+    UnknownKey,
+)
+
 from .keys import Keyring, LinkKey
 
 __all__ = [
@@ -43,10 +50,10 @@ __all__ = [
     "MAX_SUB_ID_LENGTH",
     "SUB_ID_SLOTS",
     "LinkClaims",
-    "decode_token",
-    "encode_token",
     "decode_sub_ids",
+    "decode_token",
     "encode_sub_ids",
+    "encode_token",
     "token_from_url",
 ]
 
@@ -124,7 +131,7 @@ def encode_sub_ids(sub_ids: Mapping[str, str]) -> bytes:
 def decode_sub_ids(encoded: bytes) -> dict[str, str]:
     """The sub-id mapping for ``encoded`` (as made by ``encode_sub_ids``)."""
     fields = [part.decode("utf-8") for part in encoded.split(_SEP)]
-    found = {name: value for name, value in zip(SUB_ID_SLOTS, fields[:5]) if value}
+    found = {name: value for name, value in zip(SUB_ID_SLOTS, fields[:5], strict=False) if value}
     for at in range(5, len(fields) - 1, 2):
         found[fields[at]] = fields[at + 1]
     return found
