@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from contextlib import suppress
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import timedelta
 from decimal import Decimal
 from types import TracebackType

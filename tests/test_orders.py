@@ -1,0 +1,292 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from affiliate_sdk import (
+    Alliance,
+    Campaign,
+    CommissionPlan,
+    ConflictingOrder,
+    ConflictingRefund,
+    CurrencyMismatch,
+    InvalidAmount,
+    InvalidInput,
+    LineItem,
+    Money,
+    Order,
+    RefundExceedsOrder,
+    UnknownOrder,
+)
+from affiliate_sdk.testing import FakeClock
+
+from .conftest import HUMAN_UA, SECRET, START
+
+
+def _click(alliance: Alliance, affiliate: str = "a1", visitor: str | None = None, campaign: str = "c1") -> tuple[str, str]:
+    url = alliance.create_link(
+        affiliate_id=affiliate, campaign_id=campaign, landing_url="https://shop.example.com/p"
+    )
+    click = alliance.track_click(url, ip="203.0.113.7", user_agent=HUMAN_UA, visitor_id=visitor)
+    return click.click_id, click.visitor_id
+
+
+def _order(order_id: str = "o1", total: str = "199.00", **extra: object) -> Order:
+    return Order(order_id=order_id, merchant_id="m1", total=Money(total, "CNY"), **extra)  # type: ignore[arg-type]
+
+
+def test_order_books_rate_times_total(alliance: Alliance, clock: FakeClock) -> None:
+    click_id, visitor = _click(alliance)
+    clock.advance(timedelta(days=3))
+    outcome = alliance.record_order(_order(), visitor_id=visitor)
+    assert [c.click_id for c in outcome.credits] == [click_id]
+    assert outcome.credits[0].weight == 1
+    [entry] = outcome.commissions
+    assert (entry.affiliate_id, entry.account, entry.kind, entry.status) == (
+        "a1",
+        "affiliate",
+        "commission",
+        "pending",
+    )
+    assert entry.amount == Money("19.90", "CNY")
+    assert entry.rate == Decimal("0.1")
+    assert outcome.placed_at == START + timedelta(days=3)
+    assert alliance.commissions(order_id="o1") == outcome.commissions
+
+
+def test_commission_is_rounded_once_half_even(alliance: Alliance) -> None:
+    alliance.add_campaign(alliance.campaign("c1").model_copy(update={"plan": CommissionPlan(rate="12.5%")}))
+    _, visitor = _click(alliance)
+    outcome = alliance.record_order(_order(total="0.20"), visitor_id=visitor)  # 0.025 -> 0.02
+    assert outcome.commissions[0].amount == Money("0.02", "CNY")
+    outcome = alliance.record_order(_order("o2", total="0.28"), visitor_id=visitor)  # 0.035 -> 0.04
+    assert outcome.commissions[0].amount == Money("0.04", "CNY")
+
+
+def test_platform_take_is_booked_beside_the_commission(clock: FakeClock) -> None:
+    with Alliance.open(keys={"k1": SECRET}, clock=clock, platform_take="15%") as alliance:
+        alliance.add_campaign(
+            Campaign(
+                campaign_id="c1",
+                merchant_id="m1",
+                plan=CommissionPlan(rate="10%"),
+                landing_domains=["shop.example.com"],
+            )
+        )
+        _, visitor = _click(alliance)
+        outcome = alliance.record_order(_order(total="333.33"), visitor_id=visitor)
+        by_account = {c.account: c.amount for c in outcome.commissions}
+        # 33.333 -> 33.33; take 15% = 4.9995 -> 5.00; the affiliate keeps the rest
+        assert by_account == {"platform": Money("5.00", "CNY"), "affiliate": Money("28.33", "CNY")}
+        assert sum((c.amount for c in outcome.commissions), Money.zero("CNY")) == Money("33.33", "CNY")
+
+
+def test_same_order_twice_books_once(alliance: Alliance, clock: FakeClock) -> None:
+    _, visitor = _click(alliance)
+    first = alliance.record_order(_order(), visitor_id=visitor)
+    clock.advance(timedelta(minutes=5))  # a retry later: placed_at was defaulted, still the same order
+    again = alliance.record_order(_order(), visitor_id=visitor)
+    assert again == first
+    assert len(alliance.commissions(merchant_id="m1")) == 1
+
+
+def test_same_ids_different_content_conflict(alliance: Alliance) -> None:
+    _, visitor = _click(alliance)
+    alliance.record_order(_order(), visitor_id=visitor)
+    with pytest.raises(ConflictingOrder) as info:
+        alliance.record_order(_order(total="200.00"), visitor_id=visitor)
+    assert (info.value.merchant_id, info.value.order_id) == ("m1", "o1")
+
+
+def test_last_valid_click_wins(alliance: Alliance, clock: FakeClock) -> None:
+    _, visitor = _click(alliance, "a1")
+    clock.advance(timedelta(hours=2))
+    second_click, _ = _click(alliance, "a2", visitor)
+    clock.advance(timedelta(hours=2))
+    outcome = alliance.record_order(_order(), visitor_id=visitor)
+    assert [(c.affiliate_id, c.click_id) for c in outcome.credits] == [("a2", second_click)]
+
+
+def test_window_boundary(alliance: Alliance, clock: FakeClock) -> None:
+    _, visitor = _click(alliance)
+    clock.advance(timedelta(days=30))
+    assert alliance.record_order(_order("on-time"), visitor_id=visitor).credits
+    clock.advance(timedelta(milliseconds=1))
+    late = alliance.record_order(_order("late"), visitor_id=visitor)
+    assert late.credits == []
+    assert any("outside its attribution window" in n for n in late.notes)
+
+
+def test_clicks_after_the_order_or_for_other_merchants_do_not_count(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    alliance.add_campaign(
+        Campaign(campaign_id="c2", merchant_id="m2", plan=CommissionPlan(rate="50%"), landing_domains=["shop.example.com"])
+    )
+    _, visitor = _click(alliance, "a9", campaign="c2")
+    placed = clock.now()
+    clock.advance(timedelta(minutes=1))
+    late_click, _ = _click(alliance, "a1", visitor)
+    outcome = alliance.record_order(_order(placed_at=placed), visitor_id=visitor, click_id=late_click)
+    assert outcome.credits == []
+    assert any("another merchant" in n for n in outcome.notes)
+    assert any("after the order" in n for n in outcome.notes)
+
+
+def test_click_id_passed_server_to_server(alliance: Alliance) -> None:
+    click_id, _ = _click(alliance)
+    outcome = alliance.record_order(_order(), click_id=click_id)
+    assert [c.click_id for c in outcome.credits] == [click_id]
+    unknown = alliance.record_order(_order("o2"), click_id="does-not-exist")
+    assert unknown.credits == []
+    assert "click id does-not-exist is unknown" in unknown.notes
+
+
+def test_unattributed_order_is_still_recorded(alliance: Alliance) -> None:
+    outcome = alliance.record_order(_order())
+    assert not outcome.attributed
+    with pytest.raises(RefundExceedsOrder):
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("199.01", "CNY"))
+    assert alliance.refund(merchant_id="m1", order_id="o1").reversals == []
+
+
+def test_order_from_a_bot_earns_nothing(alliance: Alliance) -> None:
+    _, visitor = _click(alliance)
+    outcome = alliance.record_order(_order(), visitor_id=visitor, user_agent="curl/8.5.0")
+    assert outcome.verdict.decision == "block"
+    assert outcome.commissions == []
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Order(order_id="o", merchant_id="m1", total=Money("1.005", "USD")),
+        lambda: Order(order_id="o", merchant_id="m1", total=Money("-1.00", "USD")),
+        lambda: Order(order_id="o", merchant_id="m 1", total=Money("1.00", "USD")),
+        lambda: Order(order_id="o\n", merchant_id="m1", total=Money("1.00", "USD")),
+        lambda: Order(order_id="o", merchant_id="m1", total=Money("1.00", "USD"), country="cn"),
+        lambda: Order(
+            order_id="o",
+            merchant_id="m1",
+            total=Money("1.00", "USD"),
+            items=[LineItem(sku="s", unit_price=Money("1.00", "EUR"))],
+        ),
+        lambda: Order.model_validate({"order_id": "o", "merchant_id": "m1", "total": 1.5}),
+        lambda: Order.model_validate_json('{"order_id": "o", "merchant_id": "m1"}'),
+    ],
+)
+def test_bad_orders_are_typed_errors(build: object) -> None:
+    with pytest.raises(InvalidInput) as info:
+        build()  # type: ignore[operator]
+    assert info.value.errors
+
+
+def test_naive_placed_at_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="timezone-aware"):
+        _order(placed_at=START.replace(tzinfo=None))
+
+
+def test_partial_then_full_refund_reverses_exactly(alliance: Alliance) -> None:
+    _, visitor = _click(alliance)
+    alliance.record_order(_order(total="100.00"), visitor_id=visitor)
+    part = alliance.refund(merchant_id="m1", order_id="o1", amount=Money("33.33", "CNY"))
+    assert [r.amount for r in part.reversals] == [Money("-3.33", "CNY")]
+    assert part.reversals[0].status == "reversed"
+    assert part.remaining == Money("66.67", "CNY")
+    rest = alliance.refund(merchant_id="m1", order_id="o1")
+    assert rest.amount == Money("66.67", "CNY")
+    assert rest.remaining == Money("0.00", "CNY")
+    net = sum((c.amount for c in alliance.commissions(order_id="o1")), Money.zero("CNY"))
+    assert net == Money("0.00", "CNY")
+    with pytest.raises(RefundExceedsOrder):
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("0.01", "CNY"))
+
+
+def test_refund_errors(alliance: Alliance) -> None:
+    with pytest.raises(UnknownOrder):
+        alliance.refund(merchant_id="m1", order_id="missing")
+    alliance.record_order(_order())
+    with pytest.raises(CurrencyMismatch):
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("1.00", "USD"))
+    with pytest.raises(InvalidAmount):
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("0.00", "CNY"))
+    with pytest.raises(InvalidAmount):
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("0.001", "CNY"))
+    with pytest.raises(RefundExceedsOrder) as info:
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("199.01", "CNY"))
+    assert info.value.remaining == Money("199.00", "CNY")
+
+
+def test_refund_id_makes_refunds_idempotent(alliance: Alliance) -> None:
+    _, visitor = _click(alliance)
+    alliance.record_order(_order(total="100.00"), visitor_id=visitor)
+    first = alliance.refund(merchant_id="m1", order_id="o1", amount=Money("10.00", "CNY"), refund_id="r1")
+    again = alliance.refund(merchant_id="m1", order_id="o1", amount=Money("10.00", "CNY"), refund_id="r1")
+    assert again == first
+    assert len(alliance.commissions(order_id="o1")) == 2
+    with pytest.raises(ConflictingRefund):
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("11.00", "CNY"), refund_id="r1")
+
+
+def test_failed_refund_writes_nothing(alliance: Alliance) -> None:
+    _, visitor = _click(alliance)
+    alliance.record_order(_order(total="100.00"), visitor_id=visitor)
+    before = alliance.commissions(order_id="o1")
+    with pytest.raises(RefundExceedsOrder):
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("100.01", "CNY"))
+    assert alliance.commissions(order_id="o1") == before
+    assert alliance.refund(merchant_id="m1", order_id="o1").amount == Money("100.00", "CNY")
+
+
+def test_commission_filters(alliance: Alliance) -> None:
+    _, v1 = _click(alliance, "a1")
+    _, v2 = _click(alliance, "a2")
+    alliance.record_order(_order("o1"), visitor_id=v1)
+    alliance.record_order(_order("o2"), visitor_id=v2)
+    assert {c.order_id for c in alliance.commissions(affiliate_id="a1")} == {"o1"}
+    assert {c.order_id for c in alliance.commissions(merchant_id="m1")} == {"o1", "o2"}
+    assert alliance.commissions(merchant_id="m1", affiliate_id="a2", order_id="o1") == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    total_units=st.integers(min_value=1, max_value=10**8),
+    cuts=st.lists(st.integers(min_value=1, max_value=10**8), min_size=1, max_size=6),
+    rate=st.decimals(min_value=0, max_value=1, places=4),
+    take=st.decimals(min_value=0, max_value=1, places=3),
+)
+def test_refunds_always_net_to_zero(total_units: int, cuts: list[int], rate: Decimal, take: Decimal) -> None:
+    clock = FakeClock(START)
+    with Alliance.open(keys={"k1": SECRET}, clock=clock, platform_take=take) as alliance:
+        alliance.add_campaign(
+            Campaign(campaign_id="c1", merchant_id="m1", plan=CommissionPlan(rate=rate), landing_domains=["shop.example.com"])
+        )
+        _, visitor = _click(alliance)
+        total = Money.from_minor(total_units, "CNY")
+        booked = alliance.record_order(
+            Order(order_id="o", merchant_id="m1", total=total), visitor_id=visitor
+        ).commissions
+        gross = sum((c.amount for c in booked), Money.zero("CNY"))
+        assert gross == (total * rate).round()
+        remaining = total_units
+        for cut in cuts:
+            if remaining == 0:
+                break
+            step = min(cut, remaining)
+            alliance.refund(merchant_id="m1", order_id="o", amount=Money.from_minor(step, "CNY"))
+            remaining -= step
+            net = sum((c.amount for c in alliance.commissions(order_id="o")), Money.zero("CNY"))
+            # never reverse more than was booked, and never flip sign
+            assert Money.zero("CNY") <= net <= gross
+        if remaining:
+            alliance.refund(merchant_id="m1", order_id="o")
+        for account in ("affiliate", "platform"):
+            net = sum(
+                (c.amount for c in alliance.commissions(order_id="o") if c.account == account),
+                Money.zero("CNY"),
+            )
+            assert net == Money.zero("CNY")
