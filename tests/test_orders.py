@@ -290,3 +290,19 @@ def test_refunds_always_net_to_zero(total_units: int, cuts: list[int], rate: Dec
                 Money.zero("CNY"),
             )
             assert net == Money.zero("CNY")
+
+
+def test_concurrent_duplicate_orders_book_once(alliance: Alliance) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    click_id, _ = _click(alliance)
+    barrier = threading.Barrier(6)
+
+    def record(_: int) -> str:
+        barrier.wait()
+        return alliance.record_order(_order("race"), click_id=click_id).model_dump_json()
+
+    with ThreadPoolExecutor(6) as pool:
+        assert len(set(pool.map(record, range(6)))) == 1
+    assert len(alliance.commissions(order_id="race")) == 1

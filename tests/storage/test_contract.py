@@ -1,0 +1,155 @@
+"""One contract every Store backend keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from affiliate_sdk import Campaign, Commission, CommissionPlan, Money, StorageError, Store
+from affiliate_sdk.storage import ClickRecord, OrderRecord, RefundRecord, open_store
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 's.db'}"
+    opened = open_store(url)
+    yield opened
+    opened.close()
+
+
+def _click(click_id: str, visitor: str = "v1", link: str = "L1", at: int = 1000) -> ClickRecord:
+    return ClickRecord(
+        click_id, visitor, link, "a1", "c1", "m1", "https://shop.example.com/",
+        b"s\xff\xff\xff\xff", at, "h" * 32, "203.0.113.0/24", None, None, "allow", "{}",
+    )
+
+
+def _order(order_id: str = "o1") -> OrderRecord:
+    return OrderRecord("m1", order_id, "f" * 64, "CNY", 19900, 0, 5000, 5000, None, None, "{}")
+
+
+def _entry(event_id: str, affiliate: str = "a1", order_id: str = "o1") -> Commission:
+    return Commission(
+        entry_id=f"e-{event_id}",
+        event_id=event_id,
+        merchant_id="m1",
+        order_id=order_id,
+        campaign_id="c1",
+        affiliate_id=affiliate,
+        click_id=None,
+        account="affiliate",
+        kind="commission",
+        amount=Money("1.99", "CNY"),
+        status="pending",
+        rate=Decimal("0.01"),
+        basis=Money("199.00", "CNY"),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_is_a_store(store: Store) -> None:
+    assert isinstance(store, Store)
+
+
+def test_campaigns_put_get_replace_list(store: Store) -> None:
+    campaign = Campaign(
+        campaign_id="c1", merchant_id="m1", plan=CommissionPlan(rate="10%"), landing_domains=["a.test"]
+    )
+    assert store.get_campaign("c1") is None
+    store.put_campaign(campaign)
+    assert store.get_campaign("c1") == campaign
+    paused = campaign.model_copy(update={"active": False})
+    store.put_campaign(paused)
+    assert store.get_campaign("c1") == paused
+    store.put_campaign(campaign.model_copy(update={"campaign_id": "c0"}))
+    assert [c.campaign_id for c in store.list_campaigns()] == ["c0", "c1"]
+
+
+def test_record_click_dedupes_by_visitor_link_and_time(store: Store) -> None:
+    first, created = store.record_click(_click("k1", at=1000), dedupe_since_ms=None)
+    assert created and first.click_id == "k1"
+    again, created = store.record_click(_click("k2", at=2000), dedupe_since_ms=900)
+    assert (again, created) == (first, False)
+    assert store.get_click("k2") is None
+    other_link, created = store.record_click(_click("k3", link="L2", at=2000), dedupe_since_ms=900)
+    assert created and other_link.click_id == "k3"
+    expired, created = store.record_click(_click("k4", at=5000), dedupe_since_ms=1001)
+    assert created and expired.click_id == "k4"
+    assert store.get_click("k1") == first
+
+
+def test_click_round_trip_and_visitor_history(store: Store) -> None:
+    for i, at in enumerate([3000, 1000, 2000]):
+        store.record_click(_click(f"k{i}", link=f"L{i}", at=at), dedupe_since_ms=None)
+    store.record_click(_click("x", visitor="v2", at=2500), dedupe_since_ms=None)
+    history = store.visitor_clicks("v1", since_ms=1000, until_ms=2999)
+    assert [c.click_id for c in history] == ["k1", "k2"]
+    assert history[0] == _click("k1", link="L1", at=1000)
+    assert store.visitor_clicks("nobody", since_ms=0, until_ms=10**15) == []
+
+
+def test_orders(store: Store) -> None:
+    assert store.get_order("m1", "o1") is None
+    store.insert_order(_order())
+    assert store.get_order("m1", "o1") == _order()
+    with pytest.raises(StorageError):
+        store.insert_order(_order())
+    store.set_order_refunded("m1", "o1", 100)
+    stored = store.get_order("m1", "o1")
+    assert stored is not None and stored.refunded_minor == 100
+
+
+def test_refunds(store: Store) -> None:
+    refund = RefundRecord("m1", "o1", "r1", 500, 7000, "{}")
+    assert store.get_refund("m1", "o1", "r1") is None
+    store.insert_refund(refund)
+    assert store.get_refund("m1", "o1", "r1") == refund
+    with pytest.raises(StorageError):
+        store.insert_refund(refund)
+
+
+def test_ledger_filters_and_order(store: Store) -> None:
+    store.add_entries([_entry("e1"), _entry("e2", affiliate="a2")])
+    store.add_entries([_entry("e3", order_id="o2")])
+    assert [e.event_id for e in store.entries()] == ["e1", "e2", "e3"]
+    assert [e.event_id for e in store.entries(affiliate_id="a2")] == ["e2"]
+    assert [e.event_id for e in store.entries(order_id="o2")] == ["e3"]
+    assert [e.event_id for e in store.entries(merchant_id="m1", order_id="o1", affiliate_id="a1")] == ["e1"]
+    assert store.entries()[0] == _entry("e1")
+
+
+def test_duplicate_event_ids_are_refused_whole(store: Store) -> None:
+    store.add_entries([_entry("e1")])
+    with pytest.raises(StorageError):
+        store.add_entries([_entry("e2"), _entry("e1")])
+    assert [e.event_id for e in store.entries()] == ["e1"]
+
+
+def test_transaction_rolls_back_everything(store: Store) -> None:
+    class Boom(Exception):
+        pass
+
+    store.insert_order(_order("kept"))
+    with pytest.raises(Boom), store.transaction():
+        store.insert_order(_order("o1"))
+        store.set_order_refunded("m1", "kept", 5)
+        store.add_entries([_entry("e1")])
+        store.record_click(_click("k1"), dedupe_since_ms=None)
+        store.insert_refund(RefundRecord("m1", "o1", "r1", 1, 1, "{}"))
+        with store.transaction():  # nested: part of the outer one
+            store.add_entries([_entry("e2")])
+        raise Boom
+    assert store.get_order("m1", "o1") is None
+    kept = store.get_order("m1", "kept")
+    assert kept is not None and kept.refunded_minor == 0
+    assert store.entries() == []
+    assert store.get_click("k1") is None
+    assert store.visitor_clicks("v1", since_ms=0, until_ms=10**15) == []
+    assert store.get_refund("m1", "o1", "r1") is None
+    with store.transaction():
+        store.insert_order(_order("o1"))
+    assert store.get_order("m1", "o1") is not None

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from affiliate_sdk import (
+    Alliance,
+    Campaign,
+    CommissionPlan,
+    Money,
+    Order,
+    SchemaVersionError,
+    StorageError,
+    UnsupportedStore,
+)
+from affiliate_sdk.storage import SQLiteStore, open_store
+from affiliate_sdk.storage.sqlite import SCHEMA_VERSION
+from affiliate_sdk.testing import FakeClock
+
+from ..conftest import HUMAN_UA, SECRET, START
+
+
+def _campaign() -> Campaign:
+    return Campaign(
+        campaign_id="c1", merchant_id="m1", plan=CommissionPlan(rate="10%"), landing_domains=["shop.example.com"]
+    )
+
+
+def test_reopen_keeps_everything(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    clock = FakeClock(START)
+    with Alliance.open(url, keys={"k1": SECRET}, clock=clock) as alliance:
+        alliance.add_campaign(_campaign())
+        link = alliance.create_link(affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/")
+        click = alliance.track_click(link, ip="203.0.113.9", user_agent=HUMAN_UA)
+        outcome = alliance.record_order(
+            Order(order_id="o1", merchant_id="m1", total=Money("80.00", "EUR")), visitor_id=click.visitor_id
+        )
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("8.00", "EUR"), refund_id="r1")
+        ledger = alliance.commissions()
+    with Alliance.open(url, keys={"k1": SECRET}, clock=clock) as reopened:
+        assert reopened.campaign("c1") == _campaign()
+        assert reopened.commissions() == ledger
+        assert len(ledger) == 2
+        again = reopened.track_click(link, ip="203.0.113.9", user_agent=HUMAN_UA, visitor_id=click.visitor_id)
+        assert again.reused and again.click_id == click.click_id
+        assert reopened.record_order(
+            Order(order_id="o1", merchant_id="m1", total=Money("80.00", "EUR")), visitor_id=click.visitor_id
+        ) == outcome
+        replay = reopened.refund(merchant_id="m1", order_id="o1", refund_id="r1")
+        assert replay.amount == Money("8.00", "EUR")
+
+
+def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "v.db"
+    store = SQLiteStore(path)
+    assert store.schema_version == SCHEMA_VERSION >= 1
+    store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SchemaVersionError) as info:
+        SQLiteStore(path)
+    assert info.value.found == SCHEMA_VERSION + 1
+
+
+def test_migration_is_applied_once(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    SQLiteStore(path).close()
+    SQLiteStore(path).close()  # a second open must not try to create the tables again
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"campaigns", "clicks", "orders", "refunds", "ledger"} <= tables
+
+
+@pytest.mark.parametrize("url", ["postgres://x", "sqlite://", "sqlite:///", "memory", "redis://"])
+def test_unsupported_urls(url: str) -> None:
+    with pytest.raises(UnsupportedStore):
+        open_store(url)
+
+
+def test_missing_directory_is_a_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path / 'nope' / 'a.db'}")
+
+
+def test_closed_store_refuses_work(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "c.db")
+    store.close()
+    with pytest.raises(StorageError, match="closed"):
+        store.get_order("m1", "o1")
+
+
+def _prepare(path: Path) -> str:
+    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)) as alliance:
+        alliance.add_campaign(_campaign())
+        link = alliance.create_link(affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/")
+        return alliance.track_click(link, ip="203.0.113.9", user_agent=HUMAN_UA).click_id
+
+
+def _record_in_process(args: tuple[str, str, int]) -> str:
+    path, click_id, _ = args
+    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)) as alliance:
+        outcome = alliance.record_order(
+            Order(order_id="race", merchant_id="m1", total=Money("100.00", "CNY")), click_id=click_id
+        )
+        return outcome.model_dump_json()
+
+
+def test_threads_recording_the_same_order_book_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    click_id = _prepare(path)
+    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)) as alliance:
+        barrier = threading.Barrier(8)
+
+        def record(_: int) -> str:
+            barrier.wait()
+            return alliance.record_order(
+                Order(order_id="race", merchant_id="m1", total=Money("100.00", "CNY")), click_id=click_id
+            ).model_dump_json()
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = set(pool.map(record, range(8)))
+        assert len(outcomes) == 1
+        assert len(alliance.commissions(order_id="race")) == 1
+
+
+def test_processes_recording_the_same_order_book_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    click_id = _prepare(path)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        outcomes = set(pool.map(_record_in_process, [(str(path), click_id, i) for i in range(8)]))
+    assert len(outcomes) == 1
+    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}) as alliance:
+        entries = alliance.commissions(order_id="race")
+    assert [e.amount for e in entries] == [Money("10.00", "CNY")]
