@@ -87,8 +87,8 @@ class DemoSummary:
 
         lines = [
             f"clicks            {self.clicks:>10,}   ({self.repeat_clicks:,} repeats reused)",
-            f"blocked clicks    {self.blocked_clicks:>10,}   ({pct(self.blocked_clicks, self.clicks)}"
-            ", known bots: redirected, never paid)",
+            f"blocked clicks    {self.blocked_clicks:>10,}   "
+            f"({pct(self.blocked_clicks, self.clicks)}, known bots: redirected, never paid)",
             f"orders            {self.orders:>10,}   ({self.attributed_orders:,} attributed)",
             f"GMV               {_fmt(self.gmv):>14}",
             f"refunds           {self.refunds:>10,}   ({_fmt(self.refunded)})",
