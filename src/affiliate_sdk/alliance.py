@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from types import TracebackType
 from typing import Final, NamedTuple, Self
 from urllib.parse import quote
@@ -36,7 +37,7 @@ from .errors import (
     UnknownCampaign,
     UnknownOrder,
 )
-from .ids import new_id
+from .ids import new_id, new_id_pair
 from .models import Campaign, Commission, Credit, Order, OrderOutcome, RefundOutcome, Verdict
 from .money import Money
 from .storage import Store, open_store
@@ -46,9 +47,9 @@ from .tracking.clicks import (
     DEFAULT_CLICK_PARAM,
     DEFAULT_VISITOR_COOKIE,
     Click,
+    IpPseudonymizer,
     VisitorCookie,
     append_click_id,
-    pseudonymize_ip,
     referrer_host,
 )
 from .tracking.keys import Keyring
@@ -84,6 +85,14 @@ _VISITOR_ID: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _MEMO_LIMIT: Final = 65_536
 _PSEUDONYM_CONTEXT: Final = b"affiliate_sdk/pseudonym-key/v1"
 _RATE: Final = TypeAdapter[Decimal](Rate)
+_NO_IP: Final = (None, None)
+_COOKIE_FLAGS: Final = tuple(
+    VisitorCookie._field_defaults[name] for name in ("secure", "http_only", "same_site", "path")
+)
+# Hot-path constructors: tuple.__new__ skips the named tuples' Python-level __new__.
+_new_click_record: Final = partial(tuple.__new__, ClickRecord)
+_new_click: Final = partial(tuple.__new__, Click)
+_new_cookie: Final = partial(tuple.__new__, VisitorCookie)
 
 
 class _CampaignView(NamedTuple):
@@ -145,6 +154,7 @@ class Alliance:
         if not 16 <= len(pseudonym_key) <= 64:
             raise InvalidInput("pseudonym_key must be 16 to 64 bytes")
         self._pseudonym_key = pseudonym_key
+        self._ips = IpPseudonymizer(pseudonym_key)
         self._dedupe_ms = int(click_dedupe_window.total_seconds() * 1000)
         self._cache_ttl = campaign_cache_ttl.total_seconds()
         self._bots = bots if bots is not None else BotUserAgents()
@@ -329,48 +339,56 @@ class Alliance:
         now = self._clock.timestamp()
         now_ms = int(now * 1000)
         claims = decode_token(self._keyring, token_from_url(url), now)
-        view = self._campaign_view(claims.campaign_id, now)
+        view = self._campaigns.get(claims.campaign_id)
+        if view is None or now - view.loaded_at >= self._cache_ttl:
+            view = self._campaign_view(claims.campaign_id, now)
         campaign = view.campaign
         if not campaign.active:
             raise CampaignInactive(campaign.campaign_id, claims.landing_url)
         view.landing.check(claims.landing_url)
-        agent = self._user_agent(user_agent)
+        agent = self._user_agents.get(user_agent) or self._user_agent(user_agent)
+        click_id, new_visitor = new_id_pair(now_ms)
         if visitor_id is not None and _VISITOR_ID.fullmatch(visitor_id):
             dedupe_since: int | None = now_ms - self._dedupe_ms
         else:
-            visitor_id = new_id(now_ms)
+            visitor_id = new_visitor
             dedupe_since = None
-        ip_hash, ip_network = pseudonymize_ip(ip, self._pseudonym_key) if ip else (None, None)
+        ip_hash, ip_network = self._ips.pseudonymize(ip) if ip else _NO_IP
         record, created = self._store.record_click(
-            ClickRecord(
-                new_id(now_ms),
-                visitor_id,
-                claims.link_id,
-                claims.affiliate_id,
-                claims.campaign_id,
-                campaign.merchant_id,
-                claims.landing_url,
-                claims.sub_fields,
-                now_ms,
-                ip_hash,
-                ip_network,
-                agent.ua_hash,
-                referrer_host(referrer) if referrer else None,
-                agent.verdict.decision,
-                agent.verdict_json,
+            _new_click_record(
+                (
+                    click_id,
+                    visitor_id,
+                    claims.link_id,
+                    claims.affiliate_id,
+                    claims.campaign_id,
+                    campaign.merchant_id,
+                    claims.landing_url,
+                    claims.sub_fields,
+                    now_ms,
+                    ip_hash,
+                    ip_network,
+                    agent.ua_hash,
+                    referrer_host(referrer) if referrer else None,
+                    agent.verdict.decision,
+                    agent.verdict_json,
+                )
             ),
             dedupe_since_ms=dedupe_since,
         )
-        verdict = agent.verdict if created else self._stored_verdict(record.verdict_json)
-        return Click(
-            record.click_id,
-            visitor_id,
-            append_click_id(claims.landing_url, self._click_param, record.click_id),
-            verdict,
-            VisitorCookie(self._cookie_name, visitor_id, view.window_ms // 1000),
-            claims,
-            record.clicked_at_ms,
-            not created,
+        return _new_click(
+            (
+                record.click_id,
+                visitor_id,
+                append_click_id(claims.landing_url, self._click_param, record.click_id),
+                agent.verdict if created else self._stored_verdict(record.verdict_json),
+                _new_cookie(
+                    (self._cookie_name, visitor_id, view.window_ms // 1000, *_COOKIE_FLAGS)
+                ),
+                claims,
+                record.clicked_at_ms,
+                not created,
+            )
         )
 
     # -- orders -------------------------------------------------------------------------------
@@ -396,7 +414,7 @@ class Alliance:
         placed_ms = int(placed_at.timestamp() * 1000)
         fingerprint = _fingerprint(order)
         verdict = ALLOW if user_agent is None else self._user_agent(user_agent).verdict
-        ip_hash, ip_network = pseudonymize_ip(ip, self._pseudonym_key) if ip else (None, None)
+        ip_hash, ip_network = self._ips.pseudonymize(ip) if ip else _NO_IP
         store = self._store
         with store.transaction():
             existing = store.get_order(order.merchant_id, order.order_id)

@@ -131,31 +131,43 @@ class InvalidKey(InvalidInput):
 
 
 class LinkError(AffiliateError):
-    """A tracking link cannot be used."""
+    """A tracking link cannot be used.
+
+    Raised on the click path, where forged links arrive by the thousand, so
+    these errors store their context only and write their message when shown.
+    """
 
 
 class MalformedLink(LinkError):
     def __init__(self, reason: str) -> None:
-        super().__init__(f"malformed tracking link: {reason}")
         self.reason = reason
+
+    def __str__(self) -> str:
+        return f"malformed tracking link: {self.reason}"
 
 
 class UnknownKey(LinkError):
     def __init__(self, key_id: str) -> None:
-        super().__init__(f"link signed with unknown or retired key {key_id!r}")
         self.key_id = key_id
+
+    def __str__(self) -> str:
+        return f"link signed with unknown or retired key {self.key_id!r}"
 
 
 class InvalidSignature(LinkError):
     def __init__(self, key_id: str) -> None:
-        super().__init__(f"link signature does not verify under key {key_id!r}")
         self.key_id = key_id
+
+    def __str__(self) -> str:
+        return f"link signature does not verify under key {self.key_id!r}"
 
 
 class LinkExpired(LinkError):
     def __init__(self, expired_at: datetime) -> None:
-        super().__init__(f"link expired at {expired_at.isoformat()}")
         self.expired_at = expired_at
+
+    def __str__(self) -> str:
+        return f"link expired at {self.expired_at.isoformat()}"
 
 
 class ForbiddenLanding(LinkError):

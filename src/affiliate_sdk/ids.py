@@ -12,7 +12,7 @@ import binascii
 import os
 from typing import Final
 
-__all__ = ["ID_LENGTH", "RANDOM_BITS", "id_timestamp_ms", "is_valid_id", "new_id"]
+__all__ = ["ID_LENGTH", "RANDOM_BITS", "id_timestamp_ms", "is_valid_id", "new_id", "new_id_pair"]
 
 RANDOM_BITS: Final = 80
 ID_LENGTH: Final = 22
@@ -29,6 +29,15 @@ def new_id(now_ms: int) -> str:
     """A fresh id stamped with ``now_ms`` (milliseconds since the epoch)."""
     raw = (now_ms & _MAX_MS).to_bytes(6, "big") + os.urandom(10)
     return binascii.b2a_base64(raw, newline=False)[:ID_LENGTH].translate(_ENCODE).decode()
+
+
+def new_id_pair(now_ms: int) -> tuple[str, str]:
+    """Two fresh ids stamped with ``now_ms``, from one read of the CSPRNG."""
+    stamp = (now_ms & _MAX_MS).to_bytes(6, "big")
+    rand = os.urandom(20)
+    first = binascii.b2a_base64(stamp + rand[:10], newline=False)[:ID_LENGTH]
+    second = binascii.b2a_base64(stamp + rand[10:], newline=False)[:ID_LENGTH]
+    return first.translate(_ENCODE).decode(), second.translate(_ENCODE).decode()
 
 
 def is_valid_id(value: object) -> bool:

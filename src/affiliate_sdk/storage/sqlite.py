@@ -242,18 +242,22 @@ class SQLiteStore:
     def record_click(
         self, click: ClickRecord, *, dedupe_since_ms: int | None
     ) -> tuple[ClickRecord, bool]:
-        if dedupe_since_ms is None:
-            with self._guard() as conn:
+        # The click path: plain try/except rather than _guard, to keep it short.
+        try:
+            if dedupe_since_ms is None:
+                self._connect().execute(_INSERT_CLICK, click)
+                return click, True
+            with self.transaction():
+                conn = self._connect()
+                row = conn.execute(
+                    _DEDUPE, (click.visitor_id, dedupe_since_ms, click.link_id)
+                ).fetchone()
+                if row is not None:
+                    return ClickRecord._make(row), False
                 conn.execute(_INSERT_CLICK, click)
             return click, True
-        with self.transaction(), self._guard() as conn:
-            row = conn.execute(
-                _DEDUPE, (click.visitor_id, dedupe_since_ms, click.link_id)
-            ).fetchone()
-            if row is not None:
-                return ClickRecord._make(row), False
-            conn.execute(_INSERT_CLICK, click)
-        return click, True
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot record click in {self.path}: {exc}") from exc
 
     def get_click(self, click_id: str) -> ClickRecord | None:
         with self._guard() as conn:

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_CLICK_PARAM",
     "DEFAULT_VISITOR_COOKIE",
     "Click",
+    "IpPseudonymizer",
     "VisitorCookie",
     "append_click_id",
     "pseudonymize_ip",
@@ -95,27 +96,44 @@ def append_click_id(landing_url: str, param: str, click_id: str) -> str:
     return f"{base}{sep}{param}={click_id}{hash_}{fragment}"
 
 
-def pseudonymize_ip(ip: str, key: bytes) -> tuple[str, str]:
-    """A keyed hash of the address and its network (/24 for IPv4, /48 for IPv6).
+class IpPseudonymizer:
+    """Keyed hashes and networks of IP addresses; the raw address is never kept.
 
-    The raw address is never kept: the hash (BLAKE2b keyed with ``key``) lets
-    fraud rules match the same address again, the network lets them count
-    clicks per network, and neither gives the address back.
+    ``pseudonymize(ip)`` returns ``(hash, network)``: the hash (BLAKE2b-128
+    keyed with the alliance's pseudonym key, over the packed address) lets
+    fraud rules recognise the same address again, the network (/24 for IPv4,
+    /48 for IPv6) lets them count per network, and neither gives the address
+    back. IPv4-mapped IPv6 addresses count as their IPv4 address.
     """
-    try:
-        if ":" in ip:
-            packed = socket.inet_pton(socket.AF_INET6, ip)
-            if packed[:12] == _V4_MAPPED:
-                packed = packed[12:]
-        else:
-            packed = socket.inet_pton(socket.AF_INET, ip)
-    except (OSError, TypeError, ValueError):
-        raise InvalidInput(f"ip {ip!r} is not an IPv4 or IPv6 address") from None
-    digest = hashlib.blake2b(packed, key=key, digest_size=16).hexdigest()
-    if len(packed) == 4:
-        return digest, f"{packed[0]}.{packed[1]}.{packed[2]}.0/24"
-    network = socket.inet_ntop(socket.AF_INET6, packed[:_V6_KEEP] + _V6_ZEROS)
-    return digest, f"{network}/48"
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, key: bytes) -> None:
+        self._keyed = hashlib.blake2b(key=key, digest_size=16).copy
+
+    def pseudonymize(self, ip: str) -> tuple[str, str]:
+        try:
+            if ":" not in ip:
+                packed = socket.inet_pton(socket.AF_INET, ip)  # strict dotted quad
+                network = ip.rpartition(".")[0] + ".0/24"
+            else:
+                packed = socket.inet_pton(socket.AF_INET6, ip)
+                if packed[:12] == _V4_MAPPED:
+                    packed = packed[12:]
+                    network = f"{packed[0]}.{packed[1]}.{packed[2]}.0/24"
+                else:
+                    prefix = socket.inet_ntop(socket.AF_INET6, packed[:_V6_KEEP] + _V6_ZEROS)
+                    network = prefix + "/48"
+        except (OSError, TypeError, ValueError):
+            raise InvalidInput(f"ip {ip!r} is not an IPv4 or IPv6 address") from None
+        digest = self._keyed()
+        digest.update(packed)
+        return digest.hexdigest(), network
+
+
+def pseudonymize_ip(ip: str, key: bytes) -> tuple[str, str]:
+    """``IpPseudonymizer(key).pseudonymize(ip)``, for one-off use."""
+    return IpPseudonymizer(key).pseudonymize(ip)
 
 
 def referrer_host(referrer: str | None) -> str | None:

@@ -1,0 +1,168 @@
+"""Cost of the link and click hot paths, as ratios to one raw HMAC-SHA256.
+
+Run: ``python benchmarks/bench_links.py [--rounds 25] [--links 4096]``
+
+Every round times a batch of each operation and, in the same round, a batch of
+``hmac.new(key, msg, sha256).digest()`` on a message as long as a token; the
+figures are medians over the rounds, and each ratio divides the operation's
+median by the baseline's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from affiliate_sdk import Alliance, Campaign, CommissionPlan, LinkError
+from affiliate_sdk.testing import FakeClock
+
+TARGETS = {
+    "verify_link": 2.0,
+    "verify_link (forged)": 1.0,
+    "track_click (memory://)": 6.0,
+    "track_click (sqlite)": 15.0,
+}
+USER_AGENTS = [
+    f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    f"Chrome/{100 + i}.0.0.0 Safari/537.36"
+    for i in range(50)
+]
+
+
+def _alliance(url: str, clock: FakeClock) -> Alliance:
+    alliance = Alliance.open(url, keys={"k1": os.urandom(32)}, clock=clock)
+    alliance.add_campaign(
+        Campaign(
+            campaign_id="spring-sale",
+            merchant_id="m-1001",
+            plan=CommissionPlan(rate="10%"),
+            landing_domains=["shop.example.com"],
+        )
+    )
+    return alliance
+
+
+def _links(alliance: Alliance, count: int) -> list[str]:
+    return [
+        alliance.create_link(
+            affiliate_id=f"aff-{i % 97:04d}",
+            campaign_id="spring-sale",
+            landing_url=f"https://shop.example.com/products/{i}?variant=blue",
+            sub_ids={"sub1": "newsletter", "sub2": f"slot{i % 7}"},
+            expires_in=timedelta(days=30),
+        )
+        for i in range(count)
+    ]
+
+
+def _batch(fn: Callable[[int], object], count: int) -> float:
+    """Seconds per call of ``fn(i)`` for i in range(count)."""
+    start = time.perf_counter()
+    for i in range(count):
+        fn(i)
+    return (time.perf_counter() - start) / count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--links", type=int, default=4096)
+    args = parser.parse_args(argv)
+    rounds, n = args.rounds, args.links
+
+    clock = FakeClock(datetime(2026, 11, 1, tzinfo=UTC))
+    memory = _alliance("memory://", clock)
+    links = _links(memory, n)
+    token_length = len(links[0].rsplit("/", 1)[1])
+    key, message = os.urandom(32), os.urandom(token_length)
+    forged = [link[:-22] + ("A" if link[-22] != "A" else "B") + link[-21:] for link in links]
+    for link in forged[:3]:
+        try:
+            memory.verify_link(link)
+        except LinkError:
+            pass
+        else:  # pragma: no cover - the benchmark would be meaningless
+            raise SystemExit("forged link verified")
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-links-"))
+    sqlite = _alliance(f"sqlite:///{workdir / 'bench.db'}", clock)
+    sqlite_links = _links(sqlite, n)
+    ips = [f"198.51.{i // 250 % 256}.{i % 250 + 1}" for i in range(n)]
+
+    def baseline(i: int) -> object:
+        return hmac.new(key, message, hashlib.sha256).digest()
+
+    def create(i: int) -> object:
+        return memory.create_link(
+            affiliate_id="aff-0001",
+            campaign_id="spring-sale",
+            landing_url="https://shop.example.com/products/1?variant=blue",
+            sub_ids={"sub1": "newsletter", "sub2": "slot1"},
+            expires_in=timedelta(days=30),
+        )
+
+    def verify(i: int) -> object:
+        return memory.verify_link(links[i])
+
+    def verify_forged(i: int) -> object:
+        try:
+            return memory.verify_link(forged[i])
+        except LinkError as exc:
+            return exc
+
+    def click_memory(i: int) -> object:
+        return memory.track_click(links[i], ip=ips[i], user_agent=USER_AGENTS[i % 50])
+
+    def click_sqlite(i: int) -> object:
+        return sqlite.track_click(sqlite_links[i], ip=ips[i], user_agent=USER_AGENTS[i % 50])
+
+    cases: dict[str, Callable[[int], object]] = {
+        "hmac.new(...).digest() baseline": baseline,
+        "create_link": create,
+        "verify_link": verify,
+        "verify_link (forged)": verify_forged,
+        "track_click (memory://)": click_memory,
+        "track_click (sqlite)": click_sqlite,
+    }
+    for fn in cases.values():  # warm up: memos, statement caches, first-touch costs
+        _batch(fn, min(n, 256))
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            samples[name].append(_batch(fn, n))
+            clock.advance(timedelta(seconds=1))
+    memory.close()
+    sqlite.close()
+
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    base = medians["hmac.new(...).digest() baseline"]
+    print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores")
+    print(f"{rounds} rounds x {n} distinct links; token {token_length} bytes; medians per call")
+    print(f"{'operation':<34}{'median':>12}{'ratio':>10}{'target':>10}")
+    failed = []
+    for name, value in medians.items():
+        ratio = value / base
+        target = TARGETS.get(name)
+        verdict = ""
+        if target is not None:
+            verdict = f"<= {target:.1f}x" + ("" if ratio <= target else "  MISSED")
+            if ratio > target:
+                failed.append(name)
+        print(f"{name:<34}{value * 1e6:>9.2f} us{ratio:>9.2f}x{verdict:>12}")
+    if failed:
+        print("targets missed: " + ", ".join(failed), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
