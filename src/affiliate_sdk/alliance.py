@@ -60,7 +60,6 @@ from .tracking.links import (
     decode_token,
     encode_token,
     expiry_from,
-    token_from_url,
 )
 
 __all__ = [
@@ -291,7 +290,7 @@ class Alliance:
         Checks the signature and expiry only; ``track_click`` also checks the
         campaign and the landing URL.
         """
-        return decode_token(self._keyring, token_from_url(url), self._clock.timestamp())
+        return decode_token(self._keyring, url, self._clock.timestamp())
 
     # -- clicks -------------------------------------------------------------------------------
     def _user_agent(self, user_agent: str | None) -> _UserAgentView:
@@ -338,7 +337,7 @@ class Alliance:
         """
         now = self._clock.timestamp()
         now_ms = int(now * 1000)
-        claims = decode_token(self._keyring, token_from_url(url), now)
+        claims = decode_token(self._keyring, url, now)
         view = self._campaigns.get(claims.campaign_id)
         if view is None or now - view.loaded_at >= self._cache_ttl:
             view = self._campaign_view(claims.campaign_id, now)

@@ -134,37 +134,58 @@ class LinkError(AffiliateError):
     """A tracking link cannot be used.
 
     Raised on the click path, where forged links arrive by the thousand, so
-    these errors store their context only and write their message when shown.
+    these errors keep their context in ``args`` (no Python ``__init__`` runs)
+    and write their message only when shown.
     """
 
 
 class MalformedLink(LinkError):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    """Not a token this SDK issued. ``reason`` says what is wrong with it."""
+
+    args: tuple[str]
+
+    @property
+    def reason(self) -> str:
+        return self.args[0]
 
     def __str__(self) -> str:
         return f"malformed tracking link: {self.reason}"
 
 
 class UnknownKey(LinkError):
-    def __init__(self, key_id: str) -> None:
-        self.key_id = key_id
+    """Signed by a key id the keyring does not hold (never added, or retired)."""
+
+    args: tuple[str]
+
+    @property
+    def key_id(self) -> str:
+        return self.args[0]
 
     def __str__(self) -> str:
         return f"link signed with unknown or retired key {self.key_id!r}"
 
 
 class InvalidSignature(LinkError):
-    def __init__(self, key_id: str) -> None:
-        self.key_id = key_id
+    """The tag does not match: the link was forged or altered."""
+
+    args: tuple[str]
+
+    @property
+    def key_id(self) -> str:
+        return self.args[0]
 
     def __str__(self) -> str:
         return f"link signature does not verify under key {self.key_id!r}"
 
 
 class LinkExpired(LinkError):
-    def __init__(self, expired_at: datetime) -> None:
-        self.expired_at = expired_at
+    """The link is past ``expired_at``."""
+
+    args: tuple[datetime]
+
+    @property
+    def expired_at(self) -> datetime:
+        return self.args[0]
 
     def __str__(self) -> str:
         return f"link expired at {self.expired_at.isoformat()}"

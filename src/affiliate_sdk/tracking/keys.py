@@ -70,7 +70,7 @@ class LinkKey:
 class Keyring(Mapping[str, LinkKey]):
     """Key id -> key, in insertion order; the last key signs."""
 
-    __slots__ = ("_by_bytes", "_keys")
+    __slots__ = ("_keys", "by_ascii")
 
     def __init__(self, keys: Mapping[str, bytes]) -> None:
         if not keys:
@@ -87,16 +87,13 @@ class Keyring(Mapping[str, LinkKey]):
                 )
             built[key_id] = LinkKey(key_id, bytes(secret))
         self._keys = built
-        self._by_bytes = {k.encode("ascii"): v for k, v in built.items()}
+        #: The keys by id as ASCII bytes, for the verify hot path.
+        self.by_ascii: Mapping[bytes, LinkKey] = {k.encode("ascii"): v for k, v in built.items()}
 
     @property
     def signing_key(self) -> LinkKey:
         """The newest key, which signs new links."""
         return next(reversed(self._keys.values()))
-
-    def by_ascii(self, key_id: bytes) -> LinkKey | None:
-        """Look a key up by its id as ASCII bytes (the verify hot path)."""
-        return self._by_bytes.get(key_id)
 
     def __getitem__(self, key_id: str) -> LinkKey:
         return self._keys[key_id]

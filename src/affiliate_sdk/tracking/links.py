@@ -185,16 +185,18 @@ def token_from_url(url: str) -> str:
     return url.rpartition("/")[2]
 
 
-def decode_token(keyring: Keyring, token: str, now_ts: float) -> LinkClaims:
-    """Verify ``token`` and return its claims, or raise a ``LinkError``."""
+def decode_token(keyring: Keyring, link: str, now_ts: float) -> LinkClaims:
+    """Verify a link (or its bare token) and return its claims, or raise a ``LinkError``."""
     try:
-        raw = token.encode("ascii")
+        if "?" in link or "#" in link:
+            link = link.partition("?")[0].partition("#")[0]
+        raw = link.rpartition("/")[2].encode("ascii")
         key_id, body, tag = raw.split(b".")
     except (UnicodeEncodeError, AttributeError):
         raise MalformedLink("the token is not ASCII text") from None
     except ValueError:
         raise MalformedLink("expected <key id>.<payload>.<tag>") from None
-    key = keyring.by_ascii(key_id)
+    key = keyring.by_ascii.get(key_id)
     if key is None:
         raise UnknownKey(key_id.decode("ascii"))
     if not compare_digest(key.tag_b64(raw[: len(raw) - len(tag) - 1]), tag):
