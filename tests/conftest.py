@@ -20,11 +20,20 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
+STORE_KINDS = ["memory", "sqlite", "sqlite-immediate"]
+
+
+def store_url_for(kind: str, directory: Path) -> str:
+    """A store URL of each kind the contract covers."""
+    if kind == "memory":
         return "memory://"
-    return f"sqlite:///{tmp_path / 'alliance.db'}"
+    url = f"sqlite:///{directory / 'alliance.db'}"
+    return url + "?click_commit=immediate" if kind == "sqlite-immediate" else url
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return store_url_for(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ import pytest
 from affiliate_sdk import Campaign, Commission, CommissionPlan, Money, StorageError, Store
 from affiliate_sdk.storage import ClickRecord, OrderRecord, RefundRecord, open_store
 
+from ..conftest import STORE_KINDS, store_url_for
 
-@pytest.fixture(params=["memory", "sqlite"])
+
+@pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 's.db'}"
-    opened = open_store(url)
+    opened = open_store(store_url_for(request.param, tmp_path))
     yield opened
     opened.close()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from affiliate_sdk import (
     StorageError,
     UnsupportedStore,
 )
-from affiliate_sdk.storage import SQLiteStore, open_store
+from affiliate_sdk.storage import ClickRecord, SQLiteStore, open_store
 from affiliate_sdk.storage.sqlite import SCHEMA_VERSION
 from affiliate_sdk.testing import FakeClock
 
@@ -140,3 +141,75 @@ def test_processes_recording_the_same_order_book_it_once(tmp_path: Path) -> None
     with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}) as alliance:
         entries = alliance.commissions(order_id="race")
     assert [e.amount for e in entries] == [Money("10.00", "CNY")]
+
+
+def _record(click_id: str, visitor: str = "v1", link: str = "L1", at: int = 1000) -> ClickRecord:
+    return ClickRecord(
+        click_id, visitor, link, "a1", "c1", "m1", "https://shop.example.com/",
+        b"\xff\xff\xff\xff", at, None, None, None, None, "allow", "{}",
+    )
+
+
+def _committed_click_ids(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("SELECT click_id FROM clicks ORDER BY click_id")]
+
+
+def test_background_clicks_are_seen_at_once_and_written_by_close(tmp_path: Path) -> None:
+    path = tmp_path / "bg.db"
+    store = SQLiteStore(path)
+    assert store.click_commit == "background"
+    for n in range(200):
+        store.record_click(_record(f"k{n:04d}", visitor=f"v{n % 7}", link=f"L{n}", at=n), dedupe_since_ms=None)
+    # this process sees every click at once, queued or committed
+    assert store.get_click("k0199") == _record("k0199", visitor="v3", link="L199", at=199)
+    assert len(store.visitor_clicks("v3", since_ms=0, until_ms=10**6)) == len(range(3, 200, 7))
+    again, created = store.record_click(_record("dup", visitor="v3", link="L199", at=300), dedupe_since_ms=0)
+    assert (again.click_id, created) == ("k0199", False)
+    store.close()
+    assert _committed_click_ids(path) == [f"k{n:04d}" for n in range(200)]
+    store.close()  # idempotent
+
+
+def test_background_clicks_reach_other_processes(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    store = SQLiteStore(path)
+    store.record_click(_record("k1"), dedupe_since_ms=None)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _committed_click_ids(path):
+        time.sleep(0.001)
+    assert _committed_click_ids(path) == ["k1"]
+    store.close()
+
+
+def test_immediate_clicks_are_committed_before_returning(tmp_path: Path) -> None:
+    path = tmp_path / "imm.db"
+    store = open_store(f"sqlite:///{path}?click_commit=immediate")
+    assert isinstance(store, SQLiteStore) and store.click_commit == "immediate"
+    store.record_click(_record("k1"), dedupe_since_ms=None)
+    assert _committed_click_ids(path) == ["k1"]
+    store.close()
+
+
+def test_background_writer_failure_surfaces_as_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "fail.db"
+    store = SQLiteStore(path)
+    with sqlite3.connect(path) as conn:  # a clash the writer cannot get past
+        conn.execute(
+            "INSERT INTO clicks (click_id, visitor_id, link_id, affiliate_id, campaign_id, "
+            "merchant_id, landing_url, sub_fields, clicked_at_ms, decision, verdict_json) "
+            "VALUES ('taken', 'v', 'L', 'a', 'c', 'm', 'u', x'', 0, 'allow', '{}')"
+        )
+    store.record_click(_record("taken"), dedupe_since_ms=None)
+    with pytest.raises(StorageError, match="could not be written"):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            store.record_click(_record(f"later-{time.monotonic_ns()}"), dedupe_since_ms=None)
+            time.sleep(0.001)
+    store.close()
+
+
+def test_bad_store_options(tmp_path: Path) -> None:
+    for query in ("?click_commit=later", "?colour=blue", "?click_commit=immediate&click_commit=background"):
+        with pytest.raises(UnsupportedStore):
+            open_store(f"sqlite:///{tmp_path / 'o.db'}{query}")

@@ -4,17 +4,22 @@
 
 * ``memory://`` — dictionaries in this process, for tests and simulations;
 * ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` — the
-  embedded default, durable, no server.
+  embedded default, durable, no server. Add ``?click_commit=immediate`` to
+  commit each click before ``track_click`` returns instead of in the
+  background (see ``affiliate_sdk.storage.sqlite``).
 """
 
 from __future__ import annotations
+
+from typing import cast
+from urllib.parse import parse_qs
 
 from affiliate_sdk.errors import UnsupportedStore
 
 from .base import Store
 from .memory import MemoryStore
 from .records import ClickRecord, OrderRecord, RefundRecord
-from .sqlite import SQLiteStore
+from .sqlite import ClickCommit, SQLiteStore
 
 __all__ = [
     "ClickRecord",
@@ -32,6 +37,11 @@ def open_store(url: str) -> Store:
     if url == "memory://":
         return MemoryStore()
     prefix = "sqlite:///"
-    if url.startswith(prefix) and len(url) > len(prefix):
-        return SQLiteStore(url[len(prefix) :])
+    path, _, query = url.partition("?")
+    if path.startswith(prefix) and len(path) > len(prefix):
+        options = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+        commit = options.pop("click_commit", ["background"])
+        if options or len(commit) != 1 or commit[0] not in ("background", "immediate"):
+            raise UnsupportedStore(url)
+        return SQLiteStore(path[len(prefix) :], click_commit=cast(ClickCommit, commit[0]))
     raise UnsupportedStore(url)

@@ -7,28 +7,50 @@
   ``busy_timeout``, and duplicate bookings are seen inside the lock.
 * The schema is versioned with ``PRAGMA user_version``; opening a file applies
   the migrations it lacks, in one transaction, and refuses a newer file.
+* Clicks, the one write on every redirect, are committed by a background
+  writer thread in batches (``click_commit="background"``, the default):
+  ``track_click`` returns once the click is queued, the queue is committed
+  continuously (a batch is whatever arrived while the previous one was being
+  written), this process sees queued clicks at once, other processes as soon
+  as they commit, and ``close()`` (or interpreter exit) waits for the queue.
+  A crash loses only the clicks still queued. ``click_commit="immediate"``
+  commits every click before ``track_click`` returns. Orders, refunds and
+  ledger entries are always committed before the call returns.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from affiliate_sdk.errors import SchemaVersionError, StorageError
 from affiliate_sdk.models import Campaign, Commission
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore"]
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "MAX_QUEUED_CLICKS",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "ClickCommit",
+    "SQLiteStore",
+]
 
 #: How long a writer waits for another writer's transaction before failing.
 DEFAULT_BUSY_TIMEOUT: Final = timedelta(seconds=30)
+#: Clicks queued for the background writer before ``track_click`` waits for it.
+MAX_QUEUED_CLICKS: Final = 4096
+
+ClickCommit = Literal["background", "immediate"]
 
 #: Each migration is a list of statements; its position + 1 is its version.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -111,15 +133,106 @@ def _placeholders(fields: Sequence[str]) -> str:
     return ", ".join("?" * len(fields))
 
 
+class _ClickWriter:
+    """Commits queued clicks on a thread of its own, in batches.
+
+    ``lock`` guards the queue: ``pending`` (not yet taken) and ``in_flight``
+    (being written). A click leaves ``in_flight`` only after its batch has
+    committed, so a reader that checks the queue under the lock and then the
+    database never misses it.
+    """
+
+    def __init__(self, store: SQLiteStore, max_queued: int) -> None:
+        self._store = store
+        self._max = max_queued
+        self.lock = threading.Lock()
+        self._wake = threading.Condition(self.lock)
+        self._room = threading.Condition(self.lock)
+        self.pending: list[ClickRecord] = []
+        self.in_flight: list[ClickRecord] = []
+        self._error: StorageError | None = None
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"affiliate-sdk clicks {store.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def queued(self) -> list[ClickRecord]:
+        """Queued clicks, oldest first (call with ``lock`` held)."""
+        return self.in_flight + self.pending
+
+    def submit(self, click: ClickRecord) -> None:
+        """Queue a click (call with ``lock`` held)."""
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        while len(self.pending) >= self._max:
+            self._room.wait()
+        self.pending.append(click)
+        self._wake.notify()
+
+    def stop(self) -> None:
+        with self.lock:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        conn = self._store.open_connection()
+        try:
+            while True:
+                with self.lock:
+                    while not self.pending and not self._stopping:
+                        self._wake.wait()
+                    if not self.pending:
+                        return
+                    batch, self.pending = self.pending, []
+                    self.in_flight = batch
+                    self._room.notify_all()
+                failure: StorageError | None = None
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany(_INSERT_CLICK, batch)
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    failure = StorageError(
+                        f"{len(batch)} clicks could not be written to {self._store.path}: {exc}"
+                    )
+                with self.lock:
+                    self.in_flight = []
+                    if failure is not None:
+                        self._error = failure
+        finally:
+            conn.close()
+
+
+_OPEN_STORES: Final[weakref.WeakSet[SQLiteStore]] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_stores() -> None:
+    """Write out queued clicks of stores the host never closed."""
+    for store in list(_OPEN_STORES):
+        store.close()
+
+
 class _Local(threading.local):
     connection: sqlite3.Connection | None = None
-    pid: int = 0
     depth: int = 0
 
 
 class SQLiteStore:
     def __init__(
-        self, path: str | os.PathLike[str], *, busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
+        click_commit: ClickCommit = "background",
+        max_queued_clicks: int = MAX_QUEUED_CLICKS,
     ):
         self.path = Path(path)
         if str(path) in ("", ":memory:"):
@@ -128,19 +241,41 @@ class SQLiteStore:
             raise StorageError(
                 f"cannot open {self.path}: directory {self.path.parent} does not exist"
             )
+        if click_commit not in ("background", "immediate"):
+            raise StorageError(
+                f"click_commit must be 'background' or 'immediate', not {click_commit!r}"
+            )
+        self.click_commit: ClickCommit = click_commit
+        self._max_queued = max_queued_clicks
         self._busy_ms = int(busy_timeout.total_seconds() * 1000)
         self._local = _Local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._writer: _ClickWriter | None = None
+        self._writer_lock = threading.Lock()
         self._closed = False
         self._migrate()
+        _OPEN_STORES.add(self)
+        this = weakref.ref(self)
+
+        def after_fork_in_child() -> None:
+            store = this()
+            if store is not None:
+                store._forget_parent()
+
+        os.register_at_fork(after_in_child=after_fork_in_child)
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent's connections, thread and queue are not ours."""
+        self._local = _Local()
+        self._all = []
+        self._all_lock = threading.Lock()
+        self._writer = None
+        self._writer_lock = threading.Lock()
 
     # -- connections -----------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        local = self._local
-        conn = local.connection
-        if conn is not None and local.pid == os.getpid():
-            return conn
+    def open_connection(self) -> sqlite3.Connection:
+        """A new connection with the store's settings (autocommit, WAL, busy timeout)."""
         if self._closed:
             raise StorageError("the store is closed")
         try:
@@ -150,10 +285,28 @@ class SQLiteStore:
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open SQLite database {self.path}: {exc}") from exc
-        local.connection, local.pid, local.depth = conn, os.getpid(), 0
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = self._local.connection
+        if conn is not None:
+            return conn
+        conn = self.open_connection()
+        self._local.connection, self._local.depth = conn, 0
         with self._all_lock:
             self._all.append(conn)
         return conn
+
+    def _click_writer(self) -> _ClickWriter:
+        writer = self._writer
+        if writer is None:
+            with self._writer_lock:
+                if self._closed:
+                    raise StorageError("the store is closed")
+                writer = self._writer
+                if writer is None:
+                    writer = self._writer = _ClickWriter(self, self._max_queued)
+        return writer
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -201,7 +354,13 @@ class SQLiteStore:
             raise StorageError(f"commit failed on {self.path}: {exc}") from exc
 
     def close(self) -> None:
-        self._closed = True
+        """Write out queued clicks, then close every connection. Idempotent."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+            self._closed = True
+        _OPEN_STORES.discard(self)
+        if writer is not None:
+            writer.stop()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
@@ -244,34 +403,75 @@ class SQLiteStore:
     ) -> tuple[ClickRecord, bool]:
         # The click path: plain try/except rather than _guard, to keep it short.
         try:
-            if dedupe_since_ms is None:
+            if self.click_commit == "background" and not self._local.depth:
+                writer = self._click_writer()
+                with writer.lock:
+                    if dedupe_since_ms is not None:
+                        earlier = self._earlier_click(click, dedupe_since_ms, writer.queued())
+                        if earlier is not None:
+                            return earlier, False
+                    writer.submit(click)
+                return click, True
+            if dedupe_since_ms is None and not self._local.depth:
                 self._connect().execute(_INSERT_CLICK, click)
                 return click, True
-            with self.transaction():
-                conn = self._connect()
-                row = conn.execute(
-                    _DEDUPE, (click.visitor_id, dedupe_since_ms, click.link_id)
-                ).fetchone()
-                if row is not None:
-                    return ClickRecord._make(row), False
-                conn.execute(_INSERT_CLICK, click)
+            with self.transaction():  # inside a caller's transaction: part of it
+                if dedupe_since_ms is not None:
+                    earlier = self._earlier_click(click, dedupe_since_ms, self._queued_clicks())
+                    if earlier is not None:
+                        return earlier, False
+                self._connect().execute(_INSERT_CLICK, click)
             return click, True
         except sqlite3.Error as exc:
             raise StorageError(f"cannot record click in {self.path}: {exc}") from exc
 
+    def _earlier_click(
+        self, click: ClickRecord, since_ms: int, queued: Sequence[ClickRecord]
+    ) -> ClickRecord | None:
+        for earlier in reversed(queued):
+            if (
+                earlier.visitor_id == click.visitor_id
+                and earlier.link_id == click.link_id
+                and earlier.clicked_at_ms >= since_ms
+            ):
+                return earlier
+        row = (
+            self._connect().execute(_DEDUPE, (click.visitor_id, since_ms, click.link_id)).fetchone()
+        )
+        return None if row is None else ClickRecord._make(row)
+
+    def _queued_clicks(self) -> list[ClickRecord]:
+        writer = self._writer
+        if writer is None:
+            return []
+        with writer.lock:
+            return writer.queued()
+
     def get_click(self, click_id: str) -> ClickRecord | None:
+        # The queue first: a click leaves it only once it is committed.
+        for queued in self._queued_clicks():
+            if queued.click_id == click_id:
+                return queued
         with self._guard() as conn:
             row = conn.execute(f"{_SELECT_CLICK} WHERE click_id = ?", (click_id,)).fetchone()
         return None if row is None else ClickRecord._make(row)
 
     def visitor_clicks(self, visitor_id: str, *, since_ms: int, until_ms: int) -> list[ClickRecord]:
+        queued = [
+            c
+            for c in self._queued_clicks()
+            if c.visitor_id == visitor_id and since_ms <= c.clicked_at_ms <= until_ms
+        ]
         with self._guard() as conn:
             rows = conn.execute(
                 f"{_SELECT_CLICK} WHERE visitor_id = ? AND clicked_at_ms BETWEEN ? AND ? "
                 "ORDER BY clicked_at_ms, click_id",
                 (visitor_id, since_ms, until_ms),
             ).fetchall()
-        return [ClickRecord._make(row) for row in rows]
+        found = {c.click_id: c for c in map(ClickRecord._make, rows)}
+        for click in queued:
+            found.setdefault(click.click_id, click)
+        return sorted(found.values(), key=lambda c: (c.clicked_at_ms, c.click_id))
 
     # -- orders ------------------------------------------------------------------------------
     def get_order(self, merchant_id: str, order_id: str) -> OrderRecord | None:
