@@ -91,20 +91,22 @@ def test_visitor_id_is_kept_or_assigned(alliance: Alliance) -> None:
     assert tampered.visitor_id != "<x>"
 
 
-def test_repeat_click_within_an_hour_reuses_the_click(
-    alliance: Alliance, clock: FakeClock
-) -> None:
+def test_repeat_click_within_an_hour_reuses_the_click(alliance: Alliance, clock: FakeClock) -> None:
     url = _link(alliance)
     first = alliance.track_click(url, ip="203.0.113.7", user_agent=HUMAN_UA)
     clock.advance(timedelta(minutes=59))
-    again = alliance.track_click(url, ip="203.0.113.7", user_agent=HUMAN_UA, visitor_id=first.visitor_id)
+    again = alliance.track_click(
+        url, ip="203.0.113.7", user_agent=HUMAN_UA, visitor_id=first.visitor_id
+    )
     assert again.reused
     assert again.click_id == first.click_id
     assert again.clicked_at == first.clicked_at
     other_visitor = alliance.track_click(url, ip="203.0.113.7", user_agent=HUMAN_UA)
     assert other_visitor.click_id != first.click_id
     clock.advance(timedelta(minutes=2))
-    later = alliance.track_click(url, ip="203.0.113.7", user_agent=HUMAN_UA, visitor_id=first.visitor_id)
+    later = alliance.track_click(
+        url, ip="203.0.113.7", user_agent=HUMAN_UA, visitor_id=first.visitor_id
+    )
     assert not later.reused
     assert later.click_id != first.click_id
 
@@ -137,7 +139,9 @@ def test_missing_user_agent_is_blocked(alliance: Alliance, user_agent: str | Non
 def test_reused_click_keeps_its_verdict(alliance: Alliance) -> None:
     url = _link(alliance)
     bot = alliance.track_click(url, ip="66.249.66.1", user_agent=BOT_UA)
-    again = alliance.track_click(url, ip="66.249.66.1", user_agent=HUMAN_UA, visitor_id=bot.visitor_id)
+    again = alliance.track_click(
+        url, ip="66.249.66.1", user_agent=HUMAN_UA, visitor_id=bot.visitor_id
+    )
     assert again.reused
     assert again.verdict == bot.verdict
 
@@ -150,20 +154,22 @@ def test_campaign_checks_on_click(alliance: Alliance) -> None:
         alliance.track_click(url, ip="203.0.113.7", user_agent=HUMAN_UA)
     assert info.value.landing_url == "https://shop.example.com/p/1"
     # the campaign narrows its domains: links to the old domain stop redirecting
-    alliance.add_campaign(
-        campaign.model_copy(update={"landing_domains": ["new-shop.example.com"]})
-    )
+    alliance.add_campaign(campaign.model_copy(update={"landing_domains": ["new-shop.example.com"]}))
     with pytest.raises(ForbiddenLanding):
         alliance.track_click(url, ip="203.0.113.7", user_agent=HUMAN_UA)
 
 
 def test_create_link_checks_campaign_and_landing(alliance: Alliance) -> None:
     with pytest.raises(UnknownCampaign):
-        alliance.create_link(affiliate_id="a1", campaign_id="nope", landing_url="https://shop.example.com/")
+        alliance.create_link(
+            affiliate_id="a1", campaign_id="nope", landing_url="https://shop.example.com/"
+        )
     with pytest.raises(ForbiddenLanding):
         alliance.create_link(affiliate_id="a1", campaign_id="c1", landing_url="https://evil.com/")
     with pytest.raises(InvalidInput):
-        alliance.create_link(affiliate_id="a 1", campaign_id="c1", landing_url="https://shop.example.com/")
+        alliance.create_link(
+            affiliate_id="a 1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
 
 
 def test_forged_link_is_refused(alliance: Alliance) -> None:
@@ -192,7 +198,9 @@ def test_raw_ip_is_never_stored(tmp_path: Path, clock: FakeClock) -> None:
             ip="198.51.100.73",
         )
     with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT ip_hash, ip_network FROM clicks ORDER BY clicked_at_ms").fetchall()
+        rows = conn.execute(
+            "SELECT ip_hash, ip_network FROM clicks ORDER BY clicked_at_ms"
+        ).fetchall()
     assert {row[1] for row in rows} == {"198.51.100.0/24", "2001:db8:abcd::/48"}
     assert all(len(row[0]) == 32 for row in rows)
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())

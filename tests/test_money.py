@@ -104,7 +104,7 @@ def test_allocate_needs_a_rounded_amount() -> None:
 
 
 @given(
-    units=st.integers(min_value=-10**12, max_value=10**12),
+    units=st.integers(min_value=-(10**12), max_value=10**12),
     currency=st.sampled_from(["JPY", "CNY", "KWD"]),
     weights=st.lists(
         st.one_of(

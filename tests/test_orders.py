@@ -27,7 +27,9 @@ from affiliate_sdk.testing import FakeClock
 from .conftest import HUMAN_UA, SECRET, START
 
 
-def _click(alliance: Alliance, affiliate: str = "a1", visitor: str | None = None, campaign: str = "c1") -> tuple[str, str]:
+def _click(
+    alliance: Alliance, affiliate: str = "a1", visitor: str | None = None, campaign: str = "c1"
+) -> tuple[str, str]:
     url = alliance.create_link(
         affiliate_id=affiliate, campaign_id=campaign, landing_url="https://shop.example.com/p"
     )
@@ -59,7 +61,9 @@ def test_order_books_rate_times_total(alliance: Alliance, clock: FakeClock) -> N
 
 
 def test_commission_is_rounded_once_half_even(alliance: Alliance) -> None:
-    alliance.add_campaign(alliance.campaign("c1").model_copy(update={"plan": CommissionPlan(rate="12.5%")}))
+    alliance.add_campaign(
+        alliance.campaign("c1").model_copy(update={"plan": CommissionPlan(rate="12.5%")})
+    )
     _, visitor = _click(alliance)
     outcome = alliance.record_order(_order(total="0.20"), visitor_id=visitor)  # 0.025 -> 0.02
     assert outcome.commissions[0].amount == Money("0.02", "CNY")
@@ -82,13 +86,17 @@ def test_platform_take_is_booked_beside_the_commission(clock: FakeClock) -> None
         by_account = {c.account: c.amount for c in outcome.commissions}
         # 33.333 -> 33.33; take 15% = 4.9995 -> 5.00; the affiliate keeps the rest
         assert by_account == {"platform": Money("5.00", "CNY"), "affiliate": Money("28.33", "CNY")}
-        assert sum((c.amount for c in outcome.commissions), Money.zero("CNY")) == Money("33.33", "CNY")
+        assert sum((c.amount for c in outcome.commissions), Money.zero("CNY")) == Money(
+            "33.33", "CNY"
+        )
 
 
 def test_same_order_twice_books_once(alliance: Alliance, clock: FakeClock) -> None:
     _, visitor = _click(alliance)
     first = alliance.record_order(_order(), visitor_id=visitor)
-    clock.advance(timedelta(minutes=5))  # a retry later: placed_at was defaulted, still the same order
+    clock.advance(
+        timedelta(minutes=5)
+    )  # a retry later: placed_at was defaulted, still the same order
     again = alliance.record_order(_order(), visitor_id=visitor)
     assert again == first
     assert len(alliance.commissions(merchant_id="m1")) == 1
@@ -125,13 +133,20 @@ def test_clicks_after_the_order_or_for_other_merchants_do_not_count(
     alliance: Alliance, clock: FakeClock
 ) -> None:
     alliance.add_campaign(
-        Campaign(campaign_id="c2", merchant_id="m2", plan=CommissionPlan(rate="50%"), landing_domains=["shop.example.com"])
+        Campaign(
+            campaign_id="c2",
+            merchant_id="m2",
+            plan=CommissionPlan(rate="50%"),
+            landing_domains=["shop.example.com"],
+        )
     )
     _, visitor = _click(alliance, "a9", campaign="c2")
     placed = clock.now()
     clock.advance(timedelta(minutes=1))
     late_click, _ = _click(alliance, "a1", visitor)
-    outcome = alliance.record_order(_order(placed_at=placed), visitor_id=visitor, click_id=late_click)
+    outcome = alliance.record_order(
+        _order(placed_at=placed), visitor_id=visitor, click_id=late_click
+    )
     assert outcome.credits == []
     assert any("another merchant" in n for n in outcome.notes)
     assert any("after the order" in n for n in outcome.notes)
@@ -224,12 +239,18 @@ def test_refund_errors(alliance: Alliance) -> None:
 def test_refund_id_makes_refunds_idempotent(alliance: Alliance) -> None:
     _, visitor = _click(alliance)
     alliance.record_order(_order(total="100.00"), visitor_id=visitor)
-    first = alliance.refund(merchant_id="m1", order_id="o1", amount=Money("10.00", "CNY"), refund_id="r1")
-    again = alliance.refund(merchant_id="m1", order_id="o1", amount=Money("10.00", "CNY"), refund_id="r1")
+    first = alliance.refund(
+        merchant_id="m1", order_id="o1", amount=Money("10.00", "CNY"), refund_id="r1"
+    )
+    again = alliance.refund(
+        merchant_id="m1", order_id="o1", amount=Money("10.00", "CNY"), refund_id="r1"
+    )
     assert again == first
     assert len(alliance.commissions(order_id="o1")) == 2
     with pytest.raises(ConflictingRefund):
-        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("11.00", "CNY"), refund_id="r1")
+        alliance.refund(
+            merchant_id="m1", order_id="o1", amount=Money("11.00", "CNY"), refund_id="r1"
+        )
 
 
 def test_failed_refund_writes_nothing(alliance: Alliance) -> None:
@@ -252,18 +273,27 @@ def test_commission_filters(alliance: Alliance) -> None:
     assert alliance.commissions(merchant_id="m1", affiliate_id="a2", order_id="o1") == []
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     total_units=st.integers(min_value=1, max_value=10**8),
     cuts=st.lists(st.integers(min_value=1, max_value=10**8), min_size=1, max_size=6),
     rate=st.decimals(min_value=0, max_value=1, places=4),
     take=st.decimals(min_value=0, max_value=1, places=3),
 )
-def test_refunds_always_net_to_zero(total_units: int, cuts: list[int], rate: Decimal, take: Decimal) -> None:
+def test_refunds_always_net_to_zero(
+    total_units: int, cuts: list[int], rate: Decimal, take: Decimal
+) -> None:
     clock = FakeClock(START)
     with Alliance.open(keys={"k1": SECRET}, clock=clock, platform_take=take) as alliance:
         alliance.add_campaign(
-            Campaign(campaign_id="c1", merchant_id="m1", plan=CommissionPlan(rate=rate), landing_domains=["shop.example.com"])
+            Campaign(
+                campaign_id="c1",
+                merchant_id="m1",
+                plan=CommissionPlan(rate=rate),
+                landing_domains=["shop.example.com"],
+            )
         )
         _, visitor = _click(alliance)
         total = Money.from_minor(total_units, "CNY")

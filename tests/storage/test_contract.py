@@ -24,8 +24,21 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 def _click(click_id: str, visitor: str = "v1", link: str = "L1", at: int = 1000) -> ClickRecord:
     return ClickRecord(
-        click_id, visitor, link, "a1", "c1", "m1", "https://shop.example.com/",
-        b"s\xff\xff\xff\xff", at, "h" * 32, "203.0.113.0/24", None, None, "allow", "{}",
+        click_id,
+        visitor,
+        link,
+        "a1",
+        "c1",
+        "m1",
+        "https://shop.example.com/",
+        b"s\xff\xff\xff\xff",
+        at,
+        "h" * 32,
+        "203.0.113.0/24",
+        None,
+        None,
+        "allow",
+        "{}",
     )
 
 
@@ -58,7 +71,10 @@ def test_is_a_store(store: Store) -> None:
 
 def test_campaigns_put_get_replace_list(store: Store) -> None:
     campaign = Campaign(
-        campaign_id="c1", merchant_id="m1", plan=CommissionPlan(rate="10%"), landing_domains=["a.test"]
+        campaign_id="c1",
+        merchant_id="m1",
+        plan=CommissionPlan(rate="10%"),
+        landing_domains=["a.test"],
     )
     assert store.get_campaign("c1") is None
     store.put_campaign(campaign)
@@ -119,7 +135,9 @@ def test_ledger_filters_and_order(store: Store) -> None:
     assert [e.event_id for e in store.entries()] == ["e1", "e2", "e3"]
     assert [e.event_id for e in store.entries(affiliate_id="a2")] == ["e2"]
     assert [e.event_id for e in store.entries(order_id="o2")] == ["e3"]
-    assert [e.event_id for e in store.entries(merchant_id="m1", order_id="o1", affiliate_id="a1")] == ["e1"]
+    assert [
+        e.event_id for e in store.entries(merchant_id="m1", order_id="o1", affiliate_id="a1")
+    ] == ["e1"]
     assert store.entries()[0] == _entry("e1")
 
 

@@ -28,7 +28,10 @@ from ..conftest import HUMAN_UA, SECRET, START
 
 def _campaign() -> Campaign:
     return Campaign(
-        campaign_id="c1", merchant_id="m1", plan=CommissionPlan(rate="10%"), landing_domains=["shop.example.com"]
+        campaign_id="c1",
+        merchant_id="m1",
+        plan=CommissionPlan(rate="10%"),
+        landing_domains=["shop.example.com"],
     )
 
 
@@ -37,22 +40,33 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
     clock = FakeClock(START)
     with Alliance.open(url, keys={"k1": SECRET}, clock=clock) as alliance:
         alliance.add_campaign(_campaign())
-        link = alliance.create_link(affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/")
+        link = alliance.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
         click = alliance.track_click(link, ip="203.0.113.9", user_agent=HUMAN_UA)
         outcome = alliance.record_order(
-            Order(order_id="o1", merchant_id="m1", total=Money("80.00", "EUR")), visitor_id=click.visitor_id
+            Order(order_id="o1", merchant_id="m1", total=Money("80.00", "EUR")),
+            visitor_id=click.visitor_id,
         )
-        alliance.refund(merchant_id="m1", order_id="o1", amount=Money("8.00", "EUR"), refund_id="r1")
+        alliance.refund(
+            merchant_id="m1", order_id="o1", amount=Money("8.00", "EUR"), refund_id="r1"
+        )
         ledger = alliance.commissions()
     with Alliance.open(url, keys={"k1": SECRET}, clock=clock) as reopened:
         assert reopened.campaign("c1") == _campaign()
         assert reopened.commissions() == ledger
         assert len(ledger) == 2
-        again = reopened.track_click(link, ip="203.0.113.9", user_agent=HUMAN_UA, visitor_id=click.visitor_id)
+        again = reopened.track_click(
+            link, ip="203.0.113.9", user_agent=HUMAN_UA, visitor_id=click.visitor_id
+        )
         assert again.reused and again.click_id == click.click_id
-        assert reopened.record_order(
-            Order(order_id="o1", merchant_id="m1", total=Money("80.00", "EUR")), visitor_id=click.visitor_id
-        ) == outcome
+        assert (
+            reopened.record_order(
+                Order(order_id="o1", merchant_id="m1", total=Money("80.00", "EUR")),
+                visitor_id=click.visitor_id,
+            )
+            == outcome
+        )
         replay = reopened.refund(merchant_id="m1", order_id="o1", refund_id="r1")
         assert replay.amount == Money("8.00", "EUR")
 
@@ -75,7 +89,9 @@ def test_migration_is_applied_once(tmp_path: Path) -> None:
     SQLiteStore(path).close()
     SQLiteStore(path).close()  # a second open must not try to create the tables again
     with sqlite3.connect(path) as conn:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
     assert {"campaigns", "clicks", "orders", "refunds", "ledger"} <= tables
 
 
@@ -98,17 +114,24 @@ def test_closed_store_refuses_work(tmp_path: Path) -> None:
 
 
 def _prepare(path: Path) -> str:
-    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)) as alliance:
+    with Alliance.open(
+        f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)
+    ) as alliance:
         alliance.add_campaign(_campaign())
-        link = alliance.create_link(affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/")
+        link = alliance.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
         return alliance.track_click(link, ip="203.0.113.9", user_agent=HUMAN_UA).click_id
 
 
 def _record_in_process(args: tuple[str, str, int]) -> str:
     path, click_id, _ = args
-    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)) as alliance:
+    with Alliance.open(
+        f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)
+    ) as alliance:
         outcome = alliance.record_order(
-            Order(order_id="race", merchant_id="m1", total=Money("100.00", "CNY")), click_id=click_id
+            Order(order_id="race", merchant_id="m1", total=Money("100.00", "CNY")),
+            click_id=click_id,
         )
         return outcome.model_dump_json()
 
@@ -116,13 +139,16 @@ def _record_in_process(args: tuple[str, str, int]) -> str:
 def test_threads_recording_the_same_order_book_it_once(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     click_id = _prepare(path)
-    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)) as alliance:
+    with Alliance.open(
+        f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)
+    ) as alliance:
         barrier = threading.Barrier(8)
 
         def record(_: int) -> str:
             barrier.wait()
             return alliance.record_order(
-                Order(order_id="race", merchant_id="m1", total=Money("100.00", "CNY")), click_id=click_id
+                Order(order_id="race", merchant_id="m1", total=Money("100.00", "CNY")),
+                click_id=click_id,
             ).model_dump_json()
 
         with ThreadPoolExecutor(8) as pool:
@@ -145,8 +171,21 @@ def test_processes_recording_the_same_order_book_it_once(tmp_path: Path) -> None
 
 def _record(click_id: str, visitor: str = "v1", link: str = "L1", at: int = 1000) -> ClickRecord:
     return ClickRecord(
-        click_id, visitor, link, "a1", "c1", "m1", "https://shop.example.com/",
-        b"\xff\xff\xff\xff", at, None, None, None, None, "allow", "{}",
+        click_id,
+        visitor,
+        link,
+        "a1",
+        "c1",
+        "m1",
+        "https://shop.example.com/",
+        b"\xff\xff\xff\xff",
+        at,
+        None,
+        None,
+        None,
+        None,
+        "allow",
+        "{}",
     )
 
 
@@ -160,11 +199,15 @@ def test_background_clicks_are_seen_at_once_and_written_by_close(tmp_path: Path)
     store = SQLiteStore(path)
     assert store.click_commit == "background"
     for n in range(200):
-        store.record_click(_record(f"k{n:04d}", visitor=f"v{n % 7}", link=f"L{n}", at=n), dedupe_since_ms=None)
+        store.record_click(
+            _record(f"k{n:04d}", visitor=f"v{n % 7}", link=f"L{n}", at=n), dedupe_since_ms=None
+        )
     # this process sees every click at once, queued or committed
     assert store.get_click("k0199") == _record("k0199", visitor="v3", link="L199", at=199)
     assert len(store.visitor_clicks("v3", since_ms=0, until_ms=10**6)) == len(range(3, 200, 7))
-    again, created = store.record_click(_record("dup", visitor="v3", link="L199", at=300), dedupe_since_ms=0)
+    again, created = store.record_click(
+        _record("dup", visitor="v3", link="L199", at=300), dedupe_since_ms=0
+    )
     assert (again.click_id, created) == ("k0199", False)
     store.close()
     assert _committed_click_ids(path) == [f"k{n:04d}" for n in range(200)]
@@ -210,6 +253,10 @@ def test_background_writer_failure_surfaces_as_storage_error(tmp_path: Path) -> 
 
 
 def test_bad_store_options(tmp_path: Path) -> None:
-    for query in ("?click_commit=later", "?colour=blue", "?click_commit=immediate&click_commit=background"):
+    for query in (
+        "?click_commit=later",
+        "?colour=blue",
+        "?click_commit=immediate&click_commit=background",
+    ):
         with pytest.raises(UnsupportedStore):
             open_store(f"sqlite:///{tmp_path / 'o.db'}{query}")

@@ -101,8 +101,18 @@ def test_domain_patterns(pattern: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "pattern",
-    ["https://shop.example.com", "shop.example.com/", "*", "*.", "shop\uff0eexample.com",
-     "shop.example.com:443", "sh op.com", "", "a..b", "*.*.example.com"],
+    [
+        "https://shop.example.com",
+        "shop.example.com/",
+        "*",
+        "*.",
+        "shop\uff0eexample.com",
+        "shop.example.com:443",
+        "sh op.com",
+        "",
+        "a..b",
+        "*.*.example.com",
+    ],
 )
 def test_bad_domain_patterns(pattern: str) -> None:
     with pytest.raises(ValueError, match="not a host name"):

@@ -45,7 +45,9 @@ def _token(keyring: Keyring, **overrides: object) -> str:
 
 @given(secret=st.binary(min_size=32, max_size=200), message=st.binary(max_size=300))
 def test_tag_is_truncated_hmac_sha256(secret: bytes, message: bytes) -> None:
-    assert LinkKey("k", secret).tag(message) == hmac.new(secret, message, hashlib.sha256).digest()[:16]
+    assert (
+        LinkKey("k", secret).tag(message) == hmac.new(secret, message, hashlib.sha256).digest()[:16]
+    )
 
 
 def test_round_trip_and_format() -> None:
@@ -85,7 +87,9 @@ def test_any_single_character_change_is_rejected(data: st.DataObject) -> None:
 _names = st.sampled_from(["sub1", "sub2", "sub3", "sub4", "sub5"]) | st.from_regex(
     r"\A[A-Za-z0-9_]{1,32}\Z"
 )
-_values = st.text(min_size=1, max_size=60).filter(lambda v: not any(0xD800 <= ord(c) < 0xE000 for c in v))
+_values = st.text(min_size=1, max_size=60).filter(
+    lambda v: not any(0xD800 <= ord(c) < 0xE000 for c in v)
+)
 
 
 @given(sub_ids=st.dictionaries(_names, _values, max_size=8))

@@ -7,9 +7,10 @@ module only decides, and says why each other click was passed over.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from affiliate_sdk.storage.records import ClickRecord
+if TYPE_CHECKING:
+    from affiliate_sdk.storage.records import ClickRecord
 
 __all__ = ["Attribution", "last_click"]
 
