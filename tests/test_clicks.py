@@ -239,3 +239,24 @@ def test_referrer_keeps_only_the_host() -> None:
     assert referrer_host("android-app://com.example") == "com.example"
     assert referrer_host("not a url") is None
     assert referrer_host(None) is None
+
+
+def test_huge_user_agents_are_judged_by_their_start(alliance: Alliance) -> None:
+    padded_bot = "Googlebot/2.1 " + "x" * 100_000
+    click = alliance.track_click(_link(alliance), ip="203.0.113.7", user_agent=padded_bot)
+    assert click.verdict.decision == "block"
+    human = alliance.track_click(
+        _link(alliance), ip="203.0.113.7", user_agent=HUMAN_UA + "y" * 5000
+    )
+    assert human.verdict.decision == "allow"
+
+
+def test_attribution_window_is_bounded() -> None:
+    with pytest.raises(InvalidInput, match="at most 400 days"):
+        Campaign(
+            campaign_id="c",
+            merchant_id="m",
+            plan=CommissionPlan(rate="1%"),
+            landing_domains=["shop.example.com"],
+            attribution_window=timedelta(days=401),
+        )

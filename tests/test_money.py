@@ -144,3 +144,9 @@ def test_pydantic_round_trip_and_schema() -> None:
     money_schema = schema["properties"]["price"]
     assert money_schema["required"] == ["amount", "currency"]
     assert "CNY" in money_schema["properties"]["currency"]["enum"]
+
+
+@pytest.mark.parametrize("huge", ["1e18", "-1000000000000000000", "1e400"])
+def test_absurd_amounts_are_refused(huge: str) -> None:
+    with pytest.raises(InvalidAmount, match="below 10"):
+        Money(huge, "USD")

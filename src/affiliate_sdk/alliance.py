@@ -38,7 +38,16 @@ from .errors import (
     UnknownOrder,
 )
 from .ids import new_id, new_id_pair
-from .models import Campaign, Commission, Credit, Order, OrderOutcome, RefundOutcome, Verdict
+from .models import (
+    MAX_ATTRIBUTION_WINDOW,
+    Campaign,
+    Commission,
+    Credit,
+    Order,
+    OrderOutcome,
+    RefundOutcome,
+    Verdict,
+)
 from .money import Money
 from .storage import Store, open_store
 from .storage.records import ClickRecord, OrderRecord, RefundRecord
@@ -65,7 +74,7 @@ from .tracking.links import (
 __all__ = [
     "DEFAULT_CAMPAIGN_CACHE_TTL",
     "DEFAULT_CLICK_DEDUPE_WINDOW",
-    "MAX_ATTRIBUTION_LOOKBACK",
+    "MAX_USER_AGENT_LENGTH",
     "Alliance",
 ]
 
@@ -75,8 +84,8 @@ DEFAULT_CLICK_DEDUPE_WINDOW: Final = timedelta(hours=1)
 #: How long a campaign read from the store is trusted before it is read again
 #: (changes made through this ``Alliance`` apply at once).
 DEFAULT_CAMPAIGN_CACHE_TTL: Final = timedelta(seconds=5)
-#: The furthest back an order looks for a visitor's clicks.
-MAX_ATTRIBUTION_LOOKBACK: Final = timedelta(days=400)
+#: User agents are judged (and remembered) by their first this many characters.
+MAX_USER_AGENT_LENGTH: Final = 512
 #: The platform's share of every commission unless configured.
 DEFAULT_PLATFORM_TAKE: Final = Decimal(0)
 
@@ -294,6 +303,8 @@ class Alliance:
 
     # -- clicks -------------------------------------------------------------------------------
     def _user_agent(self, user_agent: str | None) -> _UserAgentView:
+        if user_agent is not None and len(user_agent) > MAX_USER_AGENT_LENGTH:
+            user_agent = user_agent[:MAX_USER_AGENT_LENGTH]  # bounds the memo and the match
         view = self._user_agents.get(user_agent)
         if view is None:
             matched = self._bots.match(user_agent) if user_agent else None
@@ -431,7 +442,7 @@ class Alliance:
                 else:
                     candidates.append(given)
             if visitor_id is not None:
-                lookback = int(MAX_ATTRIBUTION_LOOKBACK.total_seconds() * 1000)
+                lookback = int(MAX_ATTRIBUTION_WINDOW.total_seconds() * 1000)
                 candidates += store.visitor_clicks(
                     visitor_id, since_ms=placed_ms - lookback, until_ms=placed_ms
                 )

@@ -19,6 +19,7 @@ from .tracking.landing import normalize_domain_pattern
 
 __all__ = [
     "DEFAULT_ATTRIBUTION_WINDOW",
+    "MAX_ATTRIBUTION_WINDOW",
     "Campaign",
     "Commission",
     "CommissionStatus",
@@ -33,6 +34,8 @@ __all__ = [
 
 #: How long after a click an order is still credited to it.
 DEFAULT_ATTRIBUTION_WINDOW: Final = timedelta(days=30)
+#: The longest attribution window a campaign may set; orders look no further back.
+MAX_ATTRIBUTION_WINDOW: Final = timedelta(days=400)
 
 #: Free text the host supplies (order ids, SKUs, categories): no control characters.
 Text = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -133,8 +136,9 @@ class Campaign(AffiliateModel):
     @field_validator("attribution_window")
     @classmethod
     def _window(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("the attribution window must be positive")
+        if not timedelta(0) < value <= MAX_ATTRIBUTION_WINDOW:
+            limit = MAX_ATTRIBUTION_WINDOW.days
+            raise ValueError(f"the attribution window must be positive and at most {limit} days")
         return value
 
 

@@ -17,7 +17,7 @@ from pydantic_core import core_schema
 
 from .errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
 
-__all__ = ["DEFAULT_ROUNDING", "MINOR_UNITS", "Money", "minor_unit_exponent"]
+__all__ = ["DEFAULT_ROUNDING", "MAX_MAGNITUDE", "MINOR_UNITS", "Money", "minor_unit_exponent"]
 
 #: Rounding used by ``Money.round()`` unless a mode is named: banker's rounding,
 #: which does not drift up over many bookings.
@@ -25,6 +25,9 @@ DEFAULT_ROUNDING: Final = ROUND_HALF_EVEN
 
 #: Arithmetic context: wide enough that no product of an amount and a rate is cut.
 _CONTEXT: Final = Context(prec=60)
+#: Amounts are below 10^18 in magnitude: far above any real order, well inside
+#: the context's precision once multiplied by a rate.
+MAX_MAGNITUDE: Final = Decimal(10) ** 18
 
 _ZERO_DIGIT = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE_DIGIT = "BHD IQD JOD KWD LYD OMR TND"
@@ -80,6 +83,8 @@ def _to_decimal(value: object) -> Decimal:
         raise InvalidAmount(value, f"unsupported type {type(value).__name__}")
     if not result.is_finite():
         raise InvalidAmount(value, "amount must be finite")
+    if abs(result) >= MAX_MAGNITUDE:
+        raise InvalidAmount(value, "amount must be below 10^18 in magnitude")
     return result
 
 

@@ -196,9 +196,12 @@ class _ClickWriter:
                     conn.execute("BEGIN IMMEDIATE")
                     conn.executemany(_INSERT_CLICK, batch)
                     conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                except Exception as exc:  # kept for the caller: this thread has no one to tell
+                    try:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
                     failure = StorageError(
                         f"{len(batch)} clicks could not be written to {self._store.path}: {exc}"
                     )
