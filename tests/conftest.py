@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from affiliate_sdk import Alliance, Campaign, CommissionPlan
+from affiliate_sdk.storage import ClickRecord
 from affiliate_sdk.testing import FakeClock
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -21,6 +22,46 @@ BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.htm
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(START)
+
+
+def make_campaign(
+    campaign_id: str = "c1",
+    merchant_id: str = "m1",
+    rate: object = "10%",
+    domains: tuple[str, ...] = ("shop.example.com",),
+    **extra: object,
+) -> Campaign:
+    """A campaign for tests; keyword arguments override any other field."""
+    return Campaign(
+        campaign_id=campaign_id,
+        merchant_id=merchant_id,
+        plan=CommissionPlan(rate=rate),  # type: ignore[arg-type]
+        landing_domains=list(domains),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def click_record(
+    click_id: str, visitor: str = "v1", link: str = "L1", at: int = 1000
+) -> ClickRecord:
+    """A stored click as a backend sees it."""
+    return ClickRecord(
+        click_id,
+        visitor,
+        link,
+        "a1",
+        "c1",
+        "m1",
+        "https://shop.example.com/",
+        b"s\xff\xff\xff\xff",
+        at,
+        "h" * 32,
+        "203.0.113.0/24",
+        None,
+        None,
+        "allow",
+        "{}",
+    )
 
 
 STORE_KINDS = ["memory", "sqlite", "sqlite-immediate"]
@@ -42,12 +83,5 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def alliance(store_url: str, clock: FakeClock) -> Iterator[Alliance]:
     with Alliance.open(store_url, keys={"k1": SECRET}, clock=clock) as opened:
-        opened.add_campaign(
-            Campaign(
-                campaign_id="c1",
-                merchant_id="m1",
-                plan=CommissionPlan(rate="10%"),
-                landing_domains=["shop.example.com", "*.cdn.example.com"],
-            )
-        )
+        opened.add_campaign(make_campaign(domains=("shop.example.com", "*.cdn.example.com")))
         yield opened

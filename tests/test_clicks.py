@@ -9,9 +9,7 @@ import pytest
 
 from affiliate_sdk import (
     Alliance,
-    Campaign,
     CampaignInactive,
-    CommissionPlan,
     ForbiddenLanding,
     InvalidInput,
     InvalidSignature,
@@ -22,7 +20,7 @@ from affiliate_sdk import (
 from affiliate_sdk.testing import FakeClock
 from affiliate_sdk.tracking.clicks import append_click_id, pseudonymize_ip, referrer_host
 
-from .conftest import BOT_UA, HUMAN_UA, SECRET
+from .conftest import BOT_UA, HUMAN_UA, SECRET, make_campaign
 
 
 def _link(alliance: Alliance, landing: str = "https://shop.example.com/p/1") -> str:
@@ -54,11 +52,8 @@ def test_click_param_and_cookie_name_are_configurable(clock: FakeClock) -> None:
         keys={"k1": SECRET}, clock=clock, click_param="cid", cookie_name="ref"
     ) as alliance:
         alliance.add_campaign(
-            Campaign(
-                campaign_id="c1",
-                merchant_id="m1",
-                plan=CommissionPlan(rate="1%"),
-                landing_domains=["shop.example.com"],
+            make_campaign(
+                rate="1%",
                 attribution_window=timedelta(days=7),
             )
         )
@@ -182,14 +177,7 @@ def test_forged_link_is_refused(alliance: Alliance) -> None:
 def test_raw_ip_is_never_stored(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "a.db"
     with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=clock) as alliance:
-        alliance.add_campaign(
-            Campaign(
-                campaign_id="c1",
-                merchant_id="m1",
-                plan=CommissionPlan(rate="10%"),
-                landing_domains=["shop.example.com"],
-            )
-        )
+        alliance.add_campaign(make_campaign())
         click = alliance.track_click(_link(alliance), ip="198.51.100.73", user_agent=HUMAN_UA)
         alliance.track_click(_link(alliance), ip="2001:db8:abcd:12::7", user_agent=HUMAN_UA)
         alliance.record_order(
@@ -253,10 +241,9 @@ def test_huge_user_agents_are_judged_by_their_start(alliance: Alliance) -> None:
 
 def test_attribution_window_is_bounded() -> None:
     with pytest.raises(InvalidInput, match="at most 400 days"):
-        Campaign(
+        make_campaign(
             campaign_id="c",
             merchant_id="m",
-            plan=CommissionPlan(rate="1%"),
-            landing_domains=["shop.example.com"],
+            rate="1%",
             attribution_window=timedelta(days=401),
         )

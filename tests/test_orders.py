@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from affiliate_sdk import (
     Alliance,
-    Campaign,
     CommissionPlan,
     ConflictingOrder,
     ConflictingRefund,
@@ -24,7 +23,7 @@ from affiliate_sdk import (
 )
 from affiliate_sdk.testing import FakeClock
 
-from .conftest import HUMAN_UA, SECRET, START
+from .conftest import HUMAN_UA, SECRET, START, make_campaign
 
 
 def _click(
@@ -73,14 +72,7 @@ def test_commission_is_rounded_once_half_even(alliance: Alliance) -> None:
 
 def test_platform_take_is_booked_beside_the_commission(clock: FakeClock) -> None:
     with Alliance.open(keys={"k1": SECRET}, clock=clock, platform_take="15%") as alliance:
-        alliance.add_campaign(
-            Campaign(
-                campaign_id="c1",
-                merchant_id="m1",
-                plan=CommissionPlan(rate="10%"),
-                landing_domains=["shop.example.com"],
-            )
-        )
+        alliance.add_campaign(make_campaign())
         _, visitor = _click(alliance)
         outcome = alliance.record_order(_order(total="333.33"), visitor_id=visitor)
         by_account = {c.account: c.amount for c in outcome.commissions}
@@ -132,14 +124,7 @@ def test_window_boundary(alliance: Alliance, clock: FakeClock) -> None:
 def test_clicks_after_the_order_or_for_other_merchants_do_not_count(
     alliance: Alliance, clock: FakeClock
 ) -> None:
-    alliance.add_campaign(
-        Campaign(
-            campaign_id="c2",
-            merchant_id="m2",
-            plan=CommissionPlan(rate="50%"),
-            landing_domains=["shop.example.com"],
-        )
-    )
+    alliance.add_campaign(make_campaign(campaign_id="c2", merchant_id="m2", rate="50%"))
     _, visitor = _click(alliance, "a9", campaign="c2")
     placed = clock.now()
     clock.advance(timedelta(minutes=1))
@@ -287,14 +272,7 @@ def test_refunds_always_net_to_zero(
 ) -> None:
     clock = FakeClock(START)
     with Alliance.open(keys={"k1": SECRET}, clock=clock, platform_take=take) as alliance:
-        alliance.add_campaign(
-            Campaign(
-                campaign_id="c1",
-                merchant_id="m1",
-                plan=CommissionPlan(rate=rate),
-                landing_domains=["shop.example.com"],
-            )
-        )
+        alliance.add_campaign(make_campaign(rate=rate))
         _, visitor = _click(alliance)
         total = Money.from_minor(total_units, "CNY")
         booked = alliance.record_order(

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from affiliate_sdk import Campaign, Commission, CommissionPlan, Money, StorageError, Store
-from affiliate_sdk.storage import ClickRecord, OrderRecord, RefundRecord, open_store
+from affiliate_sdk import Commission, Money, StorageError, Store
+from affiliate_sdk.storage import OrderRecord, RefundRecord, open_store
 
-from ..conftest import STORE_KINDS, store_url_for
+from ..conftest import STORE_KINDS, click_record, make_campaign, store_url_for
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -20,26 +20,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     opened = open_store(store_url_for(request.param, tmp_path))
     yield opened
     opened.close()
-
-
-def _click(click_id: str, visitor: str = "v1", link: str = "L1", at: int = 1000) -> ClickRecord:
-    return ClickRecord(
-        click_id,
-        visitor,
-        link,
-        "a1",
-        "c1",
-        "m1",
-        "https://shop.example.com/",
-        b"s\xff\xff\xff\xff",
-        at,
-        "h" * 32,
-        "203.0.113.0/24",
-        None,
-        None,
-        "allow",
-        "{}",
-    )
 
 
 def _order(order_id: str = "o1") -> OrderRecord:
@@ -70,12 +50,7 @@ def test_is_a_store(store: Store) -> None:
 
 
 def test_campaigns_put_get_replace_list(store: Store) -> None:
-    campaign = Campaign(
-        campaign_id="c1",
-        merchant_id="m1",
-        plan=CommissionPlan(rate="10%"),
-        landing_domains=["a.test"],
-    )
+    campaign = make_campaign(domains=("a.test",))
     assert store.get_campaign("c1") is None
     store.put_campaign(campaign)
     assert store.get_campaign("c1") == campaign
@@ -87,25 +62,27 @@ def test_campaigns_put_get_replace_list(store: Store) -> None:
 
 
 def test_record_click_dedupes_by_visitor_link_and_time(store: Store) -> None:
-    first, created = store.record_click(_click("k1", at=1000), dedupe_since_ms=None)
+    first, created = store.record_click(click_record("k1", at=1000), dedupe_since_ms=None)
     assert created and first.click_id == "k1"
-    again, created = store.record_click(_click("k2", at=2000), dedupe_since_ms=900)
+    again, created = store.record_click(click_record("k2", at=2000), dedupe_since_ms=900)
     assert (again, created) == (first, False)
     assert store.get_click("k2") is None
-    other_link, created = store.record_click(_click("k3", link="L2", at=2000), dedupe_since_ms=900)
+    other_link, created = store.record_click(
+        click_record("k3", link="L2", at=2000), dedupe_since_ms=900
+    )
     assert created and other_link.click_id == "k3"
-    expired, created = store.record_click(_click("k4", at=5000), dedupe_since_ms=1001)
+    expired, created = store.record_click(click_record("k4", at=5000), dedupe_since_ms=1001)
     assert created and expired.click_id == "k4"
     assert store.get_click("k1") == first
 
 
 def test_click_round_trip_and_visitor_history(store: Store) -> None:
     for i, at in enumerate([3000, 1000, 2000]):
-        store.record_click(_click(f"k{i}", link=f"L{i}", at=at), dedupe_since_ms=None)
-    store.record_click(_click("x", visitor="v2", at=2500), dedupe_since_ms=None)
+        store.record_click(click_record(f"k{i}", link=f"L{i}", at=at), dedupe_since_ms=None)
+    store.record_click(click_record("x", visitor="v2", at=2500), dedupe_since_ms=None)
     history = store.visitor_clicks("v1", since_ms=1000, until_ms=2999)
     assert [c.click_id for c in history] == ["k1", "k2"]
-    assert history[0] == _click("k1", link="L1", at=1000)
+    assert history[0] == click_record("k1", link="L1", at=1000)
     assert store.visitor_clicks("nobody", since_ms=0, until_ms=10**15) == []
 
 
@@ -157,7 +134,7 @@ def test_transaction_rolls_back_everything(store: Store) -> None:
         store.insert_order(_order("o1"))
         store.set_order_refunded("m1", "kept", 5)
         store.add_entries([_entry("e1")])
-        store.record_click(_click("k1"), dedupe_since_ms=None)
+        store.record_click(click_record("k1"), dedupe_since_ms=None)
         store.insert_refund(RefundRecord("m1", "o1", "r1", 1, 1, "{}"))
         with store.transaction():  # nested: part of the outer one
             store.add_entries([_entry("e2")])

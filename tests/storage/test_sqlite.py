@@ -11,35 +11,24 @@ import pytest
 
 from affiliate_sdk import (
     Alliance,
-    Campaign,
-    CommissionPlan,
     Money,
     Order,
     SchemaVersionError,
     StorageError,
     UnsupportedStore,
 )
-from affiliate_sdk.storage import ClickRecord, SQLiteStore, open_store
+from affiliate_sdk.storage import SQLiteStore, open_store
 from affiliate_sdk.storage.sqlite import SCHEMA_VERSION
 from affiliate_sdk.testing import FakeClock
 
-from ..conftest import HUMAN_UA, SECRET, START
-
-
-def _campaign() -> Campaign:
-    return Campaign(
-        campaign_id="c1",
-        merchant_id="m1",
-        plan=CommissionPlan(rate="10%"),
-        landing_domains=["shop.example.com"],
-    )
+from ..conftest import HUMAN_UA, SECRET, START, click_record, make_campaign
 
 
 def test_reopen_keeps_everything(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     clock = FakeClock(START)
     with Alliance.open(url, keys={"k1": SECRET}, clock=clock) as alliance:
-        alliance.add_campaign(_campaign())
+        alliance.add_campaign(make_campaign())
         link = alliance.create_link(
             affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
         )
@@ -53,7 +42,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
         )
         ledger = alliance.commissions()
     with Alliance.open(url, keys={"k1": SECRET}, clock=clock) as reopened:
-        assert reopened.campaign("c1") == _campaign()
+        assert reopened.campaign("c1") == make_campaign()
         assert reopened.commissions() == ledger
         assert len(ledger) == 2
         again = reopened.track_click(
@@ -117,7 +106,7 @@ def _prepare(path: Path) -> str:
     with Alliance.open(
         f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START)
     ) as alliance:
-        alliance.add_campaign(_campaign())
+        alliance.add_campaign(make_campaign())
         link = alliance.create_link(
             affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
         )
@@ -169,26 +158,6 @@ def test_processes_recording_the_same_order_book_it_once(tmp_path: Path) -> None
     assert [e.amount for e in entries] == [Money("10.00", "CNY")]
 
 
-def _record(click_id: str, visitor: str = "v1", link: str = "L1", at: int = 1000) -> ClickRecord:
-    return ClickRecord(
-        click_id,
-        visitor,
-        link,
-        "a1",
-        "c1",
-        "m1",
-        "https://shop.example.com/",
-        b"\xff\xff\xff\xff",
-        at,
-        None,
-        None,
-        None,
-        None,
-        "allow",
-        "{}",
-    )
-
-
 def _committed_click_ids(path: Path) -> list[str]:
     with sqlite3.connect(path) as conn:
         return [row[0] for row in conn.execute("SELECT click_id FROM clicks ORDER BY click_id")]
@@ -200,13 +169,13 @@ def test_background_clicks_are_seen_at_once_and_written_by_close(tmp_path: Path)
     assert store.click_commit == "background"
     for n in range(200):
         store.record_click(
-            _record(f"k{n:04d}", visitor=f"v{n % 7}", link=f"L{n}", at=n), dedupe_since_ms=None
+            click_record(f"k{n:04d}", visitor=f"v{n % 7}", link=f"L{n}", at=n), dedupe_since_ms=None
         )
     # this process sees every click at once, queued or committed
-    assert store.get_click("k0199") == _record("k0199", visitor="v3", link="L199", at=199)
+    assert store.get_click("k0199") == click_record("k0199", visitor="v3", link="L199", at=199)
     assert len(store.visitor_clicks("v3", since_ms=0, until_ms=10**6)) == len(range(3, 200, 7))
     again, created = store.record_click(
-        _record("dup", visitor="v3", link="L199", at=300), dedupe_since_ms=0
+        click_record("dup", visitor="v3", link="L199", at=300), dedupe_since_ms=0
     )
     assert (again.click_id, created) == ("k0199", False)
     store.close()
@@ -217,7 +186,7 @@ def test_background_clicks_are_seen_at_once_and_written_by_close(tmp_path: Path)
 def test_background_clicks_reach_other_processes(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     store = SQLiteStore(path)
-    store.record_click(_record("k1"), dedupe_since_ms=None)
+    store.record_click(click_record("k1"), dedupe_since_ms=None)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not _committed_click_ids(path):
         time.sleep(0.001)
@@ -229,7 +198,7 @@ def test_immediate_clicks_are_committed_before_returning(tmp_path: Path) -> None
     path = tmp_path / "imm.db"
     store = open_store(f"sqlite:///{path}?click_commit=immediate")
     assert isinstance(store, SQLiteStore) and store.click_commit == "immediate"
-    store.record_click(_record("k1"), dedupe_since_ms=None)
+    store.record_click(click_record("k1"), dedupe_since_ms=None)
     assert _committed_click_ids(path) == ["k1"]
     store.close()
 
@@ -243,11 +212,11 @@ def test_background_writer_failure_surfaces_as_storage_error(tmp_path: Path) -> 
             "merchant_id, landing_url, sub_fields, clicked_at_ms, decision, verdict_json) "
             "VALUES ('taken', 'v', 'L', 'a', 'c', 'm', 'u', x'', 0, 'allow', '{}')"
         )
-    store.record_click(_record("taken"), dedupe_since_ms=None)
+    store.record_click(click_record("taken"), dedupe_since_ms=None)
     with pytest.raises(StorageError, match="could not be written"):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            store.record_click(_record(f"later-{time.monotonic_ns()}"), dedupe_since_ms=None)
+            store.record_click(click_record(f"later-{time.monotonic_ns()}"), dedupe_since_ms=None)
             time.sleep(0.001)
     store.close()
 

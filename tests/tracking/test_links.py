@@ -24,7 +24,7 @@ from affiliate_sdk.testing import FakeClock
 from affiliate_sdk.tracking.keys import LinkKey
 from affiliate_sdk.tracking.links import decode_token, encode_token, token_from_url
 
-from ..conftest import SECRET, START
+from ..conftest import SECRET, START, make_campaign
 
 OTHER = bytes(range(100, 132))
 NOW = START.timestamp()
@@ -102,16 +102,7 @@ def test_round_trip_of_arbitrary_sub_ids(sub_ids: dict[str, str]) -> None:
 def test_expiry_exactly_at_the_boundary() -> None:
     clock = FakeClock(START)
     with Alliance.open(keys={"k1": SECRET}, clock=clock) as alliance:
-        from affiliate_sdk import Campaign, CommissionPlan
-
-        alliance.add_campaign(
-            Campaign(
-                campaign_id="c1",
-                merchant_id="m1",
-                plan=CommissionPlan(rate="5%"),
-                landing_domains=["shop.example.com"],
-            )
-        )
+        alliance.add_campaign(make_campaign(rate="5%"))
         url = alliance.create_link(
             affiliate_id="a1",
             campaign_id="c1",
