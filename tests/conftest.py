@@ -35,9 +35,9 @@ def make_campaign(
     return Campaign(
         campaign_id=campaign_id,
         merchant_id=merchant_id,
-        plan=CommissionPlan(rate=rate),  # type: ignore[arg-type]
+        plan=CommissionPlan(rate=rate),
         landing_domains=list(domains),
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

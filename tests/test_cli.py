@@ -36,7 +36,9 @@ def test_demo_prints_a_summary_and_is_deterministic(tmp_path: Path) -> None:
     ):
         assert label in out
     assert re.search(r"^clicks\s+1,500\b", out, re.MULTILINE)
-    blocked = int(re.search(r"^blocked clicks\s+([\d,]+)", out, re.MULTILINE)[1].replace(",", ""))
+    found = re.search(r"^blocked clicks\s+([\d,]+)", out, re.MULTILINE)
+    assert found is not None
+    blocked = int(found[1].replace(",", ""))
     assert 20 <= blocked <= 110  # about 4% of 1,500 are bots
     assert (tmp_path / "affiliate-demo.db").exists()
     again = _demo(tmp_path, "--clicks", "1500", "--seed", "3")
@@ -79,3 +81,22 @@ def test_bad_arguments_exit_with_usage() -> None:
     with pytest.raises(SystemExit) as info:
         main(["demo", "--clicks", "0"])
     assert info.value.code == 2
+
+
+def test_progress_bar_draws_on_a_terminal_only(tmp_path: Path) -> None:
+    import io
+
+    from affiliate_sdk.demo import run_demo
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    run_demo(tmp_path / "t.db", clicks=1000, seed=1, progress=terminal)
+    run_demo(tmp_path / "p.db", clicks=1000, seed=1, progress=pipe)
+    drawn = terminal.getvalue()
+    assert "\r[" in drawn
+    assert "100% 1,000/1,000 clicks" in drawn
+    assert drawn.endswith("\n")
+    assert pipe.getvalue() == ""

@@ -74,7 +74,7 @@ def test_rounding_mode_is_named_and_default_is_half_even() -> None:
 def test_immutable() -> None:
     m = Money("1.00", "USD")
     with pytest.raises(AttributeError):
-        m.amount = Decimal(2)  # type: ignore[misc]
+        m.amount = Decimal(2)
 
 
 def test_allocate_examples() -> None:

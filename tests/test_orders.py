@@ -37,7 +37,7 @@ def _click(
 
 
 def _order(order_id: str = "o1", total: str = "199.00", **extra: object) -> Order:
-    return Order(order_id=order_id, merchant_id="m1", total=Money(total, "CNY"), **extra)  # type: ignore[arg-type]
+    return Order(order_id=order_id, merchant_id="m1", total=Money(total, "CNY"), **extra)
 
 
 def test_order_books_rate_times_total(alliance: Alliance, clock: FakeClock) -> None:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 from types import TracebackType
-from typing import Final, NamedTuple, Self
+from typing import Final, NamedTuple, Self, TypedDict, Unpack
 from urllib.parse import quote
 
 from pydantic import TypeAdapter
@@ -76,6 +76,7 @@ __all__ = [
     "DEFAULT_CLICK_DEDUPE_WINDOW",
     "MAX_USER_AGENT_LENGTH",
     "Alliance",
+    "AllianceOptions",
 ]
 
 #: A second click by the same visitor on the same link within this span
@@ -114,6 +115,20 @@ class _UserAgentView(NamedTuple):
     verdict: Verdict
     verdict_json: str
     ua_hash: str | None
+
+
+class AllianceOptions(TypedDict, total=False):
+    """Keyword options of ``Alliance`` and ``Alliance.open``."""
+
+    clock: Clock | None
+    redirect_base: str
+    click_param: str
+    cookie_name: str
+    platform_take: Decimal | str
+    pseudonym_key: bytes | None
+    click_dedupe_window: timedelta
+    campaign_cache_ttl: timedelta
+    bots: BotUserAgents | None
 
 
 class Alliance:
@@ -176,33 +191,16 @@ class Alliance:
         url: str = "memory://",
         *,
         keys: Mapping[str, bytes] | Keyring,
-        clock: Clock | None = None,
-        redirect_base: str = DEFAULT_REDIRECT_BASE,
-        click_param: str = DEFAULT_CLICK_PARAM,
-        cookie_name: str = DEFAULT_VISITOR_COOKIE,
-        platform_take: Decimal | str = DEFAULT_PLATFORM_TAKE,
-        pseudonym_key: bytes | None = None,
-        click_dedupe_window: timedelta = DEFAULT_CLICK_DEDUPE_WINDOW,
-        campaign_cache_ttl: timedelta = DEFAULT_CAMPAIGN_CACHE_TTL,
-        bots: BotUserAgents | None = None,
+        **options: Unpack[AllianceOptions],
     ) -> Alliance:
-        """Open the store at ``url`` (``memory://`` or ``sqlite:///path.db``)."""
+        """Open the store at ``url`` (``memory://`` or ``sqlite:///path.db``).
+
+        ``options`` are the keyword arguments of ``Alliance`` itself.
+        """
         keyring = keys if isinstance(keys, Keyring) else Keyring(keys)
         store = open_store(url)
         try:
-            return cls(
-                store,
-                keyring,
-                clock=clock,
-                redirect_base=redirect_base,
-                click_param=click_param,
-                cookie_name=cookie_name,
-                platform_take=platform_take,
-                pseudonym_key=pseudonym_key,
-                click_dedupe_window=click_dedupe_window,
-                campaign_cache_ttl=campaign_cache_ttl,
-                bots=bots,
-            )
+            return cls(store, keyring, **options)
         except BaseException:
             store.close()
             raise
