@@ -247,3 +247,32 @@ def test_attribution_window_is_bounded() -> None:
             rate="1%",
             attribution_window=timedelta(days=401),
         )
+
+
+def test_concurrent_repeat_clicks_count_once(alliance: Alliance) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = _link(alliance)
+    visitor = alliance.track_click(url, ip="203.0.113.7", user_agent=HUMAN_UA).visitor_id
+    other = _link(alliance, "https://shop.example.com/p/9")
+    barrier = threading.Barrier(8)
+
+    def click(_: int) -> tuple[str, bool]:
+        barrier.wait()
+        result = alliance.track_click(
+            other, ip="203.0.113.7", user_agent=HUMAN_UA, visitor_id=visitor
+        )
+        return result.click_id, result.reused
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(click, range(8)))
+    assert len({click_id for click_id, _ in results}) == 1
+    assert sorted(reused for _, reused in results) == [False] + [True] * 7
+
+
+def test_links_survive_appended_tracking_parameters(alliance: Alliance) -> None:
+    url = _link(alliance)
+    assert alliance.verify_link(url + "?fbclid=IwAR0abc&utm_source=x#frag") == alliance.verify_link(
+        url
+    )
