@@ -6,7 +6,7 @@ unit happens only when asked (``round()``), with the rounding mode named.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Final
@@ -270,11 +270,3 @@ class Money:
             "required": ["amount", "currency"],
             "additionalProperties": False,
         }
-
-
-def total(amounts: Iterable[Money], currency: str) -> Money:
-    """Sum of ``amounts`` (all in ``currency``); zero when empty."""
-    result = Money.zero(currency)
-    for amount in amounts:
-        result = result + amount
-    return result

@@ -54,7 +54,6 @@ __all__ = [
     "decode_token",
     "encode_sub_ids",
     "encode_token",
-    "token_from_url",
 ]
 
 #: Where links point unless the host configures its own redirect endpoint.
@@ -178,15 +177,12 @@ def expiry_from(issued_at: float, expires_in_seconds: float | None) -> int | Non
     return math.ceil(issued_at + expires_in_seconds)
 
 
-def token_from_url(url: str) -> str:
-    """The token inside a link: its last path segment, without query or fragment."""
-    if "?" in url or "#" in url:
-        url = url.partition("?")[0].partition("#")[0]
-    return url.rpartition("/")[2]
-
-
 def decode_token(keyring: Keyring, link: str, now_ts: float) -> LinkClaims:
-    """Verify a link (or its bare token) and return its claims, or raise a ``LinkError``."""
+    """Verify a link (or its bare token) and return its claims, or raise a ``LinkError``.
+
+    The token is the link's last path segment; a query or fragment appended to
+    the link (``?utm_source=...``) is ignored.
+    """
     try:
         if "?" in link or "#" in link:
             link = link.partition("?")[0].partition("#")[0]
