@@ -51,7 +51,7 @@ from .models import (
 from .money import Money
 from .storage import Store, open_store
 from .storage.records import ClickRecord, OrderRecord, RefundRecord
-from .tracking.attribution import last_click
+from .tracking.attribution import Attribution, last_click
 from .tracking.clicks import (
     DEFAULT_CLICK_PARAM,
     DEFAULT_VISITOR_COOKIE,
@@ -418,6 +418,7 @@ class Alliance:
         if not isinstance(order, Order):
             raise InvalidInput("record_order takes an Order")
         now = self._clock.now()
+        now_ts = now.timestamp()
         placed_at = order.placed_at or now
         placed_ms = int(placed_at.timestamp() * 1000)
         fingerprint = _fingerprint(order)
@@ -431,31 +432,15 @@ class Alliance:
                     raise ConflictingOrder(order.merchant_id, order.order_id)
                 return OrderOutcome.model_validate_json(existing.outcome_json)
 
-            notes: list[str] = []
-            candidates: list[ClickRecord] = []
-            if click_id is not None:
-                given = store.get_click(click_id)
-                if given is None:
-                    notes.append(f"click id {click_id} is unknown")
-                else:
-                    candidates.append(given)
-            if visitor_id is not None:
-                lookback = int(MAX_ATTRIBUTION_WINDOW.total_seconds() * 1000)
-                candidates += store.visitor_clicks(
-                    visitor_id, since_ms=placed_ms - lookback, until_ms=placed_ms
-                )
-            if click_id is None and visitor_id is None:
-                notes.append("no click id or visitor id was given")
-            windows: dict[str, int] = {}
-            for click in candidates:
-                with suppress(UnknownCampaign):  # its clicks are then passed over, with a note
-                    windows[click.campaign_id] = self._campaign_view(
-                        click.campaign_id, now.timestamp()
-                    ).window_ms
-            attribution = last_click(
-                candidates, merchant_id=order.merchant_id, placed_at_ms=placed_ms, window_ms=windows
+            attribution = self._attribute(
+                store,
+                merchant_id=order.merchant_id,
+                placed_ms=placed_ms,
+                visitor_id=visitor_id,
+                click_id=click_id,
+                now=now_ts,
             )
-            notes += attribution.notes
+            notes = attribution.notes
             winner = attribution.winner
             credits: list[Credit] = []
             entries: list[Commission] = []
@@ -472,9 +457,7 @@ class Alliance:
                 if verdict.decision == "block":
                     notes.append("no commission: the order request came from invalid traffic")
                 else:
-                    entries = self._book_commission(
-                        order, winner, now_ms=int(now.timestamp() * 1000)
-                    )
+                    entries = self._book_commission(order, winner, now_ms=int(now_ts * 1000))
             outcome = OrderOutcome(
                 merchant_id=order.merchant_id,
                 order_id=order.order_id,
@@ -494,7 +477,7 @@ class Alliance:
                     order.total.to_minor(),
                     0,
                     placed_ms,
-                    int(now.timestamp() * 1000),
+                    int(now_ts * 1000),
                     ip_hash,
                     ip_network,
                     outcome.model_dump_json(),
@@ -503,6 +486,41 @@ class Alliance:
             if entries:
                 store.add_entries(entries)
         return outcome
+
+    def _attribute(
+        self,
+        store: Store,
+        *,
+        merchant_id: str,
+        placed_ms: int,
+        visitor_id: str | None,
+        click_id: str | None,
+        now: float,
+    ) -> Attribution:
+        """Load the order's candidate clicks and their windows; let the pure rule decide."""
+        notes: list[str] = []
+        candidates: list[ClickRecord] = []
+        if click_id is not None:
+            given = store.get_click(click_id)
+            if given is None:
+                notes.append(f"click id {click_id} is unknown")
+            else:
+                candidates.append(given)
+        if visitor_id is not None:
+            lookback = int(MAX_ATTRIBUTION_WINDOW.total_seconds() * 1000)
+            candidates += store.visitor_clicks(
+                visitor_id, since_ms=placed_ms - lookback, until_ms=placed_ms
+            )
+        if click_id is None and visitor_id is None:
+            notes.append("no click id or visitor id was given")
+        windows: dict[str, int] = {}
+        for click in candidates:
+            with suppress(UnknownCampaign):  # its clicks are then passed over, with a note
+                windows[click.campaign_id] = self._campaign_view(click.campaign_id, now).window_ms
+        decided = last_click(
+            candidates, merchant_id=merchant_id, placed_at_ms=placed_ms, window_ms=windows
+        )
+        return Attribution(decided.winner, notes + decided.notes)
 
     def _book_commission(
         self, order: Order, click: ClickRecord, *, now_ms: int
