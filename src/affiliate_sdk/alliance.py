@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from types import TracebackType
@@ -26,8 +26,19 @@ from .antifraud.useragents import BotUserAgents
 from .antifraud.verdicts import ALLOW, user_agent_verdict
 from .clock import Clock, SystemClock, from_timestamp
 from .commission.calculator import cps_split, reversal_for_refund
+from .commission.ledger import (
+    GENESIS_HASH,
+    JournalDraft,
+    Posting,
+    affiliate_account,
+    encode_entry,
+    merchant_account,
+    verify_chain,
+)
+from .commission.lifecycle import OPEN_STATUSES, live_amounts, move, state_account, to_merchant
 from .errors import (
     CampaignInactive,
+    CommissionStateError,
     ConflictingOrder,
     ConflictingRefund,
     CurrencyMismatch,
@@ -35,6 +46,7 @@ from .errors import (
     InvalidInput,
     RefundExceedsOrder,
     UnknownCampaign,
+    UnknownCommission,
     UnknownOrder,
 )
 from .ids import new_id, new_id_pair
@@ -42,13 +54,16 @@ from .models import (
     MAX_ATTRIBUTION_WINDOW,
     Campaign,
     Commission,
+    CommissionStatus,
     Credit,
+    LedgerVerification,
     Order,
     OrderOutcome,
+    PayoutBatch,
     RefundOutcome,
     Verdict,
 )
-from .money import Money
+from .money import Money, sum_money
 from .storage import Store, open_store
 from .storage.records import ClickRecord, OrderRecord, RefundRecord
 from .tracking.attribution import Attribution, last_click
@@ -87,6 +102,8 @@ DEFAULT_CLICK_DEDUPE_WINDOW: Final = timedelta(hours=1)
 DEFAULT_CAMPAIGN_CACHE_TTL: Final = timedelta(seconds=5)
 #: User agents are judged (and remembered) by their first this many characters.
 MAX_USER_AGENT_LENGTH: Final = 512
+#: How long after approval a commission becomes payable (T+1).
+DEFAULT_SETTLE_AFTER: Final = timedelta(days=1)
 #: The platform's share of every commission unless configured.
 DEFAULT_PLATFORM_TAKE: Final = Decimal(0)
 
@@ -485,6 +502,20 @@ class Alliance:
             )
             if entries:
                 store.add_entries(entries)
+                self._journal(
+                    store,
+                    event_id=_event_id("order", order.merchant_id, order.order_id),
+                    kind="commission.booked",
+                    at=entries[0].created_at,
+                    postings=[
+                        Posting(
+                            merchant_account(order.merchant_id),
+                            -sum_money(e.amount for e in entries),
+                        ),
+                        *(Posting(state_account(e, "pending"), e.amount) for e in entries),
+                    ],
+                    lines=entries,
+                )
         return outcome
 
     def _attribute(
@@ -529,6 +560,7 @@ class Alliance:
         rate = campaign.plan.rate
         split = cps_split(order.total, rate, self._platform_take)
         created_at = from_timestamp(now_ms / 1000)
+        hold_until = created_at + timedelta(days=campaign.plan.hold_days)
         entries = []
         for account, amount in (("affiliate", split.affiliate), ("platform", split.platform)):
             if account == "platform" and not amount:
@@ -549,6 +581,7 @@ class Alliance:
                     rate=rate,
                     basis=order.total,
                     created_at=created_at,
+                    hold_until=hold_until,
                 )
             )
         return entries
@@ -603,13 +636,9 @@ class Alliance:
             if amount > remaining:
                 raise RefundExceedsOrder(order_id, amount, remaining)
             amount = amount.round()
-            reversals = self._reversals(
-                store.entries(merchant_id=merchant_id, order_id=order_id),
-                refund_id=refund_id,
-                total=total,
-                before=before,
-                refund=amount,
-                now_ms=now_ms,
+            lines = store.entries(merchant_id=merchant_id, order_id=order_id)
+            reversals, emptied, postings = self._reversals(
+                lines, refund_id=refund_id, total=total, before=before, refund=amount, now_ms=now_ms
             )
             refunded = before + amount
             outcome = RefundOutcome(
@@ -623,6 +652,15 @@ class Alliance:
             )
             if reversals:
                 store.add_entries(reversals)
+                store.update_entries(emptied)
+                self._journal(
+                    store,
+                    event_id=_event_id("refund", merchant_id, order_id, refund_id),
+                    kind="commission.reversed",
+                    at=reversals[0].created_at,
+                    postings=postings,
+                    lines=reversals,
+                )
             store.set_order_refunded(merchant_id, order_id, refunded.to_minor())
             store.insert_refund(
                 RefundRecord(
@@ -638,38 +676,288 @@ class Alliance:
 
     def _reversals(
         self,
-        entries: list[Commission],
+        lines: list[Commission],
         *,
         refund_id: str,
         total: Money,
         before: Money,
         refund: Money,
         now_ms: int,
-    ) -> list[Commission]:
+    ) -> tuple[list[Commission], list[Commission], list[Posting]]:
+        """Reversal lines for a refund, the lines it empties, and the postings.
+
+        Before payment a line is reversed where its money sits; after payment
+        the refund becomes an approved clawback that nets against the next payout.
+        """
         created_at = from_timestamp(now_ms / 1000)
-        reversals = []
-        for entry in entries:
-            if entry.kind != "commission":
+        live = live_amounts(lines)
+        reversals: list[Commission] = []
+        emptied: list[Commission] = []
+        parts: dict[str, list[tuple[Commission, str, Money]]] = {}
+        for line in lines:
+            if line.kind != "commission" or line.status not in OPEN_STATUSES:
                 continue
-            reversed_amount = reversal_for_refund(entry.amount, total, before, refund)
-            if not reversed_amount:
+            amount = reversal_for_refund(line.amount, total, before, refund)
+            if not amount:
                 continue
+            paid = line.status == "paid"
+            state = "approved" if paid else line.status
             reversals.append(
-                entry.model_copy(
+                line.model_copy(
                     update={
                         "entry_id": new_id(now_ms),
                         "event_id": _event_id(
-                            "refund", entry.merchant_id, entry.order_id, refund_id, entry.account
+                            "refund", line.merchant_id, line.order_id, refund_id, line.entry_id
                         ),
-                        "kind": "reversal",
-                        "amount": reversed_amount,
-                        "status": "reversed",
+                        "kind": "clawback" if paid else "reversal",
+                        "amount": amount,
+                        "status": "approved" if paid else "reversed",
                         "refund_id": refund_id,
+                        "reverses": line.entry_id,
+                        "reason": "refund",
                         "created_at": created_at,
+                        "hold_until": None,
+                        "approved_at": created_at if paid else None,
+                        "paid_at": None,
+                        "payout_id": None,
                     }
                 )
             )
-        return reversals
+            parts.setdefault(line.merchant_id, []).append((line, state, -amount))
+            if not paid and not live[line.entry_id] + amount:
+                emptied.append(line.model_copy(update={"status": "reversed"}))
+        return reversals, emptied, to_merchant(parts)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def approve_due(self, now: datetime | None = None) -> list[Commission]:
+        """Approve every pending commission whose hold period has ended by ``now``."""
+        at = now or self._clock.now()
+        with self._store.transaction():
+            due = [
+                line
+                for line in self._store.entries(status="pending")
+                if line.kind == "commission" and (line.hold_until is None or line.hold_until <= at)
+            ]
+            return self._transition(
+                due, source="pending", target="approved", at=at, kind="commission.approved"
+            )
+
+    def approve(self, entry_ids: Iterable[str]) -> list[Commission]:
+        """Approve pending commissions now, whatever their hold period."""
+        return self._by_hand(entry_ids, "pending", "approved", "commission.approved")
+
+    def freeze(self, entry_ids: Iterable[str], *, reason: str) -> list[Commission]:
+        """Hold pending commissions for review: they cannot be approved or paid."""
+        return self._by_hand(entry_ids, "pending", "frozen", "commission.frozen", reason)
+
+    def release(self, entry_ids: Iterable[str]) -> list[Commission]:
+        """Return frozen commissions to pending, where their hold period resumes."""
+        return self._by_hand(entry_ids, "frozen", "pending", "commission.released")
+
+    def reject(self, entry_ids: Iterable[str], *, reason: str) -> list[Commission]:
+        """Reject frozen commissions: their money goes back to the merchant."""
+        return self._by_hand(entry_ids, "frozen", "rejected", "commission.rejected", reason)
+
+    def _by_hand(
+        self,
+        entry_ids: Iterable[str],
+        source: CommissionStatus,
+        target: CommissionStatus,
+        kind: str,
+        reason: str | None = None,
+    ) -> list[Commission]:
+        wanted = list(dict.fromkeys(entry_ids))
+        with self._store.transaction():
+            found = {line.entry_id: line for line in self._lines(wanted)}
+            missing = [entry_id for entry_id in wanted if entry_id not in found]
+            if missing:
+                raise UnknownCommission(missing[0])
+            wrong = [line for line in found.values() if line.status != source]
+            if wrong:
+                raise CommissionStateError(wrong[0].entry_id, wrong[0].status, target)
+            return self._transition(
+                [found[i] for i in wanted],
+                source=source,
+                target=target,
+                at=self._clock.now(),
+                kind=kind,
+                reason=reason,
+            )
+
+    def _lines(self, entry_ids: list[str]) -> list[Commission]:
+        wanted = set(entry_ids)
+        return [line for line in self._store.entries() if line.entry_id in wanted]
+
+    def _transition(
+        self,
+        lines: list[Commission],
+        *,
+        source: CommissionStatus,
+        target: CommissionStatus,
+        at: datetime,
+        kind: str,
+        reason: str | None = None,
+    ) -> list[Commission]:
+        """Move ``lines`` from ``source`` to ``target``: ledger lines and journal together."""
+        if not lines:
+            return []
+        store = self._store
+        now_ms = int(at.timestamp() * 1000)
+        orders = {(line.merchant_id, line.order_id) for line in lines}
+        live: dict[str, Money] = {}
+        for merchant_id, order_id in sorted(orders):
+            live.update(live_amounts(store.entries(merchant_id=merchant_id, order_id=order_id)))
+        updated: list[Commission] = []
+        postings: list[Posting] = []
+        returned: dict[str, list[tuple[Commission, str, Money]]] = {}
+        rejections: list[Commission] = []
+        for line in lines:
+            changes: dict[str, object] = {"status": target}
+            if target == "approved":
+                changes["approved_at"] = at
+            if reason is not None:
+                changes["reason"] = reason
+            updated.append(line.model_copy(update=changes))
+            amount = live[line.entry_id]
+            if target == "rejected":
+                if amount:
+                    returned.setdefault(line.merchant_id, []).append((line, source, amount))
+                    rejections.append(
+                        line.model_copy(
+                            update={
+                                "entry_id": new_id(now_ms),
+                                "event_id": f"reject/{line.entry_id}",
+                                "kind": "reversal",
+                                "amount": -amount,
+                                "status": "reversed",
+                                "reverses": line.entry_id,
+                                "reason": reason,
+                                "created_at": at,
+                                "hold_until": None,
+                            }
+                        )
+                    )
+            elif amount:
+                postings += move(line, amount, source, target)
+        postings += to_merchant(returned)
+        store.update_entries(updated)
+        if rejections:
+            store.add_entries(rejections)
+        self._journal(
+            store,
+            event_id=f"{kind}/{new_id(now_ms)}",
+            kind=kind,
+            at=at,
+            postings=postings,
+            lines=[*updated, *rejections],
+            reason=reason,
+        )
+        return updated
+
+    # -- payouts -----------------------------------------------------------------------------
+    def pay_approved(
+        self,
+        *,
+        run_id: str,
+        now: datetime | None = None,
+        minimum: Mapping[str, Money] | None = None,
+        settle_after: timedelta = DEFAULT_SETTLE_AFTER,
+    ) -> list[PayoutBatch]:
+        """Pay each affiliate's approved balance, one batch per affiliate and currency.
+
+        A commission is payable ``settle_after`` its approval (T+1 by default).
+        An affiliate whose payable balance (clawbacks included) is not positive,
+        or is below ``minimum[currency]``, is not paid: the balance carries
+        forward. ``run_id`` makes the run idempotent: the same id again returns
+        the batches it made and pays nothing twice.
+        """
+        check_identifier("run_id", run_id)
+        at = now or self._clock.now()
+        store = self._store
+        with store.transaction():
+            done = store.payouts(run_id=run_id)
+            if done:
+                return done
+            payable: dict[tuple[str, str], list[Commission]] = {}
+            for line in store.entries(status="approved"):
+                if line.account != "affiliate":
+                    continue
+                if line.kind == "commission" and (
+                    line.approved_at is None or line.approved_at + settle_after > at
+                ):
+                    continue
+                payable.setdefault((line.affiliate_id, line.amount.currency), []).append(line)
+            batches: list[PayoutBatch] = []
+            for (affiliate_id, currency), lines in sorted(payable.items()):
+                live = {}
+                for merchant_id, order_id in sorted({(x.merchant_id, x.order_id) for x in lines}):
+                    live.update(
+                        live_amounts(store.entries(merchant_id=merchant_id, order_id=order_id))
+                    )
+                amounts = [live[x.entry_id] if x.kind == "commission" else x.amount for x in lines]
+                balance = sum_money(amounts, currency)
+                floor = (minimum or {}).get(currency, Money.zero(currency))
+                if balance.amount <= 0 or balance < floor:
+                    continue
+                payout_id = _event_id("payout", run_id, affiliate_id, currency)
+                batches.append(
+                    PayoutBatch(
+                        payout_id=payout_id,
+                        affiliate_id=affiliate_id,
+                        amount=balance,
+                        entry_ids=[x.entry_id for x in lines],
+                        created_at=at,
+                    )
+                )
+                paid = [
+                    x.model_copy(update={"status": "paid", "paid_at": at, "payout_id": payout_id})
+                    for x in lines
+                ]
+                store.update_entries(paid)
+                self._journal(
+                    store,
+                    event_id=payout_id,
+                    kind="payout",
+                    at=at,
+                    postings=[
+                        Posting(affiliate_account(affiliate_id, "approved"), -balance),
+                        Posting(affiliate_account(affiliate_id, "paid"), balance),
+                    ],
+                    lines=paid,
+                )
+            store.insert_payouts(run_id, batches)
+        return batches
+
+    # -- journal --------------------------------------------------------------------------------
+    def _journal(
+        self,
+        store: Store,
+        *,
+        event_id: str,
+        kind: str,
+        at: datetime,
+        postings: list[Posting],
+        lines: Sequence[Commission],
+        reason: str | None = None,
+    ) -> None:
+        """Append one entry to the hash chain (inside the caller's transaction)."""
+        refs: dict[str, object] = {"lines": [line.entry_id for line in lines]}
+        if reason is not None:
+            refs["reason"] = reason
+        head = store.journal_head()
+        seq, previous = head if head is not None else (0, GENESIS_HASH)
+        draft = JournalDraft(event_id, kind, at, postings, refs)
+        store.append_journal([encode_entry(seq + 1, previous, draft)])
+
+    def verify_ledger(self) -> LedgerVerification:
+        """Recompute the journal's hash chain and say where it first breaks, if it does."""
+        checked, problem = verify_chain(self._store.journal())
+        return LedgerVerification(
+            ok=problem is None,
+            entries=checked,
+            first_bad_seq=None if problem is None else problem.seq,
+            reason=None if problem is None else problem.reason,
+        )
 
     # -- ledger view ----------------------------------------------------------------------------
     def commissions(

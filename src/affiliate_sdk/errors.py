@@ -27,6 +27,9 @@ signature, the instant a link expired, the amount left to refund).
     │   ├── UnknownOrder
     │   ├── RefundExceedsOrder       refund larger than what is left to refund
     │   └── ConflictingRefund        same refund id, different amount
+    ├── CommissionError
+    │   ├── UnknownCommission        no ledger line with that id
+    │   └── CommissionStateError     the line's status does not allow the change
     └── StorageError
         ├── UnsupportedStore         store URL scheme not known
         └── SchemaVersionError       database written by a newer SDK
@@ -45,6 +48,8 @@ __all__ = [
     "AffiliateError",
     "CampaignError",
     "CampaignInactive",
+    "CommissionError",
+    "CommissionStateError",
     "ConflictingOrder",
     "ConflictingRefund",
     "CurrencyMismatch",
@@ -62,6 +67,7 @@ __all__ = [
     "SchemaVersionError",
     "StorageError",
     "UnknownCampaign",
+    "UnknownCommission",
     "UnknownCurrency",
     "UnknownKey",
     "UnknownOrder",
@@ -261,6 +267,27 @@ class ConflictingRefund(OrderError):
         )
         self.order_id = order_id
         self.refund_id = refund_id
+
+
+# --- commission lifecycle ----------------------------------------------------------
+
+
+class CommissionError(AffiliateError):
+    """A commission line cannot make the change asked of it."""
+
+
+class UnknownCommission(CommissionError):
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(f"no commission line {entry_id!r}")
+        self.entry_id = entry_id
+
+
+class CommissionStateError(CommissionError):
+    def __init__(self, entry_id: str, status: str, target: str) -> None:
+        super().__init__(f"commission line {entry_id!r} is {status}: it cannot become {target}")
+        self.entry_id = entry_id
+        self.status = status
+        self.target = target
 
 
 # --- storage -----------------------------------------------------------------

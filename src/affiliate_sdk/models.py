@@ -24,9 +24,11 @@ __all__ = [
     "Commission",
     "CommissionStatus",
     "Credit",
+    "LedgerVerification",
     "LineItem",
     "Order",
     "OrderOutcome",
+    "PayoutBatch",
     "Reason",
     "RefundOutcome",
     "Verdict",
@@ -170,11 +172,20 @@ CommissionStatus = Literal["pending", "approved", "paid", "reversed", "frozen", 
 
 
 class Commission(AffiliateModel):
-    """One ledger entry. Amounts are signed: reversals are negative.
+    """One ledger line. Amounts are signed: reversals and clawbacks are negative.
 
     ``account`` says who the money is for: the ``affiliate`` who earned it or
-    the ``platform``'s take. Every entry of an order, summed, is what the
+    the ``platform``'s take. Every line of an order, summed, is what the
     merchant owes for it.
+
+    ``kind``: ``commission`` (booked on an order), ``reversal`` (a refund or
+    rejection before the commission was paid; ``reverses`` names the line) or
+    ``clawback`` (a refund after payment, netted against the next payout).
+
+    ``status`` follows the lifecycle: ``pending`` until ``hold_until``, then
+    ``approved`` (``approved_at``), then ``paid`` in a payout (``payout_id``,
+    ``paid_at``); ``frozen`` while held for review, then released or
+    ``rejected``; ``reversed`` once refunds have taken all of it back.
     """
 
     entry_id: str
@@ -185,13 +196,19 @@ class Commission(AffiliateModel):
     affiliate_id: Identifier
     click_id: str | None
     account: Literal["affiliate", "platform"]
-    kind: Literal["commission", "reversal"]
+    kind: Literal["commission", "reversal", "clawback"]
     amount: Money
     status: CommissionStatus
     rate: Decimal
     basis: Money
     refund_id: str | None = None
+    reverses: str | None = None
+    reason: str | None = None
     created_at: datetime
+    hold_until: datetime | None = None
+    approved_at: datetime | None = None
+    paid_at: datetime | None = None
+    payout_id: str | None = None
 
     @field_validator("amount")
     @classmethod
@@ -224,6 +241,25 @@ class OrderOutcome(AffiliateModel):
     @property
     def attributed(self) -> bool:
         return bool(self.credits)
+
+
+class LedgerVerification(AffiliateModel):
+    """The result of ``Alliance.verify_ledger()``."""
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+class PayoutBatch(AffiliateModel):
+    """Money paid to one affiliate in one currency, and the lines it settles."""
+
+    payout_id: str
+    affiliate_id: Identifier
+    amount: Money
+    entry_ids: list[str]
+    created_at: datetime
 
 
 class RefundOutcome(AffiliateModel):

@@ -6,7 +6,7 @@ unit happens only when asked (``round()``), with the rounding mode named.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Final
@@ -17,7 +17,14 @@ from pydantic_core import core_schema
 
 from .errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
 
-__all__ = ["DEFAULT_ROUNDING", "MAX_MAGNITUDE", "MINOR_UNITS", "Money", "minor_unit_exponent"]
+__all__ = [
+    "DEFAULT_ROUNDING",
+    "MAX_MAGNITUDE",
+    "MINOR_UNITS",
+    "Money",
+    "minor_unit_exponent",
+    "sum_money",
+]
 
 #: Rounding used by ``Money.round()`` unless a mode is named: banker's rounding,
 #: which does not drift up over many bookings.
@@ -270,3 +277,13 @@ class Money:
             "required": ["amount", "currency"],
             "additionalProperties": False,
         }
+
+
+def sum_money(amounts: Iterable[Money], currency: str | None = None) -> Money:
+    """The sum of ``amounts`` (one currency); ``currency`` names it when there may be none."""
+    total: Money | None = None if currency is None else Money.zero(currency)
+    for amount in amounts:
+        total = amount if total is None else total + amount
+    if total is None:
+        raise InvalidAmount([], "cannot sum no amounts without a currency")
+    return total

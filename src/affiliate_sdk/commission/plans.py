@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Final
+
+from pydantic import Field
 
 from affiliate_sdk._base import AffiliateModel, Rate
 
-__all__ = ["CommissionPlan"]
+__all__ = ["DEFAULT_HOLD_DAYS", "CommissionPlan"]
+
+#: Days a commission stays pending (refunds, returns, review) before approval.
+DEFAULT_HOLD_DAYS: Final = 30
 
 
 class CommissionPlan(AffiliateModel):
@@ -17,6 +23,7 @@ class CommissionPlan(AffiliateModel):
     """
 
     rate: Rate
+    hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)
 
     @property
     def percent(self) -> Decimal:

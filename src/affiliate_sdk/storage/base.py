@@ -8,11 +8,12 @@ made outside one is atomic on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
-from affiliate_sdk.models import Campaign, Commission
+from affiliate_sdk.commission.ledger import JournalRow
+from affiliate_sdk.models import Campaign, Commission, PayoutBatch
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -72,12 +73,41 @@ class Store(Protocol):
         """Append ledger entries; an entry whose ``event_id`` exists is an error."""
         ...
 
+    def update_entries(self, entries: Sequence[Commission]) -> None:
+        """Replace stored entries (same ``entry_id``) with new versions, keeping their order."""
+        ...
+
     def entries(
         self,
         *,
         merchant_id: str | None = None,
         affiliate_id: str | None = None,
         order_id: str | None = None,
+        status: str | None = None,
     ) -> list[Commission]:
         """Ledger entries matching every given filter, in booking order."""
+        ...
+
+    # payouts
+    def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:
+        """Record a payout run's batches (an empty run is recorded too)."""
+        ...
+
+    def payouts(
+        self, *, run_id: str | None = None, affiliate_id: str | None = None
+    ) -> list[PayoutBatch]:
+        """Payout batches matching the filters, oldest run first."""
+        ...
+
+    # journal
+    def journal_head(self) -> tuple[int, bytes] | None:
+        """The last journal entry's sequence number and hash; None when empty."""
+        ...
+
+    def append_journal(self, rows: Sequence[JournalRow]) -> None:
+        """Append rows that continue the chain from the head (call inside a transaction)."""
+        ...
+
+    def journal(self, *, after_seq: int = 0) -> Iterator[JournalRow]:
+        """Journal rows with ``seq > after_seq``, in order."""
         ...

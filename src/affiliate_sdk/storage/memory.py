@@ -10,8 +10,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.errors import StorageError
-from affiliate_sdk.models import Campaign, Commission
+from affiliate_sdk.models import Campaign, Commission, PayoutBatch
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -28,7 +29,12 @@ class MemoryStore:
         self._orders: dict[tuple[str, str], OrderRecord] = {}
         self._refunds: dict[tuple[str, str, str], RefundRecord] = {}
         self._entries: list[Commission] = []
+        self._entry_index: dict[str, int] = {}
         self._event_ids: set[str] = set()
+        self._payouts: list[tuple[str, PayoutBatch]] = []
+        self._payout_runs: set[str] = set()
+        self._journal: list[JournalRow] = []
+        self._journal_events: set[str] = set()
 
     # -- transactions ----------------------------------------------------------
     @contextmanager
@@ -148,10 +154,30 @@ class MemoryStore:
             count = len(self._entries)
             self._entries.extend(entries)
             self._event_ids.update(new_ids)
+            for at, entry in enumerate(entries, count):
+                self._entry_index[entry.entry_id] = at
 
             def undo() -> None:
+                for entry in self._entries[count:]:
+                    del self._entry_index[entry.entry_id]
                 del self._entries[count:]
                 self._event_ids.difference_update(new_ids)
+
+            self._on_rollback(undo)
+
+    def update_entries(self, entries: Sequence[Commission]) -> None:
+        with self._lock:
+            for entry in entries:
+                if entry.entry_id not in self._entry_index:
+                    raise StorageError(f"no ledger entry {entry.entry_id!r} to update")
+            at = [self._entry_index[entry.entry_id] for entry in entries]
+            previous = [self._entries[i] for i in at]
+            for i, entry in zip(at, entries, strict=True):
+                self._entries[i] = entry
+
+            def undo() -> None:
+                for i, entry in zip(at, previous, strict=True):
+                    self._entries[i] = entry
 
             self._on_rollback(undo)
 
@@ -161,6 +187,7 @@ class MemoryStore:
         merchant_id: str | None = None,
         affiliate_id: str | None = None,
         order_id: str | None = None,
+        status: str | None = None,
     ) -> list[Commission]:
         with self._lock:
             return [
@@ -169,4 +196,59 @@ class MemoryStore:
                 if (merchant_id is None or e.merchant_id == merchant_id)
                 and (affiliate_id is None or e.affiliate_id == affiliate_id)
                 and (order_id is None or e.order_id == order_id)
+                and (status is None or e.status == status)
             ]
+
+    # -- payouts -------------------------------------------------------------------
+    def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:
+        with self._lock:
+            if run_id in self._payout_runs:
+                raise StorageError(f"payout run {run_id!r} already stored")
+            count = len(self._payouts)
+            self._payout_runs.add(run_id)
+            self._payouts.extend((run_id, batch) for batch in batches)
+
+            def undo() -> None:
+                del self._payouts[count:]
+                self._payout_runs.discard(run_id)
+
+            self._on_rollback(undo)
+
+    def payouts(
+        self, *, run_id: str | None = None, affiliate_id: str | None = None
+    ) -> list[PayoutBatch]:
+        with self._lock:
+            return [
+                batch
+                for run, batch in self._payouts
+                if (run_id is None or run == run_id)
+                and (affiliate_id is None or batch.affiliate_id == affiliate_id)
+            ]
+
+    # -- journal -------------------------------------------------------------------
+    def journal_head(self) -> tuple[int, bytes] | None:
+        with self._lock:
+            return (self._journal[-1].seq, self._journal[-1].hash) if self._journal else None
+
+    def append_journal(self, rows: Sequence[JournalRow]) -> None:
+        with self._lock:
+            seq = self._journal[-1].seq if self._journal else 0
+            for row in rows:
+                seq += 1
+                if row.seq != seq or row.event_id in self._journal_events:
+                    raise StorageError(f"journal row {row.seq} does not follow the head")
+                self._journal_events.add(row.event_id)
+            count = len(self._journal)
+            self._journal.extend(rows)
+
+            def undo() -> None:
+                for row in self._journal[count:]:
+                    self._journal_events.discard(row.event_id)
+                del self._journal[count:]
+
+            self._on_rollback(undo)
+
+    def journal(self, *, after_seq: int = 0) -> Iterator[JournalRow]:
+        with self._lock:
+            rows = list(self._journal)
+        return iter([row for row in rows if row.seq > after_seq])

@@ -31,8 +31,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final, Literal
 
+from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.errors import SchemaVersionError, StorageError
-from affiliate_sdk.models import Campaign, Commission
+from affiliate_sdk.models import Campaign, Commission, PayoutBatch
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -112,6 +113,29 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX ledger_by_order ON ledger (merchant_id, order_id)",
         "CREATE INDEX ledger_by_affiliate ON ledger (affiliate_id)",
+    ),
+    (
+        """CREATE TABLE journal (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            body BLOB NOT NULL,
+            hash BLOB NOT NULL
+        )""",
+        "ALTER TABLE ledger ADD COLUMN status TEXT NOT NULL DEFAULT 'pending'",
+        "UPDATE ledger SET status = json_extract(data, '$.status')",
+        "CREATE INDEX ledger_by_status ON ledger (status)",
+        """CREATE TABLE payout_runs (
+            run_id TEXT PRIMARY KEY,
+            created_seq INTEGER NOT NULL
+        )""",
+        """CREATE TABLE payouts (
+            payout_id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES payout_runs (run_id),
+            affiliate_id TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        "CREATE INDEX payouts_by_run ON payouts (run_id)",
+        "CREATE INDEX payouts_by_affiliate ON payouts (affiliate_id)",
     ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -522,8 +546,8 @@ class SQLiteStore:
         with self.transaction(), self._guard() as conn:
             conn.executemany(
                 "INSERT INTO ledger "
-                "(entry_id, event_id, merchant_id, order_id, affiliate_id, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "(entry_id, event_id, merchant_id, order_id, affiliate_id, status, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         e.entry_id,
@@ -531,11 +555,22 @@ class SQLiteStore:
                         e.merchant_id,
                         e.order_id,
                         e.affiliate_id,
+                        e.status,
                         e.model_dump_json(),
                     )
                     for e in entries
                 ],
             )
+
+    def update_entries(self, entries: Sequence[Commission]) -> None:
+        with self.transaction(), self._guard() as conn:
+            for e in entries:
+                changed = conn.execute(
+                    "UPDATE ledger SET status = ?, data = ? WHERE entry_id = ?",
+                    (e.status, e.model_dump_json(), e.entry_id),
+                ).rowcount
+                if changed != 1:
+                    raise StorageError(f"no ledger entry {e.entry_id!r} to update")
 
     def entries(
         self,
@@ -543,6 +578,7 @@ class SQLiteStore:
         merchant_id: str | None = None,
         affiliate_id: str | None = None,
         order_id: str | None = None,
+        status: str | None = None,
     ) -> list[Commission]:
         clauses: list[str] = []
         params: list[str] = []
@@ -550,6 +586,7 @@ class SQLiteStore:
             ("merchant_id", merchant_id),
             ("affiliate_id", affiliate_id),
             ("order_id", order_id),
+            ("status", status),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -558,3 +595,66 @@ class SQLiteStore:
         with self._guard() as conn:
             rows = conn.execute(f"SELECT data FROM ledger{where} ORDER BY seq", params).fetchall()
         return [Commission.model_validate_json(row[0]) for row in rows]
+
+    # -- payouts ---------------------------------------------------------------------------------
+    def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:
+        with self.transaction(), self._guard() as conn:
+            conn.execute(
+                "INSERT INTO payout_runs (run_id, created_seq) "
+                "VALUES (?, (SELECT count(*) FROM payout_runs))",
+                (run_id,),
+            )
+            conn.executemany(
+                "INSERT INTO payouts (payout_id, run_id, affiliate_id, data) VALUES (?, ?, ?, ?)",
+                [(b.payout_id, run_id, b.affiliate_id, b.model_dump_json()) for b in batches],
+            )
+
+    def payouts(
+        self, *, run_id: str | None = None, affiliate_id: str | None = None
+    ) -> list[PayoutBatch]:
+        clauses: list[str] = []
+        params: list[str] = []
+        if run_id is not None:
+            clauses.append("p.run_id = ?")
+            params.append(run_id)
+        if affiliate_id is not None:
+            clauses.append("p.affiliate_id = ?")
+            params.append(affiliate_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._guard() as conn:
+            rows = conn.execute(
+                "SELECT p.data FROM payouts p JOIN payout_runs r USING (run_id)"
+                f"{where} ORDER BY r.created_seq, p.payout_id",
+                params,
+            ).fetchall()
+        return [PayoutBatch.model_validate_json(row[0]) for row in rows]
+
+    # -- journal -------------------------------------------------------------------------------
+    def journal_head(self) -> tuple[int, bytes] | None:
+        with self._guard() as conn:
+            row = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def append_journal(self, rows: Sequence[JournalRow]) -> None:
+        with self.transaction(), self._guard() as conn:
+            head = conn.execute("SELECT max(seq) FROM journal").fetchone()[0] or 0
+            if [row.seq for row in rows] != list(range(head + 1, head + 1 + len(rows))):
+                raise StorageError("journal rows do not follow the head")
+            conn.executemany(
+                "INSERT INTO journal (seq, event_id, body, hash) VALUES (?, ?, ?, ?)", rows
+            )
+
+    def journal(self, *, after_seq: int = 0) -> Iterator[JournalRow]:
+        """Rows in batches on a connection of its own, so a long scan holds no lock."""
+        conn = self.open_connection()
+        try:
+            cursor = conn.execute(
+                "SELECT seq, event_id, body, hash FROM journal WHERE seq > ? ORDER BY seq",
+                (after_seq,),
+            )
+            while batch := cursor.fetchmany(4096):
+                yield from map(JournalRow._make, batch)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read the journal of {self.path}: {exc}") from exc
+        finally:
+            conn.close()

@@ -1,0 +1,159 @@
+"""The journal: an append-only, hash-chained, double-entry record of every booking.
+
+Each journal entry is one event (a commission booked, reversed, approved,
+paid...) with postings that move money between accounts and sum to zero in
+every currency. Accounts are paths:
+
+* ``merchant/{merchant_id}/payable``: what the merchant owes (it goes negative);
+* ``affiliate/{affiliate_id}/{state}``: the affiliate's earnings by state
+  (``pending``, ``frozen``, ``approved``, ``paid``);
+* ``platform/{state}``: the platform's take, by the same states.
+
+An entry is stored as its canonical bytes (sorted-key, compact UTF-8 JSON that
+includes its sequence number and the previous entry's hash) and its hash,
+``sha256(previous hash || canonical bytes)``. Editing, deleting, inserting or
+reordering any entry breaks the chain at that entry, and ``verify_chain``
+names it. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final, NamedTuple
+
+from affiliate_sdk.errors import InvalidInput
+from affiliate_sdk.money import Money
+
+__all__ = [
+    "GENESIS_HASH",
+    "JOURNAL_VERSION",
+    "ChainProblem",
+    "JournalDraft",
+    "JournalRow",
+    "Posting",
+    "affiliate_account",
+    "decode_entry",
+    "encode_entry",
+    "merchant_account",
+    "platform_account",
+    "postings_of",
+    "verify_chain",
+]
+
+#: The "previous hash" of the first entry.
+GENESIS_HASH: Final = b"\0" * 32
+JOURNAL_VERSION: Final = 1
+
+
+class Posting(NamedTuple):
+    """Money moved into (positive) or out of (negative) one account."""
+
+    account: str
+    amount: Money
+
+
+class JournalDraft(NamedTuple):
+    """An entry before the journal gives it its place (sequence number and hash)."""
+
+    event_id: str
+    kind: str
+    at: datetime
+    postings: Sequence[Posting]
+    refs: Mapping[str, Any]
+
+
+class JournalRow(NamedTuple):
+    """An entry as stored: its place, canonical bytes and chained hash."""
+
+    seq: int
+    event_id: str
+    body: bytes
+    hash: bytes
+
+
+class ChainProblem(NamedTuple):
+    """Where and why the chain first fails to verify."""
+
+    seq: int
+    reason: str
+
+
+def merchant_account(merchant_id: str) -> str:
+    return f"merchant/{merchant_id}/payable"
+
+
+def affiliate_account(affiliate_id: str, state: str) -> str:
+    return f"affiliate/{affiliate_id}/{state}"
+
+
+def platform_account(state: str) -> str:
+    return f"platform/{state}"
+
+
+def _check_balanced(draft: JournalDraft) -> None:
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for posting in draft.postings:
+        sums[posting.amount.currency] += posting.amount.amount
+    unbalanced = {currency: total for currency, total in sums.items() if total}
+    if unbalanced:
+        raise InvalidInput(f"journal entry {draft.event_id!r} does not balance: {unbalanced}")
+
+
+def encode_entry(seq: int, previous: bytes, draft: JournalDraft) -> JournalRow:
+    """The canonical bytes and chained hash of ``draft`` at position ``seq``."""
+    _check_balanced(draft)
+    document = {
+        "v": JOURNAL_VERSION,
+        "seq": seq,
+        "prev": previous.hex(),
+        "event": draft.event_id,
+        "kind": draft.kind,
+        "at": draft.at.isoformat(),
+        "postings": [[p.account, str(p.amount.amount), p.amount.currency] for p in draft.postings],
+        "refs": draft.refs,
+    }
+    body = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return JournalRow(seq, draft.event_id, body, hashlib.sha256(previous + body).digest())
+
+
+def decode_entry(body: bytes) -> dict[str, Any]:
+    """The document inside an entry's canonical bytes."""
+    document: dict[str, Any] = json.loads(body)
+    return document
+
+
+def postings_of(document: Mapping[str, Any]) -> list[Posting]:
+    """The postings of a decoded entry."""
+    return [
+        Posting(account, Money(amount, currency))
+        for account, amount, currency in document["postings"]
+    ]
+
+
+def verify_chain(
+    rows: Iterable[JournalRow], *, start: bytes = GENESIS_HASH
+) -> tuple[int, ChainProblem | None]:
+    """Check every link of the chain; return how many entries verified and the first problem.
+
+    Only the hashes are recomputed: each row's stored hash must equal
+    ``sha256(previous hash || body)`` and sequence numbers must run 1, 2, 3...
+    without gaps. The body's own ``seq`` and ``prev`` fields are covered by
+    the hash, so a row moved to another place no longer matches its neighbours.
+    """
+    sha256 = hashlib.sha256
+    previous = start
+    expected = 1
+    for row in rows:
+        if row.seq != expected:
+            reason = "an entry is missing before it" if row.seq > expected else "out of order"
+            return expected - 1, ChainProblem(row.seq, reason)
+        if sha256(previous + row.body).digest() != row.hash:
+            return expected - 1, ChainProblem(row.seq, "its content or its place was changed")
+        previous = row.hash
+        expected += 1
+    return expected - 1, None

@@ -1,0 +1,79 @@
+"""How a commission line moves through its states, as journal postings. Pure.
+
+A line's money sits in the account of its state: ``affiliate/{id}/{state}``
+or ``platform/{state}``. Booking moves it from the merchant's payable into
+``pending``; approval moves it to ``approved``; a payout to ``paid``; freezing
+parks it in ``frozen``; a reversal or rejection sends it back to the merchant.
+What a line holds is its amount plus the (negative) reversals booked against
+it: its *live* amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from affiliate_sdk.commission.ledger import (
+    Posting,
+    affiliate_account,
+    merchant_account,
+    platform_account,
+)
+from affiliate_sdk.models import Commission
+from affiliate_sdk.money import Money
+
+__all__ = [
+    "OPEN_STATUSES",
+    "live_amounts",
+    "move",
+    "state_account",
+    "to_merchant",
+]
+
+#: Statuses whose lines still hold money that refunds can reverse.
+OPEN_STATUSES: Final = frozenset({"pending", "frozen", "approved", "paid"})
+
+
+def state_account(line: Commission, state: str) -> str:
+    """The account that holds ``line``'s money in ``state``."""
+    if line.account == "affiliate":
+        return affiliate_account(line.affiliate_id, state)
+    return platform_account(state)
+
+
+def live_amounts(lines: Iterable[Commission]) -> dict[str, Money]:
+    """Commission line id -> its amount net of the reversals booked against it."""
+    lines = list(lines)
+    live: dict[str, Money] = {
+        line.entry_id: line.amount for line in lines if line.kind == "commission"
+    }
+    for line in lines:
+        if line.kind == "reversal" and line.reverses in live:
+            live[line.reverses] = live[line.reverses] + line.amount
+    return live
+
+
+def move(line: Commission, amount: Money, source: str, target: str) -> list[Posting]:
+    """Postings that move ``amount`` of ``line`` from state ``source`` to ``target``."""
+    return [
+        Posting(state_account(line, source), -amount),
+        Posting(state_account(line, target), amount),
+    ]
+
+
+def to_merchant(parts: Mapping[str, list[tuple[Commission, str, Money]]]) -> list[Posting]:
+    """Postings that take money out of lines' state accounts back to their merchants.
+
+    ``parts`` maps a merchant id to ``(line, state, amount)`` triples, each
+    ``amount`` positive: what leaves the line's ``state`` account.
+    """
+    postings: list[Posting] = []
+    for merchant_id, triples in parts.items():
+        totals: dict[str, Money] = {}
+        for line, state, amount in triples:
+            postings.append(Posting(state_account(line, state), -amount))
+            totals[amount.currency] = (
+                totals.get(amount.currency, Money.zero(amount.currency)) + amount
+            )
+        postings.extend(Posting(merchant_account(merchant_id), total) for total in totals.values())
+    return postings

@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from affiliate_sdk import (
+    Alliance,
+    CommissionStateError,
+    Money,
+    Order,
+    UnknownCommission,
+)
+from affiliate_sdk.commission.ledger import JournalRow, decode_entry, postings_of
+from affiliate_sdk.storage import MemoryStore
+from affiliate_sdk.testing import FakeClock
+
+from .conftest import HUMAN_UA, SECRET, START, make_campaign
+
+
+def _sell(alliance: Alliance, order_id: str, total: str, affiliate: str = "a1") -> str:
+    link = alliance.create_link(
+        affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/p"
+    )
+    click = alliance.track_click(link, ip="203.0.113.7", user_agent=HUMAN_UA)
+    outcome = alliance.record_order(
+        Order(order_id=order_id, merchant_id="m1", total=Money(total, "CNY")),
+        click_id=click.click_id,
+    )
+    return outcome.commissions[0].entry_id
+
+
+def _balances(alliance: Alliance) -> dict[str, Money]:
+    totals: dict[str, Money] = defaultdict(lambda: Money.zero("CNY"))
+    for row in alliance.store.journal():
+        for posting in postings_of(decode_entry(row.body)):
+            totals[posting.account] += posting.amount
+    return {account: amount for account, amount in totals.items() if amount}
+
+
+@pytest.fixture
+def taking(store_url: str, clock: FakeClock) -> Alliance:
+    alliance = Alliance.open(store_url, keys={"k1": SECRET}, clock=clock, platform_take="20%")
+    alliance.add_campaign(make_campaign())
+    return alliance
+
+
+def test_bookings_are_double_entry_journal_entries(taking: Alliance) -> None:
+    _sell(taking, "o1", "199.00")
+    assert _balances(taking) == {
+        "merchant/m1/payable": Money("-19.90", "CNY"),
+        "affiliate/a1/pending": Money("15.92", "CNY"),
+        "platform/pending": Money("3.98", "CNY"),
+    }
+    taking.refund(merchant_id="m1", order_id="o1", amount=Money("99.50", "CNY"))
+    assert _balances(taking) == {
+        "merchant/m1/payable": Money("-9.95", "CNY"),
+        "affiliate/a1/pending": Money("7.96", "CNY"),
+        "platform/pending": Money("1.99", "CNY"),
+    }
+    report = taking.verify_ledger()
+    assert report.ok
+    assert report.entries == 2
+    taking.close()
+
+
+def test_hold_approval_payout_and_clawback(taking: Alliance, clock: FakeClock) -> None:
+    line = _sell(taking, "o1", "100.00")  # affiliate 8.00, platform 2.00
+    assert taking.approve_due() == []  # still inside the 30-day hold
+    clock.advance(timedelta(days=30))
+    approved = taking.approve_due()
+    assert {(c.account, c.status) for c in approved} == {
+        ("affiliate", "approved"),
+        ("platform", "approved"),
+    }
+    assert taking.pay_approved(run_id="day-30") == []  # T+1: not payable yet
+    clock.advance(timedelta(days=1))
+    [batch] = taking.pay_approved(run_id="day-31")
+    assert (batch.affiliate_id, batch.amount, batch.entry_ids) == (
+        "a1",
+        Money("8.00", "CNY"),
+        [line],
+    )
+    assert taking.pay_approved(run_id="day-31") == [batch]  # idempotent
+    [paid] = taking.commissions(affiliate_id="a1", order_id="o1")[:1]
+    assert (paid.status, paid.payout_id) == ("paid", batch.payout_id)
+    # a refund after payment claws back, netted against the next payout
+    refund = taking.refund(merchant_id="m1", order_id="o1", amount=Money("50.00", "CNY"))
+    kinds = {(r.account, r.kind, r.status) for r in refund.reversals}
+    assert ("affiliate", "clawback", "approved") in kinds
+    assert _balances(taking)["affiliate/a1/approved"] == Money("-4.00", "CNY")
+    assert taking.pay_approved(run_id="day-32") == []  # negative balance carries forward
+    _sell(taking, "o2", "200.00")  # affiliate 16.00
+    clock.advance(timedelta(days=31))
+    taking.approve_due()
+    clock.advance(timedelta(days=1))
+    [netted] = taking.pay_approved(run_id="day-64")
+    assert netted.amount == Money("12.00", "CNY")  # 16.00 earned - 4.00 clawed back
+    assert _balances(taking)["affiliate/a1/paid"] == Money("20.00", "CNY")
+    assert taking.verify_ledger().ok
+    taking.close()
+
+
+def test_minimum_payout_carries_small_balances_forward(taking: Alliance, clock: FakeClock) -> None:
+    _sell(taking, "o1", "10.00")  # affiliate 0.80
+    clock.advance(timedelta(days=31))
+    taking.approve_due()
+    clock.advance(timedelta(days=1))
+    floor = {"CNY": Money("1.00", "CNY")}
+    assert taking.pay_approved(run_id="r1", minimum=floor) == []
+    _sell(taking, "o2", "10.00")
+    clock.advance(timedelta(days=31))
+    taking.approve_due()
+    clock.advance(timedelta(days=1))
+    [batch] = taking.pay_approved(run_id="r2", minimum=floor)
+    assert batch.amount == Money("1.60", "CNY")
+    taking.close()
+
+
+def test_freeze_release_reject(taking: Alliance, clock: FakeClock) -> None:
+    first = _sell(taking, "o1", "100.00")
+    second = _sell(taking, "o2", "50.00")
+    [frozen] = taking.freeze([first], reason="click-to-order in 3 seconds")
+    assert (frozen.status, frozen.reason) == ("frozen", "click-to-order in 3 seconds")
+    clock.advance(timedelta(days=31))
+    approved = taking.approve_due()
+    assert first not in {c.entry_id for c in approved}  # frozen lines wait for review
+    with pytest.raises(CommissionStateError) as info:
+        taking.approve([first])
+    assert (info.value.status, info.value.target) == ("frozen", "approved")
+    [released] = taking.release([first])
+    assert released.status == "pending"
+    [again] = taking.freeze([first], reason="second look")
+    assert again.status == "frozen"
+    [rejected] = taking.reject([first], reason="order brushing")
+    assert rejected.status == "rejected"
+    reversal = [c for c in taking.commissions(order_id="o1") if c.kind == "reversal"]
+    assert [(r.amount, r.reason, r.reverses) for r in reversal] == [
+        (Money("-8.00", "CNY"), "order brushing", first)
+    ]
+    assert "affiliate/a1/frozen" not in _balances(taking)
+    with pytest.raises(UnknownCommission):
+        taking.freeze(["nope"], reason="x")
+    assert taking.commissions(order_id="o2")[0].entry_id == second
+    assert taking.verify_ledger().ok
+    taking.close()
+
+
+def _tampered(rows: list[JournalRow], index: int, how: str) -> list[JournalRow]:
+    rows = list(rows)
+    row = rows[index]
+    if how == "edit":
+        body = row.body.replace(b'"v":1', b'"v":2', 1)
+        rows[index] = row._replace(body=body)
+    elif how == "delete":
+        del rows[index]
+        rows[index:] = [r._replace(seq=r.seq - 1) for r in rows[index:]]
+    elif how == "insert":
+        rows.insert(index, row)
+        rows[index + 1 :] = [r._replace(seq=r.seq + 1) for r in rows[index + 1 :]]
+    elif how == "swap":
+        other = (index + 1) % len(rows)
+        rows[index], rows[other] = (
+            rows[other]._replace(seq=row.seq),
+            row._replace(seq=rows[other].seq),
+        )
+    return rows
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data(), how=st.sampled_from(["edit", "delete", "insert", "swap"]))
+def test_verify_ledger_catches_every_single_entry_tamper(data: st.DataObject, how: str) -> None:
+    clock = FakeClock(START)
+    with Alliance.open(keys={"k1": SECRET}, clock=clock, platform_take="10%") as alliance:
+        alliance.add_campaign(make_campaign())
+        for n in range(4):
+            _sell(alliance, f"o{n}", f"{10 + n}.00")
+        alliance.refund(merchant_id="m1", order_id="o1")
+        clock.advance(timedelta(days=31))
+        alliance.approve_due()
+        store = alliance.store
+        assert isinstance(store, MemoryStore)
+        rows = list(store.journal())
+        assert alliance.verify_ledger().ok
+        index = data.draw(st.integers(min_value=0, max_value=len(rows) - 1))
+        if how == "delete" and index == len(rows) - 1:
+            index -= 1  # dropping the newest entry is caught by signed checkpoints, not the chain
+        tampered = _tampered(rows, index, how)
+        store._journal[:] = tampered
+        report = alliance.verify_ledger()
+        assert not report.ok
+        assert report.first_bad_seq is not None
+        assert report.first_bad_seq <= index + 2
+        assert report.entries < len(tampered)
+
+
+def test_sqlite_tamper_is_found_where_it_happened(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "ledger.db"
+    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=clock) as alliance:
+        alliance.add_campaign(make_campaign())
+        for n in range(5):
+            _sell(alliance, f"o{n}", "100.00")
+        assert alliance.verify_ledger().entries == 5
+    with sqlite3.connect(path) as conn:
+        body = conn.execute("SELECT body FROM journal WHERE seq = 3").fetchone()[0]
+        conn.execute(
+            "UPDATE journal SET body = ? WHERE seq = 3",
+            (body.replace(b'"10.00"', b'"99.00"'),),
+        )
+    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=clock) as reopened:
+        report = reopened.verify_ledger()
+        assert (report.ok, report.entries, report.first_bad_seq) == (False, 2, 3)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE journal SET body = ? WHERE seq = 3", (body,))
+        conn.execute("DELETE FROM journal WHERE seq = 2")
+    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=clock) as reopened:
+        report = reopened.verify_ledger()
+        assert (report.ok, report.first_bad_seq, report.reason) == (
+            False,
+            3,
+            "an entry is missing before it",
+        )
