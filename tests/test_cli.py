@@ -33,6 +33,8 @@ def test_demo_prints_a_summary_and_is_deterministic(tmp_path: Path) -> None:
         "platform take",
         "merchants owe",
         "commission per affiliate",
+        "balanced to the cent for 3 merchants",
+        "hash chain verified",
     ):
         assert label in out
     assert re.search(r"^clicks\s+1,500\b", out, re.MULTILINE)
@@ -55,6 +57,8 @@ def test_demo_summary_balances(tmp_path: Path) -> None:
     assert affiliates == summary.merchants_owe
     assert summary.orders >= summary.attributed_orders
     assert summary.blocked_clicks > 0
+    assert summary.reconciled_merchants == 3
+    assert summary.ledger_entries >= summary.attributed_orders
 
 
 def test_demo_refuses_to_overwrite_a_foreign_file(

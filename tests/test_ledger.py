@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from affiliate_sdk import (
     Alliance,
     CommissionStateError,
+    LedgerImbalance,
     Money,
     Order,
     UnknownCommission,
@@ -227,3 +228,66 @@ def test_sqlite_tamper_is_found_where_it_happened(tmp_path: Path, clock: FakeClo
             3,
             "an entry is missing before it",
         )
+
+
+def test_statement_invoice_and_reconciliation(taking: Alliance, clock: FakeClock) -> None:
+    march = START.replace(day=1, hour=0)
+    april = march.replace(month=4)
+    may = march.replace(month=5)
+    _sell(taking, "o1", "100.00")  # a1 8.00, platform 2.00
+    _sell(taking, "o2", "50.00", affiliate="a2")  # a2 4.00, platform 1.00
+    taking.refund(merchant_id="m1", order_id="o2", amount=Money("25.00", "CNY"))  # a2 -2.00
+    clock.advance(timedelta(days=31))  # into April
+    taking.approve_due()
+    clock.advance(timedelta(days=1))
+    taking.pay_approved(run_id="april")
+    taking.refund(merchant_id="m1", order_id="o1", amount=Money("10.00", "CNY"))  # claw 0.80
+
+    march_statements = {s.affiliate_id: s for s in taking.statements(start=march, end=april)}
+    a1 = march_statements["a1"]
+    assert (a1.opening, a1.earned, a1.paid, a1.closing) == (
+        Money("0.00", "CNY"),
+        Money("8.00", "CNY"),
+        Money("0.00", "CNY"),
+        Money("8.00", "CNY"),
+    )
+    a2 = march_statements["a2"]
+    assert (a2.earned, a2.reversed, a2.closing) == (
+        Money("4.00", "CNY"),
+        Money("2.00", "CNY"),
+        Money("2.00", "CNY"),
+    )
+    april_a1 = next(s for s in taking.statements(start=april, end=may) if s.affiliate_id == "a1")
+    assert (april_a1.opening, april_a1.paid, april_a1.clawed_back, april_a1.closing) == (
+        Money("8.00", "CNY"),
+        Money("8.00", "CNY"),
+        Money("0.80", "CNY"),
+        Money("-0.80", "CNY"),
+    )
+    [invoice] = taking.invoices(start=march, end=april)
+    assert (invoice.commission, invoice.platform_take, invoice.total) == (
+        Money("10.00", "CNY"),
+        Money("2.50", "CNY"),
+        Money("12.50", "CNY"),
+    )
+    [row] = taking.reconcile(start=march, end=may)
+    assert row.balanced
+    # booked 10.00 + 5.00; o2 half refunded: -2.00 - 0.50; o1 10% refunded: -0.80 - 0.20
+    assert row.merchant_cost == Money("11.50", "CNY")
+    assert row.affiliate_earnings == Money("9.20", "CNY")  # 8.00 + 4.00 - 2.00 - 0.80
+    assert row.platform_take == Money("2.30", "CNY")  # 2.00 + 1.00 - 0.50 - 0.20
+    taking.close()
+
+
+def test_reconciliation_fails_on_a_ledger_line_that_disagrees(clock: FakeClock) -> None:
+    with Alliance.open(keys={"k1": SECRET}, clock=clock) as alliance:
+        alliance.add_campaign(make_campaign())
+        line_id = _sell(alliance, "o1", "100.00")
+        store = alliance.store
+        [line] = store.entries(order_id="o1")
+        store.update_entries([line.model_copy(update={"amount": Money("11.00", "CNY")})])
+        with pytest.raises(LedgerImbalance) as info:
+            alliance.reconcile(start=START - timedelta(days=1), end=START + timedelta(days=1))
+        [row] = info.value.rows
+        assert (row.merchant_id, row.difference) == ("m1", Money("-1.00", "CNY"))
+        assert line_id == line.entry_id

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from types import TracebackType
-from typing import Final, NamedTuple, Self, TypedDict, Unpack
+from typing import Any, Final, NamedTuple, Self, TypedDict, Unpack
 from urllib.parse import quote
 
 from pydantic import TypeAdapter
@@ -31,11 +31,13 @@ from .commission.ledger import (
     JournalDraft,
     Posting,
     affiliate_account,
+    decode_entry,
     encode_entry,
     merchant_account,
     verify_chain,
 )
 from .commission.lifecycle import OPEN_STATUSES, live_amounts, move, state_account, to_merchant
+from .commission.settlement import build_invoices, build_statements, reconcile_rows
 from .errors import (
     CampaignInactive,
     CommissionStateError,
@@ -44,6 +46,7 @@ from .errors import (
     CurrencyMismatch,
     InvalidAmount,
     InvalidInput,
+    LedgerImbalance,
     RefundExceedsOrder,
     UnknownCampaign,
     UnknownCommission,
@@ -56,11 +59,14 @@ from .models import (
     Commission,
     CommissionStatus,
     Credit,
+    Invoice,
     LedgerVerification,
     Order,
     OrderOutcome,
     PayoutBatch,
+    ReconciliationRow,
     RefundOutcome,
+    Statement,
     Verdict,
 )
 from .money import Money, sum_money
@@ -102,6 +108,8 @@ DEFAULT_CLICK_DEDUPE_WINDOW: Final = timedelta(hours=1)
 DEFAULT_CAMPAIGN_CACHE_TTL: Final = timedelta(seconds=5)
 #: User agents are judged (and remembered) by their first this many characters.
 MAX_USER_AGENT_LENGTH: Final = 512
+#: Journal entry kind (after "commission.") for each kind of refund line.
+_JOURNAL_KIND: Final = {"reversal": "reversed", "clawback": "clawed_back"}
 #: How long after approval a commission becomes payable (T+1).
 DEFAULT_SETTLE_AFTER: Final = timedelta(days=1)
 #: The platform's share of every commission unless configured.
@@ -653,14 +661,15 @@ class Alliance:
             if reversals:
                 store.add_entries(reversals)
                 store.update_entries(emptied)
-                self._journal(
-                    store,
-                    event_id=_event_id("refund", merchant_id, order_id, refund_id),
-                    kind="commission.reversed",
-                    at=reversals[0].created_at,
-                    postings=postings,
-                    lines=reversals,
-                )
+                for kind, kind_postings in postings.items():
+                    self._journal(
+                        store,
+                        event_id=_event_id("refund", merchant_id, order_id, refund_id, kind),
+                        kind=f"commission.{kind}",
+                        at=reversals[0].created_at,
+                        postings=kind_postings,
+                        lines=[r for r in reversals if _JOURNAL_KIND[r.kind] == kind],
+                    )
             store.set_order_refunded(merchant_id, order_id, refunded.to_minor())
             store.insert_refund(
                 RefundRecord(
@@ -683,8 +692,8 @@ class Alliance:
         before: Money,
         refund: Money,
         now_ms: int,
-    ) -> tuple[list[Commission], list[Commission], list[Posting]]:
-        """Reversal lines for a refund, the lines it empties, and the postings.
+    ) -> tuple[list[Commission], list[Commission], dict[str, list[Posting]]]:
+        """Reversal lines for a refund, the lines it empties, and the postings by kind.
 
         Before payment a line is reversed where its money sits; after payment
         the refund becomes an approved clawback that nets against the next payout.
@@ -693,7 +702,7 @@ class Alliance:
         live = live_amounts(lines)
         reversals: list[Commission] = []
         emptied: list[Commission] = []
-        parts: dict[str, list[tuple[Commission, str, Money]]] = {}
+        parts: dict[str, dict[str, list[tuple[Commission, str, Money]]]] = {}
         for line in lines:
             if line.kind != "commission" or line.status not in OPEN_STATUSES:
                 continue
@@ -723,10 +732,13 @@ class Alliance:
                     }
                 )
             )
-            parts.setdefault(line.merchant_id, []).append((line, state, -amount))
+            kind = "clawed_back" if paid else "reversed"
+            parts.setdefault(kind, {}).setdefault(line.merchant_id, []).append(
+                (line, state, -amount)
+            )
             if not paid and not live[line.entry_id] + amount:
                 emptied.append(line.model_copy(update={"status": "reversed"}))
-        return reversals, emptied, to_merchant(parts)
+        return reversals, emptied, {kind: to_merchant(p) for kind, p in sorted(parts.items())}
 
     # -- lifecycle --------------------------------------------------------------------------------
     def approve_due(self, now: datetime | None = None) -> list[Commission]:
@@ -948,6 +960,29 @@ class Alliance:
         seq, previous = head if head is not None else (0, GENESIS_HASH)
         draft = JournalDraft(event_id, kind, at, postings, refs)
         store.append_journal([encode_entry(seq + 1, previous, draft)])
+
+    # -- reports ------------------------------------------------------------------------------
+    def _documents(self) -> Iterator[dict[str, Any]]:
+        return (decode_entry(row.body) for row in self._store.journal())
+
+    def statements(self, *, start: datetime, end: datetime) -> list[Statement]:
+        """Each affiliate's statement for ``start <= t < end``, per currency."""
+        return build_statements(self._documents(), start=start, end=end)
+
+    def invoices(self, *, start: datetime, end: datetime) -> list[Invoice]:
+        """What each merchant owes for commission booked in ``start <= t < end``."""
+        return build_invoices(self._store.entries(), start=start, end=end)
+
+    def reconcile(self, *, start: datetime, end: datetime) -> list[ReconciliationRow]:
+        """Prove merchant cost = affiliate earnings + platform take, per merchant and currency.
+
+        Raises ``LedgerImbalance`` naming every row that is off by even a cent.
+        """
+        rows = reconcile_rows(self._documents(), self._store.entries(), start=start, end=end)
+        off = [row for row in rows if not row.balanced]
+        if off:
+            raise LedgerImbalance(off)
+        return rows
 
     def verify_ledger(self) -> LedgerVerification:
         """Recompute the journal's hash chain and say where it first breaks, if it does."""

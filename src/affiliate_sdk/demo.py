@@ -80,6 +80,8 @@ class DemoSummary:
     per_affiliate: dict[str, Money] = field(default_factory=dict)
     platform_take: Money = field(default_factory=lambda: Money.zero(CURRENCY))
     merchants_owe: Money = field(default_factory=lambda: Money.zero(CURRENCY))
+    reconciled_merchants: int = 0
+    ledger_entries: int = 0
 
     def render(self) -> str:
         def pct(part: int, whole: int) -> str:
@@ -100,6 +102,9 @@ class DemoSummary:
         lines += [
             f"platform take     {_fmt(self.platform_take):>14}   ({PLATFORM_TAKE} of commission)",
             f"merchants owe     {_fmt(self.merchants_owe):>14}",
+            "",
+            f"reconciliation    balanced to the cent for {self.reconciled_merchants} merchants",
+            f"ledger            {self.ledger_entries:,} journal entries, hash chain verified",
         ]
         return "\n".join(lines)
 
@@ -256,4 +261,12 @@ def run_demo(
             else:
                 per_affiliate[entry.affiliate_id] += entry.amount
         summary.per_affiliate = dict(per_affiliate)
+        # raises LedgerImbalance if any merchant is off by a cent
+        summary.reconciled_merchants = len(
+            alliance.reconcile(start=DEMO_START, end=clock.now() + timedelta(seconds=1))
+        )
+        report = alliance.verify_ledger()
+        if not report.ok:  # pragma: no cover - would mean the ledger itself is broken
+            raise StorageError(f"ledger verification failed at entry {report.first_bad_seq}")
+        summary.ledger_entries = report.entries
     return summary

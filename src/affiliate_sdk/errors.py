@@ -29,7 +29,8 @@ signature, the instant a link expired, the amount left to refund).
     │   └── ConflictingRefund        same refund id, different amount
     ├── CommissionError
     │   ├── UnknownCommission        no ledger line with that id
-    │   └── CommissionStateError     the line's status does not allow the change
+    │   ├── CommissionStateError     the line's status does not allow the change
+    │   └── LedgerImbalance          the reconciliation does not balance to the cent
     └── StorageError
         ├── UnsupportedStore         store URL scheme not known
         └── SchemaVersionError       database written by a newer SDK
@@ -58,6 +59,7 @@ __all__ = [
     "InvalidInput",
     "InvalidKey",
     "InvalidSignature",
+    "LedgerImbalance",
     "LinkError",
     "LinkExpired",
     "MalformedLink",
@@ -288,6 +290,15 @@ class CommissionStateError(CommissionError):
         self.entry_id = entry_id
         self.status = status
         self.target = target
+
+
+class LedgerImbalance(CommissionError):
+    """The reconciliation failed: ``rows`` are the merchants and currencies off balance."""
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        names = ", ".join(f"{r.merchant_id} {r.currency} off by {r.difference}" for r in rows)
+        super().__init__(f"the ledger does not reconcile: {names}")
+        self.rows = list(rows)
 
 
 # --- storage -----------------------------------------------------------------

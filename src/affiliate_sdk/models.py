@@ -24,13 +24,16 @@ __all__ = [
     "Commission",
     "CommissionStatus",
     "Credit",
+    "Invoice",
     "LedgerVerification",
     "LineItem",
     "Order",
     "OrderOutcome",
     "PayoutBatch",
     "Reason",
+    "ReconciliationRow",
     "RefundOutcome",
+    "Statement",
     "Verdict",
 ]
 
@@ -260,6 +263,49 @@ class PayoutBatch(AffiliateModel):
     amount: Money
     entry_ids: list[str]
     created_at: datetime
+
+
+class Statement(AffiliateModel):
+    """An affiliate's account for ``start <= t < end`` in one currency.
+
+    ``closing = opening + earned - reversed - clawed_back - paid``; balances
+    are what the alliance owes the affiliate and has not paid yet.
+    """
+
+    affiliate_id: Identifier
+    currency: str
+    start: datetime
+    end: datetime
+    opening: Money
+    earned: Money
+    reversed: Money
+    clawed_back: Money
+    paid: Money
+    closing: Money
+
+
+class Invoice(AffiliateModel):
+    """What a merchant owes for commission booked in ``start <= t < end``, net of refunds."""
+
+    merchant_id: Identifier
+    currency: str
+    start: datetime
+    end: datetime
+    commission: Money
+    platform_take: Money
+    total: Money
+
+
+class ReconciliationRow(AffiliateModel):
+    """Merchant cost (journal) against affiliate earnings plus platform take (ledger lines)."""
+
+    merchant_id: Identifier
+    currency: str
+    merchant_cost: Money
+    affiliate_earnings: Money
+    platform_take: Money
+    difference: Money
+    balanced: bool
 
 
 class RefundOutcome(AffiliateModel):

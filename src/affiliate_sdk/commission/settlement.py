@@ -1,0 +1,163 @@
+"""Statements, invoices and the reconciliation, computed from the journal. Pure.
+
+Everything here reads decoded journal entries (``decode_entry``) and ledger
+lines; nothing touches storage or the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from affiliate_sdk.commission.ledger import postings_of
+from affiliate_sdk.models import Commission, Invoice, ReconciliationRow, Statement
+from affiliate_sdk.money import Money
+
+__all__ = ["build_invoices", "build_statements", "reconcile_rows"]
+
+_UNPAID_STATES = ("pending", "frozen", "approved")
+
+
+def _at(document: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(document["at"])
+
+
+def build_statements(
+    documents: Iterable[Mapping[str, Any]], *, start: datetime, end: datetime
+) -> list[Statement]:
+    """One statement per affiliate and currency for ``start <= at < end``.
+
+    The balance is what the alliance owes the affiliate and has not paid:
+    its pending, frozen and approved accounts. ``earned`` is commission
+    booked in the period, ``reversed`` refunds and rejections before payment,
+    ``clawed_back`` refunds after payment, ``paid`` payouts.
+    """
+    rows: dict[tuple[str, str], dict[str, Money]] = {}
+
+    def row(affiliate_id: str, currency: str) -> dict[str, Money]:
+        zero = Money.zero(currency)
+        return rows.setdefault(
+            (affiliate_id, currency),
+            dict.fromkeys(("opening", "earned", "reversed", "clawed_back", "paid"), zero),
+        )
+
+    for document in documents:
+        at = _at(document)
+        if at >= end:
+            continue
+        kind = document["kind"]
+        for posting in postings_of(document):
+            parts = posting.account.split("/")
+            if parts[0] != "affiliate":
+                continue
+            affiliate_id, state = parts[1], parts[2]
+            line = row(affiliate_id, posting.amount.currency)
+            unpaid = state in _UNPAID_STATES
+            if at < start:
+                if unpaid:
+                    line["opening"] += posting.amount
+                continue
+            if kind == "commission.booked":
+                line["earned"] += posting.amount
+            elif kind in ("commission.reversed", "commission.rejected") and unpaid:
+                line["reversed"] -= posting.amount
+            elif kind == "commission.clawed_back":
+                line["clawed_back"] -= posting.amount
+            elif kind == "payout" and unpaid:
+                line["paid"] -= posting.amount
+    statements = []
+    for (affiliate_id, currency), line in sorted(rows.items()):
+        closing = (
+            line["opening"] + line["earned"] - line["reversed"] - line["clawed_back"] - line["paid"]
+        )
+        statements.append(
+            Statement(
+                affiliate_id=affiliate_id,
+                currency=currency,
+                start=start,
+                end=end,
+                closing=closing,
+                **line,
+            )
+        )
+    return statements
+
+
+def build_invoices(lines: Iterable[Commission], *, start: datetime, end: datetime) -> list[Invoice]:
+    """What each merchant owes for lines booked in ``start <= created_at < end``."""
+    totals: dict[tuple[str, str], dict[str, Money]] = {}
+    for line in lines:
+        if not start <= line.created_at < end:
+            continue
+        currency = line.amount.currency
+        zero = Money.zero(currency)
+        row = totals.setdefault(
+            (line.merchant_id, currency), {"commission": zero, "platform_take": zero}
+        )
+        key = "platform_take" if line.account == "platform" else "commission"
+        row[key] += line.amount
+    return [
+        Invoice(
+            merchant_id=merchant_id,
+            currency=currency,
+            start=start,
+            end=end,
+            commission=row["commission"],
+            platform_take=row["platform_take"],
+            total=row["commission"] + row["platform_take"],
+        )
+        for (merchant_id, currency), row in sorted(totals.items())
+    ]
+
+
+def reconcile_rows(
+    documents: Iterable[Mapping[str, Any]],
+    lines: Iterable[Commission],
+    *,
+    start: datetime,
+    end: datetime,
+) -> list[ReconciliationRow]:
+    """Merchant cost from the journal against what the ledger lines say it paid for.
+
+    Per merchant and currency over ``start <= at < end``: the merchant's cost
+    is the money its payable account gave up in the journal; the other side
+    is the affiliate and platform lines booked in the ledger. They balance
+    to the cent or the row says by how much they do not.
+    """
+    cost: dict[tuple[str, str], Money] = {}
+    for document in documents:
+        at = _at(document)
+        if not start <= at < end:
+            continue
+        for posting in postings_of(document):
+            parts = posting.account.split("/")
+            if parts[0] == "merchant":
+                key = (parts[1], posting.amount.currency)
+                cost[key] = cost.get(key, Money.zero(key[1])) - posting.amount
+    earned: dict[tuple[str, str, str], Money] = {}
+    for line in lines:
+        if not start <= line.created_at < end:
+            continue
+        key3 = (line.merchant_id, line.amount.currency, line.account)
+        earned[key3] = earned.get(key3, Money.zero(key3[1])) + line.amount
+    keys = sorted(set(cost) | {(m, c) for m, c, _ in earned})
+    rows = []
+    for merchant_id, currency in keys:
+        zero = Money.zero(currency)
+        affiliate = earned.get((merchant_id, currency, "affiliate"), zero)
+        platform = earned.get((merchant_id, currency, "platform"), zero)
+        merchant_cost = cost.get((merchant_id, currency), zero)
+        difference = merchant_cost - affiliate - platform
+        rows.append(
+            ReconciliationRow(
+                merchant_id=merchant_id,
+                currency=currency,
+                merchant_cost=merchant_cost,
+                affiliate_earnings=affiliate,
+                platform_take=platform,
+                difference=difference,
+                balanced=not difference,
+            )
+        )
+    return rows
