@@ -25,7 +25,13 @@ from ._validation import check_identifier
 from .antifraud.useragents import BotUserAgents
 from .antifraud.verdicts import ALLOW, user_agent_verdict
 from .clock import Clock, SystemClock, from_timestamp
-from .commission.calculator import cps_split, reversal_for_refund
+from .commission.calculator import (
+    Calculation,
+    calculate,
+    effective_rate,
+    reversal_for_refund,
+    split_commission,
+)
 from .commission.ledger import (
     GENESIS_HASH,
     JournalDraft,
@@ -60,6 +66,7 @@ from .models import (
     CommissionStatus,
     Credit,
     Invoice,
+    ItemCommission,
     LedgerVerification,
     Order,
     OrderOutcome,
@@ -469,6 +476,7 @@ class Alliance:
             winner = attribution.winner
             credits: list[Credit] = []
             entries: list[Commission] = []
+            breakdown: list[ItemCommission] = []
             if winner is not None:
                 credits.append(
                     Credit(
@@ -482,7 +490,10 @@ class Alliance:
                 if verdict.decision == "block":
                     notes.append("no commission: the order request came from invalid traffic")
                 else:
-                    entries = self._book_commission(order, winner, now_ms=int(now_ts * 1000))
+                    entries, calculation = self._book_commission(
+                        order, winner, now_ms=int(now_ts * 1000)
+                    )
+                    breakdown = list(calculation.items)
             outcome = OrderOutcome(
                 merchant_id=order.merchant_id,
                 order_id=order.order_id,
@@ -492,6 +503,7 @@ class Alliance:
                 commissions=entries,
                 verdict=verdict,
                 notes=notes,
+                breakdown=breakdown,
             )
             store.insert_order(
                 OrderRecord(
@@ -563,12 +575,14 @@ class Alliance:
 
     def _book_commission(
         self, order: Order, click: ClickRecord, *, now_ms: int
-    ) -> list[Commission]:
-        campaign = self._campaign_view(click.campaign_id, now_ms / 1000).campaign
-        rate = campaign.plan.rate
-        split = cps_split(order.total, rate, self._platform_take)
+    ) -> tuple[list[Commission], Calculation]:
+        plan = self._campaign_view(click.campaign_id, now_ms / 1000).campaign.plan
+        calculation = calculate(plan, order)
+        take = plan.platform_take if plan.platform_take is not None else self._platform_take
+        split = split_commission(calculation.gross, take)
+        basis = sum_money((item.eligible for item in calculation.items), order.total.currency)
         created_at = from_timestamp(now_ms / 1000)
-        hold_until = created_at + timedelta(days=campaign.plan.hold_days)
+        hold_until = created_at + timedelta(days=plan.hold_days)
         entries = []
         for account, amount in (("affiliate", split.affiliate), ("platform", split.platform)):
             if account == "platform" and not amount:
@@ -586,13 +600,15 @@ class Alliance:
                     kind="commission",
                     amount=amount,
                     status="pending",
-                    rate=rate,
-                    basis=order.total,
+                    rate=effective_rate(calculation),
+                    basis=basis,
+                    rule=calculation.rule,
+                    plan_version=plan.version,
                     created_at=created_at,
                     hold_until=hold_until,
                 )
             )
-        return entries
+        return entries, calculation
 
     # -- refunds ------------------------------------------------------------------------------
     def refund(

@@ -25,6 +25,7 @@ __all__ = [
     "CommissionStatus",
     "Credit",
     "Invoice",
+    "ItemCommission",
     "LedgerVerification",
     "LineItem",
     "Order",
@@ -96,11 +97,19 @@ class Order(AffiliateModel):
     coupon_codes: list[Text] = Field(default_factory=list)
     country: CountryCode | None = None
     placed_at: datetime | None = None
+    shipping: Money | None = None
+    tax: Money | None = None
+    discount: Money | None = None
 
     @field_validator("total")
     @classmethod
     def _total(cls, value: Money) -> Money:
         return _booked(value)
+
+    @field_validator("shipping", "tax", "discount")
+    @classmethod
+    def _parts(cls, value: Money | None) -> Money | None:
+        return None if value is None else _booked(value)
 
     @field_validator("placed_at")
     @classmethod
@@ -109,12 +118,17 @@ class Order(AffiliateModel):
 
     @model_validator(mode="after")
     def _one_currency(self) -> Order:
+        currency = self.total.currency
         for item in self.items:
-            if item.unit_price.currency != self.total.currency:
+            if item.unit_price.currency != currency:
                 raise ValueError(
                     f"item {item.sku!r} is priced in {item.unit_price.currency}, "
-                    f"the order in {self.total.currency}"
+                    f"the order in {currency}"
                 )
+        for name in ("shipping", "tax", "discount"):
+            part = getattr(self, name)
+            if part is not None and part.currency != currency:
+                raise ValueError(f"{name} is in {part.currency}, the order in {currency}")
         return self
 
 
@@ -204,6 +218,8 @@ class Commission(AffiliateModel):
     status: CommissionStatus
     rate: Decimal
     basis: Money
+    rule: str = "base"
+    plan_version: int = 1
     refund_id: str | None = None
     reverses: str | None = None
     reason: str | None = None
@@ -229,8 +245,23 @@ class Credit(AffiliateModel):
     clicked_at: datetime
 
 
+class ItemCommission(AffiliateModel):
+    """How one order line (or the whole order, without lines) earned commission."""
+
+    sku: str | None
+    category: str | None
+    eligible: Money
+    rate: Decimal | None
+    amount: Money
+    rule: str
+
+
 class OrderOutcome(AffiliateModel):
-    """What ``record_order`` decided and booked; the same again on a repeat call."""
+    """What ``record_order`` decided and booked; the same again on a repeat call.
+
+    ``breakdown`` explains the commission line by line (before it is rounded
+    once, at the order level).
+    """
 
     merchant_id: Identifier
     order_id: Text
@@ -240,6 +271,7 @@ class OrderOutcome(AffiliateModel):
     commissions: list[Commission]
     verdict: Verdict
     notes: list[str] = Field(default_factory=list)
+    breakdown: list[ItemCommission] = Field(default_factory=list)
 
     @property
     def attributed(self) -> bool:

@@ -1,6 +1,10 @@
-"""Commission plans and the pure arithmetic that books them."""
+"""Commission plans, the pure arithmetic that applies them, the journal and settlement.
 
-from .calculator import cps_split, reversal_for_refund
-from .plans import CommissionPlan
+Import from the modules: ``plans`` (data), ``calculator`` (pure commission
+math), ``ledger`` (the hash-chained journal), ``lifecycle`` (state moves as
+postings) and ``settlement`` (statements, invoices, reconciliation).
+"""
 
-__all__ = ["CommissionPlan", "cps_split", "reversal_for_refund"]
+from affiliate_sdk.commission.plans import CommissionPlan
+
+__all__ = ["CommissionPlan"]

@@ -1,19 +1,38 @@
-"""Pure commission arithmetic: no I/O, no clock, exact to the minor unit."""
+"""Pure commission arithmetic: no I/O, no clock, exact to the minor unit.
+
+``calculate(plan, order, ...)`` works out what an order earns under a plan,
+line by line, and rounds once, at the order level.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Final
 
 import attrs
 
-from affiliate_sdk.money import Money
+from affiliate_sdk.commission.plans import CommissionPlan, Match, Override
+from affiliate_sdk.models import ItemCommission, LineItem, Order
+from affiliate_sdk.money import Money, sum_money
 
-__all__ = ["COMMISSION_ROUNDING", "CpsSplit", "cps_split", "reversal_for_refund"]
+__all__ = [
+    "COMMISSION_ROUNDING",
+    "Calculation",
+    "CpsSplit",
+    "OrderContext",
+    "calculate",
+    "cps_split",
+    "effective_rate",
+    "eligible_amounts",
+    "reversal_for_refund",
+    "split_commission",
+]
 
 #: Rounding applied once, where a commission amount is booked.
 COMMISSION_ROUNDING: Final = ROUND_HALF_EVEN
 _CONTEXT: Final = Context(prec=60)
+_ZERO: Final = Decimal(0)
 
 
 @attrs.frozen
@@ -25,15 +44,194 @@ class CpsSplit:
     platform: Money
 
 
+@attrs.frozen
+class OrderContext:
+    """What overrides can match beyond the order itself."""
+
+    affiliate_group: str | None = None
+    channel: str | None = None
+
+
+@attrs.frozen
+class Calculation:
+    """An order's commission under a plan: ``gross`` is rounded once."""
+
+    gross: Money
+    items: tuple[ItemCommission, ...]
+    rule: str
+    capped: bool
+
+
 def cps_split(basis: Money, rate: Decimal, take: Decimal) -> CpsSplit:
     """Commission on ``basis`` at ``rate``, with the platform keeping ``take`` of it.
 
     The commission is rounded once; the platform's share is rounded once; the
     affiliate gets the rest, so the two parts always add up to the commission.
     """
-    gross = (basis * rate).round(COMMISSION_ROUNDING)
+    return split_commission((basis * rate).round(COMMISSION_ROUNDING), take)
+
+
+def split_commission(gross: Money, take: Decimal) -> CpsSplit:
+    """The platform keeps ``take`` of ``gross`` (rounded once); the affiliate the rest."""
     platform = (gross * take).round(COMMISSION_ROUNDING)
     return CpsSplit(gross=gross, affiliate=gross - platform, platform=platform)
+
+
+def eligible_amounts(order: Order) -> list[tuple[LineItem | None, Money]]:
+    """Each line's commissionable value: its price times quantity less its share of the discount.
+
+    An order-level discount is spread over the lines in proportion to their
+    value (``Money.allocate``, so the shares add up to the discount exactly).
+    Shipping and tax are never part of it. An order without lines has one
+    pseudo-line: its total less shipping and tax.
+    """
+    currency = order.total.currency
+    if not order.items:
+        value = order.total
+        for part in (order.shipping, order.tax):
+            if part is not None:
+                value = value - part
+        return [(None, value if value.amount > 0 else Money.zero(currency))]
+    values = [item.unit_price * item.quantity for item in order.items]
+    discount = order.discount or Money.zero(currency)
+    weights = [value.to_minor() for value in values]
+    shares = (
+        discount.allocate(weights)
+        if discount and any(weights)
+        else [Money.zero(currency)] * len(values)
+    )
+    result: list[tuple[LineItem | None, Money]] = []
+    for item, value, share in zip(order.items, values, shares, strict=True):
+        net = value - share
+        result.append((item, net if net.amount > 0 else Money.zero(currency)))
+    return result
+
+
+def _matches(match: Match, item: LineItem | None, order: Order, context: OrderContext) -> bool:
+    checks = (
+        (match.sku, None if item is None else item.sku),
+        (match.category, None if item is None else item.category),
+        (match.country, order.country),
+        (match.new_customer, order.new_customer),
+        (match.affiliate_group, context.affiliate_group),
+        (match.channel, context.channel),
+    )
+    return all(wanted is None or wanted == actual for wanted, actual in checks)
+
+
+def _override(
+    overrides: Sequence[Override], item: LineItem | None, order: Order, context: OrderContext
+) -> Override | None:
+    """The most specific matching override; the first declared among equals."""
+    best: Override | None = None
+    for override in overrides:
+        if _matches(override.match, item, order, context) and (
+            best is None or override.match.specificity > best.match.specificity
+        ):
+            best = override
+    return best
+
+
+def _shape(plan: CommissionPlan, rate: Decimal, category: str | None) -> tuple[Decimal, list[str]]:
+    """Apply the category cap, floor and bounds to a rate, saying which applied."""
+    notes: list[str] = []
+    cap = plan.category_caps.get(category) if category is not None else None
+    if cap is not None and rate > cap:
+        rate, notes = cap, [f"capped at {cap * 100:g}% for {category}"]
+    if plan.floor_rate is not None and rate < plan.floor_rate:
+        rate = plan.floor_rate
+        notes.append(f"floor {plan.floor_rate * 100:g}%")
+    if plan.bounds is not None:
+        bounded = min(max(rate, plan.bounds.minimum), plan.bounds.maximum)
+        if bounded != rate:
+            rate = bounded
+            notes.append(f"bounded to {bounded * 100:g}%")
+    return rate, notes
+
+
+def calculate(
+    plan: CommissionPlan, order: Order, context: OrderContext | None = None
+) -> Calculation:
+    """What ``order`` earns under ``plan``.
+
+    Per line: excluded lines earn nothing; otherwise the most specific
+    matching override sets the rate (or a flat amount per unit), else the
+    plan's rate; then the category cap, the floor and the bounds apply. The
+    plan's ``flat`` amount is added per order; the sum is rounded once
+    (``ROUND_HALF_EVEN``) and limited by ``order_cap``.
+    """
+    context = context or OrderContext()
+    currency = order.total.currency
+    excluded_categories = set(plan.eligibility.exclude_categories)
+    excluded_skus = set(plan.eligibility.exclude_skus)
+    items: list[ItemCommission] = []
+    for item, eligible in eligible_amounts(order):
+        sku = None if item is None else item.sku
+        category = None if item is None else item.category
+        if item is not None and (item.sku in excluded_skus or category in excluded_categories):
+            zero = Money.zero(currency)
+            items.append(
+                ItemCommission(
+                    sku=sku,
+                    category=category,
+                    eligible=zero,
+                    rate=None,
+                    amount=zero,
+                    rule="excluded",
+                )
+            )
+            continue
+        override = _override(plan.overrides, item, order, context)
+        if override is not None and override.flat_per_unit is not None:
+            quantity = 1 if item is None else item.quantity
+            items.append(
+                ItemCommission(
+                    sku=sku,
+                    category=category,
+                    eligible=eligible,
+                    rate=None,
+                    amount=override.flat_per_unit * quantity,
+                    rule=override.label,
+                )
+            )
+            continue
+        base = override.rate if override is not None else plan.rate
+        rule = override.label if override is not None else "base"
+        rate, notes = _shape(plan, base if base is not None else _ZERO, category)
+        items.append(
+            ItemCommission(
+                sku=sku,
+                category=category,
+                eligible=eligible,
+                rate=rate,
+                amount=eligible * rate,
+                rule="; ".join([rule, *notes]),
+            )
+        )
+    exact = sum_money((i.amount for i in items), currency)
+    rules = list(dict.fromkeys(i.rule for i in items if i.rule != "excluded"))
+    if plan.flat is not None:
+        exact = exact + plan.flat
+        rules.append("flat per order")
+    gross = exact.round(COMMISSION_ROUNDING)
+    capped = plan.order_cap is not None and gross > plan.order_cap
+    if capped and plan.order_cap is not None:
+        gross = plan.order_cap
+        rules.append("order cap")
+    return Calculation(
+        gross=gross, items=tuple(items), rule="; ".join(rules) or "none", capped=capped
+    )
+
+
+def effective_rate(calculation: Calculation) -> Decimal:
+    """The one rate every paying line used, or commission over eligible value (6 places)."""
+    rates = {item.rate for item in calculation.items if item.rate is not None and item.eligible}
+    if len(rates) == 1 and not calculation.capped:
+        return rates.pop()
+    eligible = sum((item.eligible.amount for item in calculation.items), _ZERO)
+    if not eligible:
+        return _ZERO
+    return (calculation.gross.amount / eligible).quantize(Decimal("0.000001"))
 
 
 def _share(booked: Money, part: Money, whole: Money) -> Money:

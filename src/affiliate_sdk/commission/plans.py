@@ -1,30 +1,142 @@
-"""Commission plans: how a merchant pays for the sales affiliates bring."""
+"""Commission plans: how a merchant pays for the sales affiliates bring.
+
+A plan is data: it loads from a dict, JSON or TOML (``CommissionPlan.model_validate``)
+and exports JSON Schema, so a host can store one per merchant or campaign.
+Invalid plans fail at load with a message naming the field.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Final
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Rate
+from affiliate_sdk.money import Money
 
-__all__ = ["DEFAULT_HOLD_DAYS", "CommissionPlan"]
+__all__ = [
+    "DEFAULT_HOLD_DAYS",
+    "CommissionPlan",
+    "Eligibility",
+    "Match",
+    "Override",
+    "RateBounds",
+]
 
 #: Days a commission stays pending (refunds, returns, review) before approval.
 DEFAULT_HOLD_DAYS: Final = 30
 
 
-class CommissionPlan(AffiliateModel):
-    """A CPS plan: ``rate`` of the order total is paid as commission.
+class Eligibility(AffiliateModel):
+    """Which parts of an order earn commission.
 
-    ``CommissionPlan(rate="10%")`` and ``CommissionPlan(rate=Decimal("0.1"))``
-    are the same plan.
+    Shipping, tax and order-level discounts are never commissionable: the
+    discount is spread over the items in proportion to their value. Items
+    in ``exclude_categories`` or ``exclude_skus`` earn nothing.
     """
 
-    rate: Rate
-    hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)
+    exclude_categories: list[str] = Field(default_factory=list)
+    exclude_skus: list[str] = Field(default_factory=list)
+
+
+class Match(AffiliateModel):
+    """Conditions an override applies under; every field set must match.
+
+    ``sku`` and ``category`` match an order line; the others match the order
+    (``country``, ``new_customer``) or the affiliate (``affiliate_group``,
+    ``channel``). Specificity is the number of fields set.
+    """
+
+    sku: str | None = None
+    category: str | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    new_customer: bool | None = None
+    affiliate_group: str | None = None
+    channel: str | None = None
 
     @property
-    def percent(self) -> Decimal:
-        return self.rate * 100
+    def specificity(self) -> int:
+        return sum(value is not None for value in self.model_dump().values())
+
+
+class Override(AffiliateModel):
+    """A rate (or flat amount per unit) for the lines and orders it matches.
+
+    The most specific matching override wins for each line; among equally
+    specific ones, the one declared first. ``name`` is recorded on the booked
+    commission as the rule that produced it.
+    """
+
+    name: str | None = None
+    match: Match
+    rate: Rate | None = None
+    flat_per_unit: Money | None = None
+
+    @model_validator(mode="after")
+    def _pays_something(self) -> Override:
+        if (self.rate is None) == (self.flat_per_unit is None):
+            raise ValueError("an override sets exactly one of rate or flat_per_unit")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        fields = ", ".join(f"{k}={v}" for k, v in self.match.model_dump().items() if v is not None)
+        return f"override({fields})"
+
+
+class RateBounds(AffiliateModel):
+    """The effective rate is kept within ``[minimum, maximum]`` (e.g. 0.5%-12%)."""
+
+    minimum: Rate
+    maximum: Rate
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RateBounds:
+        if self.minimum > self.maximum:
+            raise ValueError("minimum must not exceed maximum")
+        return self
+
+
+class CommissionPlan(AffiliateModel):
+    """What a campaign pays.
+
+    ``CommissionPlan(rate="10%")`` pays 10% of the eligible amount (CPS).
+    ``flat`` pays a fixed amount per order (CPA); with a rate too, it is a
+    bonus on top (CPS + flat). Overrides change the rate per category, SKU,
+    country, new customer, affiliate group or channel. Caps, floors and
+    bounds shape the effective rate: ``category_caps`` limit the rate in a
+    category, ``floor_rate`` guarantees a minimum, ``bounds`` clamp a
+    dynamically set rate, ``order_cap`` limits the commission of one order.
+    """
+
+    version: int = Field(default=1, ge=1)
+    rate: Rate | None = None
+    flat: Money | None = None
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    overrides: list[Override] = Field(default_factory=list)
+    category_caps: dict[str, Rate] = Field(default_factory=dict)
+    floor_rate: Rate | None = None
+    bounds: RateBounds | None = None
+    order_cap: Money | None = None
+    platform_take: Rate | None = None
+    hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)
+
+    @field_validator("flat", "order_cap")
+    @classmethod
+    def _non_negative(cls, value: Money | None) -> Money | None:
+        if value is not None and (value.amount < 0 or not value.is_rounded):
+            raise ValueError("must be a non-negative amount in whole minor units")
+        return value
+
+    @model_validator(mode="after")
+    def _pays_something(self) -> CommissionPlan:
+        if self.rate is None and self.flat is None and not self.overrides:
+            raise ValueError("a plan needs a rate, a flat amount or overrides")
+        return self
+
+    @property
+    def percent(self) -> Decimal | None:
+        return None if self.rate is None else self.rate * 100
