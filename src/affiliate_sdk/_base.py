@@ -31,6 +31,10 @@ class AffiliateModel(BaseModel):
         except ValidationError as exc:
             raise InvalidInput.from_validation_error(exc) from None
 
+    # Nested models are validated by pydantic's core, not through this __init__,
+    # so errors inside them keep their full location (``overrides.0.match.x``).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
         try:

@@ -132,20 +132,24 @@ def _override(
     return best
 
 
+def _pct(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
 def _shape(plan: CommissionPlan, rate: Decimal, category: str | None) -> tuple[Decimal, list[str]]:
     """Apply the category cap, floor and bounds to a rate, saying which applied."""
     notes: list[str] = []
     cap = plan.category_caps.get(category) if category is not None else None
     if cap is not None and rate > cap:
-        rate, notes = cap, [f"capped at {cap * 100:g}% for {category}"]
+        rate, notes = cap, [f"capped at {_pct(cap)} for {category}"]
     if plan.floor_rate is not None and rate < plan.floor_rate:
         rate = plan.floor_rate
-        notes.append(f"floor {plan.floor_rate * 100:g}%")
+        notes.append(f"floor {_pct(plan.floor_rate)}")
     if plan.bounds is not None:
         bounded = min(max(rate, plan.bounds.minimum), plan.bounds.maximum)
         if bounded != rate:
             rate = bounded
-            notes.append(f"bounded to {bounded * 100:g}%")
+            notes.append(f"bounded to {_pct(bounded)}")
     return rate, notes
 
 
