@@ -314,3 +314,42 @@ def test_concurrent_duplicate_orders_book_once(alliance: Alliance) -> None:
     with ThreadPoolExecutor(6) as pool:
         assert len(set(pool.map(record, range(6)))) == 1
     assert len(alliance.commissions(order_id="race")) == 1
+
+
+def test_plan_changes_apply_to_orders_placed_after_them(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    click_id, _ = _click(alliance)
+    before_change = clock.now()
+    clock.advance(timedelta(hours=1))
+    campaign = alliance.campaign("c1")
+    alliance.add_campaign(campaign.model_copy(update={"plan": CommissionPlan(rate="20%")}))
+    alliance.add_campaign(
+        campaign.model_copy(update={"plan": CommissionPlan(rate="20%"), "active": True})
+    )
+    assert [v.version for v in alliance.plan_versions("c1")] == [1, 2]  # same plan: no new version
+    late = alliance.record_order(
+        _order("late", total="100.00", placed_at=before_change), click_id=click_id
+    )
+    now = alliance.record_order(_order("now", total="100.00"), click_id=click_id)
+    assert [(c.amount, c.plan_version, c.rate) for c in late.commissions] == [
+        (Money("10.00", "CNY"), 1, Decimal("0.1"))
+    ]
+    assert [(c.amount, c.plan_version, c.rate) for c in now.commissions] == [
+        (Money("20.00", "CNY"), 2, Decimal("0.2"))
+    ]
+
+
+def test_a_plan_change_can_be_scheduled(alliance: Alliance, clock: FakeClock) -> None:
+    click_id, _ = _click(alliance)
+    campaign = alliance.campaign("c1")
+    starts = clock.now() + timedelta(days=1)
+    alliance.add_campaign(
+        campaign.model_copy(update={"plan": CommissionPlan(rate="5%")}), plan_effective_from=starts
+    )
+    today = alliance.record_order(_order("today", total="100.00"), click_id=click_id)
+    assert today.commissions[0].amount == Money("10.00", "CNY")
+    clock.advance(timedelta(days=1))
+    tomorrow = alliance.record_order(_order("tomorrow", total="100.00"), click_id=click_id)
+    assert tomorrow.commissions[0].amount == Money("5.00", "CNY")
+    assert tomorrow.commissions[0].rule == "base"

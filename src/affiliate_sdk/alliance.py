@@ -71,6 +71,7 @@ from .models import (
     Order,
     OrderOutcome,
     PayoutBatch,
+    PlanVersion,
     ReconciliationRow,
     RefundOutcome,
     Statement,
@@ -141,6 +142,15 @@ class _CampaignView(NamedTuple):
     landing: LandingPolicy
     window_ms: int
     loaded_at: float
+    plans: tuple[PlanVersion, ...]
+
+    def plan_at(self, instant: datetime) -> PlanVersion:
+        """The plan version in force at ``instant`` (the first one for earlier instants)."""
+        chosen = self.plans[0]
+        for version in self.plans:
+            if version.effective_from <= instant:
+                chosen = version
+        return chosen
 
 
 class _UserAgentView(NamedTuple):
@@ -265,13 +275,39 @@ class Alliance:
         self.close()
 
     # -- campaigns -----------------------------------------------------------------------
-    def add_campaign(self, campaign: Campaign) -> Campaign:
-        """Publish a campaign, or replace the one with the same id."""
+    def add_campaign(
+        self, campaign: Campaign, *, plan_effective_from: datetime | None = None
+    ) -> Campaign:
+        """Publish a campaign, or replace the one with the same id.
+
+        A plan that differs from the campaign's current one becomes its next
+        version, used for orders placed from ``plan_effective_from`` (default:
+        now) on; orders placed earlier keep the plan of their time.
+        """
         if not isinstance(campaign, Campaign):
             raise InvalidInput("add_campaign takes a Campaign")
-        self._store.put_campaign(campaign)
+        effective = plan_effective_from or self._clock.now()
+        if effective.tzinfo is None:
+            raise InvalidInput("plan_effective_from must be timezone-aware")
+        store = self._store
+        with store.transaction():
+            versions = store.plan_versions(campaign.campaign_id)
+            if not versions or versions[-1].plan != campaign.plan:
+                store.add_plan_version(
+                    PlanVersion(
+                        campaign_id=campaign.campaign_id,
+                        version=len(versions) + 1,
+                        effective_from=effective,
+                        plan=campaign.plan,
+                    )
+                )
+            store.put_campaign(campaign)
         self._campaigns.pop(campaign.campaign_id, None)
         return campaign
+
+    def plan_versions(self, campaign_id: str) -> list[PlanVersion]:
+        """Every plan the campaign has had, oldest first."""
+        return self._store.plan_versions(campaign_id)
 
     def campaign(self, campaign_id: str) -> Campaign:
         return self._campaign_view(campaign_id, self._clock.timestamp()).campaign
@@ -288,7 +324,10 @@ class Alliance:
             self._campaigns.pop(campaign_id, None)
             raise UnknownCampaign(campaign_id)
         window_ms = int(campaign.attribution_window.total_seconds() * 1000)
-        view = _CampaignView(campaign, LandingPolicy(campaign.landing_domains), window_ms, now)
+        versions = tuple(self._store.plan_versions(campaign_id))
+        view = _CampaignView(
+            campaign, LandingPolicy(campaign.landing_domains), window_ms, now, versions
+        )
         if len(self._campaigns) >= _MEMO_LIMIT:
             self._campaigns.clear()
         self._campaigns[campaign_id] = view
@@ -576,7 +615,9 @@ class Alliance:
     def _book_commission(
         self, order: Order, click: ClickRecord, *, now_ms: int
     ) -> tuple[list[Commission], Calculation]:
-        plan = self._campaign_view(click.campaign_id, now_ms / 1000).campaign.plan
+        placed_at = order.placed_at or from_timestamp(now_ms / 1000)
+        version = self._campaign_view(click.campaign_id, now_ms / 1000).plan_at(placed_at)
+        plan = version.plan
         calculation = calculate(plan, order)
         take = plan.platform_take if plan.platform_take is not None else self._platform_take
         split = split_commission(calculation.gross, take)
@@ -603,7 +644,7 @@ class Alliance:
                     rate=effective_rate(calculation),
                     basis=basis,
                     rule=calculation.rule,
-                    plan_version=plan.version,
+                    plan_version=version.version,
                     created_at=created_at,
                     hold_until=hold_until,
                 )

@@ -31,6 +31,7 @@ __all__ = [
     "Order",
     "OrderOutcome",
     "PayoutBatch",
+    "PlanVersion",
     "Reason",
     "ReconciliationRow",
     "RefundOutcome",
@@ -159,6 +160,22 @@ class Campaign(AffiliateModel):
             limit = MAX_ATTRIBUTION_WINDOW.days
             raise ValueError(f"the attribution window must be positive and at most {limit} days")
         return value
+
+
+class PlanVersion(AffiliateModel):
+    """A campaign's plan as it stood from ``effective_from``: orders placed then use it."""
+
+    campaign_id: Identifier
+    version: int = Field(ge=1)
+    effective_from: datetime
+    plan: CommissionPlan
+
+    @field_validator("effective_from")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("datetimes must be timezone-aware")
+        return value.astimezone(UTC)
 
 
 # --- verdicts -----------------------------------------------------------------------

@@ -112,7 +112,6 @@ class CommissionPlan(AffiliateModel):
     dynamically set rate, ``order_cap`` limits the commission of one order.
     """
 
-    version: int = Field(default=1, ge=1)
     rate: Rate | None = None
     flat: Money | None = None
     eligibility: Eligibility = Field(default_factory=Eligibility)

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from affiliate_sdk.commission.ledger import JournalRow
-from affiliate_sdk.models import Campaign, Commission, PayoutBatch
+from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -36,6 +36,14 @@ class Store(Protocol):
     def get_campaign(self, campaign_id: str) -> Campaign | None: ...
 
     def list_campaigns(self) -> list[Campaign]: ...
+
+    def add_plan_version(self, version: PlanVersion) -> None:
+        """Record a campaign's next plan version (its number must be the next one)."""
+        ...
+
+    def plan_versions(self, campaign_id: str) -> list[PlanVersion]:
+        """A campaign's plan versions, oldest first."""
+        ...
 
     # clicks
     def record_click(

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.errors import StorageError
-from affiliate_sdk.models import Campaign, Commission, PayoutBatch
+from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -24,6 +24,7 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._undo: list[Callable[[], object]] | None = None
         self._campaigns: dict[str, Campaign] = {}
+        self._plans: dict[str, list[PlanVersion]] = {}
         self._clicks: dict[str, ClickRecord] = {}
         self._by_visitor: dict[str, list[ClickRecord]] = {}
         self._orders: dict[tuple[str, str], OrderRecord] = {}
@@ -78,6 +79,20 @@ class MemoryStore:
     def list_campaigns(self) -> list[Campaign]:
         with self._lock:
             return sorted(self._campaigns.values(), key=lambda c: c.campaign_id)
+
+    def add_plan_version(self, version: PlanVersion) -> None:
+        with self._lock:
+            versions = self._plans.setdefault(version.campaign_id, [])
+            if version.version != len(versions) + 1:
+                raise StorageError(
+                    f"plan version {version.version} does not follow {len(versions)}"
+                )
+            versions.append(version)
+            self._on_rollback(versions.pop)
+
+    def plan_versions(self, campaign_id: str) -> list[PlanVersion]:
+        with self._lock:
+            return list(self._plans.get(campaign_id, ()))
 
     # -- clicks --------------------------------------------------------------------
     def record_click(

@@ -33,7 +33,7 @@ from typing import Final, Literal
 
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.errors import SchemaVersionError, StorageError
-from affiliate_sdk.models import Campaign, Commission, PayoutBatch
+from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -136,6 +136,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX payouts_by_run ON payouts (run_id)",
         "CREATE INDEX payouts_by_affiliate ON payouts (affiliate_id)",
+        """CREATE TABLE plan_versions (
+            campaign_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (campaign_id, version)
+        ) WITHOUT ROWID""",
     ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -423,6 +429,27 @@ class SQLiteStore:
         with self._guard() as conn:
             rows = conn.execute("SELECT data FROM campaigns ORDER BY campaign_id").fetchall()
         return [Campaign.model_validate_json(row[0]) for row in rows]
+
+    def add_plan_version(self, version: PlanVersion) -> None:
+        with self.transaction(), self._guard() as conn:
+            last = conn.execute(
+                "SELECT max(version) FROM plan_versions WHERE campaign_id = ?",
+                (version.campaign_id,),
+            ).fetchone()[0]
+            if version.version != (last or 0) + 1:
+                raise StorageError(f"plan version {version.version} does not follow {last or 0}")
+            conn.execute(
+                "INSERT INTO plan_versions (campaign_id, version, data) VALUES (?, ?, ?)",
+                (version.campaign_id, version.version, version.model_dump_json()),
+            )
+
+    def plan_versions(self, campaign_id: str) -> list[PlanVersion]:
+        with self._guard() as conn:
+            rows = conn.execute(
+                "SELECT data FROM plan_versions WHERE campaign_id = ? ORDER BY version",
+                (campaign_id,),
+            ).fetchall()
+        return [PlanVersion.model_validate_json(row[0]) for row in rows]
 
     # -- clicks ----------------------------------------------------------------------------
     def record_click(
