@@ -26,9 +26,13 @@ from .antifraud.useragents import BotUserAgents
 from .antifraud.verdicts import ALLOW, user_agent_verdict
 from .clock import Clock, SystemClock, from_timestamp
 from .commission.calculator import (
+    COMMISSION_ROUNDING,
     Calculation,
+    CpsSplit,
+    TierInput,
     calculate,
     effective_rate,
+    fraction,
     reversal_for_refund,
     split_commission,
 )
@@ -39,11 +43,17 @@ from .commission.ledger import (
     affiliate_account,
     decode_entry,
     encode_entry,
-    merchant_account,
     verify_chain,
 )
-from .commission.lifecycle import OPEN_STATUSES, live_amounts, move, state_account, to_merchant
+from .commission.lifecycle import (
+    OPEN_STATUSES,
+    from_merchant,
+    live_amounts,
+    move,
+    to_merchant,
+)
 from .commission.settlement import build_invoices, build_statements, reconcile_rows
+from .commission.tiers import Tiers, TierState, period_key
 from .errors import (
     CampaignInactive,
     CommissionStateError,
@@ -53,11 +63,13 @@ from .errors import (
     InvalidAmount,
     InvalidInput,
     LedgerImbalance,
+    MissingFxRate,
     RefundExceedsOrder,
     UnknownCampaign,
     UnknownCommission,
     UnknownOrder,
 )
+from .fx import FxRates
 from .ids import new_id, new_id_pair
 from .models import (
     MAX_ATTRIBUTION_WINDOW,
@@ -171,6 +183,7 @@ class AllianceOptions(TypedDict, total=False):
     click_dedupe_window: timedelta
     campaign_cache_ttl: timedelta
     bots: BotUserAgents | None
+    fx: FxRates | None
 
 
 class Alliance:
@@ -194,8 +207,10 @@ class Alliance:
         click_dedupe_window: timedelta = DEFAULT_CLICK_DEDUPE_WINDOW,
         campaign_cache_ttl: timedelta = DEFAULT_CAMPAIGN_CACHE_TTL,
         bots: BotUserAgents | None = None,
+        fx: FxRates | None = None,
     ) -> None:
         self._store = store
+        self._fx = fx
         self._keyring = keys if isinstance(keys, Keyring) else Keyring(keys)
         self._clock: Clock = clock if clock is not None else SystemClock()
         if not redirect_base.startswith(("https://", "http://")) or redirect_base.endswith("/"):
@@ -566,13 +581,7 @@ class Alliance:
                     event_id=_event_id("order", order.merchant_id, order.order_id),
                     kind="commission.booked",
                     at=entries[0].created_at,
-                    postings=[
-                        Posting(
-                            merchant_account(order.merchant_id),
-                            -sum_money(e.amount for e in entries),
-                        ),
-                        *(Posting(state_account(e, "pending"), e.amount) for e in entries),
-                    ],
+                    postings=from_merchant(order.merchant_id, entries),
                     lines=entries,
                 )
         return outcome
@@ -616,40 +625,109 @@ class Alliance:
         self, order: Order, click: ClickRecord, *, now_ms: int
     ) -> tuple[list[Commission], Calculation]:
         placed_at = order.placed_at or from_timestamp(now_ms / 1000)
-        version = self._campaign_view(click.campaign_id, now_ms / 1000).plan_at(placed_at)
+        view = self._campaign_view(click.campaign_id, now_ms / 1000)
+        version = view.plan_at(placed_at)
         plan = version.plan
-        calculation = calculate(plan, order)
+        tiers = plan.tiers
+        tier_key: str | None = None
+        tier_input: TierInput | None = None
+        if tiers is not None:
+            tier_key = _tier_key(tiers, click, placed_at, view.campaign.timezone)
+            fx = self._fx_rate(order.total.currency, tiers.currency, placed_at)
+            tier_input = TierInput(self._store.get_tier_state(tier_key) or TierState(), fx)
+        calculation = calculate(plan, order, tier=tier_input)
+        if tier_key is not None and calculation.tier_state is not None:
+            self._store.put_tier_state(tier_key, calculation.tier_state)
         take = plan.platform_take if plan.platform_take is not None else self._platform_take
-        split = split_commission(calculation.gross, take)
         basis = sum_money((item.eligible for item in calculation.items), order.total.currency)
         created_at = from_timestamp(now_ms / 1000)
-        hold_until = created_at + timedelta(days=plan.hold_days)
-        entries = []
+        common = {
+            "merchant_id": order.merchant_id,
+            "order_id": order.order_id,
+            "campaign_id": click.campaign_id,
+            "affiliate_id": click.affiliate_id,
+            "click_id": click.click_id,
+            "status": "pending",
+            "plan_version": version.version,
+            "created_at": created_at,
+            "hold_until": created_at + timedelta(days=plan.hold_days),
+        }
+        entries = self._split_lines(
+            split_commission(calculation.gross, take),
+            kind="commission",
+            event=("order", order.merchant_id, order.order_id),
+            rate=effective_rate(calculation),
+            basis=basis,
+            rule=calculation.rule,
+            tier={
+                "tier_key": tier_key,
+                "tier_measure": calculation.tier_measure,
+                "fx_rate": None if tier_input is None else tier_input.fx_rate,
+            },
+            now_ms=now_ms,
+            common=common,
+        )
+        if calculation.true_up and tiers is not None and tiers.currency is not None:
+            true_up = Money(calculation.true_up, tiers.currency).round(COMMISSION_ROUNDING)
+            if true_up:
+                state = calculation.tier_state
+                entries += self._split_lines(
+                    split_commission(true_up, take),
+                    kind="trueup",
+                    event=("order", order.merchant_id, order.order_id, "trueup"),
+                    rate=Decimal(0) if state is None else state.rate,
+                    basis=Money(
+                        Decimal(0) if state is None else state.tier_base, tiers.currency
+                    ).round(COMMISSION_ROUNDING),
+                    rule="retroactive tier true-up",
+                    tier={"tier_key": tier_key},
+                    now_ms=now_ms,
+                    common=common,
+                )
+        return entries, calculation
+
+    def _split_lines(
+        self,
+        split: CpsSplit,
+        *,
+        kind: str,
+        event: tuple[str, ...],
+        rate: Decimal,
+        basis: Money,
+        rule: str,
+        tier: Mapping[str, object],
+        now_ms: int,
+        common: Mapping[str, object],
+    ) -> list[Commission]:
+        """The affiliate's line and the platform's (when its take is not zero)."""
+        lines = []
         for account, amount in (("affiliate", split.affiliate), ("platform", split.platform)):
             if account == "platform" and not amount:
                 continue
-            entries.append(
-                Commission(
-                    entry_id=new_id(now_ms),
-                    event_id=_event_id("order", order.merchant_id, order.order_id, account),
-                    merchant_id=order.merchant_id,
-                    order_id=order.order_id,
-                    campaign_id=click.campaign_id,
-                    affiliate_id=click.affiliate_id,
-                    click_id=click.click_id,
-                    account=account,
-                    kind="commission",
-                    amount=amount,
-                    status="pending",
-                    rate=effective_rate(calculation),
-                    basis=basis,
-                    rule=calculation.rule,
-                    plan_version=version.version,
-                    created_at=created_at,
-                    hold_until=hold_until,
+            lines.append(
+                Commission.model_validate(
+                    {
+                        **common,
+                        **(tier if account == "affiliate" else {}),
+                        "entry_id": new_id(now_ms),
+                        "event_id": _event_id(*event, account),
+                        "account": account,
+                        "kind": kind,
+                        "amount": amount,
+                        "rate": rate,
+                        "basis": basis,
+                        "rule": rule,
+                    }
                 )
             )
-        return entries, calculation
+        return lines
+
+    def _fx_rate(self, base: str, quote: str | None, at: datetime) -> Decimal:
+        if quote is None or base == quote:
+            return Decimal(1)
+        if self._fx is None:
+            raise MissingFxRate(base, quote)
+        return self._fx.rate(base, quote, at)
 
     # -- refunds ------------------------------------------------------------------------------
     def refund(
@@ -715,6 +793,7 @@ class Alliance:
                 remaining=total - refunded,
                 reversals=reversals,
             )
+            self._unwind_tiers(lines, share=fraction(amount, total))
             if reversals:
                 store.add_entries(reversals)
                 store.update_entries(emptied)
@@ -739,6 +818,25 @@ class Alliance:
                 )
             )
         return outcome
+
+    def _unwind_tiers(self, lines: list[Commission], *, share: Decimal) -> None:
+        """Take a refunded share of tiered orders back out of their period's volume."""
+        for line in lines:
+            if line.kind != "commission" or line.tier_key is None or line.tier_measure is None:
+                continue
+            state = self._store.get_tier_state(line.tier_key)
+            if state is None:
+                continue
+            base = (line.basis.amount * (line.fx_rate or 1)) * share
+            self._store.put_tier_state(
+                line.tier_key,
+                TierState(
+                    state.volume - line.tier_measure * share,
+                    state.tier_base - base,
+                    state.rate,
+                    state.paid - base * line.rate,
+                ),
+            )
 
     def _reversals(
         self,
@@ -1069,6 +1167,14 @@ def _fingerprint(order: Order) -> str:
     """A digest of the order as the host gave it (a defaulted ``placed_at`` is left out)."""
     exclude = None if "placed_at" in order.model_fields_set else {"placed_at"}
     return hashlib.sha256(order.model_dump_json(exclude=exclude).encode()).hexdigest()
+
+
+def _tier_key(tiers: Tiers, click: ClickRecord, placed_at: datetime, timezone: str) -> str:
+    """The scope whose period volume an order counts towards."""
+    period = period_key(placed_at, tiers.period, timezone)
+    if tiers.basis == "merchant_sales":
+        return _event_id("merchant", click.merchant_id, period)
+    return _event_id("campaign", click.campaign_id, tiers.basis, click.affiliate_id, period)
 
 
 def _event_id(*parts: str) -> str:

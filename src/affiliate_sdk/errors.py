@@ -11,7 +11,8 @@ signature, the instant a link expired, the amount left to refund).
     │   ├── MoneyError
     │   │   ├── InvalidAmount        float, NaN, or unparsable amount
     │   │   ├── UnknownCurrency      not an ISO 4217 code
-    │   │   └── CurrencyMismatch     arithmetic across two currencies
+    │   │   ├── CurrencyMismatch     arithmetic across two currencies
+    │   │   └── MissingFxRate        no exchange rate between two currencies
     │   └── InvalidKey               keyring secret too short, bad key id
     ├── LinkError                    a tracking link cannot be used
     │   ├── MalformedLink            not a token this SDK issued
@@ -63,6 +64,7 @@ __all__ = [
     "LinkError",
     "LinkExpired",
     "MalformedLink",
+    "MissingFxRate",
     "MoneyError",
     "OrderError",
     "RefundExceedsOrder",
@@ -126,6 +128,13 @@ class CurrencyMismatch(MoneyError):
         super().__init__(f"cannot combine {left} with {right}: currencies differ")
         self.left = left
         self.right = right
+
+
+class MissingFxRate(MoneyError):
+    def __init__(self, base: str, quote: str) -> None:
+        super().__init__(f"no exchange rate from {base} to {quote}: configure an FxRates provider")
+        self.base = base
+        self.quote = quote
 
 
 class InvalidKey(InvalidInput):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
@@ -147,6 +148,16 @@ class Campaign(AffiliateModel):
     country: CountryCode | None = None
     category: Text | None = None
     attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
 
     @field_validator("landing_domains")
     @classmethod
@@ -212,9 +223,13 @@ class Commission(AffiliateModel):
     the ``platform``'s take. Every line of an order, summed, is what the
     merchant owes for it.
 
-    ``kind``: ``commission`` (booked on an order), ``reversal`` (a refund or
-    rejection before the commission was paid; ``reverses`` names the line) or
-    ``clawback`` (a refund after payment, netted against the next payout).
+    ``kind``: ``commission`` (booked on an order), ``trueup`` (a retroactive
+    tier crossed: the difference owed on the period's earlier orders),
+    ``reversal`` (a refund or rejection before the commission was paid;
+    ``reverses`` names the line) or ``clawback`` (a refund after payment,
+    netted against the next payout). Tiered lines carry the ``tier_key`` of
+    their period scope, what the order added to its volume (``tier_measure``)
+    and the FX rate used to count it (``fx_rate``).
 
     ``status`` follows the lifecycle: ``pending`` until ``hold_until``, then
     ``approved`` (``approved_at``), then ``paid`` in a payout (``payout_id``,
@@ -230,13 +245,16 @@ class Commission(AffiliateModel):
     affiliate_id: Identifier
     click_id: str | None
     account: Literal["affiliate", "platform"]
-    kind: Literal["commission", "reversal", "clawback"]
+    kind: Literal["commission", "reversal", "clawback", "trueup"]
     amount: Money
     status: CommissionStatus
     rate: Decimal
     basis: Money
     rule: str = "base"
     plan_version: int = 1
+    tier_key: str | None = None
+    tier_measure: Decimal | None = None
+    fx_rate: Decimal | None = None
     refund_id: str | None = None
     reverses: str | None = None
     reason: str | None = None

@@ -13,6 +13,12 @@ from typing import Final
 import attrs
 
 from affiliate_sdk.commission.plans import CommissionPlan, Match, Override
+from affiliate_sdk.commission.tiers import (
+    Tiers,
+    TierState,
+    marginal_commission,
+    retroactive_step,
+)
 from affiliate_sdk.models import ItemCommission, LineItem, Order
 from affiliate_sdk.money import Money, sum_money
 
@@ -21,10 +27,12 @@ __all__ = [
     "Calculation",
     "CpsSplit",
     "OrderContext",
+    "TierInput",
     "calculate",
     "cps_split",
     "effective_rate",
     "eligible_amounts",
+    "fraction",
     "reversal_for_refund",
     "split_commission",
 ]
@@ -53,13 +61,30 @@ class OrderContext:
 
 
 @attrs.frozen
+class TierInput:
+    """The tier scope's period totals before this order, and the FX rate into tier currency."""
+
+    state: TierState = attrs.field(factory=TierState)
+    fx_rate: Decimal = Decimal(1)
+
+
+@attrs.frozen
 class Calculation:
-    """An order's commission under a plan: ``gross`` is rounded once."""
+    """An order's commission under a plan: ``gross`` is rounded once.
+
+    With tiers: ``tier_measure`` is what the order added to the volume,
+    ``tier_state`` the totals after it, and ``true_up`` the exact amount (in
+    the tiers' currency) owed on the period's earlier orders when a
+    retroactive band was crossed.
+    """
 
     gross: Money
     items: tuple[ItemCommission, ...]
     rule: str
     capped: bool
+    tier_measure: Decimal | None = None
+    tier_state: TierState | None = None
+    true_up: Decimal = _ZERO
 
 
 def cps_split(basis: Money, rate: Decimal, take: Decimal) -> CpsSplit:
@@ -153,8 +178,44 @@ def _shape(plan: CommissionPlan, rate: Decimal, category: str | None) -> tuple[D
     return rate, notes
 
 
+def _tier_rate(
+    tiers: Tiers, tier: TierInput, tier_value: Money
+) -> tuple[Decimal, str, Decimal, TierState, Decimal]:
+    """The base rate the tier lines get, its label, the measure, new state and true-up."""
+    state = tier.state
+    value = tier_value.amount * tier.fx_rate
+    measure = value if tiers.basis != "affiliate_orders" else Decimal(1)
+    if tiers.mode == "retroactive":
+        rate, true_up, after = retroactive_step(tiers, state, measure, value)
+        return (
+            rate,
+            f"tier {_pct(rate)}",
+            measure,
+            after._replace(paid=after.paid + value * rate),
+            true_up,
+        )
+    if tiers.basis == "affiliate_orders":
+        rate = tiers.rate_at(state.volume)
+    else:
+        exact, pieces = marginal_commission(tiers.bands, state.volume, measure)
+        rate = exact / measure if measure else tiers.rate_at(state.volume)
+        if len(pieces) > 1:
+            label = "tiers " + " + ".join(f"{p:f} at {_pct(r)}" for _, p, r in pieces)
+            after = TierState(
+                state.volume + measure, state.tier_base + value, rate, state.paid + exact
+            )
+            return rate, label, measure, after, _ZERO
+    after = TierState(
+        state.volume + measure, state.tier_base + value, rate, state.paid + value * rate
+    )
+    return rate, f"tier {_pct(rate)}", measure, after, _ZERO
+
+
 def calculate(
-    plan: CommissionPlan, order: Order, context: OrderContext | None = None
+    plan: CommissionPlan,
+    order: Order,
+    context: OrderContext | None = None,
+    tier: TierInput | None = None,
 ) -> Calculation:
     """What ``order`` earns under ``plan``.
 
@@ -168,7 +229,8 @@ def calculate(
     currency = order.total.currency
     excluded_categories = set(plan.eligibility.exclude_categories)
     excluded_skus = set(plan.eligibility.exclude_skus)
-    items: list[ItemCommission] = []
+    items: list[ItemCommission | None] = []
+    base_lines: list[tuple[int, LineItem | None, Money]] = []
     for item, eligible in eligible_amounts(order):
         sku = None if item is None else item.sku
         category = None if item is None else item.category
@@ -186,7 +248,11 @@ def calculate(
             )
             continue
         override = _override(plan.overrides, item, order, context)
-        if override is not None and override.flat_per_unit is not None:
+        if override is None:
+            base_lines.append((len(items), item, eligible))
+            items.append(None)  # priced below, once the base rate is known
+            continue
+        if override.flat_per_unit is not None:
             quantity = 1 if item is None else item.quantity
             items.append(
                 ItemCommission(
@@ -199,21 +265,21 @@ def calculate(
                 )
             )
             continue
-        base = override.rate if override is not None else plan.rate
-        rule = override.label if override is not None else "base"
-        rate, notes = _shape(plan, base if base is not None else _ZERO, category)
-        items.append(
-            ItemCommission(
-                sku=sku,
-                category=category,
-                eligible=eligible,
-                rate=rate,
-                amount=eligible * rate,
-                rule="; ".join([rule, *notes]),
-            )
+        items.append(_priced(plan, item, eligible, override.rate or _ZERO, override.label))
+    measure: Decimal | None = None
+    state: TierState | None = None
+    true_up = _ZERO
+    base_rate, base_rule = plan.rate or _ZERO, "base"
+    if plan.tiers is not None and base_lines:
+        tier_value = sum_money((eligible for _, _, eligible in base_lines), currency)
+        base_rate, base_rule, measure, state, true_up = _tier_rate(
+            plan.tiers, tier or TierInput(), tier_value
         )
-    exact = sum_money((i.amount for i in items), currency)
-    rules = list(dict.fromkeys(i.rule for i in items if i.rule != "excluded"))
+    for at, item, eligible in base_lines:
+        items[at] = _priced(plan, item, eligible, base_rate, base_rule)
+    priced = [i for i in items if i is not None]
+    exact = sum_money((i.amount for i in priced), currency)
+    rules = list(dict.fromkeys(i.rule for i in priced if i.rule != "excluded"))
     if plan.flat is not None:
         exact = exact + plan.flat
         rules.append("flat per order")
@@ -223,7 +289,28 @@ def calculate(
         gross = plan.order_cap
         rules.append("order cap")
     return Calculation(
-        gross=gross, items=tuple(items), rule="; ".join(rules) or "none", capped=capped
+        gross=gross,
+        items=tuple(priced),
+        rule="; ".join(rules) or "none",
+        capped=capped,
+        tier_measure=measure,
+        tier_state=state,
+        true_up=true_up,
+    )
+
+
+def _priced(
+    plan: CommissionPlan, item: LineItem | None, eligible: Money, rate: Decimal, rule: str
+) -> ItemCommission:
+    category = None if item is None else item.category
+    shaped, notes = _shape(plan, rate, category)
+    return ItemCommission(
+        sku=None if item is None else item.sku,
+        category=category,
+        eligible=eligible,
+        rate=shaped,
+        amount=eligible * shaped,
+        rule="; ".join([rule, *notes]),
     )
 
 
@@ -236,6 +323,11 @@ def effective_rate(calculation: Calculation) -> Decimal:
     if not eligible:
         return _ZERO
     return (calculation.gross.amount / eligible).quantize(Decimal("0.000001"))
+
+
+def fraction(part: Money, whole: Money) -> Decimal:
+    """``part / whole`` to 60 significant digits (0 for an empty whole)."""
+    return _CONTEXT.divide(part.amount, whole.amount) if whole else _ZERO
 
 
 def _share(booked: Money, part: Money, whole: Money) -> Money:

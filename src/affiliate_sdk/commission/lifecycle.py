@@ -24,6 +24,7 @@ from affiliate_sdk.money import Money
 
 __all__ = [
     "OPEN_STATUSES",
+    "from_merchant",
     "live_amounts",
     "move",
     "state_account",
@@ -59,6 +60,18 @@ def move(line: Commission, amount: Money, source: str, target: str) -> list[Post
         Posting(state_account(line, source), -amount),
         Posting(state_account(line, target), amount),
     ]
+
+
+def from_merchant(merchant_id: str, lines: Iterable[Commission]) -> list[Posting]:
+    """Postings that book new ``lines`` into ``pending``, paid for by their merchant."""
+    postings: list[Posting] = []
+    owed: dict[str, Money] = {}
+    for line in lines:
+        postings.append(Posting(state_account(line, "pending"), line.amount))
+        currency = line.amount.currency
+        owed[currency] = owed.get(currency, Money.zero(currency)) + line.amount
+    postings.extend(Posting(merchant_account(merchant_id), -total) for total in owed.values())
+    return postings
 
 
 def to_merchant(parts: Mapping[str, list[tuple[Commission, str, Money]]]) -> list[Posting]:

@@ -13,6 +13,7 @@ from typing import Final
 from pydantic import Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Rate
+from affiliate_sdk.commission.tiers import Tiers
 from affiliate_sdk.money import Money
 
 __all__ = [
@@ -110,6 +111,7 @@ class CommissionPlan(AffiliateModel):
     bounds shape the effective rate: ``category_caps`` limit the rate in a
     category, ``floor_rate`` guarantees a minimum, ``bounds`` clamp a
     dynamically set rate, ``order_cap`` limits the commission of one order.
+    ``tiers`` set the base rate from the period's volume instead of ``rate``.
     """
 
     rate: Rate | None = None
@@ -120,6 +122,7 @@ class CommissionPlan(AffiliateModel):
     floor_rate: Rate | None = None
     bounds: RateBounds | None = None
     order_cap: Money | None = None
+    tiers: Tiers | None = None
     platform_take: Rate | None = None
     hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)
 
@@ -132,8 +135,8 @@ class CommissionPlan(AffiliateModel):
 
     @model_validator(mode="after")
     def _pays_something(self) -> CommissionPlan:
-        if self.rate is None and self.flat is None and not self.overrides:
-            raise ValueError("a plan needs a rate, a flat amount or overrides")
+        if self.rate is None and self.flat is None and not self.overrides and self.tiers is None:
+            raise ValueError("a plan needs a rate, tiers, a flat amount or overrides")
         return self
 
     @property

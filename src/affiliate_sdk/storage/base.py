@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from affiliate_sdk.commission.ledger import JournalRow
+from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
 
 from .records import ClickRecord, OrderRecord, RefundRecord
@@ -95,6 +96,13 @@ class Store(Protocol):
     ) -> list[Commission]:
         """Ledger entries matching every given filter, in booking order."""
         ...
+
+    # tier totals
+    def get_tier_state(self, key: str) -> TierState | None:
+        """A tier scope's period totals, or None before its first order."""
+        ...
+
+    def put_tier_state(self, key: str, state: TierState) -> None: ...
 
     # payouts
     def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:

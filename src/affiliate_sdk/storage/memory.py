@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from affiliate_sdk.commission.ledger import JournalRow
+from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.errors import StorageError
 from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
 
@@ -32,6 +33,7 @@ class MemoryStore:
         self._entries: list[Commission] = []
         self._entry_index: dict[str, int] = {}
         self._event_ids: set[str] = set()
+        self._tiers: dict[str, TierState] = {}
         self._payouts: list[tuple[str, PayoutBatch]] = []
         self._payout_runs: set[str] = set()
         self._journal: list[JournalRow] = []
@@ -213,6 +215,23 @@ class MemoryStore:
                 and (order_id is None or e.order_id == order_id)
                 and (status is None or e.status == status)
             ]
+
+    # -- tier totals ----------------------------------------------------------------
+    def get_tier_state(self, key: str) -> TierState | None:
+        return self._tiers.get(key)
+
+    def put_tier_state(self, key: str, state: TierState) -> None:
+        with self._lock:
+            previous = self._tiers.get(key)
+            self._tiers[key] = state
+
+            def undo() -> None:
+                if previous is None:
+                    del self._tiers[key]
+                else:
+                    self._tiers[key] = previous
+
+            self._on_rollback(undo)
 
     # -- payouts -------------------------------------------------------------------
     def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:

@@ -28,10 +28,12 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Final, Literal
 
 from affiliate_sdk.commission.ledger import JournalRow
+from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.errors import SchemaVersionError, StorageError
 from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
 
@@ -136,6 +138,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX payouts_by_run ON payouts (run_id)",
         "CREATE INDEX payouts_by_affiliate ON payouts (affiliate_id)",
+        """CREATE TABLE tier_states (
+            key TEXT PRIMARY KEY,
+            volume TEXT NOT NULL,
+            tier_base TEXT NOT NULL,
+            rate TEXT NOT NULL,
+            paid TEXT NOT NULL
+        ) WITHOUT ROWID""",
         """CREATE TABLE plan_versions (
             campaign_id TEXT NOT NULL,
             version INTEGER NOT NULL,
@@ -622,6 +631,22 @@ class SQLiteStore:
         with self._guard() as conn:
             rows = conn.execute(f"SELECT data FROM ledger{where} ORDER BY seq", params).fetchall()
         return [Commission.model_validate_json(row[0]) for row in rows]
+
+    # -- tier totals ---------------------------------------------------------------------------
+    def get_tier_state(self, key: str) -> TierState | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                "SELECT volume, tier_base, rate, paid FROM tier_states WHERE key = ?", (key,)
+            ).fetchone()
+        return None if row is None else TierState(*(Decimal(value) for value in row))
+
+    def put_tier_state(self, key: str, state: TierState) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO tier_states (key, volume, tier_base, rate, paid) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (key, *(str(value) for value in state)),
+            )
 
     # -- payouts ---------------------------------------------------------------------------------
     def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:
