@@ -29,13 +29,14 @@ def make_campaign(
     merchant_id: str = "m1",
     rate: object = "10%",
     domains: tuple[str, ...] = ("shop.example.com",),
+    plan: CommissionPlan | None = None,
     **extra: object,
 ) -> Campaign:
     """A campaign for tests; keyword arguments override any other field."""
     return Campaign(
         campaign_id=campaign_id,
         merchant_id=merchant_id,
-        plan=CommissionPlan(rate=rate),
+        plan=plan if plan is not None else CommissionPlan(rate=rate),
         landing_domains=list(domains),
         **extra,
     )
