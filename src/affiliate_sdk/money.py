@@ -115,7 +115,8 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        return cls(0, currency)
+        """Nothing, written to the currency's minor unit (``0.00 CNY``)."""
+        return cls.from_minor(0, currency)
 
     @classmethod
     def from_minor(cls, units: int, currency: str) -> Money:
