@@ -10,8 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affiliate_sdk import (
+    Affiliate,
     Alliance,
+    CommissionPlan,
     CommissionStateError,
+    InvalidInput,
     LedgerImbalance,
     Money,
     Order,
@@ -291,3 +294,37 @@ def test_reconciliation_fails_on_a_ledger_line_that_disagrees(clock: FakeClock) 
         [row] = info.value.rows
         assert (row.merchant_id, row.difference) == ("m1", Money("-1.00", "CNY"))
         assert line_id == line.entry_id
+
+
+def test_two_tier_parent_share_and_affiliate_overrides(clock: FakeClock) -> None:
+    plan = CommissionPlan.model_validate(
+        {
+            "rate": "10%",
+            "parent_share": "10%",
+            "overrides": [{"name": "video", "match": {"channel": "video"}, "rate": "12%"}],
+        }
+    )
+    with Alliance.open(keys={"k1": SECRET}, clock=clock, platform_take="20%") as alliance:
+        alliance.add_campaign(make_campaign(plan=plan))
+        alliance.add_affiliate(Affiliate(affiliate_id="a1", parent_id="p1", channel="video"))
+        alliance.add_affiliate(Affiliate(affiliate_id="a2", group="basic"))
+        _sell(alliance, "o1", "100.00")  # a1 via video: 12.00; take 2.40; a1 9.60; parent 0.96
+        _sell(alliance, "o2", "100.00", affiliate="a2")  # 10.00; take 2.00; a2 8.00; no parent
+        lines = {
+            (c.order_id, c.account): (c.affiliate_id, c.amount) for c in alliance.commissions()
+        }
+        assert lines == {
+            ("o1", "affiliate"): ("a1", Money("9.60", "CNY")),
+            ("o1", "platform"): ("a1", Money("2.40", "CNY")),
+            ("o1", "parent"): ("p1", Money("0.96", "CNY")),
+            ("o2", "affiliate"): ("a2", Money("8.00", "CNY")),
+            ("o2", "platform"): ("a2", Money("2.00", "CNY")),
+        }
+        alliance.refund(merchant_id="m1", order_id="o1")  # the parent's share is reversed too
+        assert sum(
+            (c.amount for c in alliance.commissions(order_id="o1")), Money.zero("CNY")
+        ) == Money.zero("CNY")
+        [row] = alliance.reconcile(start=START - timedelta(days=1), end=START + timedelta(days=1))
+        assert (row.parent_earnings, row.balanced) == (Money("0.00", "CNY"), True)
+        with pytest.raises(InvalidInput, match="own parent"):
+            Affiliate(affiliate_id="x", parent_id="x")

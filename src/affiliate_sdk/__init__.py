@@ -41,6 +41,7 @@ from .errors import (
     UnsupportedStore,
 )
 from .models import (
+    Affiliate,
     Campaign,
     Commission,
     Credit,
@@ -66,6 +67,7 @@ from .tracking.links import LinkClaims
 __version__ = "0.1.0"
 
 __all__ = [
+    "Affiliate",
     "AffiliateError",
     "Alliance",
     "Campaign",

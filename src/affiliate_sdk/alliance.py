@@ -29,6 +29,7 @@ from .commission.calculator import (
     COMMISSION_ROUNDING,
     Calculation,
     CpsSplit,
+    OrderContext,
     TierInput,
     calculate,
     effective_rate,
@@ -73,6 +74,7 @@ from .fx import FxRates
 from .ids import new_id, new_id_pair
 from .models import (
     MAX_ATTRIBUTION_WINDOW,
+    Affiliate,
     Campaign,
     Commission,
     CommissionStatus,
@@ -319,6 +321,17 @@ class Alliance:
             store.put_campaign(campaign)
         self._campaigns.pop(campaign.campaign_id, None)
         return campaign
+
+    def add_affiliate(self, affiliate: Affiliate) -> Affiliate:
+        """Register an affiliate (its group, channel and recruiter), or replace it."""
+        if not isinstance(affiliate, Affiliate):
+            raise InvalidInput("add_affiliate takes an Affiliate")
+        self._store.put_affiliate(affiliate)
+        return affiliate
+
+    def affiliate(self, affiliate_id: str) -> Affiliate | None:
+        """The registered affiliate, or None (affiliates need not be registered)."""
+        return self._store.get_affiliate(affiliate_id)
 
     def plan_versions(self, campaign_id: str) -> list[PlanVersion]:
         """Every plan the campaign has had, oldest first."""
@@ -635,7 +648,12 @@ class Alliance:
             tier_key = _tier_key(tiers, click, placed_at, view.campaign.timezone)
             fx = self._fx_rate(order.total.currency, tiers.currency, placed_at)
             tier_input = TierInput(self._store.get_tier_state(tier_key) or TierState(), fx)
-        calculation = calculate(plan, order, tier=tier_input)
+        member = self._store.get_affiliate(click.affiliate_id)
+        context = OrderContext(
+            affiliate_group=None if member is None else member.group,
+            channel=None if member is None else member.channel,
+        )
+        calculation = calculate(plan, order, context, tier=tier_input)
         if tier_key is not None and calculation.tier_state is not None:
             self._store.put_tier_state(tier_key, calculation.tier_state)
         take = plan.platform_take if plan.platform_take is not None else self._platform_take
@@ -667,6 +685,11 @@ class Alliance:
             now_ms=now_ms,
             common=common,
         )
+        parent_id = None if member is None else member.parent_id
+        if plan.parent_share and parent_id is not None:
+            entries += self._parent_lines(
+                entries, parent_id, plan.parent_share, now_ms=now_ms, common=common
+            )
         if calculation.true_up and tiers is not None and tiers.currency is not None:
             true_up = Money(calculation.true_up, tiers.currency).round(COMMISSION_ROUNDING)
             if true_up:
@@ -685,6 +708,40 @@ class Alliance:
                     common=common,
                 )
         return entries, calculation
+
+    def _parent_lines(
+        self,
+        lines: list[Commission],
+        parent_id: str,
+        share: Decimal,
+        *,
+        now_ms: int,
+        common: Mapping[str, object],
+    ) -> list[Commission]:
+        """The recruiter's share of the affiliate's commission, paid on top (two-tier)."""
+        parents = []
+        for line in lines:
+            if line.account != "affiliate":
+                continue
+            amount = (line.amount * share).round(COMMISSION_ROUNDING)
+            if not amount:
+                continue
+            parents.append(
+                line.model_copy(
+                    update={
+                        **common,
+                        "entry_id": new_id(now_ms),
+                        "event_id": f"{line.event_id}/parent",
+                        "account": "parent",
+                        "affiliate_id": parent_id,
+                        "amount": amount,
+                        "rate": share,
+                        "basis": line.amount,
+                        "rule": f"parent share {(share * 100).normalize():f}%",
+                    }
+                )
+            )
+        return parents
 
     def _split_lines(
         self,
@@ -1047,7 +1104,7 @@ class Alliance:
                 return done
             payable: dict[tuple[str, str], list[Commission]] = {}
             for line in store.entries(status="approved"):
-                if line.account != "affiliate":
+                if line.account == "platform":
                     continue
                 if line.kind == "commission" and (
                     line.approved_at is None or line.approved_at + settle_after > at

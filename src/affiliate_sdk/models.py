@@ -21,6 +21,7 @@ from .tracking.landing import normalize_domain_pattern
 __all__ = [
     "DEFAULT_ATTRIBUTION_WINDOW",
     "MAX_ATTRIBUTION_WINDOW",
+    "Affiliate",
     "Campaign",
     "Commission",
     "CommissionStatus",
@@ -173,6 +174,26 @@ class Campaign(AffiliateModel):
         return value
 
 
+class Affiliate(AffiliateModel):
+    """An alliance member, as overrides and two-tier commissions need to know them.
+
+    ``group`` and ``channel`` are what plan overrides can match
+    (``affiliate_group``, ``channel``); ``parent_id`` is the affiliate who
+    recruited this one and earns the plan's ``parent_share`` of its commission.
+    """
+
+    affiliate_id: Identifier
+    parent_id: Identifier | None = None
+    group: Text | None = None
+    channel: Text | None = None
+
+    @model_validator(mode="after")
+    def _not_own_parent(self) -> Affiliate:
+        if self.parent_id == self.affiliate_id:
+            raise ValueError("an affiliate cannot be its own parent")
+        return self
+
+
 class PlanVersion(AffiliateModel):
     """A campaign's plan as it stood from ``effective_from``: orders placed then use it."""
 
@@ -219,9 +240,10 @@ CommissionStatus = Literal["pending", "approved", "paid", "reversed", "frozen", 
 class Commission(AffiliateModel):
     """One ledger line. Amounts are signed: reversals and clawbacks are negative.
 
-    ``account`` says who the money is for: the ``affiliate`` who earned it or
-    the ``platform``'s take. Every line of an order, summed, is what the
-    merchant owes for it.
+    ``account`` says who the money is for: the ``affiliate`` who earned it,
+    the ``parent`` who recruited that affiliate (two-tier; ``affiliate_id`` is
+    then the parent's) or the ``platform``'s take. Every line of an order,
+    summed, is what the merchant owes for it.
 
     ``kind``: ``commission`` (booked on an order), ``trueup`` (a retroactive
     tier crossed: the difference owed on the period's earlier orders),
@@ -244,7 +266,7 @@ class Commission(AffiliateModel):
     campaign_id: Identifier
     affiliate_id: Identifier
     click_id: str | None
-    account: Literal["affiliate", "platform"]
+    account: Literal["affiliate", "parent", "platform"]
     kind: Literal["commission", "reversal", "clawback", "trueup"]
     amount: Money
     status: CommissionStatus
@@ -370,6 +392,7 @@ class ReconciliationRow(AffiliateModel):
     currency: str
     merchant_cost: Money
     affiliate_earnings: Money
+    parent_earnings: Money
     platform_take: Money
     difference: Money
     balanced: bool

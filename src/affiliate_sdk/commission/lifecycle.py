@@ -37,9 +37,9 @@ OPEN_STATUSES: Final = frozenset({"pending", "frozen", "approved", "paid"})
 
 def state_account(line: Commission, state: str) -> str:
     """The account that holds ``line``'s money in ``state``."""
-    if line.account == "affiliate":
-        return affiliate_account(line.affiliate_id, state)
-    return platform_account(state)
+    if line.account == "platform":
+        return platform_account(state)
+    return affiliate_account(line.affiliate_id, state)  # a parent's share is its own earning
 
 
 def live_amounts(lines: Iterable[Commission]) -> dict[str, Money]:

@@ -112,6 +112,9 @@ class CommissionPlan(AffiliateModel):
     category, ``floor_rate`` guarantees a minimum, ``bounds`` clamp a
     dynamically set rate, ``order_cap`` limits the commission of one order.
     ``tiers`` set the base rate from the period's volume instead of ``rate``.
+    ``platform_take`` overrides the alliance's take for this plan;
+    ``parent_share`` pays the affiliate's recruiter that share of the
+    affiliate's commission, on top (two-tier).
     """
 
     rate: Rate | None = None
@@ -124,6 +127,7 @@ class CommissionPlan(AffiliateModel):
     order_cap: Money | None = None
     tiers: Tiers | None = None
     platform_take: Rate | None = None
+    parent_share: Rate | None = None
     hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)
 
     @field_validator("flat", "order_cap")

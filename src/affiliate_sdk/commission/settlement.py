@@ -95,7 +95,7 @@ def build_invoices(lines: Iterable[Commission], *, start: datetime, end: datetim
         row = totals.setdefault(
             (line.merchant_id, currency), {"commission": zero, "platform_take": zero}
         )
-        key = "platform_take" if line.account == "platform" else "commission"
+        key = "platform_take" if line.account == "platform" else "commission"  # parents too
         row[key] += line.amount
     return [
         Invoice(
@@ -146,15 +146,17 @@ def reconcile_rows(
     for merchant_id, currency in keys:
         zero = Money.zero(currency)
         affiliate = earned.get((merchant_id, currency, "affiliate"), zero)
+        parent = earned.get((merchant_id, currency, "parent"), zero)
         platform = earned.get((merchant_id, currency, "platform"), zero)
         merchant_cost = cost.get((merchant_id, currency), zero)
-        difference = merchant_cost - affiliate - platform
+        difference = merchant_cost - affiliate - parent - platform
         rows.append(
             ReconciliationRow(
                 merchant_id=merchant_id,
                 currency=currency,
                 merchant_cost=merchant_cost,
                 affiliate_earnings=affiliate,
+                parent_earnings=parent,
                 platform_take=platform,
                 difference=difference,
                 balanced=not difference,

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.commission.tiers import TierState
-from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
+from affiliate_sdk.models import Affiliate, Campaign, Commission, PayoutBatch, PlanVersion
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -37,6 +37,12 @@ class Store(Protocol):
     def get_campaign(self, campaign_id: str) -> Campaign | None: ...
 
     def list_campaigns(self) -> list[Campaign]: ...
+
+    def put_affiliate(self, affiliate: Affiliate) -> None:
+        """Insert or replace the affiliate with this id."""
+        ...
+
+    def get_affiliate(self, affiliate_id: str) -> Affiliate | None: ...
 
     def add_plan_version(self, version: PlanVersion) -> None:
         """Record a campaign's next plan version (its number must be the next one)."""

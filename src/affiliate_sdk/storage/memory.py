@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.errors import StorageError
-from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
+from affiliate_sdk.models import Affiliate, Campaign, Commission, PayoutBatch, PlanVersion
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -26,6 +26,7 @@ class MemoryStore:
         self._undo: list[Callable[[], object]] | None = None
         self._campaigns: dict[str, Campaign] = {}
         self._plans: dict[str, list[PlanVersion]] = {}
+        self._affiliates: dict[str, Affiliate] = {}
         self._clicks: dict[str, ClickRecord] = {}
         self._by_visitor: dict[str, list[ClickRecord]] = {}
         self._orders: dict[tuple[str, str], OrderRecord] = {}
@@ -81,6 +82,22 @@ class MemoryStore:
     def list_campaigns(self) -> list[Campaign]:
         with self._lock:
             return sorted(self._campaigns.values(), key=lambda c: c.campaign_id)
+
+    def put_affiliate(self, affiliate: Affiliate) -> None:
+        with self._lock:
+            previous = self._affiliates.get(affiliate.affiliate_id)
+            self._affiliates[affiliate.affiliate_id] = affiliate
+
+            def undo() -> None:
+                if previous is None:
+                    del self._affiliates[affiliate.affiliate_id]
+                else:
+                    self._affiliates[affiliate.affiliate_id] = previous
+
+            self._on_rollback(undo)
+
+    def get_affiliate(self, affiliate_id: str) -> Affiliate | None:
+        return self._affiliates.get(affiliate_id)
 
     def add_plan_version(self, version: PlanVersion) -> None:
         with self._lock:

@@ -35,7 +35,7 @@ from typing import Final, Literal
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.errors import SchemaVersionError, StorageError
-from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
+from affiliate_sdk.models import Affiliate, Campaign, Commission, PayoutBatch, PlanVersion
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -144,6 +144,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             tier_base TEXT NOT NULL,
             rate TEXT NOT NULL,
             paid TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE affiliates (
+            affiliate_id TEXT PRIMARY KEY,
+            data TEXT NOT NULL
         ) WITHOUT ROWID""",
         """CREATE TABLE plan_versions (
             campaign_id TEXT NOT NULL,
@@ -438,6 +442,20 @@ class SQLiteStore:
         with self._guard() as conn:
             rows = conn.execute("SELECT data FROM campaigns ORDER BY campaign_id").fetchall()
         return [Campaign.model_validate_json(row[0]) for row in rows]
+
+    def put_affiliate(self, affiliate: Affiliate) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO affiliates (affiliate_id, data) VALUES (?, ?)",
+                (affiliate.affiliate_id, affiliate.model_dump_json()),
+            )
+
+    def get_affiliate(self, affiliate_id: str) -> Affiliate | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                "SELECT data FROM affiliates WHERE affiliate_id = ?", (affiliate_id,)
+            ).fetchone()
+        return None if row is None else Affiliate.model_validate_json(row[0])
 
     def add_plan_version(self, version: PlanVersion) -> None:
         with self.transaction(), self._guard() as conn:
