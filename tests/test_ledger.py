@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from affiliate_sdk import (
     Order,
     UnknownCommission,
 )
-from affiliate_sdk.commission.ledger import JournalRow, decode_entry, postings_of
+from affiliate_sdk.commission.ledger import JournalDraft, JournalRow, decode_entry, postings_of
 from affiliate_sdk.storage import MemoryStore
 from affiliate_sdk.testing import FakeClock
 
@@ -328,3 +328,83 @@ def test_two_tier_parent_share_and_affiliate_overrides(clock: FakeClock) -> None
         assert (row.parent_earnings, row.balanced) == (Money("0.00", "CNY"), True)
         with pytest.raises(InvalidInput, match="own parent"):
             Affiliate(affiliate_id="x", parent_id="x")
+
+
+def test_signed_checkpoints_catch_rewrites_and_truncation(clock: FakeClock) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from affiliate_sdk.commission.ledger import GENESIS_HASH, encode_entry
+
+    key = Ed25519PrivateKey.generate()
+    trusted = {"ops-2026": key.public_key()}
+    with Alliance.open(keys={"k1": SECRET}, clock=clock) as alliance:
+        alliance.add_campaign(make_campaign())
+        for n in range(3):
+            _sell(alliance, f"o{n}", "100.00")
+        checkpoint = alliance.checkpoint(key, key_id="ops-2026")
+        assert (checkpoint.seq, checkpoint.verify(key.public_key())) == (3, True)
+        _sell(alliance, "o3", "100.00")
+        assert alliance.verify_ledger(trusted_keys=trusted).ok
+        store = alliance.store
+        assert isinstance(store, MemoryStore)
+        original = list(store.journal())
+
+        # a rewrite that recomputes every hash after the edit passes the bare chain check...
+        rewritten = []
+        previous = GENESIS_HASH
+        for row in original:
+            document = decode_entry(row.body)
+            if row.seq == 2:
+                document["refs"]["note"] = "edited"
+            draft = JournalDraft(
+                document["event"],
+                document["kind"],
+                datetime.fromisoformat(document["at"]),
+                postings_of(document),
+                document["refs"],
+            )
+            rebuilt = encode_entry(row.seq, previous, draft)
+            rewritten.append(rebuilt)
+            previous = rebuilt.hash
+        store._journal[:] = rewritten
+        assert alliance.verify_ledger().ok
+        # ...but not the signed checkpoint
+        report = alliance.verify_ledger(trusted_keys=trusted)
+        assert (report.ok, report.first_bad_seq) == (False, 3)
+        assert report.reason == "the journal no longer matches a signed checkpoint"
+
+        store._journal[:] = original[:2]  # cut off below the checkpoint
+        report = alliance.verify_ledger(trusted_keys=trusted)
+        assert (report.ok, report.reason) == (False, "entries signed in a checkpoint are missing")
+
+        store._journal[:] = original
+        stranger = {"ops-2026": Ed25519PrivateKey.generate().public_key()}
+        report = alliance.verify_ledger(trusted_keys=stranger)
+        assert (report.ok, report.reason) == (False, "a checkpoint's signature is not valid")
+
+
+def test_signed_statements_verify_with_the_public_key_alone(clock: FakeClock) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from affiliate_sdk.commission.checkpoints import SignedStatement
+
+    key = Ed25519PrivateKey.generate()
+    with Alliance.open(keys={"k1": SECRET}, clock=clock) as alliance:
+        alliance.add_campaign(make_campaign())
+        _sell(alliance, "o1", "100.00")
+        [signed] = alliance.signed_statements(
+            start=START - timedelta(days=1),
+            end=START + timedelta(days=1),
+            signing_key=key,
+            key_id="ops",
+        )
+    received = SignedStatement.model_validate_json(signed.model_dump_json())
+    assert received.verify(key.public_key())
+    assert received.statement.earned == Money("10.00", "CNY")
+    forged = received.model_copy(
+        update={
+            "statement": received.statement.model_copy(update={"earned": Money("99.00", "CNY")})
+        }
+    )
+    assert not forged.verify(key.public_key())
+    assert not received.verify(Ed25519PrivateKey.generate().public_key())

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, Final, NamedTuple, Self, TypedDict, Unpack
 from urllib.parse import quote
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import TypeAdapter
 
 from ._base import Rate
@@ -37,8 +38,10 @@ from .commission.calculator import (
     reversal_for_refund,
     split_commission,
 )
+from .commission.checkpoints import Checkpoint, SignedStatement, sign_checkpoint, sign_statement
 from .commission.ledger import (
     GENESIS_HASH,
+    ChainProblem,
     JournalDraft,
     Posting,
     affiliate_account,
@@ -1196,16 +1199,6 @@ class Alliance:
             raise LedgerImbalance(off)
         return rows
 
-    def verify_ledger(self) -> LedgerVerification:
-        """Recompute the journal's hash chain and say where it first breaks, if it does."""
-        checked, problem = verify_chain(self._store.journal())
-        return LedgerVerification(
-            ok=problem is None,
-            entries=checked,
-            first_bad_seq=None if problem is None else problem.seq,
-            reason=None if problem is None else problem.reason,
-        )
-
     # -- ledger view ----------------------------------------------------------------------------
     def commissions(
         self,
@@ -1217,6 +1210,62 @@ class Alliance:
         """Ledger entries matching every given filter, in booking order (signed amounts)."""
         return self._store.entries(
             merchant_id=merchant_id, affiliate_id=affiliate_id, order_id=order_id
+        )
+
+    def checkpoint(self, signing_key: Ed25519PrivateKey, *, key_id: str) -> Checkpoint:
+        """Sign the journal's current head and keep the checkpoint with the ledger."""
+        head = self._store.journal_head()
+        seq, hash_ = head if head is not None else (0, GENESIS_HASH)
+        checkpoint = sign_checkpoint(
+            signing_key, key_id=key_id, seq=seq, hash_=hash_, at=self._clock.now()
+        )
+        self._store.add_checkpoint(checkpoint)
+        return checkpoint
+
+    def signed_statements(
+        self, *, start: datetime, end: datetime, signing_key: Ed25519PrivateKey, key_id: str
+    ) -> list[SignedStatement]:
+        """Statements an affiliate can verify with the public key alone."""
+        checkpoint = self.checkpoint(signing_key, key_id=key_id)
+        return [
+            sign_statement(signing_key, statement, checkpoint)
+            for statement in self.statements(start=start, end=end)
+        ]
+
+    def verify_ledger(
+        self, *, trusted_keys: Mapping[str, Ed25519PublicKey] | None = None
+    ) -> LedgerVerification:
+        """Recompute the journal's hash chain and say where it first breaks, if it does.
+
+        With ``trusted_keys`` (key id -> Ed25519 public key), every stored
+        checkpoint must carry a valid signature and still match the chain: a
+        journal rewritten, or cut short, before a checkpoint fails here even
+        when its hashes were recomputed.
+        """
+        checkpoints = self._store.checkpoints() if trusted_keys is not None else []
+        checked, problem, hashes = verify_chain(
+            self._store.journal(), marks={c.seq for c in checkpoints}
+        )
+        if problem is None:
+            for checkpoint in checkpoints:
+                key = (trusted_keys or {}).get(checkpoint.key_id)
+                if key is None or not checkpoint.verify(key):
+                    problem = ChainProblem(checkpoint.seq, "a checkpoint's signature is not valid")
+                elif checkpoint.seq > checked:
+                    problem = ChainProblem(
+                        checked + 1, "entries signed in a checkpoint are missing"
+                    )
+                elif checkpoint.seq and hashes.get(checkpoint.seq, b"").hex() != checkpoint.hash:
+                    problem = ChainProblem(
+                        checkpoint.seq, "the journal no longer matches a signed checkpoint"
+                    )
+                if problem is not None:
+                    break
+        return LedgerVerification(
+            ok=problem is None,
+            entries=checked,
+            first_bad_seq=None if problem is None else problem.seq,
+            reason=None if problem is None else problem.reason,
         )
 
 

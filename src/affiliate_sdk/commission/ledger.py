@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
@@ -136,24 +136,34 @@ def postings_of(document: Mapping[str, Any]) -> list[Posting]:
 
 
 def verify_chain(
-    rows: Iterable[JournalRow], *, start: bytes = GENESIS_HASH
-) -> tuple[int, ChainProblem | None]:
-    """Check every link of the chain; return how many entries verified and the first problem.
+    rows: Iterable[JournalRow], *, marks: Collection[int] = (), start: bytes = GENESIS_HASH
+) -> tuple[int, ChainProblem | None, dict[int, bytes]]:
+    """Check every link of the chain.
 
-    Only the hashes are recomputed: each row's stored hash must equal
+    Returns how many entries verified, the first problem, and the verified
+    hashes at the sequence numbers in ``marks`` (to compare with checkpoints).
+    Only hashes are recomputed: each row's stored hash must equal
     ``sha256(previous hash || body)`` and sequence numbers must run 1, 2, 3...
-    without gaps. The body's own ``seq`` and ``prev`` fields are covered by
-    the hash, so a row moved to another place no longer matches its neighbours.
+    without gaps. The body's own ``seq`` and ``prev`` are covered by the hash,
+    so a row moved to another place no longer matches its neighbours.
     """
     sha256 = hashlib.sha256
+    wanted = set(marks)
+    found: dict[int, bytes] = {}
     previous = start
     expected = 1
     for row in rows:
         if row.seq != expected:
             reason = "an entry is missing before it" if row.seq > expected else "out of order"
-            return expected - 1, ChainProblem(row.seq, reason)
+            return expected - 1, ChainProblem(row.seq, reason), found
         if sha256(previous + row.body).digest() != row.hash:
-            return expected - 1, ChainProblem(row.seq, "its content or its place was changed")
+            return (
+                expected - 1,
+                ChainProblem(row.seq, "its content or its place was changed"),
+                found,
+            )
         previous = row.hash
+        if expected in wanted:
+            found[expected] = previous
         expected += 1
-    return expected - 1, None
+    return expected - 1, None, found

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
+from affiliate_sdk.commission.checkpoints import Checkpoint
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.models import Affiliate, Campaign, Commission, PayoutBatch, PlanVersion
@@ -119,6 +120,13 @@ class Store(Protocol):
         self, *, run_id: str | None = None, affiliate_id: str | None = None
     ) -> list[PayoutBatch]:
         """Payout batches matching the filters, oldest run first."""
+        ...
+
+    # checkpoints
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None: ...
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint, oldest first."""
         ...
 
     # journal

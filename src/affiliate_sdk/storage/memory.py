@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from affiliate_sdk.commission.checkpoints import Checkpoint
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.errors import StorageError
@@ -38,6 +39,7 @@ class MemoryStore:
         self._payouts: list[tuple[str, PayoutBatch]] = []
         self._payout_runs: set[str] = set()
         self._journal: list[JournalRow] = []
+        self._checkpoints: list[Checkpoint] = []
         self._journal_events: set[str] = set()
 
     # -- transactions ----------------------------------------------------------
@@ -275,6 +277,16 @@ class MemoryStore:
                 if (run_id is None or run == run_id)
                 and (affiliate_id is None or batch.affiliate_id == affiliate_id)
             ]
+
+    # -- checkpoints ------------------------------------------------------------------
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        with self._lock:
+            self._checkpoints.append(checkpoint)
+            self._on_rollback(self._checkpoints.pop)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._lock:
+            return list(self._checkpoints)
 
     # -- journal -------------------------------------------------------------------
     def journal_head(self) -> tuple[int, bytes] | None:

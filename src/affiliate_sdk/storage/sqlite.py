@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final, Literal
 
+from affiliate_sdk.commission.checkpoints import Checkpoint
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.errors import SchemaVersionError, StorageError
@@ -145,6 +146,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             rate TEXT NOT NULL,
             paid TEXT NOT NULL
         ) WITHOUT ROWID""",
+        """CREATE TABLE checkpoints (
+            id INTEGER PRIMARY KEY,
+            data TEXT NOT NULL
+        )""",
         """CREATE TABLE affiliates (
             affiliate_id TEXT PRIMARY KEY,
             data TEXT NOT NULL
@@ -698,6 +703,18 @@ class SQLiteStore:
                 params,
             ).fetchall()
         return [PayoutBatch.model_validate_json(row[0]) for row in rows]
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                "INSERT INTO checkpoints (data) VALUES (?)", (checkpoint.model_dump_json(),)
+            )
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._guard() as conn:
+            rows = conn.execute("SELECT data FROM checkpoints ORDER BY id").fetchall()
+        return [Checkpoint.model_validate_json(row[0]) for row in rows]
 
     # -- journal -------------------------------------------------------------------------------
     def journal_head(self) -> tuple[int, bytes] | None:
