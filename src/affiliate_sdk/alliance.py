@@ -46,6 +46,7 @@ from .commission.ledger import (
     Posting,
     affiliate_account,
     decode_entry,
+    diagnose,
     encode_entry,
     verify_chain,
 )
@@ -1242,10 +1243,13 @@ class Alliance:
         journal rewritten, or cut short, before a checkpoint fails here even
         when its hashes were recomputed.
         """
-        checkpoints = self._store.checkpoints() if trusted_keys is not None else []
-        checked, problem, hashes = verify_chain(
-            self._store.journal(), marks={c.seq for c in checkpoints}
-        )
+        store = self._store
+        checkpoints = store.checkpoints() if trusted_keys is not None else []
+        checked, hashes = verify_chain(store.journal_links(), marks={c.seq for c in checkpoints})
+        problem: ChainProblem | None = None
+        following = next(store.journal(after_seq=checked), None)
+        if following is not None or checked < _journal_length(store):
+            problem = diagnose(checked + 1, following)
         if problem is None:
             for checkpoint in checkpoints:
                 key = (trusted_keys or {}).get(checkpoint.key_id)
@@ -1267,6 +1271,11 @@ class Alliance:
             first_bad_seq=None if problem is None else problem.seq,
             reason=None if problem is None else problem.reason,
         )
+
+
+def _journal_length(store: Store) -> int:
+    head = store.journal_head()
+    return 0 if head is None else head[0]
 
 
 def _fingerprint(order: Order) -> str:

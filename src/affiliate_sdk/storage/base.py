@@ -141,3 +141,7 @@ class Store(Protocol):
     def journal(self, *, after_seq: int = 0) -> Iterator[JournalRow]:
         """Journal rows with ``seq > after_seq``, in order."""
         ...
+
+    def journal_links(self) -> Iterator[tuple[bytes, bytes]]:
+        """``(body, hash)`` of every journal row in sequence order: what verification reads."""
+        ...

@@ -311,6 +311,11 @@ class MemoryStore:
 
             self._on_rollback(undo)
 
+    def journal_links(self) -> Iterator[tuple[bytes, bytes]]:
+        with self._lock:
+            rows = list(self._journal)
+        return ((row.body, row.hash) for row in rows)
+
     def journal(self, *, after_seq: int = 0) -> Iterator[JournalRow]:
         with self._lock:
             rows = list(self._journal)

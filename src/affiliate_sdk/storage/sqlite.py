@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import Final, Literal
 
@@ -730,6 +731,21 @@ class SQLiteStore:
             conn.executemany(
                 "INSERT INTO journal (seq, event_id, body, hash) VALUES (?, ?, ?, ?)", rows
             )
+
+    def journal_links(self) -> Iterator[tuple[bytes, bytes]]:
+        """Plain row tuples, fetched in large batches on a connection of its own."""
+        return chain.from_iterable(self._journal_batches())
+
+    def _journal_batches(self) -> Iterator[list[tuple[bytes, bytes]]]:
+        conn = self.open_connection()
+        try:
+            cursor = conn.execute("SELECT body, hash FROM journal ORDER BY seq")
+            while batch := cursor.fetchmany(16384):
+                yield batch
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read the journal of {self.path}: {exc}") from exc
+        finally:
+            conn.close()
 
     def journal(self, *, after_seq: int = 0) -> Iterator[JournalRow]:
         """Rows in batches on a connection of its own, so a long scan holds no lock."""
