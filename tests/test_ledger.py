@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from affiliate_sdk import (
     CommissionStateError,
     InvalidInput,
     LedgerImbalance,
+    Merchant,
     Money,
     Order,
     UnknownCommission,
@@ -408,3 +410,54 @@ def test_signed_statements_verify_with_the_public_key_alone(clock: FakeClock) ->
     )
     assert not forged.verify(key.public_key())
     assert not received.verify(Ed25519PrivateKey.generate().public_key())
+
+
+def test_platform_take_precedence_plan_then_merchant_then_default(clock: FakeClock) -> None:
+    with Alliance.open(keys={"k1": SECRET}, clock=clock, platform_take="20%") as alliance:
+        alliance.add_campaign(make_campaign())
+        alliance.add_campaign(
+            make_campaign(
+                "c2", plan=CommissionPlan.model_validate({"rate": "10%", "platform_take": "50%"})
+            )
+        )
+        _sell(alliance, "default", "100.00")
+        alliance.add_merchant(Merchant(merchant_id="m1", platform_take="5%"))
+        _sell(alliance, "merchant", "100.00")
+        link = alliance.create_link(
+            affiliate_id="a1", campaign_id="c2", landing_url="https://shop.example.com/"
+        )
+        click = alliance.track_click(link, ip="203.0.113.7", user_agent=HUMAN_UA)
+        alliance.record_order(
+            Order(order_id="plan", merchant_id="m1", total=Money("100.00", "CNY")),
+            click_id=click.click_id,
+        )
+        takes = {c.order_id: c.amount for c in alliance.commissions() if c.account == "platform"}
+        assert takes == {
+            "default": Money("2.00", "CNY"),
+            "merchant": Money("0.50", "CNY"),
+            "plan": Money("5.00", "CNY"),
+        }
+
+
+def test_payout_exports(taking: Alliance, clock: FakeClock) -> None:
+    from affiliate_sdk.commission.settlement import payouts_csv, payouts_json
+
+    _sell(taking, "o1", "100.00")
+    _sell(taking, "o2", "50.00", affiliate="a2")
+    clock.advance(timedelta(days=32))
+    taking.approve_due()
+    clock.advance(timedelta(days=1))
+    batches = taking.pay_approved(run_id="2026-04-03")
+    assert taking.payouts(run_id="2026-04-03") == batches
+    lines = payouts_csv(batches).splitlines()
+    assert lines[0] == "payout_id,affiliate_id,currency,amount,lines,created_at"
+    assert [line.split(",")[1:5] for line in lines[1:]] == [
+        ["a1", "CNY", "8.00", "1"],
+        ["a2", "CNY", "4.00", "1"],
+    ]
+    exported = json.loads(payouts_json(batches))
+    assert [(b["affiliate_id"], b["amount"]) for b in exported] == [
+        ("a1", {"amount": "8.00", "currency": "CNY"}),
+        ("a2", {"amount": "4.00", "currency": "CNY"}),
+    ]
+    taking.close()

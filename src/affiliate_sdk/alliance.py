@@ -57,6 +57,7 @@ from .commission.lifecycle import (
     move,
     to_merchant,
 )
+from .commission.plans import CommissionPlan
 from .commission.settlement import build_invoices, build_statements, reconcile_rows
 from .commission.tiers import Tiers, TierState, period_key
 from .errors import (
@@ -86,6 +87,7 @@ from .models import (
     Invoice,
     ItemCommission,
     LedgerVerification,
+    Merchant,
     Order,
     OrderOutcome,
     PayoutBatch,
@@ -325,6 +327,13 @@ class Alliance:
             store.put_campaign(campaign)
         self._campaigns.pop(campaign.campaign_id, None)
         return campaign
+
+    def add_merchant(self, merchant: Merchant) -> Merchant:
+        """Register a merchant's settings (its platform take), or replace them."""
+        if not isinstance(merchant, Merchant):
+            raise InvalidInput("add_merchant takes a Merchant")
+        self._store.put_merchant(merchant)
+        return merchant
 
     def add_affiliate(self, affiliate: Affiliate) -> Affiliate:
         """Register an affiliate (its group, channel and recruiter), or replace it."""
@@ -660,7 +669,7 @@ class Alliance:
         calculation = calculate(plan, order, context, tier=tier_input)
         if tier_key is not None and calculation.tier_state is not None:
             self._store.put_tier_state(tier_key, calculation.tier_state)
-        take = plan.platform_take if plan.platform_take is not None else self._platform_take
+        take = self._take(plan, order.merchant_id)
         basis = sum_money((item.eligible for item in calculation.items), order.total.currency)
         created_at = from_timestamp(now_ms / 1000)
         common = {
@@ -712,6 +721,15 @@ class Alliance:
                     common=common,
                 )
         return entries, calculation
+
+    def _take(self, plan: CommissionPlan, merchant_id: str) -> Decimal:
+        """The platform's share: the plan's, else the merchant's, else the alliance default."""
+        if plan.platform_take is not None:
+            return plan.platform_take
+        merchant = self._store.get_merchant(merchant_id)
+        if merchant is not None and merchant.platform_take is not None:
+            return merchant.platform_take
+        return self._platform_take
 
     def _parent_lines(
         self,
@@ -1155,6 +1173,12 @@ class Alliance:
                 )
             store.insert_payouts(run_id, batches)
         return batches
+
+    def payouts(
+        self, *, run_id: str | None = None, affiliate_id: str | None = None
+    ) -> list[PayoutBatch]:
+        """Payout batches made so far (export them with ``payouts_csv`` / ``payouts_json``)."""
+        return self._store.payouts(run_id=run_id, affiliate_id=affiliate_id)
 
     # -- journal --------------------------------------------------------------------------------
     def _journal(

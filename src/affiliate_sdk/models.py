@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from ._base import AffiliateModel, Identifier
+from ._base import AffiliateModel, Identifier, Rate
 from .commission.plans import CommissionPlan
 from .money import Money
 from .tracking.landing import normalize_domain_pattern
@@ -30,6 +30,7 @@ __all__ = [
     "ItemCommission",
     "LedgerVerification",
     "LineItem",
+    "Merchant",
     "Order",
     "OrderOutcome",
     "PayoutBatch",
@@ -172,6 +173,17 @@ class Campaign(AffiliateModel):
             limit = MAX_ATTRIBUTION_WINDOW.days
             raise ValueError(f"the attribution window must be positive and at most {limit} days")
         return value
+
+
+class Merchant(AffiliateModel):
+    """A shop in the alliance, as far as commission needs to know it.
+
+    ``platform_take`` overrides the alliance's default take for this
+    merchant's commissions (a plan's own ``platform_take`` overrides both).
+    """
+
+    merchant_id: Identifier
+    platform_take: Rate | None = None
 
 
 class Affiliate(AffiliateModel):

@@ -6,15 +6,35 @@ lines; nothing touches storage or the clock.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from affiliate_sdk.commission.ledger import postings_of
-from affiliate_sdk.models import Commission, Invoice, ReconciliationRow, Statement
+from affiliate_sdk.models import Commission, Invoice, PayoutBatch, ReconciliationRow, Statement
 from affiliate_sdk.money import Money
 
-__all__ = ["build_invoices", "build_statements", "reconcile_rows"]
+__all__ = [
+    "PAYOUT_CSV_COLUMNS",
+    "build_invoices",
+    "build_statements",
+    "payouts_csv",
+    "payouts_json",
+    "reconcile_rows",
+]
+
+#: Columns of ``payouts_csv``, in order.
+PAYOUT_CSV_COLUMNS: Final = (
+    "payout_id",
+    "affiliate_id",
+    "currency",
+    "amount",
+    "lines",
+    "created_at",
+)
 
 _UNPAID_STATES = ("pending", "frozen", "approved")
 
@@ -163,3 +183,27 @@ def reconcile_rows(
             )
         )
     return rows
+
+
+def payouts_csv(batches: Iterable[PayoutBatch]) -> str:
+    """Payout batches as CSV for a bank or payment provider upload (amounts as decimals)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PAYOUT_CSV_COLUMNS)
+    for batch in batches:
+        writer.writerow(
+            (
+                batch.payout_id,
+                batch.affiliate_id,
+                batch.amount.currency,
+                str(batch.amount.amount),
+                len(batch.entry_ids),
+                batch.created_at.isoformat(),
+            )
+        )
+    return out.getvalue()
+
+
+def payouts_json(batches: Iterable[PayoutBatch]) -> str:
+    """Payout batches as a JSON array, each with the ledger lines it settles."""
+    return json.dumps([batch.model_dump(mode="json") for batch in batches], indent=2)

@@ -15,7 +15,14 @@ from typing import Protocol, runtime_checkable
 from affiliate_sdk.commission.checkpoints import Checkpoint
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.commission.tiers import TierState
-from affiliate_sdk.models import Affiliate, Campaign, Commission, PayoutBatch, PlanVersion
+from affiliate_sdk.models import (
+    Affiliate,
+    Campaign,
+    Commission,
+    Merchant,
+    PayoutBatch,
+    PlanVersion,
+)
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -38,6 +45,12 @@ class Store(Protocol):
     def get_campaign(self, campaign_id: str) -> Campaign | None: ...
 
     def list_campaigns(self) -> list[Campaign]: ...
+
+    def put_merchant(self, merchant: Merchant) -> None:
+        """Insert or replace the merchant with this id."""
+        ...
+
+    def get_merchant(self, merchant_id: str) -> Merchant | None: ...
 
     def put_affiliate(self, affiliate: Affiliate) -> None:
         """Insert or replace the affiliate with this id."""

@@ -9,12 +9,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from affiliate_sdk.commission.checkpoints import Checkpoint
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.errors import StorageError
-from affiliate_sdk.models import Affiliate, Campaign, Commission, PayoutBatch, PlanVersion
+from affiliate_sdk.models import (
+    Affiliate,
+    Campaign,
+    Commission,
+    Merchant,
+    PayoutBatch,
+    PlanVersion,
+)
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -28,6 +36,7 @@ class MemoryStore:
         self._campaigns: dict[str, Campaign] = {}
         self._plans: dict[str, list[PlanVersion]] = {}
         self._affiliates: dict[str, Affiliate] = {}
+        self._merchants: dict[str, Merchant] = {}
         self._clicks: dict[str, ClickRecord] = {}
         self._by_visitor: dict[str, list[ClickRecord]] = {}
         self._orders: dict[tuple[str, str], OrderRecord] = {}
@@ -85,18 +94,27 @@ class MemoryStore:
         with self._lock:
             return sorted(self._campaigns.values(), key=lambda c: c.campaign_id)
 
-    def put_affiliate(self, affiliate: Affiliate) -> None:
+    def _put(self, table: dict[str, Any], key: str, value: object) -> None:
         with self._lock:
-            previous = self._affiliates.get(affiliate.affiliate_id)
-            self._affiliates[affiliate.affiliate_id] = affiliate
+            previous = table.get(key)
+            table[key] = value
 
             def undo() -> None:
                 if previous is None:
-                    del self._affiliates[affiliate.affiliate_id]
+                    del table[key]
                 else:
-                    self._affiliates[affiliate.affiliate_id] = previous
+                    table[key] = previous
 
             self._on_rollback(undo)
+
+    def put_merchant(self, merchant: Merchant) -> None:
+        self._put(self._merchants, merchant.merchant_id, merchant)
+
+    def get_merchant(self, merchant_id: str) -> Merchant | None:
+        return self._merchants.get(merchant_id)
+
+    def put_affiliate(self, affiliate: Affiliate) -> None:
+        self._put(self._affiliates, affiliate.affiliate_id, affiliate)
 
     def get_affiliate(self, affiliate_id: str) -> Affiliate | None:
         return self._affiliates.get(affiliate_id)
@@ -240,17 +258,7 @@ class MemoryStore:
         return self._tiers.get(key)
 
     def put_tier_state(self, key: str, state: TierState) -> None:
-        with self._lock:
-            previous = self._tiers.get(key)
-            self._tiers[key] = state
-
-            def undo() -> None:
-                if previous is None:
-                    del self._tiers[key]
-                else:
-                    self._tiers[key] = previous
-
-            self._on_rollback(undo)
+        self._put(self._tiers, key, state)
 
     # -- payouts -------------------------------------------------------------------
     def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:

@@ -37,7 +37,14 @@ from affiliate_sdk.commission.checkpoints import Checkpoint
 from affiliate_sdk.commission.ledger import JournalRow
 from affiliate_sdk.commission.tiers import TierState
 from affiliate_sdk.errors import SchemaVersionError, StorageError
-from affiliate_sdk.models import Affiliate, Campaign, Commission, PayoutBatch, PlanVersion
+from affiliate_sdk.models import (
+    Affiliate,
+    Campaign,
+    Commission,
+    Merchant,
+    PayoutBatch,
+    PlanVersion,
+)
 
 from .records import ClickRecord, OrderRecord, RefundRecord
 
@@ -153,6 +160,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         """CREATE TABLE affiliates (
             affiliate_id TEXT PRIMARY KEY,
+            data TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE merchants (
+            merchant_id TEXT PRIMARY KEY,
             data TEXT NOT NULL
         ) WITHOUT ROWID""",
         """CREATE TABLE plan_versions (
@@ -448,6 +459,20 @@ class SQLiteStore:
         with self._guard() as conn:
             rows = conn.execute("SELECT data FROM campaigns ORDER BY campaign_id").fetchall()
         return [Campaign.model_validate_json(row[0]) for row in rows]
+
+    def put_merchant(self, merchant: Merchant) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO merchants (merchant_id, data) VALUES (?, ?)",
+                (merchant.merchant_id, merchant.model_dump_json()),
+            )
+
+    def get_merchant(self, merchant_id: str) -> Merchant | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                "SELECT data FROM merchants WHERE merchant_id = ?", (merchant_id,)
+            ).fetchone()
+        return None if row is None else Merchant.model_validate_json(row[0])
 
     def put_affiliate(self, affiliate: Affiliate) -> None:
         with self._guard() as conn:
