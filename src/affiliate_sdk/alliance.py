@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from functools import partial
 from types import TracebackType
 from typing import Any, Final, NamedTuple, Self, TypedDict, Unpack
@@ -31,6 +31,7 @@ from .commission.calculator import (
     Calculation,
     CpsSplit,
     OrderContext,
+    TargetInput,
     TierInput,
     calculate,
     effective_rate,
@@ -59,7 +60,8 @@ from .commission.lifecycle import (
 )
 from .commission.plans import CommissionPlan
 from .commission.settlement import build_invoices, build_statements, reconcile_rows
-from .commission.tiers import Tiers, TierState, period_key
+from .commission.targets import PeriodCap
+from .commission.tiers import Period, TierState, period_key
 from .errors import (
     CampaignInactive,
     CommissionStateError,
@@ -650,27 +652,98 @@ class Alliance:
     def _book_commission(
         self, order: Order, click: ClickRecord, *, now_ms: int
     ) -> tuple[list[Commission], Calculation]:
+        """Price the order under the plan of its time and build its ledger lines.
+
+        Reads and advances the period totals its tiers, target and cap keep
+        (inside the caller's transaction).
+        """
+        store = self._store
         placed_at = order.placed_at or from_timestamp(now_ms / 1000)
         view = self._campaign_view(click.campaign_id, now_ms / 1000)
         version = view.plan_at(placed_at)
         plan = version.plan
-        tiers = plan.tiers
-        tier_key: str | None = None
-        tier_input: TierInput | None = None
-        if tiers is not None:
-            tier_key = _tier_key(tiers, click, placed_at, view.campaign.timezone)
-            fx = self._fx_rate(order.total.currency, tiers.currency, placed_at)
-            tier_input = TierInput(self._store.get_tier_state(tier_key) or TierState(), fx)
-        member = self._store.get_affiliate(click.affiliate_id)
+        zone = view.campaign.timezone
+        currency = order.total.currency
+        tier_key = tier_input = None
+        if plan.tiers is not None:
+            tier_key = _period_scope(
+                "tier", plan.tiers.period, plan.tiers.basis, click, placed_at=placed_at, zone=zone
+            )
+            fx = self._fx_rate(currency, plan.tiers.currency, placed_at)
+            tier_input = TierInput(store.get_tier_state(tier_key) or TierState(), fx)
+        target_key = target_input = target_state = None
+        if plan.target is not None:
+            target_key = _period_scope(
+                "target",
+                plan.target.period,
+                "affiliate_sales",
+                click,
+                placed_at=placed_at,
+                zone=zone,
+            )
+            target_state = store.get_tier_state(target_key) or TierState()
+            fx = self._fx_rate(currency, plan.target.amount.currency, placed_at)
+            target_input = TargetInput(target_state.volume, fx)
+        member = store.get_affiliate(click.affiliate_id)
         context = OrderContext(
             affiliate_group=None if member is None else member.group,
             channel=None if member is None else member.channel,
         )
-        calculation = calculate(plan, order, context, tier=tier_input)
+        calculation = calculate(plan, order, context, tier=tier_input, target=target_input)
         if tier_key is not None and calculation.tier_state is not None:
-            self._store.put_tier_state(tier_key, calculation.tier_state)
-        take = self._take(plan, order.merchant_id)
-        basis = sum_money((item.eligible for item in calculation.items), order.total.currency)
+            store.put_tier_state(tier_key, calculation.tier_state)
+        if target_key is not None and target_state is not None and target_input is not None:
+            measure = calculation.target_measure or Decimal(0)
+            store.put_tier_state(
+                target_key, target_state._replace(volume=target_state.volume + measure)
+            )
+
+        # (kind, amount, rate, basis, rule, fields of the affiliate's line)
+        parts: list[tuple[str, Money, Decimal, Money, str, dict[str, object]]] = [
+            (
+                "commission",
+                calculation.gross,
+                effective_rate(calculation),
+                sum_money((item.eligible for item in calculation.items), currency),
+                calculation.rule,
+                {
+                    "tier_key": tier_key,
+                    "tier_measure": calculation.tier_measure,
+                    "fx_rate": None if tier_input is None else tier_input.fx_rate,
+                    "target_key": target_key,
+                    "target_measure": calculation.target_measure,
+                },
+            )
+        ]
+        state = calculation.tier_state
+        if calculation.true_up and plan.tiers is not None and plan.tiers.currency and state:
+            tier_currency = plan.tiers.currency
+            parts.append(
+                (
+                    "trueup",
+                    Money(calculation.true_up, tier_currency).round(COMMISSION_ROUNDING),
+                    state.rate,
+                    Money(state.tier_base, tier_currency).round(COMMISSION_ROUNDING),
+                    "retroactive tier true-up",
+                    {"tier_key": tier_key},
+                )
+            )
+        if calculation.bonus and plan.target is not None and target_input is not None:
+            target_currency = plan.target.amount.currency
+            volume = target_input.volume + (calculation.target_measure or Decimal(0))
+            parts.append(
+                (
+                    "bonus",
+                    Money(calculation.bonus, target_currency).round(COMMISSION_ROUNDING),
+                    plan.target.bonus_rate or Decimal(0),
+                    Money(volume, target_currency).round(COMMISSION_ROUNDING),
+                    "over-target bonus",
+                    {"target_key": target_key},
+                )
+            )
+        if plan.period_cap is not None:
+            parts = self._capped(parts, plan.period_cap, click, placed_at, zone)
+
         created_at = from_timestamp(now_ms / 1000)
         common = {
             "merchant_id": order.merchant_id,
@@ -683,44 +756,57 @@ class Alliance:
             "created_at": created_at,
             "hold_until": created_at + timedelta(days=plan.hold_days),
         }
-        entries = self._split_lines(
-            split_commission(calculation.gross, take),
-            kind="commission",
-            event=("order", order.merchant_id, order.order_id),
-            rate=effective_rate(calculation),
-            basis=basis,
-            rule=calculation.rule,
-            tier={
-                "tier_key": tier_key,
-                "tier_measure": calculation.tier_measure,
-                "fx_rate": None if tier_input is None else tier_input.fx_rate,
-            },
-            now_ms=now_ms,
-            common=common,
-        )
+        take = self._take(plan, order.merchant_id)
+        entries: list[Commission] = []
+        for kind, amount, rate, basis, rule, fields in parts:
+            if kind != "commission" and not amount:
+                continue
+            event = ("order", order.merchant_id, order.order_id)
+            entries += self._split_lines(
+                split_commission(amount, take),
+                kind=kind,
+                event=event if kind == "commission" else (*event, kind),
+                rate=rate,
+                basis=basis,
+                rule=rule,
+                tier=fields,
+                now_ms=now_ms,
+                common=common,
+            )
         parent_id = None if member is None else member.parent_id
         if plan.parent_share and parent_id is not None:
             entries += self._parent_lines(
                 entries, parent_id, plan.parent_share, now_ms=now_ms, common=common
             )
-        if calculation.true_up and tiers is not None and tiers.currency is not None:
-            true_up = Money(calculation.true_up, tiers.currency).round(COMMISSION_ROUNDING)
-            if true_up:
-                state = calculation.tier_state
-                entries += self._split_lines(
-                    split_commission(true_up, take),
-                    kind="trueup",
-                    event=("order", order.merchant_id, order.order_id, "trueup"),
-                    rate=Decimal(0) if state is None else state.rate,
-                    basis=Money(
-                        Decimal(0) if state is None else state.tier_base, tiers.currency
-                    ).round(COMMISSION_ROUNDING),
-                    rule="retroactive tier true-up",
-                    tier={"tier_key": tier_key},
-                    now_ms=now_ms,
-                    common=common,
-                )
         return entries, calculation
+
+    def _capped(
+        self,
+        parts: list[tuple[str, Money, Decimal, Money, str, dict[str, object]]],
+        cap: PeriodCap,
+        click: ClickRecord,
+        placed_at: datetime,
+        zone: str,
+    ) -> list[tuple[str, Money, Decimal, Money, str, dict[str, object]]]:
+        """Trim the order's amounts so the period's total stays within the cap."""
+        key = _period_scope(
+            "cap", cap.period, "affiliate_sales", click, placed_at=placed_at, zone=zone
+        )
+        state = self._store.get_tier_state(key) or TierState()
+        room = cap.amount.amount - state.paid
+        trimmed = []
+        for kind, amount, rate, basis, rule, fields in parts:
+            fx = self._fx_rate(amount.currency, cap.amount.currency, placed_at)
+            wanted = amount.amount * fx
+            allowed = max(min(wanted, room), Decimal(0))
+            kept, label = amount, rule
+            if allowed < wanted:
+                kept = Money(allowed / fx, amount.currency).round(ROUND_DOWN)
+                label = f"{rule}; period cap {cap.amount}"
+            room -= kept.amount * fx
+            trimmed.append((kind, kept, rate, basis, label, fields))
+        self._store.put_tier_state(key, state._replace(paid=cap.amount.amount - room))
+        return trimmed
 
     def _take(self, plan: CommissionPlan, merchant_id: str) -> Decimal:
         """The platform's share: the plan's, else the merchant's, else the alliance default."""
@@ -899,8 +985,13 @@ class Alliance:
         return outcome
 
     def _unwind_tiers(self, lines: list[Commission], *, share: Decimal) -> None:
-        """Take a refunded share of tiered orders back out of their period's volume."""
+        """Take a refunded share of orders back out of their period's volume."""
         for line in lines:
+            if line.kind == "commission" and line.target_key and line.target_measure is not None:
+                target = self._store.get_tier_state(line.target_key)
+                if target is not None:
+                    volume = target.volume - line.target_measure * share
+                    self._store.put_tier_state(line.target_key, target._replace(volume=volume))
             if line.kind != "commission" or line.tier_key is None or line.tier_measure is None:
                 continue
             state = self._store.get_tier_state(line.tier_key)
@@ -1308,12 +1399,14 @@ def _fingerprint(order: Order) -> str:
     return hashlib.sha256(order.model_dump_json(exclude=exclude).encode()).hexdigest()
 
 
-def _tier_key(tiers: Tiers, click: ClickRecord, placed_at: datetime, timezone: str) -> str:
-    """The scope whose period volume an order counts towards."""
-    period = period_key(placed_at, tiers.period, timezone)
-    if tiers.basis == "merchant_sales":
-        return _event_id("merchant", click.merchant_id, period)
-    return _event_id("campaign", click.campaign_id, tiers.basis, click.affiliate_id, period)
+def _period_scope(
+    what: str, period: Period, basis: str, click: ClickRecord, *, placed_at: datetime, zone: str
+) -> str:
+    """The key of the period totals an order counts towards (tiers, targets, caps)."""
+    when = period_key(placed_at, period, zone)
+    if basis == "merchant_sales":
+        return _event_id(what, "merchant", click.merchant_id, when)
+    return _event_id(what, "campaign", click.campaign_id, basis, click.affiliate_id, when)
 
 
 def _event_id(*parts: str) -> str:

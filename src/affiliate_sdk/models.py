@@ -259,6 +259,7 @@ class Commission(AffiliateModel):
 
     ``kind``: ``commission`` (booked on an order), ``trueup`` (a retroactive
     tier crossed: the difference owed on the period's earlier orders),
+    ``bonus`` (an over-target bonus),
     ``reversal`` (a refund or rejection before the commission was paid;
     ``reverses`` names the line) or ``clawback`` (a refund after payment,
     netted against the next payout). Tiered lines carry the ``tier_key`` of
@@ -279,7 +280,7 @@ class Commission(AffiliateModel):
     affiliate_id: Identifier
     click_id: str | None
     account: Literal["affiliate", "parent", "platform"]
-    kind: Literal["commission", "reversal", "clawback", "trueup"]
+    kind: Literal["commission", "reversal", "clawback", "trueup", "bonus"]
     amount: Money
     status: CommissionStatus
     rate: Decimal
@@ -289,6 +290,8 @@ class Commission(AffiliateModel):
     tier_key: str | None = None
     tier_measure: Decimal | None = None
     fx_rate: Decimal | None = None
+    target_key: str | None = None
+    target_measure: Decimal | None = None
     refund_id: str | None = None
     reverses: str | None = None
     reason: str | None = None

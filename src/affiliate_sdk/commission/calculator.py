@@ -13,6 +13,7 @@ from typing import Final
 import attrs
 
 from affiliate_sdk.commission.plans import CommissionPlan, Match, Override
+from affiliate_sdk.commission.targets import bonus_for, step_points
 from affiliate_sdk.commission.tiers import (
     Tiers,
     TierState,
@@ -27,6 +28,7 @@ __all__ = [
     "Calculation",
     "CpsSplit",
     "OrderContext",
+    "TargetInput",
     "TierInput",
     "calculate",
     "cps_split",
@@ -69,6 +71,14 @@ class TierInput:
 
 
 @attrs.frozen
+class TargetInput:
+    """The affiliate's period volume before this order (target currency) and the FX rate."""
+
+    volume: Decimal = _ZERO
+    fx_rate: Decimal = Decimal(1)
+
+
+@attrs.frozen
 class Calculation:
     """An order's commission under a plan: ``gross`` is rounded once.
 
@@ -85,6 +95,8 @@ class Calculation:
     tier_measure: Decimal | None = None
     tier_state: TierState | None = None
     true_up: Decimal = _ZERO
+    target_measure: Decimal | None = None
+    bonus: Decimal = _ZERO
 
 
 def cps_split(basis: Money, rate: Decimal, take: Decimal) -> CpsSplit:
@@ -216,6 +228,7 @@ def calculate(
     order: Order,
     context: OrderContext | None = None,
     tier: TierInput | None = None,
+    target: TargetInput | None = None,
 ) -> Calculation:
     """What ``order`` earns under ``plan``.
 
@@ -231,6 +244,7 @@ def calculate(
     excluded_skus = set(plan.eligibility.exclude_skus)
     items: list[ItemCommission | None] = []
     base_lines: list[tuple[int, LineItem | None, Money]] = []
+    counted: list[Money] = []  # the eligible value of every line that is not excluded
     for item, eligible in eligible_amounts(order):
         sku = None if item is None else item.sku
         category = None if item is None else item.category
@@ -247,6 +261,7 @@ def calculate(
                 )
             )
             continue
+        counted.append(eligible)
         override = _override(plan.overrides, item, order, context)
         if override is None:
             base_lines.append((len(items), item, eligible))
@@ -275,6 +290,17 @@ def calculate(
         base_rate, base_rule, measure, state, true_up = _tier_rate(
             plan.tiers, tier or TierInput(), tier_value
         )
+    target_measure: Decimal | None = None
+    bonus = _ZERO
+    if plan.target is not None:
+        position = target or TargetInput()
+        target_measure = sum_money(counted, currency).amount * position.fx_rate
+        after = position.volume + target_measure
+        points = step_points(plan.target, after)
+        if points:
+            base_rate += points
+            base_rule += f" + {_pct(points)} at {_pct(after / plan.target.amount.amount)} of target"
+        bonus = bonus_for(plan.target, position.volume, after)
     for at, item, eligible in base_lines:
         items[at] = _priced(plan, item, eligible, base_rate, base_rule)
     priced = [i for i in items if i is not None]
@@ -296,6 +322,8 @@ def calculate(
         tier_measure=measure,
         tier_state=state,
         true_up=true_up,
+        target_measure=target_measure,
+        bonus=bonus,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Final
 from pydantic import Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Rate
+from affiliate_sdk.commission.targets import PeriodCap, Target
 from affiliate_sdk.commission.tiers import Tiers
 from affiliate_sdk.money import Money
 
@@ -111,7 +112,9 @@ class CommissionPlan(AffiliateModel):
     bounds shape the effective rate: ``category_caps`` limit the rate in a
     category, ``floor_rate`` guarantees a minimum, ``bounds`` clamp a
     dynamically set rate, ``order_cap`` limits the commission of one order.
-    ``tiers`` set the base rate from the period's volume instead of ``rate``.
+    ``tiers`` set the base rate from the period's volume instead of ``rate``;
+    a ``target`` adds attainment steps and an over-target bonus; a
+    ``period_cap`` limits what an affiliate earns in a period.
     ``platform_take`` overrides the alliance's take for this plan;
     ``parent_share`` pays the affiliate's recruiter that share of the
     affiliate's commission, on top (two-tier).
@@ -126,6 +129,8 @@ class CommissionPlan(AffiliateModel):
     bounds: RateBounds | None = None
     order_cap: Money | None = None
     tiers: Tiers | None = None
+    target: Target | None = None
+    period_cap: PeriodCap | None = None
     platform_take: Rate | None = None
     parent_share: Rate | None = None
     hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)

@@ -1,0 +1,92 @@
+"""Period targets: attainment steps, the over-target bonus and period caps. Pure.
+
+An affiliate's eligible sales in a campaign are counted per period (in the
+campaign's time zone). Against a ``Target``:
+
+* **attainment steps** add percentage points to the base rate of an order
+  that brings attainment to or past a step (``+1`` point at 100%, ``+2`` at
+  150%, ``+3`` at 200%);
+* the **over-target bonus** pays ``bonus_rate`` of the period's whole volume
+  once the volume exceeds the target: the order that crosses it books the
+  bonus on everything sold so far in the period, later orders on their own
+  value.
+
+A ``PeriodCap`` limits what one affiliate earns from a campaign in a period.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Final
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from affiliate_sdk._base import AffiliateModel, Rate, parse_rate
+from affiliate_sdk.commission.tiers import Period
+from affiliate_sdk.money import Money
+
+__all__ = ["PeriodCap", "Target", "TargetStep", "bonus_for", "step_points"]
+
+_ZERO: Final = Decimal(0)
+
+#: Attainment written as ``"150%"`` or ``Decimal("1.5")``; may exceed 100%.
+Attainment = Annotated[Decimal, BeforeValidator(parse_rate), Field(gt=0)]
+
+
+class TargetStep(AffiliateModel):
+    """At ``at`` attainment (``"150%"``), add ``points`` to the rate (``"2%"``)."""
+
+    at: Attainment
+    points: Rate
+
+
+class Target(AffiliateModel):
+    """A sales target per affiliate and period, with steps and an over-target bonus."""
+
+    period: Period = "month"
+    amount: Money
+    bonus_rate: Rate | None = None
+    steps: list[TargetStep] = Field(default_factory=list)
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if value.amount <= 0:
+            raise ValueError("a target must be positive")
+        return value
+
+    @field_validator("steps")
+    @classmethod
+    def _ascending(cls, steps: list[TargetStep]) -> list[TargetStep]:
+        if [s.at for s in steps] != sorted({s.at for s in steps}):
+            raise ValueError("steps must be in ascending order of attainment, without repeats")
+        return steps
+
+
+class PeriodCap(AffiliateModel):
+    """At most ``amount`` of commission per affiliate per ``period`` from this campaign."""
+
+    period: Period = "month"
+    amount: Money
+
+
+def step_points(target: Target, volume: Decimal) -> Decimal:
+    """The points earned at ``volume`` (in the target's currency)."""
+    attainment = volume / target.amount.amount
+    points = _ZERO
+    for step in target.steps:
+        if attainment >= step.at:
+            points = step.points
+    return points
+
+
+def bonus_for(target: Target, before: Decimal, after: Decimal) -> Decimal:
+    """The exact over-target bonus an order moving the volume from ``before`` to ``after`` earns."""
+    if target.bonus_rate is None:
+        return _ZERO
+    goal = target.amount.amount
+    if after <= goal:
+        return _ZERO
+    if before > goal:
+        return (after - before) * target.bonus_rate
+    return after * target.bonus_rate

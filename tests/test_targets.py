@@ -1,0 +1,136 @@
+"""Targets, attainment steps, the over-target bonus and period caps, by hand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from affiliate_sdk import Alliance, CommissionPlan, InvalidInput, Money, Order
+from affiliate_sdk.commission.targets import Target, bonus_for, step_points
+from affiliate_sdk.testing import FakeClock
+
+from .conftest import HUMAN_UA, SECRET, make_campaign
+
+
+def cny(amount: str) -> Money:
+    return Money(amount, "CNY")
+
+
+STEPS = [
+    {"at": "100%", "points": "1%"},
+    {"at": "150%", "points": "2%"},
+    {"at": "200%", "points": "3%"},
+]
+
+
+def test_steps_and_bonus_by_hand() -> None:
+    target = Target.model_validate(
+        {"amount": {"amount": "10000.00", "currency": "CNY"}, "bonus_rate": "5%", "steps": STEPS}
+    )
+    assert step_points(target, Decimal("9999.99")) == 0
+    assert step_points(target, Decimal(10000)) == Decimal("0.01")
+    assert step_points(target, Decimal(15000)) == Decimal("0.02")
+    assert step_points(target, Decimal(25000)) == Decimal("0.03")
+    assert bonus_for(target, Decimal(9000), Decimal(10000)) == 0  # reaching is not exceeding
+    assert bonus_for(target, Decimal(9000), Decimal(12000)) == Decimal("600.00")  # 5% of 12,000
+    assert bonus_for(target, Decimal(12000), Decimal(13000)) == Decimal("50.00")  # 5% of 1,000
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"amount": {"amount": "0.00", "currency": "CNY"}}, "positive"),
+        (
+            {
+                "amount": {"amount": "1.00", "currency": "CNY"},
+                "steps": [{"at": "150%", "points": "2%"}, {"at": "100%", "points": "1%"}],
+            },
+            "ascending",
+        ),
+    ],
+)
+def test_bad_targets(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        Target.model_validate(data)
+
+
+def _alliance(clock: FakeClock, plan: dict[str, Any]) -> Alliance:
+    alliance = Alliance.open(keys={"k1": SECRET}, clock=clock)
+    alliance.add_campaign(make_campaign(plan=CommissionPlan.model_validate(plan)))
+    return alliance
+
+
+def _buy(
+    alliance: Alliance, order_id: str, total: str, affiliate: str = "a1"
+) -> list[tuple[str, Money]]:
+    link = alliance.create_link(
+        affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    click = alliance.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA)
+    outcome = alliance.record_order(
+        Order(order_id=order_id, merchant_id="m1", total=cny(total)), click_id=click.click_id
+    )
+    return [(c.kind, c.amount) for c in outcome.commissions]
+
+
+def test_floor_plus_over_target_bonus(clock: FakeClock) -> None:
+    # a small merchant: 6% raised to a 10% floor, plus 5% of the month once 10,000 is exceeded
+    alliance = _alliance(
+        clock,
+        {
+            "rate": "6%",
+            "floor_rate": "10%",
+            "target": {"amount": {"amount": "10000.00", "currency": "CNY"}, "bonus_rate": "5%"},
+        },
+    )
+    assert _buy(alliance, "o1", "8000.00") == [("commission", cny("800.00"))]
+    # 8,000 + 4,000 = 12,000 > 10,000: 5% of 12,000 = 600.00
+    assert _buy(alliance, "o2", "4000.00") == [
+        ("commission", cny("400.00")),
+        ("bonus", cny("600.00")),
+    ]
+    # past the target, the bonus is 5% of each new order
+    assert _buy(alliance, "o3", "1000.00") == [
+        ("commission", cny("100.00")),
+        ("bonus", cny("50.00")),
+    ]
+    # another affiliate has their own target
+    assert _buy(alliance, "o4", "1000.00", affiliate="a2") == [("commission", cny("100.00"))]
+
+
+def test_attainment_steps_add_points(clock: FakeClock) -> None:
+    alliance = _alliance(
+        clock,
+        {
+            "rate": "10%",
+            "target": {"amount": {"amount": "1000.00", "currency": "CNY"}, "steps": STEPS},
+        },
+    )
+    assert _buy(alliance, "o1", "900.00") == [("commission", cny("90.00"))]  # 90% of target
+    assert _buy(alliance, "o2", "100.00") == [("commission", cny("11.00"))]  # 100%: 11%
+    assert _buy(alliance, "o3", "500.00") == [("commission", cny("60.00"))]  # 150%: 12%
+    assert _buy(alliance, "o4", "500.00") == [("commission", cny("65.00"))]  # 200%: 13%
+    [line] = alliance.commissions(order_id="o4")
+    assert line.rule == "base + 3% at 200% of target"
+    # a refund brings attainment back down
+    alliance.refund(merchant_id="m1", order_id="o4")
+    assert _buy(alliance, "o5", "100.00") == [("commission", cny("12.00"))]  # 160%: 12%
+    # a new month starts again
+    clock.advance(timedelta(days=31))
+    assert _buy(alliance, "o6", "100.00") == [("commission", cny("10.00"))]
+
+
+def test_period_cap(clock: FakeClock) -> None:
+    alliance = _alliance(
+        clock,
+        {"rate": "10%", "period_cap": {"amount": {"amount": "150.00", "currency": "CNY"}}},
+    )
+    assert _buy(alliance, "o1", "1000.00") == [("commission", cny("100.00"))]
+    assert _buy(alliance, "o2", "1000.00") == [("commission", cny("50.00"))]  # trimmed
+    assert _buy(alliance, "o3", "1000.00") == [("commission", cny("0.00"))]
+    assert alliance.commissions(order_id="o2")[0].rule == "base; period cap 150.00 CNY"
+    clock.advance(timedelta(days=31))
+    assert _buy(alliance, "o4", "1000.00") == [("commission", cny("100.00"))]
