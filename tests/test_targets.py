@@ -134,3 +134,44 @@ def test_period_cap(clock: FakeClock) -> None:
     assert alliance.commissions(order_id="o2")[0].rule == "base; period cap 150.00 CNY"
     clock.advance(timedelta(days=31))
     assert _buy(alliance, "o4", "1000.00") == [("commission", cny("100.00"))]
+
+
+LEVELS = {
+    "currency": "CNY",
+    "levels": [
+        {"name": "basic", "from": 0, "share": "40%"},
+        {"name": "strategic", "from": 1_000_000, "share": "55%"},
+        {"name": "core", "from": 5_000_000, "share": "70%"},
+    ],
+}
+
+
+def _shares(alliance: Alliance, order_id: str) -> dict[str, Money]:
+    return {c.account: c.amount for c in alliance.commissions(order_id=order_id)}
+
+
+def test_membership_levels_share_the_commission(clock: FakeClock) -> None:
+    alliance = _alliance(clock, {"rate": "10%", "levels": LEVELS})
+    _buy(alliance, "o1", "1000000.00")  # basic until this order: keeps 40% of 100,000
+    assert _shares(alliance, "o1") == {"affiliate": cny("40000.00"), "platform": cny("60000.00")}
+    _buy(alliance, "o2", "100.00")  # 1,000,000 reached: strategic keeps 55% of 10.00
+    assert _shares(alliance, "o2") == {"affiliate": cny("5.50"), "platform": cny("4.50")}
+    assert alliance.commissions(order_id="o2")[0].rule == "base; level strategic"
+    _buy(alliance, "o3", "4000000.00")
+    _buy(alliance, "o4", "100.00")  # 5,000,100 sold this year: core keeps 70%
+    assert _shares(alliance, "o4") == {"affiliate": cny("7.00"), "platform": cny("3.00")}
+    alliance.refund(merchant_id="m1", order_id="o3")  # back under 5,000,000: strategic again
+    _buy(alliance, "o5", "100.00")
+    assert _shares(alliance, "o5") == {"affiliate": cny("5.50"), "platform": cny("4.50")}
+
+
+def test_levels_exclude_a_platform_take_and_must_start_at_zero() -> None:
+    with pytest.raises(InvalidInput, match="drop platform_take"):
+        CommissionPlan.model_validate({"rate": "10%", "levels": LEVELS, "platform_take": "5%"})
+    with pytest.raises(InvalidInput, match="start at 0"):
+        CommissionPlan.model_validate(
+            {
+                "rate": "1%",
+                "levels": {"currency": "CNY", "levels": [{"name": "x", "from": 5, "share": "1%"}]},
+            }
+        )

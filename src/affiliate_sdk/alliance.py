@@ -692,11 +692,24 @@ class Alliance:
         calculation = calculate(plan, order, context, tier=tier_input, target=target_input)
         if tier_key is not None and calculation.tier_state is not None:
             store.put_tier_state(tier_key, calculation.tier_state)
-        if target_key is not None and target_state is not None and target_input is not None:
-            measure = calculation.target_measure or Decimal(0)
-            store.put_tier_state(
-                target_key, target_state._replace(volume=target_state.volume + measure)
+        counts: dict[str, Decimal] = {}
+        if target_key is not None and target_state is not None:
+            counts[target_key] = calculation.target_measure or Decimal(0)
+        take = self._take(plan, order.merchant_id)
+        level_rule = ""
+        if plan.levels is not None:
+            levels = plan.levels
+            level_key = _event_id("level", "affiliate", click.affiliate_id, str(placed_at.year))
+            standing = store.get_tier_state(level_key) or TierState()
+            level = levels.level_at(standing.volume)
+            take, level_rule = Decimal(1) - level.share, f"; level {level.name}"
+            fx = self._fx_rate(currency, levels.currency, placed_at)
+            counts[level_key] = (
+                sum((item.eligible.amount for item in calculation.items), Decimal(0)) * fx
             )
+        for key, measure in counts.items():
+            totals = store.get_tier_state(key) or TierState()
+            store.put_tier_state(key, totals._replace(volume=totals.volume + measure))
 
         # (kind, amount, rate, basis, rule, fields of the affiliate's line)
         parts: list[tuple[str, Money, Decimal, Money, str, dict[str, object]]] = [
@@ -705,13 +718,12 @@ class Alliance:
                 calculation.gross,
                 effective_rate(calculation),
                 sum_money((item.eligible for item in calculation.items), currency),
-                calculation.rule,
+                calculation.rule + level_rule,
                 {
                     "tier_key": tier_key,
                     "tier_measure": calculation.tier_measure,
                     "fx_rate": None if tier_input is None else tier_input.fx_rate,
-                    "target_key": target_key,
-                    "target_measure": calculation.target_measure,
+                    "counts": counts,
                 },
             )
         ]
@@ -738,7 +750,7 @@ class Alliance:
                     plan.target.bonus_rate or Decimal(0),
                     Money(volume, target_currency).round(COMMISSION_ROUNDING),
                     "over-target bonus",
-                    {"target_key": target_key},
+                    {},
                 )
             )
         if plan.period_cap is not None:
@@ -756,7 +768,6 @@ class Alliance:
             "created_at": created_at,
             "hold_until": created_at + timedelta(days=plan.hold_days),
         }
-        take = self._take(plan, order.merchant_id)
         entries: list[Commission] = []
         for kind, amount, rate, basis, rule, fields in parts:
             if kind != "commission" and not amount:
@@ -987,11 +998,12 @@ class Alliance:
     def _unwind_tiers(self, lines: list[Commission], *, share: Decimal) -> None:
         """Take a refunded share of orders back out of their period's volume."""
         for line in lines:
-            if line.kind == "commission" and line.target_key and line.target_measure is not None:
-                target = self._store.get_tier_state(line.target_key)
-                if target is not None:
-                    volume = target.volume - line.target_measure * share
-                    self._store.put_tier_state(line.target_key, target._replace(volume=volume))
+            if line.kind == "commission":
+                for key, measure in line.counts.items():
+                    totals = self._store.get_tier_state(key)
+                    if totals is not None:
+                        volume = totals.volume - measure * share
+                        self._store.put_tier_state(key, totals._replace(volume=volume))
             if line.kind != "commission" or line.tier_key is None or line.tier_measure is None:
                 continue
             state = self._store.get_tier_state(line.tier_key)

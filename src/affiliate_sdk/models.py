@@ -264,7 +264,8 @@ class Commission(AffiliateModel):
     ``reverses`` names the line) or ``clawback`` (a refund after payment,
     netted against the next payout). Tiered lines carry the ``tier_key`` of
     their period scope, what the order added to its volume (``tier_measure``)
-    and the FX rate used to count it (``fx_rate``).
+    and the FX rate used to count it (``fx_rate``); ``counts`` names the other
+    period totals (targets, levels) the order added to, and by how much.
 
     ``status`` follows the lifecycle: ``pending`` until ``hold_until``, then
     ``approved`` (``approved_at``), then ``paid`` in a payout (``payout_id``,
@@ -290,8 +291,7 @@ class Commission(AffiliateModel):
     tier_key: str | None = None
     tier_measure: Decimal | None = None
     fx_rate: Decimal | None = None
-    target_key: str | None = None
-    target_measure: Decimal | None = None
+    counts: dict[str, Decimal] = Field(default_factory=dict)
     refund_id: str | None = None
     reverses: str | None = None
     reason: str | None = None

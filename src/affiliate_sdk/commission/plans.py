@@ -13,7 +13,7 @@ from typing import Final
 from pydantic import Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Rate
-from affiliate_sdk.commission.targets import PeriodCap, Target
+from affiliate_sdk.commission.targets import Levels, PeriodCap, Target
 from affiliate_sdk.commission.tiers import Tiers
 from affiliate_sdk.money import Money
 
@@ -114,7 +114,8 @@ class CommissionPlan(AffiliateModel):
     dynamically set rate, ``order_cap`` limits the commission of one order.
     ``tiers`` set the base rate from the period's volume instead of ``rate``;
     a ``target`` adds attainment steps and an over-target bonus; a
-    ``period_cap`` limits what an affiliate earns in a period.
+    ``period_cap`` limits what an affiliate earns in a period; ``levels`` give
+    the affiliate a share of each commission by its membership level.
     ``platform_take`` overrides the alliance's take for this plan;
     ``parent_share`` pays the affiliate's recruiter that share of the
     affiliate's commission, on top (two-tier).
@@ -131,6 +132,7 @@ class CommissionPlan(AffiliateModel):
     tiers: Tiers | None = None
     target: Target | None = None
     period_cap: PeriodCap | None = None
+    levels: Levels | None = None
     platform_take: Rate | None = None
     parent_share: Rate | None = None
     hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)
@@ -141,6 +143,12 @@ class CommissionPlan(AffiliateModel):
         if value is not None and (value.amount < 0 or not value.is_rounded):
             raise ValueError("must be a non-negative amount in whole minor units")
         return value
+
+    @model_validator(mode="after")
+    def _one_share_rule(self) -> CommissionPlan:
+        if self.levels is not None and self.platform_take is not None:
+            raise ValueError("levels set the affiliate's share: drop platform_take")
+        return self
 
     @model_validator(mode="after")
     def _pays_something(self) -> CommissionPlan:

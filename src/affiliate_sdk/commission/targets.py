@@ -19,13 +19,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Final
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator
 
 from affiliate_sdk._base import AffiliateModel, Rate, parse_rate
 from affiliate_sdk.commission.tiers import Period
 from affiliate_sdk.money import Money
 
-__all__ = ["PeriodCap", "Target", "TargetStep", "bonus_for", "step_points"]
+__all__ = ["Level", "Levels", "PeriodCap", "Target", "TargetStep", "bonus_for", "step_points"]
 
 _ZERO: Final = Decimal(0)
 
@@ -68,6 +68,45 @@ class PeriodCap(AffiliateModel):
 
     period: Period = "month"
     amount: Money
+
+
+class Level(AffiliateModel):
+    """A membership level: from ``from`` annual sales on, the affiliate keeps ``share``."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    lower: Decimal = Field(alias="from", ge=0)
+    share: Rate
+
+
+class Levels(AffiliateModel):
+    """Membership levels by the affiliate's annual sales, counted in ``currency``.
+
+    The affiliate keeps its level's ``share`` of each commission and the
+    alliance keeps the rest (in place of the platform take). Sales count in
+    the calendar year (UTC) across the campaigns whose plans use levels; an
+    order is priced at the level reached before it.
+    """
+
+    currency: str
+    levels: list[Level] = Field(min_length=1)
+
+    @field_validator("levels")
+    @classmethod
+    def _from_zero_ascending(cls, levels: list[Level]) -> list[Level]:
+        if levels[0].lower != 0:
+            raise ValueError("the first level must start at 0")
+        if [lv.lower for lv in levels] != sorted({lv.lower for lv in levels}):
+            raise ValueError("levels must ascend by annual sales without repeats")
+        return levels
+
+    def level_at(self, annual_sales: Decimal) -> Level:
+        reached = self.levels[0]
+        for level in self.levels:
+            if annual_sales >= level.lower:
+                reached = level
+        return reached
 
 
 def step_points(target: Target, volume: Decimal) -> Decimal:
