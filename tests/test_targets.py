@@ -175,3 +175,60 @@ def test_levels_exclude_a_platform_take_and_must_start_at_zero() -> None:
                 "levels": {"currency": "CNY", "levels": [{"name": "x", "from": 5, "share": "1%"}]},
             }
         )
+
+
+def _renew(
+    alliance: Alliance, order_id: str, renewal: int, total: str = "30.00"
+) -> list[tuple[str, Money]]:
+    outcome = alliance.record_order(
+        Order(
+            order_id=order_id,
+            merchant_id="m1",
+            total=cny(total),
+            subscription_id="sub-9",
+            renewal=renewal,
+        )
+    )
+    return [(c.kind, c.amount) for c in outcome.commissions]
+
+
+def _subscribe(alliance: Alliance) -> None:
+    link = alliance.create_link(
+        affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    click = alliance.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA)
+    alliance.record_order(
+        Order(order_id="first", merchant_id="m1", total=cny("30.00"), subscription_id="sub-9"),
+        click_id=click.click_id,
+    )
+
+
+def test_recurring_pays_the_first_n_renewals(clock: FakeClock) -> None:
+    alliance = _alliance(clock, {"rate": "20%", "recurring": {"renewals": 2}})
+    _subscribe(alliance)
+    for month in (1, 2, 3):
+        clock.advance(timedelta(days=31))  # long past the attribution window of the click
+        paid = _renew(alliance, f"renewal-{month}", month)
+        assert paid == ([("commission", cny("6.00"))] if month <= 2 else [])
+    notes = alliance.record_order(
+        Order(
+            order_id="renewal-3",
+            merchant_id="m1",
+            total=cny("30.00"),
+            subscription_id="sub-9",
+            renewal=3,
+        )
+    ).notes
+    assert "no commission: the plan does not pay renewal 3" in notes
+    assert {c.affiliate_id for c in alliance.commissions()} == {"a1"}
+
+
+def test_recurring_for_life_and_renewals_unpaid_without_it(clock: FakeClock) -> None:
+    for_life = _alliance(clock, {"rate": "20%", "recurring": {}})
+    _subscribe(for_life)
+    assert _renew(for_life, "r36", 36) == [("commission", cny("6.00"))]
+    one_off = _alliance(clock, {"rate": "20%"})
+    _subscribe(one_off)
+    assert _renew(one_off, "r1", 1) == []
+    with pytest.raises(InvalidInput, match="subscription_id"):
+        Order(order_id="x", merchant_id="m1", total=cny("1.00"), renewal=1)

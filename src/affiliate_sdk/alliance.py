@@ -546,16 +546,21 @@ class Alliance:
                     raise ConflictingOrder(order.merchant_id, order.order_id)
                 return OrderOutcome.model_validate_json(existing.outcome_json)
 
-            attribution = self._attribute(
-                store,
-                merchant_id=order.merchant_id,
-                placed_ms=placed_ms,
-                visitor_id=visitor_id,
-                click_id=click_id,
-                now=now_ts,
-            )
+            if order.renewal and order.subscription_id is not None:
+                attribution = self._renewal(store, order, order.subscription_id)
+            else:
+                attribution = self._attribute(
+                    store,
+                    merchant_id=order.merchant_id,
+                    placed_ms=placed_ms,
+                    visitor_id=visitor_id,
+                    click_id=click_id,
+                    now=now_ts,
+                )
             notes = attribution.notes
             winner = attribution.winner
+            if winner is not None and order.subscription_id is not None and not order.renewal:
+                store.bind_subscription(order.merchant_id, order.subscription_id, winner.click_id)
             credits: list[Credit] = []
             entries: list[Commission] = []
             breakdown: list[ItemCommission] = []
@@ -575,7 +580,12 @@ class Alliance:
                     entries, calculation = self._book_commission(
                         order, winner, now_ms=int(now_ts * 1000)
                     )
-                    breakdown = list(calculation.items)
+                    if calculation is None:
+                        notes.append(
+                            f"no commission: the plan does not pay renewal {order.renewal}"
+                        )
+                    else:
+                        breakdown = list(calculation.items)
             outcome = OrderOutcome(
                 merchant_id=order.merchant_id,
                 order_id=order.order_id,
@@ -614,6 +624,19 @@ class Alliance:
                 )
         return outcome
 
+    def _renewal(self, store: Store, order: Order, subscription_id: str) -> Attribution:
+        """A renewal is credited to the click that earned the subscription's first order."""
+        bound = store.subscription_click(order.merchant_id, subscription_id)
+        click = None if bound is None else store.get_click(bound)
+        if click is None:
+            return Attribution(
+                None, [f"subscription {subscription_id} has no attributed first order"]
+            )
+        return Attribution(
+            click,
+            [f"renewal {order.renewal} of {subscription_id} is credited to its first click"],
+        )
+
     def _attribute(
         self,
         store: Store,
@@ -651,7 +674,7 @@ class Alliance:
 
     def _book_commission(
         self, order: Order, click: ClickRecord, *, now_ms: int
-    ) -> tuple[list[Commission], Calculation]:
+    ) -> tuple[list[Commission], Calculation | None]:
         """Price the order under the plan of its time and build its ledger lines.
 
         Reads and advances the period totals its tiers, target and cap keep
@@ -662,6 +685,8 @@ class Alliance:
         view = self._campaign_view(click.campaign_id, now_ms / 1000)
         version = view.plan_at(placed_at)
         plan = version.plan
+        if order.renewal and not _pays_renewal(plan, order.renewal):
+            return [], None
         zone = view.campaign.timezone
         currency = order.total.currency
         tier_key = tier_input = None
@@ -1398,6 +1423,11 @@ class Alliance:
             first_bad_seq=None if problem is None else problem.seq,
             reason=None if problem is None else problem.reason,
         )
+
+
+def _pays_renewal(plan: CommissionPlan, renewal: int) -> bool:
+    recurring = plan.recurring
+    return recurring is not None and (recurring.renewals is None or renewal <= recurring.renewals)
 
 
 def _journal_length(store: Store) -> int:

@@ -89,7 +89,9 @@ class Order(AffiliateModel):
     """An order as the merchant's shop reports it.
 
     ``(merchant_id, order_id)`` identifies it: recording it again is a no-op.
-    ``placed_at`` defaults to the alliance clock's now when recorded.
+    ``placed_at`` defaults to the alliance clock's now when recorded. For a
+    subscription, the first order carries ``subscription_id`` and
+    ``renewal=0``; each renewal the same id and ``renewal=1, 2, ...``.
     """
 
     order_id: Text
@@ -104,6 +106,8 @@ class Order(AffiliateModel):
     shipping: Money | None = None
     tax: Money | None = None
     discount: Money | None = None
+    subscription_id: Text | None = None
+    renewal: int = Field(default=0, ge=0)
 
     @field_validator("total")
     @classmethod
@@ -119,6 +123,12 @@ class Order(AffiliateModel):
     @classmethod
     def _placed(cls, value: datetime | None) -> datetime | None:
         return _utc(value)
+
+    @model_validator(mode="after")
+    def _renewals_belong_to_subscriptions(self) -> Order:
+        if self.renewal and self.subscription_id is None:
+            raise ValueError("a renewal needs the subscription_id of its first order")
+        return self
 
     @model_validator(mode="after")
     def _one_currency(self) -> Order:

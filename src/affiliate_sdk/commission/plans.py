@@ -24,6 +24,7 @@ __all__ = [
     "Match",
     "Override",
     "RateBounds",
+    "Recurring",
 ]
 
 #: Days a commission stays pending (refunds, returns, review) before approval.
@@ -89,6 +90,15 @@ class Override(AffiliateModel):
         return f"override({fields})"
 
 
+class Recurring(AffiliateModel):
+    """Subscriptions: renewals earn commission for the affiliate of the first order.
+
+    ``renewals`` is how many renewals pay (the first N); ``None`` pays for life.
+    """
+
+    renewals: int | None = Field(default=None, ge=1)
+
+
 class RateBounds(AffiliateModel):
     """The effective rate is kept within ``[minimum, maximum]`` (e.g. 0.5%-12%)."""
 
@@ -115,7 +125,8 @@ class CommissionPlan(AffiliateModel):
     ``tiers`` set the base rate from the period's volume instead of ``rate``;
     a ``target`` adds attainment steps and an over-target bonus; a
     ``period_cap`` limits what an affiliate earns in a period; ``levels`` give
-    the affiliate a share of each commission by its membership level.
+    the affiliate a share of each commission by its membership level;
+    ``recurring`` pays subscription renewals (without it, renewals earn nothing).
     ``platform_take`` overrides the alliance's take for this plan;
     ``parent_share`` pays the affiliate's recruiter that share of the
     affiliate's commission, on top (two-tier).
@@ -133,6 +144,7 @@ class CommissionPlan(AffiliateModel):
     target: Target | None = None
     period_cap: PeriodCap | None = None
     levels: Levels | None = None
+    recurring: Recurring | None = None
     platform_take: Rate | None = None
     parent_share: Rate | None = None
     hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)

@@ -117,6 +117,13 @@ class Store(Protocol):
         """Ledger entries matching every given filter, in booking order."""
         ...
 
+    # subscriptions
+    def bind_subscription(self, merchant_id: str, subscription_id: str, click_id: str) -> None:
+        """Remember which click earned a subscription's first order (first binding wins)."""
+        ...
+
+    def subscription_click(self, merchant_id: str, subscription_id: str) -> str | None: ...
+
     # tier totals
     def get_tier_state(self, key: str) -> TierState | None:
         """A tier scope's period totals, or None before its first order."""

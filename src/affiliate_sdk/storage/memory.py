@@ -45,6 +45,7 @@ class MemoryStore:
         self._entry_index: dict[str, int] = {}
         self._event_ids: set[str] = set()
         self._tiers: dict[str, TierState] = {}
+        self._subscriptions: dict[str, str] = {}
         self._payouts: list[tuple[str, PayoutBatch]] = []
         self._payout_runs: set[str] = set()
         self._journal: list[JournalRow] = []
@@ -252,6 +253,15 @@ class MemoryStore:
                 and (order_id is None or e.order_id == order_id)
                 and (status is None or e.status == status)
             ]
+
+    # -- subscriptions -----------------------------------------------------------------
+    def bind_subscription(self, merchant_id: str, subscription_id: str, click_id: str) -> None:
+        key = f"{merchant_id}\x1f{subscription_id}"
+        if key not in self._subscriptions:
+            self._put(self._subscriptions, key, click_id)
+
+    def subscription_click(self, merchant_id: str, subscription_id: str) -> str | None:
+        return self._subscriptions.get(f"{merchant_id}\x1f{subscription_id}")
 
     # -- tier totals ----------------------------------------------------------------
     def get_tier_state(self, key: str) -> TierState | None:

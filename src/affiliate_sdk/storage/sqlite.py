@@ -162,6 +162,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             affiliate_id TEXT PRIMARY KEY,
             data TEXT NOT NULL
         ) WITHOUT ROWID""",
+        """CREATE TABLE subscriptions (
+            merchant_id TEXT NOT NULL,
+            subscription_id TEXT NOT NULL,
+            click_id TEXT NOT NULL,
+            PRIMARY KEY (merchant_id, subscription_id)
+        ) WITHOUT ROWID""",
         """CREATE TABLE merchants (
             merchant_id TEXT PRIMARY KEY,
             data TEXT NOT NULL
@@ -680,6 +686,23 @@ class SQLiteStore:
         with self._guard() as conn:
             rows = conn.execute(f"SELECT data FROM ledger{where} ORDER BY seq", params).fetchall()
         return [Commission.model_validate_json(row[0]) for row in rows]
+
+    # -- subscriptions ---------------------------------------------------------------------------
+    def bind_subscription(self, merchant_id: str, subscription_id: str, click_id: str) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO subscriptions (merchant_id, subscription_id, click_id) "
+                "VALUES (?, ?, ?)",
+                (merchant_id, subscription_id, click_id),
+            )
+
+    def subscription_click(self, merchant_id: str, subscription_id: str) -> str | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                "SELECT click_id FROM subscriptions WHERE merchant_id = ? AND subscription_id = ?",
+                (merchant_id, subscription_id),
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     # -- tier totals ---------------------------------------------------------------------------
     def get_tier_state(self, key: str) -> TierState | None:
