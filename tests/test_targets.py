@@ -232,3 +232,42 @@ def test_recurring_for_life_and_renewals_unpaid_without_it(clock: FakeClock) -> 
     assert _renew(one_off, "r1", 1) == []
     with pytest.raises(InvalidInput, match="subscription_id"):
         Order(order_id="x", merchant_id="m1", total=cny("1.00"), renewal=1)
+
+
+def test_cpc_settles_valid_clicks_in_consecutive_windows(clock: FakeClock) -> None:
+    alliance = _alliance(clock, {"per_click": {"amount": "0.30", "currency": "CNY"}})
+    link = alliance.create_link(
+        affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    start = clock.now()
+    for _ in range(5):
+        alliance.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA)
+    alliance.track_click(link, ip="66.249.66.1", user_agent="Googlebot/2.1")  # blocked: unpaid
+    clock.advance(timedelta(hours=1))
+    middle = clock.now()
+    [line] = alliance.settle_clicks("c1", start=start, end=middle)
+    assert (line.affiliate_id, line.amount, line.rule) == ("a1", cny("1.50"), "cpc 0.30 CNY x 5")
+    with pytest.raises(InvalidInput, match="settled up to"):
+        alliance.settle_clicks("c1", start=start, end=middle)  # the same window twice
+    alliance.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA)
+    clock.advance(timedelta(hours=1))
+    [later] = alliance.settle_clicks("c1", start=middle, end=clock.now())
+    assert later.amount == cny("0.30")
+    assert alliance.verify_ledger().ok
+
+
+def test_cpm_books_completed_thousands_and_cpa_combines(clock: FakeClock) -> None:
+    alliance = _alliance(
+        clock,
+        {
+            "per_mille": {"amount": "30.00", "currency": "CNY"},
+            "flat": {"amount": "8.00", "currency": "CNY"},
+        },
+    )
+    assert alliance.record_impressions("c1", affiliate_id="a1", count=800, batch_id="b1") == []
+    [cpm] = alliance.record_impressions("c1", affiliate_id="a1", count=2500, batch_id="b2")
+    assert (cpm.amount, cpm.rule) == (cny("90.00"), "cpm 30.00 CNY x 3")  # 3,300: 3 thousands
+    assert alliance.record_impressions("c1", affiliate_id="a1", count=2500, batch_id="b2") == []
+    [more] = alliance.record_impressions("c1", affiliate_id="a1", count=700, batch_id="b3")
+    assert more.amount == cny("30.00")  # 4,000
+    assert _buy(alliance, "o1", "500.00") == [("commission", cny("8.00"))]  # CPA on top

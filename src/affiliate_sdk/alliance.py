@@ -930,6 +930,129 @@ class Alliance:
             raise MissingFxRate(base, quote)
         return self._fx.rate(base, quote, at)
 
+    # -- traffic: CPC and CPM ---------------------------------------------------------------------
+    def settle_clicks(
+        self, campaign_id: str, *, start: datetime, end: datetime
+    ) -> list[Commission]:
+        """Book CPC commission for the campaign's clicks in ``start <= t < end``.
+
+        Each affiliate earns the plan's ``per_click`` for every click that was
+        not blocked. Windows must follow each other: each starts where the
+        previous one ended, so no click is paid twice or skipped.
+        """
+        if start.tzinfo is None or end.tzinfo is None or end <= start:
+            raise InvalidInput("settle_clicks needs an aware start before an aware end")
+        start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        store = self._store
+        with store.transaction():
+            view = self._campaign_view(campaign_id, self._clock.timestamp())
+            mark = _event_id("cpc-settled", campaign_id)
+            settled = store.get_tier_state(mark)
+            if settled is not None and int(settled.volume) != start_ms:
+                raise InvalidInput(
+                    f"clicks of {campaign_id} are settled up to "
+                    f"{from_timestamp(int(settled.volume) / 1000).isoformat()}; start there"
+                )
+            store.put_tier_state(mark, TierState(volume=Decimal(end_ms)))
+            plan = view.plan_at(start).plan
+            if plan.per_click is None:
+                return []
+            booked: list[Commission] = []
+            counts = store.count_clicks(campaign_id, since_ms=start_ms, until_ms=end_ms)
+            for affiliate_id, count in sorted(counts.items()):
+                booked += self._book_traffic(
+                    view,
+                    affiliate_id,
+                    plan.per_click * count,
+                    rule=f"cpc {plan.per_click} x {count}",
+                    reference=f"cpc/{campaign_id}/{affiliate_id}/{start_ms}-{end_ms}",
+                )
+            return booked
+
+    def record_impressions(
+        self, campaign_id: str, *, affiliate_id: str, count: int, batch_id: str
+    ) -> list[Commission]:
+        """Count impressions; book the plan's ``per_mille`` for each completed thousand.
+
+        Impressions short of a thousand carry over to the next batch. The same
+        ``batch_id`` again counts nothing.
+        """
+        check_identifier("affiliate_id", affiliate_id)
+        check_identifier("batch_id", batch_id)
+        if count < 0:
+            raise InvalidInput("count must not be negative")
+        store = self._store
+        with store.transaction():
+            seen = _event_id("impressions-batch", campaign_id, batch_id)
+            if store.get_tier_state(seen) is not None:
+                return []
+            store.put_tier_state(seen, TierState(volume=Decimal(count)))
+            view = self._campaign_view(campaign_id, self._clock.timestamp())
+            plan = view.plan_at(self._clock.now()).plan
+            key = _event_id("impressions", campaign_id, affiliate_id)
+            totals = store.get_tier_state(key) or TierState()
+            before = int(totals.volume)
+            store.put_tier_state(key, totals._replace(volume=Decimal(before + count)))
+            thousands = (before + count) // 1000 - before // 1000
+            if plan.per_mille is None or not thousands:
+                return []
+            return self._book_traffic(
+                view,
+                affiliate_id,
+                plan.per_mille * thousands,
+                rule=f"cpm {plan.per_mille} x {thousands}",
+                reference=f"cpm/{campaign_id}/{affiliate_id}/{batch_id}",
+            )
+
+    def _book_traffic(
+        self,
+        view: _CampaignView,
+        affiliate_id: str,
+        amount: Money,
+        *,
+        rule: str,
+        reference: str,
+    ) -> list[Commission]:
+        """Ledger lines and journal entry for commission earned by traffic, not orders."""
+        campaign = view.campaign
+        now = self._clock.now()
+        now_ms = int(now.timestamp() * 1000)
+        plan = view.plan_at(now)
+        common = {
+            "merchant_id": campaign.merchant_id,
+            "order_id": reference,
+            "campaign_id": campaign.campaign_id,
+            "affiliate_id": affiliate_id,
+            "click_id": None,
+            "status": "pending",
+            "plan_version": plan.version,
+            "created_at": now,
+            "hold_until": now + timedelta(days=plan.plan.hold_days),
+        }
+        lines = self._split_lines(
+            split_commission(
+                amount.round(COMMISSION_ROUNDING), self._take(plan.plan, campaign.merchant_id)
+            ),
+            kind="commission",
+            event=("traffic", reference),
+            rate=Decimal(0),
+            basis=amount,
+            rule=rule,
+            tier={},
+            now_ms=now_ms,
+            common=common,
+        )
+        self._store.add_entries(lines)
+        self._journal(
+            self._store,
+            event_id=_event_id("traffic", reference),
+            kind="commission.booked",
+            at=now,
+            postings=from_merchant(campaign.merchant_id, lines),
+            lines=lines,
+        )
+        return lines
+
     # -- refunds ------------------------------------------------------------------------------
     def refund(
         self,

@@ -117,7 +117,10 @@ class CommissionPlan(AffiliateModel):
 
     ``CommissionPlan(rate="10%")`` pays 10% of the eligible amount (CPS).
     ``flat`` pays a fixed amount per order (CPA); with a rate too, it is a
-    bonus on top (CPS + flat). Overrides change the rate per category, SKU,
+    bonus on top (CPS + flat). ``per_click`` pays each click that was not
+    blocked (CPC) and ``per_mille`` each thousand recorded impressions (CPM),
+    settled by ``Alliance.settle_traffic``; they combine with the others
+    (e.g. CPM + CPA). Overrides change the rate per category, SKU,
     country, new customer, affiliate group or channel. Caps, floors and
     bounds shape the effective rate: ``category_caps`` limit the rate in a
     category, ``floor_rate`` guarantees a minimum, ``bounds`` clamp a
@@ -134,6 +137,8 @@ class CommissionPlan(AffiliateModel):
 
     rate: Rate | None = None
     flat: Money | None = None
+    per_click: Money | None = None
+    per_mille: Money | None = None
     eligibility: Eligibility = Field(default_factory=Eligibility)
     overrides: list[Override] = Field(default_factory=list)
     category_caps: dict[str, Rate] = Field(default_factory=dict)
@@ -149,7 +154,7 @@ class CommissionPlan(AffiliateModel):
     parent_share: Rate | None = None
     hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)
 
-    @field_validator("flat", "order_cap")
+    @field_validator("flat", "order_cap", "per_click", "per_mille")
     @classmethod
     def _non_negative(cls, value: Money | None) -> Money | None:
         if value is not None and (value.amount < 0 or not value.is_rounded):
@@ -164,8 +169,9 @@ class CommissionPlan(AffiliateModel):
 
     @model_validator(mode="after")
     def _pays_something(self) -> CommissionPlan:
-        if self.rate is None and self.flat is None and not self.overrides and self.tiers is None:
-            raise ValueError("a plan needs a rate, tiers, a flat amount or overrides")
+        pays = (self.rate, self.flat, self.tiers, self.per_click, self.per_mille)
+        if all(value is None for value in pays) and not self.overrides:
+            raise ValueError("a plan needs a rate, tiers, a flat, per-click or per-mille amount")
         return self
 
     @property

@@ -84,6 +84,10 @@ class Store(Protocol):
         """The visitor's clicks with ``since_ms <= clicked_at_ms <= until_ms``, oldest first."""
         ...
 
+    def count_clicks(self, campaign_id: str, *, since_ms: int, until_ms: int) -> dict[str, int]:
+        """Affiliate id -> clicks not blocked in the campaign, ``since_ms <= t < until_ms``."""
+        ...
+
     # orders and refunds
     def get_order(self, merchant_id: str, order_id: str) -> OrderRecord | None: ...
 

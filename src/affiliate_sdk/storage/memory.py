@@ -170,6 +170,18 @@ class MemoryStore:
                 if since_ms <= c.clicked_at_ms <= until_ms
             ]
 
+    def count_clicks(self, campaign_id: str, *, since_ms: int, until_ms: int) -> dict[str, int]:
+        with self._lock:
+            counts: dict[str, int] = {}
+            for click in self._clicks.values():
+                if (
+                    click.campaign_id == campaign_id
+                    and since_ms <= click.clicked_at_ms < until_ms
+                    and click.decision != "block"
+                ):
+                    counts[click.affiliate_id] = counts.get(click.affiliate_id, 0) + 1
+            return counts
+
     # -- orders --------------------------------------------------------------------
     def get_order(self, merchant_id: str, order_id: str) -> OrderRecord | None:
         return self._orders.get((merchant_id, order_id))

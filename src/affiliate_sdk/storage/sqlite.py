@@ -591,6 +591,26 @@ class SQLiteStore:
             found.setdefault(click.click_id, click)
         return sorted(found.values(), key=lambda c: (c.clicked_at_ms, c.click_id))
 
+    def count_clicks(self, campaign_id: str, *, since_ms: int, until_ms: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for queued in self._queued_clicks():
+            if (
+                queued.campaign_id == campaign_id
+                and since_ms <= queued.clicked_at_ms < until_ms
+                and queued.decision != "block"
+            ):
+                counts[queued.affiliate_id] = counts.get(queued.affiliate_id, 0) + 1
+        with self._guard() as conn:
+            rows = conn.execute(
+                "SELECT affiliate_id, count(*) FROM clicks WHERE campaign_id = ? "
+                "AND clicked_at_ms >= ? AND clicked_at_ms < ? AND decision != 'block' "
+                "GROUP BY affiliate_id",
+                (campaign_id, since_ms, until_ms),
+            ).fetchall()
+        for affiliate_id, count in rows:
+            counts[affiliate_id] = counts.get(affiliate_id, 0) + int(count)
+        return counts
+
     # -- orders ------------------------------------------------------------------------------
     def get_order(self, merchant_id: str, order_id: str) -> OrderRecord | None:
         with self._guard() as conn:
