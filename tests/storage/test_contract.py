@@ -149,3 +149,49 @@ def test_transaction_rolls_back_everything(store: Store) -> None:
     with store.transaction():
         store.insert_order(_order("o1"))
     assert store.get_order("m1", "o1") is not None
+
+
+def test_click_counts_per_affiliate_skip_blocked_clicks(store: Store) -> None:
+    store.record_click(click_record("k1", at=100), dedupe_since_ms=None)
+    store.record_click(click_record("k2", link="L2", at=200), dedupe_since_ms=None)
+    blocked = click_record("k3", link="L3", at=300)._replace(decision="block")
+    store.record_click(blocked, dedupe_since_ms=None)
+    other = click_record("k4", link="L4", at=400)._replace(affiliate_id="a2")
+    store.record_click(other, dedupe_since_ms=None)
+    assert store.count_clicks("c1", since_ms=0, until_ms=1000) == {"a1": 2, "a2": 1}
+    assert store.count_clicks("c1", since_ms=150, until_ms=400) == {"a1": 1}
+    assert store.count_clicks("c2", since_ms=0, until_ms=1000) == {}
+
+
+def test_registries_and_period_totals(store: Store) -> None:
+    from decimal import Decimal
+
+    from affiliate_sdk import Affiliate, CommissionPlan, Merchant, PlanVersion
+    from affiliate_sdk.commission.tiers import TierState
+
+    store.put_affiliate(Affiliate(affiliate_id="a1", parent_id="p1", channel="video"))
+    assert store.get_affiliate("a1") == Affiliate(
+        affiliate_id="a1", parent_id="p1", channel="video"
+    )
+    assert store.get_affiliate("nobody") is None
+    store.put_merchant(Merchant(merchant_id="m1", platform_take="5%"))
+    merchant = store.get_merchant("m1")
+    assert merchant is not None and merchant.platform_take == Decimal("0.05")
+    state = TierState(Decimal("1.5"), Decimal(2), Decimal("0.2"), Decimal("0.3"))
+    assert store.get_tier_state("k") is None
+    store.put_tier_state("k", state)
+    assert store.get_tier_state("k") == state
+    store.bind_subscription("m1", "s1", "click-1")
+    store.bind_subscription("m1", "s1", "click-2")  # the first binding wins
+    assert store.subscription_click("m1", "s1") == "click-1"
+    assert store.subscription_click("m1", "s2") is None
+    version = PlanVersion(
+        campaign_id="c1",
+        version=1,
+        effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+        plan=CommissionPlan(rate="5%"),
+    )
+    store.add_plan_version(version)
+    assert store.plan_versions("c1") == [version]
+    with pytest.raises(StorageError):
+        store.add_plan_version(version)  # version 1 again
