@@ -16,7 +16,6 @@ from decimal import ROUND_DOWN, Decimal
 from functools import partial
 from types import TracebackType
 from typing import Any, Final, NamedTuple, Self, TypedDict, Unpack
-from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import TypeAdapter
@@ -1575,4 +1574,5 @@ def _period_scope(
 
 
 def _event_id(*parts: str) -> str:
-    return "/".join(quote(part, safe="") for part in parts)
+    """Parts joined by "/", each with "%" and "/" escaped so the joint is unambiguous."""
+    return "/".join(part.replace("%", "%25").replace("/", "%2F") for part in parts)

@@ -114,6 +114,16 @@ class Money:
         object.__setattr__(self, "currency", currency)
 
     @classmethod
+    def _trusted(cls, amount: Decimal, currency: str) -> Money:
+        """A Money from a known currency and a finite amount (results of Money arithmetic)."""
+        if abs(amount) >= MAX_MAGNITUDE:
+            raise InvalidAmount(amount, "amount must be below 10^18 in magnitude")
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", currency)
+        return money
+
+    @classmethod
     def zero(cls, currency: str) -> Money:
         """Nothing, written to the currency's minor unit (``0.00 CNY``)."""
         return cls.from_minor(0, currency)
@@ -152,7 +162,7 @@ class Money:
 
     def round(self, rounding: str = DEFAULT_ROUNDING) -> Money:
         """Round to the currency's minor unit with the named ``decimal`` mode."""
-        return Money(
+        return Money._trusted(
             self.amount.quantize(_QUANTUM[self.currency], rounding=rounding), self.currency
         )
 
@@ -165,23 +175,25 @@ class Money:
         return other
 
     def __add__(self, other: Money) -> Money:
-        return Money(_CONTEXT.add(self.amount, self._same(other).amount), self.currency)
+        return Money._trusted(_CONTEXT.add(self.amount, self._same(other).amount), self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        return Money(_CONTEXT.subtract(self.amount, self._same(other).amount), self.currency)
+        return Money._trusted(
+            _CONTEXT.subtract(self.amount, self._same(other).amount), self.currency
+        )
 
     def __mul__(self, factor: Number) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
             raise InvalidAmount(factor, "money can only be multiplied by a Decimal or int")
-        return Money(_CONTEXT.multiply(self.amount, Decimal(factor)), self.currency)
+        return Money._trusted(_CONTEXT.multiply(self.amount, Decimal(factor)), self.currency)
 
     __rmul__ = __mul__
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money._trusted(-self.amount, self.currency)
 
     def __abs__(self) -> Money:
-        return Money(abs(self.amount), self.currency)
+        return Money._trusted(abs(self.amount), self.currency)
 
     def __bool__(self) -> bool:
         return bool(self.amount)
