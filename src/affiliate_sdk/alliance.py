@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from functools import partial
 from types import TracebackType
-from typing import Any, Final, NamedTuple, Self, TypedDict, Unpack
+from typing import Any, Final, NamedTuple, Self, TypedDict, TypeVar, Unpack, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import TypeAdapter
@@ -174,6 +174,9 @@ class _CampaignView(NamedTuple):
         return chosen
 
 
+_Registered = TypeVar("_Registered", Affiliate, Merchant)
+
+
 class _UserAgentView(NamedTuple):
     verdict: Verdict
     verdict_json: str
@@ -248,6 +251,7 @@ class Alliance:
         self._cache_ttl = campaign_cache_ttl.total_seconds()
         self._bots = bots if bots is not None else BotUserAgents()
         self._campaigns: dict[str, _CampaignView] = {}
+        self._registry: dict[tuple[str, str], tuple[float, object]] = {}
         self._user_agents: dict[str | None, _UserAgentView] = {}
         self._verdicts: dict[str, Verdict] = {}
 
@@ -334,13 +338,32 @@ class Alliance:
         if not isinstance(merchant, Merchant):
             raise InvalidInput("add_merchant takes a Merchant")
         self._store.put_merchant(merchant)
+        self._registry.pop(("merchant", merchant.merchant_id), None)
         return merchant
+
+    def _registered(
+        self, kind: str, key: str, load: Callable[[str], _Registered | None]
+    ) -> _Registered | None:
+        """A registry entry, read from the store at most once per cache period."""
+        now = self._clock.timestamp()
+        cached = self._registry.get((kind, key))
+        if cached is not None and now - cached[0] < self._cache_ttl:
+            return cast("_Registered | None", cached[1])
+        value = load(key)
+        if len(self._registry) >= _MEMO_LIMIT:
+            self._registry.clear()
+        self._registry[(kind, key)] = (now, value)
+        return value
+
+    def _member(self, affiliate_id: str) -> Affiliate | None:
+        return self._registered("affiliate", affiliate_id, self._store.get_affiliate)
 
     def add_affiliate(self, affiliate: Affiliate) -> Affiliate:
         """Register an affiliate (its group, channel and recruiter), or replace it."""
         if not isinstance(affiliate, Affiliate):
             raise InvalidInput("add_affiliate takes an Affiliate")
         self._store.put_affiliate(affiliate)
+        self._registry.pop(("affiliate", affiliate.affiliate_id), None)
         return affiliate
 
     def affiliate(self, affiliate_id: str) -> Affiliate | None:
@@ -708,7 +731,7 @@ class Alliance:
             target_state = store.get_tier_state(target_key) or TierState()
             fx = self._fx_rate(currency, plan.target.amount.currency, placed_at)
             target_input = TargetInput(target_state.volume, fx)
-        member = store.get_affiliate(click.affiliate_id)
+        member = self._member(click.affiliate_id)
         context = OrderContext(
             affiliate_group=None if member is None else member.group,
             channel=None if member is None else member.channel,
@@ -847,7 +870,7 @@ class Alliance:
         """The platform's share: the plan's, else the merchant's, else the alliance default."""
         if plan.platform_take is not None:
             return plan.platform_take
-        merchant = self._store.get_merchant(merchant_id)
+        merchant = self._registered("merchant", merchant_id, self._store.get_merchant)
         if merchant is not None and merchant.platform_take is not None:
             return merchant.platform_take
         return self._platform_take

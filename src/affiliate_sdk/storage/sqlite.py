@@ -113,28 +113,28 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             outcome_json TEXT NOT NULL,
             PRIMARY KEY (merchant_id, order_id, refund_id)
         ) WITHOUT ROWID""",
+        # Ledger lines in booking order (the rowid). An order's lines sit together in
+        # ledger_by_order, which also finds a line by id and checks event ids.
         """CREATE TABLE ledger (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            entry_id TEXT NOT NULL UNIQUE,
-            event_id TEXT NOT NULL UNIQUE,
+            seq INTEGER PRIMARY KEY,
             merchant_id TEXT NOT NULL,
             order_id TEXT NOT NULL,
+            entry_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
             affiliate_id TEXT NOT NULL,
+            status TEXT NOT NULL,
             data TEXT NOT NULL
         )""",
-        "CREATE INDEX ledger_by_order ON ledger (merchant_id, order_id)",
+        "CREATE INDEX ledger_by_order ON ledger (merchant_id, order_id, entry_id)",
         "CREATE INDEX ledger_by_affiliate ON ledger (affiliate_id)",
-    ),
-    (
+        "CREATE INDEX ledger_by_status ON ledger (status)",
+        # The journal: one B-tree, appended at its right edge.
         """CREATE TABLE journal (
             seq INTEGER PRIMARY KEY,
-            event_id TEXT NOT NULL UNIQUE,
+            event_id TEXT NOT NULL,
             body BLOB NOT NULL,
             hash BLOB NOT NULL
         )""",
-        "ALTER TABLE ledger ADD COLUMN status TEXT NOT NULL DEFAULT 'pending'",
-        "UPDATE ledger SET status = json_extract(data, '$.status')",
-        "CREATE INDEX ledger_by_status ON ledger (status)",
         """CREATE TABLE payout_runs (
             run_id TEXT PRIMARY KEY,
             created_seq INTEGER NOT NULL
@@ -655,6 +655,14 @@ class SQLiteStore:
     # -- ledger -------------------------------------------------------------------------------
     def add_entries(self, entries: Sequence[Commission]) -> None:
         with self.transaction(), self._guard() as conn:
+            new = [e.event_id for e in entries]
+            for merchant_id, order_id in sorted({(e.merchant_id, e.order_id) for e in entries}):
+                taken = conn.execute(
+                    "SELECT event_id FROM ledger WHERE merchant_id = ? AND order_id = ?",
+                    (merchant_id, order_id),
+                ).fetchall()
+                if len(set(new)) != len(new) or {row[0] for row in taken}.intersection(new):
+                    raise StorageError("ledger event ids must be unique")
             conn.executemany(
                 "INSERT INTO ledger "
                 "(entry_id, event_id, merchant_id, order_id, affiliate_id, status, data) "
@@ -677,8 +685,9 @@ class SQLiteStore:
         with self.transaction(), self._guard() as conn:
             for e in entries:
                 changed = conn.execute(
-                    "UPDATE ledger SET status = ?, data = ? WHERE entry_id = ?",
-                    (e.status, e.model_dump_json(), e.entry_id),
+                    "UPDATE ledger SET status = ?, data = ? "
+                    "WHERE merchant_id = ? AND order_id = ? AND entry_id = ?",
+                    (e.status, e.model_dump_json(), e.merchant_id, e.order_id, e.entry_id),
                 ).rowcount
                 if changed != 1:
                     raise StorageError(f"no ledger entry {e.entry_id!r} to update")
