@@ -60,7 +60,7 @@ from .commission.lifecycle import (
 from .commission.plans import CommissionPlan
 from .commission.settlement import build_invoices, build_statements, reconcile_rows
 from .commission.targets import PeriodCap
-from .commission.tiers import Period, TierState, period_key
+from .commission.tiers import Period, TierState, period_bounds, period_key
 from .errors import (
     CampaignInactive,
     CommissionStateError,
@@ -768,9 +768,8 @@ class Alliance:
                 calculation.rule + level_rule,
                 {
                     "tier_key": tier_key,
-                    "tier_measure": calculation.tier_measure,
-                    "fx_rate": None if tier_input is None else tier_input.fx_rate,
                     "counts": counts,
+                    **_tier_fields(calculation, tier_input),
                 },
             )
         ]
@@ -952,6 +951,50 @@ class Alliance:
             raise MissingFxRate(base, quote)
         return self._fx.rate(base, quote, at)
 
+    # -- period close ---------------------------------------------------------------------------
+    def close_tier_period(self, campaign_id: str, period: str) -> list[Commission]:
+        """Settle a retroactive tier period once it is over: book what refunds changed.
+
+        Refunds may leave an affiliate's period volume below a band it had
+        reached; closing books the (negative, or positive) true-up that makes
+        the period's tier commission exactly the net volume times the rate of
+        the band finally reached. Closing twice books nothing more.
+        """
+        store = self._store
+        with store.transaction():
+            view = self._campaign_view(campaign_id, self._clock.timestamp())
+            closed = _event_id("closed", campaign_id, period)
+            if store.get_tier_state(closed) is not None:
+                return []
+            store.put_tier_state(closed, TierState())
+            booked: list[Commission] = []
+            prefix = _event_id("tier", "campaign", campaign_id) + "/"
+            for key, state in sorted(store.tier_states(prefix).items()):
+                parts = key[len(prefix) :].split("/")
+                if len(parts) != 3 or parts[2] != period:
+                    continue
+                end = period_bounds(period, view.campaign.timezone)[1]
+                plan = view.plan_at(end - timedelta(microseconds=1)).plan
+                tiers = plan.tiers
+                if tiers is None or tiers.mode != "retroactive" or tiers.currency is None:
+                    continue
+                final = tiers.rate_at(state.volume)
+                due = state.tier_base * final
+                adjustment = Money(due - state.paid, tiers.currency).round(COMMISSION_ROUNDING)
+                store.put_tier_state(
+                    key, state._replace(rate=final, paid=state.paid + adjustment.amount)
+                )
+                if adjustment:
+                    booked += self._book_traffic(
+                        view,
+                        parts[1],
+                        adjustment,
+                        rule=f"tier period {period} closed at {final * 100:f}%",
+                        reference=f"tier-close/{campaign_id}/{parts[1]}/{period}",
+                        kind="trueup",
+                    )
+            return booked
+
     # -- traffic: CPC and CPM ---------------------------------------------------------------------
     def settle_clicks(
         self, campaign_id: str, *, start: datetime, end: datetime
@@ -1034,8 +1077,9 @@ class Alliance:
         *,
         rule: str,
         reference: str,
+        kind: str = "commission",
     ) -> list[Commission]:
-        """Ledger lines and journal entry for commission earned by traffic, not orders."""
+        """Ledger lines and journal entry for commission not tied to one order."""
         campaign = view.campaign
         now = self._clock.now()
         now_ms = int(now.timestamp() * 1000)
@@ -1055,7 +1099,7 @@ class Alliance:
             split_commission(
                 amount.round(COMMISSION_ROUNDING), self._take(plan.plan, campaign.merchant_id)
             ),
-            kind="commission",
+            kind=kind,
             event=("traffic", reference),
             rate=Decimal(0),
             basis=amount,
@@ -1179,14 +1223,13 @@ class Alliance:
             state = self._store.get_tier_state(line.tier_key)
             if state is None:
                 continue
-            base = (line.basis.amount * (line.fx_rate or 1)) * share
             self._store.put_tier_state(
                 line.tier_key,
                 TierState(
                     state.volume - line.tier_measure * share,
-                    state.tier_base - base,
+                    state.tier_base - (line.tier_base or 0) * share,
                     state.rate,
-                    state.paid - base * line.rate,
+                    state.paid - (line.tier_paid or 0) * share,
                 ),
             )
 
@@ -1568,6 +1611,20 @@ class Alliance:
             first_bad_seq=None if problem is None else problem.seq,
             reason=None if problem is None else problem.reason,
         )
+
+
+def _tier_fields(calculation: Calculation, tier: TierInput | None) -> dict[str, object]:
+    """What an order added to its tier period, kept on its line so a refund can take it back."""
+    after = calculation.tier_state
+    if tier is None or after is None:
+        return {}
+    before = tier.state
+    return {
+        "tier_measure": calculation.tier_measure,
+        "tier_base": after.tier_base - before.tier_base,
+        "tier_paid": after.paid - before.paid - calculation.true_up,
+        "fx_rate": tier.fx_rate,
+    }
 
 
 def _pays_renewal(plan: CommissionPlan, renewal: int) -> bool:

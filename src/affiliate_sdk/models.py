@@ -273,8 +273,10 @@ class Commission(AffiliateModel):
     ``reversal`` (a refund or rejection before the commission was paid;
     ``reverses`` names the line) or ``clawback`` (a refund after payment,
     netted against the next payout). Tiered lines carry the ``tier_key`` of
-    their period scope, what the order added to its volume (``tier_measure``)
-    and the FX rate used to count it (``fx_rate``); ``counts`` names the other
+    their period scope, what the order added to its volume (``tier_measure``),
+    the value it paid tier rates on and the exact tier commission it earned
+    (``tier_base``, ``tier_paid``, in the tiers' currency) and the FX rate used
+    (``fx_rate``); ``counts`` names the other
     period totals (targets, levels) the order added to, and by how much.
 
     ``status`` follows the lifecycle: ``pending`` until ``hold_until``, then
@@ -300,6 +302,8 @@ class Commission(AffiliateModel):
     plan_version: int = 1
     tier_key: str | None = None
     tier_measure: Decimal | None = None
+    tier_base: Decimal | None = None
+    tier_paid: Decimal | None = None
     fx_rate: Decimal | None = None
     counts: dict[str, Decimal] = Field(default_factory=dict)
     refund_id: str | None = None

@@ -135,6 +135,10 @@ class Store(Protocol):
 
     def put_tier_state(self, key: str, state: TierState) -> None: ...
 
+    def tier_states(self, prefix: str) -> dict[str, TierState]:
+        """Every period total whose key starts with ``prefix``."""
+        ...
+
     # payouts
     def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:
         """Record a payout run's batches (an empty run is recorded too)."""

@@ -282,6 +282,10 @@ class MemoryStore:
     def put_tier_state(self, key: str, state: TierState) -> None:
         self._put(self._tiers, key, state)
 
+    def tier_states(self, prefix: str) -> dict[str, TierState]:
+        with self._lock:
+            return {k: v for k, v in self._tiers.items() if k.startswith(prefix)}
+
     # -- payouts -------------------------------------------------------------------
     def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:
         with self._lock:

@@ -749,6 +749,15 @@ class SQLiteStore:
                 (key, *(str(value) for value in state)),
             )
 
+    def tier_states(self, prefix: str) -> dict[str, TierState]:
+        with self._guard() as conn:
+            rows = conn.execute(
+                "SELECT key, volume, tier_base, rate, paid FROM tier_states "
+                "WHERE key >= ? AND key < ? ORDER BY key",
+                (prefix, prefix + "\uffff"),
+            ).fetchall()
+        return {row[0]: TierState(*(Decimal(value) for value in row[1:])) for row in rows}
+
     # -- payouts ---------------------------------------------------------------------------------
     def insert_payouts(self, run_id: str, batches: Sequence[PayoutBatch]) -> None:
         with self.transaction(), self._guard() as conn:
