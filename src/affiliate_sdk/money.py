@@ -126,12 +126,17 @@ class Money:
     @classmethod
     def zero(cls, currency: str) -> Money:
         """Nothing, written to the currency's minor unit (``0.00 CNY``)."""
-        return cls.from_minor(0, currency)
+        try:
+            return _ZEROS[currency]
+        except KeyError:
+            raise UnknownCurrency(currency) from None
 
     @classmethod
     def from_minor(cls, units: int, currency: str) -> Money:
         """Money from an integer count of minor units (cents, fen, yen)."""
-        return cls(Decimal(units).scaleb(-minor_unit_exponent(currency)), currency)
+        if isinstance(units, bool) or not isinstance(units, int):
+            raise InvalidAmount(units, "minor units are a whole number")
+        return cls._trusted(Decimal(units).scaleb(-minor_unit_exponent(currency)), currency)
 
     # -- immutability ----------------------------------------------------------
     def __setattr__(self, name: str, value: object) -> None:
@@ -290,6 +295,12 @@ class Money:
             "required": ["amount", "currency"],
             "additionalProperties": False,
         }
+
+
+#: One immutable zero per currency.
+_ZEROS: Final[dict[str, Money]] = {
+    code: Money._trusted(Decimal(0).scaleb(-digits), code) for code, digits in MINOR_UNITS.items()
+}
 
 
 def sum_money(amounts: Iterable[Money], currency: str | None = None) -> Money:
