@@ -28,7 +28,7 @@ from .clock import Clock, SystemClock, from_timestamp
 from .commission.calculator import (
     COMMISSION_ROUNDING,
     Calculation,
-    CpsSplit,
+    CommissionSplit,
     OrderContext,
     TargetInput,
     TierInput,
@@ -910,7 +910,7 @@ class Alliance:
 
     def _split_lines(
         self,
-        split: CpsSplit,
+        split: CommissionSplit,
         *,
         kind: str,
         event: tuple[str, ...],

@@ -26,12 +26,11 @@ from affiliate_sdk.money import Money, sum_money
 __all__ = [
     "COMMISSION_ROUNDING",
     "Calculation",
-    "CpsSplit",
+    "CommissionSplit",
     "OrderContext",
     "TargetInput",
     "TierInput",
     "calculate",
-    "cps_split",
     "effective_rate",
     "eligible_amounts",
     "fraction",
@@ -46,8 +45,8 @@ _ZERO: Final = Decimal(0)
 
 
 @attrs.frozen
-class CpsSplit:
-    """A CPS commission and who gets it: ``gross == affiliate + platform``."""
+class CommissionSplit:
+    """A commission and who gets it: ``gross == affiliate + platform``."""
 
     gross: Money
     affiliate: Money
@@ -99,19 +98,10 @@ class Calculation:
     bonus: Decimal = _ZERO
 
 
-def cps_split(basis: Money, rate: Decimal, take: Decimal) -> CpsSplit:
-    """Commission on ``basis`` at ``rate``, with the platform keeping ``take`` of it.
-
-    The commission is rounded once; the platform's share is rounded once; the
-    affiliate gets the rest, so the two parts always add up to the commission.
-    """
-    return split_commission((basis * rate).round(COMMISSION_ROUNDING), take)
-
-
-def split_commission(gross: Money, take: Decimal) -> CpsSplit:
+def split_commission(gross: Money, take: Decimal) -> CommissionSplit:
     """The platform keeps ``take`` of ``gross`` (rounded once); the affiliate the rest."""
     platform = (gross * take).round(COMMISSION_ROUNDING)
-    return CpsSplit(gross=gross, affiliate=gross - platform, platform=platform)
+    return CommissionSplit(gross=gross, affiliate=gross - platform, platform=platform)
 
 
 def eligible_amounts(order: Order) -> list[tuple[LineItem | None, Money]]:
