@@ -271,3 +271,17 @@ def test_cpm_books_completed_thousands_and_cpa_combines(clock: FakeClock) -> Non
     [more] = alliance.record_impressions("c1", affiliate_id="a1", count=700, batch_id="b3")
     assert more.amount == cny("30.00")  # 4,000
     assert _buy(alliance, "o1", "500.00") == [("commission", cny("8.00"))]  # CPA on top
+
+
+def test_dynamic_affiliate_rate_is_kept_within_bounds(clock: FakeClock) -> None:
+    from affiliate_sdk import Affiliate
+
+    alliance = _alliance(clock, {"rate": "5%", "bounds": {"minimum": "0.5%", "maximum": "12%"}})
+    alliance.add_affiliate(Affiliate(affiliate_id="a1", rate="9%"))  # valuable traffic
+    alliance.add_affiliate(Affiliate(affiliate_id="a2", rate="20%"))  # asked too much
+    alliance.add_affiliate(Affiliate(affiliate_id="a3", rate="0.1%"))  # poor traffic
+    assert _buy(alliance, "o1", "100.00") == [("commission", cny("9.00"))]
+    assert _buy(alliance, "o2", "100.00", affiliate="a2") == [("commission", cny("12.00"))]
+    assert _buy(alliance, "o3", "1000.00", affiliate="a3") == [("commission", cny("5.00"))]
+    assert _buy(alliance, "o4", "100.00", affiliate="a4") == [("commission", cny("5.00"))]
+    assert alliance.commissions(order_id="o2")[0].rule == "affiliate rate; bounded to 12%"

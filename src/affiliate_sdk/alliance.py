@@ -735,6 +735,7 @@ class Alliance:
         context = OrderContext(
             affiliate_group=None if member is None else member.group,
             channel=None if member is None else member.channel,
+            affiliate_rate=None if member is None else member.rate,
         )
         calculation = calculate(plan, order, context, tier=tier_input, target=target_input)
         if tier_key is not None and calculation.tier_state is not None:

@@ -202,12 +202,16 @@ class Affiliate(AffiliateModel):
     ``group`` and ``channel`` are what plan overrides can match
     (``affiliate_group``, ``channel``); ``parent_id`` is the affiliate who
     recruited this one and earns the plan's ``parent_share`` of its commission.
+    ``rate`` is a dynamic base rate the host sets for this affiliate (say, from
+    the value of its traffic); it replaces the plan's ``rate`` and is kept
+    within the plan's ``bounds``.
     """
 
     affiliate_id: Identifier
     parent_id: Identifier | None = None
     group: Text | None = None
     channel: Text | None = None
+    rate: Rate | None = None
 
     @model_validator(mode="after")
     def _not_own_parent(self) -> Affiliate:

@@ -59,6 +59,7 @@ class OrderContext:
 
     affiliate_group: str | None = None
     channel: str | None = None
+    affiliate_rate: Decimal | None = None
 
 
 @attrs.frozen
@@ -275,6 +276,8 @@ def calculate(
     state: TierState | None = None
     true_up = _ZERO
     base_rate, base_rule = plan.rate or _ZERO, "base"
+    if context.affiliate_rate is not None:
+        base_rate, base_rule = context.affiliate_rate, "affiliate rate"
     if plan.tiers is not None and base_lines:
         tier_value = sum_money((eligible for _, _, eligible in base_lines), currency)
         base_rate, base_rule, measure, state, true_up = _tier_rate(
