@@ -41,3 +41,11 @@ def test_errors_carry_context() -> None:
     landing = errors.ForbiddenLanding("https://evil.test/", "not allowed")
     assert landing.url == "https://evil.test/"
     assert isinstance(errors.InvalidInput("x"), ValueError)
+
+
+def test_the_errors_page_draws_the_same_tree() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "errors.md").read_text()
+    for cls in _error_classes():
+        assert cls.__name__ in page, f"{cls.__name__} missing from docs/errors.md"
