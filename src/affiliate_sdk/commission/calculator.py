@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from functools import lru_cache
 from typing import Final
 
 import attrs
@@ -121,13 +122,14 @@ def eligible_amounts(order: Order) -> list[tuple[LineItem | None, Money]]:
                 value = value - part
         return [(None, value if value.amount > 0 else Money.zero(currency))]
     values = [item.unit_price * item.quantity for item in order.items]
-    discount = order.discount or Money.zero(currency)
+    discount = order.discount
+    if not discount:
+        return [
+            (item, value if value.amount > 0 else Money.zero(currency))
+            for item, value in zip(order.items, values, strict=True)
+        ]
     weights = [value.to_minor() for value in values]
-    shares = (
-        discount.allocate(weights)
-        if discount and any(weights)
-        else [Money.zero(currency)] * len(values)
-    )
+    shares = discount.allocate(weights) if any(weights) else [Money.zero(currency)] * len(values)
     result: list[tuple[LineItem | None, Money]] = []
     for item, value, share in zip(order.items, values, shares, strict=True):
         net = value - share
@@ -135,16 +137,29 @@ def eligible_amounts(order: Order) -> list[tuple[LineItem | None, Money]]:
     return result
 
 
+@lru_cache(maxsize=4096)
+def _conditions(match: Match) -> tuple[tuple[str, object], ...]:
+    """The fields a match sets, with the values they must have (matches are immutable)."""
+    return tuple((name, value) for name, value in match if value is not None)
+
+
 def _matches(match: Match, item: LineItem | None, order: Order, context: OrderContext) -> bool:
-    checks = (
-        (match.sku, None if item is None else item.sku),
-        (match.category, None if item is None else item.category),
-        (match.country, order.country),
-        (match.new_customer, order.new_customer),
-        (match.affiliate_group, context.affiliate_group),
-        (match.channel, context.channel),
-    )
-    return all(wanted is None or wanted == actual for wanted, actual in checks)
+    for name, wanted in _conditions(match):
+        if name == "sku":
+            actual: object = None if item is None else item.sku
+        elif name == "category":
+            actual = None if item is None else item.category
+        elif name == "country":
+            actual = order.country
+        elif name == "new_customer":
+            actual = order.new_customer
+        elif name == "affiliate_group":
+            actual = context.affiliate_group
+        else:
+            actual = context.channel
+        if actual != wanted:
+            return False
+    return True
 
 
 def _override(
