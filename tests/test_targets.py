@@ -285,3 +285,21 @@ def test_dynamic_affiliate_rate_is_kept_within_bounds(clock: FakeClock) -> None:
     assert _buy(alliance, "o3", "1000.00", affiliate="a3") == [("commission", cny("5.00"))]
     assert _buy(alliance, "o4", "100.00", affiliate="a4") == [("commission", cny("5.00"))]
     assert alliance.commissions(order_id="o2")[0].rule == "affiliate rate; bounded to 12%"
+
+
+def test_overrides_can_match_the_membership_level(clock: FakeClock) -> None:
+    alliance = _alliance(
+        clock,
+        {
+            "rate": "10%",
+            "levels": LEVELS,
+            "overrides": [
+                {"name": "core-bonus", "match": {"affiliate_level": "core"}, "rate": "12%"}
+            ],
+        },
+    )
+    _buy(alliance, "o1", "5000000.00")  # basic: 10%, keeps 40%
+    assert alliance.commissions(order_id="o1")[0].rule == "base; level basic"
+    _buy(alliance, "o2", "100.00")  # core now: 12%, keeps 70% of 12.00
+    assert _shares(alliance, "o2") == {"affiliate": cny("8.40"), "platform": cny("3.60")}
+    assert alliance.commissions(order_id="o2")[0].rule == "core-bonus; level core"

@@ -59,7 +59,7 @@ from .commission.lifecycle import (
 )
 from .commission.plans import CommissionPlan
 from .commission.settlement import build_invoices, build_statements, reconcile_rows
-from .commission.targets import PeriodCap
+from .commission.targets import Level, PeriodCap
 from .commission.tiers import Period, TierState, period_bounds, period_key
 from .errors import (
     CampaignInactive,
@@ -732,10 +732,17 @@ class Alliance:
             fx = self._fx_rate(currency, plan.target.amount.currency, placed_at)
             target_input = TargetInput(target_state.volume, fx)
         member = self._member(click.affiliate_id)
+        level: Level | None = None
+        level_key: str | None = None
+        if plan.levels is not None:
+            level_key = _event_id("level", "affiliate", click.affiliate_id, str(placed_at.year))
+            standing = store.get_tier_state(level_key) or TierState()
+            level = plan.levels.level_at(standing.volume)
         context = OrderContext(
             affiliate_group=None if member is None else member.group,
             channel=None if member is None else member.channel,
             affiliate_rate=None if member is None else member.rate,
+            affiliate_level=None if level is None else level.name,
         )
         calculation = calculate(plan, order, context, tier=tier_input, target=target_input)
         if tier_key is not None and calculation.tier_state is not None:
@@ -745,13 +752,9 @@ class Alliance:
             counts[target_key] = calculation.target_measure or Decimal(0)
         take = self._take(plan, order.merchant_id)
         level_rule = ""
-        if plan.levels is not None:
-            levels = plan.levels
-            level_key = _event_id("level", "affiliate", click.affiliate_id, str(placed_at.year))
-            standing = store.get_tier_state(level_key) or TierState()
-            level = levels.level_at(standing.volume)
+        if plan.levels is not None and level is not None and level_key is not None:
             take, level_rule = Decimal(1) - level.share, f"; level {level.name}"
-            fx = self._fx_rate(currency, levels.currency, placed_at)
+            fx = self._fx_rate(currency, plan.levels.currency, placed_at)
             counts[level_key] = (
                 sum((item.eligible.amount for item in calculation.items), Decimal(0)) * fx
             )

@@ -61,6 +61,7 @@ class OrderContext:
     affiliate_group: str | None = None
     channel: str | None = None
     affiliate_rate: Decimal | None = None
+    affiliate_level: str | None = None
 
 
 @attrs.frozen
@@ -155,6 +156,8 @@ def _matches(match: Match, item: LineItem | None, order: Order, context: OrderCo
             actual = order.new_customer
         elif name == "affiliate_group":
             actual = context.affiliate_group
+        elif name == "affiliate_level":
+            actual = context.affiliate_level
         else:
             actual = context.channel
         if actual != wanted:

@@ -48,7 +48,8 @@ class Match(AffiliateModel):
 
     ``sku`` and ``category`` match an order line; the others match the order
     (``country``, ``new_customer``) or the affiliate (``affiliate_group``,
-    ``channel``). Specificity is the number of fields set.
+    ``channel``, and ``affiliate_level``: the name of its membership level
+    under the plan's ``levels``). Specificity is the number of fields set.
     """
 
     sku: str | None = None
@@ -56,6 +57,7 @@ class Match(AffiliateModel):
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     new_customer: bool | None = None
     affiliate_group: str | None = None
+    affiliate_level: str | None = None
     channel: str | None = None
 
     @property
