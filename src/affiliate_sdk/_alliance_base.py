@@ -1,0 +1,439 @@
+"""The shared state and helpers of the ``Alliance``: settings, caches, registries, journal."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from types import TracebackType
+from typing import Final, NamedTuple, Self, TypedDict, TypeVar, cast
+
+from pydantic import TypeAdapter
+
+from ._base import Rate
+from .antifraud.useragents import BotUserAgents
+from .antifraud.verdicts import user_agent_verdict
+from .clock import Clock, SystemClock
+from .commission.calculator import Calculation, CommissionSplit, TierInput
+from .commission.ledger import GENESIS_HASH, JournalDraft, Posting, encode_entry
+from .commission.plans import CommissionPlan
+from .commission.tiers import Period, period_key
+from .errors import InvalidInput, MissingFxRate, UnknownCampaign
+from .fx import FxRates
+from .ids import new_id
+from .models import Affiliate, Campaign, Commission, Merchant, Order, PlanVersion, Verdict
+from .money import Money
+from .storage import Store
+from .storage.records import ClickRecord
+from .tracking.clicks import (
+    DEFAULT_CLICK_PARAM,
+    DEFAULT_VISITOR_COOKIE,
+    Click,
+    IpPseudonymizer,
+    VisitorCookie,
+)
+from .tracking.keys import Keyring
+from .tracking.landing import LandingPolicy
+from .tracking.links import DEFAULT_REDIRECT_BASE
+
+__all__ = ["AllianceBase"]
+
+#: A second click by the same visitor on the same link within this span
+#: returns the first click instead of counting again.
+DEFAULT_CLICK_DEDUPE_WINDOW: Final = timedelta(hours=1)
+#: How long a campaign read from the store is trusted before it is read again
+#: (changes made through this ``Alliance`` apply at once).
+DEFAULT_CAMPAIGN_CACHE_TTL: Final = timedelta(seconds=5)
+#: User agents are judged (and remembered) by their first this many characters.
+MAX_USER_AGENT_LENGTH: Final = 512
+#: Journal entry kind (after "commission.") for each kind of refund line.
+_JOURNAL_KIND: Final = {"reversal": "reversed", "clawback": "clawed_back"}
+#: How long after approval a commission becomes payable (T+1).
+DEFAULT_SETTLE_AFTER: Final = timedelta(days=1)
+#: The platform's share of every commission unless configured.
+DEFAULT_PLATFORM_TAKE: Final = Decimal(0)
+
+_VISITOR_ID: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_MEMO_LIMIT: Final = 65_536
+_PSEUDONYM_CONTEXT: Final = b"affiliate_sdk/pseudonym-key/v1"
+_RATE: Final = TypeAdapter[Decimal](Rate)
+_NO_IP: Final = (None, None)
+_COOKIE_FLAGS: Final = tuple(
+    VisitorCookie._field_defaults[name] for name in ("secure", "http_only", "same_site", "path")
+)
+# Hot-path constructors: tuple.__new__ skips the named tuples' Python-level __new__.
+_new_click_record: Final = partial(tuple.__new__, ClickRecord)
+_new_click: Final = partial(tuple.__new__, Click)
+_new_cookie: Final = partial(tuple.__new__, VisitorCookie)
+
+
+class _CampaignView(NamedTuple):
+    campaign: Campaign
+    landing: LandingPolicy
+    window_ms: int
+    loaded_at: float
+    plans: tuple[PlanVersion, ...]
+
+    def plan_at(self, instant: datetime) -> PlanVersion:
+        """The plan version in force at ``instant`` (the first one for earlier instants)."""
+        chosen = self.plans[0]
+        for version in self.plans:
+            if version.effective_from <= instant:
+                chosen = version
+        return chosen
+
+
+_Registered = TypeVar("_Registered", Affiliate, Merchant)
+
+
+class _UserAgentView(NamedTuple):
+    verdict: Verdict
+    verdict_json: str
+    ua_hash: str | None
+
+
+class AllianceOptions(TypedDict, total=False):
+    """Keyword options of ``Alliance`` and ``Alliance.open``."""
+
+    clock: Clock | None
+    redirect_base: str
+    click_param: str
+    cookie_name: str
+    platform_take: Decimal | str
+    pseudonym_key: bytes | None
+    click_dedupe_window: timedelta
+    campaign_cache_ttl: timedelta
+    bots: BotUserAgents | None
+    fx: FxRates | None
+
+
+class AllianceBase:
+    """State every part of the ``Alliance`` shares; see ``affiliate_sdk.Alliance``."""
+
+    def __init__(
+        self,
+        store: Store,
+        keys: Mapping[str, bytes] | Keyring,
+        *,
+        clock: Clock | None = None,
+        redirect_base: str = DEFAULT_REDIRECT_BASE,
+        click_param: str = DEFAULT_CLICK_PARAM,
+        cookie_name: str = DEFAULT_VISITOR_COOKIE,
+        platform_take: Decimal | str = DEFAULT_PLATFORM_TAKE,
+        pseudonym_key: bytes | None = None,
+        click_dedupe_window: timedelta = DEFAULT_CLICK_DEDUPE_WINDOW,
+        campaign_cache_ttl: timedelta = DEFAULT_CAMPAIGN_CACHE_TTL,
+        bots: BotUserAgents | None = None,
+        fx: FxRates | None = None,
+    ) -> None:
+        self._store = store
+        self._fx = fx
+        self._keyring = keys if isinstance(keys, Keyring) else Keyring(keys)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        if not redirect_base.startswith(("https://", "http://")) or redirect_base.endswith("/"):
+            raise InvalidInput(
+                f"redirect_base {redirect_base!r} must be an http(s) URL without a trailing slash"
+            )
+        self._redirect_base = redirect_base
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", click_param):
+            raise InvalidInput(f"click_param {click_param!r} must be a plain query parameter name")
+        self._click_param = click_param
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cookie_name):
+            raise InvalidInput(f"cookie_name {cookie_name!r} must be a plain cookie name")
+        self._cookie_name = cookie_name
+        try:
+            self._platform_take = _RATE.validate_python(platform_take)
+        except ValueError as exc:
+            raise InvalidInput(f"platform_take: {exc}") from None
+        if pseudonym_key is None:
+            first = self._keyring[next(iter(self._keyring))]
+            pseudonym_key = first.tag(_PSEUDONYM_CONTEXT)
+        if not 16 <= len(pseudonym_key) <= 64:
+            raise InvalidInput("pseudonym_key must be 16 to 64 bytes")
+        self._pseudonym_key = pseudonym_key
+        self._ips = IpPseudonymizer(pseudonym_key)
+        self._dedupe_ms = int(click_dedupe_window.total_seconds() * 1000)
+        self._cache_ttl = campaign_cache_ttl.total_seconds()
+        self._bots = bots if bots is not None else BotUserAgents()
+        self._campaigns: dict[str, _CampaignView] = {}
+        self._registry: dict[tuple[str, str], tuple[float, object]] = {}
+        self._user_agents: dict[str | None, _UserAgentView] = {}
+        self._verdicts: dict[str, Verdict] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def keyring(self) -> Keyring:
+        return self._keyring
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- campaigns -----------------------------------------------------------------------
+    def add_campaign(
+        self, campaign: Campaign, *, plan_effective_from: datetime | None = None
+    ) -> Campaign:
+        """Publish a campaign, or replace the one with the same id.
+
+        A plan that differs from the campaign's current one becomes its next
+        version, used for orders placed from ``plan_effective_from`` (default:
+        now) on; orders placed earlier keep the plan of their time.
+        """
+        if not isinstance(campaign, Campaign):
+            raise InvalidInput("add_campaign takes a Campaign")
+        effective = plan_effective_from or self._clock.now()
+        if effective.tzinfo is None:
+            raise InvalidInput("plan_effective_from must be timezone-aware")
+        store = self._store
+        with store.transaction():
+            versions = store.plan_versions(campaign.campaign_id)
+            if not versions or versions[-1].plan != campaign.plan:
+                store.add_plan_version(
+                    PlanVersion(
+                        campaign_id=campaign.campaign_id,
+                        version=len(versions) + 1,
+                        effective_from=effective,
+                        plan=campaign.plan,
+                    )
+                )
+            store.put_campaign(campaign)
+        self._campaigns.pop(campaign.campaign_id, None)
+        return campaign
+
+    def add_merchant(self, merchant: Merchant) -> Merchant:
+        """Register a merchant's settings (its platform take), or replace them."""
+        if not isinstance(merchant, Merchant):
+            raise InvalidInput("add_merchant takes a Merchant")
+        self._store.put_merchant(merchant)
+        self._registry.pop(("merchant", merchant.merchant_id), None)
+        return merchant
+
+    def _registered(
+        self, kind: str, key: str, load: Callable[[str], _Registered | None]
+    ) -> _Registered | None:
+        """A registry entry, read from the store at most once per cache period."""
+        now = self._clock.timestamp()
+        cached = self._registry.get((kind, key))
+        if cached is not None and now - cached[0] < self._cache_ttl:
+            return cast("_Registered | None", cached[1])
+        value = load(key)
+        if len(self._registry) >= _MEMO_LIMIT:
+            self._registry.clear()
+        self._registry[(kind, key)] = (now, value)
+        return value
+
+    def _member(self, affiliate_id: str) -> Affiliate | None:
+        return self._registered("affiliate", affiliate_id, self._store.get_affiliate)
+
+    def add_affiliate(self, affiliate: Affiliate) -> Affiliate:
+        """Register an affiliate (its group, channel and recruiter), or replace it."""
+        if not isinstance(affiliate, Affiliate):
+            raise InvalidInput("add_affiliate takes an Affiliate")
+        self._store.put_affiliate(affiliate)
+        self._registry.pop(("affiliate", affiliate.affiliate_id), None)
+        return affiliate
+
+    def affiliate(self, affiliate_id: str) -> Affiliate | None:
+        """The registered affiliate, or None (affiliates need not be registered)."""
+        return self._store.get_affiliate(affiliate_id)
+
+    def plan_versions(self, campaign_id: str) -> list[PlanVersion]:
+        """Every plan the campaign has had, oldest first."""
+        return self._store.plan_versions(campaign_id)
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        return self._campaign_view(campaign_id, self._clock.timestamp()).campaign
+
+    def campaigns(self) -> list[Campaign]:
+        return self._store.list_campaigns()
+
+    def _campaign_view(self, campaign_id: str, now: float) -> _CampaignView:
+        view = self._campaigns.get(campaign_id)
+        if view is not None and now - view.loaded_at < self._cache_ttl:
+            return view
+        campaign = self._store.get_campaign(campaign_id)
+        if campaign is None:
+            self._campaigns.pop(campaign_id, None)
+            raise UnknownCampaign(campaign_id)
+        window_ms = int(campaign.attribution_window.total_seconds() * 1000)
+        versions = tuple(self._store.plan_versions(campaign_id))
+        view = _CampaignView(
+            campaign, LandingPolicy(campaign.landing_domains), window_ms, now, versions
+        )
+        if len(self._campaigns) >= _MEMO_LIMIT:
+            self._campaigns.clear()
+        self._campaigns[campaign_id] = view
+        return view
+
+    # -- clicks -------------------------------------------------------------------------------
+    def _user_agent(self, user_agent: str | None) -> _UserAgentView:
+        if user_agent is not None and len(user_agent) > MAX_USER_AGENT_LENGTH:
+            user_agent = user_agent[:MAX_USER_AGENT_LENGTH]  # bounds the memo and the match
+        view = self._user_agents.get(user_agent)
+        if view is None:
+            matched = self._bots.match(user_agent) if user_agent else None
+            verdict = user_agent_verdict(user_agent, matched)
+            ua_hash = (
+                hashlib.blake2b(
+                    user_agent.encode("utf-8", "replace"), key=self._pseudonym_key, digest_size=16
+                ).hexdigest()
+                if user_agent
+                else None
+            )
+            view = _UserAgentView(verdict, verdict.model_dump_json(), ua_hash)
+            if len(self._user_agents) >= _MEMO_LIMIT:
+                self._user_agents.clear()
+            self._user_agents[user_agent] = view
+        return view
+
+    def _take(self, plan: CommissionPlan, merchant_id: str) -> Decimal:
+        """The platform's share: the plan's, else the merchant's, else the alliance default."""
+        if plan.platform_take is not None:
+            return plan.platform_take
+        merchant = self._registered("merchant", merchant_id, self._store.get_merchant)
+        if merchant is not None and merchant.platform_take is not None:
+            return merchant.platform_take
+        return self._platform_take
+
+    def _split_lines(
+        self,
+        split: CommissionSplit,
+        *,
+        kind: str,
+        event: tuple[str, ...],
+        rate: Decimal,
+        basis: Money,
+        rule: str,
+        tier: Mapping[str, object],
+        now_ms: int,
+        common: Mapping[str, object],
+    ) -> list[Commission]:
+        """The affiliate's line and the platform's (when its take is not zero)."""
+        lines = []
+        for account, amount in (("affiliate", split.affiliate), ("platform", split.platform)):
+            if account == "platform" and not amount:
+                continue
+            lines.append(
+                Commission.model_validate(
+                    {
+                        **common,
+                        **(tier if account == "affiliate" else {}),
+                        "entry_id": new_id(now_ms),
+                        "event_id": _event_id(*event, account),
+                        "account": account,
+                        "kind": kind,
+                        "amount": amount,
+                        "rate": rate,
+                        "basis": basis,
+                        "rule": rule,
+                    }
+                )
+            )
+        return lines
+
+    def _fx_rate(self, base: str, quote: str | None, at: datetime) -> Decimal:
+        if quote is None or base == quote:
+            return Decimal(1)
+        if self._fx is None:
+            raise MissingFxRate(base, quote)
+        return self._fx.rate(base, quote, at)
+
+    # -- journal --------------------------------------------------------------------------------
+    def _journal(
+        self,
+        store: Store,
+        *,
+        event_id: str,
+        kind: str,
+        at: datetime,
+        postings: list[Posting],
+        lines: Sequence[Commission],
+        reason: str | None = None,
+    ) -> None:
+        """Append one entry to the hash chain (inside the caller's transaction)."""
+        refs: dict[str, object] = {"lines": [line.entry_id for line in lines]}
+        if reason is not None:
+            refs["reason"] = reason
+        head = store.journal_head()
+        seq, previous = head if head is not None else (0, GENESIS_HASH)
+        draft = JournalDraft(event_id, kind, at, postings, refs)
+        store.append_journal([encode_entry(seq + 1, previous, draft)])
+
+    # -- ledger view ----------------------------------------------------------------------------
+    def commissions(
+        self,
+        *,
+        merchant_id: str | None = None,
+        affiliate_id: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Commission]:
+        """Ledger entries matching every given filter, in booking order (signed amounts)."""
+        return self._store.entries(
+            merchant_id=merchant_id, affiliate_id=affiliate_id, order_id=order_id
+        )
+
+
+def _tier_fields(calculation: Calculation, tier: TierInput | None) -> dict[str, object]:
+    """What an order added to its tier period, kept on its line so a refund can take it back."""
+    after = calculation.tier_state
+    if tier is None or after is None:
+        return {}
+    before = tier.state
+    return {
+        "tier_measure": calculation.tier_measure,
+        "tier_base": after.tier_base - before.tier_base,
+        "tier_paid": after.paid - before.paid - calculation.true_up,
+        "fx_rate": tier.fx_rate,
+    }
+
+
+def _pays_renewal(plan: CommissionPlan, renewal: int) -> bool:
+    recurring = plan.recurring
+    return recurring is not None and (recurring.renewals is None or renewal <= recurring.renewals)
+
+
+def _journal_length(store: Store) -> int:
+    head = store.journal_head()
+    return 0 if head is None else head[0]
+
+
+def _fingerprint(order: Order) -> str:
+    """A digest of the order as the host gave it (a defaulted ``placed_at`` is left out)."""
+    exclude = None if "placed_at" in order.model_fields_set else {"placed_at"}
+    return hashlib.sha256(order.model_dump_json(exclude=exclude).encode()).hexdigest()
+
+
+def _period_scope(
+    what: str, period: Period, basis: str, click: ClickRecord, *, placed_at: datetime, zone: str
+) -> str:
+    """The key of the period totals an order counts towards (tiers, targets, caps)."""
+    when = period_key(placed_at, period, zone)
+    if basis == "merchant_sales":
+        return _event_id(what, "merchant", click.merchant_id, when)
+    return _event_id(what, "campaign", click.campaign_id, basis, click.affiliate_id, when)
+
+
+def _event_id(*parts: str) -> str:
+    """Parts joined by "/", each with "%" and "/" escaped so the joint is unambiguous."""
+    return "/".join(part.replace("%", "%25").replace("/", "%2F") for part in parts)

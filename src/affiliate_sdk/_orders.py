@@ -1,0 +1,607 @@
+"""Orders: attribution, commission booking, refunds and their reversals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import suppress
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from ._alliance_base import (
+    _JOURNAL_KIND,
+    _NO_IP,
+    AllianceBase,
+    _event_id,
+    _fingerprint,
+    _pays_renewal,
+    _period_scope,
+    _tier_fields,
+)
+from ._validation import check_identifier
+from .antifraud.verdicts import ALLOW
+from .clock import from_timestamp
+from .commission.calculator import (
+    COMMISSION_ROUNDING,
+    Calculation,
+    OrderContext,
+    TargetInput,
+    TierInput,
+    calculate,
+    effective_rate,
+    fraction,
+    reversal_for_refund,
+    split_commission,
+)
+from .commission.ledger import Posting
+from .commission.lifecycle import OPEN_STATUSES, from_merchant, live_amounts, to_merchant
+from .commission.targets import Level, PeriodCap
+from .commission.tiers import TierState
+from .errors import (
+    ConflictingOrder,
+    ConflictingRefund,
+    CurrencyMismatch,
+    InvalidAmount,
+    InvalidInput,
+    RefundExceedsOrder,
+    UnknownCampaign,
+    UnknownOrder,
+)
+from .ids import new_id
+from .models import (
+    MAX_ATTRIBUTION_WINDOW,
+    Commission,
+    Credit,
+    ItemCommission,
+    Order,
+    OrderOutcome,
+    RefundOutcome,
+)
+from .money import Money, sum_money
+from .storage import Store
+from .storage.records import ClickRecord, OrderRecord, RefundRecord
+from .tracking.attribution import Attribution, last_click
+
+__all__ = ["OrdersMixin"]
+
+
+class OrdersMixin(AllianceBase):
+    """Orders: attribution, commission booking, refunds and their reversals."""
+
+    # -- orders -------------------------------------------------------------------------------
+    def record_order(
+        self,
+        order: Order,
+        *,
+        visitor_id: str | None = None,
+        click_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> OrderOutcome:
+        """Attribute an order and book its commission, exactly once.
+
+        Recording the same ``(merchant_id, order_id)`` again returns the first
+        outcome and books nothing; different content under the same ids raises
+        ``ConflictingOrder``.
+        """
+        if not isinstance(order, Order):
+            raise InvalidInput("record_order takes an Order")
+        now = self._clock.now()
+        now_ts = now.timestamp()
+        placed_at = order.placed_at or now
+        placed_ms = int(placed_at.timestamp() * 1000)
+        fingerprint = _fingerprint(order)
+        verdict = ALLOW if user_agent is None else self._user_agent(user_agent).verdict
+        ip_hash, ip_network = self._ips.pseudonymize(ip) if ip else _NO_IP
+        store = self._store
+        with store.transaction():
+            existing = store.get_order(order.merchant_id, order.order_id)
+            if existing is not None:
+                if existing.fingerprint != fingerprint:
+                    raise ConflictingOrder(order.merchant_id, order.order_id)
+                return OrderOutcome.model_validate_json(existing.outcome_json)
+
+            if order.renewal and order.subscription_id is not None:
+                attribution = self._renewal(store, order, order.subscription_id)
+            else:
+                attribution = self._attribute(
+                    store,
+                    merchant_id=order.merchant_id,
+                    placed_ms=placed_ms,
+                    visitor_id=visitor_id,
+                    click_id=click_id,
+                    now=now_ts,
+                )
+            notes = attribution.notes
+            winner = attribution.winner
+            if winner is not None and order.subscription_id is not None and not order.renewal:
+                store.bind_subscription(order.merchant_id, order.subscription_id, winner.click_id)
+            credits: list[Credit] = []
+            entries: list[Commission] = []
+            breakdown: list[ItemCommission] = []
+            if winner is not None:
+                credits.append(
+                    Credit(
+                        affiliate_id=winner.affiliate_id,
+                        campaign_id=winner.campaign_id,
+                        click_id=winner.click_id,
+                        weight=Decimal(1),
+                        clicked_at=from_timestamp(winner.clicked_at_ms / 1000),
+                    )
+                )
+                if verdict.decision == "block":
+                    notes.append("no commission: the order request came from invalid traffic")
+                else:
+                    entries, calculation = self._book_commission(
+                        order, winner, now_ms=int(now_ts * 1000)
+                    )
+                    if calculation is None:
+                        notes.append(
+                            f"no commission: the plan does not pay renewal {order.renewal}"
+                        )
+                    else:
+                        breakdown = list(calculation.items)
+            outcome = OrderOutcome(
+                merchant_id=order.merchant_id,
+                order_id=order.order_id,
+                total=order.total,
+                placed_at=placed_at,
+                credits=credits,
+                commissions=entries,
+                verdict=verdict,
+                notes=notes,
+                breakdown=breakdown,
+            )
+            store.insert_order(
+                OrderRecord(
+                    order.merchant_id,
+                    order.order_id,
+                    fingerprint,
+                    order.total.currency,
+                    order.total.to_minor(),
+                    0,
+                    placed_ms,
+                    int(now_ts * 1000),
+                    ip_hash,
+                    ip_network,
+                    outcome.model_dump_json(),
+                )
+            )
+            if entries:
+                store.add_entries(entries)
+                self._journal(
+                    store,
+                    event_id=_event_id("order", order.merchant_id, order.order_id),
+                    kind="commission.booked",
+                    at=entries[0].created_at,
+                    postings=from_merchant(order.merchant_id, entries),
+                    lines=entries,
+                )
+        return outcome
+
+    def _renewal(self, store: Store, order: Order, subscription_id: str) -> Attribution:
+        """A renewal is credited to the click that earned the subscription's first order."""
+        bound = store.subscription_click(order.merchant_id, subscription_id)
+        click = None if bound is None else store.get_click(bound)
+        if click is None:
+            return Attribution(
+                None, [f"subscription {subscription_id} has no attributed first order"]
+            )
+        return Attribution(
+            click,
+            [f"renewal {order.renewal} of {subscription_id} is credited to its first click"],
+        )
+
+    def _attribute(
+        self,
+        store: Store,
+        *,
+        merchant_id: str,
+        placed_ms: int,
+        visitor_id: str | None,
+        click_id: str | None,
+        now: float,
+    ) -> Attribution:
+        """Load the order's candidate clicks and their windows; let the pure rule decide."""
+        notes: list[str] = []
+        candidates: list[ClickRecord] = []
+        if click_id is not None:
+            given = store.get_click(click_id)
+            if given is None:
+                notes.append(f"click id {click_id} is unknown")
+            else:
+                candidates.append(given)
+        if visitor_id is not None:
+            lookback = int(MAX_ATTRIBUTION_WINDOW.total_seconds() * 1000)
+            candidates += store.visitor_clicks(
+                visitor_id, since_ms=placed_ms - lookback, until_ms=placed_ms
+            )
+        if click_id is None and visitor_id is None:
+            notes.append("no click id or visitor id was given")
+        windows: dict[str, int] = {}
+        for click in candidates:
+            with suppress(UnknownCampaign):  # its clicks are then passed over, with a note
+                windows[click.campaign_id] = self._campaign_view(click.campaign_id, now).window_ms
+        decided = last_click(
+            candidates, merchant_id=merchant_id, placed_at_ms=placed_ms, window_ms=windows
+        )
+        return Attribution(decided.winner, notes + decided.notes)
+
+    def _book_commission(
+        self, order: Order, click: ClickRecord, *, now_ms: int
+    ) -> tuple[list[Commission], Calculation | None]:
+        """Price the order under the plan of its time and build its ledger lines.
+
+        Reads and advances the period totals its tiers, target and cap keep
+        (inside the caller's transaction).
+        """
+        store = self._store
+        placed_at = order.placed_at or from_timestamp(now_ms / 1000)
+        view = self._campaign_view(click.campaign_id, now_ms / 1000)
+        version = view.plan_at(placed_at)
+        plan = version.plan
+        if order.renewal and not _pays_renewal(plan, order.renewal):
+            return [], None
+        zone = view.campaign.timezone
+        currency = order.total.currency
+        tier_key = tier_input = None
+        if plan.tiers is not None:
+            tier_key = _period_scope(
+                "tier", plan.tiers.period, plan.tiers.basis, click, placed_at=placed_at, zone=zone
+            )
+            fx = self._fx_rate(currency, plan.tiers.currency, placed_at)
+            tier_input = TierInput(store.get_tier_state(tier_key) or TierState(), fx)
+        target_key = target_input = target_state = None
+        if plan.target is not None:
+            target_key = _period_scope(
+                "target",
+                plan.target.period,
+                "affiliate_sales",
+                click,
+                placed_at=placed_at,
+                zone=zone,
+            )
+            target_state = store.get_tier_state(target_key) or TierState()
+            fx = self._fx_rate(currency, plan.target.amount.currency, placed_at)
+            target_input = TargetInput(target_state.volume, fx)
+        member = self._member(click.affiliate_id)
+        level: Level | None = None
+        level_key: str | None = None
+        if plan.levels is not None:
+            level_key = _event_id("level", "affiliate", click.affiliate_id, str(placed_at.year))
+            standing = store.get_tier_state(level_key) or TierState()
+            level = plan.levels.level_at(standing.volume)
+        context = OrderContext(
+            affiliate_group=None if member is None else member.group,
+            channel=None if member is None else member.channel,
+            affiliate_rate=None if member is None else member.rate,
+            affiliate_level=None if level is None else level.name,
+        )
+        calculation = calculate(plan, order, context, tier=tier_input, target=target_input)
+        if tier_key is not None and calculation.tier_state is not None:
+            store.put_tier_state(tier_key, calculation.tier_state)
+        counts: dict[str, Decimal] = {}
+        if target_key is not None and target_state is not None:
+            counts[target_key] = calculation.target_measure or Decimal(0)
+        take = self._take(plan, order.merchant_id)
+        level_rule = ""
+        if plan.levels is not None and level is not None and level_key is not None:
+            take, level_rule = Decimal(1) - level.share, f"; level {level.name}"
+            fx = self._fx_rate(currency, plan.levels.currency, placed_at)
+            counts[level_key] = (
+                sum((item.eligible.amount for item in calculation.items), Decimal(0)) * fx
+            )
+        for key, measure in counts.items():
+            totals = store.get_tier_state(key) or TierState()
+            store.put_tier_state(key, totals._replace(volume=totals.volume + measure))
+
+        # (kind, amount, rate, basis, rule, fields of the affiliate's line)
+        parts: list[tuple[str, Money, Decimal, Money, str, dict[str, object]]] = [
+            (
+                "commission",
+                calculation.gross,
+                effective_rate(calculation),
+                sum_money((item.eligible for item in calculation.items), currency),
+                calculation.rule + level_rule,
+                {
+                    "tier_key": tier_key,
+                    "counts": counts,
+                    **_tier_fields(calculation, tier_input),
+                },
+            )
+        ]
+        state = calculation.tier_state
+        if calculation.true_up and plan.tiers is not None and plan.tiers.currency and state:
+            tier_currency = plan.tiers.currency
+            parts.append(
+                (
+                    "trueup",
+                    Money(calculation.true_up, tier_currency).round(COMMISSION_ROUNDING),
+                    state.rate,
+                    Money(state.tier_base, tier_currency).round(COMMISSION_ROUNDING),
+                    "retroactive tier true-up",
+                    {"tier_key": tier_key},
+                )
+            )
+        if calculation.bonus and plan.target is not None and target_input is not None:
+            target_currency = plan.target.amount.currency
+            volume = target_input.volume + (calculation.target_measure or Decimal(0))
+            parts.append(
+                (
+                    "bonus",
+                    Money(calculation.bonus, target_currency).round(COMMISSION_ROUNDING),
+                    plan.target.bonus_rate or Decimal(0),
+                    Money(volume, target_currency).round(COMMISSION_ROUNDING),
+                    "over-target bonus",
+                    {},
+                )
+            )
+        if plan.period_cap is not None:
+            parts = self._capped(parts, plan.period_cap, click, placed_at, zone)
+
+        created_at = from_timestamp(now_ms / 1000)
+        common = {
+            "merchant_id": order.merchant_id,
+            "order_id": order.order_id,
+            "campaign_id": click.campaign_id,
+            "affiliate_id": click.affiliate_id,
+            "click_id": click.click_id,
+            "status": "pending",
+            "plan_version": version.version,
+            "created_at": created_at,
+            "hold_until": created_at + timedelta(days=plan.hold_days),
+        }
+        entries: list[Commission] = []
+        for kind, amount, rate, basis, rule, fields in parts:
+            if kind != "commission" and not amount:
+                continue
+            event = ("order", order.merchant_id, order.order_id)
+            entries += self._split_lines(
+                split_commission(amount, take),
+                kind=kind,
+                event=event if kind == "commission" else (*event, kind),
+                rate=rate,
+                basis=basis,
+                rule=rule,
+                tier=fields,
+                now_ms=now_ms,
+                common=common,
+            )
+        parent_id = None if member is None else member.parent_id
+        if plan.parent_share and parent_id is not None:
+            entries += self._parent_lines(
+                entries, parent_id, plan.parent_share, now_ms=now_ms, common=common
+            )
+        return entries, calculation
+
+    def _capped(
+        self,
+        parts: list[tuple[str, Money, Decimal, Money, str, dict[str, object]]],
+        cap: PeriodCap,
+        click: ClickRecord,
+        placed_at: datetime,
+        zone: str,
+    ) -> list[tuple[str, Money, Decimal, Money, str, dict[str, object]]]:
+        """Trim the order's amounts so the period's total stays within the cap."""
+        key = _period_scope(
+            "cap", cap.period, "affiliate_sales", click, placed_at=placed_at, zone=zone
+        )
+        state = self._store.get_tier_state(key) or TierState()
+        room = cap.amount.amount - state.paid
+        trimmed = []
+        for kind, amount, rate, basis, rule, fields in parts:
+            fx = self._fx_rate(amount.currency, cap.amount.currency, placed_at)
+            wanted = amount.amount * fx
+            allowed = max(min(wanted, room), Decimal(0))
+            kept, label = amount, rule
+            if allowed < wanted:
+                kept = Money(allowed / fx, amount.currency).round(ROUND_DOWN)
+                label = f"{rule}; period cap {cap.amount}"
+            room -= kept.amount * fx
+            trimmed.append((kind, kept, rate, basis, label, fields))
+        self._store.put_tier_state(key, state._replace(paid=cap.amount.amount - room))
+        return trimmed
+
+    def _parent_lines(
+        self,
+        lines: list[Commission],
+        parent_id: str,
+        share: Decimal,
+        *,
+        now_ms: int,
+        common: Mapping[str, object],
+    ) -> list[Commission]:
+        """The recruiter's share of the affiliate's commission, paid on top (two-tier)."""
+        parents = []
+        for line in lines:
+            if line.account != "affiliate":
+                continue
+            amount = (line.amount * share).round(COMMISSION_ROUNDING)
+            if not amount:
+                continue
+            parents.append(
+                line.model_copy(
+                    update={
+                        **common,
+                        "entry_id": new_id(now_ms),
+                        "event_id": f"{line.event_id}/parent",
+                        "account": "parent",
+                        "affiliate_id": parent_id,
+                        "amount": amount,
+                        "rate": share,
+                        "basis": line.amount,
+                        "rule": f"parent share {(share * 100).normalize():f}%",
+                    }
+                )
+            )
+        return parents
+
+    # -- refunds ------------------------------------------------------------------------------
+    def refund(
+        self,
+        merchant_id: str,
+        order_id: str,
+        amount: Money | None = None,
+        *,
+        refund_id: str | None = None,
+    ) -> RefundOutcome:
+        """Refund an order in full (no ``amount``) or in part, reversing commission.
+
+        Each commission entry of the order is reversed in proportion to the
+        refund; refunds that add up to the order total reverse it exactly.
+        With a ``refund_id`` the call is idempotent: the same id again returns
+        the first outcome and books nothing.
+        """
+        check_identifier("merchant_id", merchant_id)
+        now_ms = int(self._clock.timestamp() * 1000)
+        if refund_id is not None:
+            check_identifier("refund_id", refund_id)
+        store = self._store
+        with store.transaction():
+            order = store.get_order(merchant_id, order_id)
+            if order is None:
+                raise UnknownOrder(merchant_id, order_id)
+            if refund_id is not None:
+                done = store.get_refund(merchant_id, order_id, refund_id)
+                if done is not None:
+                    replay = RefundOutcome.model_validate_json(done.outcome_json)
+                    if amount is not None and amount != replay.amount:
+                        raise ConflictingRefund(order_id, refund_id)
+                    return replay
+            refund_id = refund_id or new_id(now_ms)
+            currency = order.currency
+            total = Money.from_minor(order.total_minor, currency)
+            before = Money.from_minor(order.refunded_minor, currency)
+            remaining = total - before
+            if amount is None:
+                amount = remaining
+            if not isinstance(amount, Money):
+                raise InvalidInput("amount must be Money")
+            if amount.currency != currency:
+                raise CurrencyMismatch(currency, amount.currency)
+            if not amount.is_rounded or amount.amount <= 0:
+                raise InvalidAmount(
+                    amount.amount, f"a refund is a positive amount of whole {currency} minor units"
+                )
+            if amount > remaining:
+                raise RefundExceedsOrder(order_id, amount, remaining)
+            amount = amount.round()
+            lines = store.entries(merchant_id=merchant_id, order_id=order_id)
+            reversals, emptied, postings = self._reversals(
+                lines, refund_id=refund_id, total=total, before=before, refund=amount, now_ms=now_ms
+            )
+            refunded = before + amount
+            outcome = RefundOutcome(
+                merchant_id=merchant_id,
+                order_id=order_id,
+                refund_id=refund_id,
+                amount=amount,
+                refunded_total=refunded,
+                remaining=total - refunded,
+                reversals=reversals,
+            )
+            self._unwind_tiers(lines, share=fraction(amount, total))
+            if reversals:
+                store.add_entries(reversals)
+                store.update_entries(emptied)
+                for kind, kind_postings in postings.items():
+                    self._journal(
+                        store,
+                        event_id=_event_id("refund", merchant_id, order_id, refund_id, kind),
+                        kind=f"commission.{kind}",
+                        at=reversals[0].created_at,
+                        postings=kind_postings,
+                        lines=[r for r in reversals if _JOURNAL_KIND[r.kind] == kind],
+                    )
+            store.set_order_refunded(merchant_id, order_id, refunded.to_minor())
+            store.insert_refund(
+                RefundRecord(
+                    merchant_id,
+                    order_id,
+                    refund_id,
+                    amount.to_minor(),
+                    now_ms,
+                    outcome.model_dump_json(),
+                )
+            )
+        return outcome
+
+    def _unwind_tiers(self, lines: list[Commission], *, share: Decimal) -> None:
+        """Take a refunded share of orders back out of their period's volume."""
+        for line in lines:
+            if line.kind == "commission":
+                for key, measure in line.counts.items():
+                    totals = self._store.get_tier_state(key)
+                    if totals is not None:
+                        volume = totals.volume - measure * share
+                        self._store.put_tier_state(key, totals._replace(volume=volume))
+            if line.kind != "commission" or line.tier_key is None or line.tier_measure is None:
+                continue
+            state = self._store.get_tier_state(line.tier_key)
+            if state is None:
+                continue
+            self._store.put_tier_state(
+                line.tier_key,
+                TierState(
+                    state.volume - line.tier_measure * share,
+                    state.tier_base - (line.tier_base or 0) * share,
+                    state.rate,
+                    state.paid - (line.tier_paid or 0) * share,
+                ),
+            )
+
+    def _reversals(
+        self,
+        lines: list[Commission],
+        *,
+        refund_id: str,
+        total: Money,
+        before: Money,
+        refund: Money,
+        now_ms: int,
+    ) -> tuple[list[Commission], list[Commission], dict[str, list[Posting]]]:
+        """Reversal lines for a refund, the lines it empties, and the postings by kind.
+
+        Before payment a line is reversed where its money sits; after payment
+        the refund becomes an approved clawback that nets against the next payout.
+        """
+        created_at = from_timestamp(now_ms / 1000)
+        live = live_amounts(lines)
+        reversals: list[Commission] = []
+        emptied: list[Commission] = []
+        parts: dict[str, dict[str, list[tuple[Commission, str, Money]]]] = {}
+        for line in lines:
+            if line.kind != "commission" or line.status not in OPEN_STATUSES:
+                continue
+            amount = reversal_for_refund(line.amount, total, before, refund)
+            if not amount:
+                continue
+            paid = line.status == "paid"
+            state = "approved" if paid else line.status
+            reversals.append(
+                line.model_copy(
+                    update={
+                        "entry_id": new_id(now_ms),
+                        "event_id": _event_id(
+                            "refund", line.merchant_id, line.order_id, refund_id, line.entry_id
+                        ),
+                        "kind": "clawback" if paid else "reversal",
+                        "amount": amount,
+                        "status": "approved" if paid else "reversed",
+                        "refund_id": refund_id,
+                        "reverses": line.entry_id,
+                        "reason": "refund",
+                        "created_at": created_at,
+                        "hold_until": None,
+                        "approved_at": created_at if paid else None,
+                        "paid_at": None,
+                        "payout_id": None,
+                    }
+                )
+            )
+            kind = "clawed_back" if paid else "reversed"
+            parts.setdefault(kind, {}).setdefault(line.merchant_id, []).append(
+                (line, state, -amount)
+            )
+            if not paid and not live[line.entry_id] + amount:
+                emptied.append(line.model_copy(update={"status": "reversed"}))
+        return reversals, emptied, {kind: to_merchant(p) for kind, p in sorted(parts.items())}
