@@ -303,3 +303,19 @@ def test_overrides_can_match_the_membership_level(clock: FakeClock) -> None:
     _buy(alliance, "o2", "100.00")  # core now: 12%, keeps 70% of 12.00
     assert _shares(alliance, "o2") == {"affiliate": cny("8.40"), "platform": cny("3.60")}
     assert alliance.commissions(order_id="o2")[0].rule == "core-bonus; level core"
+
+
+def test_bonus_lines_are_approved_and_paid(clock: FakeClock) -> None:
+    alliance = _alliance(
+        clock,
+        {
+            "rate": "10%",
+            "target": {"amount": {"amount": "1000.00", "currency": "CNY"}, "bonus_rate": "5%"},
+        },
+    )
+    _buy(alliance, "o1", "2000.00")  # 200.00 + bonus 100.00
+    clock.advance(timedelta(days=31))
+    assert sorted(c.kind for c in alliance.approve_due()) == ["bonus", "commission"]
+    clock.advance(timedelta(days=1))
+    [batch] = alliance.pay_approved(run_id="r1")
+    assert batch.amount == cny("300.00")

@@ -245,3 +245,16 @@ def test_closing_a_period_that_kept_its_band_books_nothing(clock: FakeClock) -> 
     alliance.refund(merchant_id="m1", order_id="o2", amount=Money("5000.00", "CNY"))
     # 105,000 left, still at 20%: 21,000 due; booked 13,500 + 4,500 + 4,000 - 1,000 = 21,000
     assert alliance.close_tier_period("c1", "2026-Q1") == []
+
+
+def test_true_ups_are_approved_and_paid_like_commission(clock: FakeClock) -> None:
+    alliance = _alliance(clock, {"mode": "retroactive", "currency": "CNY", "bands": SEED_BANDS})
+    _buy(alliance, "o1", "90000.00")
+    _buy(alliance, "o2", "20000.00")  # 4,000 + a 4,500 true-up
+    clock.advance(timedelta(days=31))
+    approved = alliance.approve_due()
+    assert sorted(c.kind for c in approved) == ["commission", "commission", "trueup"]
+    clock.advance(timedelta(days=1))
+    [batch] = alliance.pay_approved(run_id="r1")
+    assert batch.amount == Money("22000.00", "CNY")
+    assert alliance.verify_ledger().ok

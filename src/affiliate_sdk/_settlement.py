@@ -29,7 +29,7 @@ from .commission.ledger import (
     diagnose,
     verify_chain,
 )
-from .commission.lifecycle import from_merchant, live_amounts, move, to_merchant
+from .commission.lifecycle import EARNING_KINDS, from_merchant, live_amounts, move, to_merchant
 from .commission.settlement import build_invoices, build_statements, reconcile_rows
 from .commission.tiers import TierState, period_bounds
 from .errors import CommissionStateError, InvalidInput, LedgerImbalance, UnknownCommission
@@ -59,7 +59,7 @@ class SettlementMixin(AllianceBase):
             due = [
                 line
                 for line in self._store.entries(status="pending")
-                if line.kind == "commission" and (line.hold_until is None or line.hold_until <= at)
+                if line.kind in EARNING_KINDS and (line.hold_until is None or line.hold_until <= at)
             ]
             return self._transition(
                 due, source="pending", target="approved", at=at, kind="commission.approved"
@@ -205,7 +205,7 @@ class SettlementMixin(AllianceBase):
             for line in store.entries(status="approved"):
                 if line.account == "platform":
                     continue
-                if line.kind == "commission" and (
+                if line.kind in EARNING_KINDS and (
                     line.approved_at is None or line.approved_at + settle_after > at
                 ):
                     continue
@@ -217,7 +217,7 @@ class SettlementMixin(AllianceBase):
                     live.update(
                         live_amounts(store.entries(merchant_id=merchant_id, order_id=order_id))
                     )
-                amounts = [live[x.entry_id] if x.kind == "commission" else x.amount for x in lines]
+                amounts = [live.get(x.entry_id, x.amount) for x in lines]
                 balance = sum_money(amounts, currency)
                 floor = (minimum or {}).get(currency, Money.zero(currency))
                 if balance.amount <= 0 or balance < floor:

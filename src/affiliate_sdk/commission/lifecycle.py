@@ -23,6 +23,7 @@ from affiliate_sdk.models import Commission
 from affiliate_sdk.money import Money
 
 __all__ = [
+    "EARNING_KINDS",
     "OPEN_STATUSES",
     "from_merchant",
     "live_amounts",
@@ -30,6 +31,10 @@ __all__ = [
     "state_account",
     "to_merchant",
 ]
+
+#: Kinds of line that earn money and move through the lifecycle themselves
+#: (reversals and clawbacks only adjust them).
+EARNING_KINDS: Final = frozenset({"commission", "trueup", "bonus"})
 
 #: Statuses whose lines still hold money that refunds can reverse.
 OPEN_STATUSES: Final = frozenset({"pending", "frozen", "approved", "paid"})
@@ -43,10 +48,10 @@ def state_account(line: Commission, state: str) -> str:
 
 
 def live_amounts(lines: Iterable[Commission]) -> dict[str, Money]:
-    """Commission line id -> its amount net of the reversals booked against it."""
+    """Earning line id -> its amount net of the reversals booked against it."""
     lines = list(lines)
     live: dict[str, Money] = {
-        line.entry_id: line.amount for line in lines if line.kind == "commission"
+        line.entry_id: line.amount for line in lines if line.kind in EARNING_KINDS
     }
     for line in lines:
         if line.kind == "reversal" and line.reverses in live:
