@@ -319,3 +319,40 @@ def test_bonus_lines_are_approved_and_paid(clock: FakeClock) -> None:
     clock.advance(timedelta(days=1))
     [batch] = alliance.pay_approved(run_id="r1")
     assert batch.amount == cny("300.00")
+
+
+def test_closing_the_month_claws_back_a_bonus_that_refunds_undid(clock: FakeClock) -> None:
+    alliance = _alliance(
+        clock,
+        {
+            "rate": "10%",
+            "target": {"amount": {"amount": "1000.00", "currency": "CNY"}, "bonus_rate": "5%"},
+        },
+    )
+    _buy(alliance, "o1", "800.00")
+    _buy(alliance, "o2", "400.00")  # 1,200 > 1,000: bonus 60.00
+    alliance.refund(merchant_id="m1", order_id="o2", amount=Money("300.00", "CNY"))
+    # 900 left: under the target, so the 60.00 bonus is not earned after all
+    [claw] = alliance.close_period("c1", "2026-03")
+    assert (claw.kind, claw.amount, claw.rule) == (
+        "bonus",
+        cny("-60.00"),
+        "target missed; period 2026-03 closed",
+    )
+    assert alliance.close_period("c1", "2026-03") == []
+
+
+def test_closing_a_month_still_over_target_trims_the_bonus_to_the_net_volume(
+    clock: FakeClock,
+) -> None:
+    alliance = _alliance(
+        clock,
+        {
+            "rate": "10%",
+            "target": {"amount": {"amount": "1000.00", "currency": "CNY"}, "bonus_rate": "5%"},
+        },
+    )
+    _buy(alliance, "o1", "1500.00")  # bonus 75.00
+    alliance.refund(merchant_id="m1", order_id="o1", amount=Money("100.00", "CNY"))
+    [trim] = alliance.close_period("c1", "2026-03")
+    assert trim.amount == cny("-5.00")  # 5% of 1,400 = 70.00

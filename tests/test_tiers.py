@@ -225,12 +225,12 @@ def test_closing_a_retroactive_period_after_refunds_books_the_negative_true_up(
     alliance.refund(merchant_id="m1", order_id="o2")  # back to 90,000: the 15% band
     booked = sum((c.amount for c in alliance.commissions()), Money.zero("CNY"))
     assert booked == Money("18000.00", "CNY")  # the true-up is not undone by the refund itself
-    [closing] = alliance.close_tier_period("c1", "2026-Q1")
+    [closing] = alliance.close_period("c1", "2026-Q1")
     assert (closing.kind, closing.amount) == ("trueup", Money("-4500.00", "CNY"))
-    assert closing.rule == "tier period 2026-Q1 closed at 15.00%"
+    assert closing.rule == "tier rate 15%; period 2026-Q1 closed"
     total = sum((c.amount for c in alliance.commissions()), Money.zero("CNY"))
     assert total == Money("13500.00", "CNY")  # 90,000 x 15%
-    assert alliance.close_tier_period("c1", "2026-Q1") == []
+    assert alliance.close_period("c1", "2026-Q1") == []
     assert alliance.verify_ledger().ok
     [row] = alliance.reconcile(
         start=clock.now() - timedelta(days=1), end=clock.now() + timedelta(days=1)
@@ -244,7 +244,7 @@ def test_closing_a_period_that_kept_its_band_books_nothing(clock: FakeClock) -> 
     _buy(alliance, "o2", "20000.00")
     alliance.refund(merchant_id="m1", order_id="o2", amount=Money("5000.00", "CNY"))
     # 105,000 left, still at 20%: 21,000 due; booked 13,500 + 4,500 + 4,000 - 1,000 = 21,000
-    assert alliance.close_tier_period("c1", "2026-Q1") == []
+    assert alliance.close_period("c1", "2026-Q1") == []
 
 
 def test_true_ups_are_approved_and_paid_like_commission(clock: FakeClock) -> None:

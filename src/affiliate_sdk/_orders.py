@@ -337,6 +337,13 @@ class OrdersMixin(AllianceBase):
             )
         if plan.period_cap is not None:
             parts = self._capped(parts, plan.period_cap, click, placed_at, zone)
+        if target_key is not None:
+            bonus = sum(
+                (amount.amount for kind, amount, *_ in parts if kind == "bonus"), Decimal(0)
+            )
+            if bonus:
+                totals = store.get_tier_state(target_key) or TierState()
+                store.put_tier_state(target_key, totals._replace(paid=totals.paid + bonus))
 
         created_at = from_timestamp(now_ms / 1000)
         common = {

@@ -30,6 +30,7 @@ from .commission.ledger import (
     verify_chain,
 )
 from .commission.lifecycle import EARNING_KINDS, from_merchant, live_amounts, move, to_merchant
+from .commission.plans import CommissionPlan
 from .commission.settlement import build_invoices, build_statements, reconcile_rows
 from .commission.tiers import TierState, period_bounds
 from .errors import CommissionStateError, InvalidInput, LedgerImbalance, UnknownCommission
@@ -340,13 +341,15 @@ class SettlementMixin(AllianceBase):
         )
 
     # -- period close ---------------------------------------------------------------------------
-    def close_tier_period(self, campaign_id: str, period: str) -> list[Commission]:
-        """Settle a retroactive tier period once it is over: book what refunds changed.
+    def close_period(self, campaign_id: str, period: str) -> list[Commission]:
+        """Settle a period once it is over: book what refunds changed since.
 
-        Refunds may leave an affiliate's period volume below a band it had
-        reached; closing books the (negative, or positive) true-up that makes
-        the period's tier commission exactly the net volume times the rate of
-        the band finally reached. Closing twice books nothing more.
+        Refunds may leave an affiliate's period volume below a retroactive tier
+        band it had reached, or below the target whose bonus it was paid. For
+        each affiliate, closing books the true-up (kind ``trueup``) that makes
+        the period's tier commission the net volume times the rate of the band
+        finally reached, and the bonus adjustment (kind ``bonus``) that makes
+        the bonus what the net volume earns. Closing twice books nothing more.
         """
         store = self._store
         with store.transaction():
@@ -355,33 +358,53 @@ class SettlementMixin(AllianceBase):
             if store.get_tier_state(closed) is not None:
                 return []
             store.put_tier_state(closed, TierState())
+            end = period_bounds(period, view.campaign.timezone)[1]
+            plan = view.plan_at(end - timedelta(microseconds=1)).plan
             booked: list[Commission] = []
-            prefix = _event_id("tier", "campaign", campaign_id) + "/"
-            for key, state in sorted(store.tier_states(prefix).items()):
-                parts = key[len(prefix) :].split("/")
-                if len(parts) != 3 or parts[2] != period:
-                    continue
-                end = period_bounds(period, view.campaign.timezone)[1]
-                plan = view.plan_at(end - timedelta(microseconds=1)).plan
-                tiers = plan.tiers
-                if tiers is None or tiers.mode != "retroactive" or tiers.currency is None:
-                    continue
-                final = tiers.rate_at(state.volume)
-                due = state.tier_base * final
-                adjustment = Money(due - state.paid, tiers.currency).round(COMMISSION_ROUNDING)
-                store.put_tier_state(
-                    key, state._replace(rate=final, paid=state.paid + adjustment.amount)
-                )
-                if adjustment:
-                    booked += self._book_traffic(
-                        view,
-                        parts[1],
-                        adjustment,
-                        rule=f"tier period {period} closed at {final * 100:f}%",
-                        reference=f"tier-close/{campaign_id}/{parts[1]}/{period}",
-                        kind="trueup",
+            for what in ("tier", "target"):
+                prefix = _event_id(what, "campaign", campaign_id) + "/"
+                for key, state in sorted(store.tier_states(prefix).items()):
+                    parts = key[len(prefix) :].split("/")
+                    if len(parts) != 3 or parts[2] != period:
+                        continue
+                    settled = self._settle_period(plan, what, state)
+                    if settled is None:
+                        continue
+                    adjustment, rate, rule = settled
+                    store.put_tier_state(
+                        key, state._replace(rate=rate, paid=state.paid + adjustment.amount)
                     )
+                    if adjustment:
+                        booked += self._book_traffic(
+                            view,
+                            parts[1],
+                            adjustment,
+                            rule=f"{rule}; period {period} closed",
+                            reference=f"{what}-close/{campaign_id}/{parts[1]}/{period}",
+                            kind="trueup" if what == "tier" else "bonus",
+                        )
             return booked
+
+    @staticmethod
+    def _settle_period(
+        plan: CommissionPlan, what: str, state: TierState
+    ) -> tuple[Money, Decimal, str] | None:
+        """What a closing period still owes (or was overpaid): amount, rate and rule."""
+        if what == "tier":
+            tiers = plan.tiers
+            if tiers is None or tiers.mode != "retroactive" or tiers.currency is None:
+                return None
+            final = tiers.rate_at(state.volume)
+            due = state.tier_base * final
+            owed = Money(due - state.paid, tiers.currency).round(COMMISSION_ROUNDING)
+            return owed, final, f"tier rate {(final * 100).normalize():f}%"
+        target = plan.target
+        if target is None or target.bonus_rate is None:
+            return None
+        earned = state.volume > target.amount.amount
+        due = state.volume * target.bonus_rate if earned else Decimal(0)
+        owed = Money(due - state.paid, target.amount.currency).round(COMMISSION_ROUNDING)
+        return owed, target.bonus_rate, "over-target bonus" if earned else "target missed"
 
     # -- traffic: CPC and CPM ---------------------------------------------------------------------
     def settle_clicks(
