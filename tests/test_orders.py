@@ -353,3 +353,23 @@ def test_a_plan_change_can_be_scheduled(alliance: Alliance, clock: FakeClock) ->
     tomorrow = alliance.record_order(_order("tomorrow", total="100.00"), click_id=click_id)
     assert tomorrow.commissions[0].amount == Money("5.00", "CNY")
     assert tomorrow.commissions[0].rule == "base"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(calls=st.lists(st.sampled_from(["o1", "o2", "o3"]), min_size=1, max_size=12))
+def test_any_sequence_of_retries_books_each_order_once(calls: list[str]) -> None:
+    totals = {"o1": "10.00", "o2": "25.50", "o3": "99.99"}
+    with Alliance.open(keys={"k1": SECRET}, clock=FakeClock(START)) as alliance:
+        alliance.add_campaign(make_campaign())
+        click_id, _ = _click(alliance)
+        first: dict[str, object] = {}
+        for order_id in calls:
+            outcome = alliance.record_order(
+                _order(order_id, total=totals[order_id]), click_id=click_id
+            )
+            assert first.setdefault(order_id, outcome) == outcome
+        booked = alliance.commissions()
+        assert sorted(c.order_id for c in booked) == sorted(set(calls))
+        assert alliance.verify_ledger().entries == len(set(calls))
