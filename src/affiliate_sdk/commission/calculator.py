@@ -138,14 +138,8 @@ def eligible_amounts(order: Order) -> list[tuple[LineItem | None, Money]]:
     return result
 
 
-@lru_cache(maxsize=4096)
-def _conditions(match: Match) -> tuple[tuple[str, object], ...]:
-    """The fields a match sets, with the values they must have (matches are immutable)."""
-    return tuple((name, value) for name, value in match if value is not None)
-
-
 def _matches(match: Match, item: LineItem | None, order: Order, context: OrderContext) -> bool:
-    for name, wanted in _conditions(match):
+    for name, wanted in match.conditions:
         if name == "sku":
             actual: object = None if item is None else item.sku
         elif name == "category":
@@ -178,6 +172,7 @@ def _override(
     return best
 
 
+@lru_cache(maxsize=1024)
 def _pct(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f}%"
 

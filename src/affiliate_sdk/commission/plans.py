@@ -8,6 +8,7 @@ Invalid plans fail at load with a message naming the field.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 from typing import Final
 
 from pydantic import Field, field_validator, model_validator
@@ -60,9 +61,14 @@ class Match(AffiliateModel):
     affiliate_level: str | None = None
     channel: str | None = None
 
-    @property
+    @cached_property
+    def conditions(self) -> tuple[tuple[str, object], ...]:
+        """The fields this match sets, with the values they must have."""
+        return tuple((name, value) for name, value in self if value is not None)
+
+    @cached_property
     def specificity(self) -> int:
-        return sum(value is not None for value in self.model_dump().values())
+        return len(self.conditions)
 
 
 class Override(AffiliateModel):
