@@ -461,3 +461,19 @@ def test_payout_exports(taking: Alliance, clock: FakeClock) -> None:
         ("a2", {"amount": "4.00", "currency": "CNY"}),
     ]
     taking.close()
+
+
+def test_checkpoints_are_signed_every_n_entries_when_a_key_is_configured(clock: FakeClock) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    with Alliance.open(
+        keys={"k1": SECRET}, clock=clock, checkpoint_key=("ops", key), checkpoint_every=2
+    ) as alliance:
+        alliance.add_campaign(make_campaign())
+        for n in range(5):
+            _sell(alliance, f"o{n}", "10.00")
+        assert [c.seq for c in alliance.store.checkpoints()] == [2, 4]
+        assert alliance.verify_ledger(trusted_keys={"ops": key.public_key()}).ok
+    with pytest.raises(InvalidInput, match="checkpoint_every"):
+        Alliance.open(keys={"k1": SECRET}, checkpoint_every=0)

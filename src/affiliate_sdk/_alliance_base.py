@@ -11,6 +11,7 @@ from functools import partial
 from types import TracebackType
 from typing import Final, NamedTuple, Self, TypedDict, TypeVar, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import TypeAdapter
 
 from ._base import Rate
@@ -18,6 +19,7 @@ from .antifraud.useragents import BotUserAgents
 from .antifraud.verdicts import user_agent_verdict
 from .clock import Clock, SystemClock
 from .commission.calculator import Calculation, CommissionSplit, TierInput
+from .commission.checkpoints import sign_checkpoint
 from .commission.ledger import GENESIS_HASH, JournalDraft, Posting, encode_entry
 from .commission.plans import CommissionPlan
 from .commission.tiers import Period, period_key
@@ -53,6 +55,8 @@ MAX_USER_AGENT_LENGTH: Final = 512
 _JOURNAL_KIND: Final = {"reversal": "reversed", "clawback": "clawed_back"}
 #: How long after approval a commission becomes payable (T+1).
 DEFAULT_SETTLE_AFTER: Final = timedelta(days=1)
+#: With a checkpoint key, the journal signs its head every this many entries.
+DEFAULT_CHECKPOINT_EVERY: Final = 1000
 #: The platform's share of every commission unless configured.
 DEFAULT_PLATFORM_TAKE: Final = Decimal(0)
 
@@ -108,6 +112,8 @@ class AllianceOptions(TypedDict, total=False):
     campaign_cache_ttl: timedelta
     bots: BotUserAgents | None
     fx: FxRates | None
+    checkpoint_key: tuple[str, Ed25519PrivateKey] | None
+    checkpoint_every: int
 
 
 class AllianceBase:
@@ -128,9 +134,15 @@ class AllianceBase:
         campaign_cache_ttl: timedelta = DEFAULT_CAMPAIGN_CACHE_TTL,
         bots: BotUserAgents | None = None,
         fx: FxRates | None = None,
+        checkpoint_key: tuple[str, Ed25519PrivateKey] | None = None,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     ) -> None:
         self._store = store
         self._fx = fx
+        if checkpoint_every < 1:
+            raise InvalidInput("checkpoint_every must be at least 1")
+        self._checkpoint_key = checkpoint_key
+        self._checkpoint_every = checkpoint_every
         self._keyring = keys if isinstance(keys, Keyring) else Keyring(keys)
         self._clock: Clock = clock if clock is not None else SystemClock()
         if not redirect_base.startswith(("https://", "http://")) or redirect_base.endswith("/"):
@@ -377,8 +389,13 @@ class AllianceBase:
             refs["reason"] = reason
         head = store.journal_head()
         seq, previous = head if head is not None else (0, GENESIS_HASH)
-        draft = JournalDraft(event_id, kind, at, postings, refs)
-        store.append_journal([encode_entry(seq + 1, previous, draft)])
+        row = encode_entry(seq + 1, previous, JournalDraft(event_id, kind, at, postings, refs))
+        store.append_journal([row])
+        if self._checkpoint_key is not None and row.seq % self._checkpoint_every == 0:
+            key_id, signing_key = self._checkpoint_key
+            store.add_checkpoint(
+                sign_checkpoint(signing_key, key_id=key_id, seq=row.seq, hash_=row.hash, at=at)
+            )
 
     # -- ledger view ----------------------------------------------------------------------------
     def commissions(
