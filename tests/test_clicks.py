@@ -18,7 +18,7 @@ from affiliate_sdk import (
     UnknownCampaign,
 )
 from affiliate_sdk.testing import FakeClock
-from affiliate_sdk.tracking.clicks import append_click_id, pseudonymize_ip, referrer_host
+from affiliate_sdk.tracking.clicks import IpPseudonymizer, append_click_id, referrer_host
 
 from .conftest import BOT_UA, HUMAN_UA, SECRET, make_campaign
 
@@ -194,6 +194,10 @@ def test_raw_ip_is_never_stored(tmp_path: Path, clock: FakeClock) -> None:
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     for needle in (b"198.51.100.73", b"2001:db8:abcd:12::7", b"2001:db8:abcd:12:"):
         assert needle not in raw
+
+
+def pseudonymize_ip(ip: str, key: bytes) -> tuple[str, str]:
+    return IpPseudonymizer(key).pseudonymize(ip)
 
 
 def test_pseudonymize_ip() -> None:

@@ -165,7 +165,6 @@ class AllianceBase:
             pseudonym_key = first.tag(_PSEUDONYM_CONTEXT)
         if not 16 <= len(pseudonym_key) <= 64:
             raise InvalidInput("pseudonym_key must be 16 to 64 bytes")
-        self._pseudonym_key = pseudonym_key
         self._ips = IpPseudonymizer(pseudonym_key)
         self._dedupe_ms = int(click_dedupe_window.total_seconds() * 1000)
         self._cache_ttl = campaign_cache_ttl.total_seconds()
@@ -300,6 +299,10 @@ class AllianceBase:
 
     # -- clicks -------------------------------------------------------------------------------
     def _user_agent(self, user_agent: str | None) -> _UserAgentView:
+        """The remembered verdict and hash of a user agent, judged on first sight.
+
+        The click path looks the memo up itself and calls this only on a miss.
+        """
         if user_agent is not None and len(user_agent) > MAX_USER_AGENT_LENGTH:
             user_agent = user_agent[:MAX_USER_AGENT_LENGTH]  # bounds the memo and the match
         view = self._user_agents.get(user_agent)
@@ -307,11 +310,7 @@ class AllianceBase:
             matched = self._bots.match(user_agent) if user_agent else None
             verdict = user_agent_verdict(user_agent, matched)
             ua_hash = (
-                hashlib.blake2b(
-                    user_agent.encode("utf-8", "replace"), key=self._pseudonym_key, digest_size=16
-                ).hexdigest()
-                if user_agent
-                else None
+                self._ips.digest(user_agent.encode("utf-8", "replace")) if user_agent else None
             )
             view = _UserAgentView(verdict, verdict.model_dump_json(), ua_hash)
             if len(self._user_agents) >= _MEMO_LIMIT:

@@ -108,6 +108,15 @@ class SettlementMixin(AllianceBase):
                 reason=reason,
             )
 
+    def _live(self, lines: list[Commission]) -> dict[str, Money]:
+        """What each earning line of the lines' orders holds net of its reversals."""
+        live: dict[str, Money] = {}
+        for merchant_id, order_id in sorted({(x.merchant_id, x.order_id) for x in lines}):
+            live.update(
+                live_amounts(self._store.entries(merchant_id=merchant_id, order_id=order_id))
+            )
+        return live
+
     def _lines(self, entry_ids: list[str]) -> list[Commission]:
         wanted = set(entry_ids)
         return [line for line in self._store.entries() if line.entry_id in wanted]
@@ -127,10 +136,7 @@ class SettlementMixin(AllianceBase):
             return []
         store = self._store
         now_ms = int(at.timestamp() * 1000)
-        orders = {(line.merchant_id, line.order_id) for line in lines}
-        live: dict[str, Money] = {}
-        for merchant_id, order_id in sorted(orders):
-            live.update(live_amounts(store.entries(merchant_id=merchant_id, order_id=order_id)))
+        live = self._live(lines)
         updated: list[Commission] = []
         postings: list[Posting] = []
         returned: dict[str, list[tuple[Commission, str, Money]]] = {}
@@ -213,11 +219,7 @@ class SettlementMixin(AllianceBase):
                 payable.setdefault((line.affiliate_id, line.amount.currency), []).append(line)
             batches: list[PayoutBatch] = []
             for (affiliate_id, currency), lines in sorted(payable.items()):
-                live = {}
-                for merchant_id, order_id in sorted({(x.merchant_id, x.order_id) for x in lines}):
-                    live.update(
-                        live_amounts(store.entries(merchant_id=merchant_id, order_id=order_id))
-                    )
+                live = self._live(lines)
                 amounts = [live.get(x.entry_id, x.amount) for x in lines]
                 balance = sum_money(amounts, currency)
                 floor = (minimum or {}).get(currency, Money.zero(currency))

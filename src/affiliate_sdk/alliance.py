@@ -135,9 +135,7 @@ class Alliance(OrdersMixin, SettlementMixin):
         now = self._clock.timestamp()
         now_ms = int(now * 1000)
         claims = decode_token(self._keyring, url, now)
-        view = self._campaigns.get(claims.campaign_id)
-        if view is None or now - view.loaded_at >= self._cache_ttl:
-            view = self._campaign_view(claims.campaign_id, now)
+        view = self._campaign_view(claims.campaign_id, now)
         campaign = view.campaign
         if not campaign.active:
             raise CampaignInactive(campaign.campaign_id, claims.landing_url)

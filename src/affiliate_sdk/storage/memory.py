@@ -78,15 +78,7 @@ class MemoryStore:
 
     # -- campaigns ---------------------------------------------------------------
     def put_campaign(self, campaign: Campaign) -> None:
-        with self._lock:
-            previous = self._campaigns.get(campaign.campaign_id)
-            self._campaigns[campaign.campaign_id] = campaign
-            if previous is None:
-                self._on_rollback(lambda: self._campaigns.pop(campaign.campaign_id))
-            else:
-                self._on_rollback(
-                    lambda: self._campaigns.__setitem__(campaign.campaign_id, previous)
-                )
+        self._put(self._campaigns, campaign.campaign_id, campaign)
 
     def get_campaign(self, campaign_id: str) -> Campaign | None:
         return self._campaigns.get(campaign_id)

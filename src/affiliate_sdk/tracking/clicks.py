@@ -22,7 +22,6 @@ __all__ = [
     "IpPseudonymizer",
     "VisitorCookie",
     "append_click_id",
-    "pseudonymize_ip",
     "referrer_host",
 ]
 
@@ -111,6 +110,12 @@ class IpPseudonymizer:
     def __init__(self, key: bytes) -> None:
         self._keyed = hashlib.blake2b(key=key, digest_size=16).copy
 
+    def digest(self, data: bytes) -> str:
+        """The keyed BLAKE2b-128 of ``data``, as hex (also used for user agents)."""
+        keyed = self._keyed()
+        keyed.update(data)
+        return keyed.hexdigest()
+
     def pseudonymize(self, ip: str) -> tuple[str, str]:
         try:
             if ":" not in ip:
@@ -126,14 +131,7 @@ class IpPseudonymizer:
                     network = prefix + "/48"
         except (OSError, TypeError, ValueError):
             raise InvalidInput(f"ip {ip!r} is not an IPv4 or IPv6 address") from None
-        digest = self._keyed()
-        digest.update(packed)
-        return digest.hexdigest(), network
-
-
-def pseudonymize_ip(ip: str, key: bytes) -> tuple[str, str]:
-    """``IpPseudonymizer(key).pseudonymize(ip)``, for one-off use."""
-    return IpPseudonymizer(key).pseudonymize(ip)
+        return self.digest(packed), network
 
 
 def referrer_host(referrer: str | None) -> str | None:

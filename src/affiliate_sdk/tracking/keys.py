@@ -56,7 +56,11 @@ class LinkKey:
         return outer.digest()[:TAG_BYTES]
 
     def tag_b64(self, message: bytes) -> bytes:
-        """The tag as 22 characters of unpadded base64url."""
+        """The tag as 22 characters of unpadded base64url.
+
+        Repeats ``tag``'s four steps rather than calling it: this runs on every
+        verification, where the extra call is a measurable share of the cost.
+        """
         inner = self._inner()
         inner.update(message)
         outer = self._outer()
