@@ -73,6 +73,38 @@ def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
     assert info.value.found == SCHEMA_VERSION + 1
 
 
+def test_checkpoints_run_off_the_request_path(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from affiliate_sdk.commission.tiers import TierState
+    from affiliate_sdk.storage.sqlite import BACKSTOP_PAGES, CHECKPOINT_EVERY
+
+    path = tmp_path / "c.db"
+    store = SQLiteStore(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # a new connection
+    assert store._connect().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_PAGES
+    size = path.stat().st_size
+    for n in range(CHECKPOINT_EVERY - 1 - store._commits):  # opening commits the migration
+        with store.transaction():
+            store.put_tier_state(f"k{n}", TierState(Decimal(n), Decimal(0), Decimal(0), Decimal(0)))
+    assert store._checkpointer is None  # nothing asked for yet: the pages wait in the WAL
+    assert path.stat().st_size == size
+    with store.transaction():
+        store.put_tier_state("last", TierState(Decimal(1), Decimal(0), Decimal(0), Decimal(0)))
+    deadline = time.monotonic() + 10
+    while path.stat().st_size == size and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.stat().st_size > size  # the background thread copied the pages back
+    store.close()
+    assert not Path(f"{path}-wal").exists()  # the last connection checkpointed and removed it
+    reopened = SQLiteStore(path)
+    assert reopened.get_tier_state("last") == TierState(
+        Decimal(1), Decimal(0), Decimal(0), Decimal(0)
+    )
+    reopened.close()
+
+
 def test_migration_is_applied_once(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     SQLiteStore(path).close()

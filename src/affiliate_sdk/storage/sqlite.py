@@ -16,6 +16,10 @@
   A crash loses only the clicks still queued. ``click_commit="immediate"``
   commits every click before ``track_click`` returns. Orders, refunds and
   ledger entries are always committed before the call returns.
+* WAL checkpoints (copying committed pages back into the database file) run
+  on a thread of their own every ``CHECKPOINT_EVERY`` commits, so a request
+  never pays for one; SQLite's own automatic checkpoint stays as a backstop
+  at ``BACKSTOP_PAGES`` should that thread fall behind.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from decimal import Decimal
 from itertools import chain
@@ -61,6 +65,10 @@ __all__ = [
 DEFAULT_BUSY_TIMEOUT: Final = timedelta(seconds=30)
 #: Clicks queued for the background writer before ``track_click`` waits for it.
 MAX_QUEUED_CLICKS: Final = 4096
+#: Commits between two background WAL checkpoints.
+CHECKPOINT_EVERY: Final = 200
+#: WAL pages at which a committing connection checkpoints by itself (a backstop).
+BACKSTOP_PAGES: Final = 16384
 
 ClickCommit = Literal["background", "immediate"]
 
@@ -267,6 +275,7 @@ class _ClickWriter:
                     conn.execute("BEGIN IMMEDIATE")
                     conn.executemany(_INSERT_CLICK, batch)
                     conn.execute("COMMIT")
+                    self._store.committed()
                 except Exception as exc:  # kept for the caller: this thread has no one to tell
                     try:
                         if conn.in_transaction:
@@ -282,6 +291,64 @@ class _ClickWriter:
                         self._error = failure
         finally:
             conn.close()
+
+
+class _Checkpointer:
+    """Runs passive WAL checkpoints on a thread of its own when asked to.
+
+    A passive checkpoint never waits for readers or writers; what it cannot
+    copy yet is copied by the next one.
+    """
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"affiliate-sdk checkpoints {store.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def request(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = self._store.open_connection()
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._stopping:
+                    return
+                with suppress(sqlite3.Error):  # the next request, or the backstop, retries
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
+
+
+class _Guard:
+    """Lends the thread's connection; SQLite errors leave as ``StorageError``."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self._store._connect()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise StorageError(f"constraint violated in {self._store.path}: {exc}") from exc
+        if isinstance(exc, sqlite3.Error):
+            raise StorageError(f"SQLite error on {self._store.path}: {exc}") from exc
 
 
 _OPEN_STORES: Final[weakref.WeakSet[SQLiteStore]] = weakref.WeakSet()
@@ -327,6 +394,9 @@ class SQLiteStore:
         self._all_lock = threading.Lock()
         self._writer: _ClickWriter | None = None
         self._writer_lock = threading.Lock()
+        self._checkpointer: _Checkpointer | None = None
+        self._commits = 0
+        self._guard_instance = _Guard(self)
         self._closed = False
         self._migrate()
         _OPEN_STORES.add(self)
@@ -346,6 +416,7 @@ class SQLiteStore:
         self._all_lock = threading.Lock()
         self._writer = None
         self._writer_lock = threading.Lock()
+        self._checkpointer = None
 
     # -- connections -----------------------------------------------------------------
     def open_connection(self) -> sqlite3.Connection:
@@ -357,6 +428,7 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open SQLite database {self.path}: {exc}") from exc
         return conn
@@ -426,29 +498,42 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
             raise StorageError(f"commit failed on {self.path}: {exc}") from exc
+        self.committed()
+
+    def committed(self) -> None:
+        """Count a commit; every ``CHECKPOINT_EVERY`` commits, ask for a checkpoint."""
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY:
+            return
+        checkpointer = self._checkpointer
+        if checkpointer is None:
+            with self._writer_lock:
+                if self._closed:
+                    return
+                checkpointer = self._checkpointer
+                if checkpointer is None:
+                    checkpointer = self._checkpointer = _Checkpointer(self)
+        checkpointer.request()
 
     def close(self) -> None:
         """Write out queued clicks, then close every connection. Idempotent."""
         with self._writer_lock:
             writer, self._writer = self._writer, None
+            checkpointer, self._checkpointer = self._checkpointer, None
             self._closed = True
         _OPEN_STORES.discard(self)
         if writer is not None:
             writer.stop()
+        if checkpointer is not None:
+            checkpointer.stop()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
             self._all.clear()
         self._local = _Local()
 
-    @contextmanager
-    def _guard(self) -> Iterator[sqlite3.Connection]:
-        try:
-            yield self._connect()
-        except sqlite3.IntegrityError as exc:
-            raise StorageError(f"constraint violated in {self.path}: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise StorageError(f"SQLite error on {self.path}: {exc}") from exc
+    def _guard(self) -> _Guard:
+        return self._guard_instance
 
     # -- campaigns -----------------------------------------------------------------------
     def put_campaign(self, campaign: Campaign) -> None:
