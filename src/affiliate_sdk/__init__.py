@@ -42,6 +42,8 @@ from .errors import (
 )
 from .models import (
     Affiliate,
+    AffiliateAttribution,
+    AttributionPolicy,
     Campaign,
     Commission,
     Credit,
@@ -57,6 +59,7 @@ from .models import (
     ReconciliationRow,
     RefundOutcome,
     Statement,
+    TouchNote,
     Verdict,
 )
 from .money import Money
@@ -69,8 +72,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Affiliate",
+    "AffiliateAttribution",
     "AffiliateError",
     "Alliance",
+    "AttributionPolicy",
     "Campaign",
     "CampaignError",
     "CampaignInactive",
@@ -116,6 +121,7 @@ __all__ = [
     "StorageError",
     "Store",
     "SystemClock",
+    "TouchNote",
     "UnknownCampaign",
     "UnknownCommission",
     "UnknownCurrency",

@@ -74,6 +74,15 @@ _new_click: Final = partial(tuple.__new__, Click)
 _new_cookie: Final = partial(tuple.__new__, VisitorCookie)
 
 
+class Party(NamedTuple):
+    """Who an order (or a share of it) is credited to, and through which click."""
+
+    affiliate_id: str
+    campaign_id: str
+    merchant_id: str
+    click_id: str | None
+
+
 class _CampaignView(NamedTuple):
     campaign: Campaign
     landing: LandingPolicy
@@ -441,7 +450,7 @@ def _fingerprint(order: Order) -> str:
 
 
 def _period_scope(
-    what: str, period: Period, basis: str, click: ClickRecord, *, placed_at: datetime, zone: str
+    what: str, period: Period, basis: str, click: Party, *, placed_at: datetime, zone: str
 ) -> str:
     """The key of the period totals an order counts towards (tiers, targets, caps)."""
     when = period_key(placed_at, period, zone)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from fractions import Fraction
+from typing import Final
 
 from ._alliance_base import (
     _JOURNAL_KIND,
     _NO_IP,
     AllianceBase,
+    Party,
     _event_id,
     _fingerprint,
     _pays_renewal,
@@ -55,13 +59,26 @@ from .models import (
     Order,
     OrderOutcome,
     RefundOutcome,
+    TouchNote,
 )
 from .money import Money, sum_money
 from .storage import Store
 from .storage.records import ClickRecord, OrderRecord, RefundRecord
-from .tracking.attribution import Attribution, last_click
+from .tracking.attribution import (
+    Binding,
+    CampaignRules,
+    Coupon,
+    Decision,
+    Share,
+    Touch,
+    decide,
+    rounded_weights,
+)
 
-__all__ = ["OrdersMixin"]
+__all__ = ["MAX_LINKED_VISITORS", "OrdersMixin"]
+
+#: The most recent visitor ids (devices) of a customer whose clicks an order considers.
+MAX_LINKED_VISITORS: Final = 20
 
 
 class OrdersMixin(AllianceBase):
@@ -101,38 +118,50 @@ class OrdersMixin(AllianceBase):
                 return OrderOutcome.model_validate_json(existing.outcome_json)
 
             if order.renewal and order.subscription_id is not None:
-                attribution = self._renewal(store, order, order.subscription_id)
+                decision = self._renewal(store, order, order.subscription_id)
             else:
-                attribution = self._attribute(
+                decision = self._attribute(
                     store,
-                    merchant_id=order.merchant_id,
+                    order,
                     placed_ms=placed_ms,
                     visitor_id=visitor_id,
                     click_id=click_id,
                     now=now_ts,
                 )
-            notes = attribution.notes
-            winner = attribution.winner
-            if winner is not None and order.subscription_id is not None and not order.renewal:
-                store.bind_subscription(order.merchant_id, order.subscription_id, winner.click_id)
-            credits: list[Credit] = []
+            notes = decision.notes
+            weights = rounded_weights([share.weight for share in decision.shares])
+            parties = [
+                (Party(s.affiliate_id, s.campaign_id, order.merchant_id, _click_id(s)), w)
+                for s, w in zip(decision.shares, weights, strict=True)
+            ]
+            credits = [
+                Credit(
+                    affiliate_id=share.affiliate_id,
+                    campaign_id=share.campaign_id,
+                    click_id=_click_id(share),
+                    weight=weight,
+                    clicked_at=None
+                    if share.click is None
+                    else from_timestamp(share.click.clicked_at_ms / 1000),
+                    signal=share.signal,
+                    coupon_code=share.coupon_code,
+                )
+                for share, weight in zip(decision.shares, weights, strict=True)
+            ]
             entries: list[Commission] = []
             breakdown: list[ItemCommission] = []
-            if winner is not None:
-                credits.append(
-                    Credit(
-                        affiliate_id=winner.affiliate_id,
-                        campaign_id=winner.campaign_id,
-                        click_id=winner.click_id,
-                        weight=Decimal(1),
-                        clicked_at=from_timestamp(winner.clicked_at_ms / 1000),
-                    )
-                )
+            if parties:
+                primary = max(parties, key=lambda pw: pw[1])[0]  # the first of equal weights
+                subscription = order.subscription_id
+                if subscription is not None and not order.renewal and primary.click_id:
+                    store.bind_subscription(order.merchant_id, subscription, primary.click_id)
+                if decision.campaign_id is not None:
+                    self._bind_customer(store, order, decision.campaign_id, primary, placed_ms)
                 if verdict.decision == "block":
                     notes.append("no commission: the order request came from invalid traffic")
                 else:
                     entries, calculation = self._book_commission(
-                        order, winner, now_ms=int(now_ts * 1000)
+                        order, primary, parties, now_ms=int(now_ts * 1000)
                     )
                     if calculation is None:
                         notes.append(
@@ -140,6 +169,13 @@ class OrdersMixin(AllianceBase):
                         )
                     else:
                         breakdown = list(calculation.items)
+            if order.customer_id is not None and visitor_id is not None:
+                store.put_record(
+                    "customer_visitor",
+                    _event_id(order.merchant_id, order.customer_id, visitor_id),
+                    str(placed_ms),
+                    replace=False,
+                )
             outcome = OrderOutcome(
                 merchant_id=order.merchant_id,
                 order_id=order.order_id,
@@ -150,6 +186,8 @@ class OrdersMixin(AllianceBase):
                 verdict=verdict,
                 notes=notes,
                 breakdown=breakdown,
+                model=decision.model,
+                touches=[_touch_note(touch) for touch in decision.touches],
             )
             store.insert_order(
                 OrderRecord(
@@ -178,30 +216,33 @@ class OrdersMixin(AllianceBase):
                 )
         return outcome
 
-    def _renewal(self, store: Store, order: Order, subscription_id: str) -> Attribution:
+    def _renewal(self, store: Store, order: Order, subscription_id: str) -> Decision:
         """A renewal is credited to the click that earned the subscription's first order."""
         bound = store.subscription_click(order.merchant_id, subscription_id)
         click = None if bound is None else store.get_click(bound)
         if click is None:
-            return Attribution(
-                None, [f"subscription {subscription_id} has no attributed first order"]
-            )
-        return Attribution(
-            click,
-            [f"renewal {order.renewal} of {subscription_id} is credited to its first click"],
+            return Decision(notes=[f"subscription {subscription_id} has no attributed first order"])
+        return Decision(
+            signal="click",
+            campaign_id=click.campaign_id,
+            shares=[
+                Share(click.affiliate_id, click.campaign_id, click, Fraction(1), "click", None)
+            ],
+            notes=[f"renewal {order.renewal} of {subscription_id} is credited to its first click"],
         )
 
     def _attribute(
         self,
         store: Store,
+        order: Order,
         *,
-        merchant_id: str,
         placed_ms: int,
         visitor_id: str | None,
         click_id: str | None,
         now: float,
-    ) -> Attribution:
-        """Load the order's candidate clicks and their windows; let the pure rule decide."""
+    ) -> Decision:
+        """Load the order's clicks, coupons, binding and policies; let the pure rules decide."""
+        merchant_id = order.merchant_id
         notes: list[str] = []
         candidates: list[ClickRecord] = []
         if click_id is not None:
@@ -210,29 +251,119 @@ class OrdersMixin(AllianceBase):
                 notes.append(f"click id {click_id} is unknown")
             else:
                 candidates.append(given)
-        if visitor_id is not None:
-            lookback = int(MAX_ATTRIBUTION_WINDOW.total_seconds() * 1000)
+        lookback = int(MAX_ATTRIBUTION_WINDOW.total_seconds() * 1000)
+        visitors = [] if visitor_id is None else [visitor_id]
+        if order.customer_id is not None:  # the customer's other devices
+            prefix = _event_id(merchant_id, order.customer_id, "")
+            linked = store.records("customer_visitor", prefix)
+            visitors += [key[len(prefix) :] for key, _ in linked[-MAX_LINKED_VISITORS:]]
+        for visitor in dict.fromkeys(visitors):
             candidates += store.visitor_clicks(
-                visitor_id, since_ms=placed_ms - lookback, until_ms=placed_ms
+                _unescape(visitor), since_ms=placed_ms - lookback, until_ms=placed_ms
             )
-        if click_id is None and visitor_id is None:
-            notes.append("no click id or visitor id was given")
-        windows: dict[str, int] = {}
+        coupons: list[Coupon | str] = []
+        for code in dict.fromkeys(_coupon_code(c) for c in order.coupon_codes):
+            found = store.get_record("coupon", _event_id(merchant_id, code))
+            coupons.append(code if found is None else Coupon(code, *json.loads(found)))
+        binding = None
+        if order.customer_id is not None:
+            found = store.get_record("binding", _event_id(merchant_id, order.customer_id))
+            binding = None if found is None else Binding(*json.loads(found))
+        if not candidates and not coupons and binding is None and click_id is None:
+            notes.append("no click id, visitor id, coupon or customer binding was given")
+        campaigns: dict[str, CampaignRules] = {}
+        channels: dict[str, str | None] = {}
+        involved = [c.campaign_id for c in candidates]
+        involved += [c.campaign_id for c in coupons if isinstance(c, Coupon)]
+        involved += [] if binding is None else [binding.campaign_id]
+        for campaign_id in dict.fromkeys(involved):
+            with suppress(UnknownCampaign):  # its touches are then passed over, with a note
+                view = self._campaign_view(campaign_id, now)
+                if view.campaign.merchant_id == merchant_id:
+                    rules = CampaignRules(
+                        view.campaign.attribution, view.window_ms, view.campaign.active
+                    )
+                    campaigns[campaign_id] = rules
         for click in candidates:
-            with suppress(UnknownCampaign):  # its clicks are then passed over, with a note
-                windows[click.campaign_id] = self._campaign_view(click.campaign_id, now).window_ms
-        decided = last_click(
-            candidates, merchant_id=merchant_id, placed_at_ms=placed_ms, window_ms=windows
+            if click.affiliate_id not in channels:
+                member = self._member(click.affiliate_id)
+                channels[click.affiliate_id] = None if member is None else member.channel
+        decision = decide(
+            candidates,
+            merchant_id=merchant_id,
+            placed_at_ms=placed_ms,
+            campaigns=campaigns,
+            channels=channels,
+            coupons=coupons,
+            binding=binding,
         )
-        return Attribution(decided.winner, notes + decided.notes)
+        decision.notes[:0] = notes
+        return decision
+
+    def _bind_customer(
+        self, store: Store, order: Order, campaign_id: str, party: Party, placed_ms: int
+    ) -> None:
+        """Bind the order's customer to its affiliate when the campaign's policy says so."""
+        policy = self._campaign_view(campaign_id, self._clock.timestamp()).campaign.attribution
+        if not policy.bind_customers or order.customer_id is None:
+            return
+        key = _event_id(order.merchant_id, order.customer_id)
+        found = store.get_record("binding", key)
+        if found is not None:
+            until = Binding(*json.loads(found)).until_ms
+            if until is None or placed_ms < until:
+                return  # still bound (to this affiliate or another)
+        period = policy.binding_period
+        until_ms = None if period is None else placed_ms + int(period.total_seconds() * 1000)
+        data = [party.affiliate_id, party.campaign_id, party.click_id, until_ms]
+        store.put_record("binding", key, json.dumps(data))
+
+    # -- coupons ------------------------------------------------------------------------------
+    def assign_coupon(
+        self, code: str, *, affiliate_id: str, campaign_id: str, replace: bool = False
+    ) -> None:
+        """Give a coupon code of a campaign's merchant to an affiliate.
+
+        Codes are matched without regard to case or surrounding spaces. A code
+        already given to someone else is refused unless ``replace`` is set.
+        """
+        check_identifier("affiliate_id", affiliate_id)
+        campaign = self.campaign(campaign_id)
+        normal = _coupon_code(code)
+        if (
+            not normal
+            or len(normal) > 64
+            or any(ch.isspace() or not ch.isprintable() for ch in normal)
+        ):
+            raise InvalidInput(f"coupon code {code!r} must be 1-64 printable characters, no spaces")
+        key = _event_id(campaign.merchant_id, normal)
+        data = json.dumps([affiliate_id, campaign_id])
+        with self._store.transaction():
+            found = self._store.get_record("coupon", key)
+            if found is not None and found != data and not replace:
+                holder = json.loads(found)[0]
+                raise InvalidInput(
+                    f"coupon {normal} of merchant {campaign.merchant_id} is already "
+                    f"assigned to affiliate {holder}; pass replace=True to reassign it"
+                )
+            self._store.put_record("coupon", key, data)
 
     def _book_commission(
-        self, order: Order, click: ClickRecord, *, now_ms: int
+        self,
+        order: Order,
+        click: Party,
+        parties: Sequence[tuple[Party, Decimal]],
+        *,
+        now_ms: int,
     ) -> tuple[list[Commission], Calculation | None]:
         """Price the order under the plan of its time and build its ledger lines.
 
-        Reads and advances the period totals its tiers, target and cap keep
-        (inside the caller's transaction).
+        ``click`` is the primary credit: its campaign's plan prices the order
+        and its affiliate's period totals (tiers, target, cap, level) count
+        it. With several ``parties`` the commission is shared by their weights
+        (``Money.allocate``, to the cent); true-ups and bonuses stay with the
+        primary. Reads and advances the period totals inside the caller's
+        transaction.
         """
         store = self._store
         placed_at = order.placed_at or from_timestamp(now_ms / 1000)
@@ -358,33 +489,62 @@ class OrdersMixin(AllianceBase):
             "hold_until": created_at + timedelta(days=plan.hold_days),
         }
         entries: list[Commission] = []
+        event = ("order", order.merchant_id, order.order_id)
         for kind, amount, rate, basis, rule, fields in parts:
             if kind != "commission" and not amount:
                 continue
-            event = ("order", order.merchant_id, order.order_id)
-            entries += self._split_lines(
-                split_commission(amount, take),
-                kind=kind,
-                event=event if kind == "commission" else (*event, kind),
-                rate=rate,
-                basis=basis,
-                rule=rule,
-                tier=fields,
-                now_ms=now_ms,
-                common=common,
-            )
-        parent_id = None if member is None else member.parent_id
-        if plan.parent_share and parent_id is not None:
-            entries += self._parent_lines(
-                entries, parent_id, plan.parent_share, now_ms=now_ms, common=common
-            )
+            shares: list[tuple[Party, Money, tuple[str, ...]]]
+            if kind != "commission" or len(parties) == 1:
+                shares = [(click, amount, event if kind == "commission" else (*event, kind))]
+            else:
+                pieces = amount.allocate([weight for _, weight in parties])
+                shares = [
+                    (party, piece, (*event, "credit", party.affiliate_id, party.campaign_id))
+                    for (party, _), piece in zip(parties, pieces, strict=True)
+                ]
+            for party, piece, share_event in shares:
+                entries += self._split_lines(
+                    split_commission(piece, take),
+                    kind=kind,
+                    event=share_event,
+                    rate=rate,
+                    basis=basis,
+                    rule=rule,
+                    tier=fields if party is click else {},
+                    now_ms=now_ms,
+                    common={
+                        **common,
+                        "campaign_id": party.campaign_id,
+                        "affiliate_id": party.affiliate_id,
+                        "click_id": party.click_id,
+                    },
+                )
+        if plan.parent_share:
+            for party, _ in parties:
+                member_of = (
+                    member
+                    if party.affiliate_id == click.affiliate_id
+                    else self._member(party.affiliate_id)
+                )
+                parent_id = None if member_of is None else member_of.parent_id
+                if parent_id is None:
+                    continue
+                own = [
+                    line
+                    for line in entries
+                    if (line.affiliate_id, line.campaign_id)
+                    == (party.affiliate_id, party.campaign_id)
+                ]
+                entries += self._parent_lines(
+                    own, parent_id, plan.parent_share, now_ms=now_ms, common=common
+                )
         return entries, calculation
 
     def _capped(
         self,
         parts: list[tuple[str, Money, Decimal, Money, str, dict[str, object]]],
         cap: PeriodCap,
-        click: ClickRecord,
+        click: Party,
         placed_at: datetime,
         zone: str,
     ) -> list[tuple[str, Money, Decimal, Money, str, dict[str, object]]]:
@@ -612,3 +772,32 @@ class OrdersMixin(AllianceBase):
             if not paid and not live[line.entry_id] + amount:
                 emptied.append(line.model_copy(update={"status": "reversed"}))
         return reversals, emptied, {kind: to_merchant(p) for kind, p in sorted(parts.items())}
+
+
+def _click_id(share: Share) -> str | None:
+    return None if share.click is None else share.click.click_id
+
+
+def _coupon_code(code: str) -> str:
+    return code.strip().upper()
+
+
+def _unescape(part: str) -> str:
+    """Undo ``_event_id``'s escaping of one part."""
+    return part.replace("%2F", "/").replace("%25", "%")
+
+
+def _touch_note(touch: Touch) -> TouchNote:
+    return TouchNote(
+        signal=touch.signal,
+        affiliate_id=touch.affiliate_id,
+        campaign_id=touch.campaign_id,
+        click_id=touch.click_id,
+        coupon_code=touch.coupon_code,
+        at=None if touch.at_ms is None else from_timestamp(touch.at_ms / 1000),
+        counted=touch.counted,
+        weight=None
+        if touch.weight is None
+        else rounded_weights([touch.weight, 1 - touch.weight])[0],
+        reason=touch.reason,
+    )

@@ -22,6 +22,9 @@ __all__ = [
     "DEFAULT_ATTRIBUTION_WINDOW",
     "MAX_ATTRIBUTION_WINDOW",
     "Affiliate",
+    "AffiliateAttribution",
+    "AttributionModel",
+    "AttributionPolicy",
     "Campaign",
     "Commission",
     "CommissionStatus",
@@ -38,7 +41,9 @@ __all__ = [
     "Reason",
     "ReconciliationRow",
     "RefundOutcome",
+    "Signal",
     "Statement",
+    "TouchNote",
     "Verdict",
 ]
 
@@ -146,6 +151,110 @@ class Order(AffiliateModel):
         return self
 
 
+# --- attribution --------------------------------------------------------------------
+
+AttributionModel = Literal["last_click", "first_click", "linear", "time_decay", "position_based"]
+#: Where an order's credit can come from: a bound customer, a coupon, clicks.
+Signal = Literal["bound_customer", "coupon", "click"]
+
+
+def _lookback(value: timedelta | None) -> timedelta | None:
+    if value is not None and not timedelta(0) < value <= MAX_ATTRIBUTION_WINDOW:
+        limit = MAX_ATTRIBUTION_WINDOW.days
+        raise ValueError(f"a lookback must be positive and at most {limit} days")
+    return value
+
+
+def _default_precedence() -> list[Signal]:
+    return ["bound_customer", "coupon", "click"]
+
+
+class AffiliateAttribution(AffiliateModel):
+    """How one affiliate's touches count in a campaign (a per-affiliate override).
+
+    ``lookback`` replaces the policy's for this affiliate's clicks; with
+    ``counts`` false its clicks are passed over (its coupons still count).
+    """
+
+    lookback: timedelta | None = None
+    counts: bool = True
+
+    _check_lookback = field_validator("lookback")(_lookback)
+
+
+class AttributionPolicy(AffiliateModel):
+    """How a campaign's orders are credited: signals, their precedence, the model.
+
+    * ``precedence``: the signals tried in order; the first that has a
+      candidate decides (``bound_customer`` > ``coupon`` > ``click`` by
+      default). A coupon or a bound customer takes the whole order.
+    * ``model`` weighs the clicks that count: ``last_click`` (default),
+      ``first_click``, ``linear``, ``time_decay`` (weight halves every
+      ``half_life`` before the order) or ``position_based`` (``first_share``
+      and ``last_share`` to the first and last click, the rest evenly to the
+      middle; two clicks split evenly, one takes all).
+    * ``lookback``: how long before the order a click counts (default: the
+      campaign's ``attribution_window``); ``affiliates`` overrides it, or
+      passes an affiliate's clicks over, per affiliate.
+    * Blocked clicks never count; clicks held for review count only with
+      ``count_flagged``. Clicks of affiliates whose ``channel`` is in
+      ``ignore_channels`` count only when no other click does (a "last
+      non-direct" rule).
+    * ``bind_customers``: an order credited to an affiliate binds its customer
+      (``Order.customer_id``) to that affiliate for ``binding_period`` (or for
+      life when it is not set); the customer's later orders then carry the
+      ``bound_customer`` signal.
+    """
+
+    precedence: list[Signal] = Field(default_factory=_default_precedence, min_length=1)
+    model: AttributionModel = "last_click"
+    lookback: timedelta | None = None
+    half_life: timedelta = timedelta(days=7)
+    first_share: Rate = Decimal("0.4")
+    last_share: Rate = Decimal("0.4")
+    count_flagged: bool = False
+    ignore_channels: list[Text] = Field(default_factory=list)
+    bind_customers: bool = False
+    binding_period: timedelta | None = None
+    affiliates: dict[Identifier, AffiliateAttribution] = Field(default_factory=dict)
+
+    _check_lookback = field_validator("lookback")(_lookback)
+
+    @field_validator("precedence")
+    @classmethod
+    def _unique(cls, value: list[Signal]) -> list[Signal]:
+        if len(set(value)) != len(value):
+            raise ValueError("each signal may appear once in precedence")
+        return value
+
+    @field_validator("half_life", "binding_period")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+    @model_validator(mode="after")
+    def _shares(self) -> AttributionPolicy:
+        if self.first_share + self.last_share > 1:
+            raise ValueError("first_share and last_share must add up to at most 100%")
+        return self
+
+
+class TouchNote(AffiliateModel):
+    """One touch ``record_order`` considered, and what became of it."""
+
+    signal: Signal
+    affiliate_id: Identifier | None = None
+    campaign_id: Identifier | None = None
+    click_id: str | None = None
+    coupon_code: str | None = None
+    at: datetime | None = None
+    counted: bool
+    weight: Decimal | None = None
+    reason: str | None = None
+
+
 # --- campaigns ----------------------------------------------------------------------
 
 
@@ -161,6 +270,7 @@ class Campaign(AffiliateModel):
     category: Text | None = None
     attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW
     timezone: str = "UTC"
+    attribution: AttributionPolicy = Field(default_factory=AttributionPolicy)
 
     @field_validator("timezone")
     @classmethod
@@ -326,13 +436,20 @@ class Commission(AffiliateModel):
 
 
 class Credit(AffiliateModel):
-    """The share of an order credited to one affiliate's click."""
+    """The share of an order credited to one affiliate in one campaign.
+
+    ``signal`` says what earned it; ``click_id`` and ``clicked_at`` name the
+    latest click behind it (none for a coupon or a bound customer). The
+    weights of an order's credits add up to exactly 1.
+    """
 
     affiliate_id: Identifier
     campaign_id: Identifier
-    click_id: str
+    click_id: str | None
     weight: Decimal
-    clicked_at: datetime
+    clicked_at: datetime | None
+    signal: Signal = "click"
+    coupon_code: str | None = None
 
 
 class ItemCommission(AffiliateModel):
@@ -362,6 +479,8 @@ class OrderOutcome(AffiliateModel):
     verdict: Verdict
     notes: list[str] = Field(default_factory=list)
     breakdown: list[ItemCommission] = Field(default_factory=list)
+    model: AttributionModel | None = None
+    touches: list[TouchNote] = Field(default_factory=list)
 
     @property
     def attributed(self) -> bool:

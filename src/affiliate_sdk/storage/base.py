@@ -128,6 +128,20 @@ class Store(Protocol):
 
     def subscription_click(self, merchant_id: str, subscription_id: str) -> str | None: ...
 
+    # keyed records (coupons, customer bindings, customer devices)
+    def put_record(self, kind: str, key: str, data: str, *, replace: bool = True) -> bool:
+        """Store ``data`` under ``(kind, key)``; without ``replace`` an existing one is kept.
+
+        Returns whether ``data`` was written.
+        """
+        ...
+
+    def get_record(self, kind: str, key: str) -> str | None: ...
+
+    def records(self, kind: str, prefix: str) -> list[tuple[str, str]]:
+        """``(key, data)`` of the records of ``kind`` whose key starts with ``prefix``, by key."""
+        ...
+
     # tier totals
     def get_tier_state(self, key: str) -> TierState | None:
         """A tier scope's period totals, or None before its first order."""

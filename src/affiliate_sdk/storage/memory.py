@@ -46,6 +46,7 @@ class MemoryStore:
         self._event_ids: set[str] = set()
         self._tiers: dict[str, TierState] = {}
         self._subscriptions: dict[str, str] = {}
+        self._records: dict[str, dict[str, str]] = {}
         self._payouts: list[tuple[str, PayoutBatch]] = []
         self._payout_runs: set[str] = set()
         self._journal: list[JournalRow] = []
@@ -257,6 +258,23 @@ class MemoryStore:
                 and (order_id is None or e.order_id == order_id)
                 and (status is None or e.status == status)
             ]
+
+    # -- keyed records -------------------------------------------------------------------
+    def put_record(self, kind: str, key: str, data: str, *, replace: bool = True) -> bool:
+        with self._lock:
+            table = self._records.setdefault(kind, {})
+            if not replace and key in table:
+                return False
+            self._put(table, key, data)
+            return True
+
+    def get_record(self, kind: str, key: str) -> str | None:
+        return self._records.get(kind, {}).get(key)
+
+    def records(self, kind: str, prefix: str) -> list[tuple[str, str]]:
+        with self._lock:
+            table = self._records.get(kind, {})
+            return sorted((k, v) for k, v in table.items() if k.startswith(prefix))
 
     # -- subscriptions -----------------------------------------------------------------
     def bind_subscription(self, merchant_id: str, subscription_id: str, click_id: str) -> None:

@@ -192,6 +192,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (campaign_id, version)
         ) WITHOUT ROWID""",
     ),
+    (
+        """CREATE TABLE records (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -805,6 +813,31 @@ class SQLiteStore:
         with self._guard() as conn:
             rows = conn.execute(f"SELECT data FROM ledger{where} ORDER BY seq", params).fetchall()
         return [Commission.model_validate_json(row[0]) for row in rows]
+
+    # -- keyed records ---------------------------------------------------------------------------
+    def put_record(self, kind: str, key: str, data: str, *, replace: bool = True) -> bool:
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self._guard() as conn:
+            cursor = conn.execute(
+                f"{verb} INTO records (kind, key, data) VALUES (?, ?, ?)", (kind, key, data)
+            )
+        return cursor.rowcount > 0
+
+    def get_record(self, kind: str, key: str) -> str | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                "SELECT data FROM records WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def records(self, kind: str, prefix: str) -> list[tuple[str, str]]:
+        with self._guard() as conn:
+            rows = conn.execute(
+                "SELECT key, data FROM records WHERE kind = ? AND key >= ? AND key < ? "
+                "ORDER BY key",
+                (kind, prefix, prefix + "\uffff"),
+            ).fetchall()
+        return [(str(k), str(d)) for k, d in rows]
 
     # -- subscriptions ---------------------------------------------------------------------------
     def bind_subscription(self, merchant_id: str, subscription_id: str, click_id: str) -> None:

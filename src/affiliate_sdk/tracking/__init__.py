@@ -1,6 +1,6 @@
 """Signed tracking links, click tracking and attribution (the pure parts)."""
 
-from affiliate_sdk.tracking.attribution import last_click
+from affiliate_sdk.tracking.attribution import decide, model_weights
 from affiliate_sdk.tracking.clicks import Click, IpPseudonymizer, VisitorCookie
 from affiliate_sdk.tracking.keys import Keyring, LinkKey
 from affiliate_sdk.tracking.landing import LandingPolicy, check_landing_url
@@ -15,7 +15,8 @@ __all__ = [
     "LinkKey",
     "VisitorCookie",
     "check_landing_url",
+    "decide",
     "decode_token",
     "encode_token",
-    "last_click",
+    "model_weights",
 ]

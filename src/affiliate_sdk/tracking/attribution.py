@@ -1,62 +1,434 @@
-"""Which click earns an order: last valid click in the campaign's window.
+"""Which affiliates earn an order, and in what shares: the per-order decision.
 
-Pure: the ``Alliance`` loads the candidate clicks and the windows; this
-module only decides, and says why each other click was passed over.
+Pure: the ``Alliance`` loads the candidate clicks, the order's coupons, the
+customer's binding and the campaigns' policies; this module only decides,
+and notes why each touch counted or not. Weights are exact fractions that add
+up to 1.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal, localcontext
+from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from affiliate_sdk.models import AttributionModel, AttributionPolicy, Signal
     from affiliate_sdk.storage.records import ClickRecord
 
-__all__ = ["Attribution", "last_click"]
+__all__ = [
+    "Binding",
+    "CampaignRules",
+    "Coupon",
+    "Decision",
+    "Share",
+    "Touch",
+    "decide",
+    "model_weights",
+    "rounded_weights",
+]
+
+#: Decimal places of a stored credit weight.
+WEIGHT_PLACES = 12
 
 
-class Attribution(NamedTuple):
-    winner: ClickRecord | None
-    notes: list[str]
+class CampaignRules(NamedTuple):
+    """What the decision needs of a campaign: its policy, window, and state."""
+
+    policy: AttributionPolicy
+    window_ms: int
+    active: bool
 
 
-def last_click(
+class Coupon(NamedTuple):
+    code: str
+    affiliate_id: str
+    campaign_id: str
+
+
+class Binding(NamedTuple):
+    affiliate_id: str
+    campaign_id: str
+    click_id: str | None
+    until_ms: int | None
+
+
+class Touch(NamedTuple):
+    """A touch as the explanation shows it (mirrors ``models.TouchNote``)."""
+
+    signal: Signal
+    affiliate_id: str | None
+    campaign_id: str | None
+    click_id: str | None
+    coupon_code: str | None
+    at_ms: int | None
+    counted: bool
+    weight: Fraction | None
+    reason: str | None
+
+
+class Share(NamedTuple):
+    """One credit: an affiliate in a campaign, the weight, and what earned it."""
+
+    affiliate_id: str
+    campaign_id: str
+    click: ClickRecord | None
+    weight: Fraction
+    signal: Signal
+    coupon_code: str | None
+
+
+@dataclass
+class Decision:
+    signal: Signal | None = None
+    model: AttributionModel | None = None
+    campaign_id: str | None = None
+    shares: list[Share] = field(default_factory=list)
+    touches: list[Touch] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def model_weights(
+    model: AttributionModel,
+    times_ms: Sequence[int],
+    *,
+    placed_at_ms: int,
+    half_life_ms: int,
+    first: Decimal,
+    last: Decimal,
+) -> list[Fraction]:
+    """Each touch's weight (touches oldest first); the weights add up to exactly 1."""
+    count = len(times_ms)
+    if count == 0:
+        return []
+    if model == "last_click":
+        return [Fraction(int(i == count - 1)) for i in range(count)]
+    if model == "first_click":
+        return [Fraction(int(i == 0)) for i in range(count)]
+    if model == "linear":
+        return [Fraction(1, count)] * count
+    if model == "position_based":
+        if count <= 2:
+            return [Fraction(1, count)] * count
+        middle = (1 - Fraction(first) - Fraction(last)) / (count - 2)
+        return [Fraction(first), *([middle] * (count - 2)), Fraction(last)]
+    # time_decay: 2^(-age / half-life), each to 28 significant digits, then normalised.
+    with localcontext() as context:
+        context.prec = 28
+        raw = [
+            Fraction(Decimal(2) ** (Decimal(at - placed_at_ms) / Decimal(half_life_ms)))
+            for at in times_ms
+        ]
+    total = sum(raw, Fraction(0))
+    return [weight / total for weight in raw]
+
+
+def rounded_weights(weights: Sequence[Fraction]) -> list[Decimal]:
+    """The weights to ``WEIGHT_PLACES`` decimals, still adding up to exactly 1.
+
+    Each is rounded down; the units left go one each to the largest
+    remainders (earlier ones first on ties).
+    """
+    unit = Decimal(1).scaleb(-WEIGHT_PLACES)
+    scale = 10**WEIGHT_PLACES
+    floors = [(w * scale).numerator // (w * scale).denominator for w in weights]
+    leftover = scale - sum(floors)
+    order = sorted(range(len(weights)), key=lambda i: (-(weights[i] * scale - floors[i]), i))
+    for i in order[:leftover]:
+        floors[i] += 1
+    return [(Decimal(f) * unit).quantize(unit, rounding=ROUND_FLOOR) for f in floors]
+
+
+def _click_reason(
+    click: ClickRecord,
+    *,
+    merchant_id: str,
+    placed_at_ms: int,
+    rules: CampaignRules | None,
+) -> str | None:
+    """Why a click does not count, or None when it does."""
+    if click.merchant_id != merchant_id:
+        return "is for another merchant"
+    if rules is None:
+        return f"is for unknown campaign {click.campaign_id}"
+    if click.decision == "block":
+        return "was blocked as invalid traffic"
+    if click.decision == "review" and not rules.policy.count_flagged:
+        return "was flagged for review"
+    override = rules.policy.affiliates.get(click.affiliate_id)
+    if override is not None and not override.counts:
+        return "is from an affiliate whose clicks this campaign does not count"
+    if click.clicked_at_ms > placed_at_ms:
+        return "came after the order"
+    lookback = rules.window_ms
+    if override is not None and override.lookback is not None:
+        lookback = int(override.lookback.total_seconds() * 1000)
+    elif rules.policy.lookback is not None:
+        lookback = int(rules.policy.lookback.total_seconds() * 1000)
+    if placed_at_ms - click.clicked_at_ms > lookback:
+        return "is outside its attribution window"
+    return None
+
+
+def decide(
     clicks: Sequence[ClickRecord],
     *,
     merchant_id: str,
     placed_at_ms: int,
-    window_ms: Mapping[str, int],
-) -> Attribution:
-    """The latest eligible click, or none; ``notes`` explains every exclusion.
+    campaigns: Mapping[str, CampaignRules],
+    channels: Mapping[str, str | None],
+    coupons: Sequence[Coupon | str],
+    binding: Binding | None,
+) -> Decision:
+    """Credit an order (see ``AttributionPolicy`` for the rules).
 
-    A click is eligible when it is for one of ``merchant_id``'s campaigns that
-    ``window_ms`` knows, was not blocked, came at or before the order, and no
-    longer before it than its campaign's attribution window. Ties on time go
-    to the larger click id, so the choice never depends on input order.
+    ``coupons`` are the order's codes in the order given: a ``Coupon`` when
+    assigned to an affiliate, the bare code when not. The policy that decides
+    is the one of the campaign of the latest counting click, else of the
+    first usable coupon, else of the binding. ``notes`` says, in words, why
+    each touch that did not count was passed over, then what was decided.
     """
-    winner: ClickRecord | None = None
-    notes: list[str] = []
+    decision = _decide(
+        clicks,
+        merchant_id=merchant_id,
+        placed_at_ms=placed_at_ms,
+        campaigns=campaigns,
+        channels=channels,
+        coupons=coupons,
+        binding=binding,
+    )
+    passed = [f"{_label(t)} {t.reason}" for t in decision.touches if not t.counted and t.reason]
+    decision.notes[:0] = passed
+    return decision
+
+
+def _decide(
+    clicks: Sequence[ClickRecord],
+    *,
+    merchant_id: str,
+    placed_at_ms: int,
+    campaigns: Mapping[str, CampaignRules],
+    channels: Mapping[str, str | None],
+    coupons: Sequence[Coupon | str],
+    binding: Binding | None,
+) -> Decision:
+    decision = Decision()
+    eligible: list[ClickRecord] = []
     seen: set[str] = set()
-    for click in clicks:
+    for click in sorted(clicks, key=lambda c: (c.clicked_at_ms, c.click_id)):
         if click.click_id in seen:
             continue
         seen.add(click.click_id)
-        window = window_ms.get(click.campaign_id)
-        if click.merchant_id != merchant_id:
-            notes.append(f"click {click.click_id} is for another merchant")
-        elif window is None:
-            notes.append(f"click {click.click_id} is for unknown campaign {click.campaign_id}")
-        elif click.decision == "block":
-            notes.append(f"click {click.click_id} was blocked as invalid traffic")
-        elif click.clicked_at_ms > placed_at_ms:
-            notes.append(f"click {click.click_id} came after the order")
-        elif placed_at_ms - click.clicked_at_ms > window:
-            notes.append(f"click {click.click_id} is outside its attribution window")
-        elif winner is None or (click.clicked_at_ms, click.click_id) > (
-            winner.clicked_at_ms,
-            winner.click_id,
-        ):
-            winner = click
-    if winner is not None:
-        notes.append(f"last valid click {winner.click_id} takes the whole order")
-    return Attribution(winner, notes)
+        reason = _click_reason(
+            click,
+            merchant_id=merchant_id,
+            placed_at_ms=placed_at_ms,
+            rules=campaigns.get(click.campaign_id),
+        )
+        if reason is None:
+            eligible.append(click)
+        else:
+            decision.touches.append(_click_touch(click, reason))
+    coupon: Coupon | None = None
+    coupon_notes: list[Touch] = []
+    for code in coupons:
+        if isinstance(code, str):
+            coupon_notes.append(
+                Touch("coupon", None, None, None, code, None, False, None, "is not assigned")
+            )
+            continue
+        rules = campaigns.get(code.campaign_id)
+        reason = None
+        if rules is None:
+            reason = "belongs to a campaign of another merchant or an unknown one"
+        elif not rules.active:
+            reason = "belongs to an inactive campaign"
+        elif coupon is not None:
+            reason = f"comes after coupon {coupon.code}, which takes precedence"
+        if reason is None:
+            coupon = code
+        coupon_notes.append(
+            Touch(
+                "coupon",
+                code.affiliate_id,
+                code.campaign_id,
+                None,
+                code.code,
+                None,
+                False,
+                None,
+                reason,
+            )
+        )
+    if binding is not None:
+        rules = campaigns.get(binding.campaign_id)
+        if rules is None or (binding.until_ms is not None and placed_at_ms >= binding.until_ms):
+            decision.touches.append(
+                Touch(
+                    "bound_customer",
+                    binding.affiliate_id,
+                    binding.campaign_id,
+                    binding.click_id,
+                    None,
+                    None,
+                    False,
+                    None,
+                    "the binding has expired",
+                )
+            )
+            binding = None
+
+    governing = (
+        eligible[-1].campaign_id
+        if eligible
+        else coupon.campaign_id
+        if coupon is not None
+        else binding.campaign_id
+        if binding is not None
+        else None
+    )
+    if governing is None:
+        decision.touches += coupon_notes
+        decision.notes.append("no click, coupon or bound customer can be credited")
+        return decision
+    policy = campaigns[governing].policy
+    decision.campaign_id = governing
+    available = {
+        "bound_customer": binding is not None,
+        "coupon": coupon is not None,
+        "click": bool(eligible),
+    }
+    signal = next((s for s in policy.precedence if available[s]), None)
+    decision.signal = signal
+    if signal == "bound_customer" and binding is not None:
+        decision.shares.append(
+            Share(binding.affiliate_id, binding.campaign_id, None, Fraction(1), signal, None)
+        )
+        decision.touches.append(
+            Touch(
+                signal,
+                binding.affiliate_id,
+                binding.campaign_id,
+                binding.click_id,
+                None,
+                None,
+                True,
+                Fraction(1),
+                None,
+            )
+        )
+        decision.notes.append(f"the customer is bound to affiliate {binding.affiliate_id}")
+    elif binding is not None:
+        decision.touches.append(
+            Touch(
+                "bound_customer",
+                binding.affiliate_id,
+                binding.campaign_id,
+                binding.click_id,
+                None,
+                None,
+                False,
+                None,
+                f"{signal} takes precedence in campaign {governing}",
+            )
+        )
+    for note in coupon_notes:
+        if signal == "coupon" and coupon is not None and note.coupon_code == coupon.code:
+            decision.shares.append(
+                Share(
+                    coupon.affiliate_id,
+                    coupon.campaign_id,
+                    None,
+                    Fraction(1),
+                    "coupon",
+                    coupon.code,
+                )
+            )
+            decision.touches.append(note._replace(counted=True, weight=Fraction(1)))
+            decision.notes.append(
+                f"coupon {coupon.code} of affiliate {coupon.affiliate_id} takes the order"
+            )
+        elif note.reason is None:
+            decision.touches.append(
+                note._replace(reason=f"{signal} takes precedence in campaign {governing}")
+            )
+        else:
+            decision.touches.append(note)
+    if signal != "click":
+        for click in eligible:
+            decision.touches.append(
+                _click_touch(click, f"{signal} takes precedence in campaign {governing}")
+            )
+        return decision
+
+    counting = [c for c in eligible if channels.get(c.affiliate_id) not in policy.ignore_channels]
+    if not counting:
+        counting = eligible
+    for click in eligible:
+        if click not in counting:
+            decision.touches.append(
+                _click_touch(click, "its affiliate's channel counts only when nothing else does")
+            )
+    decision.model = policy.model
+    weights = model_weights(
+        policy.model,
+        [c.clicked_at_ms for c in counting],
+        placed_at_ms=placed_at_ms,
+        half_life_ms=int(policy.half_life.total_seconds() * 1000),
+        first=policy.first_share,
+        last=policy.last_share,
+    )
+    merged: dict[tuple[str, str], tuple[ClickRecord, Fraction]] = {}
+    for click, weight in zip(counting, weights, strict=True):
+        decision.touches.append(
+            Touch(
+                "click",
+                click.affiliate_id,
+                click.campaign_id,
+                click.click_id,
+                None,
+                click.clicked_at_ms,
+                True,
+                weight,
+                None,
+            )
+        )
+        key = (click.affiliate_id, click.campaign_id)
+        before = merged.get(key)
+        merged[key] = (click, weight + (before[1] if before else Fraction(0)))
+    for (affiliate_id, campaign_id), (click, weight) in merged.items():
+        if weight:
+            decision.shares.append(Share(affiliate_id, campaign_id, click, weight, "click", None))
+    if len(decision.shares) == 1:
+        only = decision.shares[0]
+        click_id = only.click.click_id if only.click is not None else "-"
+        decision.notes.append(f"{policy.model}: click {click_id} takes the whole order")
+    else:
+        decision.notes.append(
+            f"{policy.model}: the order is shared by {len(decision.shares)} affiliates"
+        )
+    return decision
+
+
+def _label(touch: Touch) -> str:
+    if touch.signal == "click":
+        return f"click {touch.click_id}"
+    if touch.signal == "coupon":
+        return f"coupon {touch.coupon_code}"
+    return f"the binding to affiliate {touch.affiliate_id}"
+
+
+def _click_touch(click: ClickRecord, reason: str | None) -> Touch:
+    return Touch(
+        "click",
+        click.affiliate_id,
+        click.campaign_id,
+        click.click_id,
+        None,
+        click.clicked_at_ms,
+        reason is None,
+        None,
+        reason,
+    )
