@@ -307,3 +307,43 @@ def test_policies_are_validated() -> None:
     with pytest.raises(InvalidInput, match="model"):
         AttributionPolicy.model_validate({"model": "everyone_wins"})
     assert "precedence" in AttributionPolicy.model_json_schema()["properties"]
+
+
+def test_view_through_impressions(alliance: Alliance, clock: FakeClock) -> None:
+    from .conftest import BOT_UA
+
+    alliance.add_campaign(make_campaign(rate="10%"))
+    link = alliance.create_link(
+        affiliate_id="display", campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    visitor = "visitor-0001"
+    assert alliance.track_impression(link, visitor_id=visitor, user_agent=BOT_UA) is None
+    assert alliance.track_impression(link, visitor_id=visitor, user_agent=HUMAN_UA)
+    clock.advance(timedelta(hours=2))
+    unseen = alliance.record_order(_order(), visitor_id=visitor)
+    assert unseen.credits == []
+    assert any("does not count views" in n for n in unseen.notes)
+
+    _setup(alliance, view_through="PT12H")
+    seen = alliance.record_order(_order("o2"), visitor_id=visitor)
+    assert [(c.affiliate_id, c.signal, c.click_id) for c in seen.credits] == [
+        ("display", "view", None)
+    ]
+    assert _affiliate_amounts(alliance, "o2") == {"display": Money("10.00", "CNY")}
+
+    _click(alliance, "search", visitor)  # a click takes precedence over a view
+    clicked = alliance.record_order(_order("o3"), visitor_id=visitor)
+    assert [(c.affiliate_id, c.signal) for c in clicked.credits] == [("search", "click")]
+    view_note = next(t for t in clicked.touches if t.signal == "view")
+    assert "click takes precedence" in (view_note.reason or "")
+
+    clock.advance(timedelta(hours=11))
+    stale = alliance.record_order(_order("o4"), visitor_id="visitor-0002")
+    assert stale.credits == []
+    assert alliance.track_impression(link, visitor_id="visitor-0002", user_agent=HUMAN_UA)
+    clock.advance(timedelta(hours=13))
+    late = alliance.record_order(_order("o5"), visitor_id="visitor-0002")
+    assert late.credits == []
+    assert any("outside its view-through window" in n for n in late.notes)
+    with pytest.raises(InvalidInput, match="visitor_id"):
+        alliance.track_impression(link, visitor_id="bad id")

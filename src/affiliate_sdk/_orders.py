@@ -71,6 +71,7 @@ from .tracking.attribution import (
     Decision,
     Share,
     Touch,
+    View,
     decide,
     rounded_weights,
 )
@@ -257,10 +258,15 @@ class OrdersMixin(AllianceBase):
             prefix = _event_id(merchant_id, order.customer_id, "")
             linked = store.records("customer_visitor", prefix)
             visitors += [key[len(prefix) :] for key, _ in linked[-MAX_LINKED_VISITORS:]]
-        for visitor in dict.fromkeys(visitors):
+        views: list[View] = []
+        for visitor in dict.fromkeys(_unescape(v) for v in visitors):
             candidates += store.visitor_clicks(
-                _unescape(visitor), since_ms=placed_ms - lookback, until_ms=placed_ms
+                visitor, since_ms=placed_ms - lookback, until_ms=placed_ms
             )
+            for key, data in store.records("impression", f"{visitor}/"):
+                affiliate, campaign, merchant, at_ms = json.loads(data)
+                if placed_ms - lookback <= at_ms <= placed_ms:
+                    views.append(View(key.rsplit("/", 1)[1], affiliate, campaign, merchant, at_ms))
         coupons: list[Coupon | str] = []
         for code in dict.fromkeys(_coupon_code(c) for c in order.coupon_codes):
             found = store.get_record("coupon", _event_id(merchant_id, code))
@@ -269,13 +275,14 @@ class OrdersMixin(AllianceBase):
         if order.customer_id is not None:
             found = store.get_record("binding", _event_id(merchant_id, order.customer_id))
             binding = None if found is None else Binding(*json.loads(found))
-        if not candidates and not coupons and binding is None and click_id is None:
+        if not (candidates or views or coupons or binding or click_id):
             notes.append("no click id, visitor id, coupon or customer binding was given")
         campaigns: dict[str, CampaignRules] = {}
         channels: dict[str, str | None] = {}
         involved = [c.campaign_id for c in candidates]
         involved += [c.campaign_id for c in coupons if isinstance(c, Coupon)]
         involved += [] if binding is None else [binding.campaign_id]
+        involved += [view.campaign_id for view in views]
         for campaign_id in dict.fromkeys(involved):
             with suppress(UnknownCampaign):  # its touches are then passed over, with a note
                 view = self._campaign_view(campaign_id, now)
@@ -296,6 +303,7 @@ class OrdersMixin(AllianceBase):
             channels=channels,
             coupons=coupons,
             binding=binding,
+            views=views,
         )
         decision.notes[:0] = notes
         return decision

@@ -7,6 +7,7 @@ result back in one transaction. It is the only layer that touches storage.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Unpack
@@ -26,8 +27,8 @@ from ._alliance_base import (
 )
 from ._orders import OrdersMixin
 from ._settlement import SettlementMixin
-from .errors import CampaignInactive
-from .ids import new_id_pair
+from .errors import CampaignInactive, InvalidInput
+from .ids import new_id, new_id_pair
 from .models import Verdict
 from .storage import open_store
 from .tracking.clicks import Click, append_click_id, referrer_host
@@ -107,6 +108,34 @@ class Alliance(OrdersMixin, SettlementMixin):
         campaign and the landing URL.
         """
         return decode_token(self._keyring, url, self._clock.timestamp())
+
+    def track_impression(
+        self, url: str, *, visitor_id: str, user_agent: str | None = None
+    ) -> str | None:
+        """Record that a visitor saw an affiliate's link (for view-through attribution).
+
+        Verifies the link and its campaign like ``track_click`` and returns the
+        impression's id; a known bot's impression is not recorded (None).
+        Views count towards an order only where the campaign's policy sets a
+        ``view_through`` window.
+        """
+        now = self._clock.timestamp()
+        claims = decode_token(self._keyring, url, now)
+        campaign = self._campaign_view(claims.campaign_id, now).campaign
+        if not campaign.active:
+            raise CampaignInactive(campaign.campaign_id, claims.landing_url)
+        if not _VISITOR_ID.fullmatch(visitor_id):
+            raise InvalidInput("visitor_id must be 8-64 letters, digits, '-' or '_'")
+        agent = self._user_agents.get(user_agent) or self._user_agent(user_agent)
+        if agent.verdict.decision == "block":
+            return None
+        now_ms = int(now * 1000)
+        impression_id = new_id(now_ms)
+        data = [claims.affiliate_id, claims.campaign_id, campaign.merchant_id, now_ms]
+        self._store.put_record(
+            "impression", f"{visitor_id}/{now_ms:015d}/{impression_id}", json.dumps(data)
+        )
+        return impression_id
 
     def _stored_verdict(self, verdict_json: str) -> Verdict:
         verdict = self._verdicts.get(verdict_json)

@@ -154,8 +154,8 @@ class Order(AffiliateModel):
 # --- attribution --------------------------------------------------------------------
 
 AttributionModel = Literal["last_click", "first_click", "linear", "time_decay", "position_based"]
-#: Where an order's credit can come from: a bound customer, a coupon, clicks.
-Signal = Literal["bound_customer", "coupon", "click"]
+#: Where an order's credit can come from: a bound customer, a coupon, clicks, views.
+Signal = Literal["bound_customer", "coupon", "click", "view"]
 
 
 def _lookback(value: timedelta | None) -> timedelta | None:
@@ -166,7 +166,7 @@ def _lookback(value: timedelta | None) -> timedelta | None:
 
 
 def _default_precedence() -> list[Signal]:
-    return ["bound_customer", "coupon", "click"]
+    return ["bound_customer", "coupon", "click", "view"]
 
 
 class AffiliateAttribution(AffiliateModel):
@@ -186,8 +186,12 @@ class AttributionPolicy(AffiliateModel):
     """How a campaign's orders are credited: signals, their precedence, the model.
 
     * ``precedence``: the signals tried in order; the first that has a
-      candidate decides (``bound_customer`` > ``coupon`` > ``click`` by
-      default). A coupon or a bound customer takes the whole order.
+      candidate decides (``bound_customer`` > ``coupon`` > ``click`` >
+      ``view`` by default). A coupon or a bound customer takes the whole order.
+    * ``view_through``: when set, impressions recorded with
+      ``Alliance.track_impression`` this long before the order are touches
+      too (the ``view`` signal), weighed by the same model; unset, views
+      never count.
     * ``model`` weighs the clicks that count: ``last_click`` (default),
       ``first_click``, ``linear``, ``time_decay`` (weight halves every
       ``half_life`` before the order) or ``position_based`` (``first_share``
@@ -209,6 +213,7 @@ class AttributionPolicy(AffiliateModel):
     precedence: list[Signal] = Field(default_factory=_default_precedence, min_length=1)
     model: AttributionModel = "last_click"
     lookback: timedelta | None = None
+    view_through: timedelta | None = None
     half_life: timedelta = timedelta(days=7)
     first_share: Rate = Decimal("0.4")
     last_share: Rate = Decimal("0.4")
@@ -218,7 +223,7 @@ class AttributionPolicy(AffiliateModel):
     binding_period: timedelta | None = None
     affiliates: dict[Identifier, AffiliateAttribution] = Field(default_factory=dict)
 
-    _check_lookback = field_validator("lookback")(_lookback)
+    _check_lookback = field_validator("lookback", "view_through")(_lookback)
 
     @field_validator("precedence")
     @classmethod

@@ -25,6 +25,7 @@ __all__ = [
     "Decision",
     "Share",
     "Touch",
+    "View",
     "decide",
     "model_weights",
     "rounded_weights",
@@ -46,6 +47,16 @@ class Coupon(NamedTuple):
     code: str
     affiliate_id: str
     campaign_id: str
+
+
+class View(NamedTuple):
+    """An impression of an affiliate's link (a view-through touch)."""
+
+    impression_id: str
+    affiliate_id: str
+    campaign_id: str
+    merchant_id: str
+    at_ms: int
 
 
 class Binding(NamedTuple):
@@ -181,6 +192,7 @@ def decide(
     channels: Mapping[str, str | None],
     coupons: Sequence[Coupon | str],
     binding: Binding | None,
+    views: Sequence[View] = (),
 ) -> Decision:
     """Credit an order (see ``AttributionPolicy`` for the rules).
 
@@ -198,6 +210,7 @@ def decide(
         channels=channels,
         coupons=coupons,
         binding=binding,
+        views=views,
     )
     passed = [f"{_label(t)} {t.reason}" for t in decision.touches if not t.counted and t.reason]
     decision.notes[:0] = passed
@@ -213,6 +226,7 @@ def _decide(
     channels: Mapping[str, str | None],
     coupons: Sequence[Coupon | str],
     binding: Binding | None,
+    views: Sequence[View],
 ) -> Decision:
     decision = Decision()
     eligible: list[ClickRecord] = []
@@ -231,6 +245,22 @@ def _decide(
             eligible.append(click)
         else:
             decision.touches.append(_click_touch(click, reason))
+    seen_views: list[View] = []
+    for view in sorted(set(views), key=lambda v: (v.at_ms, v.impression_id)):
+        rules = campaigns.get(view.campaign_id)
+        reason = None
+        if view.merchant_id != merchant_id or rules is None:
+            reason = "is for another merchant or an unknown campaign"
+        elif rules.policy.view_through is None:
+            reason = "its campaign does not count views"
+        elif view.at_ms > placed_at_ms:
+            reason = "came after the order"
+        elif placed_at_ms - view.at_ms > rules.policy.view_through.total_seconds() * 1000:
+            reason = "is outside its view-through window"
+        if reason is None:
+            seen_views.append(view)
+        else:
+            decision.touches.append(_view_touch(view, reason))
     coupon: Coupon | None = None
     coupon_notes: list[Touch] = []
     for code in coupons:
@@ -287,11 +317,13 @@ def _decide(
         if coupon is not None
         else binding.campaign_id
         if binding is not None
+        else seen_views[-1].campaign_id
+        if seen_views
         else None
     )
     if governing is None:
         decision.touches += coupon_notes
-        decision.notes.append("no click, coupon or bound customer can be credited")
+        decision.notes.append("no click, view, coupon or bound customer can be credited")
         return decision
     policy = campaigns[governing].policy
     decision.campaign_id = governing
@@ -299,6 +331,7 @@ def _decide(
         "bound_customer": binding is not None,
         "coupon": coupon is not None,
         "click": bool(eligible),
+        "view": bool(seen_views),
     }
     signal = next((s for s in policy.precedence if available[s]), None)
     decision.signal = signal
@@ -356,60 +389,69 @@ def _decide(
             )
         else:
             decision.touches.append(note)
+    passed_over = f"{signal} takes precedence in campaign {governing}"
     if signal != "click":
+        decision.touches += [_click_touch(click, passed_over) for click in eligible]
+    if signal != "view":
+        decision.touches += [_view_touch(view, passed_over) for view in seen_views]
+    if signal == "click":
+        counting = [
+            c for c in eligible if channels.get(c.affiliate_id) not in policy.ignore_channels
+        ]
+        if not counting:
+            counting = eligible
         for click in eligible:
-            decision.touches.append(
-                _click_touch(click, f"{signal} takes precedence in campaign {governing}")
-            )
-        return decision
+            if click not in counting:
+                decision.touches.append(
+                    _click_touch(
+                        click, "its affiliate's channel counts only when nothing else does"
+                    )
+                )
+        touches = [_click_touch(click, None) for click in counting]
+        _weigh(decision, policy, touches, counting, placed_at_ms=placed_at_ms)
+    elif signal == "view":
+        touches = [_view_touch(view, None) for view in seen_views]
+        _weigh(decision, policy, touches, [None] * len(touches), placed_at_ms=placed_at_ms)
+    return decision
 
-    counting = [c for c in eligible if channels.get(c.affiliate_id) not in policy.ignore_channels]
-    if not counting:
-        counting = eligible
-    for click in eligible:
-        if click not in counting:
-            decision.touches.append(
-                _click_touch(click, "its affiliate's channel counts only when nothing else does")
-            )
+
+def _weigh(
+    decision: Decision,
+    policy: AttributionPolicy,
+    touches: list[Touch],
+    clicks: Sequence[ClickRecord | None],
+    *,
+    placed_at_ms: int,
+) -> None:
+    """Share the order among counting touches (oldest first) by the policy's model."""
     decision.model = policy.model
     weights = model_weights(
         policy.model,
-        [c.clicked_at_ms for c in counting],
+        [touch.at_ms or 0 for touch in touches],
         placed_at_ms=placed_at_ms,
         half_life_ms=int(policy.half_life.total_seconds() * 1000),
         first=policy.first_share,
         last=policy.last_share,
     )
-    merged: dict[tuple[str, str], tuple[ClickRecord, Fraction]] = {}
-    for click, weight in zip(counting, weights, strict=True):
-        decision.touches.append(
-            Touch(
-                "click",
-                click.affiliate_id,
-                click.campaign_id,
-                click.click_id,
-                None,
-                click.clicked_at_ms,
-                True,
-                weight,
-                None,
-            )
-        )
-        key = (click.affiliate_id, click.campaign_id)
+    merged: dict[tuple[str, str], tuple[ClickRecord | None, Fraction]] = {}
+    for touch, click, weight in zip(touches, clicks, weights, strict=True):
+        decision.touches.append(touch._replace(weight=weight))
+        key = (touch.affiliate_id or "", touch.campaign_id or "")  # set on clicks and views
         before = merged.get(key)
         merged[key] = (click, weight + (before[1] if before else Fraction(0)))
+    signal = touches[0].signal
     for (affiliate_id, campaign_id), (click, weight) in merged.items():
         if weight:
-            decision.shares.append(Share(affiliate_id, campaign_id, click, weight, "click", None))
+            decision.shares.append(Share(affiliate_id, campaign_id, click, weight, signal, None))
     if len(decision.shares) == 1:
-        only = decision.shares[0]
-        click_id = only.click.click_id if only.click is not None else "-"
-        decision.notes.append(f"{policy.model}: click {click_id} takes the whole order")
+        decision.notes.append(
+            f"{policy.model}: affiliate {decision.shares[0].affiliate_id}'s {signal}"
+            " takes the whole order"
+        )
     else:
         decision.notes.append(
             f"{policy.model}: the order is shared by {len(decision.shares)} affiliates"
         )
-    return decision
 
 
 def _label(touch: Touch) -> str:
@@ -417,7 +459,23 @@ def _label(touch: Touch) -> str:
         return f"click {touch.click_id}"
     if touch.signal == "coupon":
         return f"coupon {touch.coupon_code}"
+    if touch.signal == "view":
+        return f"a view of affiliate {touch.affiliate_id}'s link"
     return f"the binding to affiliate {touch.affiliate_id}"
+
+
+def _view_touch(view: View, reason: str | None) -> Touch:
+    return Touch(
+        "view",
+        view.affiliate_id,
+        view.campaign_id,
+        None,
+        None,
+        view.at_ms,
+        reason is None,
+        None,
+        reason,
+    )
 
 
 def _click_touch(click: ClickRecord, reason: str | None) -> Touch:
