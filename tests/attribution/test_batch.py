@@ -86,7 +86,7 @@ def _random_journeys(seed: int, channels: int, rows: int, mean: float) -> Journe
     touches = rng.integers(0, channels, int(lengths.sum()))
     conversions = rng.integers(0, 3, rows)
     nulls = rng.integers(0, 5, rows)
-    return Journeys.from_arrays(
+    return Journeys(
         [f"c{n}" for n in range(channels)],
         np.concatenate(([0], np.cumsum(lengths))),
         touches,
@@ -149,7 +149,7 @@ def test_heuristic_weights_by_hand() -> None:
 
 
 def test_time_decay_uses_given_ages() -> None:
-    journeys = Journeys.from_arrays(["x", "y"], [0, 2], [0, 1], [1], values=[6], ages=[14.0, 0.0])
+    journeys = Journeys(["x", "y"], [0, 2], [0, 1], [1], values=[6], ages=[14.0, 0.0])
     # Half-life 7 days: x is two half-lives old, so 1/4 against y's 1.
     result = heuristic(journeys, "time_decay", half_life=7.0).as_dict()
     assert result["x"] == pytest.approx((0.2, 1.2))
@@ -215,11 +215,11 @@ def test_from_journeys_merges_equal_paths() -> None:
     [
         (lambda: Journeys.from_paths([("a>>b", 1, 0, 0)]), "empty touch"),
         (lambda: Journeys.from_paths([("a", -1, 0, 0)]), "not negative"),
-        (lambda: Journeys.from_arrays(["a"], [0, 2], [0], [1]), "offsets"),
-        (lambda: Journeys.from_arrays(["a"], [0, 1], [3], [1]), "indexes into channels"),
-        (lambda: Journeys.from_arrays(["a", "a"], [0, 1], [0], [1]), "unique"),
-        (lambda: Journeys.from_arrays(["(start)"], [0, 1], [0], [1]), "starting with"),
-        (lambda: Journeys.from_arrays(["a"], [0, 1], [0], [1, 2]), "one value per path"),
+        (lambda: Journeys(["a"], [0, 2], [0], [1]), "offsets"),
+        (lambda: Journeys(["a"], [0, 1], [3], [1]), "indexes into channels"),
+        (lambda: Journeys(["a", "a"], [0, 1], [0], [1]), "unique"),
+        (lambda: Journeys(["(start)"], [0, 1], [0], [1]), "starting with"),
+        (lambda: Journeys(["a"], [0, 1], [0], [1, 2]), "one value per path"),
         (lambda: markov(Journeys.from_paths(TOY), order=4), "order must be 1 to 3"),
         (lambda: heuristic(Journeys.from_paths(TOY), "middle"), "unknown model"),  # type: ignore[arg-type]
         (lambda: shapley(Journeys.from_paths(TOY), worth="value"), "worth"),  # type: ignore[arg-type]

@@ -44,8 +44,9 @@ def _floats(name: str, values: Any, rows: int) -> Floats:
 class Journeys:
     """Paths with conversions, value and nulls, ready for the batch models.
 
-    Build one with :meth:`from_paths` (Python rows), :meth:`from_journeys`
-    (one row per journey) or :meth:`from_arrays` (columnar numpy input).
+    The constructor takes columnar input (numpy arrays or anything
+    array-like, taken as it is); :meth:`from_paths` takes Python rows and
+    :meth:`from_journeys` one row per journey.
     ``ages``, when given, is each touch's time before its path's end (any unit;
     the time-decay model's half-life is in the same unit).
     """
@@ -90,21 +91,6 @@ class Journeys:
             self.ages = _floats("ages", ages, len(self.touches))
 
     # -- construction --------------------------------------------------------------------
-    @classmethod
-    def from_arrays(
-        cls,
-        channels: Sequence[str],
-        offsets: Any,
-        touches: Any,
-        conversions: Any,
-        *,
-        values: Any = None,
-        nulls: Any = None,
-        ages: Any = None,
-    ) -> Journeys:
-        """Columnar input, taken as it is (numpy arrays or anything array-like)."""
-        return cls(channels, offsets, touches, conversions, values=values, nulls=nulls, ages=ages)
-
     @classmethod
     def from_paths(
         cls, rows: Iterable[tuple[str | Sequence[str], float, float, float]]

@@ -202,32 +202,6 @@ def decide(
     first usable coupon, else of the binding. ``notes`` says, in words, why
     each touch that did not count was passed over, then what was decided.
     """
-    decision = _decide(
-        clicks,
-        merchant_id=merchant_id,
-        placed_at_ms=placed_at_ms,
-        campaigns=campaigns,
-        channels=channels,
-        coupons=coupons,
-        binding=binding,
-        views=views,
-    )
-    passed = [f"{_label(t)} {t.reason}" for t in decision.touches if not t.counted and t.reason]
-    decision.notes[:0] = passed
-    return decision
-
-
-def _decide(
-    clicks: Sequence[ClickRecord],
-    *,
-    merchant_id: str,
-    placed_at_ms: int,
-    campaigns: Mapping[str, CampaignRules],
-    channels: Mapping[str, str | None],
-    coupons: Sequence[Coupon | str],
-    binding: Binding | None,
-    views: Sequence[View],
-) -> Decision:
     decision = Decision()
     eligible: list[ClickRecord] = []
     seen: set[str] = set()
@@ -324,7 +298,7 @@ def _decide(
     if governing is None:
         decision.touches += coupon_notes
         decision.notes.append("no click, view, coupon or bound customer can be credited")
-        return decision
+        return _explained(decision)
     policy = campaigns[governing].policy
     decision.campaign_id = governing
     available = {
@@ -412,6 +386,13 @@ def _decide(
     elif signal == "view":
         touches = [_view_touch(view, None) for view in seen_views]
         _weigh(decision, policy, touches, [None] * len(touches), placed_at_ms=placed_at_ms)
+    return _explained(decision)
+
+
+def _explained(decision: Decision) -> Decision:
+    """Prepend a sentence for every touch passed over, with its reason."""
+    passed = [f"{_label(t)} {t.reason}" for t in decision.touches if not t.counted and t.reason]
+    decision.notes[:0] = passed
     return decision
 
 
