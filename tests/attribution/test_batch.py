@@ -228,3 +228,14 @@ def test_from_journeys_merges_equal_paths() -> None:
 def test_bad_input_is_refused(build: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         build()  # type: ignore[operator]
+
+
+def test_row_order_and_aggregation_do_not_matter() -> None:
+    rows = [("a>b", 1, 4, 1), ("b>a>c", 2, 6, 0), ("c", 0, 0, 3), ("a>b", 1, 2, 0)]
+    merged = [("a>b", 2, 6, 1), ("b>a>c", 2, 6, 0), ("c", 0, 0, 3)]
+    base = markov(Journeys.from_paths(rows)).as_dict()
+    for other in (rows[::-1], merged):
+        again = markov(Journeys.from_paths(other)).as_dict()
+        assert again.keys() == base.keys()
+        for name, (conversions, value) in base.items():
+            assert again[name] == pytest.approx((conversions, value), abs=1e-12)
