@@ -355,10 +355,16 @@ class PlanVersion(AffiliateModel):
 
 
 class Reason(AffiliateModel):
-    """Why a verdict is what it is: a stable machine code and a sentence for people."""
+    """Why a verdict is what it is: a stable machine code and a sentence for people.
+
+    ``severity`` grades it (a ``critical`` reason blocks on its own) and
+    ``score`` is what it adds to the verdict's score.
+    """
 
     code: str
     message: str
+    severity: Literal["info", "warn", "high", "critical"] = "critical"
+    score: int = Field(default=100, ge=0, le=100)
 
 
 class Verdict(AffiliateModel):

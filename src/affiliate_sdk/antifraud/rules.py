@@ -1,0 +1,364 @@
+"""Fraud rules: pure functions from what is known of a click or an order to reasons.
+
+Each rule looks at one fact sheet (``ClickFacts`` or ``OrderFacts``, built by
+the ``Alliance`` from the request and the shared counters) and the
+thresholds in force (``FraudThresholds``, data per platform, merchant or
+campaign) and returns a ``Reason`` (a stable code, a severity, a score and a
+sentence) or ``None``. ``judge`` adds the scores up into a ``Verdict``:
+``block`` when a reason is critical or the score reaches ``block_score``,
+``review`` from ``review_score``, else ``allow``. Hosts add rules of their own
+by passing more functions of the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Final, Literal
+
+import attrs
+from pydantic import Field, model_validator
+
+from affiliate_sdk._base import AffiliateModel, Rate
+from affiliate_sdk.models import Reason, Verdict
+
+__all__ = [
+    "CLICK_RULES",
+    "HEADLESS_MARKERS",
+    "ORDER_RULES",
+    "PAID_CLICK_PARAMETERS",
+    "ClickFacts",
+    "ClickRule",
+    "FraudThresholds",
+    "OrderFacts",
+    "OrderRule",
+    "judge",
+]
+
+Severity = Literal["info", "warn", "high", "critical"]
+
+#: Query parameters that ad networks add to paid clicks.
+PAID_CLICK_PARAMETERS: Final = frozenset(
+    {
+        "gclid",
+        "gbraid",
+        "wbraid",
+        "dclid",
+        "fbclid",
+        "msclkid",
+        "ttclid",
+        "twclid",
+        "li_fat_id",
+        "yclid",
+        "epik",
+        "rdt_cid",
+        "sccid",
+    }
+)
+#: Substrings of user agents that automation tools send.
+HEADLESS_MARKERS: Final = (
+    "HeadlessChrome",
+    "PhantomJS",
+    "Puppeteer",
+    "Playwright",
+    "Selenium",
+    "webdriver",
+    "Electron/",
+    "SlimerJS",
+)
+
+
+class FraudThresholds(AffiliateModel):
+    """The numbers the rules compare against (data: per platform, merchant or campaign).
+
+    Velocities are clicks within the last minute; ``min_click_to_order`` is
+    the shortest plausible time from a click to an order.
+    """
+
+    review_score: int = Field(default=40, ge=1, le=100)
+    block_score: int = Field(default=80, ge=1, le=100)
+    network_clicks_per_minute: int = Field(default=30, ge=1)
+    visitor_clicks_per_minute: int = Field(default=6, ge=1)
+    affiliate_clicks_per_minute: int = Field(default=600, ge=1)
+    visitor_affiliate_clicks_per_day: int = Field(default=20, ge=1)
+    min_click_to_order_seconds: float = Field(default=10.0, ge=0)
+    refund_rate: Rate | None = Decimal("0.25")
+    min_orders_for_refund_rate: int = Field(default=20, ge=1)
+    clicks_per_order: int = Field(default=500, ge=1)
+    min_clicks_for_flooding: int = Field(default=2000, ge=1)
+    outlier_sigmas: float = Field(default=4.0, gt=0)
+    forbid_paid_search: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FraudThresholds:
+        if self.review_score > self.block_score:
+            raise ValueError("review_score must not exceed block_score")
+        return self
+
+
+@attrs.frozen
+class ClickFacts:
+    """What is known of a click when it is judged."""
+
+    user_agent: str | None
+    bot_pattern: str | None
+    network_kind: str | None = None  # "datacenter", "vpn", "tor", ... when the host knows
+    network_clicks: int = 0  # clicks from the IP network in the last minute, this one included
+    visitor_clicks: int = 0
+    affiliate_clicks: int = 0
+    visitor_affiliate_clicks_today: int = 0
+    paid_parameters: tuple[str, ...] = ()
+    blacklisted: tuple[str, ...] = ()  # what matched: "network", "device", "affiliate"
+
+
+@attrs.frozen
+class OrderFacts:
+    """What is known of an order when it is judged."""
+
+    seconds_since_click: float | None = None
+    self_referral: tuple[str, ...] = ()  # what the affiliate and customer share: "email", ...
+    duplicates: int = 0  # earlier orders with the same customer, amount and lines
+    coupon_without_click: bool = False
+    affiliate_orders: int = 0
+    affiliate_refunds: int = 0
+    affiliate_clicks: int = 0
+    value_sigmas: float | None = None  # log-value distance from the merchant's mean
+    click_country: str | None = None
+    order_country: str | None = None
+    blacklisted: tuple[str, ...] = ()  # "payment", "device", "affiliate", "network"
+
+
+ClickRule = Callable[[ClickFacts, FraudThresholds], Reason | None]
+OrderRule = Callable[[OrderFacts, FraudThresholds], Reason | None]
+
+_SCORES: Final[dict[Severity, int]] = {"info": 0, "warn": 20, "high": 50, "critical": 100}
+
+
+def _reason(code: str, severity: Severity, message: str, score: int | None = None) -> Reason:
+    return Reason(
+        code=code,
+        message=message,
+        severity=severity,
+        score=_SCORES[severity] if score is None else score,
+    )
+
+
+# -- click rules ----------------------------------------------------------------------------
+def known_bot(facts: ClickFacts, _: FraudThresholds) -> Reason | None:
+    if not facts.user_agent or not facts.user_agent.strip():
+        return _reason(
+            "ua.missing", "critical", "The request carried no user agent; browsers always send one."
+        )
+    if facts.bot_pattern is not None:
+        return _reason(
+            "ua.known_bot",
+            "critical",
+            f"The user agent matches the known crawler pattern {facts.bot_pattern!r}.",
+        )
+    return None
+
+
+def headless(facts: ClickFacts, _: FraudThresholds) -> Reason | None:
+    agent = facts.user_agent or ""
+    marker = next((m for m in HEADLESS_MARKERS if m in agent), None)
+    if marker is None:
+        return None
+    return _reason("ua.headless", "critical", f"The user agent names automation tool {marker!r}.")
+
+
+def hosting_network(facts: ClickFacts, _: FraudThresholds) -> Reason | None:
+    if facts.network_kind is None:
+        return None
+    return _reason(
+        f"net.{facts.network_kind}",
+        "high",
+        f"The click came from a {facts.network_kind} network, where people rarely browse from.",
+    )
+
+
+def click_velocity(facts: ClickFacts, limits: FraudThresholds) -> Reason | None:
+    for what, seen, limit in (
+        ("network", facts.network_clicks, limits.network_clicks_per_minute),
+        ("visitor", facts.visitor_clicks, limits.visitor_clicks_per_minute),
+        ("affiliate", facts.affiliate_clicks, limits.affiliate_clicks_per_minute),
+    ):
+        if seen > limit:
+            return _reason(
+                f"velocity.{what}",
+                "high" if what != "network" else "critical",
+                f"{seen} clicks from this {what} in a minute, above the limit of {limit}.",
+            )
+    return None
+
+
+def frequency_cap(facts: ClickFacts, limits: FraudThresholds) -> Reason | None:
+    seen, limit = facts.visitor_affiliate_clicks_today, limits.visitor_affiliate_clicks_per_day
+    if seen <= limit:
+        return None
+    return _reason(
+        "velocity.frequency_cap",
+        "warn",
+        f"The visitor clicked this affiliate's links {seen} times today (cap {limit}).",
+        score=limits.review_score,
+    )
+
+
+def paid_search(facts: ClickFacts, limits: FraudThresholds) -> Reason | None:
+    if not limits.forbid_paid_search or not facts.paid_parameters:
+        return None
+    names = ", ".join(sorted(facts.paid_parameters))
+    return _reason(
+        "paid.click_id",
+        "critical",
+        f"The click carries paid-ad click ids ({names}) and the campaign forbids paid search.",
+    )
+
+
+def click_blacklist(facts: ClickFacts, _: FraudThresholds) -> Reason | None:
+    if not facts.blacklisted:
+        return None
+    what = ", ".join(facts.blacklisted)
+    return _reason("blacklist.click", "critical", f"Blacklisted: {what}.")
+
+
+# -- order rules ----------------------------------------------------------------------------
+def too_fast(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    seconds = facts.seconds_since_click
+    if seconds is None or seconds >= limits.min_click_to_order_seconds:
+        return None
+    return _reason(
+        "conversion.too_fast",
+        "high",
+        f"The order came {seconds:.1f} s after the click, faster than a person can shop "
+        "(click injection).",
+        score=limits.review_score + 10,
+    )
+
+
+def self_referral(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
+    if not facts.self_referral:
+        return None
+    shared = ", ".join(facts.self_referral)
+    return _reason(
+        "order.self_referral",
+        "critical",
+        f"The customer shares {shared} with the affiliate credited for the order.",
+    )
+
+
+def duplicate_order(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    if facts.duplicates < 1:
+        return None
+    return _reason(
+        "order.duplicate",
+        "high",
+        f"{facts.duplicates} earlier order(s) of the same customer with the same amount and lines.",
+        score=limits.review_score + 10,
+    )
+
+
+def coupon_without_click(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    if not facts.coupon_without_click:
+        return None
+    return _reason(
+        "coupon.without_click",
+        "warn",
+        "The coupon's affiliate never sent this customer a click (a leaked coupon).",
+        score=limits.review_score,
+    )
+
+
+def refund_rate(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    if facts.affiliate_orders < limits.min_orders_for_refund_rate or limits.refund_rate is None:
+        return None
+    rate = facts.affiliate_refunds / facts.affiliate_orders
+    if rate < limits.refund_rate:
+        return None
+    return _reason(
+        "affiliate.refund_rate",
+        "warn",
+        f"{rate:.0%} of the affiliate's orders were refunded (limit {limits.refund_rate:.0%}).",
+        score=limits.review_score,
+    )
+
+
+def click_flooding(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    orders = max(facts.affiliate_orders, 1)
+    if facts.affiliate_clicks < limits.min_clicks_for_flooding:
+        return None
+    ratio = facts.affiliate_clicks / orders
+    if ratio <= limits.clicks_per_order:
+        return None
+    return _reason(
+        "affiliate.click_flooding",
+        "warn",
+        f"The affiliate sends {ratio:.0f} clicks per order (limit {limits.clicks_per_order}).",
+        score=limits.review_score,
+    )
+
+
+def value_outlier(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    if facts.value_sigmas is None or abs(facts.value_sigmas) < limits.outlier_sigmas:
+        return None
+    return _reason(
+        "order.value_outlier",
+        "warn",
+        f"The order value is {facts.value_sigmas:.1f} standard deviations from the "
+        "merchant's usual orders.",
+    )
+
+
+def geo_mismatch(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
+    if facts.click_country is None or facts.order_country is None:
+        return None
+    if facts.click_country == facts.order_country:
+        return None
+    return _reason(
+        "geo.mismatch",
+        "warn",
+        f"The click came from {facts.click_country}, the order from {facts.order_country}.",
+    )
+
+
+def order_blacklist(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
+    if not facts.blacklisted:
+        return None
+    return _reason("blacklist.order", "critical", f"Blacklisted: {', '.join(facts.blacklisted)}.")
+
+
+CLICK_RULES: Final[tuple[ClickRule, ...]] = (
+    known_bot,
+    headless,
+    click_blacklist,
+    paid_search,
+    click_velocity,
+    frequency_cap,
+    hosting_network,
+)
+ORDER_RULES: Final[tuple[OrderRule, ...]] = (
+    order_blacklist,
+    self_referral,
+    too_fast,
+    duplicate_order,
+    coupon_without_click,
+    refund_rate,
+    click_flooding,
+    value_outlier,
+    geo_mismatch,
+)
+
+
+def judge(reasons: Iterable[Reason | None], limits: FraudThresholds) -> Verdict:
+    """The verdict from the rules' reasons (``None`` entries are rules that did not fire)."""
+    fired: Sequence[Reason] = tuple(reason for reason in reasons if reason is not None)
+    if not fired:
+        return Verdict(decision="allow", score=0)
+    score = min(100, sum(reason.score for reason in fired))
+    critical = any(reason.severity == "critical" for reason in fired)
+    if critical or score >= limits.block_score:
+        decision: Literal["allow", "review", "block"] = "block"
+    elif score >= limits.review_score:
+        decision = "review"
+    else:
+        decision = "allow"
+    return Verdict(decision=decision, score=100 if critical else score, reasons=fired)
