@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from affiliate_sdk import InvalidInput
@@ -44,12 +45,12 @@ def test_clean_traffic_is_allowed() -> None:
 )
 def test_click_rules(rule: rules.ClickRule, fires: dict[str, object], code: str) -> None:
     assert rule(CLEAN_CLICK, LIMITS) is None
-    reason = rule(rules.attrs.evolve(CLEAN_CLICK, **fires), LIMITS)
+    reason = rule(attrs.evolve(CLEAN_CLICK, **fires), LIMITS)
     assert reason is not None and reason.code == code and reason.message
 
 
 def test_paid_search_only_where_forbidden() -> None:
-    paid = rules.attrs.evolve(CLEAN_CLICK, paid_parameters=("gclid",))
+    paid = attrs.evolve(CLEAN_CLICK, paid_parameters=("gclid",))
     assert rules.paid_search(paid, LIMITS) is None
     reason = rules.paid_search(paid, LIMITS.model_copy(update={"forbid_paid_search": True}))
     assert reason is not None and "gclid" in reason.message
@@ -71,7 +72,7 @@ def test_paid_search_only_where_forbidden() -> None:
 )
 def test_order_rules(rule: rules.OrderRule, fires: dict[str, object], code: str) -> None:
     assert rule(CLEAN_ORDER, LIMITS) is None
-    reason = rule(rules.attrs.evolve(CLEAN_ORDER, **fires), LIMITS)
+    reason = rule(attrs.evolve(CLEAN_ORDER, **fires), LIMITS)
     assert reason is not None and reason.code == code and reason.message
 
 
