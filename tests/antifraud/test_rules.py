@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import pytest
@@ -43,7 +44,7 @@ def test_clean_traffic_is_allowed() -> None:
         (rules.click_blacklist, {"blacklisted": ("network",)}, "blacklist.click"),
     ],
 )
-def test_click_rules(rule: rules.ClickRule, fires: dict[str, object], code: str) -> None:
+def test_click_rules(rule: rules.ClickRule, fires: dict[str, Any], code: str) -> None:
     assert rule(CLEAN_CLICK, LIMITS) is None
     reason = rule(attrs.evolve(CLEAN_CLICK, **fires), LIMITS)
     assert reason is not None and reason.code == code and reason.message
@@ -70,7 +71,7 @@ def test_paid_search_only_where_forbidden() -> None:
         (rules.order_blacklist, {"blacklisted": ("payment",)}, "blacklist.order"),
     ],
 )
-def test_order_rules(rule: rules.OrderRule, fires: dict[str, object], code: str) -> None:
+def test_order_rules(rule: rules.OrderRule, fires: dict[str, Any], code: str) -> None:
     assert rule(CLEAN_ORDER, LIMITS) is None
     reason = rule(attrs.evolve(CLEAN_ORDER, **fires), LIMITS)
     assert reason is not None and reason.code == code and reason.message
