@@ -15,8 +15,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import TypeAdapter
 
 from ._base import Rate
+from .antifraud.counters import SlidingCounts
+from .antifraud.rules import (
+    CLICK_RULES,
+    PAID_CLICK_PARAMETERS,
+    USER_AGENT_RULES,
+    ClickFacts,
+    ClickRule,
+    judge,
+)
 from .antifraud.useragents import BotUserAgents
-from .antifraud.verdicts import user_agent_verdict
+from .antifraud.verdicts import ALLOW
 from .clock import Clock, SystemClock
 from .commission.calculator import Calculation, CommissionSplit, TierInput
 from .commission.checkpoints import sign_checkpoint
@@ -26,7 +35,17 @@ from .commission.tiers import Period, period_key
 from .errors import InvalidInput, MissingFxRate, UnknownCampaign
 from .fx import FxRates
 from .ids import new_id
-from .models import Affiliate, Campaign, Commission, Merchant, Order, PlanVersion, Verdict
+from .models import (
+    Affiliate,
+    Campaign,
+    Commission,
+    FraudThresholds,
+    Merchant,
+    Order,
+    PlanVersion,
+    Reason,
+    Verdict,
+)
 from .money import Money
 from .storage import Store
 from .storage.records import ClickRecord
@@ -89,6 +108,7 @@ class _CampaignView(NamedTuple):
     window_ms: int
     loaded_at: float
     plans: tuple[PlanVersion, ...]
+    fraud: FraudThresholds
 
     def plan_at(self, instant: datetime) -> PlanVersion:
         """The plan version in force at ``instant`` (the first one for earlier instants)."""
@@ -106,6 +126,7 @@ class _UserAgentView(NamedTuple):
     verdict: Verdict
     verdict_json: str
     ua_hash: str | None
+    reasons: tuple[Reason, ...]
 
 
 class AllianceOptions(TypedDict, total=False):
@@ -123,6 +144,8 @@ class AllianceOptions(TypedDict, total=False):
     fx: FxRates | None
     checkpoint_key: tuple[str, Ed25519PrivateKey] | None
     checkpoint_every: int
+    fraud: FraudThresholds | None
+    click_rules: Sequence[ClickRule]
 
 
 class AllianceBase:
@@ -145,8 +168,14 @@ class AllianceBase:
         fx: FxRates | None = None,
         checkpoint_key: tuple[str, Ed25519PrivateKey] | None = None,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        fraud: FraudThresholds | None = None,
+        click_rules: Sequence[ClickRule] = (),
     ) -> None:
         self._store = store
+        self._fraud = fraud if fraud is not None else FraudThresholds()
+        self._click_rules = (*CLICK_RULES, *click_rules)
+        self._per_minute = SlidingCounts(60_000, buckets=6)
+        self._per_day = SlidingCounts(86_400_000, buckets=24)
         self._fx = fx
         if checkpoint_every < 1:
             raise InvalidInput("checkpoint_every must be at least 1")
@@ -299,7 +328,12 @@ class AllianceBase:
         window_ms = int(campaign.attribution_window.total_seconds() * 1000)
         versions = tuple(self._store.plan_versions(campaign_id))
         view = _CampaignView(
-            campaign, LandingPolicy(campaign.landing_domains), window_ms, now, versions
+            campaign,
+            LandingPolicy(campaign.landing_domains),
+            window_ms,
+            now,
+            versions,
+            campaign.fraud if campaign.fraud is not None else self._fraud,
         )
         if len(self._campaigns) >= _MEMO_LIMIT:
             self._campaigns.clear()
@@ -307,6 +341,45 @@ class AllianceBase:
         return view
 
     # -- clicks -------------------------------------------------------------------------------
+    def _click_verdict(
+        self,
+        url: str,
+        agent: _UserAgentView,
+        limits: FraudThresholds,
+        *,
+        affiliate_id: str,
+        visitor_id: str,
+        ip_network: str | None,
+        now_ms: int,
+    ) -> tuple[Verdict, str]:
+        """The verdict on one click: its user agent's reasons and the per-click rules.
+
+        Counts the click in the velocity windows (per IP network, visitor and
+        affiliate per minute; per visitor and affiliate per day) first.
+        """
+        minute = self._per_minute
+        paid: tuple[str, ...] = ()
+        _, mark, query = url.partition("?")
+        if mark:
+            names = {part.partition("=")[0] for part in query.split("&")}
+            paid = tuple(sorted(names & PAID_CLICK_PARAMETERS))
+        facts = ClickFacts(
+            user_agent=None,
+            bot_pattern=None,
+            network_clicks=minute.add(f"n/{ip_network}", now_ms) if ip_network else 0,
+            visitor_clicks=minute.add(f"v/{visitor_id}", now_ms),
+            affiliate_clicks=minute.add(f"a/{affiliate_id}", now_ms),
+            visitor_affiliate_clicks_today=self._per_day.add(
+                f"{visitor_id}/{affiliate_id}", now_ms
+            ),
+            paid_parameters=paid,
+        )
+        fired = [reason for rule in self._click_rules if (reason := rule(facts, limits))]
+        if not fired:
+            return agent.verdict, agent.verdict_json
+        verdict = judge((*agent.reasons, *fired), limits)
+        return verdict, verdict.model_dump_json()
+
     def _user_agent(self, user_agent: str | None) -> _UserAgentView:
         """The remembered verdict and hash of a user agent, judged on first sight.
 
@@ -317,11 +390,14 @@ class AllianceBase:
         view = self._user_agents.get(user_agent)
         if view is None:
             matched = self._bots.match(user_agent) if user_agent else None
-            verdict = user_agent_verdict(user_agent, matched)
+            facts = ClickFacts(user_agent=user_agent, bot_pattern=matched)
+            fired = [rule(facts, self._fraud) for rule in USER_AGENT_RULES]
+            reasons = tuple(reason for reason in fired if reason is not None)
+            verdict = judge(reasons, self._fraud) if reasons else ALLOW
             ua_hash = (
                 self._ips.digest(user_agent.encode("utf-8", "replace")) if user_agent else None
             )
-            view = _UserAgentView(verdict, verdict.model_dump_json(), ua_hash)
+            view = _UserAgentView(verdict, verdict.model_dump_json(), ua_hash, reasons)
             if len(self._user_agents) >= _MEMO_LIMIT:
                 self._user_agents.clear()
             self._user_agents[user_agent] = view

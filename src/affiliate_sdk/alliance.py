@@ -177,6 +177,18 @@ class Alliance(OrdersMixin, SettlementMixin):
             visitor_id = new_visitor
             dedupe_since = None
         ip_hash, ip_network = self._ips.pseudonymize(ip) if ip else _NO_IP
+        if agent.verdict.decision == "block":
+            verdict, verdict_json = agent.verdict, agent.verdict_json
+        else:
+            verdict, verdict_json = self._click_verdict(
+                url,
+                agent,
+                view.fraud,
+                affiliate_id=claims.affiliate_id,
+                visitor_id=visitor_id,
+                ip_network=ip_network,
+                now_ms=now_ms,
+            )
         record, created = self._store.record_click(
             _new_click_record(
                 (
@@ -193,8 +205,8 @@ class Alliance(OrdersMixin, SettlementMixin):
                     ip_network,
                     agent.ua_hash,
                     referrer_host(referrer) if referrer else None,
-                    agent.verdict.decision,
-                    agent.verdict_json,
+                    verdict.decision,
+                    verdict_json,
                 )
             ),
             dedupe_since_ms=dedupe_since,
@@ -204,7 +216,7 @@ class Alliance(OrdersMixin, SettlementMixin):
                 record.click_id,
                 visitor_id,
                 append_click_id(claims.landing_url, self._click_param, record.click_id),
-                agent.verdict if created else self._stored_verdict(record.verdict_json),
+                verdict if created else self._stored_verdict(record.verdict_json),
                 _new_cookie(
                     (self._cookie_name, visitor_id, view.window_ms // 1000, *_COOKIE_FLAGS)
                 ),

@@ -29,6 +29,7 @@ __all__ = [
     "Commission",
     "CommissionStatus",
     "Credit",
+    "FraudThresholds",
     "Invoice",
     "ItemCommission",
     "LedgerVerification",
@@ -260,6 +261,37 @@ class TouchNote(AffiliateModel):
     reason: str | None = None
 
 
+# --- fraud ----------------------------------------------------------------------------
+
+
+class FraudThresholds(AffiliateModel):
+    """The numbers the rules compare against (data: per platform, merchant or campaign).
+
+    Velocities are clicks within the last minute; ``min_click_to_order`` is
+    the shortest plausible time from a click to an order.
+    """
+
+    review_score: int = Field(default=40, ge=1, le=100)
+    block_score: int = Field(default=80, ge=1, le=100)
+    network_clicks_per_minute: int = Field(default=30, ge=1)
+    visitor_clicks_per_minute: int = Field(default=6, ge=1)
+    affiliate_clicks_per_minute: int = Field(default=600, ge=1)
+    visitor_affiliate_clicks_per_day: int = Field(default=20, ge=1)
+    min_click_to_order_seconds: float = Field(default=10.0, ge=0)
+    refund_rate: Rate | None = Decimal("0.25")
+    min_orders_for_refund_rate: int = Field(default=20, ge=1)
+    clicks_per_order: int = Field(default=500, ge=1)
+    min_clicks_for_flooding: int = Field(default=2000, ge=1)
+    outlier_sigmas: float = Field(default=4.0, gt=0)
+    forbid_paid_search: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FraudThresholds:
+        if self.review_score > self.block_score:
+            raise ValueError("review_score must not exceed block_score")
+        return self
+
+
 # --- campaigns ----------------------------------------------------------------------
 
 
@@ -276,6 +308,7 @@ class Campaign(AffiliateModel):
     attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW
     timezone: str = "UTC"
     attribution: AttributionPolicy = Field(default_factory=AttributionPolicy)
+    fraud: FraudThresholds | None = None
 
     @field_validator("timezone")
     @classmethod

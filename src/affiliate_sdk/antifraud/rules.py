@@ -13,20 +13,18 @@ by passing more functions of the same shape.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from decimal import Decimal
 from typing import Final, Literal
 
 import attrs
-from pydantic import Field, model_validator
 
-from affiliate_sdk._base import AffiliateModel, Rate
-from affiliate_sdk.models import Reason, Verdict
+from affiliate_sdk.models import FraudThresholds, Reason, Verdict
 
 __all__ = [
     "CLICK_RULES",
     "HEADLESS_MARKERS",
     "ORDER_RULES",
     "PAID_CLICK_PARAMETERS",
+    "USER_AGENT_RULES",
     "ClickFacts",
     "ClickRule",
     "FraudThresholds",
@@ -66,34 +64,6 @@ HEADLESS_MARKERS: Final = (
     "Electron/",
     "SlimerJS",
 )
-
-
-class FraudThresholds(AffiliateModel):
-    """The numbers the rules compare against (data: per platform, merchant or campaign).
-
-    Velocities are clicks within the last minute; ``min_click_to_order`` is
-    the shortest plausible time from a click to an order.
-    """
-
-    review_score: int = Field(default=40, ge=1, le=100)
-    block_score: int = Field(default=80, ge=1, le=100)
-    network_clicks_per_minute: int = Field(default=30, ge=1)
-    visitor_clicks_per_minute: int = Field(default=6, ge=1)
-    affiliate_clicks_per_minute: int = Field(default=600, ge=1)
-    visitor_affiliate_clicks_per_day: int = Field(default=20, ge=1)
-    min_click_to_order_seconds: float = Field(default=10.0, ge=0)
-    refund_rate: Rate | None = Decimal("0.25")
-    min_orders_for_refund_rate: int = Field(default=20, ge=1)
-    clicks_per_order: int = Field(default=500, ge=1)
-    min_clicks_for_flooding: int = Field(default=2000, ge=1)
-    outlier_sigmas: float = Field(default=4.0, gt=0)
-    forbid_paid_search: bool = False
-
-    @model_validator(mode="after")
-    def _ordered(self) -> FraudThresholds:
-        if self.review_score > self.block_score:
-            raise ValueError("review_score must not exceed block_score")
-        return self
 
 
 @attrs.frozen
@@ -326,9 +296,10 @@ def order_blacklist(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
     return _reason("blacklist.order", "critical", f"Blacklisted: {', '.join(facts.blacklisted)}.")
 
 
+#: Rules that look at the user agent alone (judged once per distinct user agent).
+USER_AGENT_RULES: Final[tuple[ClickRule, ...]] = (known_bot, headless)
+#: Rules judged on every click.
 CLICK_RULES: Final[tuple[ClickRule, ...]] = (
-    known_bot,
-    headless,
     click_blacklist,
     paid_search,
     click_velocity,

@@ -690,23 +690,36 @@ class SQLiteStore:
         return sorted(found.values(), key=lambda c: (c.clicked_at_ms, c.click_id))
 
     def count_clicks(self, campaign_id: str, *, since_ms: int, until_ms: int) -> dict[str, int]:
+        queued = {
+            click.click_id: click.affiliate_id
+            for click in self._queued_clicks()
+            if click.campaign_id == campaign_id
+            and since_ms <= click.clicked_at_ms < until_ms
+            and click.decision != "block"
+        }
         counts: dict[str, int] = {}
-        for queued in self._queued_clicks():
-            if (
-                queued.campaign_id == campaign_id
-                and since_ms <= queued.clicked_at_ms < until_ms
-                and queued.decision != "block"
-            ):
-                counts[queued.affiliate_id] = counts.get(queued.affiliate_id, 0) + 1
-        with self._guard() as conn:
+        # One transaction, so both reads see the same committed clicks.
+        with self.transaction(), self._guard() as conn:
             rows = conn.execute(
                 "SELECT affiliate_id, count(*) FROM clicks WHERE campaign_id = ? "
                 "AND clicked_at_ms >= ? AND clicked_at_ms < ? AND decision != 'block' "
                 "GROUP BY affiliate_id",
                 (campaign_id, since_ms, until_ms),
             ).fetchall()
+            # A queued click may have been committed since the queue was read: count it once.
+            ids = list(queued)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                written = conn.execute(
+                    f"SELECT click_id FROM clicks WHERE click_id IN ({_placeholders(chunk)})",
+                    chunk,
+                ).fetchall()
+                for (click_id,) in written:
+                    del queued[click_id]
         for affiliate_id, count in rows:
             counts[affiliate_id] = counts.get(affiliate_id, 0) + int(count)
+        for affiliate_id in queued.values():
+            counts[affiliate_id] = counts.get(affiliate_id, 0) + 1
         return counts
 
     # -- orders ------------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+"""The click path runs the fraud rules: velocity, frequency caps, paid click ids, headless."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from affiliate_sdk import Alliance, FraudThresholds, Money, Order
+from affiliate_sdk.testing import FakeClock
+
+from ..conftest import HUMAN_UA, SECRET, make_campaign
+
+
+@pytest.fixture
+def alliance(clock: FakeClock) -> Iterator[Alliance]:
+    with Alliance.open("memory://", keys={"k1": SECRET}, clock=clock) as alliance:
+        alliance.add_campaign(make_campaign())
+        yield alliance
+
+
+def _link(alliance: Alliance, affiliate: str = "a1") -> str:
+    return alliance.create_link(
+        affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+
+
+def test_network_velocity_blocks_a_burst(alliance: Alliance, clock: FakeClock) -> None:
+    link = _link(alliance)
+    decisions = []
+    for n in range(32):
+        click = alliance.track_click(link, ip="198.51.100.7", user_agent=f"{HUMAN_UA} v{n}")
+        decisions.append(click.verdict.decision)
+        clock.advance(timedelta(milliseconds=500))
+    assert decisions[:30] == ["allow"] * 30
+    assert decisions[30:] == ["block", "block"]
+    assert click.verdict.reasons[0].code == "velocity.network"
+    clock.advance(timedelta(minutes=2))  # the window has passed
+    fresh = alliance.track_click(link, ip="198.51.100.7", user_agent=HUMAN_UA)
+    assert fresh.verdict.decision == "allow"
+
+
+def test_a_visitor_clicking_too_often_is_flagged_and_its_clicks_do_not_earn(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    links = [_link(alliance, f"a{n}") for n in range(8)]
+    visitor = None
+    verdicts = []
+    for n, link in enumerate(links):
+        click = alliance.track_click(
+            link, ip=f"203.0.113.{n}", user_agent=HUMAN_UA, visitor_id=visitor
+        )
+        visitor = click.visitor_id
+        verdicts.append(click.verdict)
+        clock.advance(timedelta(seconds=1))
+    assert [v.decision for v in verdicts[:6]] == ["allow"] * 6
+    assert verdicts[6].decision == "review"
+    assert [r.code for r in verdicts[6].reasons] == ["velocity.visitor"]
+    outcome = alliance.record_order(
+        Order(order_id="o1", merchant_id="m1", total=Money("10.00", "CNY")), visitor_id=visitor
+    )
+    # The flagged clicks (a6, a7) do not count; the last one allowed (a5) takes the order.
+    assert [c.affiliate_id for c in outcome.credits] == ["a5"]
+
+
+def test_paid_click_ids_are_blocked_where_the_campaign_forbids_paid_search(
+    alliance: Alliance,
+) -> None:
+    link = _link(alliance)
+    tagged = f"{link}?gclid=abc123&utm_source=x"
+    assert alliance.track_click(tagged, ip="198.51.100.1", user_agent=HUMAN_UA).verdict.allowed
+    alliance.add_campaign(make_campaign(fraud=FraudThresholds(forbid_paid_search=True)))
+    click = alliance.track_click(tagged, ip="198.51.100.2", user_agent=HUMAN_UA)
+    assert click.verdict.decision == "block"
+    assert click.verdict.reasons[0].code == "paid.click_id"
+    assert "gclid" in click.verdict.reasons[0].message
+    assert click.redirect_url.startswith("https://shop.example.com/")  # still redirected
+
+
+def test_headless_browsers_are_blocked(alliance: Alliance) -> None:
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Puppeteer Safari/537.36"
+    click = alliance.track_click(_link(alliance), ip="198.51.100.3", user_agent=agent)
+    assert click.verdict.decision == "block"
+    assert "ua.headless" in [r.code for r in click.verdict.reasons]
