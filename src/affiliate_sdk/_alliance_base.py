@@ -174,8 +174,8 @@ class AllianceBase:
         self._store = store
         self._fraud = fraud if fraud is not None else FraudThresholds()
         self._click_rules = (*CLICK_RULES, *click_rules)
-        self._per_minute = SlidingCounts(60_000, buckets=6)
-        self._per_day = SlidingCounts(86_400_000, buckets=24)
+        self._per_minute = SlidingCounts(60_000, buckets=6, max_keys=100_000)
+        self._per_day = SlidingCounts(86_400_000, buckets=4, max_keys=100_000)
         self._fx = fx
         if checkpoint_every < 1:
             raise InvalidInput("checkpoint_every must be at least 1")
@@ -211,6 +211,7 @@ class AllianceBase:
         self._registry: dict[tuple[str, str], tuple[float, object]] = {}
         self._user_agents: dict[str | None, _UserAgentView] = {}
         self._verdicts: dict[str, Verdict] = {}
+        self._judged: dict[tuple[object, ...], tuple[Verdict, str]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -348,14 +349,16 @@ class AllianceBase:
         limits: FraudThresholds,
         *,
         affiliate_id: str,
-        visitor_id: str,
+        visitor_id: str | None,
         ip_network: str | None,
         now_ms: int,
     ) -> tuple[Verdict, str]:
         """The verdict on one click: its user agent's reasons and the per-click rules.
 
-        Counts the click in the velocity windows (per IP network, visitor and
-        affiliate per minute; per visitor and affiliate per day) first.
+        Counts the click in the velocity windows first: per IP network and
+        affiliate per minute, and for a returning ``visitor_id`` (a new
+        visitor has no history) per visitor per minute and per visitor and
+        affiliate per day.
         """
         minute = self._per_minute
         paid: tuple[str, ...] = ()
@@ -367,18 +370,26 @@ class AllianceBase:
             user_agent=None,
             bot_pattern=None,
             network_clicks=minute.add(f"n/{ip_network}", now_ms) if ip_network else 0,
-            visitor_clicks=minute.add(f"v/{visitor_id}", now_ms),
+            visitor_clicks=minute.add(f"v/{visitor_id}", now_ms) if visitor_id else 1,
             affiliate_clicks=minute.add(f"a/{affiliate_id}", now_ms),
-            visitor_affiliate_clicks_today=self._per_day.add(
-                f"{visitor_id}/{affiliate_id}", now_ms
+            visitor_affiliate_clicks_today=(
+                self._per_day.add(f"{visitor_id}/{affiliate_id}", now_ms) if visitor_id else 1
             ),
             paid_parameters=paid,
         )
         fired = [reason for rule in self._click_rules if (reason := rule(facts, limits))]
         if not fired:
             return agent.verdict, agent.verdict_json
-        verdict = judge((*agent.reasons, *fired), limits)
-        return verdict, verdict.model_dump_json()
+        # Reasons carry no per-click numbers, so a burst of bad clicks shares one verdict.
+        key = (agent.verdict_json, *fired)
+        judged = self._judged.get(key)
+        if judged is None:
+            verdict = judge((*agent.reasons, *fired), limits)
+            judged = (verdict, verdict.model_dump_json())
+            if len(self._judged) >= _MEMO_LIMIT:
+                self._judged.clear()
+            self._judged[key] = judged
+        return judged
 
     def _user_agent(self, user_agent: str | None) -> _UserAgentView:
         """The remembered verdict and hash of a user agent, judged on first sight.

@@ -185,7 +185,7 @@ class Alliance(OrdersMixin, SettlementMixin):
                 agent,
                 view.fraud,
                 affiliate_id=claims.affiliate_id,
-                visitor_id=visitor_id,
+                visitor_id=None if dedupe_since is None else visitor_id,
                 ip_network=ip_network,
                 now_ms=now_ms,
             )

@@ -44,7 +44,7 @@ def test_network_velocity_blocks_a_burst(alliance: Alliance, clock: FakeClock) -
 def test_a_visitor_clicking_too_often_is_flagged_and_its_clicks_do_not_earn(
     alliance: Alliance, clock: FakeClock
 ) -> None:
-    links = [_link(alliance, f"a{n}") for n in range(8)]
+    links = [_link(alliance, f"a{n}") for n in range(9)]
     visitor = None
     verdicts = []
     for n, link in enumerate(links):
@@ -54,14 +54,15 @@ def test_a_visitor_clicking_too_often_is_flagged_and_its_clicks_do_not_earn(
         visitor = click.visitor_id
         verdicts.append(click.verdict)
         clock.advance(timedelta(seconds=1))
-    assert [v.decision for v in verdicts[:6]] == ["allow"] * 6
-    assert verdicts[6].decision == "review"
-    assert [r.code for r in verdicts[6].reasons] == ["velocity.visitor"]
+    # The first click made the visitor; its next six are within the limit, the seventh is not.
+    assert [v.decision for v in verdicts[:7]] == ["allow"] * 7
+    assert verdicts[7].decision == "review"
+    assert [r.code for r in verdicts[7].reasons] == ["velocity.visitor"]
     outcome = alliance.record_order(
         Order(order_id="o1", merchant_id="m1", total=Money("10.00", "CNY")), visitor_id=visitor
     )
-    # The flagged clicks (a6, a7) do not count; the last one allowed (a5) takes the order.
-    assert [c.affiliate_id for c in outcome.credits] == ["a5"]
+    # The flagged clicks (a7, a8) do not count; the last one allowed (a6) takes the order.
+    assert [c.affiliate_id for c in outcome.credits] == ["a6"]
 
 
 def test_paid_click_ids_are_blocked_where_the_campaign_forbids_paid_search(

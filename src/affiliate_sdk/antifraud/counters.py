@@ -9,6 +9,7 @@ kept; past that, the key seen first is forgotten first.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 __all__ = ["SlidingCounts"]
 
@@ -24,7 +25,8 @@ class SlidingCounts:
         self._width = window_ms // buckets
         self._buckets = buckets
         self._max_keys = max_keys
-        self._keys: dict[str, list[int]] = {}  # key -> [last bucket index, count per bucket...]
+        # key -> [last bucket index, count per bucket...]; ordered so the oldest leaves in O(1)
+        self._keys: OrderedDict[str, list[int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
@@ -35,7 +37,7 @@ class SlidingCounts:
             slots = self._keys.get(key)
             if slots is None:
                 if len(self._keys) >= self._max_keys:
-                    del self._keys[next(iter(self._keys))]
+                    self._keys.popitem(last=False)
                 slots = self._keys[key] = [index] + [0] * size
             else:
                 last = slots[0]

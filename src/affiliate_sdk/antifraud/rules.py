@@ -13,9 +13,7 @@ by passing more functions of the same shape.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Final, Literal
-
-import attrs
+from typing import Final, Literal, NamedTuple
 
 from affiliate_sdk.models import FraudThresholds, Reason, Verdict
 
@@ -66,9 +64,8 @@ HEADLESS_MARKERS: Final = (
 )
 
 
-@attrs.frozen
-class ClickFacts:
-    """What is known of a click when it is judged."""
+class ClickFacts(NamedTuple):
+    """What is known of a click when it is judged (a named tuple: cheap on the click path)."""
 
     user_agent: str | None
     bot_pattern: str | None
@@ -81,8 +78,7 @@ class ClickFacts:
     blacklisted: tuple[str, ...] = ()  # what matched: "network", "device", "affiliate"
 
 
-@attrs.frozen
-class OrderFacts:
+class OrderFacts(NamedTuple):
     """What is known of an order when it is judged."""
 
     seconds_since_click: float | None = None
@@ -156,19 +152,19 @@ def click_velocity(facts: ClickFacts, limits: FraudThresholds) -> Reason | None:
             return _reason(
                 f"velocity.{what}",
                 "high" if what != "network" else "critical",
-                f"{seen} clicks from this {what} in a minute, above the limit of {limit}.",
+                f"More than {limit} clicks from this {what} within a minute.",
             )
     return None
 
 
 def frequency_cap(facts: ClickFacts, limits: FraudThresholds) -> Reason | None:
-    seen, limit = facts.visitor_affiliate_clicks_today, limits.visitor_affiliate_clicks_per_day
-    if seen <= limit:
+    if facts.visitor_affiliate_clicks_today <= limits.visitor_affiliate_clicks_per_day:
         return None
+    limit = limits.visitor_affiliate_clicks_per_day
     return _reason(
         "velocity.frequency_cap",
         "warn",
-        f"The visitor clicked this affiliate's links {seen} times today (cap {limit}).",
+        f"The visitor clicked this affiliate's links more than {limit} times in a day.",
         score=limits.review_score,
     )
 
