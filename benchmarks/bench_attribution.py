@@ -13,8 +13,11 @@ conversions, value and nulls).
 Ours: the five rule-based models, Markov order 1 and 2 (exact), from the table.
 Baseline, when installed (``pip install -e '.[bench]'``; GPL, only ever run
 here): ``ChannelAttribution.heuristic_models`` and ``markov_model`` order 1 and
-2 with ``nsim_start=--nsim, conv_par=0.005, max_step=1000`` (a long step limit,
-so its simulated paths end as the exact chain's do). For each: seconds, peak
+2 with ``max_step=1000`` (a long step limit, so its simulated paths end as the
+exact chain's do), ``nsim_start=--nsim`` and ``conv_par=--conv-par`` (1e7 and
+0.005: a high-precision run) on the 13-channel set; on the wide set
+``--wide-nsim`` and ``--wide-conv-par`` (1e6 and 0.05 by default: at 1e7 and
+0.005 it ran for over 25 minutes without finishing order 1 on this machine). For each: seconds, peak
 resident memory above the start of the run, the speed ratio, and the largest
 difference between the two libraries' Markov credits, relative to the larger
 channel's credit.
@@ -111,7 +114,9 @@ def ours(paths: list[str], conv: list[float], value: list[float], nulls: list[fl
 def compare(
     label: str,
     data: tuple[list[str], list[float], list[float], list[float], list[str]],
+    *,
     nsim: float,
+    conv_par: float,
     baseline: Any,
     orders: tuple[int, ...],
 ) -> None:
@@ -152,7 +157,7 @@ def compare(
                     order=order,
                     nsim_start=nsim,
                     max_step=1000,
-                    conv_par=0.005,
+                    conv_par=conv_par,
                     verbose=False,
                     flg_pro=False,
                 )
@@ -171,7 +176,8 @@ def compare(
         scale = max(abs(c) for c, _ in mine.values())
         gap = max(abs(mine[name][0] - credits.get(name, 0.0)) for name in mine) / scale
         print(
-            f"  base  markov_model order {order} (nsim {nsim:.0e})  {theirs:8.3f} s"
+            f"  base  markov_model order {order} (nsim {nsim:.0e}, conv_par {conv_par})"
+            f"  {theirs:8.3f} s"
             f"  {memory / 2**20:7.1f} MiB  ours faster by {theirs / seconds:.1f}x"
             f" ({theirs / (seconds + load):.1f}x with the table load),"
             f" credits differ by at most {gap:.3%}"
@@ -246,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--journeys", type=int, default=1_000_000)
     parser.add_argument("--wide", type=int, default=100_000)
     parser.add_argument("--nsim", type=float, default=1e7)
+    parser.add_argument("--conv-par", type=float, default=0.005)
+    parser.add_argument("--wide-nsim", type=float, default=1e6)
+    parser.add_argument("--wide-conv-par", type=float, default=0.05)
+    parser.add_argument("--only", choices=["narrow", "wide"], default=None)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--orders", type=int, default=5_000, help="per-order attribution runs")
     args = parser.parse_args(argv)
@@ -257,20 +267,24 @@ def main(argv: list[str] | None = None) -> int:
             baseline = _quiet(lambda: __import__("ChannelAttribution"))
         except ImportError:
             print("ChannelAttribution is not installed: ours only (pip install -e '.[bench]')")
-    compare(
-        "13 channels, mean length 3",
-        generate(args.journeys, 13, 3.0, seed=1),
-        args.nsim,
-        baseline,
-        (1, 2),
-    )
-    compare(
-        "200 channels, mean length 8",
-        generate(args.wide, 200, 8.0, seed=2),
-        args.nsim,
-        baseline,
-        (1, 2),
-    )
+    if args.only != "wide":
+        compare(
+            "13 channels, mean length 3",
+            generate(args.journeys, 13, 3.0, seed=1),
+            nsim=args.nsim,
+            conv_par=args.conv_par,
+            baseline=baseline,
+            orders=(1, 2),
+        )
+    if args.only != "narrow":
+        compare(
+            "200 channels, mean length 8",
+            generate(args.wide, 200, 8.0, seed=2),
+            nsim=args.wide_nsim,
+            conv_par=args.wide_conv_par,
+            baseline=baseline,
+            orders=(1, 2),
+        )
     return 0
 
 
