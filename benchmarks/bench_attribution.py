@@ -209,13 +209,17 @@ def per_order(orders: int) -> None:
             for n in range(3)
         ]
         visitors = []
-        for _ in range(2 * orders):
+        for n in range(2 * orders):
             visitor = None
             for link in links:
                 click = alliance.track_click(
-                    link, ip="198.51.100.7", user_agent="Mozilla/5.0 (X11)", visitor_id=visitor
+                    link,
+                    ip=f"10.{n % 256}.{n // 256 % 256}.1",  # one network per visitor
+                    user_agent="Mozilla/5.0 (X11)",
+                    visitor_id=visitor,
                 )
                 visitor = click.visitor_id
+                clock.advance(timedelta(seconds=2))
             visitors.append(visitor)
         clock.advance(timedelta(hours=1))
         made = [
@@ -235,6 +239,8 @@ def per_order(orders: int) -> None:
                 store, order, placed_ms=placed_ms, visitor_id=visitor, click_id=None, now=now
             )
         attributed = (time.perf_counter() - start) / orders
+        if not alliance.record_order(made[-1], visitor_id=visitors[-1]).credits:
+            raise SystemExit("the benchmark's clicks earned nothing: check its traffic")
     print(
         f"\nper order (memory://, 3 clicks, linear): record_order {recorded * 1e6:.1f} us,"
         f" of which attribution {attributed * 1e6:.1f} us = {attributed / recorded:.1%}"
