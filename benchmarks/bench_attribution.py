@@ -262,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wide-nsim", type=float, default=1e6)
     parser.add_argument("--wide-conv-par", type=float, default=0.05)
     parser.add_argument("--only", choices=["narrow", "wide"], default=None)
+    parser.add_argument("--markov-orders", default="1,2", help="comma-separated, e.g. 1")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--orders", type=int, default=5_000, help="per-order attribution runs")
     args = parser.parse_args(argv)
@@ -273,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline = _quiet(lambda: __import__("ChannelAttribution"))
         except ImportError:
             print("ChannelAttribution is not installed: ours only (pip install -e '.[bench]')")
+    orders = tuple(int(order) for order in args.markov_orders.split(","))
     if args.only != "wide":
         compare(
             "13 channels, mean length 3",
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             nsim=args.nsim,
             conv_par=args.conv_par,
             baseline=baseline,
-            orders=(1, 2),
+            orders=orders,
         )
     if args.only != "narrow":
         compare(
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             nsim=args.wide_nsim,
             conv_par=args.wide_conv_par,
             baseline=baseline,
-            orders=(1, 2),
+            orders=orders,
         )
     return 0
 
