@@ -86,3 +86,12 @@ def alliance(store_url: str, clock: FakeClock) -> Iterator[Alliance]:
     with Alliance.open(store_url, keys={"k1": SECRET}, clock=clock) as opened:
         opened.add_campaign(make_campaign(domains=("shop.example.com", "*.cdn.example.com")))
         yield opened
+
+
+def browse(alliance: Alliance, minutes: float = 1) -> None:
+    """Let a visitor's time pass between a click and an order (a human pace, not injection)."""
+    from datetime import timedelta
+
+    clock = alliance.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(timedelta(minutes=minutes))

@@ -26,7 +26,7 @@ from affiliate_sdk.commission.ledger import JournalDraft, JournalRow, decode_ent
 from affiliate_sdk.storage import MemoryStore
 from affiliate_sdk.testing import FakeClock
 
-from .conftest import HUMAN_UA, SECRET, START, make_campaign
+from .conftest import HUMAN_UA, SECRET, START, browse, make_campaign
 
 
 def _sell(alliance: Alliance, order_id: str, total: str, affiliate: str = "a1") -> str:
@@ -34,6 +34,7 @@ def _sell(alliance: Alliance, order_id: str, total: str, affiliate: str = "a1") 
         affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/p"
     )
     click = alliance.track_click(link, ip="203.0.113.7", user_agent=HUMAN_UA)
+    browse(alliance)
     outcome = alliance.record_order(
         Order(order_id=order_id, merchant_id="m1", total=Money(total, "CNY")),
         click_id=click.click_id,

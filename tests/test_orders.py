@@ -23,7 +23,7 @@ from affiliate_sdk import (
 )
 from affiliate_sdk.testing import FakeClock
 
-from .conftest import HUMAN_UA, SECRET, START, make_campaign
+from .conftest import HUMAN_UA, SECRET, START, browse, make_campaign
 
 
 def _click(
@@ -364,6 +364,7 @@ def test_any_sequence_of_retries_books_each_order_once(calls: list[str]) -> None
     with Alliance.open(keys={"k1": SECRET}, clock=FakeClock(START)) as alliance:
         alliance.add_campaign(make_campaign())
         click_id, _ = _click(alliance)
+        browse(alliance)
         first: dict[str, object] = {}
         for order_id in calls:
             outcome = alliance.record_order(

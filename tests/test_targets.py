@@ -12,7 +12,7 @@ from affiliate_sdk import Alliance, CommissionPlan, InvalidInput, Money, Order
 from affiliate_sdk.commission.targets import Target, bonus_for, step_points
 from affiliate_sdk.testing import FakeClock
 
-from .conftest import HUMAN_UA, SECRET, make_campaign
+from .conftest import HUMAN_UA, SECRET, browse, make_campaign
 
 
 def cny(amount: str) -> Money:
@@ -70,6 +70,7 @@ def _buy(
         affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
     )
     click = alliance.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA)
+    browse(alliance)
     outcome = alliance.record_order(
         Order(order_id=order_id, merchant_id="m1", total=cny(total)), click_id=click.click_id
     )
@@ -197,6 +198,7 @@ def _subscribe(alliance: Alliance) -> None:
         affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
     )
     click = alliance.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA)
+    browse(alliance)
     alliance.record_order(
         Order(order_id="first", merchant_id="m1", total=cny("30.00"), subscription_id="sub-9"),
         click_id=click.click_id,

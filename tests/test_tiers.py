@@ -29,7 +29,7 @@ from affiliate_sdk.commission.tiers import (
 from affiliate_sdk.fx import StaticFxRates
 from affiliate_sdk.testing import FakeClock
 
-from .conftest import HUMAN_UA, SECRET, make_campaign
+from .conftest import HUMAN_UA, SECRET, browse, make_campaign
 
 SEED_BANDS: list[dict[str, Any]] = [
     {"from": 0, "to": 100_000, "rate": "15%"},
@@ -144,6 +144,7 @@ def _buy(
         affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
     )
     click = alliance.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA)
+    browse(alliance)
     outcome = alliance.record_order(
         Order(order_id=order_id, merchant_id="m1", total=Money(total, currency)),
         click_id=click.click_id,

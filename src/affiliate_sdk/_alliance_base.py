@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -18,10 +18,12 @@ from ._base import Rate
 from .antifraud.counters import SlidingCounts
 from .antifraud.rules import (
     CLICK_RULES,
+    ORDER_RULES,
     PAID_CLICK_PARAMETERS,
     USER_AGENT_RULES,
     ClickFacts,
     ClickRule,
+    OrderRule,
     judge,
 )
 from .antifraud.useragents import BotUserAgents
@@ -146,6 +148,7 @@ class AllianceOptions(TypedDict, total=False):
     checkpoint_every: int
     fraud: FraudThresholds | None
     click_rules: Sequence[ClickRule]
+    order_rules: Sequence[OrderRule]
 
 
 class AllianceBase:
@@ -170,10 +173,12 @@ class AllianceBase:
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         fraud: FraudThresholds | None = None,
         click_rules: Sequence[ClickRule] = (),
+        order_rules: Sequence[OrderRule] = (),
     ) -> None:
         self._store = store
         self._fraud = fraud if fraud is not None else FraudThresholds()
         self._click_rules = (*CLICK_RULES, *click_rules)
+        self._order_rules = (*ORDER_RULES, *order_rules)
         self._per_minute = SlidingCounts(60_000, buckets=6, max_keys=100_000)
         self._per_day = SlidingCounts(86_400_000, buckets=4, max_keys=100_000)
         self._fx = fx
@@ -492,6 +497,28 @@ class AllianceBase:
                 sign_checkpoint(signing_key, key_id=key_id, seq=row.seq, hash_=row.hash, at=at)
             )
 
+    # -- fraud -------------------------------------------------------------------------------
+    def identity_hashes(
+        self, *, email: str | None = None, phone: str | None = None, payment: str | None = None
+    ) -> list[str]:
+        """Keyed hashes of contact and payment details, for ``Affiliate.identity``.
+
+        Emails are compared trimmed and in lower case, phones by their digits.
+        The same details on an order (``customer_email``, ...) hash alike, so
+        an affiliate buying through their own link is recognised without
+        either side's details being stored.
+        """
+        hashes = []
+        for kind, value in (("email", email), ("phone", phone), ("payment", payment)):
+            normal = _normal_identity(kind, value)
+            if normal:
+                hashes.append(f"{kind}:{self._ips.digest(f'{kind}:{normal}'.encode())}")
+        return hashes
+
+    def freeze(self, entry_ids: Iterable[str], *, reason: str) -> list[Commission]:
+        """Hold pending commissions for review (see ``SettlementMixin.freeze``)."""
+        raise NotImplementedError  # the Alliance's settlement part provides it
+
     # -- ledger view ----------------------------------------------------------------------------
     def commissions(
         self,
@@ -518,6 +545,16 @@ def _tier_fields(calculation: Calculation, tier: TierInput | None) -> dict[str, 
         "tier_paid": after.paid - before.paid - calculation.true_up,
         "fx_rate": tier.fx_rate,
     }
+
+
+def _normal_identity(kind: str, value: str | None) -> str:
+    if value is None:
+        return ""
+    if kind == "phone":
+        return "".join(ch for ch in value if ch.isdigit())
+    if kind == "email":
+        return value.strip().lower()
+    return value.strip()
 
 
 def _pays_renewal(plan: CommissionPlan, renewal: int) -> bool:

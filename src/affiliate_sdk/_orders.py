@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ from ._alliance_base import (
     _tier_fields,
 )
 from ._validation import check_identifier
+from .antifraud.rules import OrderFacts, judge
 from .antifraud.verdicts import ALLOW
 from .clock import from_timestamp
 from .commission.calculator import (
@@ -55,11 +58,13 @@ from .models import (
     MAX_ATTRIBUTION_WINDOW,
     Commission,
     Credit,
+    FraudThresholds,
     ItemCommission,
     Order,
     OrderOutcome,
     RefundOutcome,
     TouchNote,
+    Verdict,
 )
 from .money import Money, sum_money
 from .storage import Store
@@ -80,6 +85,10 @@ __all__ = ["MAX_LINKED_VISITORS", "OrdersMixin"]
 
 #: The most recent visitor ids (devices) of a customer whose clicks an order considers.
 MAX_LINKED_VISITORS: Final = 20
+#: Orders of one customer with the same amount and lines within this span are duplicates.
+DUPLICATE_WINDOW_MS: Final = 24 * 3_600_000
+#: A merchant's order values are judged for outliers from this many orders on.
+MIN_ORDERS_FOR_OUTLIERS: Final = 30
 
 
 class OrdersMixin(AllianceBase):
@@ -158,8 +167,13 @@ class OrdersMixin(AllianceBase):
                     store.bind_subscription(order.merchant_id, subscription, primary.click_id)
                 if decision.campaign_id is not None:
                     self._bind_customer(store, order, decision.campaign_id, primary, placed_ms)
+                if verdict.decision != "block":
+                    judged = self._order_verdict(store, order, decision, primary, placed_ms)
+                    verdict = _merged(
+                        verdict, judged, self._campaign_view(primary.campaign_id, now_ts).fraud
+                    )
                 if verdict.decision == "block":
-                    notes.append("no commission: the order request came from invalid traffic")
+                    notes.append("no commission: the order was judged invalid")
                 else:
                     entries, calculation = self._book_commission(
                         order, primary, parties, now_ms=int(now_ts * 1000)
@@ -177,6 +191,26 @@ class OrdersMixin(AllianceBase):
                     str(placed_ms),
                     replace=False,
                 )
+            if entries:
+                store.add_entries(entries)
+                self._journal(
+                    store,
+                    event_id=_event_id("order", order.merchant_id, order.order_id),
+                    kind="commission.booked",
+                    at=entries[0].created_at,
+                    postings=from_merchant(order.merchant_id, entries),
+                    lines=entries,
+                )
+                if verdict.decision == "review":
+                    codes = ", ".join(reason.code for reason in verdict.reasons)
+                    frozen = {
+                        line.entry_id: line
+                        for line in self.freeze(
+                            [line.entry_id for line in entries], reason=f"fraud review: {codes}"
+                        )
+                    }
+                    entries = [frozen.get(line.entry_id, line) for line in entries]
+                    notes.append(f"commission frozen for review: {codes}")
             outcome = OrderOutcome(
                 merchant_id=order.merchant_id,
                 order_id=order.order_id,
@@ -205,17 +239,77 @@ class OrdersMixin(AllianceBase):
                     outcome.model_dump_json(),
                 )
             )
-            if entries:
-                store.add_entries(entries)
-                self._journal(
-                    store,
-                    event_id=_event_id("order", order.merchant_id, order.order_id),
-                    kind="commission.booked",
-                    at=entries[0].created_at,
-                    postings=from_merchant(order.merchant_id, entries),
-                    lines=entries,
-                )
         return outcome
+
+    def _order_verdict(
+        self, store: Store, order: Order, decision: Decision, primary: Party, placed_ms: int
+    ) -> Verdict:
+        """Judge an attributed order with the order rules; updates the shared order history."""
+        limits = self._campaign_view(primary.campaign_id, self._clock.timestamp()).fraud
+        share = next((s for s in decision.shares if s.affiliate_id == primary.affiliate_id), None)
+        click = None if share is None else share.click
+        seconds = None if click is None else (placed_ms - click.clicked_at_ms) / 1000
+        coupon_alone = decision.signal == "coupon" and not any(
+            t.signal == "click" and t.affiliate_id == primary.affiliate_id for t in decision.touches
+        )
+        member = self._member(primary.affiliate_id)
+        shared: tuple[str, ...] = ()
+        if member is not None and member.identity:
+            own = set(member.identity)
+            mine = self.identity_hashes(
+                email=order.customer_email,
+                phone=order.customer_phone,
+                payment=order.payment_fingerprint,
+            )
+            shared = tuple(h.partition(":")[0] for h in mine if h in own)
+        duplicates = 0
+        if order.customer_id is not None:
+            shape = hashlib.sha256(
+                json.dumps(
+                    [
+                        str(order.total),
+                        sorted((i.sku, i.quantity, str(i.unit_price)) for i in order.items),
+                    ]
+                ).encode()
+            ).hexdigest()[:32]
+            key = _event_id(order.merchant_id, order.customer_id, shape)
+            found = store.get_record("order_shape", key)
+            count, last_ms = (0, 0) if found is None else json.loads(found)
+            if found is not None and placed_ms - last_ms <= DUPLICATE_WINDOW_MS:
+                duplicates = count
+            store.put_record("order_shape", key, json.dumps([duplicates + 1, placed_ms]))
+        stats_key = primary.affiliate_id
+        found = store.get_record("affiliate_orders", stats_key)
+        orders, refunds = (0, 0) if found is None else json.loads(found)
+        store.put_record("affiliate_orders", stats_key, json.dumps([orders + 1, refunds]))
+        sigmas = self._value_sigmas(store, order)
+        facts = OrderFacts(
+            seconds_since_click=seconds,
+            self_referral=shared,
+            duplicates=duplicates,
+            coupon_without_click=coupon_alone,
+            affiliate_orders=orders,
+            affiliate_refunds=refunds,
+            value_sigmas=sigmas,
+        )
+        fired = [reason for rule in self._order_rules if (reason := rule(facts, limits))]
+        return judge(fired, limits) if fired else ALLOW
+
+    def _value_sigmas(self, store: Store, order: Order) -> float | None:
+        """How far the order's log value is from its merchant's (Welford), before counting it."""
+        value = math.log1p(max(order.total.to_minor(), 0))
+        key = f"{order.merchant_id}/{order.total.currency}"
+        found = store.get_record("merchant_values", key)
+        count, mean, m2 = (0, 0.0, 0.0) if found is None else json.loads(found)
+        sigmas = None
+        if count >= MIN_ORDERS_FOR_OUTLIERS and m2 > 0:
+            sigmas = (value - mean) / math.sqrt(m2 / (count - 1))
+        count += 1
+        delta = value - mean
+        mean += delta / count
+        m2 += delta * (value - mean)
+        store.put_record("merchant_values", key, json.dumps([count, mean, m2]))
+        return sigmas
 
     def _renewal(self, store: Store, order: Order, subscription_id: str) -> Decision:
         """A renewal is credited to the click that earned the subscription's first order."""
@@ -675,6 +769,19 @@ class OrdersMixin(AllianceBase):
                 reversals=reversals,
             )
             self._unwind_tiers(lines, share=fraction(amount, total))
+            if not before:  # the order's first refund counts towards its affiliates' refund rate
+                credited = {
+                    line.affiliate_id
+                    for line in lines
+                    if line.kind == "commission" and line.account == "affiliate"
+                }
+                for affiliate_id in sorted(credited):
+                    found = store.get_record("affiliate_orders", affiliate_id)
+                    if found is not None:
+                        orders, refunds = json.loads(found)
+                        store.put_record(
+                            "affiliate_orders", affiliate_id, json.dumps([orders, refunds + 1])
+                        )
             if reversals:
                 store.add_entries(reversals)
                 store.update_entries(emptied)
@@ -809,3 +916,12 @@ def _touch_note(touch: Touch) -> TouchNote:
         else rounded_weights([touch.weight, 1 - touch.weight])[0],
         reason=touch.reason,
     )
+
+
+def _merged(request: Verdict, order: Verdict, limits: FraudThresholds) -> Verdict:
+    """One verdict from the order request's (its user agent) and the order rules'."""
+    if not request.reasons:
+        return order
+    if not order.reasons:
+        return request
+    return judge((*request.reasons, *order.reasons), limits)

@@ -70,6 +70,15 @@ class SettlementMixin(AllianceBase):
         """Approve pending commissions now, whatever their hold period."""
         return self._by_hand(entry_ids, "pending", "approved", "commission.approved")
 
+    def review_queue(self, *, merchant_id: str | None = None) -> list[Commission]:
+        """Frozen commissions waiting for a reviewer, oldest first; each line's
+        ``reason`` says why it was frozen. Resolve them with ``release`` or ``reject``."""
+        return [
+            line
+            for line in self._store.entries(merchant_id=merchant_id, status="frozen")
+            if line.status == "frozen"
+        ]
+
     def freeze(self, entry_ids: Iterable[str], *, reason: str) -> list[Commission]:
         """Hold pending commissions for review: they cannot be approved or paid."""
         return self._by_hand(entry_ids, "pending", "frozen", "commission.frozen", reason)

@@ -98,6 +98,9 @@ class Order(AffiliateModel):
     ``placed_at`` defaults to the alliance clock's now when recorded. For a
     subscription, the first order carries ``subscription_id`` and
     ``renewal=0``; each renewal the same id and ``renewal=1, 2, ...``.
+    ``customer_email``, ``customer_phone`` and ``payment_fingerprint`` (say, a
+    card's fingerprint from the payment provider) are used only to recognise
+    self-referrals, as keyed hashes; the SDK stores none of them.
     """
 
     order_id: Text
@@ -105,6 +108,9 @@ class Order(AffiliateModel):
     total: Money
     items: list[LineItem] = Field(default_factory=list)
     customer_id: Text | None = None
+    customer_email: Text | None = Field(default=None, repr=False)
+    customer_phone: Text | None = Field(default=None, repr=False)
+    payment_fingerprint: Text | None = Field(default=None, repr=False)
     new_customer: bool | None = None
     coupon_codes: list[Text] = Field(default_factory=list)
     country: CountryCode | None = None
@@ -352,7 +358,10 @@ class Affiliate(AffiliateModel):
     recruited this one and earns the plan's ``parent_share`` of its commission.
     ``rate`` is a dynamic base rate the host sets for this affiliate (say, from
     the value of its traffic); it replaces the plan's ``rate`` and is kept
-    within the plan's ``bounds``.
+    within the plan's ``bounds``. ``identity`` holds keyed hashes of the
+    affiliate's own email, phone and payment details, made with
+    ``Alliance.identity_hashes`` (never the raw values), so orders by the
+    affiliate themself are recognised.
     """
 
     affiliate_id: Identifier
@@ -360,6 +369,7 @@ class Affiliate(AffiliateModel):
     group: Text | None = None
     channel: Text | None = None
     rate: Rate | None = None
+    identity: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _not_own_parent(self) -> Affiliate:
