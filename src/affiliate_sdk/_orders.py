@@ -70,6 +70,7 @@ from .money import Money, sum_money
 from .storage import Store
 from .storage.records import ClickRecord, OrderRecord, RefundRecord
 from .tracking.attribution import (
+    WEIGHT_PLACES,
     Binding,
     CampaignRules,
     Coupon,
@@ -911,11 +912,20 @@ def _touch_note(touch: Touch) -> TouchNote:
         coupon_code=touch.coupon_code,
         at=None if touch.at_ms is None else from_timestamp(touch.at_ms / 1000),
         counted=touch.counted,
-        weight=None
-        if touch.weight is None
-        else rounded_weights([touch.weight, 1 - touch.weight])[0],
+        weight=None if touch.weight is None else _shown_weight(touch.weight),
         reason=touch.reason,
     )
+
+
+_WEIGHT_UNIT: Final = Decimal(1).scaleb(-WEIGHT_PLACES)
+
+
+def _shown_weight(weight: Fraction) -> Decimal:
+    """A touch's weight to the places of a credit's (whole weights stay whole)."""
+    if weight.denominator == 1:
+        return Decimal(weight.numerator)
+    exact = Decimal(weight.numerator) / Decimal(weight.denominator)
+    return exact.quantize(_WEIGHT_UNIT)
 
 
 def _merged(request: Verdict, order: Verdict, limits: FraudThresholds) -> Verdict:
