@@ -1,6 +1,12 @@
-"""Bot user-agent check per distinct user agent, against the stdlib ``re`` alternation.
+"""Fraud checks on the click path, each against its baseline in the same run.
 
-Run: ``python benchmarks/bench_useragents.py [--agents 100000]``
+Run: ``python benchmarks/bench_fraud.py [--agents 100000] [--clicks 100000]``
+
+1. The bot user-agent check per distinct user agent, against the stdlib ``re``
+   alternation.
+2. The per-click verdict (velocity windows, frequency cap, paid click ids) on
+   top of a remembered user-agent verdict, for clicks from distinct networks,
+   against ``verify_link`` of distinct links; target: at most 3x.
 
 ``--agents`` distinct user agents (seeded: browsers with varied versions and
 platforms, one in ten a crawler taken from the dataset's own examples with a
@@ -17,10 +23,12 @@ import os
 import platform
 import random
 import re
+import statistics
 import time
 
 import crawleruseragents
 
+from affiliate_sdk import Alliance, Campaign, CommissionPlan
 from affiliate_sdk.antifraud.useragents import BotUserAgents, bundled_patterns
 
 
@@ -51,9 +59,53 @@ def agents(count: int, seed: int = 7) -> list[str]:
     return sorted(made)
 
 
+def click_verdicts(clicks: int) -> tuple[float, float]:
+    """Seconds per click verdict and per ``verify_link`` (medians of five batches each)."""
+    with Alliance.open("memory://", keys={"k1": os.urandom(32)}) as alliance:
+        alliance.add_campaign(
+            Campaign(
+                campaign_id="c1",
+                merchant_id="m1",
+                plan=CommissionPlan(rate="10%"),
+                landing_domains=["shop.example.com"],
+            )
+        )
+        links = [
+            alliance.create_link(
+                affiliate_id=f"aff-{n % 97}",
+                campaign_id="c1",
+                landing_url="https://shop.example.com/",
+            )
+            for n in range(4096)
+        ]
+        agent = alliance._user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
+        limits = alliance.campaign("c1").fraud or alliance._fraud
+        now_ms = int(alliance.clock.timestamp() * 1000)
+        verdicts, verifies = [], []
+        for batch in range(5):
+            start = time.perf_counter()
+            for n in range(clicks):
+                alliance._click_verdict(
+                    links[n % 4096],
+                    agent,
+                    limits,
+                    affiliate_id=f"aff-{n % 97}",
+                    visitor_id=None,
+                    ip_network=f"10.{n % 256}.{n // 256 % 256}.0/24",
+                    now_ms=now_ms + batch * 120_000 + n,
+                )
+            verdicts.append((time.perf_counter() - start) / clicks)
+            start = time.perf_counter()
+            for n in range(clicks):
+                alliance.verify_link(links[n % 4096])
+            verifies.append((time.perf_counter() - start) / clicks)
+    return statistics.median(verdicts), statistics.median(verifies)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="bot user-agent check")
+    parser = argparse.ArgumentParser(description="fraud checks on the click path")
     parser.add_argument("--agents", type=int, default=100_000)
+    parser.add_argument("--clicks", type=int, default=100_000)
     args = parser.parse_args(argv)
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores")
     sample = agents(args.agents)
@@ -76,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{per_agent * 1e6:.2f} us each (target <= 5 us {verdict}); "
         f"re alternation on {len(subset):,} of them: {baseline * 1e6:.2f} us each, "
         f"{baseline / per_agent:.0f}x slower"
+    )
+    verdict_cost, verify_cost = click_verdicts(args.clicks)
+    ratio = verdict_cost / verify_cost
+    verdict = "met" if ratio <= 3 else "MISSED"
+    print(
+        f"click verdict ({args.clicks:,} clicks, distinct networks): {verdict_cost * 1e6:.2f} us;"
+        f" verify_link {verify_cost * 1e6:.2f} us; ratio {ratio:.2f}x (target <= 3x {verdict})"
     )
     return 0
 
