@@ -269,19 +269,7 @@ def decide(
     if binding is not None:
         rules = campaigns.get(binding.campaign_id)
         if rules is None or (binding.until_ms is not None and placed_at_ms >= binding.until_ms):
-            decision.touches.append(
-                Touch(
-                    "bound_customer",
-                    binding.affiliate_id,
-                    binding.campaign_id,
-                    binding.click_id,
-                    None,
-                    None,
-                    False,
-                    None,
-                    "the binding has expired",
-                )
-            )
+            decision.touches.append(_binding_touch(binding, "the binding has expired"))
             binding = None
 
     governing = (
@@ -313,33 +301,11 @@ def decide(
         decision.shares.append(
             Share(binding.affiliate_id, binding.campaign_id, None, Fraction(1), signal, None)
         )
-        decision.touches.append(
-            Touch(
-                signal,
-                binding.affiliate_id,
-                binding.campaign_id,
-                binding.click_id,
-                None,
-                None,
-                True,
-                Fraction(1),
-                None,
-            )
-        )
+        decision.touches.append(_binding_touch(binding, None))
         decision.notes.append(f"the customer is bound to affiliate {binding.affiliate_id}")
     elif binding is not None:
         decision.touches.append(
-            Touch(
-                "bound_customer",
-                binding.affiliate_id,
-                binding.campaign_id,
-                binding.click_id,
-                None,
-                None,
-                False,
-                None,
-                f"{signal} takes precedence in campaign {governing}",
-            )
+            _binding_touch(binding, f"{signal} takes precedence in campaign {governing}")
         )
     for note in coupon_notes:
         if signal == "coupon" and coupon is not None and note.coupon_code == coupon.code:
@@ -443,6 +409,22 @@ def _label(touch: Touch) -> str:
     if touch.signal == "view":
         return f"a view of affiliate {touch.affiliate_id}'s link"
     return f"the binding to affiliate {touch.affiliate_id}"
+
+
+def _binding_touch(binding: Binding, reason: str | None) -> Touch:
+    """The bound customer as a touch: it counts, whole, when nothing passed it over."""
+    counted = reason is None
+    return Touch(
+        "bound_customer",
+        binding.affiliate_id,
+        binding.campaign_id,
+        binding.click_id,
+        None,
+        None,
+        counted,
+        Fraction(1) if counted else None,
+        reason,
+    )
 
 
 def _view_touch(view: View, reason: str | None) -> Touch:
