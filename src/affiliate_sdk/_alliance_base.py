@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from types import TracebackType
-from typing import Final, NamedTuple, Self, TypedDict, TypeVar, cast
+from typing import Final, Literal, NamedTuple, Self, TypedDict, TypeVar, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import TypeAdapter
@@ -122,6 +123,7 @@ class _CampaignView(NamedTuple):
 
 
 _Registered = TypeVar("_Registered", Affiliate, Merchant)
+BlacklistKind = Literal["network", "device", "affiliate", "payment"]
 
 
 class _UserAgentView(NamedTuple):
@@ -217,6 +219,7 @@ class AllianceBase:
         self._user_agents: dict[str | None, _UserAgentView] = {}
         self._verdicts: dict[str, Verdict] = {}
         self._judged: dict[tuple[object, ...], tuple[Verdict, str]] = {}
+        self._blacklist_loaded: tuple[float, frozenset[str]] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -381,6 +384,11 @@ class AllianceBase:
                 self._per_day.add(f"{visitor_id}/{affiliate_id}", now_ms) if visitor_id else 1
             ),
             paid_parameters=paid,
+            blacklisted=self._listed(
+                f"network:{ip_network}" if ip_network else None,
+                f"device:{visitor_id}" if visitor_id else None,
+                f"affiliate:{affiliate_id}",
+            ),
         )
         fired = [reason for rule in self._click_rules if (reason := rule(facts, limits))]
         if not fired:
@@ -514,6 +522,60 @@ class AllianceBase:
             if normal:
                 hashes.append(f"{kind}:{self._ips.digest(f'{kind}:{normal}'.encode())}")
         return hashes
+
+    def blacklist(
+        self, kind: BlacklistKind, value: str, *, reason: str, remove: bool = False
+    ) -> str:
+        """Put an IP network, device, affiliate or payment fingerprint on the shared blacklist.
+
+        ``network`` takes an IP address (its /24 or /48 network is listed),
+        ``device`` a visitor or device id, ``affiliate`` an affiliate id and
+        ``payment`` a payment fingerprint (kept as a keyed hash). Every
+        merchant's clicks and orders are checked against it; with ``remove``
+        the entry is taken off. Returns the key the entry is kept under.
+        """
+        key = self._blacklist_key(kind, value)
+        if remove:
+            self._store.put_record("blacklist", key, json.dumps(None))
+        else:
+            if not reason.strip():
+                raise InvalidInput("a blacklist entry needs a reason")
+            self._store.put_record("blacklist", key, json.dumps(reason))
+        self._blacklist_loaded = None
+        return key
+
+    def blacklisted(self) -> dict[str, str]:
+        """The shared blacklist: key (``kind:value``) -> reason."""
+        return {
+            key: reason
+            for key, data in self._store.records("blacklist", "")
+            if (reason := json.loads(data)) is not None
+        }
+
+    def _blacklist_key(self, kind: str, value: str) -> str:
+        if kind == "network":
+            try:
+                return f"network:{self._ips.pseudonymize(value)[1]}"
+            except ValueError:
+                raise InvalidInput(f"{value!r} is not an IP address") from None
+        if kind == "payment" and value.strip():
+            return self.identity_hashes(payment=value)[0]
+        if kind in ("device", "affiliate") and value.strip():
+            return f"{kind}:{value.strip()}"
+        raise InvalidInput(
+            f"cannot blacklist {kind!r} {value!r}: kinds are network, device, affiliate, payment"
+        )
+
+    def _listed(self, *keys: str | None) -> tuple[str, ...]:
+        """Which of ``keys`` are on the blacklist (read at most once per cache period)."""
+        now = self._clock.timestamp()
+        loaded = self._blacklist_loaded
+        if loaded is None or now - loaded[0] >= self._cache_ttl:
+            loaded = self._blacklist_loaded = (now, frozenset(self.blacklisted()))
+        entries = loaded[1]
+        if not entries:
+            return ()
+        return tuple(key.partition(":")[0] for key in keys if key and key in entries)
 
     def freeze(self, entry_ids: Iterable[str], *, reason: str) -> list[Commission]:
         """Hold pending commissions for review (see ``SettlementMixin.freeze``)."""

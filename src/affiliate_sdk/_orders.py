@@ -169,7 +169,19 @@ class OrdersMixin(AllianceBase):
                 if decision.campaign_id is not None:
                     self._bind_customer(store, order, decision.campaign_id, primary, placed_ms)
                 if verdict.decision != "block":
-                    judged = self._order_verdict(store, order, decision, primary, placed_ms)
+                    judged = self._order_verdict(
+                        store,
+                        order,
+                        decision,
+                        primary,
+                        placed_ms,
+                        listed=self._listed(
+                            f"network:{ip_network}" if ip_network else None,
+                            f"device:{visitor_id}" if visitor_id else None,
+                            f"affiliate:{primary.affiliate_id}",
+                            *self.identity_hashes(payment=order.payment_fingerprint),
+                        ),
+                    )
                     verdict = _merged(
                         verdict, judged, self._campaign_view(primary.campaign_id, now_ts).fraud
                     )
@@ -243,9 +255,19 @@ class OrdersMixin(AllianceBase):
         return outcome
 
     def _order_verdict(
-        self, store: Store, order: Order, decision: Decision, primary: Party, placed_ms: int
+        self,
+        store: Store,
+        order: Order,
+        decision: Decision,
+        primary: Party,
+        placed_ms: int,
+        *,
+        listed: tuple[str, ...],
     ) -> Verdict:
-        """Judge an attributed order with the order rules; updates the shared order history."""
+        """Judge an attributed order with the order rules; updates the shared order history.
+
+        ``listed`` names what of the order is on the shared blacklist.
+        """
         limits = self._campaign_view(primary.campaign_id, self._clock.timestamp()).fraud
         share = next((s for s in decision.shares if s.affiliate_id == primary.affiliate_id), None)
         click = None if share is None else share.click
@@ -292,6 +314,7 @@ class OrdersMixin(AllianceBase):
             affiliate_orders=orders,
             affiliate_refunds=refunds,
             value_sigmas=sigmas,
+            blacklisted=listed,
         )
         fired = [reason for rule in self._order_rules if (reason := rule(facts, limits))]
         return judge(fired, limits) if fired else ALLOW
