@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import TypeAdapter
 
 from ._base import Rate
+from ._validation import check_identifier
 from .antifraud.counters import SlidingCounts
 from .antifraud.rules import (
     CLICK_RULES,
@@ -42,6 +43,7 @@ from .models import (
     Affiliate,
     Campaign,
     Commission,
+    ComplaintOutcome,
     FraudThresholds,
     Merchant,
     Order,
@@ -576,6 +578,58 @@ class AllianceBase:
         if not entries:
             return ()
         return tuple(key.partition(":")[0] for key in keys if key and key in entries)
+
+    def complain(
+        self,
+        *,
+        reason: str,
+        campaign_id: str | None = None,
+        affiliate_id: str | None = None,
+    ) -> ComplaintOutcome:
+        """Record a complaint about a campaign or an affiliate; too many in an hour pause it.
+
+        Past the campaign's (or the alliance's) ``complaints_per_hour`` (50 by
+        default) within the last hour, the circuit breaker trips: a campaign is
+        made inactive (its links stop redirecting with ``CampaignInactive``), an
+        affiliate is put on the blacklist, so its clicks are blocked. Resume by
+        republishing the campaign active, or by taking the affiliate off the
+        blacklist.
+        """
+        if (campaign_id is None) == (affiliate_id is None):
+            raise InvalidInput("a complaint is about one campaign or one affiliate")
+        if not reason.strip():
+            raise InvalidInput("a complaint needs a reason")
+        now_ms = int(self._clock.timestamp() * 1000)
+        if campaign_id is not None:
+            campaign = self.campaign(campaign_id)
+            limits = campaign.fraud or self._fraud
+            target = f"campaign:{campaign_id}"
+        else:
+            check_identifier("affiliate_id", affiliate_id or "")
+            limits = self._fraud
+            target = f"affiliate:{affiliate_id}"
+        store = self._store
+        with store.transaction():
+            store.put_record(
+                "complaint", f"{target}/{now_ms:015d}/{new_id(now_ms)}", json.dumps(reason)
+            )
+            recent = [
+                key
+                for key, _ in store.records("complaint", f"{target}/")
+                if int(key.rsplit("/", 2)[1]) > now_ms - 3_600_000
+            ]
+            paused = len(recent) > limits.complaints_per_hour
+            note = f"circuit breaker: {len(recent)} complaints within an hour"
+            if paused and campaign_id is not None and campaign.active:
+                self.add_campaign(campaign.model_copy(update={"active": False}))
+            elif paused and affiliate_id is not None:
+                self.blacklist("affiliate", affiliate_id, reason=note)
+        return ComplaintOutcome(
+            target=target,
+            complaints_last_hour=len(recent),
+            limit=limits.complaints_per_hour,
+            paused=paused,
+        )
 
     def freeze(self, entry_ids: Iterable[str], *, reason: str) -> list[Commission]:
         """Hold pending commissions for review (see ``SettlementMixin.freeze``)."""

@@ -28,6 +28,7 @@ __all__ = [
     "Campaign",
     "Commission",
     "CommissionStatus",
+    "ComplaintOutcome",
     "Credit",
     "FraudThresholds",
     "Invoice",
@@ -253,6 +254,15 @@ class AttributionPolicy(AffiliateModel):
         return self
 
 
+class ComplaintOutcome(AffiliateModel):
+    """What ``Alliance.complain`` recorded and whether the circuit breaker tripped."""
+
+    target: str
+    complaints_last_hour: int
+    limit: int
+    paused: bool
+
+
 class TouchNote(AffiliateModel):
     """One touch ``record_order`` considered, and what became of it."""
 
@@ -290,6 +300,7 @@ class FraudThresholds(AffiliateModel):
     min_clicks_for_flooding: int = Field(default=2000, ge=1)
     outlier_sigmas: float = Field(default=4.0, gt=0)
     forbid_paid_search: bool = False
+    complaints_per_hour: int = Field(default=50, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> FraudThresholds:

@@ -1,0 +1,69 @@
+"""Complaints and the circuit breaker: past the hourly limit a campaign or affiliate pauses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from affiliate_sdk import Alliance, CampaignInactive, FraudThresholds, InvalidInput
+from affiliate_sdk.testing import FakeClock
+
+from ..conftest import HUMAN_UA, SECRET, make_campaign
+
+
+@pytest.fixture
+def alliance(clock: FakeClock) -> Iterator[Alliance]:
+    with Alliance.open("memory://", keys={"k1": SECRET}, clock=clock) as alliance:
+        alliance.add_campaign(make_campaign(fraud=FraudThresholds(complaints_per_hour=3)))
+        yield alliance
+
+
+def _link(alliance: Alliance, affiliate: str = "a1") -> str:
+    return alliance.create_link(
+        affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+
+
+def test_too_many_complaints_pause_a_campaign(alliance: Alliance, clock: FakeClock) -> None:
+    link = _link(alliance)
+    outcomes = []
+    for _ in range(4):
+        outcomes.append(alliance.complain(campaign_id="c1", reason="spam emails"))
+        clock.advance(timedelta(minutes=10))
+    assert [o.paused for o in outcomes] == [False, False, False, True]
+    assert outcomes[-1].complaints_last_hour == 4 and outcomes[-1].limit == 3
+    assert not alliance.campaign("c1").active
+    with pytest.raises(CampaignInactive):
+        alliance.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA)
+
+
+def test_complaints_older_than_an_hour_do_not_count(alliance: Alliance, clock: FakeClock) -> None:
+    for _ in range(6):
+        outcome = alliance.complain(campaign_id="c1", reason="misleading ad")
+        clock.advance(timedelta(minutes=25))
+    assert not outcome.paused
+    assert outcome.complaints_last_hour == 3  # the ones 0, 25 and 50 minutes ago
+    assert alliance.campaign("c1").active
+
+
+def test_an_affiliate_is_paused_through_the_blacklist(alliance: Alliance) -> None:
+    for _ in range(51):
+        outcome = alliance.complain(affiliate_id="a9", reason="cookie stuffing")
+    assert outcome.paused and outcome.limit == 50  # the alliance default
+    click = alliance.track_click(_link(alliance, "a9"), ip="203.0.113.2", user_agent=HUMAN_UA)
+    assert click.verdict.decision == "block"
+    assert "circuit breaker" in alliance.blacklisted()["affiliate:a9"]
+    alliance.blacklist("affiliate", "a9", reason="", remove=True)  # resumed by hand
+    again = alliance.track_click(_link(alliance, "a9"), ip="203.0.113.3", user_agent=HUMAN_UA)
+    assert again.verdict.decision == "allow"
+
+
+def test_a_complaint_names_one_target_and_a_reason(alliance: Alliance) -> None:
+    with pytest.raises(InvalidInput, match="one campaign or one affiliate"):
+        alliance.complain(reason="x")
+    with pytest.raises(InvalidInput, match="one campaign or one affiliate"):
+        alliance.complain(reason="x", campaign_id="c1", affiliate_id="a1")
+    with pytest.raises(InvalidInput, match="needs a reason"):
+        alliance.complain(reason=" ", campaign_id="c1")
