@@ -43,6 +43,7 @@ from .errors import (
 from .models import (
     Affiliate,
     AffiliateAttribution,
+    AffiliateGrade,
     AttributionPolicy,
     Campaign,
     Commission,
@@ -76,6 +77,7 @@ __all__ = [
     "Affiliate",
     "AffiliateAttribution",
     "AffiliateError",
+    "AffiliateGrade",
     "Alliance",
     "AttributionPolicy",
     "Campaign",

@@ -24,6 +24,7 @@ from ._alliance_base import (
     _tier_fields,
 )
 from ._validation import check_identifier
+from .antifraud.grades import History, grade
 from .antifraud.rules import OrderFacts, judge
 from .antifraud.verdicts import ALLOW
 from .clock import from_timestamp
@@ -56,6 +57,7 @@ from .errors import (
 from .ids import new_id
 from .models import (
     MAX_ATTRIBUTION_WINDOW,
+    AffiliateGrade,
     Commission,
     Credit,
     FraudThresholds,
@@ -301,23 +303,32 @@ class OrdersMixin(AllianceBase):
             if found is not None and placed_ms - last_ms <= DUPLICATE_WINDOW_MS:
                 duplicates = count
             store.put_record("order_shape", key, json.dumps([duplicates + 1, placed_ms]))
-        stats_key = primary.affiliate_id
-        found = store.get_record("affiliate_orders", stats_key)
-        orders, refunds = (0, 0) if found is None else json.loads(found)
-        store.put_record("affiliate_orders", stats_key, json.dumps([orders + 1, refunds]))
+        history = _history(store, primary.affiliate_id)
         sigmas = self._value_sigmas(store, order)
         facts = OrderFacts(
             seconds_since_click=seconds,
             self_referral=shared,
             duplicates=duplicates,
             coupon_without_click=coupon_alone,
-            affiliate_orders=orders,
-            affiliate_refunds=refunds,
+            affiliate_orders=history.orders,
+            affiliate_refunds=history.refunds,
             value_sigmas=sigmas,
             blacklisted=listed,
+            affiliate_grade=grade(history),
         )
         fired = [reason for rule in self._order_rules if (reason := rule(facts, limits))]
-        return judge(fired, limits) if fired else ALLOW
+        verdict = judge(fired, limits) if fired else ALLOW
+        # An order counts as suspect for what it did, not for the grade it was judged under
+        # (else a grade C could never be left).
+        suspect = verdict.decision != "allow" and any(
+            reason.code != "affiliate.grade_c" for reason in verdict.reasons
+        )
+        _put_history(
+            store,
+            primary.affiliate_id,
+            history._replace(orders=history.orders + 1, flagged=history.flagged + suspect),
+        )
+        return verdict
 
     def _value_sigmas(self, store: Store, order: Order) -> float | None:
         """How far the order's log value is from its merchant's (Welford), before counting it."""
@@ -443,6 +454,19 @@ class OrdersMixin(AllianceBase):
         until_ms = None if period is None else placed_ms + int(period.total_seconds() * 1000)
         data = [party.affiliate_id, party.campaign_id, party.click_id, until_ms]
         store.put_record("binding", key, json.dumps(data))
+
+    # -- grades -------------------------------------------------------------------------------
+    def grade(self, affiliate_id: str) -> AffiliateGrade:
+        """The affiliate's grade from its order history (see ``antifraud.grades``)."""
+        check_identifier("affiliate_id", affiliate_id)
+        history = _history(self._store, affiliate_id)
+        return AffiliateGrade(
+            affiliate_id=affiliate_id,
+            grade=grade(history),
+            orders=history.orders,
+            refund_rate=history.refund_rate,
+            fraud_rate=history.fraud_rate,
+        )
 
     # -- coupons ------------------------------------------------------------------------------
     def assign_coupon(
@@ -800,11 +824,10 @@ class OrdersMixin(AllianceBase):
                     if line.kind == "commission" and line.account == "affiliate"
                 }
                 for affiliate_id in sorted(credited):
-                    found = store.get_record("affiliate_orders", affiliate_id)
-                    if found is not None:
-                        orders, refunds = json.loads(found)
-                        store.put_record(
-                            "affiliate_orders", affiliate_id, json.dumps([orders, refunds + 1])
+                    history = _history(store, affiliate_id)
+                    if history.orders:
+                        _put_history(
+                            store, affiliate_id, history._replace(refunds=history.refunds + 1)
                         )
             if reversals:
                 store.add_entries(reversals)
@@ -911,6 +934,16 @@ class OrdersMixin(AllianceBase):
             if not paid and not live[line.entry_id] + amount:
                 emptied.append(line.model_copy(update={"status": "reversed"}))
         return reversals, emptied, {kind: to_merchant(p) for kind, p in sorted(parts.items())}
+
+
+def _history(store: Store, affiliate_id: str) -> History:
+    """An affiliate's order history as the fraud checks keep it."""
+    found = store.get_record("affiliate_orders", affiliate_id)
+    return History() if found is None else History(*json.loads(found))
+
+
+def _put_history(store: Store, affiliate_id: str, history: History) -> None:
+    store.put_record("affiliate_orders", affiliate_id, json.dumps(list(history)))
 
 
 def _click_id(share: Share) -> str | None:

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_ATTRIBUTION_WINDOW",
     "Affiliate",
     "AffiliateAttribution",
+    "AffiliateGrade",
     "AttributionModel",
     "AttributionPolicy",
     "Campaign",
@@ -254,6 +255,16 @@ class AttributionPolicy(AffiliateModel):
         return self
 
 
+class AffiliateGrade(AffiliateModel):
+    """An affiliate's grade (S best, C worst; None before enough orders) and its basis."""
+
+    affiliate_id: Identifier
+    grade: Literal["S", "A", "B", "C"] | None
+    orders: int
+    refund_rate: float
+    fraud_rate: float
+
+
 class ComplaintOutcome(AffiliateModel):
     """What ``Alliance.complain`` recorded and whether the circuit breaker tripped."""
 
@@ -301,6 +312,7 @@ class FraudThresholds(AffiliateModel):
     outlier_sigmas: float = Field(default=4.0, gt=0)
     forbid_paid_search: bool = False
     complaints_per_hour: int = Field(default=50, ge=1)
+    freeze_grade_c: bool = True
 
     @model_validator(mode="after")
     def _ordered(self) -> FraudThresholds:

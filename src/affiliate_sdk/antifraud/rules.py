@@ -92,6 +92,7 @@ class OrderFacts(NamedTuple):
     click_country: str | None = None
     order_country: str | None = None
     blacklisted: tuple[str, ...] = ()  # "payment", "device", "affiliate", "network"
+    affiliate_grade: str | None = None
 
 
 ClickRule = Callable[[ClickFacts, FraudThresholds], Reason | None]
@@ -263,6 +264,19 @@ def click_flooding(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     )
 
 
+def grade_c(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    if facts.affiliate_grade != "C" or not limits.freeze_grade_c:
+        return None
+    if refund_rate(facts, limits) is not None:
+        return None  # the refund-rate reason already says it; the same history counts once
+    return _reason(
+        "affiliate.grade_c",
+        "warn",
+        "The affiliate is graded C (high fraud or refund rate): its commission is reviewed.",
+        score=limits.review_score,
+    )
+
+
 def value_outlier(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     if facts.value_sigmas is None or abs(facts.value_sigmas) < limits.outlier_sigmas:
         return None
@@ -310,6 +324,7 @@ ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     coupon_without_click,
     refund_rate,
     click_flooding,
+    grade_c,
     value_outlier,
     geo_mismatch,
 )
