@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -38,6 +38,7 @@ from .ids import new_id
 from .models import (
     Commission,
     CommissionStatus,
+    Enforcement,
     Invoice,
     LedgerVerification,
     PayoutBatch,
@@ -69,6 +70,56 @@ class SettlementMixin(AllianceBase):
     def approve(self, entry_ids: Iterable[str]) -> list[Commission]:
         """Approve pending commissions now, whatever their hold period."""
         return self._by_hand(entry_ids, "pending", "approved", "commission.approved")
+
+    def enforce(
+        self, affiliate_id: str, level: Literal["warn", "freeze", "expel"], *, reason: str
+    ) -> Enforcement:
+        """Warn, freeze or expel an affiliate (three levels, each doing what the lower do).
+
+        Every step is recorded; ``enforcements(affiliate_id)`` lists them.
+        Freezing holds all the affiliate's pending commission for review;
+        expelling also blacklists the affiliate. Undo an expulsion by taking
+        the affiliate off the blacklist; frozen lines are resolved with
+        ``release`` or ``reject``.
+        """
+        check_identifier("affiliate_id", affiliate_id)
+        if level not in ("warn", "freeze", "expel"):
+            raise InvalidInput(f"level must be warn, freeze or expel, not {level!r}")
+        if not reason.strip():
+            raise InvalidInput("an enforcement needs a reason")
+        now = self._clock.now()
+        store = self._store
+        with store.transaction():
+            frozen: list[str] = []
+            if level != "warn":
+                pending = [
+                    line.entry_id
+                    for line in store.entries(affiliate_id=affiliate_id, status="pending")
+                    if line.status == "pending" and line.affiliate_id == affiliate_id
+                ]
+                frozen = [
+                    line.entry_id for line in self.freeze(pending, reason=f"{level}: {reason}")
+                ]
+            if level == "expel":
+                self.blacklist("affiliate", affiliate_id, reason=f"expelled: {reason}")
+            steps = 1 + len(store.records("enforcement", f"{affiliate_id}/"))
+            step = Enforcement(
+                affiliate_id=affiliate_id,
+                level=level,
+                reason=reason,
+                at=now,
+                steps=steps,
+                frozen=frozen,
+            )
+            store.put_record("enforcement", f"{affiliate_id}/{steps:09d}", step.model_dump_json())
+        return step
+
+    def enforcements(self, affiliate_id: str) -> list[Enforcement]:
+        """The enforcement steps taken against an affiliate, oldest first."""
+        return [
+            Enforcement.model_validate_json(data)
+            for _, data in self._store.records("enforcement", f"{affiliate_id}/")
+        ]
 
     def review_queue(self, *, merchant_id: str | None = None) -> list[Commission]:
         """Frozen commissions waiting for a reviewer, oldest first; each line's

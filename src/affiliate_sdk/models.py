@@ -31,6 +31,7 @@ __all__ = [
     "CommissionStatus",
     "ComplaintOutcome",
     "Credit",
+    "Enforcement",
     "FraudThresholds",
     "Invoice",
     "ItemCommission",
@@ -263,6 +264,23 @@ class AffiliateGrade(AffiliateModel):
     orders: int
     refund_rate: float
     fraud_rate: float
+
+
+class Enforcement(AffiliateModel):
+    """An enforcement step against an affiliate (``Alliance.enforce``) and what it did.
+
+    ``warn`` records a warning; ``freeze`` also freezes every pending
+    commission of the affiliate (``frozen`` lists the lines); ``expel`` also
+    puts the affiliate on the shared blacklist, so its clicks earn nothing.
+    ``steps`` counts the affiliate's enforcement steps so far, this one included.
+    """
+
+    affiliate_id: Identifier
+    level: Literal["warn", "freeze", "expel"]
+    reason: str
+    at: datetime
+    steps: int
+    frozen: list[str] = Field(default_factory=list)
 
 
 class ComplaintOutcome(AffiliateModel):
