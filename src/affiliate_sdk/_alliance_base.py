@@ -390,6 +390,7 @@ class AllianceBase:
                 f"network:{ip_network}" if ip_network else None,
                 f"device:{visitor_id}" if visitor_id else None,
                 f"affiliate:{affiliate_id}",
+                now=now_ms / 1000,
             ),
         )
         fired = [reason for rule in self._click_rules if (reason := rule(facts, limits))]
@@ -568,9 +569,8 @@ class AllianceBase:
             f"cannot blacklist {kind!r} {value!r}: kinds are network, device, affiliate, payment"
         )
 
-    def _listed(self, *keys: str | None) -> tuple[str, ...]:
+    def _listed(self, *keys: str | None, now: float) -> tuple[str, ...]:
         """Which of ``keys`` are on the blacklist (read at most once per cache period)."""
-        now = self._clock.timestamp()
         loaded = self._blacklist_loaded
         if loaded is None or now - loaded[0] >= self._cache_ttl:
             loaded = self._blacklist_loaded = (now, frozenset(self.blacklisted()))

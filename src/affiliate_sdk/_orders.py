@@ -171,22 +171,23 @@ class OrdersMixin(AllianceBase):
                 if decision.campaign_id is not None:
                     self._bind_customer(store, order, decision.campaign_id, primary, placed_ms)
                 if verdict.decision != "block":
+                    limits = self._campaign_view(primary.campaign_id, now_ts).fraud
                     judged = self._order_verdict(
                         store,
                         order,
                         decision,
                         primary,
                         placed_ms,
+                        limits=limits,
                         listed=self._listed(
                             f"network:{ip_network}" if ip_network else None,
                             f"device:{visitor_id}" if visitor_id else None,
                             f"affiliate:{primary.affiliate_id}",
                             *self.identity_hashes(payment=order.payment_fingerprint),
+                            now=now_ts,
                         ),
                     )
-                    verdict = _merged(
-                        verdict, judged, self._campaign_view(primary.campaign_id, now_ts).fraud
-                    )
+                    verdict = _merged(verdict, judged, limits)
                 if verdict.decision == "block":
                     notes.append("no commission: the order was judged invalid")
                 else:
@@ -264,13 +265,13 @@ class OrdersMixin(AllianceBase):
         primary: Party,
         placed_ms: int,
         *,
+        limits: FraudThresholds,
         listed: tuple[str, ...],
     ) -> Verdict:
         """Judge an attributed order with the order rules; updates the shared order history.
 
         ``listed`` names what of the order is on the shared blacklist.
         """
-        limits = self._campaign_view(primary.campaign_id, self._clock.timestamp()).fraud
         share = next((s for s in decision.shares if s.affiliate_id == primary.affiliate_id), None)
         click = None if share is None else share.click
         seconds = None if click is None else (placed_ms - click.clicked_at_ms) / 1000

@@ -1,6 +1,16 @@
-"""Fraud checks: known bots today; the full rule engine builds on these."""
+"""Fraud checks: pure rules and their verdicts, counters, grades and the bot list."""
 
+from .rules import CLICK_RULES, ORDER_RULES, USER_AGENT_RULES, ClickFacts, OrderFacts, judge
 from .useragents import BotUserAgents
-from .verdicts import ALLOW, user_agent_verdict
+from .verdicts import ALLOW
 
-__all__ = ["ALLOW", "BotUserAgents", "user_agent_verdict"]
+__all__ = [
+    "ALLOW",
+    "CLICK_RULES",
+    "ORDER_RULES",
+    "USER_AGENT_RULES",
+    "BotUserAgents",
+    "ClickFacts",
+    "OrderFacts",
+    "judge",
+]
