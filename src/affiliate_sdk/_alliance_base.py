@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 from ._base import Rate
 from ._validation import check_identifier
 from .antifraud.counters import SlidingCounts
+from .antifraud.networks import NetworkKinds
 from .antifraud.rules import (
     CLICK_RULES,
     ORDER_RULES,
@@ -153,6 +154,7 @@ class AllianceOptions(TypedDict, total=False):
     fraud: FraudThresholds | None
     click_rules: Sequence[ClickRule]
     order_rules: Sequence[OrderRule]
+    networks: NetworkKinds | None
 
 
 class AllianceBase:
@@ -178,8 +180,10 @@ class AllianceBase:
         fraud: FraudThresholds | None = None,
         click_rules: Sequence[ClickRule] = (),
         order_rules: Sequence[OrderRule] = (),
+        networks: NetworkKinds | None = None,
     ) -> None:
         self._store = store
+        self._networks = networks
         self._fraud = fraud if fraud is not None else FraudThresholds()
         self._click_rules = (*CLICK_RULES, *click_rules)
         self._order_rules = (*ORDER_RULES, *order_rules)
@@ -360,17 +364,20 @@ class AllianceBase:
         *,
         affiliate_id: str,
         visitor_id: str | None,
+        ip: str | None,
         ip_network: str | None,
         now_ms: int,
     ) -> tuple[Verdict, str]:
         """The verdict on one click: its user agent's reasons and the per-click rules.
 
         Counts the click in the velocity windows first: per IP network and
-        affiliate per minute, and for a returning ``visitor_id`` (a new
-        visitor has no history) per visitor per minute and per visitor and
-        affiliate per day.
+        affiliate per minute, per affiliate per day, and for a returning
+        ``visitor_id`` (a new visitor has no history) per visitor per minute
+        and per visitor and affiliate per day.
         """
         minute = self._per_minute
+        day = self._per_day
+        day.add(f"a/{affiliate_id}", now_ms)
         paid: tuple[str, ...] = ()
         _, mark, query = url.partition("?")
         if mark:
@@ -379,11 +386,12 @@ class AllianceBase:
         facts = ClickFacts(
             user_agent=None,
             bot_pattern=None,
+            network_kind=self._networks.kind(ip) if self._networks is not None and ip else None,
             network_clicks=minute.add(f"n/{ip_network}", now_ms) if ip_network else 0,
             visitor_clicks=minute.add(f"v/{visitor_id}", now_ms) if visitor_id else 1,
             affiliate_clicks=minute.add(f"a/{affiliate_id}", now_ms),
             visitor_affiliate_clicks_today=(
-                self._per_day.add(f"{visitor_id}/{affiliate_id}", now_ms) if visitor_id else 1
+                day.add(f"{visitor_id}/{affiliate_id}", now_ms) if visitor_id else 1
             ),
             paid_parameters=paid,
             blacklisted=self._listed(

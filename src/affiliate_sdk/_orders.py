@@ -306,6 +306,10 @@ class OrdersMixin(AllianceBase):
             store.put_record("order_shape", key, json.dumps([duplicates + 1, placed_ms]))
         history = _history(store, primary.affiliate_id)
         sigmas = self._value_sigmas(store, order)
+        day = self._per_day
+        click_country = None
+        if click is not None and order.country is not None:
+            click_country = store.get_record("click_country", click.click_id)
         facts = OrderFacts(
             seconds_since_click=seconds,
             self_referral=shared,
@@ -313,7 +317,11 @@ class OrdersMixin(AllianceBase):
             coupon_without_click=coupon_alone,
             affiliate_orders=history.orders,
             affiliate_refunds=history.refunds,
+            affiliate_clicks_today=day.total(f"a/{primary.affiliate_id}", placed_ms),
+            affiliate_orders_today=day.add(f"o/{primary.affiliate_id}", placed_ms),
             value_sigmas=sigmas,
+            click_country=click_country,
+            order_country=order.country,
             blacklisted=listed,
             affiliate_grade=grade(history),
         )

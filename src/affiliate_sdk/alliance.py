@@ -8,6 +8,7 @@ result back in one transaction. It is the only layer that touches storage.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Unpack
@@ -35,6 +36,8 @@ from .tracking.clicks import Click, append_click_id, referrer_host
 from .tracking.keys import Keyring
 from .tracking.landing import check_landing_url
 from .tracking.links import LinkClaims, decode_token, encode_token, expiry_from
+
+_COUNTRY = re.compile(r"[A-Z]{2}")
 
 __all__ = [
     "DEFAULT_CAMPAIGN_CACHE_TTL",
@@ -154,13 +157,18 @@ class Alliance(OrdersMixin, SettlementMixin):
         user_agent: str | None,
         referrer: str | None = None,
         visitor_id: str | None = None,
+        country: str | None = None,
     ) -> Click:
         """Verify a link, record the click and say where to send the visitor.
 
         Raises a ``LinkError`` for a bad, expired or re-pointed link and a
         ``CampaignError`` when its campaign is gone or paused. A known bot gets
         a ``block`` verdict but still its redirect; it never earns commission.
+        ``country`` (ISO 3166 alpha-2, from the host's geo lookup) is kept with
+        the click so an order from another country can be questioned.
         """
+        if country is not None and not _COUNTRY.fullmatch(country):
+            raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code like 'DE'")
         now = self._clock.timestamp()
         now_ms = int(now * 1000)
         claims = decode_token(self._keyring, url, now)
@@ -186,6 +194,7 @@ class Alliance(OrdersMixin, SettlementMixin):
                 view.fraud,
                 affiliate_id=claims.affiliate_id,
                 visitor_id=None if dedupe_since is None else visitor_id,
+                ip=ip,
                 ip_network=ip_network,
                 now_ms=now_ms,
             )
@@ -211,6 +220,8 @@ class Alliance(OrdersMixin, SettlementMixin):
             ),
             dedupe_since_ms=dedupe_since,
         )
+        if country is not None and created:
+            self._store.put_record("click_country", record.click_id, country)
         return _new_click(
             (
                 record.click_id,

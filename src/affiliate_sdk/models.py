@@ -313,7 +313,11 @@ class FraudThresholds(AffiliateModel):
     """The numbers the rules compare against (data: per platform, merchant or campaign).
 
     Velocities are clicks within the last minute; ``min_click_to_order`` is
-    the shortest plausible time from a click to an order.
+    the shortest plausible time from a click to an order. Clicks from a
+    network of a kind in ``block_network_kinds`` are blocked, from other known
+    kinds (``vpn``, ``tor``, ``proxy``, ``hosting``...) reviewed. Click flooding
+    is ``clicks_per_order`` exceeded by an affiliate with at least
+    ``min_clicks_for_flooding`` clicks over the last day.
     """
 
     review_score: int = Field(default=40, ge=1, le=100)
@@ -329,6 +333,7 @@ class FraudThresholds(AffiliateModel):
     min_clicks_for_flooding: int = Field(default=2000, ge=1)
     outlier_sigmas: float = Field(default=4.0, gt=0)
     forbid_paid_search: bool = False
+    block_network_kinds: frozenset[str] = frozenset({"datacenter", "crawler"})
     complaints_per_hour: int = Field(default=50, ge=1)
     freeze_grade_c: bool = True
 

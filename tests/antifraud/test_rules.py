@@ -64,7 +64,11 @@ def test_paid_search_only_where_forbidden() -> None:
         (rules.duplicate_order, {"duplicates": 1}, "order.duplicate"),
         (rules.coupon_without_click, {"coupon_without_click": True}, "coupon.without_click"),
         (rules.refund_rate, {"affiliate_refunds": 25}, "affiliate.refund_rate"),
-        (rules.click_flooding, {"affiliate_clicks": 60_000}, "affiliate.click_flooding"),
+        (
+            rules.click_flooding,
+            {"affiliate_clicks_today": 60_000, "affiliate_orders_today": 3},
+            "affiliate.click_flooding",
+        ),
         (rules.value_outlier, {"value_sigmas": -4.5}, "order.value_outlier"),
         (rules.geo_mismatch, {"click_country": "CN", "order_country": "BR"}, "geo.mismatch"),
         (rules.order_blacklist, {"blacklisted": ("payment",)}, "blacklist.order"),

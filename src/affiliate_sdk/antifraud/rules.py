@@ -87,7 +87,8 @@ class OrderFacts(NamedTuple):
     coupon_without_click: bool = False
     affiliate_orders: int = 0
     affiliate_refunds: int = 0
-    affiliate_clicks: int = 0
+    affiliate_clicks_today: int = 0  # the credited affiliate's clicks over the last day
+    affiliate_orders_today: int = 0  # and its attributed orders, this one included
     value_sigmas: float | None = None  # log-value distance from the merchant's mean
     click_country: str | None = None
     order_country: str | None = None
@@ -133,13 +134,20 @@ def headless(facts: ClickFacts, _: FraudThresholds) -> Reason | None:
     return _reason("ua.headless", "critical", f"The user agent names automation tool {marker!r}.")
 
 
-def hosting_network(facts: ClickFacts, _: FraudThresholds) -> Reason | None:
-    if facts.network_kind is None:
+def hosting_network(facts: ClickFacts, limits: FraudThresholds) -> Reason | None:
+    kind = facts.network_kind
+    if kind is None:
         return None
+    if kind in limits.block_network_kinds:
+        return _reason(
+            f"net.{kind}",
+            "critical",
+            f"The click came from a {kind} network: servers, not people, browse from there.",
+        )
     return _reason(
-        f"net.{facts.network_kind}",
+        f"net.{kind}",
         "high",
-        f"The click came from a {facts.network_kind} network, where people rarely browse from.",
+        f"The click came from a {kind} network, which hides where the visitor is.",
     )
 
 
@@ -250,16 +258,16 @@ def refund_rate(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
 
 
 def click_flooding(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
-    orders = max(facts.affiliate_orders, 1)
-    if facts.affiliate_clicks < limits.min_clicks_for_flooding:
+    if facts.affiliate_clicks_today < limits.min_clicks_for_flooding:
         return None
-    ratio = facts.affiliate_clicks / orders
+    ratio = facts.affiliate_clicks_today / max(facts.affiliate_orders_today, 1)
     if ratio <= limits.clicks_per_order:
         return None
     return _reason(
         "affiliate.click_flooding",
         "warn",
-        f"The affiliate sends {ratio:.0f} clicks per order (limit {limits.clicks_per_order}).",
+        f"The affiliate sent {ratio:.0f} clicks per order over the last day "
+        f"(limit {limits.clicks_per_order}): click flooding.",
         score=limits.review_score,
     )
 
