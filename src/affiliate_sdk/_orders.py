@@ -92,6 +92,8 @@ MAX_LINKED_VISITORS: Final = 20
 DUPLICATE_WINDOW_MS: Final = 24 * 3_600_000
 #: A merchant's order values are judged for outliers from this many orders on.
 MIN_ORDERS_FOR_OUTLIERS: Final = 30
+#: Customers remembered per payment fingerprint (enough to see one shared too widely).
+MAX_PAYERS_KEPT: Final = 16
 
 
 class OrdersMixin(AllianceBase):
@@ -304,6 +306,13 @@ class OrdersMixin(AllianceBase):
             if found is not None and placed_ms - last_ms <= DUPLICATE_WINDOW_MS:
                 duplicates = count
             store.put_record("order_shape", key, json.dumps([duplicates + 1, placed_ms]))
+        payers = 0
+        if order.payment_fingerprint and order.customer_id is not None:
+            payers = _payers(
+                store,
+                self.identity_hashes(payment=order.payment_fingerprint)[0],
+                self._ips.digest(order.customer_id.encode())[:16],
+            )
         history = _history(store, primary.affiliate_id)
         sigmas = self._value_sigmas(store, order)
         day = self._per_day
@@ -314,6 +323,7 @@ class OrdersMixin(AllianceBase):
             seconds_since_click=seconds,
             self_referral=shared,
             duplicates=duplicates,
+            payment_customers=payers,
             coupon_without_click=coupon_alone,
             affiliate_orders=history.orders,
             affiliate_refunds=history.refunds,
@@ -943,6 +953,16 @@ class OrdersMixin(AllianceBase):
             if not paid and not live[line.entry_id] + amount:
                 emptied.append(line.model_copy(update={"status": "reversed"}))
         return reversals, emptied, {kind: to_merchant(p) for kind, p in sorted(parts.items())}
+
+
+def _payers(store: Store, payment: str, customer: str) -> int:
+    """Distinct customers seen with a payment fingerprint, this one counted (kept: up to 16)."""
+    found = store.get_record("payment_customers", payment)
+    customers: list[str] = [] if found is None else json.loads(found)
+    if customer not in customers:
+        customers = [*customers, customer][-MAX_PAYERS_KEPT:]
+        store.put_record("payment_customers", payment, json.dumps(customers))
+    return len(customers)
 
 
 def _history(store: Store, affiliate_id: str) -> History:

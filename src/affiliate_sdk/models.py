@@ -315,7 +315,7 @@ class FraudThresholds(AffiliateModel):
     Velocities are clicks within the last minute; ``min_click_to_order`` is
     the shortest plausible time from a click to an order. Clicks from a
     network of a kind in ``block_network_kinds`` are blocked, from other known
-    kinds (``vpn``, ``tor``, ``proxy``, ``hosting``...) reviewed. Click flooding
+    kinds (``vpn``, ``tor``, ``proxy``, ``hosting``...) add a warning's score. Click flooding
     is ``clicks_per_order`` exceeded by an affiliate with at least
     ``min_clicks_for_flooding`` clicks over the last day.
     """
@@ -330,6 +330,7 @@ class FraudThresholds(AffiliateModel):
     refund_rate: Rate | None = Decimal("0.25")
     min_orders_for_refund_rate: int = Field(default=20, ge=1)
     clicks_per_order: int = Field(default=500, ge=1)
+    customers_per_payment: int = Field(default=3, ge=1)
     min_clicks_for_flooding: int = Field(default=2000, ge=1)
     outlier_sigmas: float = Field(default=4.0, gt=0)
     forbid_paid_search: bool = False

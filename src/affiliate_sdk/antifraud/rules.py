@@ -84,6 +84,7 @@ class OrderFacts(NamedTuple):
     seconds_since_click: float | None = None
     self_referral: tuple[str, ...] = ()  # what the affiliate and customer share: "email", ...
     duplicates: int = 0  # earlier orders with the same customer, amount and lines
+    payment_customers: int = 0  # customers seen paying with this order's payment fingerprint
     coupon_without_click: bool = False
     affiliate_orders: int = 0
     affiliate_refunds: int = 0
@@ -146,8 +147,9 @@ def hosting_network(facts: ClickFacts, limits: FraudThresholds) -> Reason | None
         )
     return _reason(
         f"net.{kind}",
-        "high",
-        f"The click came from a {kind} network, which hides where the visitor is.",
+        "warn",
+        f"The click came from a {kind} network, which hides where the visitor is "
+        "(many people use one: it adds to other reasons, alone it is no fault).",
     )
 
 
@@ -228,6 +230,18 @@ def duplicate_order(facts: OrderFacts, limits: FraudThresholds) -> Reason | None
         "order.duplicate",
         "high",
         f"{facts.duplicates} earlier order(s) of the same customer with the same amount and lines.",
+        score=limits.review_score + 10,
+    )
+
+
+def shared_payment(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    if facts.payment_customers <= limits.customers_per_payment:
+        return None
+    return _reason(
+        "order.shared_payment",
+        "high",
+        f"The payment method has paid for {facts.payment_customers} different customers' "
+        f"orders (limit {limits.customers_per_payment}): fake accounts (brushing).",
         score=limits.review_score + 10,
     )
 
@@ -329,6 +343,7 @@ ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     self_referral,
     too_fast,
     duplicate_order,
+    shared_payment,
     coupon_without_click,
     refund_rate,
     click_flooding,
