@@ -92,8 +92,8 @@ MAX_LINKED_VISITORS: Final = 20
 DUPLICATE_WINDOW_MS: Final = 24 * 3_600_000
 #: A merchant's order values are judged for outliers from this many orders on.
 MIN_ORDERS_FOR_OUTLIERS: Final = 30
-#: Customers remembered per payment fingerprint (enough to see one shared too widely).
-MAX_PAYERS_KEPT: Final = 16
+#: Customers remembered per payment fingerprint or network (enough to see one shared widely).
+MAX_CUSTOMERS_KEPT: Final = 16
 
 
 class OrdersMixin(AllianceBase):
@@ -181,6 +181,7 @@ class OrdersMixin(AllianceBase):
                         primary,
                         placed_ms,
                         limits=limits,
+                        ip_network=ip_network,
                         listed=self._listed(
                             f"network:{ip_network}" if ip_network else None,
                             f"device:{visitor_id}" if visitor_id else None,
@@ -268,11 +269,13 @@ class OrdersMixin(AllianceBase):
         placed_ms: int,
         *,
         limits: FraudThresholds,
+        ip_network: str | None,
         listed: tuple[str, ...],
     ) -> Verdict:
         """Judge an attributed order with the order rules; updates the shared order history.
 
-        ``listed`` names what of the order is on the shared blacklist.
+        ``ip_network`` is the network the order was placed from; ``listed``
+        names what of the order is on the shared blacklist.
         """
         share = next((s for s in decision.shares if s.affiliate_id == primary.affiliate_id), None)
         click = None if share is None else share.click
@@ -306,13 +309,16 @@ class OrdersMixin(AllianceBase):
             if found is not None and placed_ms - last_ms <= DUPLICATE_WINDOW_MS:
                 duplicates = count
             store.put_record("order_shape", key, json.dumps([duplicates + 1, placed_ms]))
-        payers = 0
-        if order.payment_fingerprint and order.customer_id is not None:
-            payers = _payers(
-                store,
-                self.identity_hashes(payment=order.payment_fingerprint)[0],
-                self._ips.digest(order.customer_id.encode())[:16],
-            )
+        payers = neighbours = 0
+        if order.customer_id is not None:
+            customer = self._ips.digest(order.customer_id.encode())[:16]
+            if order.payment_fingerprint:
+                payment = self.identity_hashes(payment=order.payment_fingerprint)[0]
+                payers = _distinct(store, "payment_customers", payment, customer)
+            if ip_network is not None:
+                day = placed_ms // 86_400_000
+                place = _event_id(primary.affiliate_id, ip_network, str(day))
+                neighbours = _distinct(store, "network_customers", place, customer)
         history = _history(store, primary.affiliate_id)
         sigmas = self._value_sigmas(store, order)
         day = self._per_day
@@ -324,6 +330,7 @@ class OrdersMixin(AllianceBase):
             self_referral=shared,
             duplicates=duplicates,
             payment_customers=payers,
+            network_customers=neighbours,
             coupon_without_click=coupon_alone,
             affiliate_orders=history.orders,
             affiliate_refunds=history.refunds,
@@ -955,13 +962,13 @@ class OrdersMixin(AllianceBase):
         return reversals, emptied, {kind: to_merchant(p) for kind, p in sorted(parts.items())}
 
 
-def _payers(store: Store, payment: str, customer: str) -> int:
-    """Distinct customers seen with a payment fingerprint, this one counted (kept: up to 16)."""
-    found = store.get_record("payment_customers", payment)
+def _distinct(store: Store, kind: str, key: str, customer: str) -> int:
+    """Distinct customers seen under ``key``, this one counted (up to ``MAX_CUSTOMERS_KEPT``)."""
+    found = store.get_record(kind, key)
     customers: list[str] = [] if found is None else json.loads(found)
     if customer not in customers:
-        customers = [*customers, customer][-MAX_PAYERS_KEPT:]
-        store.put_record("payment_customers", payment, json.dumps(customers))
+        customers = [*customers, customer][-MAX_CUSTOMERS_KEPT:]
+        store.put_record(kind, key, json.dumps(customers))
     return len(customers)
 
 

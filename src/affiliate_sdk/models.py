@@ -331,6 +331,7 @@ class FraudThresholds(AffiliateModel):
     min_orders_for_refund_rate: int = Field(default=20, ge=1)
     clicks_per_order: int = Field(default=500, ge=1)
     customers_per_payment: int = Field(default=3, ge=1)
+    customers_per_network: int = Field(default=3, ge=1)
     min_clicks_for_flooding: int = Field(default=2000, ge=1)
     outlier_sigmas: float = Field(default=4.0, gt=0)
     forbid_paid_search: bool = False

@@ -63,6 +63,7 @@ def test_paid_search_only_where_forbidden() -> None:
         (rules.self_referral, {"self_referral": ("email",)}, "order.self_referral"),
         (rules.duplicate_order, {"duplicates": 1}, "order.duplicate"),
         (rules.shared_payment, {"payment_customers": 4}, "order.shared_payment"),
+        (rules.shared_network, {"network_customers": 4}, "order.shared_network"),
         (rules.coupon_without_click, {"coupon_without_click": True}, "coupon.without_click"),
         (rules.refund_rate, {"affiliate_refunds": 25}, "affiliate.refund_rate"),
         (

@@ -85,6 +85,7 @@ class OrderFacts(NamedTuple):
     self_referral: tuple[str, ...] = ()  # what the affiliate and customer share: "email", ...
     duplicates: int = 0  # earlier orders with the same customer, amount and lines
     payment_customers: int = 0  # customers seen paying with this order's payment fingerprint
+    network_customers: int = 0  # the affiliate's customers ordering from this IP network today
     coupon_without_click: bool = False
     affiliate_orders: int = 0
     affiliate_refunds: int = 0
@@ -246,6 +247,18 @@ def shared_payment(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     )
 
 
+def shared_network(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    if facts.network_customers <= limits.customers_per_network:
+        return None
+    return _reason(
+        "order.shared_network",
+        "warn",
+        f"{facts.network_customers} different customers of this affiliate ordered from one IP "
+        f"network today (limit {limits.customers_per_network}): accounts run by one hand.",
+        score=limits.review_score,
+    )
+
+
 def coupon_without_click(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     if not facts.coupon_without_click:
         return None
@@ -344,6 +357,7 @@ ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     too_fast,
     duplicate_order,
     shared_payment,
+    shared_network,
     coupon_without_click,
     refund_rate,
     click_flooding,

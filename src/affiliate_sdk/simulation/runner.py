@@ -1,0 +1,167 @@
+"""Drive a real ``Alliance`` with a scenario's traffic and score what its fraud engine decided."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from affiliate_sdk.alliance import Alliance
+from affiliate_sdk.antifraud.networks import NetworkKinds
+from affiliate_sdk.commission.plans import CommissionPlan
+from affiliate_sdk.errors import InvalidInput
+from affiliate_sdk.models import Affiliate, Campaign, Order
+from affiliate_sdk.money import Money
+from affiliate_sdk.testing import FakeClock
+
+from .evaluation import Evaluation, Tally, evaluate
+from .scenario import Scenario
+from .traffic import DATACENTER_RANGES, VPN_RANGES, CampaignSpec, Event, Traffic, generate
+
+__all__ = ["Progress", "networks", "simulate"]
+
+#: Called now and then with (events done, events in all).
+Progress = Callable[[int, int], None]
+_CURRENCY = "USD"
+_CENT = Decimal("0.01")
+
+
+def networks() -> NetworkKinds:
+    """The ranges the simulated host knows: its VPN and datacenter lists, plus the bundled
+    cloud ranges when the ``networks`` extra is installed."""
+    own = {"vpn": VPN_RANGES, "datacenter": DATACENTER_RANGES}
+    try:
+        return NetworkKinds.bundled(own)
+    except InvalidInput:
+        return NetworkKinds(own)
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    progress: Progress | None = None,
+    every: int = 10_000,
+    directory: Path | None = None,
+) -> Evaluation:
+    """Generate the scenario's traffic, play it through an ``Alliance`` and evaluate it.
+
+    The alliance's store is ``memory://`` or, for ``store="sqlite"``, a new
+    SQLite file in ``directory`` (a temporary one by default).
+    """
+    traffic = generate(scenario)
+    started = time.perf_counter()
+    if scenario.store == "sqlite":
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
+            tally = _play(
+                traffic, scenario, f"sqlite:///{Path(tmp) / 'simulation.db'}", progress, every
+            )
+    else:
+        tally = _play(traffic, scenario, "memory://", progress, every)
+    return evaluate(scenario, tally, seconds=time.perf_counter() - started)
+
+
+def _play(
+    traffic: Traffic, scenario: Scenario, url: str, progress: Progress | None, every: int
+) -> Tally:
+    clock = FakeClock(scenario.start)
+    key = hashlib.sha256(f"simulation/{scenario.seed}".encode()).digest()
+    tally = Tally()
+    with Alliance.open(url, keys={"sim": key}, clock=clock, networks=networks()) as alliance:
+        for spec in traffic.campaigns:
+            alliance.add_campaign(
+                Campaign(
+                    campaign_id=spec.campaign_id,
+                    merchant_id=spec.merchant_id,
+                    plan=CommissionPlan(rate=spec.rate),
+                    landing_domains=[spec.domain],
+                    country=spec.country,
+                )
+            )
+        for (affiliate, index), code in traffic.coupons.items():
+            alliance.assign_coupon(
+                code, affiliate_id=affiliate, campaign_id=traffic.campaigns[index].campaign_id
+            )
+        for affiliate, (email, card) in traffic.identities.items():
+            alliance.add_affiliate(
+                Affiliate(
+                    affiliate_id=affiliate,
+                    identity=alliance.identity_hashes(email=email, payment=card),
+                )
+            )
+        links: dict[tuple[str, int], str] = {}
+        total = len(traffic.events)
+        for done, event in enumerate(traffic.events, 1):
+            clock.set(datetime.fromtimestamp(event.at_ms / 1000, UTC))
+            spec = traffic.campaigns[event.campaign]
+            if event.kind == "click":
+                assert event.affiliate_id is not None
+                link = links.get((event.affiliate_id, event.campaign))
+                if link is None:
+                    link = links[(event.affiliate_id, event.campaign)] = alliance.create_link(
+                        affiliate_id=event.affiliate_id,
+                        campaign_id=spec.campaign_id,
+                        landing_url=f"https://{spec.domain}/",
+                    )
+                click = alliance.track_click(
+                    link,
+                    ip=event.ip,
+                    user_agent=event.user_agent,
+                    referrer=event.referrer,
+                    visitor_id=event.visitor_id,
+                    country=event.country,
+                )
+                verdict = click.verdict
+                tally.click(event.label, verdict.decision, [r.code for r in verdict.reasons])
+            elif event.kind == "order":
+                _order(alliance, event, spec, tally)
+            else:
+                assert event.order_id is not None
+                alliance.refund(spec.merchant_id, event.order_id)
+                tally.refunds[event.label] += 1
+            if progress is not None and (done % every == 0 or done == total):
+                progress(done, total)
+    return tally
+
+
+def _order(alliance: Alliance, event: Event, spec: CampaignSpec, tally: Tally) -> None:
+    assert event.order_id is not None
+    merchant_id, rate = spec.merchant_id, spec.rate
+    total = Money(Decimal(event.amount_cents) / 100, _CURRENCY)
+    order = Order(
+        merchant_id=merchant_id,
+        order_id=event.order_id,
+        total=total,
+        items=[{"sku": event.sku or "sku", "unit_price": total}],
+        customer_id=event.customer,
+        customer_email=event.email,
+        payment_fingerprint=event.payment,
+        coupon_codes=[event.coupon] if event.coupon else [],
+        country=event.country,
+    )
+    outcome = alliance.record_order(
+        order, visitor_id=event.visitor_id, ip=event.ip, user_agent=event.user_agent
+    )
+    # What the order would earn its affiliate with nothing withheld.
+    nominal = Decimal(0)
+    if event.affiliate_id is not None:
+        nominal = (total.amount * rate).quantize(_CENT)
+    paid = frozen = Decimal(0)
+    for line in outcome.commissions:
+        if line.account != "affiliate":
+            continue
+        if line.status == "frozen":
+            frozen += line.amount.amount
+        else:
+            paid += line.amount.amount
+    tally.order(
+        event.label,
+        decision=outcome.verdict.decision,
+        nominal=nominal,
+        paid=paid,
+        frozen=frozen,
+        codes=[reason.code for reason in outcome.verdict.reasons],
+    )
