@@ -92,6 +92,8 @@ MAX_LINKED_VISITORS: Final = 20
 DUPLICATE_WINDOW_MS: Final = 24 * 3_600_000
 #: A merchant's order values are judged for outliers from this many orders on.
 MIN_ORDERS_FOR_OUTLIERS: Final = 30
+#: Reasons that do not count against the affiliate's grade.
+NOT_THE_AFFILIATES: Final = frozenset({"affiliate.grade_c", "order.duplicate"})
 #: Customers remembered per payment fingerprint or network (enough to see one shared widely).
 MAX_CUSTOMERS_KEPT: Final = 16
 
@@ -316,8 +318,8 @@ class OrdersMixin(AllianceBase):
                 payment = self.identity_hashes(payment=order.payment_fingerprint)[0]
                 payers = _distinct(store, "payment_customers", payment, customer)
             if ip_network is not None:
-                day = placed_ms // 86_400_000
-                place = _event_id(primary.affiliate_id, ip_network, str(day))
+                week = str(placed_ms // 604_800_000)
+                place = _event_id(primary.affiliate_id, ip_network, week)
                 neighbours = _distinct(store, "network_customers", place, customer)
         history = _history(store, primary.affiliate_id)
         sigmas = self._value_sigmas(store, order)
@@ -344,10 +346,11 @@ class OrdersMixin(AllianceBase):
         )
         fired = [reason for rule in self._order_rules if (reason := rule(facts, limits))]
         verdict = judge(fired, limits) if fired else ALLOW
-        # An order counts as suspect for what it did, not for the grade it was judged under
-        # (else a grade C could never be left).
+        # An order counts against its affiliate for what it did, not for the grade it was
+        # judged under (else a grade C could never be left), nor for being reported twice
+        # (a shop or a shopper resubmitting is no fault of the affiliate's).
         suspect = verdict.decision != "allow" and any(
-            reason.code != "affiliate.grade_c" for reason in verdict.reasons
+            reason.code not in NOT_THE_AFFILIATES for reason in verdict.reasons
         )
         _put_history(
             store,

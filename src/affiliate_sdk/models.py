@@ -329,10 +329,10 @@ class FraudThresholds(AffiliateModel):
     min_click_to_order_seconds: float = Field(default=10.0, ge=0)
     refund_rate: Rate | None = Decimal("0.25")
     min_orders_for_refund_rate: int = Field(default=20, ge=1)
-    clicks_per_order: int = Field(default=500, ge=1)
+    clicks_per_order: int = Field(default=300, ge=1)
     customers_per_payment: int = Field(default=3, ge=1)
     customers_per_network: int = Field(default=3, ge=1)
-    min_clicks_for_flooding: int = Field(default=2000, ge=1)
+    min_clicks_for_flooding: int = Field(default=1000, ge=1)
     outlier_sigmas: float = Field(default=4.0, gt=0)
     forbid_paid_search: bool = False
     block_network_kinds: frozenset[str] = frozenset({"datacenter", "crawler"})

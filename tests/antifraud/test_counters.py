@@ -22,13 +22,16 @@ def test_late_events_count_only_inside_the_window() -> None:
     assert counts.add("k", 10_000) == 2  # older than the window: ignored
 
 
-def test_memory_is_bounded() -> None:
+def test_memory_is_bounded_and_busy_keys_stay() -> None:
     counts = SlidingCounts(60_000, buckets=6, max_keys=3)
+    counts.add("busy", 0)
     for key in "abcd":
         counts.add(key, 0)
+        counts.add("busy", 0)  # counted again: the least recently counted key goes first
     assert len(counts) == 3
-    assert counts.total("a", 0) == 0  # the first key seen was forgotten
-    assert counts.total("d", 0) == 1
+    assert counts.total("busy", 0) == 5
+    assert counts.total("a", 0) == 0 and counts.total("b", 0) == 0
+    assert counts.total("c", 0) == 1 and counts.total("d", 0) == 1
 
 
 def test_bad_shapes_are_refused() -> None:

@@ -3,7 +3,8 @@
 Pure: the caller passes the time. A window is cut into equal buckets; a key
 keeps one count per bucket, so adding an event and reading the window's total
 are O(buckets) and a key's memory is fixed. At most ``max_keys`` keys are
-kept; past that, the key seen first is forgotten first.
+kept; past that, the key counted least recently is forgotten first, so busy
+keys (an affiliate, a network) outlive a stream of one-off visitors.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class SlidingCounts:
                     self._keys.popitem(last=False)
                 slots = self._keys[key] = [index] + [0] * size
             else:
+                self._keys.move_to_end(key)
                 last = slots[0]
                 if index - last >= size:
                     slots[1:] = [0] * size

@@ -85,7 +85,7 @@ class OrderFacts(NamedTuple):
     self_referral: tuple[str, ...] = ()  # what the affiliate and customer share: "email", ...
     duplicates: int = 0  # earlier orders with the same customer, amount and lines
     payment_customers: int = 0  # customers seen paying with this order's payment fingerprint
-    network_customers: int = 0  # the affiliate's customers ordering from this IP network today
+    network_customers: int = 0  # the affiliate's customers ordering from this IP network this week
     coupon_without_click: bool = False
     affiliate_orders: int = 0
     affiliate_refunds: int = 0
@@ -254,7 +254,7 @@ def shared_network(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
         "order.shared_network",
         "warn",
         f"{facts.network_customers} different customers of this affiliate ordered from one IP "
-        f"network today (limit {limits.customers_per_network}): accounts run by one hand.",
+        f"network this week (limit {limits.customers_per_network}): accounts run by one hand.",
         score=limits.review_score,
     )
 

@@ -11,6 +11,7 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Final, Literal, NamedTuple
 
 from .scenario import FraudActor, Scenario
@@ -614,7 +615,7 @@ def _coupon_leak(
 def _duplicates(
     b: _Builder, actor: FraudActor, me: str, campaigns: tuple[CampaignSpec, ...], *_: object
 ) -> None:
-    """An affiliate's real orders reported again under new order ids."""
+    """Real orders of an affiliate's customers reported again under new order ids."""
     rng = b.rng
     for at in _per_day(b, actor):
         index = rng.randrange(len(campaigns))
@@ -633,25 +634,24 @@ def _duplicates(
         )
         placed = at + b.conversion_ms()
         cents, sku = b.order_cents(b.s.order_value_median), f"sku-{rng.randrange(2000)}"
-        same: dict[str, object] = {
-            "cents": cents,
-            "sku": sku,
-            "refund": False,
-            "ip": ip,
-            "user_agent": agent,
-        }
-        first = b.order(placed, "legit", index, country, earner=me, visitor=visitor, **same)
-        if first is None:
+
+        report = partial(
+            b.order,
+            campaign=index,
+            country=country,
+            earner=me,
+            visitor=visitor,
+            cents=cents,
+            sku=sku,
+            refund=False,
+            ip=ip,
+            user_agent=agent,
+        )
+        if report(placed, "legit") is None:
             continue
         for copy in range(rng.randint(1, 2)):
-            b.order(
-                placed + (copy + 1) * rng.randrange(_MINUTE_MS, 30 * _MINUTE_MS),
-                "duplicate_order",
-                index,
-                country,
-                earner=me,
-                visitor=visitor,
-                **same,
+            report(
+                placed + (copy + 1) * rng.randrange(_MINUTE_MS, 30 * _MINUTE_MS), "duplicate_order"
             )
 
 
