@@ -2,6 +2,9 @@
 
 * ``affiliate-sdk demo [--db PATH] [--clicks N] [--seed S]``: run a whole
   alliance on SQLite and print a summary.
+* ``affiliate-sdk simulate [--scenario NAME|FILE.json] [--seed S] [--store memory|sqlite]
+  [--json]``: play a seeded scenario with labelled fraud through an alliance and
+  print how well the fraud engine did.
 * ``affiliate-sdk keys new``: print a fresh 256-bit link-signing secret (hex).
 """
 
@@ -28,7 +31,8 @@ def _positive(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="affiliate-sdk", description="Affiliate alliance SDK: demo and key tools."
+        prog="affiliate-sdk",
+        description="Affiliate alliance SDK: demo, fraud simulation and key tools.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -36,6 +40,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", type=Path, default=Path("affiliate-demo.db"), help="SQLite file")
     demo.add_argument("--clicks", type=_positive, default=5000, help="clicks to simulate")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same summary)")
+
+    simulate = commands.add_parser(
+        "simulate", help="play a seeded scenario with labelled fraud and evaluate the fraud engine"
+    )
+    simulate.add_argument(
+        "--scenario",
+        default="default",
+        help="a preset (default, singles_day, fraud_heavy, honest, small) or a JSON scenario file",
+    )
+    simulate.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    simulate.add_argument("--store", choices=("memory", "sqlite"), default=None)
+    simulate.add_argument("--days", type=_positive, default=None, help="override the days")
+    simulate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    simulate.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     keys = commands.add_parser("keys", help="signing key tools")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -54,11 +72,52 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             summary = run_demo(args.db, clicks=args.clicks, seed=args.seed)
             print(summary.render())
+        elif args.command == "simulate":
+            return _simulate(args)
         elif args.command == "keys":
             print(secrets.token_hex(MIN_SECRET_BYTES))
     except AffiliateError as exc:
         print(f"affiliate-sdk: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from affiliate_sdk.simulation import PRESETS, Scenario, simulate
+
+    if args.scenario in PRESETS:
+        scenario = PRESETS[args.scenario]
+    else:
+        path = Path(args.scenario)
+        if not path.is_file():
+            names = ", ".join(PRESETS)
+            print(
+                f"affiliate-sdk: no preset or file {args.scenario!r} (presets: {names})",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            scenario = Scenario.model_validate_json(path.read_text())
+        except ValueError as exc:
+            print(f"affiliate-sdk: {path} is not a valid scenario: {exc}", file=sys.stderr)
+            return 2
+    update = {
+        name: value
+        for name, value in (("seed", args.seed), ("store", args.store), ("days", args.days))
+        if value is not None
+    }
+    scenario = scenario.model_copy(update=update)
+
+    def progress(done: int, total: int) -> None:
+        print(
+            f"\r  {done:,} / {total:,} events",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    evaluation = simulate(scenario, progress=None if args.quiet else progress)
+    print(evaluation.model_dump_json(indent=2) if args.json else evaluation.render())
     return 0
 
 
