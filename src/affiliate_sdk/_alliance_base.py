@@ -17,7 +17,6 @@ from pydantic import TypeAdapter
 
 from ._base import Rate
 from ._validation import check_identifier
-from .antifraud.counters import SlidingCounts
 from .antifraud.networks import NetworkKinds
 from .antifraud.rules import (
     CLICK_RULES,
@@ -29,6 +28,7 @@ from .antifraud.rules import (
     OrderRule,
     judge,
 )
+from .antifraud.shared import SharedCounts
 from .antifraud.useragents import BotUserAgents
 from .antifraud.verdicts import ALLOW
 from .clock import Clock, SystemClock
@@ -187,8 +187,9 @@ class AllianceBase:
         self._fraud = fraud if fraud is not None else FraudThresholds()
         self._click_rules = (*CLICK_RULES, *click_rules)
         self._order_rules = (*ORDER_RULES, *order_rules)
-        self._per_minute = SlidingCounts(60_000, buckets=6, max_keys=100_000)
-        self._per_day = SlidingCounts(86_400_000, buckets=4, max_keys=100_000)
+        # Velocity windows, shared through the store with every process that opens it.
+        self._per_minute = SharedCounts(store, "velocity/minute", 60_000, buckets=6)
+        self._per_day = SharedCounts(store, "velocity/day", 86_400_000, buckets=4)
         self._fx = fx
         if checkpoint_every < 1:
             raise InvalidInput("checkpoint_every must be at least 1")
@@ -241,7 +242,12 @@ class AllianceBase:
         return self._keyring
 
     def close(self) -> None:
-        self._store.close()
+        now_ms = int(self._clock.timestamp() * 1000)
+        try:
+            self._per_minute.flush(now_ms)
+            self._per_day.flush(now_ms)
+        finally:
+            self._store.close()
 
     def __enter__(self) -> Self:
         return self

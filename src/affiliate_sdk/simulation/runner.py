@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 import time
@@ -30,6 +31,7 @@ _CURRENCY = "USD"
 _CENT = Decimal("0.01")
 
 
+@functools.cache
 def networks() -> NetworkKinds:
     """The ranges the simulated host knows: its VPN and datacenter lists, plus the bundled
     cloud ranges when the ``networks`` extra is installed."""

@@ -142,6 +142,19 @@ class Store(Protocol):
         """``(key, data)`` of the records of ``kind`` whose key starts with ``prefix``, by key."""
         ...
 
+    # shared counters (the fraud engine's sliding windows)
+    def add_counts(self, rows: Sequence[tuple[str, int, int]]) -> None:
+        """Add each ``(key, bucket, count)``'s count to that bucket of that key (one unit)."""
+        ...
+
+    def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> dict[str, int]:
+        """Per key, the sum of its buckets numbered ``since_bucket`` or more (absent: none)."""
+        ...
+
+    def prune_counts(self, prefix: str, *, before_bucket: int) -> None:
+        """Forget the buckets numbered below ``before_bucket`` of keys starting with ``prefix``."""
+        ...
+
     # tier totals
     def get_tier_state(self, key: str) -> TierState | None:
         """A tier scope's period totals, or None before its first order."""

@@ -47,6 +47,7 @@ class MemoryStore:
         self._tiers: dict[str, TierState] = {}
         self._subscriptions: dict[str, str] = {}
         self._records: dict[str, dict[str, str]] = {}
+        self._counts: dict[str, dict[int, int]] = {}
         self._payouts: list[tuple[str, PayoutBatch]] = []
         self._payout_runs: set[str] = set()
         self._journal: list[JournalRow] = []
@@ -275,6 +276,33 @@ class MemoryStore:
         with self._lock:
             table = self._records.get(kind, {})
             return sorted((k, v) for k, v in table.items() if k.startswith(prefix))
+
+    # -- shared counters ---------------------------------------------------------------
+    # Not undone by a rolled-back transaction: counts are observations, not bookings.
+    def add_counts(self, rows: Sequence[tuple[str, int, int]]) -> None:
+        with self._lock:
+            counts = self._counts
+            for key, bucket, count in rows:
+                buckets = counts.setdefault(key, {})
+                buckets[bucket] = buckets.get(bucket, 0) + count
+
+    def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> dict[str, int]:
+        with self._lock:
+            found = {}
+            for key in keys:
+                buckets = self._counts.get(key)
+                if buckets:
+                    found[key] = sum(n for b, n in buckets.items() if b >= since_bucket)
+            return found
+
+    def prune_counts(self, prefix: str, *, before_bucket: int) -> None:
+        with self._lock:
+            for key in [k for k in self._counts if k.startswith(prefix)]:
+                buckets = self._counts[key]
+                for bucket in [b for b in buckets if b < before_bucket]:
+                    del buckets[bucket]
+                if not buckets:
+                    del self._counts[key]
 
     # -- subscriptions -----------------------------------------------------------------
     def bind_subscription(self, merchant_id: str, subscription_id: str, click_id: str) -> None:

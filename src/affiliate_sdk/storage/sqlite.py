@@ -200,6 +200,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (kind, key)
         ) WITHOUT ROWID""",
     ),
+    (
+        """CREATE TABLE counters (
+            key TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (key, bucket)
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -851,6 +859,35 @@ class SQLiteStore:
                 (kind, prefix, prefix + "\uffff"),
             ).fetchall()
         return [(str(k), str(d)) for k, d in rows]
+
+    # -- shared counters -------------------------------------------------------------------------
+    def add_counts(self, rows: Sequence[tuple[str, int, int]]) -> None:
+        with self.transaction(), self._guard() as conn:
+            conn.executemany(
+                "INSERT INTO counters (key, bucket, count) VALUES (?, ?, ?) "
+                "ON CONFLICT (key, bucket) DO UPDATE SET count = count + excluded.count",
+                rows,
+            )
+
+    def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> dict[str, int]:
+        found: dict[str, int] = {}
+        with self._guard() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                rows = conn.execute(
+                    f"SELECT key, sum(count) FROM counters WHERE key IN ({_placeholders(chunk)}) "
+                    "AND bucket >= ? GROUP BY key",
+                    [*chunk, since_bucket],
+                ).fetchall()
+                found.update((str(key), int(total)) for key, total in rows)
+        return found
+
+    def prune_counts(self, prefix: str, *, before_bucket: int) -> None:
+        with self._guard() as conn:
+            conn.execute(
+                "DELETE FROM counters WHERE key >= ? AND key < ? AND bucket < ?",
+                (prefix, prefix + "\uffff", before_bucket),
+            )
 
     # -- subscriptions ---------------------------------------------------------------------------
     def bind_subscription(self, merchant_id: str, subscription_id: str, click_id: str) -> None:
