@@ -195,3 +195,12 @@ def test_registries_and_period_totals(store: Store) -> None:
     assert store.plan_versions("c1") == [version]
     with pytest.raises(StorageError):
         store.add_plan_version(version)  # version 1 again
+
+
+def test_counters_add_up_by_bucket_and_prune(store: Store) -> None:
+    store.add_counts([("v/a", 1, 2), ("v/a", 2, 3), ("v/b", 2, 1)])
+    store.add_counts([("v/a", 2, 1), ("w/a", 1, 7)])
+    assert store.sum_counts(["v/a", "v/b", "v/none"], since_bucket=1) == [6, 1, 0]
+    assert store.sum_counts(["v/a", "w/a"], since_bucket=2) == [4, 0]
+    store.prune_counts("v/", before_bucket=2)
+    assert store.sum_counts(["v/a", "w/a"], since_bucket=0) == [4, 7]  # w/ is another prefix

@@ -78,13 +78,20 @@ class SharedCounts:
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
         """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
+        # Inlined: this runs several times on every click.
         with self._lock:
-            self._catch_up(now_ms)
+            synced = self._synced_ms
+            if synced is None or now_ms - synced >= self._sync_ms:
+                self._sync(now_ms)
             slot = (key, now_ms // self._width)
             pending = self._pending
             pending[slot] = pending.get(slot, 0) + count
-            fresh = self._fresh[key] = self._fresh.get(key, 0) + count
-            return self._shared(key, now_ms) + fresh
+            fresh = self._fresh
+            total = fresh[key] = fresh.get(key, 0) + count
+            base = self._base.get(key)
+            if base is not None and now_ms - base[1] < self._width:
+                total += base[0]
+            return total
 
     def total(self, key: str, now_ms: int) -> int:
         """The window's total for ``key`` at ``now_ms``, read from the store if not known."""
@@ -92,10 +99,10 @@ class SharedCounts:
             self._catch_up(now_ms)
             base = self._base.get(key)
             if base is None or now_ms - base[1] >= self._width:
-                found = self._store.sum_counts(
+                (found,) = self._store.sum_counts(
                     [self._prefix + key], since_bucket=self._first_bucket(now_ms)
                 )
-                self._remember(key, found.get(self._prefix + key, 0), now_ms)
+                self._remember(key, found, now_ms)
             return self._shared(key, now_ms) + self._fresh.get(key, 0)
 
     def flush(self, now_ms: int) -> None:
@@ -120,7 +127,7 @@ class SharedCounts:
         base = self._base
         base[key] = (total, now_ms)
         base.move_to_end(key)
-        while len(base) > self._max_keys:
+        if len(base) > self._max_keys:
             base.popitem(last=False)
 
     def _catch_up(self, now_ms: int) -> None:
@@ -135,15 +142,20 @@ class SharedCounts:
             return
         prefix = self._prefix
         store = self._store
+        keys = list(self._fresh)
         with store.transaction():
             store.add_counts([(prefix + key, b, n) for (key, b), n in self._pending.items()])
             found = store.sum_counts(
-                [prefix + key for key in self._fresh], since_bucket=self._first_bucket(now_ms)
+                [prefix + key for key in keys], since_bucket=self._first_bucket(now_ms)
             )
             self._syncs += 1
             if self._syncs % _PRUNE_EVERY == 0:
                 store.prune_counts(prefix, before_bucket=self._first_bucket(now_ms))
-        for key in self._fresh:
-            self._remember(key, found.get(prefix + key, 0), now_ms)
+        base = self._base
+        for key, total in zip(keys, found, strict=True):
+            base[key] = (total, now_ms)
+            base.move_to_end(key)
+        for _ in range(len(base) - self._max_keys):
+            base.popitem(last=False)
         self._pending.clear()
         self._fresh.clear()

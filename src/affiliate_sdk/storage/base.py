@@ -147,8 +147,8 @@ class Store(Protocol):
         """Add each ``(key, bucket, count)``'s count to that bucket of that key (one unit)."""
         ...
 
-    def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> dict[str, int]:
-        """Per key, the sum of its buckets numbered ``since_bucket`` or more (absent: none)."""
+    def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
+        """Per key, in order, the sum of its buckets numbered ``since_bucket`` or more."""
         ...
 
     def prune_counts(self, prefix: str, *, before_bucket: int) -> None:

@@ -286,14 +286,15 @@ class MemoryStore:
                 buckets = counts.setdefault(key, {})
                 buckets[bucket] = buckets.get(bucket, 0) + count
 
-    def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> dict[str, int]:
+    def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
         with self._lock:
-            found = {}
-            for key in keys:
-                buckets = self._counts.get(key)
-                if buckets:
-                    found[key] = sum(n for b, n in buckets.items() if b >= since_bucket)
-            return found
+            counts = self._counts
+            return [
+                sum([n for b, n in buckets.items() if b >= since_bucket])
+                if (buckets := counts.get(key))
+                else 0
+                for key in keys
+            ]
 
     def prune_counts(self, prefix: str, *, before_bucket: int) -> None:
         with self._lock:

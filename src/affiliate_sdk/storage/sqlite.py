@@ -869,7 +869,7 @@ class SQLiteStore:
                 rows,
             )
 
-    def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> dict[str, int]:
+    def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
         found: dict[str, int] = {}
         with self._guard() as conn:
             for start in range(0, len(keys), 500):
@@ -880,7 +880,7 @@ class SQLiteStore:
                     [*chunk, since_bucket],
                 ).fetchall()
                 found.update((str(key), int(total)) for key, total in rows)
-        return found
+        return [found.get(key, 0) for key in keys]
 
     def prune_counts(self, prefix: str, *, before_bucket: int) -> None:
         with self._guard() as conn:
