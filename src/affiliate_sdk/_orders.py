@@ -58,6 +58,7 @@ from .ids import new_id
 from .models import (
     MAX_ATTRIBUTION_WINDOW,
     AffiliateGrade,
+    ChannelGrade,
     Commission,
     Credit,
     FraudThresholds,
@@ -322,6 +323,9 @@ class OrdersMixin(AllianceBase):
                 place = _event_id(primary.affiliate_id, ip_network, week)
                 neighbours = _distinct(store, "network_customers", place, customer)
         history = _history(store, primary.affiliate_id)
+        if seconds is not None:
+            late = seconds >= limits.late_conversion_hours * 3600
+            history = history._replace(timed=history.timed + 1, late=history.late + late)
         sigmas = self._value_sigmas(store, order)
         day = self._per_day
         click_country = None
@@ -336,6 +340,8 @@ class OrdersMixin(AllianceBase):
             coupon_without_click=coupon_alone,
             affiliate_orders=history.orders,
             affiliate_refunds=history.refunds,
+            affiliate_timed_orders=history.timed,
+            affiliate_late_orders=history.late,
             affiliate_clicks_today=day.total(f"a/{primary.affiliate_id}", placed_ms),
             affiliate_orders_today=day.add(f"o/{primary.affiliate_id}", placed_ms),
             value_sigmas=sigmas,
@@ -496,6 +502,38 @@ class OrdersMixin(AllianceBase):
             refund_rate=history.refund_rate,
             fraud_rate=history.fraud_rate,
         )
+
+    def channel_grades(self) -> list[ChannelGrade]:
+        """Every channel's grade, from the pooled history of its affiliates' orders.
+
+        Graded like an affiliate (S/A/B/C from the fraud and refund rates, no
+        grade before 20 orders); channels by name, the affiliates without one
+        last.
+        """
+        pooled: dict[str | None, list[int]] = {}
+        members: dict[str | None, int] = {}
+        for affiliate_id, data in self._store.records("affiliate_orders", ""):
+            member = self._member(affiliate_id)
+            channel = None if member is None else member.channel
+            history = History(*json.loads(data))
+            total = pooled.setdefault(channel, [0] * len(history))
+            pooled[channel] = [a + b for a, b in zip(total, history, strict=True)]
+            members[channel] = members.get(channel, 0) + 1
+        grades = []
+        for channel in sorted(pooled, key=lambda name: (name is None, name or "")):
+            history = History(*pooled[channel])
+            grades.append(
+                ChannelGrade(
+                    channel=channel,
+                    grade=grade(history),
+                    affiliates=members[channel],
+                    orders=history.orders,
+                    refund_rate=history.refund_rate,
+                    fraud_rate=history.fraud_rate,
+                    late_share=history.late / history.timed if history.timed else 0.0,
+                )
+            )
+        return grades
 
     # -- coupons ------------------------------------------------------------------------------
     def assign_coupon(

@@ -266,6 +266,24 @@ class AffiliateGrade(AffiliateModel):
     fraud_rate: float
 
 
+class ChannelGrade(AffiliateModel):
+    """A channel's grade from its affiliates' pooled order history (``Alliance.channel_grades``).
+
+    ``channel`` is the affiliates' ``Affiliate.channel``; None pools the
+    affiliates without one (and those never registered). ``late_share`` is
+    the share of orders through a click placed hours after it (see
+    ``FraudThresholds.late_conversion_hours``).
+    """
+
+    channel: Text | None
+    grade: Literal["S", "A", "B", "C"] | None
+    affiliates: int
+    orders: int
+    refund_rate: float
+    fraud_rate: float
+    late_share: float
+
+
 class Enforcement(AffiliateModel):
     """An enforcement step against an affiliate (``Alliance.enforce``) and what it did.
 
@@ -317,7 +335,10 @@ class FraudThresholds(AffiliateModel):
     network of a kind in ``block_network_kinds`` are blocked, from other known
     kinds (``vpn``, ``tor``, ``proxy``, ``hosting``...) add a warning's score. Click flooding
     is ``clicks_per_order`` exceeded by an affiliate with at least
-    ``min_clicks_for_flooding`` clicks over the last day.
+    ``min_clicks_for_flooding`` clicks over the last day, or more than
+    ``late_conversion_share`` of its orders (once it has
+    ``min_orders_for_timing`` through clicks) placed ``late_conversion_hours``
+    or more after their click.
     """
 
     review_score: int = Field(default=40, ge=1, le=100)
@@ -330,6 +351,9 @@ class FraudThresholds(AffiliateModel):
     refund_rate: Rate | None = Decimal("0.25")
     min_orders_for_refund_rate: int = Field(default=20, ge=1)
     clicks_per_order: int = Field(default=300, ge=1)
+    late_conversion_hours: float = Field(default=3.0, gt=0)
+    late_conversion_share: float = Field(default=0.75, gt=0, le=1)
+    min_orders_for_timing: int = Field(default=30, ge=1)
     customers_per_payment: int = Field(default=3, ge=1)
     customers_per_network: int = Field(default=3, ge=1)
     min_clicks_for_flooding: int = Field(default=1000, ge=1)

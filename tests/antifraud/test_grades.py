@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from affiliate_sdk import Alliance, FraudThresholds, Money, Order
+from affiliate_sdk import Affiliate, Alliance, FraudThresholds, Money, Order
 from affiliate_sdk.antifraud.grades import History, grade
 from affiliate_sdk.antifraud.rules import OrderFacts, grade_c
 from affiliate_sdk.testing import FakeClock
@@ -63,3 +63,38 @@ def test_a_grade_c_affiliate_has_its_commission_frozen(clock: FakeClock) -> None
         assert decisions[:20] == ["review" if n % 4 == 0 else "allow" for n in range(20)]
         assert decisions[21:] == ["review"] * 3
         assert alliance.grade("nobody").grade is None
+
+
+def test_channels_are_graded_from_their_affiliates_pooled_history(clock: FakeClock) -> None:
+    with Alliance.open("memory://", keys={"k1": SECRET}, clock=clock) as alliance:
+        alliance.add_campaign(make_campaign(rate="10%"))
+        for affiliate, channel in (("s1", "search"), ("s2", "search"), ("c1", "cashback")):
+            alliance.add_affiliate(Affiliate(affiliate_id=affiliate, channel=channel))
+        number = 0
+        for affiliate, orders, injected in (
+            ("s1", 12, 0),
+            ("s2", 12, 0),
+            ("c1", 24, 6),
+            ("x", 3, 0),
+        ):
+            link = alliance.create_link(
+                affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
+            )
+            for n in range(orders):
+                number += 1
+                click = alliance.track_click(link, ip=f"10.2.{number}.1", user_agent=HUMAN_UA)
+                clock.advance(timedelta(seconds=2 if n < injected else 600))
+                alliance.record_order(
+                    Order(order_id=f"o{number}", merchant_id="m1", total=Money("30.00", "CNY")),
+                    click_id=click.click_id,
+                )
+        grades = alliance.channel_grades()
+    assert [(g.channel, g.affiliates, g.orders) for g in grades] == [
+        ("cashback", 1, 24),
+        ("search", 2, 24),
+        (None, 1, 3),
+    ]
+    cashback, search, unassigned = grades
+    assert cashback.grade == "C" and cashback.fraud_rate == pytest.approx(6 / 24)
+    assert search.grade == "S"  # neither affiliate has 20 orders alone; pooled they do
+    assert unassigned.grade is None and search.late_share == 0.0

@@ -71,6 +71,11 @@ def test_paid_search_only_where_forbidden() -> None:
             {"affiliate_clicks_today": 60_000, "affiliate_orders_today": 3},
             "affiliate.click_flooding",
         ),
+        (
+            rules.flat_conversion_times,
+            {"affiliate_timed_orders": 40, "affiliate_late_orders": 35},
+            "affiliate.late_conversions",
+        ),
         (rules.value_outlier, {"value_sigmas": -4.5}, "order.value_outlier"),
         (rules.geo_mismatch, {"click_country": "CN", "order_country": "BR"}, "geo.mismatch"),
         (rules.order_blacklist, {"blacklisted": ("payment",)}, "blacklist.order"),

@@ -204,3 +204,6 @@ def test_counters_add_up_by_bucket_and_prune(store: Store) -> None:
     assert store.sum_counts(["v/a", "w/a"], since_bucket=2) == [4, 0]
     store.prune_counts("v/", before_bucket=2)
     assert store.sum_counts(["v/a", "w/a"], since_bucket=0) == [4, 7]  # w/ is another prefix
+    store.add_counts([("v/c", 3, 5)])  # a key that appears after a prune is pruned later too
+    store.prune_counts("v/", before_bucket=4)
+    assert store.sum_counts(["v/a", "v/c", "w/a"], since_bucket=0) == [0, 0, 7]

@@ -31,11 +31,14 @@ GRADE_LIMITS: Final[tuple[tuple[Grade, float, float], ...]] = (
 
 
 class History(NamedTuple):
-    """An affiliate's attributed orders, the refunded ones, and the ones judged suspect."""
+    """An affiliate's attributed orders, the refunded ones, the ones judged suspect, and of
+    those that came through a click, how many and how many came late (hours after it)."""
 
     orders: int = 0
     refunds: int = 0
     flagged: int = 0
+    timed: int = 0
+    late: int = 0
 
     @property
     def refund_rate(self) -> float:

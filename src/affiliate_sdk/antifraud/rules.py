@@ -91,6 +91,10 @@ class OrderFacts(NamedTuple):
     affiliate_refunds: int = 0
     affiliate_clicks_today: int = 0  # the credited affiliate's clicks over the last day
     affiliate_orders_today: int = 0  # and its attributed orders, this one included
+    affiliate_timed_orders: int = (
+        0  # the affiliate's orders that came through a click, this one too
+    )
+    affiliate_late_orders: int = 0  # those that came ``late_conversion_hours`` or more after it
     value_sigmas: float | None = None  # log-value distance from the merchant's mean
     click_country: str | None = None
     order_country: str | None = None
@@ -299,6 +303,23 @@ def click_flooding(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     )
 
 
+def flat_conversion_times(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    timed = facts.affiliate_timed_orders
+    if timed < limits.min_orders_for_timing:
+        return None
+    share = facts.affiliate_late_orders / timed
+    if share <= limits.late_conversion_share:
+        return None
+    return _reason(
+        "affiliate.late_conversions",
+        "warn",
+        f"{share:.0%} of the affiliate's orders came {limits.late_conversion_hours:g} hours or "
+        f"more after the click (limit {limits.late_conversion_share:.0%}): clicks spread over "
+        "people who were going to buy anyway (click flooding).",
+        score=limits.review_score,
+    )
+
+
 def grade_c(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     if facts.affiliate_grade != "C" or not limits.freeze_grade_c:
         return None
@@ -361,6 +382,7 @@ ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     coupon_without_click,
     refund_rate,
     click_flooding,
+    flat_conversion_times,
     grade_c,
     value_outlier,
     geo_mismatch,

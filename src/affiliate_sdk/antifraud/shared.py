@@ -28,7 +28,6 @@ __all__ = ["DEFAULT_SYNC_MS", "SharedCounts"]
 
 #: How often (of the caller's time) a process exchanges its counts with the store.
 DEFAULT_SYNC_MS: Final = 1_000
-_PRUNE_EVERY: Final = 64  # syncs
 
 
 class SharedCounts:
@@ -42,10 +41,10 @@ class SharedCounts:
         "_max_keys",
         "_pending",
         "_prefix",
+        "_pruned_ms",
         "_store",
         "_sync_ms",
         "_synced_ms",
-        "_syncs",
         "_width",
     )
 
@@ -70,7 +69,7 @@ class SharedCounts:
         self._max_keys = max_keys
         self._sync_ms = sync_ms
         self._synced_ms: int | None = None
-        self._syncs = 0
+        self._pruned_ms = 0
         self._pending: dict[tuple[str, int], int] = {}  # (key, bucket) -> not yet in the store
         self._fresh: dict[str, int] = {}  # key -> this process's events since the last sync
         self._base: OrderedDict[str, tuple[int, int]] = OrderedDict()  # key -> (total, synced at)
@@ -148,8 +147,8 @@ class SharedCounts:
             found = store.sum_counts(
                 [prefix + key for key in keys], since_bucket=self._first_bucket(now_ms)
             )
-            self._syncs += 1
-            if self._syncs % _PRUNE_EVERY == 0:
+            if now_ms - self._pruned_ms >= self._width:  # old buckets go once a bucket
+                self._pruned_ms = now_ms
                 store.prune_counts(prefix, before_bucket=self._first_bucket(now_ms))
         base = self._base
         for key, total in zip(keys, found, strict=True):

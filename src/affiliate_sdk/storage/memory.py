@@ -48,6 +48,7 @@ class MemoryStore:
         self._subscriptions: dict[str, str] = {}
         self._records: dict[str, dict[str, str]] = {}
         self._counts: dict[str, dict[int, int]] = {}
+        self._count_groups: dict[str, set[str]] = {}  # pruned prefix -> its keys
         self._payouts: list[tuple[str, PayoutBatch]] = []
         self._payout_runs: set[str] = set()
         self._journal: list[JournalRow] = []
@@ -283,7 +284,12 @@ class MemoryStore:
         with self._lock:
             counts = self._counts
             for key, bucket, count in rows:
-                buckets = counts.setdefault(key, {})
+                buckets = counts.get(key)
+                if buckets is None:
+                    buckets = counts[key] = {}
+                    for prefix, group in self._count_groups.items():
+                        if key.startswith(prefix):
+                            group.add(key)
                 buckets[bucket] = buckets.get(bucket, 0) + count
 
     def sum_counts(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
@@ -298,12 +304,18 @@ class MemoryStore:
 
     def prune_counts(self, prefix: str, *, before_bucket: int) -> None:
         with self._lock:
-            for key in [k for k in self._counts if k.startswith(prefix)]:
-                buckets = self._counts[key]
+            counts, groups = self._counts, self._count_groups
+            group = groups.get(prefix)
+            if group is None:  # the first prune of a prefix finds its keys; later adds join
+                group = groups[prefix] = {k for k in counts if k.startswith(prefix)}
+            for key in list(group):
+                buckets = counts[key]
                 for bucket in [b for b in buckets if b < before_bucket]:
                     del buckets[bucket]
                 if not buckets:
-                    del self._counts[key]
+                    del counts[key]
+                    for other in groups.values():
+                        other.discard(key)
 
     # -- subscriptions -----------------------------------------------------------------
     def bind_subscription(self, merchant_id: str, subscription_id: str, click_id: str) -> None:
