@@ -373,6 +373,7 @@ class AllianceBase:
         ip: str | None,
         ip_network: str | None,
         now_ms: int,
+        device_id: str | None = None,
     ) -> tuple[Verdict, str]:
         """The verdict on one click: its user agent's reasons and the per-click rules.
 
@@ -395,6 +396,7 @@ class AllianceBase:
             network_kind=self._networks.kind(ip) if self._networks is not None and ip else None,
             network_clicks=minute.add(f"n/{ip_network}", now_ms) if ip_network else 0,
             visitor_clicks=minute.add(f"v/{visitor_id}", now_ms) if visitor_id else 1,
+            device_clicks=minute.add(f"d/{device_id}", now_ms) if device_id else 0,
             affiliate_clicks=minute.add(f"a/{affiliate_id}", now_ms),
             visitor_affiliate_clicks_today=(
                 day.add(f"{visitor_id}/{affiliate_id}", now_ms) if visitor_id else 1
@@ -403,6 +405,7 @@ class AllianceBase:
             blacklisted=self._listed(
                 f"network:{ip_network}" if ip_network else None,
                 f"device:{visitor_id}" if visitor_id else None,
+                f"device:{device_id}" if device_id else None,
                 f"affiliate:{affiliate_id}",
                 now=now_ms / 1000,
             ),

@@ -158,6 +158,7 @@ class Alliance(OrdersMixin, SettlementMixin):
         referrer: str | None = None,
         visitor_id: str | None = None,
         country: str | None = None,
+        device_id: str | None = None,
     ) -> Click:
         """Verify a link, record the click and say where to send the visitor.
 
@@ -166,7 +167,11 @@ class Alliance(OrdersMixin, SettlementMixin):
         a ``block`` verdict but still its redirect; it never earns commission.
         ``country`` (ISO 3166 alpha-2, from the host's geo lookup) is kept with
         the click so an order from another country can be questioned.
+        ``device_id`` (the host's device fingerprint, if it has one) is counted
+        for velocity and checked against the blacklist; it is not stored.
         """
+        if device_id is not None and not _VISITOR_ID.fullmatch(device_id):
+            raise InvalidInput("device_id must be 8-64 letters, digits, '-' or '_'")
         if country is not None and not _COUNTRY.fullmatch(country):
             raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code like 'DE'")
         now = self._clock.timestamp()
@@ -196,6 +201,7 @@ class Alliance(OrdersMixin, SettlementMixin):
                 visitor_id=None if dedupe_since is None else visitor_id,
                 ip=ip,
                 ip_network=ip_network,
+                device_id=device_id,
                 now_ms=now_ms,
             )
         record, created = self._store.record_click(

@@ -345,6 +345,7 @@ class FraudThresholds(AffiliateModel):
     block_score: int = Field(default=80, ge=1, le=100)
     network_clicks_per_minute: int = Field(default=30, ge=1)
     visitor_clicks_per_minute: int = Field(default=6, ge=1)
+    device_clicks_per_minute: int = Field(default=10, ge=1)
     affiliate_clicks_per_minute: int = Field(default=10_000, ge=1)
     visitor_affiliate_clicks_per_day: int = Field(default=20, ge=1)
     min_click_to_order_seconds: float = Field(default=10.0, ge=0)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from affiliate_sdk import Alliance, FraudThresholds, Money, Order
+from affiliate_sdk import Alliance, FraudThresholds, InvalidInput, Money, Order
 from affiliate_sdk.testing import FakeClock
 
 from ..conftest import HUMAN_UA, SECRET, make_campaign
@@ -84,3 +84,26 @@ def test_headless_browsers_are_blocked(alliance: Alliance) -> None:
     click = alliance.track_click(_link(alliance), ip="198.51.100.3", user_agent=agent)
     assert click.verdict.decision == "block"
     assert "ua.headless" in [r.code for r in click.verdict.reasons]
+
+
+def test_a_device_fingerprint_clicking_too_fast_is_flagged_across_cookies(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    link = _link(alliance)
+    decisions = []
+    for n in range(12):  # new cookie every time, same device fingerprint, different networks
+        click = alliance.track_click(
+            link, ip=f"203.0.{n}.9", user_agent=HUMAN_UA, device_id="device-fp-0001"
+        )
+        decisions.append(click.verdict.decision)
+        clock.advance(timedelta(seconds=3))
+    assert decisions[:10] == ["allow"] * 10
+    assert decisions[10:] == ["review", "review"]
+    assert click.verdict.reasons[0].code == "velocity.device"
+    alliance.blacklist("device", "device-fp-0002", reason="emulator farm")
+    listed = alliance.track_click(
+        link, ip="203.0.99.9", user_agent=HUMAN_UA, device_id="device-fp-0002"
+    )
+    assert listed.verdict.decision == "block"
+    with pytest.raises(InvalidInput, match="device_id"):
+        alliance.track_click(link, ip="203.0.99.9", user_agent=HUMAN_UA, device_id="x")

@@ -72,6 +72,7 @@ class ClickFacts(NamedTuple):
     network_kind: str | None = None  # "datacenter", "vpn", "tor", ... when the host knows
     network_clicks: int = 0  # clicks from the IP network in the last minute, this one included
     visitor_clicks: int = 0
+    device_clicks: int = 0  # clicks from the host's device fingerprint in the last minute
     affiliate_clicks: int = 0
     visitor_affiliate_clicks_today: int = 0
     paid_parameters: tuple[str, ...] = ()
@@ -162,6 +163,7 @@ def click_velocity(facts: ClickFacts, limits: FraudThresholds) -> Reason | None:
     for what, seen, limit in (
         ("network", facts.network_clicks, limits.network_clicks_per_minute),
         ("visitor", facts.visitor_clicks, limits.visitor_clicks_per_minute),
+        ("device", facts.device_clicks, limits.device_clicks_per_minute),
         ("affiliate", facts.affiliate_clicks, limits.affiliate_clicks_per_minute),
     ):
         if seen > limit:
