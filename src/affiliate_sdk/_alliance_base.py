@@ -527,17 +527,42 @@ class AllianceBase:
 
     # -- fraud -------------------------------------------------------------------------------
     def identity_hashes(
-        self, *, email: str | None = None, phone: str | None = None, payment: str | None = None
+        self,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        payment: str | None = None,
+        device: str | None = None,
+        ip: str | None = None,
     ) -> list[str]:
-        """Keyed hashes of contact and payment details, for ``Affiliate.identity``.
+        """Keyed hashes of contact, payment and device details, for ``Affiliate.identity``.
 
-        Emails are compared trimmed and in lower case, phones by their digits.
-        The same details on an order (``customer_email``, ...) hash alike, so
-        an affiliate buying through their own link is recognised without
-        either side's details being stored.
+        Emails are compared trimmed and in lower case, phones by their digits,
+        an ``ip`` by its network (/24, /48); ``device`` is a visitor or device
+        id. The same details of an order (``customer_email``, ..., the
+        ``visitor_id`` and ``ip`` it is recorded with) hash alike, so an
+        affiliate buying through their own link is recognised without either
+        side's details being stored.
         """
+        network = None
+        if ip is not None:
+            try:
+                network = self._ips.pseudonymize(ip)[1]
+            except InvalidInput:
+                raise InvalidInput(f"{ip!r} is not an IP address") from None
+        return self._identity(
+            (
+                ("email", email),
+                ("phone", phone),
+                ("payment", payment),
+                ("device", device),
+                ("network", network),
+            )
+        )
+
+    def _identity(self, details: Iterable[tuple[str, str | None]]) -> list[str]:
         hashes = []
-        for kind, value in (("email", email), ("phone", phone), ("payment", payment)):
+        for kind, value in details:
             normal = _normal_identity(kind, value)
             if normal:
                 hashes.append(f"{kind}:{self._ips.digest(f'{kind}:{normal}'.encode())}")

@@ -89,10 +89,13 @@ __all__ = ["MAX_LINKED_VISITORS", "OrdersMixin"]
 
 #: The most recent visitor ids (devices) of a customer whose clicks an order considers.
 MAX_LINKED_VISITORS: Final = 20
-#: Orders of one customer with the same amount and lines within this span are duplicates.
+#: Orders of one customer with the same lines within this span are duplicates (same total)
+#: or near-duplicates (another total).
 DUPLICATE_WINDOW_MS: Final = 24 * 3_600_000
 #: A merchant's order values are judged for outliers from this many orders on.
 MIN_ORDERS_FOR_OUTLIERS: Final = 30
+#: Recent orders remembered per customer and lines.
+MAX_SHAPES_KEPT: Final = 8
 #: Reasons that do not count against the affiliate's grade.
 NOT_THE_AFFILIATES: Final = frozenset({"affiliate.grade_c", "order.duplicate"})
 #: Customers remembered per payment fingerprint or network (enough to see one shared widely).
@@ -184,6 +187,7 @@ class OrdersMixin(AllianceBase):
                         primary,
                         placed_ms,
                         limits=limits,
+                        visitor_id=visitor_id,
                         ip_network=ip_network,
                         listed=self._listed(
                             f"network:{ip_network}" if ip_network else None,
@@ -272,13 +276,15 @@ class OrdersMixin(AllianceBase):
         placed_ms: int,
         *,
         limits: FraudThresholds,
+        visitor_id: str | None,
         ip_network: str | None,
         listed: tuple[str, ...],
     ) -> Verdict:
         """Judge an attributed order with the order rules; updates the shared order history.
 
-        ``ip_network`` is the network the order was placed from; ``listed``
-        names what of the order is on the shared blacklist.
+        ``visitor_id`` and ``ip_network`` are the device and network the order
+        was placed from; ``listed`` names what of the order is on the shared
+        blacklist.
         """
         share = next((s for s in decision.shares if s.affiliate_id == primary.affiliate_id), None)
         click = None if share is None else share.click
@@ -290,28 +296,19 @@ class OrdersMixin(AllianceBase):
         shared: tuple[str, ...] = ()
         if member is not None and member.identity:
             own = set(member.identity)
-            mine = self.identity_hashes(
-                email=order.customer_email,
-                phone=order.customer_phone,
-                payment=order.payment_fingerprint,
+            mine = self._identity(
+                (
+                    ("email", order.customer_email),
+                    ("phone", order.customer_phone),
+                    ("payment", order.payment_fingerprint),
+                    ("device", visitor_id),
+                    ("network", ip_network),
+                )
             )
             shared = tuple(h.partition(":")[0] for h in mine if h in own)
-        duplicates = 0
-        if order.customer_id is not None:
-            shape = hashlib.sha256(
-                json.dumps(
-                    [
-                        str(order.total),
-                        sorted((i.sku, i.quantity, str(i.unit_price)) for i in order.items),
-                    ]
-                ).encode()
-            ).hexdigest()[:32]
-            key = _event_id(order.merchant_id, order.customer_id, shape)
-            found = store.get_record("order_shape", key)
-            count, last_ms = (0, 0) if found is None else json.loads(found)
-            if found is not None and placed_ms - last_ms <= DUPLICATE_WINDOW_MS:
-                duplicates = count
-            store.put_record("order_shape", key, json.dumps([duplicates + 1, placed_ms]))
+        duplicates, near = (
+            _repeats(store, order, placed_ms) if order.customer_id is not None else (0, 0)
+        )
         payers = neighbours = 0
         if order.customer_id is not None:
             customer = self._ips.digest(order.customer_id.encode())[:16]
@@ -335,6 +332,7 @@ class OrdersMixin(AllianceBase):
             seconds_since_click=seconds,
             self_referral=shared,
             duplicates=duplicates,
+            near_duplicates=near,
             payment_customers=payers,
             network_customers=neighbours,
             coupon_without_click=coupon_alone,
@@ -1001,6 +999,29 @@ class OrdersMixin(AllianceBase):
             if not paid and not live[line.entry_id] + amount:
                 emptied.append(line.model_copy(update={"status": "reversed"}))
         return reversals, emptied, {kind: to_merchant(p) for kind, p in sorted(parts.items())}
+
+
+def _repeats(store: Store, order: Order, placed_ms: int) -> tuple[int, int]:
+    """Earlier orders of the customer with the same lines within ``DUPLICATE_WINDOW_MS``:
+    how many had the same total (duplicates) and how many another (near-duplicates).
+
+    Orders without lines compare by total alone. Counts this order for the next.
+    """
+    lines = sorted((item.sku, item.quantity) for item in order.items)
+    shape = hashlib.sha256(json.dumps(lines).encode()).hexdigest()[:32]
+    key = _event_id(order.merchant_id, order.customer_id or "", shape)
+    found = store.get_record("order_shape", key)
+    recent = [
+        (total, at)
+        for total, at in ([] if found is None else json.loads(found))
+        if placed_ms - at <= DUPLICATE_WINDOW_MS
+    ]
+    total = str(order.total)
+    same = sum(1 for earlier, _ in recent if earlier == total)
+    near = len(recent) - same if lines else 0
+    recent = [*recent, (total, placed_ms)][-MAX_SHAPES_KEPT:]
+    store.put_record("order_shape", key, json.dumps(recent))
+    return same, near
 
 
 def _distinct(store: Store, kind: str, key: str, customer: str) -> int:

@@ -92,6 +92,30 @@ def test_self_referral_is_blocked(alliance: Alliance, clock: FakeClock) -> None:
     assert other.verdict.decision == "allow" and other.commissions
 
 
+def test_self_referral_by_device_blocks_and_by_network_is_reviewed(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    identity = alliance.identity_hashes(device="affiliate-laptop-1", ip="198.51.100.20")
+    assert [h.partition(":")[0] for h in identity] == ["device", "network"]
+    alliance.add_affiliate(Affiliate(affiliate_id="a1", identity=identity))
+    click = _click(alliance)
+    clock.advance(timedelta(minutes=10))
+    own_device = alliance.record_order(
+        _order("o1"), click_id=click, visitor_id="affiliate-laptop-1", ip="203.0.113.50"
+    )
+    assert own_device.verdict.decision == "block"
+    assert [r.code for r in own_device.verdict.reasons] == ["order.self_referral"]
+    neighbour = alliance.record_order(
+        _order("o2"), click_id=click, visitor_id="someone-else-01", ip="198.51.100.77"
+    )
+    assert neighbour.verdict.decision == "review"
+    assert [r.code for r in neighbour.verdict.reasons] == ["order.self_referral_network"]
+    stranger = alliance.record_order(
+        _order("o3"), click_id=click, visitor_id="someone-else-02", ip="192.0.2.1"
+    )
+    assert stranger.verdict.decision == "allow"
+
+
 def test_duplicate_orders_of_one_customer_are_reviewed(
     alliance: Alliance, clock: FakeClock
 ) -> None:
@@ -105,6 +129,14 @@ def test_duplicate_orders_of_one_customer_are_reviewed(
     assert [r.code for r in second.verdict.reasons] == ["order.duplicate"]
     different = alliance.record_order(_order("o3", total="80.00", customer_id="c9"), click_id=click)
     assert different.verdict.decision == "allow"
+    discounted = [LineItem(sku="tea-1", quantity=2, unit_price=Money("45.00", "CNY"))]
+    near = alliance.record_order(
+        _order("o4", total="90.00", customer_id="c9", items=discounted), click_id=click
+    )
+    assert [(r.code, r.severity) for r in near.verdict.reasons] == [
+        ("order.near_duplicate", "warn")
+    ]
+    assert near.verdict.decision == "allow"  # a warning adds to other reasons
 
 
 def test_leaked_coupons_are_reviewed(alliance: Alliance, clock: FakeClock) -> None:

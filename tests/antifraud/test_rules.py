@@ -62,6 +62,7 @@ def test_paid_search_only_where_forbidden() -> None:
         (rules.too_fast, {"seconds_since_click": 4.0}, "conversion.too_fast"),
         (rules.self_referral, {"self_referral": ("email",)}, "order.self_referral"),
         (rules.duplicate_order, {"duplicates": 1}, "order.duplicate"),
+        (rules.near_duplicate, {"near_duplicates": 1}, "order.near_duplicate"),
         (rules.shared_payment, {"payment_customers": 4}, "order.shared_payment"),
         (rules.shared_network, {"network_customers": 4}, "order.shared_network"),
         (rules.coupon_without_click, {"coupon_without_click": True}, "coupon.without_click"),

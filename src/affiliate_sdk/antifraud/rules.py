@@ -85,6 +85,7 @@ class OrderFacts(NamedTuple):
     seconds_since_click: float | None = None
     self_referral: tuple[str, ...] = ()  # what the affiliate and customer share: "email", ...
     duplicates: int = 0  # earlier orders with the same customer, amount and lines
+    near_duplicates: int = 0  # earlier orders with the same customer and lines, another amount
     payment_customers: int = 0  # customers seen paying with this order's payment fingerprint
     network_customers: int = 0  # the affiliate's customers ordering from this IP network this week
     coupon_without_click: bool = False
@@ -219,14 +220,22 @@ def too_fast(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     )
 
 
-def self_referral(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
+def self_referral(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     if not facts.self_referral:
         return None
     shared = ", ".join(facts.self_referral)
+    if facts.self_referral != ("network",):
+        return _reason(
+            "order.self_referral",
+            "critical",
+            f"The customer shares {shared} with the affiliate credited for the order.",
+        )
+    # Neighbours share networks too: an IP network alone is a question, not proof.
     return _reason(
-        "order.self_referral",
-        "critical",
-        f"The customer shares {shared} with the affiliate credited for the order.",
+        "order.self_referral_network",
+        "warn",
+        "The order came from the credited affiliate's own IP network.",
+        score=limits.review_score,
     )
 
 
@@ -238,6 +247,17 @@ def duplicate_order(facts: OrderFacts, limits: FraudThresholds) -> Reason | None
         "high",
         f"{facts.duplicates} earlier order(s) of the same customer with the same amount and lines.",
         score=limits.review_score + 10,
+    )
+
+
+def near_duplicate(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
+    if facts.near_duplicates < 1:
+        return None
+    return _reason(
+        "order.near_duplicate",
+        "warn",
+        f"{facts.near_duplicates} earlier order(s) of the same customer with the same lines "
+        "and another amount.",
     )
 
 
@@ -379,6 +399,7 @@ ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     self_referral,
     too_fast,
     duplicate_order,
+    near_duplicate,
     shared_payment,
     shared_network,
     coupon_without_click,
