@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 
 from ._base import Rate
 from ._validation import check_identifier
+from .antifraud.counters import Counts, SlidingCounts
 from .antifraud.networks import NetworkKinds
 from .antifraud.rules import (
     CLICK_RULES,
@@ -54,6 +55,7 @@ from .models import (
 )
 from .money import Money
 from .storage import Store
+from .storage.memory import MemoryStore
 from .storage.records import ClickRecord
 from .tracking.clicks import (
     DEFAULT_CLICK_PARAM,
@@ -187,9 +189,16 @@ class AllianceBase:
         self._fraud = fraud if fraud is not None else FraudThresholds()
         self._click_rules = (*CLICK_RULES, *click_rules)
         self._order_rules = (*ORDER_RULES, *order_rules)
-        # Velocity windows, shared through the store with every process that opens it.
-        self._per_minute = SharedCounts(store, "velocity/minute", 60_000, buckets=6)
-        self._per_day = SharedCounts(store, "velocity/day", 86_400_000, buckets=4)
+        # Velocity windows, shared through the store with every process that opens it
+        # (a memory store lives in one process: its windows stay in memory).
+        self._per_minute: Counts
+        self._per_day: Counts
+        if isinstance(store, MemoryStore):
+            self._per_minute = SlidingCounts(60_000, buckets=6, max_keys=100_000)
+            self._per_day = SlidingCounts(86_400_000, buckets=4, max_keys=100_000)
+        else:
+            self._per_minute = SharedCounts(store, "velocity/minute", 60_000, buckets=6)
+            self._per_day = SharedCounts(store, "velocity/day", 86_400_000, buckets=4)
         self._fx = fx
         if checkpoint_every < 1:
             raise InvalidInput("checkpoint_every must be at least 1")
