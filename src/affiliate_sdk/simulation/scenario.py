@@ -9,7 +9,7 @@ changed with ``scenario.model_copy(update=...)`` or by loading JSON.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,18 +28,7 @@ FraudKind = Literal[
     "duplicate_order",
 ]
 #: Every fraud type the simulator can play, in the order the evaluation lists them.
-FRAUD_KINDS: Final[tuple[FraudKind, ...]] = (
-    "crawler",
-    "headless",
-    "datacenter",
-    "click_spam",
-    "cookie_stuffing",
-    "click_injection",
-    "self_referral",
-    "brushing",
-    "coupon_leak",
-    "duplicate_order",
-)
+FRAUD_KINDS: Final[tuple[FraudKind, ...]] = get_args(FraudKind)
 
 
 class _Data(BaseModel):

@@ -23,6 +23,7 @@ __all__ = [
     "VPN_RANGES",
     "CampaignSpec",
     "Event",
+    "Shopper",
     "Traffic",
     "generate",
 ]
@@ -124,6 +125,15 @@ class Traffic(NamedTuple):
     events: list[Event]
 
 
+class Shopper(NamedTuple):
+    """Who is behind a click or an order: the cookie (None for clients that keep none),
+    the address and the browser."""
+
+    visitor: str | None
+    ip: str
+    agent: str
+
+
 class _Builder:
     """Collects events and hands out ids, addresses and agents from one seeded generator."""
 
@@ -134,6 +144,7 @@ class _Builder:
         self.end_ms = self.start_ms + scenario.days * _DAY_MS
         self.events: list[Event] = []
         self.counter = 0
+        self.campaigns: tuple[CampaignSpec, ...] = ()
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1
@@ -144,6 +155,35 @@ class _Builder:
             return False
         self.events.append(Event(at_ms, len(self.events), kind, label, campaign, **fields))  # type: ignore[arg-type]
         return True
+
+    def shopper(self, ip: str | None = None) -> Shopper:
+        """A new visitor with a browser, from ``ip`` or an address drawn for a visitor."""
+        visitor = self.next_id("v")
+        return Shopper(visitor, ip if ip is not None else self.visitor_ip(), self.browser())
+
+    def click(
+        self,
+        at_ms: int,
+        label: str,
+        campaign: int,
+        affiliate: str,
+        who: Shopper,
+        *,
+        referrer: str | None = None,
+    ) -> None:
+        """A click on ``affiliate``'s link of campaign number ``campaign``, from its country."""
+        self.add(
+            at_ms,
+            "click",
+            label,
+            campaign,
+            affiliate_id=affiliate,
+            visitor_id=who.visitor,
+            ip=who.ip,
+            user_agent=who.agent,
+            country=self.campaigns[campaign].country,
+            referrer=referrer,
+        )
 
     def home_ip(self) -> str:
         rng = self.rng
@@ -186,7 +226,7 @@ class _Builder:
         country: str,
         *,
         earner: str | None,
-        visitor: str,
+        who: Shopper,
         customer: str | None = None,
         cents: int | None = None,
         sku: str | None = None,
@@ -195,7 +235,7 @@ class _Builder:
     ) -> str | None:
         """Add an order (and maybe its refund); its id, or None past the end."""
         order_id = self.next_id("o")
-        customer = customer or f"cu-{visitor}"
+        customer = customer or f"cu-{who.visitor}"
         fields.setdefault("email", f"{customer}@mail.example")
         fields.setdefault("payment", f"card-{customer}")
         cents = cents if cents is not None else self.order_cents(self.s.order_value_median)
@@ -205,7 +245,9 @@ class _Builder:
             label,
             campaign,
             affiliate_id=earner,
-            visitor_id=visitor,
+            visitor_id=who.visitor,
+            ip=who.ip,
+            user_agent=who.agent,
             order_id=order_id,
             amount_cents=cents,
             sku=sku or f"sku-{self.rng.randrange(2000)}",
@@ -247,7 +289,7 @@ def generate(scenario: Scenario) -> Traffic:
     """Every event of the scenario, in time order (ties in creation order)."""
     b = _Builder(scenario)
     rng = b.rng
-    campaigns = tuple(
+    campaigns = b.campaigns = tuple(
         CampaignSpec(
             f"c{n:03d}",
             f"m{n:03d}",
@@ -265,37 +307,19 @@ def generate(scenario: Scenario) -> Traffic:
         for affiliate in affiliates[::10]
         for index in range(len(campaigns))
     }
-    journeys = 0
     population = _Population(campaigns, campaign_weights, affiliates, affiliate_weights, coupons)
     for hour_ms, multiplier in _hours(b):
         for _ in range(_count(rng, scenario.journeys_per_day / 24 * multiplier)):
-            journeys += 1
             _journey(b, hour_ms + rng.randrange(3_600_000), population)
         for _ in range(_count(rng, scenario.organic_orders_per_day / 24 * multiplier)):
             index = rng.choices(range(len(campaigns)), campaign_weights)[0]
-            visitor = b.next_id("v")
-            b.order(
-                hour_ms + rng.randrange(3_600_000),
-                "organic",
-                index,
-                campaigns[index].country,
-                earner=None,
-                visitor=visitor,
-                ip=b.visitor_ip(),
-                user_agent=b.browser(),
-            )
+            at = hour_ms + rng.randrange(3_600_000)
+            b.order(at, "organic", index, campaigns[index].country, earner=None, who=b.shopper())
     identities: dict[str, tuple[str, str]] = {}
     for actor in scenario.fraud:
         for number in range(actor.actors):
-            _FRAUD[actor.kind](
-                b,
-                actor,
-                f"{actor.kind.replace('_', '-')}-{number}",
-                campaigns,
-                affiliates,
-                coupons,
-                identities,
-            )
+            me = f"{actor.kind.replace('_', '-')}-{number}"
+            _FRAUD[actor.kind](b, actor, me, campaigns, affiliates, coupons, identities)
     events = sorted(b.events, key=lambda e: (e.at_ms, e.seq))
     return Traffic(campaigns, affiliates, coupons, identities, events)
 
@@ -314,27 +338,15 @@ def _journey(b: _Builder, at_ms: int, population: _Population) -> None:
     s = b.s
     campaigns, affiliates = population.campaigns, population.affiliates
     index = rng.choices(range(len(campaigns)), population.campaign_weights)[0]
-    campaign = campaigns[index]
-    visitor = b.next_id("v")
-    ip, agent = b.visitor_ip(), b.browser()
+    country = campaigns[index].country
+    who = b.shopper()
     touches = 1
     while touches < s.max_touches and rng.random() < 0.3:
         touches += 1
     chosen = rng.choices(affiliates, population.affiliate_weights, k=touches)
-    country = campaign.country
     for affiliate in chosen:
-        b.add(
-            at_ms,
-            "click",
-            "legit",
-            index,
-            affiliate_id=affiliate,
-            visitor_id=visitor,
-            ip=ip,
-            user_agent=agent,
-            country=country,
-            referrer=f"https://{affiliate}.blog.example/post",
-        )
+        blog = f"https://{affiliate}.blog.example/post"
+        b.click(at_ms, "legit", index, affiliate, who, referrer=blog)
         last = at_ms
         at_ms += b.conversion_ms()
     if rng.random() >= s.conversion_rate:
@@ -343,17 +355,9 @@ def _journey(b: _Builder, at_ms: int, population: _Population) -> None:
         country = rng.choice([c for c in COUNTRIES if c != country])
     earner = chosen[-1]
     code = population.coupons.get((earner, index))
-    b.order(
-        last + b.conversion_ms(),
-        "legit",
-        index,
-        country,
-        earner=earner,
-        visitor=visitor,
-        coupon=code if code and rng.random() < s.coupon_share else None,
-        ip=ip,
-        user_agent=agent,
-    )
+    placed = last + b.conversion_ms()
+    coupon = code if code and rng.random() < s.coupon_share else None
+    b.order(placed, "legit", index, country, earner=earner, who=who, coupon=coupon)
 
 
 _Fraud = Callable[
@@ -396,16 +400,7 @@ def _bot_clicks(
             owner, agent, ip = me, _HEADLESS.format(v=rng.randrange(118, 131)), b.home_ip()
         else:
             owner, agent, ip = me, b.browser(), b.datacenter_ip()
-        b.add(
-            at,
-            "click",
-            kind,
-            index,
-            affiliate_id=owner,
-            ip=ip,
-            user_agent=agent,
-            country=campaigns[index].country,
-        )
+        b.click(at, kind, index, owner, Shopper(None, ip, agent))
 
 
 def _claiming_clicks(
@@ -423,32 +418,12 @@ def _claiming_clicks(
     referrer = None if spam else f"https://deals-{me}.example/"
     for at in _per_day(b, actor):
         index = rng.randrange(len(campaigns))
-        visitor, ip, agent = b.next_id("v"), b.visitor_ip(), b.browser()
+        who = b.shopper()
         country = campaigns[index].country
-        b.add(
-            at,
-            "click",
-            actor.kind,
-            index,
-            affiliate_id=me,
-            visitor_id=visitor,
-            ip=ip,
-            user_agent=agent,
-            referrer=referrer,
-            country=country,
-        )
+        b.click(at, actor.kind, index, me, who, referrer=referrer)
         if rng.random() < claim:
             delay = rng.randrange(_MINUTE_MS, _DAY_MS) if spam else b.conversion_ms()
-            b.order(
-                at + delay,
-                actor.kind,
-                index,
-                country,
-                earner=me,
-                visitor=visitor,
-                ip=ip,
-                user_agent=agent,
-            )
+            b.order(at + delay, actor.kind, index, country, earner=me, who=who)
 
 
 def _injection(
@@ -463,43 +438,14 @@ def _injection(
     rng = b.rng
     for at in _per_day(b, actor):
         index = rng.randrange(len(campaigns))
-        visitor = b.next_id("v")
-        ip, agent = b.visitor_ip(), b.browser()
+        who = b.shopper()
         country = campaigns[index].country
         if rng.random() < 0.5:  # the shopper came through an honest affiliate first
-            b.add(
-                at - b.conversion_ms(),
-                "click",
-                "legit",
-                index,
-                affiliate_id=rng.choice(affiliates),
-                visitor_id=visitor,
-                ip=ip,
-                user_agent=agent,
-                country=country,
-            )
+            earlier = at - b.conversion_ms()
+            b.click(earlier, "legit", index, rng.choice(affiliates), who)
         injected = at - rng.randrange(1_000, 9_000)
-        b.add(
-            injected,
-            "click",
-            "click_injection",
-            index,
-            affiliate_id=me,
-            visitor_id=visitor,
-            ip=ip,
-            user_agent=agent,
-            country=country,
-        )
-        b.order(
-            at,
-            "click_injection",
-            index,
-            country,
-            earner=me,
-            visitor=visitor,
-            ip=ip,
-            user_agent=agent,
-        )
+        b.click(injected, "click_injection", index, me, who)
+        b.order(at, "click_injection", index, country, earner=me, who=who)
 
 
 def _self_referral(
@@ -515,21 +461,11 @@ def _self_referral(
     rng = b.rng
     email, card = f"{me}@mail.example", f"card-{me}"
     identities[me] = (email, card)
-    visitor, ip, agent = b.next_id("v"), b.home_ip(), b.browser()
+    who = b.shopper(b.home_ip())
     for at in _per_day(b, actor):
         index = rng.randrange(len(campaigns))
         country = campaigns[index].country
-        b.add(
-            at,
-            "click",
-            "self_referral",
-            index,
-            affiliate_id=me,
-            visitor_id=visitor,
-            ip=ip,
-            user_agent=agent,
-            country=country,
-        )
+        b.click(at, "self_referral", index, me, who)
         spelled = email.upper() if rng.random() < 0.5 else f" {email} "
         b.order(
             at + b.conversion_ms(),
@@ -537,12 +473,10 @@ def _self_referral(
             index,
             country,
             earner=me,
-            visitor=visitor,
+            who=who,
             customer=b.next_id("cu-"),
             email=spelled,
             payment=card if rng.random() < 0.7 else None,
-            ip=ip,
-            user_agent=agent,
         )
 
 
@@ -556,31 +490,19 @@ def _brushing(
     index = rng.randrange(len(campaigns))
     country = campaigns[index].country
     for at in _per_day(b, actor):
-        visitor, ip, agent = b.next_id("v"), rng.choice(homes), b.browser()
-        b.add(
-            at,
-            "click",
-            "brushing",
-            index,
-            affiliate_id=me,
-            visitor_id=visitor,
-            ip=ip,
-            user_agent=agent,
-            country=country,
-        )
+        who = b.shopper(rng.choice(homes))
+        b.click(at, "brushing", index, me, who)
         b.order(
             at + rng.randrange(2 * _MINUTE_MS, 15 * _MINUTE_MS),
             "brushing",
             index,
             country,
             earner=me,
-            visitor=visitor,
+            who=who,
             cents=b.order_cents(25.0),
             sku=f"sku-{rng.randrange(3)}",
             payment=rng.choice(cards),
             refund=rng.random() < 0.9,
-            ip=ip,
-            user_agent=agent,
         )
 
 
@@ -599,17 +521,9 @@ def _coupon_leak(
         coupons[(me, index)] = f"{me}-{index}".upper()
     for at in _per_day(b, actor):
         index = rng.randrange(len(campaigns))
-        b.order(
-            at,
-            "coupon_leak",
-            index,
-            campaigns[index].country,
-            earner=me,
-            visitor=b.next_id("v"),
-            coupon=coupons[(me, index)],
-            ip=b.visitor_ip(),
-            user_agent=b.browser(),
-        )
+        code = coupons[(me, index)]
+        country = campaigns[index].country
+        b.order(at, "coupon_leak", index, country, earner=me, who=b.shopper(), coupon=code)
 
 
 def _duplicates(
@@ -619,40 +533,26 @@ def _duplicates(
     rng = b.rng
     for at in _per_day(b, actor):
         index = rng.randrange(len(campaigns))
-        visitor, ip, agent = b.next_id("v"), b.visitor_ip(), b.browser()
+        who = b.shopper()
         country = campaigns[index].country
-        b.add(
-            at,
-            "click",
-            "legit",
-            index,
-            affiliate_id=me,
-            visitor_id=visitor,
-            ip=ip,
-            user_agent=agent,
-            country=country,
-        )
+        b.click(at, "legit", index, me, who)
         placed = at + b.conversion_ms()
         cents, sku = b.order_cents(b.s.order_value_median), f"sku-{rng.randrange(2000)}"
-
         report = partial(
             b.order,
             campaign=index,
             country=country,
             earner=me,
-            visitor=visitor,
+            who=who,
             cents=cents,
             sku=sku,
             refund=False,
-            ip=ip,
-            user_agent=agent,
         )
         if report(placed, "legit") is None:
             continue
         for copy in range(rng.randint(1, 2)):
-            report(
-                placed + (copy + 1) * rng.randrange(_MINUTE_MS, 30 * _MINUTE_MS), "duplicate_order"
-            )
+            again = placed + (copy + 1) * rng.randrange(_MINUTE_MS, 30 * _MINUTE_MS)
+            report(again, "duplicate_order")
 
 
 _FRAUD: Final[dict[str, _Fraud]] = {
