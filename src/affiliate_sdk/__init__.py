@@ -18,6 +18,7 @@ from .errors import (
     ConflictingOrder,
     ConflictingRefund,
     CurrencyMismatch,
+    ForbiddenDestination,
     ForbiddenLanding,
     InvalidAmount,
     InvalidInput,
@@ -38,7 +39,10 @@ from .errors import (
     UnknownCurrency,
     UnknownKey,
     UnknownOrder,
+    UnknownSubscription,
     UnsupportedStore,
+    WebhookError,
+    WebhookSignatureError,
 )
 from .models import (
     Affiliate,
@@ -98,6 +102,7 @@ __all__ = [
     "Credit",
     "CurrencyMismatch",
     "Enforcement",
+    "ForbiddenDestination",
     "ForbiddenLanding",
     "FraudThresholds",
     "InvalidAmount",
@@ -137,7 +142,10 @@ __all__ = [
     "UnknownCurrency",
     "UnknownKey",
     "UnknownOrder",
+    "UnknownSubscription",
     "UnsupportedStore",
     "Verdict",
     "VisitorCookie",
+    "WebhookError",
+    "WebhookSignatureError",
 ]

@@ -32,6 +32,10 @@ signature, the instant a link expired, the amount left to refund).
     │   ├── UnknownCommission        no ledger line with that id
     │   ├── CommissionStateError     the line's status does not allow the change
     │   └── LedgerImbalance          the reconciliation does not balance to the cent
+    ├── WebhookError
+    │   ├── WebhookSignatureError    missing, malformed, stale or not matching signature
+    │   ├── ForbiddenDestination     a URL that resolves where deliveries must not go
+    │   └── UnknownSubscription      no subscription with that id
     └── StorageError
         ├── UnsupportedStore         store URL scheme not known
         └── SchemaVersionError       database written by a newer SDK
@@ -55,6 +59,7 @@ __all__ = [
     "ConflictingOrder",
     "ConflictingRefund",
     "CurrencyMismatch",
+    "ForbiddenDestination",
     "ForbiddenLanding",
     "InvalidAmount",
     "InvalidInput",
@@ -75,7 +80,10 @@ __all__ = [
     "UnknownCurrency",
     "UnknownKey",
     "UnknownOrder",
+    "UnknownSubscription",
     "UnsupportedStore",
+    "WebhookError",
+    "WebhookSignatureError",
 ]
 
 
@@ -308,6 +316,32 @@ class LedgerImbalance(CommissionError):
         names = ", ".join(f"{r.merchant_id} {r.currency} off by {r.difference}" for r in rows)
         super().__init__(f"the ledger does not reconcile: {names}")
         self.rows = list(rows)
+
+
+# --- webhooks ----------------------------------------------------------------
+
+
+class WebhookError(AffiliateError):
+    """A webhook cannot be signed, verified, subscribed or delivered."""
+
+
+class WebhookSignatureError(WebhookError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"webhook signature rejected: {reason}")
+        self.reason = reason
+
+
+class ForbiddenDestination(WebhookError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"will not deliver to {url!r}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class UnknownSubscription(WebhookError):
+    def __init__(self, subscription_id: str) -> None:
+        super().__init__(f"no subscription {subscription_id!r}")
+        self.subscription_id = subscription_id
 
 
 # --- storage -----------------------------------------------------------------

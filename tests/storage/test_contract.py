@@ -11,6 +11,7 @@ import pytest
 
 from affiliate_sdk import Commission, Money, StorageError, Store
 from affiliate_sdk.storage import OrderRecord, RefundRecord, open_store
+from affiliate_sdk.storage.records import OutboxRow
 
 from ..conftest import STORE_KINDS, click_record, make_campaign, store_url_for
 
@@ -207,3 +208,24 @@ def test_counters_add_up_by_bucket_and_prune(store: Store) -> None:
     store.add_counts([("v/c", 3, 5)])  # a key that appears after a prune is pruned later too
     store.prune_counts("v/", before_bucket=4)
     assert store.sum_counts(["v/a", "v/c", "w/a"], since_bucket=0) == [0, 0, 7]
+
+
+def test_the_outbox_keeps_events_in_order_and_once(store: Store) -> None:
+    rows = [
+        OutboxRow(0, f"e{n}", "commission.booked", 1_000 + n, f'{{"n": {n}}}') for n in range(5)
+    ]
+    store.add_events(rows[:3])
+    store.add_events(rows[3:])
+    found = store.events_after(0, limit=10)
+    assert [row.seq for row in found] == [1, 2, 3, 4, 5]
+    assert [row.event_id for row in found] == ["e0", "e1", "e2", "e3", "e4"]
+    assert [row.event_id for row in store.events_after(2, limit=2)] == ["e2", "e3"]
+    assert store.get_event("e4") == found[4] and store.get_event("nope") is None
+    with pytest.raises(StorageError):
+        store.add_events([rows[0]._replace(data="{}")])
+    with pytest.raises(RuntimeError), store.transaction():
+        store.add_events([OutboxRow(0, "e9", "commission.booked", 2_000, "{}")])
+        raise RuntimeError("the state change failed")
+    assert store.get_event("e9") is None  # rolled back with the transaction
+    store.add_events([OutboxRow(0, "e10", "commission.booked", 2_000, "{}")])
+    assert store.events_after(5, limit=5)[0].event_id == "e10"

@@ -24,7 +24,7 @@ from affiliate_sdk.models import (
     PlanVersion,
 )
 
-from .records import ClickRecord, OrderRecord, RefundRecord
+from .records import ClickRecord, OrderRecord, OutboxRow, RefundRecord
 
 __all__ = ["Store"]
 
@@ -141,6 +141,18 @@ class Store(Protocol):
     def records(self, kind: str, prefix: str) -> list[tuple[str, str]]:
         """``(key, data)`` of the records of ``kind`` whose key starts with ``prefix``, by key."""
         ...
+
+    # the outbox: events written with the state change that causes them
+    def add_events(self, rows: Sequence[OutboxRow]) -> None:
+        """Append events (their ``seq`` is assigned here, in order); an event id already
+        present raises ``StorageError``."""
+        ...
+
+    def events_after(self, seq: int, *, limit: int) -> list[OutboxRow]:
+        """Up to ``limit`` events with a ``seq`` above ``seq``, in order."""
+        ...
+
+    def get_event(self, event_id: str) -> OutboxRow | None: ...
 
     # shared counters (the fraud engine's sliding windows)
     def add_counts(self, rows: Sequence[tuple[str, int, int]]) -> None:

@@ -24,7 +24,7 @@ from affiliate_sdk.models import (
     PlanVersion,
 )
 
-from .records import ClickRecord, OrderRecord, RefundRecord
+from .records import ClickRecord, OrderRecord, OutboxRow, RefundRecord
 
 __all__ = ["MemoryStore"]
 
@@ -47,6 +47,8 @@ class MemoryStore:
         self._tiers: dict[str, TierState] = {}
         self._subscriptions: dict[str, str] = {}
         self._records: dict[str, dict[str, str]] = {}
+        self._outbox: list[OutboxRow] = []
+        self._outbox_ids: dict[str, int] = {}
         self._counts: dict[str, dict[int, int]] = {}
         self._count_groups: dict[str, set[str]] = {}  # pruned prefix -> its keys
         self._payouts: list[tuple[str, PayoutBatch]] = []
@@ -277,6 +279,35 @@ class MemoryStore:
         with self._lock:
             table = self._records.get(kind, {})
             return sorted((k, v) for k, v in table.items() if k.startswith(prefix))
+
+    # -- the outbox ------------------------------------------------------------------------
+    def add_events(self, rows: Sequence[OutboxRow]) -> None:
+        with self._lock:
+            seen = set()
+            for row in rows:
+                if row.event_id in self._outbox_ids or row.event_id in seen:
+                    raise StorageError(f"event {row.event_id!r} is already in the outbox")
+                seen.add(row.event_id)
+            count = len(self._outbox)
+            for row in rows:
+                seq = len(self._outbox) + 1
+                self._outbox.append(row._replace(seq=seq))
+                self._outbox_ids[row.event_id] = seq
+
+            def undo() -> None:
+                for row in self._outbox[count:]:
+                    del self._outbox_ids[row.event_id]
+                del self._outbox[count:]
+
+            self._on_rollback(undo)
+
+    def events_after(self, seq: int, *, limit: int) -> list[OutboxRow]:
+        with self._lock:
+            return self._outbox[max(seq, 0) : max(seq, 0) + limit]
+
+    def get_event(self, event_id: str) -> OutboxRow | None:
+        seq = self._outbox_ids.get(event_id)
+        return None if seq is None else self._outbox[seq - 1]
 
     # -- shared counters ---------------------------------------------------------------
     # Not undone by a rolled-back transaction: counts are observations, not bookings.

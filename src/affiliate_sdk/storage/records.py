@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["ClickRecord", "OrderRecord", "RefundRecord"]
+__all__ = ["ClickRecord", "OrderRecord", "OutboxRow", "RefundRecord"]
 
 
 class ClickRecord(NamedTuple):
@@ -52,3 +52,13 @@ class RefundRecord(NamedTuple):
     amount_minor: int
     created_at_ms: int
     outcome_json: str
+
+
+class OutboxRow(NamedTuple):
+    """An event in the outbox: its place in the stream, id, type, time and JSON body."""
+
+    seq: int
+    event_id: str
+    type: str
+    created_at_ms: int
+    data: str

@@ -50,7 +50,7 @@ from affiliate_sdk.models import (
     PlanVersion,
 )
 
-from .records import ClickRecord, OrderRecord, RefundRecord
+from .records import ClickRecord, OrderRecord, OutboxRow, RefundRecord
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
@@ -207,6 +207,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             count INTEGER NOT NULL,
             PRIMARY KEY (key, bucket)
         ) WITHOUT ROWID""",
+    ),
+    (
+        # The outbox: appended at its right edge, read in order from a cursor.
+        """CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            data TEXT NOT NULL
+        )""",
     ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -859,6 +869,31 @@ class SQLiteStore:
                 (kind, prefix, prefix + "\uffff"),
             ).fetchall()
         return [(str(k), str(d)) for k, d in rows]
+
+    # -- the outbox --------------------------------------------------------------------------------
+    def add_events(self, rows: Sequence[OutboxRow]) -> None:
+        with self.transaction(), self._guard() as conn:
+            conn.executemany(
+                "INSERT INTO outbox (event_id, type, created_at_ms, data) VALUES (?, ?, ?, ?)",
+                [(row.event_id, row.type, row.created_at_ms, row.data) for row in rows],
+            )
+
+    def events_after(self, seq: int, *, limit: int) -> list[OutboxRow]:
+        with self._guard() as conn:
+            rows = conn.execute(
+                "SELECT seq, event_id, type, created_at_ms, data FROM outbox WHERE seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        return [OutboxRow(*row) for row in rows]
+
+    def get_event(self, event_id: str) -> OutboxRow | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                "SELECT seq, event_id, type, created_at_ms, data FROM outbox WHERE event_id = ?",
+                (event_id,),
+            ).fetchone()
+        return None if row is None else OutboxRow(*row)
 
     # -- shared counters -------------------------------------------------------------------------
     def add_counts(self, rows: Sequence[tuple[str, int, int]]) -> None:
