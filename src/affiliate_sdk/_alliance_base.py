@@ -67,6 +67,7 @@ from .tracking.clicks import (
 from .tracking.keys import Keyring
 from .tracking.landing import LandingPolicy
 from .tracking.links import DEFAULT_REDIRECT_BASE
+from .webhooks.events import commission_events
 
 __all__ = ["AllianceBase"]
 
@@ -528,6 +529,9 @@ class AllianceBase:
         seq, previous = head if head is not None else (0, GENESIS_HASH)
         row = encode_entry(seq + 1, previous, JournalDraft(event_id, kind, at, postings, refs))
         store.append_journal([row])
+        events = commission_events(kind, event_id, lines, at)
+        if events:
+            store.add_events(events)
         if self._checkpoint_key is not None and row.seq % self._checkpoint_every == 0:
             key_id, signing_key = self._checkpoint_key
             store.add_checkpoint(

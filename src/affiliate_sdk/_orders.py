@@ -71,7 +71,7 @@ from .models import (
 )
 from .money import Money, sum_money
 from .storage import Store
-from .storage.records import ClickRecord, OrderRecord, RefundRecord
+from .storage.records import ClickRecord, OrderRecord, OutboxRow, RefundRecord
 from .tracking.attribution import (
     WEIGHT_PLACES,
     Binding,
@@ -84,6 +84,8 @@ from .tracking.attribution import (
     decide,
     rounded_weights,
 )
+from .tracking.links import decode_sub_ids
+from .webhooks.events import CreditData, order_events
 
 __all__ = ["MAX_LINKED_VISITORS", "OrdersMixin"]
 
@@ -237,6 +239,18 @@ class OrdersMixin(AllianceBase):
                     }
                     entries = [frozen.get(line.entry_id, line) for line in entries]
                     notes.append(f"commission frozen for review: {codes}")
+            if credits:
+                store.add_events(
+                    _order_events(
+                        order,
+                        placed_at,
+                        verdict,
+                        decision,
+                        credits=credits,
+                        entries=entries,
+                        now=now,
+                    )
+                )
             outcome = OrderOutcome(
                 merchant_id=order.merchant_id,
                 order_id=order.order_id,
@@ -999,6 +1013,53 @@ class OrdersMixin(AllianceBase):
             if not paid and not live[line.entry_id] + amount:
                 emptied.append(line.model_copy(update={"status": "reversed"}))
         return reversals, emptied, {kind: to_merchant(p) for kind, p in sorted(parts.items())}
+
+
+def _order_events(
+    order: Order,
+    placed_at: datetime,
+    verdict: Verdict,
+    decision: Decision,
+    *,
+    credits: list[Credit],
+    entries: list[Commission],
+    now: datetime,
+) -> list[OutboxRow]:
+    """The order's ``order.attributed`` and, unless it was blocked, its ``click.attributed``."""
+    earned: dict[str, Decimal] = {}
+    for line in entries:
+        if line.account == "affiliate":
+            earned[line.affiliate_id] = (
+                earned.get(line.affiliate_id, Decimal(0)) + line.amount.amount
+            )
+    sub_ids = {
+        share.click.click_id: decode_sub_ids(share.click.sub_fields)
+        for share in decision.shares
+        if share.click is not None
+    }
+    pairs = [
+        (
+            CreditData(
+                affiliate_id=credit.affiliate_id,
+                campaign_id=credit.campaign_id,
+                click_id=credit.click_id if verdict.decision != "block" else None,
+                weight=str(credit.weight),
+                signal=credit.signal,
+            ),
+            sub_ids.get(credit.click_id or "", {}),
+        )
+        for credit in credits
+    ]
+    return order_events(
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        total=(str(order.total.amount), order.total.currency),
+        placed_at=placed_at,
+        decision=verdict.decision,
+        credits=pairs,
+        commissions={affiliate: str(amount) for affiliate, amount in earned.items()},
+        at=now,
+    )
 
 
 def _repeats(store: Store, order: Order, placed_ms: int) -> tuple[int, int]:

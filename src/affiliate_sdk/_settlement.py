@@ -46,6 +46,7 @@ from .models import (
     Statement,
 )
 from .money import Money, sum_money
+from .webhooks.events import payout_event
 
 __all__ = ["SettlementMixin"]
 
@@ -311,6 +312,7 @@ class SettlementMixin(AllianceBase):
                     ],
                     lines=paid,
                 )
+                store.add_events([payout_event(batches[-1])])
             store.insert_payouts(run_id, batches)
         return batches
 

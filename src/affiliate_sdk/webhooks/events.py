@@ -1,0 +1,285 @@
+"""The events the alliance publishes, as versioned pydantic models. Pure.
+
+Every state change writes its events to the outbox in the same transaction
+(see ``Store.add_events``), so no event is lost or invented when a process
+dies in between. An event has a stable ``event_id`` (derived from the state
+change, so it doubles as the receivers' idempotency key), a ``type``, a
+``created_at``, a payload ``version`` and ``data`` of the type's model.
+``event_schemas()`` gives each type's JSON Schema.
+
+| type | data | when |
+|---|---|---|
+| ``click.attributed`` | ``ClickAttributed`` | an order credits a click (one per credited click) |
+| ``order.attributed`` | ``OrderAttributed`` | an order is credited to one or more affiliates |
+| ``commission.*`` | ``CommissionChanged`` | a ledger line is booked, approved, |
+| | | frozen, released, rejected, reversed (refund, clawback) or paid |
+| ``payout.batch_created`` | ``PayoutCreated`` | a payout run pays an affiliate |
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+from affiliate_sdk.models import Commission, PayoutBatch
+from affiliate_sdk.storage.records import OutboxRow
+
+__all__ = [
+    "EVENT_TYPES",
+    "EVENT_VERSION",
+    "ClickAttributed",
+    "CommissionChanged",
+    "CreditData",
+    "Event",
+    "EventType",
+    "OrderAttributed",
+    "PayoutCreated",
+    "commission_events",
+    "event_id",
+    "event_schemas",
+    "order_events",
+    "outbox_row",
+    "payout_event",
+]
+
+EVENT_VERSION: Final = 1
+EventType = Literal[
+    "click.attributed",
+    "order.attributed",
+    "commission.booked",
+    "commission.approved",
+    "commission.frozen",
+    "commission.released",
+    "commission.rejected",
+    "commission.reversed",
+    "commission.paid",
+    "payout.batch_created",
+]
+EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
+#: The ledger journal's entry kinds and the event each line of them makes.
+_FROM_JOURNAL: Final[dict[str, EventType]] = {
+    "commission.booked": "commission.booked",
+    "commission.approved": "commission.approved",
+    "commission.frozen": "commission.frozen",
+    "commission.released": "commission.released",
+    "commission.rejected": "commission.rejected",
+    "commission.reversed": "commission.reversed",
+    "commission.clawed_back": "commission.reversed",
+    "payout": "commission.paid",
+}
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CommissionChanged(_Data):
+    """A ledger line as it is after the change (amounts as decimal strings)."""
+
+    entry_id: str
+    merchant_id: str
+    order_id: str
+    campaign_id: str
+    affiliate_id: str
+    click_id: str | None
+    account: str
+    kind: str
+    amount: str
+    currency: str
+    status: str
+    reason: str | None = None
+    payout_id: str | None = None
+
+
+class CreditData(_Data):
+    affiliate_id: str
+    campaign_id: str
+    click_id: str | None
+    weight: str
+    signal: str
+
+
+class OrderAttributed(_Data):
+    merchant_id: str
+    order_id: str
+    total: str
+    currency: str
+    placed_at: datetime
+    decision: str
+    credits: list[CreditData]
+
+
+class ClickAttributed(_Data):
+    """One credited click, with what an affiliate's postback URL needs."""
+
+    click_id: str
+    affiliate_id: str
+    campaign_id: str
+    merchant_id: str
+    order_id: str
+    weight: str
+    amount: str
+    commission: str
+    currency: str
+    sub_ids: dict[str, str]
+
+
+class PayoutCreated(_Data):
+    payout_id: str
+    affiliate_id: str
+    amount: str
+    currency: str
+    entries: int
+
+
+_DATA: Final[dict[str, type[_Data]]] = {
+    "click.attributed": ClickAttributed,
+    "order.attributed": OrderAttributed,
+    "payout.batch_created": PayoutCreated,
+    **{kind: CommissionChanged for kind in EVENT_TYPES if kind.startswith("commission.")},
+}
+
+
+class Event(_Data):
+    """An event as subscribers receive it (the delivery's JSON body)."""
+
+    event_id: str
+    type: EventType
+    version: int = EVENT_VERSION
+    created_at: datetime
+    data: dict[str, Any]
+
+    def payload(self) -> _Data:
+        """``data`` as its type's model."""
+        return _DATA[self.type].model_validate(self.data)
+
+
+def event_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each event type's ``data``."""
+    return {kind: _DATA[kind].model_json_schema() for kind in EVENT_TYPES}
+
+
+def event_id(*parts: str) -> str:
+    """A stable event id from what identifies the state change."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return f"evt_{digest[:32]}"
+
+
+def outbox_row(event_type: EventType, key: str, at: datetime, data: _Data) -> OutboxRow:
+    """An outbox row for ``data``, with an id derived from ``event_type`` and ``key``."""
+    event = Event(
+        event_id=event_id(event_type, key),
+        type=event_type,
+        created_at=at,
+        data=data.model_dump(mode="json"),
+    )
+    return OutboxRow(0, event.event_id, event_type, int(at.timestamp() * 1000), _json(event))
+
+
+def commission_events(
+    journal_kind: str, journal_event_id: str, lines: Sequence[Commission], at: datetime
+) -> list[OutboxRow]:
+    """The events of one journal entry: one per line it changed, and per payout its batch."""
+    event_type = _FROM_JOURNAL.get(journal_kind)
+    if event_type is None:
+        return []
+    rows = []
+    for line in lines:
+        if journal_kind == "commission.rejected" and line.kind == "reversal":
+            continue  # the rejected line's own event says it
+        data = CommissionChanged(
+            entry_id=line.entry_id,
+            merchant_id=line.merchant_id,
+            order_id=line.order_id,
+            campaign_id=line.campaign_id,
+            affiliate_id=line.affiliate_id,
+            click_id=line.click_id,
+            account=line.account,
+            kind=line.kind,
+            amount=str(line.amount.amount),
+            currency=line.amount.currency,
+            status=line.status,
+            reason=line.reason,
+            payout_id=line.payout_id,
+        )
+        rows.append(outbox_row(event_type, f"{journal_event_id}/{line.entry_id}", at, data))
+    return rows
+
+
+def payout_event(batch: PayoutBatch) -> OutboxRow:
+    data = PayoutCreated(
+        payout_id=batch.payout_id,
+        affiliate_id=batch.affiliate_id,
+        amount=str(batch.amount.amount),
+        currency=batch.amount.currency,
+        entries=len(batch.entry_ids),
+    )
+    return outbox_row("payout.batch_created", batch.payout_id, batch.created_at, data)
+
+
+def order_events(
+    *,
+    merchant_id: str,
+    order_id: str,
+    total: tuple[str, str],
+    placed_at: datetime,
+    decision: str,
+    credits: Iterable[tuple[CreditData, Mapping[str, str]]],
+    commissions: Mapping[str, str],
+    at: datetime,
+) -> list[OutboxRow]:
+    """``order.attributed`` and one ``click.attributed`` per credited click.
+
+    ``credits`` pairs each credit with its click's sub-ids; ``commissions``
+    gives each affiliate's commission on the order (decimal strings).
+    """
+    amount, currency = total
+    credit_list = list(credits)
+    key = f"{merchant_id}/{order_id}"
+    rows = [
+        outbox_row(
+            "order.attributed",
+            key,
+            at,
+            OrderAttributed(
+                merchant_id=merchant_id,
+                order_id=order_id,
+                total=amount,
+                currency=currency,
+                placed_at=placed_at,
+                decision=decision,
+                credits=[credit for credit, _ in credit_list],
+            ),
+        )
+    ]
+    for credit, sub_ids in credit_list:
+        if credit.click_id is None:
+            continue
+        rows.append(
+            outbox_row(
+                "click.attributed",
+                f"{key}/{credit.click_id}",
+                at,
+                ClickAttributed(
+                    click_id=credit.click_id,
+                    affiliate_id=credit.affiliate_id,
+                    campaign_id=credit.campaign_id,
+                    merchant_id=merchant_id,
+                    order_id=order_id,
+                    weight=credit.weight,
+                    amount=amount,
+                    commission=commissions.get(credit.affiliate_id, "0"),
+                    currency=currency,
+                    sub_ids=dict(sub_ids),
+                ),
+            )
+        )
+    return rows
+
+
+def _json(event: Event) -> str:
+    return event.model_dump_json()
