@@ -28,6 +28,7 @@ from ._alliance_base import (
 )
 from ._orders import OrdersMixin
 from ._settlement import SettlementMixin
+from ._webhooks import WebhooksMixin
 from .errors import CampaignInactive, InvalidInput
 from .ids import new_id, new_id_pair
 from .models import Verdict
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 
-class Alliance(OrdersMixin, SettlementMixin):
+class Alliance(OrdersMixin, SettlementMixin, WebhooksMixin):
     """An affiliate alliance inside the host's platform.
 
     Open one with ``Alliance.open(url, keys=...)`` and share it across the

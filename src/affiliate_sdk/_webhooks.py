@@ -1,0 +1,151 @@
+"""Webhooks on the ``Alliance``: subscriptions, delivery logs, replay, dispatchers."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Unpack
+
+import httpx
+
+from ._alliance_base import AllianceBase
+from .errors import InvalidInput, UnknownSubscription
+from .webhooks.dispatcher import AsyncDispatcher, Dispatcher, DispatcherOptions, load_state
+from .webhooks.subscriptions import Subscription
+
+__all__ = ["WebhooksMixin"]
+
+
+class WebhooksMixin(AllianceBase):
+    """Subscriptions to the outbox and what was delivered to them."""
+
+    def subscribe(self, subscription: Subscription) -> Subscription:
+        """Add or replace a subscription; a new one starts at the next event written."""
+        if not isinstance(subscription, Subscription):
+            raise InvalidInput("subscribe takes a Subscription")
+        store = self._store
+        with store.transaction():
+            new = store.get_record("webhook_subscription", subscription.subscription_id) is None
+            store.put_record(
+                "webhook_subscription", subscription.subscription_id, subscription.model_dump_json()
+            )
+            if new:
+                state = json.dumps([_last_seq(self), 0, 0, 0])
+                store.put_record("webhook_state", subscription.subscription_id, state)
+        return subscription
+
+    def subscription(self, subscription_id: str) -> Subscription:
+        found = self._store.get_record("webhook_subscription", subscription_id)
+        if found is None:
+            raise UnknownSubscription(subscription_id)
+        return Subscription.model_validate_json(found)
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription.model_validate_json(data)
+            for _, data in self._store.records("webhook_subscription", "")
+        ]
+
+    def enable(self, subscription_id: str) -> Subscription:
+        """Turn a disabled subscription back on; it resumes where it stopped."""
+        enabled = self.subscription(subscription_id).model_copy(
+            update={"active": True, "disabled_reason": None}
+        )
+        self._store.put_record("webhook_subscription", subscription_id, enabled.model_dump_json())
+        return enabled
+
+    def delivery_log(
+        self, subscription_id: str, *, event_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every attempt for a subscription (or one of its events), oldest first."""
+        self.subscription(subscription_id)
+        entries = [
+            json.loads(data)
+            for _, data in self._store.records("webhook_log", f"{subscription_id}/")
+        ]
+        return [e for e in entries if event_id is None or e["event_id"] == event_id]
+
+    def dead_letters(self, subscription_id: str) -> list[dict[str, Any]]:
+        """Events given up on for a subscription: id, reason, when."""
+        self.subscription(subscription_id)
+        return [
+            json.loads(data)
+            for _, data in self._store.records("webhook_dead", f"{subscription_id}/")
+        ]
+
+    def replay(
+        self,
+        subscription_id: str,
+        *,
+        event_id: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """Deliver again from one event (or from the first at or after ``since``) on.
+
+        Returns how many events the subscription's cursor moved back over.
+        Receivers see the same event ids again and can drop what they had.
+        """
+        if (event_id is None) == (since is None):
+            raise InvalidInput("replay from one event_id or from a since time")
+        self.subscription(subscription_id)
+        store = self._store
+        if event_id is not None:
+            row = store.get_event(event_id)
+            if row is None:
+                raise InvalidInput(f"no event {event_id!r} in the outbox")
+            start = row.seq
+        else:
+            assert since is not None
+            if since.tzinfo is None:
+                raise InvalidInput("since must be timezone-aware")
+            since_ms = int(since.timestamp() * 1000)
+            start = _first_seq_at(self, since_ms)
+        with store.transaction():
+            state = load_state(store, subscription_id)
+            cursor = min(state.cursor, start - 1)
+            moved = state.cursor - cursor
+            store.put_record(
+                "webhook_state", subscription_id, json.dumps([cursor, 0, 0, state.dead_in_a_row])
+            )
+        return moved
+
+    def dispatcher(
+        self,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        **options: Unpack[DispatcherOptions],
+    ) -> Dispatcher:
+        """A synchronous dispatcher over this alliance's outbox (see ``webhooks.dispatcher``)."""
+        return Dispatcher(self._store, self._clock, transport=transport, **options)
+
+    def async_dispatcher(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[DispatcherOptions],
+    ) -> AsyncDispatcher:
+        """The same with ``httpx.AsyncClient``."""
+        return AsyncDispatcher(self._store, self._clock, transport=transport, **options)
+
+
+def _last_seq(alliance: WebhooksMixin) -> int:
+    store = alliance._store
+    seq = 0
+    while True:
+        rows = store.events_after(seq, limit=10_000)
+        if not rows:
+            return seq
+        seq = rows[-1].seq
+
+
+def _first_seq_at(alliance: WebhooksMixin, since_ms: int) -> int:
+    store = alliance._store
+    seq = 0
+    while True:
+        rows = store.events_after(seq, limit=10_000)
+        if not rows:
+            return seq + 1
+        for row in rows:
+            if row.created_at_ms >= since_ms:
+                return row.seq
+        seq = rows[-1].seq

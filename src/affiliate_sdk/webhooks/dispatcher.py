@@ -1,0 +1,379 @@
+"""Deliver the outbox to subscribers: one flow of decisions, a sync and an async driver.
+
+For each active subscription the flow walks the outbox from the
+subscription's cursor, in order, and delivers the next event it wants:
+it *yields* a ``DeliveryRequest`` and is *sent back* an ``AttemptResult``,
+so ``Dispatcher`` (httpx.Client) and ``AsyncDispatcher`` (httpx.AsyncClient)
+only move bytes. Per subscription the flow keeps a cursor, the attempts on
+the event at its head and when to try next (``webhook_state`` records), logs
+every attempt (``webhook_log``) and dead-letters what ``decide`` gives up on
+(``webhook_dead``), moving on so one bad event does not block the rest; an
+endpoint that answers 410, or whose events die ``disable_after_dead`` times
+in a row, is disabled with the reason. Events are delivered at least once,
+in order per subscription; the event id is the ``Idempotency-Key``.
+
+Requests never follow redirects, read at most ``max_response_bytes`` of a
+response, and go only where ``check_destination`` allows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Generator, Mapping
+from typing import Any, Final, NamedTuple, TypedDict
+
+import httpx
+
+from affiliate_sdk.errors import ForbiddenDestination
+from affiliate_sdk.storage import Store
+
+from .delivery import (
+    DEFAULT_POLICY,
+    AttemptResult,
+    DeliveryPolicy,
+    decide,
+    retry_after_seconds,
+)
+from .signing import SIGNATURE_HEADER, signature_header
+from .subscriptions import Resolver, Subscription, check_destination, fill_template
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AsyncDispatcher",
+    "DeliveryRequest",
+    "DispatchReport",
+    "Dispatcher",
+    "DispatcherOptions",
+    "load_state",
+]
+
+DEFAULT_TIMEOUT: Final = httpx.Timeout(10.0, connect=5.0)
+MAX_RESPONSE_BYTES: Final = 4096
+_BATCH: Final = 200
+_SNIPPET: Final = 256
+
+
+class DispatcherOptions(TypedDict, total=False):
+    """Keyword options of both dispatchers (besides their transport)."""
+
+    timeout: httpx.Timeout
+    policy: DeliveryPolicy
+    allow_private: bool
+    resolver: Resolver | None
+    max_response_bytes: int
+
+
+class DeliveryRequest(NamedTuple):
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class DispatchReport(NamedTuple):
+    """What one pass did: deliveries made, retries scheduled, events dead-lettered."""
+
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    refused: int = 0
+
+
+class _State(NamedTuple):
+    cursor: int = 0
+    attempts: int = 0
+    next_at_ms: int = 0
+    dead_in_a_row: int = 0
+
+
+def load_state(store: Store, subscription_id: str) -> _State:
+    found = store.get_record("webhook_state", subscription_id)
+    return _State() if found is None else _State(*json.loads(found))
+
+
+def _macros(event: Mapping[str, Any]) -> dict[str, object]:
+    data = event.get("data", {})
+    values: dict[str, object] = {
+        "event_id": event.get("event_id"),
+        "event_type": event.get("type"),
+        **{name: data.get(name) for name in ("click_id", "order_id", "amount", "currency")},
+        "commission": data.get("commission", data.get("amount")),
+    }
+    values.update(data.get("sub_ids", {}))
+    return values
+
+
+class _Flow:
+    """The delivery flow over a store; drivers feed it responses."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Any,
+        *,
+        policy: DeliveryPolicy,
+        allow_private: bool,
+        resolver: Resolver | None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._policy = policy
+        self._allow_private = allow_private
+        self._resolver = resolver
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription.model_validate_json(data)
+            for _, data in self._store.records("webhook_subscription", "")
+        ]
+
+    def run(
+        self, subscription: Subscription, report: dict[str, int], budget: int
+    ) -> Generator[DeliveryRequest, AttemptResult, None]:
+        """Deliver what is due for one subscription, up to ``budget`` attempts."""
+        store = self._store
+        state = load_state(store, subscription.subscription_id)
+        now_ms = int(self._clock.timestamp() * 1000)
+        if not subscription.active or state.next_at_ms > now_ms:
+            return
+        while budget > 0:
+            row = None
+            for candidate in store.events_after(state.cursor, limit=_BATCH):
+                event = json.loads(candidate.data)
+                if subscription.wants(candidate.type, event["data"]):
+                    row = candidate
+                    break
+                state = state._replace(cursor=candidate.seq)
+            if row is None:
+                if not store.events_after(state.cursor, limit=1):
+                    break
+                continue
+            budget -= 1
+            attempt = state.attempts + 1
+            url = fill_template(subscription.url, _macros(event))
+            now = self._clock.timestamp()
+            try:
+                check_destination(url, allow_private=self._allow_private, resolver=self._resolver)
+            except ForbiddenDestination as exc:
+                report["refused"] += 1
+                refused = AttemptResult(None, exc.reason)
+                self._log(subscription, row.seq, event, attempt=attempt, result=refused, latency=0)
+                state = self._dead(subscription, state, row.seq, event, exc.reason, disable=True)
+                break
+            body = row.data.encode() if subscription.method == "POST" else url.encode()
+            headers = {
+                SIGNATURE_HEADER: signature_header(subscription.secrets, int(now), body),
+                "Idempotency-Key": row.event_id,
+                "Affiliate-Event-Type": row.type,
+                "User-Agent": "affiliate-sdk-webhooks/1",
+            }
+            if subscription.method == "POST":
+                headers["Content-Type"] = "application/json"
+            started = time.perf_counter()
+            result = yield DeliveryRequest(
+                subscription.method, url, headers, body if subscription.method == "POST" else b""
+            )
+            latency = (time.perf_counter() - started) * 1000
+            self._log(subscription, row.seq, event, attempt=attempt, result=result, latency=latency)
+            decision = decide(attempt, result, self._policy)
+            if decision.outcome == "delivered":
+                report["delivered"] += 1
+                state = _State(row.seq, 0, 0, 0)
+            elif decision.outcome == "retry":
+                report["retried"] += 1
+                later = int(self._clock.timestamp() * 1000 + decision.delay * 1000)
+                state = state._replace(attempts=attempt, next_at_ms=later)
+                break
+            else:
+                report["dead"] += 1
+                state = self._dead(
+                    subscription, state, row.seq, event, decision.reason, disable=decision.disable
+                )
+                if not self._active(subscription.subscription_id):
+                    break
+        store.put_record("webhook_state", subscription.subscription_id, json.dumps(list(state)))
+
+    def _active(self, subscription_id: str) -> bool:
+        found = self._store.get_record("webhook_subscription", subscription_id)
+        return found is not None and Subscription.model_validate_json(found).active
+
+    def _dead(
+        self,
+        subscription: Subscription,
+        state: _State,
+        seq: int,
+        event: Mapping[str, Any],
+        reason: str,
+        *,
+        disable: bool,
+    ) -> _State:
+        store = self._store
+        key = f"{subscription.subscription_id}/{seq:012d}"
+        at_ms = int(self._clock.timestamp() * 1000)
+        store.put_record(
+            "webhook_dead",
+            key,
+            json.dumps({"event_id": event["event_id"], "reason": reason, "at_ms": at_ms}),
+        )
+        in_a_row = state.dead_in_a_row + 1
+        if disable or in_a_row >= self._policy.disable_after_dead:
+            why = reason if disable else f"{in_a_row} events in a row dead-lettered; last: {reason}"
+            disabled = subscription.model_copy(update={"active": False, "disabled_reason": why})
+            store.put_record(
+                "webhook_subscription", subscription.subscription_id, disabled.model_dump_json()
+            )
+        return _State(seq, 0, 0, in_a_row)
+
+    def _log(
+        self,
+        subscription: Subscription,
+        seq: int,
+        event: Mapping[str, Any],
+        *,
+        attempt: int,
+        result: AttemptResult,
+        latency: float,
+    ) -> None:
+        at_ms = int(self._clock.timestamp() * 1000)
+        self._store.put_record(
+            "webhook_log",
+            f"{subscription.subscription_id}/{seq:012d}/{attempt:03d}/{at_ms:015d}",
+            json.dumps(
+                {
+                    "event_id": event["event_id"],
+                    "type": event["type"],
+                    "attempt": attempt,
+                    "at_ms": at_ms,
+                    "status": result.status,
+                    "error": result.error,
+                    "latency_ms": round(latency, 3),
+                    "response": result.snippet[:_SNIPPET],
+                }
+            ),
+        )
+
+
+class Dispatcher:
+    """Delivers due events with ``httpx.Client`` (pass ``transport`` to plug one in)."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Any,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        policy: DeliveryPolicy = DEFAULT_POLICY,
+        allow_private: bool = False,
+        resolver: Resolver | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._flow = _Flow(
+            store, clock, policy=policy, allow_private=allow_private, resolver=resolver
+        )
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
+        self._max = max_response_bytes
+        self._clock = clock
+
+    def close(self) -> None:
+        self._client.close()
+
+    def run_once(self, *, budget: int = 1000) -> DispatchReport:
+        """One pass over every subscription: deliver what is due, schedule the rest."""
+        report = dict.fromkeys(DispatchReport._fields, 0)
+        for subscription in self._flow.subscriptions():
+            flow = self._flow.run(subscription, report, budget)
+            try:
+                request = next(flow)
+                while True:
+                    request = flow.send(self._send(request))
+            except StopIteration:
+                pass
+        return DispatchReport(**report)
+
+    def _send(self, request: DeliveryRequest) -> AttemptResult:
+        try:
+            with self._client.stream(
+                request.method, request.url, headers=request.headers, content=request.body
+            ) as response:
+                read = bytearray()
+                for chunk in response.iter_bytes():
+                    read += chunk
+                    if len(read) >= self._max:
+                        break
+                return AttemptResult(
+                    response.status_code,
+                    None,
+                    retry_after_seconds(
+                        response.headers.get("Retry-After"), now=self._clock.timestamp()
+                    ),
+                    bytes(read[: self._max]).decode("utf-8", "replace"),
+                )
+        except httpx.TimeoutException:
+            return AttemptResult(None, "timeout")
+        except httpx.HTTPError as exc:
+            return AttemptResult(None, f"{type(exc).__name__}: {exc}"[:200])
+
+
+class AsyncDispatcher:
+    """The same flow with ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Any,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        policy: DeliveryPolicy = DEFAULT_POLICY,
+        allow_private: bool = False,
+        resolver: Resolver | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._flow = _Flow(
+            store, clock, policy=policy, allow_private=allow_private, resolver=resolver
+        )
+        self._client = httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, transport=transport
+        )
+        self._max = max_response_bytes
+        self._clock = clock
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def run_once(self, *, budget: int = 1000) -> DispatchReport:
+        report = dict.fromkeys(DispatchReport._fields, 0)
+        for subscription in self._flow.subscriptions():
+            flow = self._flow.run(subscription, report, budget)
+            try:
+                request = next(flow)
+                while True:
+                    request = flow.send(await self._send(request))
+            except StopIteration:
+                pass
+        return DispatchReport(**report)
+
+    async def _send(self, request: DeliveryRequest) -> AttemptResult:
+        try:
+            async with self._client.stream(
+                request.method, request.url, headers=request.headers, content=request.body
+            ) as response:
+                read = bytearray()
+                async for chunk in response.aiter_bytes():
+                    read += chunk
+                    if len(read) >= self._max:
+                        break
+                return AttemptResult(
+                    response.status_code,
+                    None,
+                    retry_after_seconds(
+                        response.headers.get("Retry-After"), now=self._clock.timestamp()
+                    ),
+                    bytes(read[: self._max]).decode("utf-8", "replace"),
+                )
+        except httpx.TimeoutException:
+            return AttemptResult(None, "timeout")
+        except httpx.HTTPError as exc:
+            return AttemptResult(None, f"{type(exc).__name__}: {exc}"[:200])

@@ -1,0 +1,149 @@
+"""Subscriptions, postback URL templates and the destination guard.
+
+A ``Subscription`` names who it is for (the platform, one merchant or one
+affiliate), where to deliver, which event types, its secrets (the first
+signs; more during a rotation) and whether it is active. A URL may carry
+macros (``{click_id}``, ``{sub1}``..``{sub5}``, ``{order_id}``, ``{amount}``,
+``{currency}``, ``{commission}``, ``{event_id}``, ``{event_type}``): an
+affiliate's postback, filled from the event with every value URL-encoded.
+
+``check_destination`` refuses URLs whose host resolves to loopback, private,
+link-local (cloud metadata lives there), multicast, reserved or unspecified
+addresses unless the host allows them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Literal
+from urllib.parse import quote, urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from affiliate_sdk._base import AffiliateModel, Identifier
+from affiliate_sdk.errors import ForbiddenDestination
+
+from .events import EventType
+
+__all__ = ["MACROS", "Resolver", "Subscription", "check_destination", "fill_template"]
+
+#: The macros a URL may carry.
+MACROS: Final = frozenset(
+    {
+        "click_id",
+        "order_id",
+        "amount",
+        "currency",
+        "commission",
+        "event_id",
+        "event_type",
+        "sub1",
+        "sub2",
+        "sub3",
+        "sub4",
+        "sub5",
+    }
+)
+_MACRO: Final = re.compile(r"\{([a-z0-9_]+)\}")
+Resolver = Callable[[str, int], Sequence[str]]
+
+
+class Subscription(AffiliateModel):
+    """Where and what to deliver, for whom, signed with which secrets."""
+
+    subscription_id: Identifier
+    owner: Literal["platform", "merchant", "affiliate"]
+    owner_id: Identifier | None = None
+    url: str = Field(min_length=8, max_length=2048)
+    event_types: list[EventType] = Field(min_length=1)
+    secrets: list[str] = Field(min_length=1, max_length=3, repr=False)
+    method: Literal["POST", "GET"] = "POST"
+    active: bool = True
+    disabled_reason: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(_MACRO.sub("x", value))
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("the URL must be http(s) with a host")
+        unknown = set(_MACRO.findall(value)) - MACROS
+        if unknown:
+            raise ValueError(f"unknown macros {sorted(unknown)}; known: {sorted(MACROS)}")
+        if _MACRO.search(urlsplit(value).netloc):
+            raise ValueError("macros may not change the URL's host")
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: list[str]) -> list[str]:
+        if any(len(secret.encode()) < 16 for secret in value):
+            raise ValueError("each secret must be at least 16 bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _owner(self) -> Subscription:
+        if (self.owner == "platform") != (self.owner_id is None):
+            raise ValueError(
+                "a merchant or affiliate subscription names its owner_id; a platform one does not"
+            )
+        return self
+
+    def wants(self, event_type: str, data: Mapping[str, Any]) -> bool:
+        """Whether an event of this type and data is for this subscription."""
+        if event_type not in self.event_types:
+            return False
+        if self.owner == "merchant":
+            return data.get("merchant_id") == self.owner_id
+        if self.owner == "affiliate":
+            credited = {c.get("affiliate_id") for c in data.get("credits", ())}
+            return data.get("affiliate_id") == self.owner_id or self.owner_id in credited
+        return True
+
+
+def fill_template(url: str, values: Mapping[str, object]) -> str:
+    """``url`` with each macro replaced by its URL-encoded value (empty when unknown)."""
+
+    def value(match: re.Match[str]) -> str:
+        found = values.get(match.group(1))
+        return quote("" if found is None else str(found), safe="")
+
+    return _MACRO.sub(value, url)
+
+
+def _system_resolver(host: str, port: int) -> Sequence[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def check_destination(
+    url: str, *, allow_private: bool = False, resolver: Resolver | None = None
+) -> list[str]:
+    """The addresses ``url``'s host resolves to, or ``ForbiddenDestination``.
+
+    Every address must be public unless ``allow_private`` (for a host's own
+    internal receivers). A name that does not resolve is refused too.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        raise ForbiddenDestination(url, "not an http(s) URL with a host")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = list((resolver or _system_resolver)(host, port))
+    except OSError as exc:
+        raise ForbiddenDestination(url, f"the host does not resolve ({exc})") from None
+    if not addresses:
+        raise ForbiddenDestination(url, "the host does not resolve")
+    if allow_private:
+        return addresses
+    for text in addresses:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            raise ForbiddenDestination(url, f"{host} resolves to non-public address {address}")
+    return addresses
