@@ -82,12 +82,12 @@ class WebhooksMixin(AllianceBase):
     ) -> int:
         """Deliver again from one event (or from the first at or after ``since``) on.
 
-        Returns how many events the subscription's cursor moved back over.
-        Receivers see the same event ids again and can drop what they had.
+        Returns how many of the subscription's events will be delivered
+        again. Receivers see the same event ids and can drop what they had.
         """
         if (event_id is None) == (since is None):
             raise InvalidInput("replay from one event_id or from a since time")
-        self.subscription(subscription_id)
+        subscription = self.subscription(subscription_id)
         store = self._store
         if event_id is not None:
             row = store.get_event(event_id)
@@ -103,11 +103,13 @@ class WebhooksMixin(AllianceBase):
         with store.transaction():
             state = load_state(store, subscription_id)
             cursor = min(state.cursor, start - 1)
-            moved = state.cursor - cursor
+            again = 0
+            for row in store.events_after(cursor, limit=max(state.cursor - cursor, 0)):
+                again += subscription.wants(row.type, json.loads(row.data)["data"])
             store.put_record(
                 "webhook_state", subscription_id, json.dumps([cursor, 0, 0, state.dead_in_a_row])
             )
-        return moved
+        return again
 
     def dispatcher(
         self,

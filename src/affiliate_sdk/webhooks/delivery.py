@@ -64,9 +64,9 @@ class DeliveryDecision(NamedTuple):
 
 
 def _backoff(attempt: int, policy: DeliveryPolicy) -> float:
-    wait = tenacity.wait_exponential_jitter(
-        initial=policy.initial_backoff, max=policy.max_backoff, jitter=policy.jitter
-    )
+    wait = tenacity.wait_exponential(
+        multiplier=policy.initial_backoff, max=policy.max_backoff
+    ) + tenacity.wait_random(0, policy.jitter)
     state = tenacity.RetryCallState(retry_object=tenacity.Retrying(), fn=None, args=(), kwargs={})
     state.attempt_number = attempt
     return float(wait(state))
