@@ -54,6 +54,13 @@ class WebhooksMixin(AllianceBase):
         self._store.put_record("webhook_subscription", subscription_id, enabled.model_dump_json())
         return enabled
 
+    def retry_now(self, subscription_id: str) -> None:
+        """Make a subscription's waiting event due now (its attempt count is kept)."""
+        self.subscription(subscription_id)
+        with self._store.transaction():
+            state = load_state(self._store, subscription_id)._replace(next_at_ms=0)
+            self._store.put_record("webhook_state", subscription_id, json.dumps(list(state)))
+
     def delivery_log(
         self, subscription_id: str, *, event_id: str | None = None
     ) -> list[dict[str, Any]]:

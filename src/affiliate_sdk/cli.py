@@ -5,6 +5,10 @@
 * ``affiliate-sdk simulate [--scenario NAME|FILE.json] [--seed S] [--store memory|sqlite]
   [--json]``: play a seeded scenario with labelled fraud through an alliance and
   print how well the fraud engine did.
+* ``affiliate-sdk webhooks list|dispatch|retry|replay --db PATH ...``: the
+  subscriptions of an alliance's SQLite file and their state; deliver what is
+  due now; retry a subscription now (re-enabling it) or a dead-lettered event;
+  deliver again from an event or a time.
 * ``affiliate-sdk keys new``: print a fresh 256-bit link-signing secret (hex).
 """
 
@@ -55,6 +59,26 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--json", action="store_true", help="print the figures as JSON")
     simulate.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
+    hooks = commands.add_parser("webhooks", help="webhook subscriptions and deliveries")
+    hook_commands = hooks.add_subparsers(dest="hooks_command", required=True)
+    for name, text in (
+        ("list", "subscriptions, their state and dead letters"),
+        ("dispatch", "deliver what is due now, once"),
+        ("retry", "retry a subscription now (re-enabling it), or one dead-lettered event"),
+        ("replay", "deliver again from an event or a time on"),
+    ):
+        command = hook_commands.add_parser(name, help=text)
+        command.add_argument("--db", type=Path, required=True, help="the alliance's SQLite file")
+        if name in ("retry", "replay"):
+            command.add_argument("subscription", help="subscription id")
+            command.add_argument("--event", help="event id")
+        if name == "replay":
+            command.add_argument("--since", help="ISO 8601 time, e.g. 2026-11-11T00:00:00+00:00")
+        if name == "dispatch":
+            command.add_argument(
+                "--allow-private", action="store_true", help="allow private/loopback receivers"
+            )
+
     keys = commands.add_parser("keys", help="signing key tools")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     key_commands.add_parser("new", help="print a fresh 256-bit secret as hex")
@@ -74,11 +98,61 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(summary.render())
         elif args.command == "simulate":
             return _simulate(args)
+        elif args.command == "webhooks":
+            return _webhooks(args)
         elif args.command == "keys":
             print(secrets.token_hex(MIN_SECRET_BYTES))
     except AffiliateError as exc:
         print(f"affiliate-sdk: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _webhooks(args: argparse.Namespace) -> int:
+    import json
+    import os
+    from datetime import datetime
+
+    from affiliate_sdk.alliance import Alliance
+    from affiliate_sdk.webhooks.dispatcher import load_state
+
+    if not args.db.is_file():
+        print(f"affiliate-sdk: no database at {args.db}", file=sys.stderr)
+        return 2
+    # Webhook work signs no links: a throwaway key opens the store.
+    with Alliance.open(f"sqlite:///{args.db}", keys={"cli": os.urandom(32)}) as alliance:
+        command = args.hooks_command
+        if command == "list":
+            for sub in alliance.subscriptions():
+                state = load_state(alliance.store, sub.subscription_id)
+                dead = alliance.dead_letters(sub.subscription_id)
+                status = "active" if sub.active else f"disabled ({sub.disabled_reason})"
+                owner = sub.owner + (f"/{sub.owner_id}" if sub.owner_id else "")
+                print(
+                    f"{sub.subscription_id}  {owner}  {sub.url}  {status}  cursor {state.cursor}"
+                    f"  attempts {state.attempts}  dead letters {len(dead)}"
+                )
+        elif command == "dispatch":
+            dispatcher = alliance.dispatcher(allow_private=args.allow_private)
+            try:
+                print(json.dumps(dispatcher.run_once()._asdict()))
+            finally:
+                dispatcher.close()
+        elif command == "retry":
+            if args.event:
+                count = alliance.replay(args.subscription, event_id=args.event)
+                print(f"{args.subscription}: {count} event(s) will be delivered again")
+            else:
+                alliance.enable(args.subscription)
+                alliance.retry_now(args.subscription)
+                print(f"{args.subscription}: enabled, due now")
+        else:
+            if bool(args.event) == bool(args.since):
+                print("affiliate-sdk: replay takes --event or --since", file=sys.stderr)
+                return 2
+            since = datetime.fromisoformat(args.since) if args.since else None
+            count = alliance.replay(args.subscription, event_id=args.event, since=since)
+            print(f"{args.subscription}: {count} event(s) will be delivered again")
     return 0
 
 

@@ -18,6 +18,7 @@ response, and go only where ``check_destination`` allows.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Generator, Mapping
@@ -343,16 +344,22 @@ class AsyncDispatcher:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def run_once(self, *, budget: int = 1000) -> DispatchReport:
+    async def run_once(self, *, budget: int = 1000, concurrency: int = 32) -> DispatchReport:
+        """One pass; up to ``concurrency`` subscriptions at once, each one in order."""
         report = dict.fromkeys(DispatchReport._fields, 0)
-        for subscription in self._flow.subscriptions():
-            flow = self._flow.run(subscription, report, budget)
-            try:
-                request = next(flow)
-                while True:
-                    request = flow.send(await self._send(request))
-            except StopIteration:
-                pass
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(subscription: Subscription) -> None:
+            async with gate:
+                flow = self._flow.run(subscription, report, budget)
+                try:
+                    request = next(flow)
+                    while True:
+                        request = flow.send(await self._send(request))
+                except StopIteration:
+                    pass
+
+        await asyncio.gather(*(one(s) for s in self._flow.subscriptions()))
         return DispatchReport(**report)
 
     async def _send(self, request: DeliveryRequest) -> AttemptResult:
