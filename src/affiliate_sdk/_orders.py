@@ -85,7 +85,7 @@ from .tracking.attribution import (
     rounded_weights,
 )
 from .tracking.links import decode_sub_ids
-from .webhooks.events import CreditData, order_events
+from .webhooks.events import order_events
 
 __all__ = ["MAX_LINKED_VISITORS", "OrdersMixin"]
 
@@ -1039,13 +1039,13 @@ def _order_events(
     }
     pairs = [
         (
-            CreditData(
-                affiliate_id=credit.affiliate_id,
-                campaign_id=credit.campaign_id,
-                click_id=credit.click_id if verdict.decision != "block" else None,
-                weight=str(credit.weight),
-                signal=credit.signal,
-            ),
+            {  # the fields of ``CreditData``
+                "affiliate_id": credit.affiliate_id,
+                "campaign_id": credit.campaign_id,
+                "click_id": credit.click_id if verdict.decision != "block" else None,
+                "weight": str(credit.weight),
+                "signal": credit.signal,
+            },
             sub_ids.get(credit.click_id or "", {}),
         )
         for credit in credits

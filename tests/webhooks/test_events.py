@@ -76,6 +76,8 @@ def test_an_order_writes_attribution_and_booking_events(
     assert (click.click_id, click.commission, click.amount) == (click_id, "16.00", "200.00")
     assert click.sub_ids == {"sub1": "spring sale", "sub3": "a&b=c"}
     assert events[2].data["credits"][0]["affiliate_id"] == "a1"
+    for event in events:  # every body is valid data of its type's model
+        assert event.payload().model_dump(mode="json") == event.data
     # Recording the same order again changes nothing and writes nothing.
     assert alliance.record_order(order, click_id=click_id) == outcome
     assert len(_rows(alliance)) == 4

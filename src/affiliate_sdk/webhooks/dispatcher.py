@@ -141,6 +141,9 @@ class _Flow:
         while budget > 0:
             row = None
             for candidate in store.events_after(state.cursor, limit=_BATCH):
+                if candidate.type not in subscription.event_types:
+                    state = state._replace(cursor=candidate.seq)
+                    continue
                 event = json.loads(candidate.data)
                 if subscription.wants(candidate.type, event["data"]):
                     row = candidate
@@ -335,14 +338,13 @@ class AsyncDispatcher:
         self._flow = _Flow(
             store, clock, policy=policy, allow_private=allow_private, resolver=resolver
         )
-        self._client = httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, transport=transport
-        )
+        self._transport = transport
+        self._timeout = timeout
         self._max = max_response_bytes
         self._clock = clock
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing held between passes (each subscription's client closes with its pass)."""
 
     async def run_once(self, *, budget: int = 1000, concurrency: int = 32) -> DispatchReport:
         """One pass; up to ``concurrency`` subscriptions at once, each one in order."""
@@ -350,21 +352,28 @@ class AsyncDispatcher:
         gate = asyncio.Semaphore(concurrency)
 
         async def one(subscription: Subscription) -> None:
-            async with gate:
+            # A client per subscription: its deliveries are sequential anyway, and one shared
+            # pool serving many concurrent streams costs more than the requests here.
+            async with (
+                gate,
+                httpx.AsyncClient(
+                    timeout=self._timeout, follow_redirects=False, transport=self._transport
+                ) as client,
+            ):
                 flow = self._flow.run(subscription, report, budget)
                 try:
                     request = next(flow)
                     while True:
-                        request = flow.send(await self._send(request))
+                        request = flow.send(await self._send(client, request))
                 except StopIteration:
                     pass
 
         await asyncio.gather(*(one(s) for s in self._flow.subscriptions()))
         return DispatchReport(**report)
 
-    async def _send(self, request: DeliveryRequest) -> AttemptResult:
+    async def _send(self, client: httpx.AsyncClient, request: DeliveryRequest) -> AttemptResult:
         try:
-            async with self._client.stream(
+            async with client.stream(
                 request.method, request.url, headers=request.headers, content=request.body
             ) as response:
                 read = bytearray()

@@ -19,6 +19,7 @@ change, so it doubles as the receivers' idempotency key), a ``type``, a
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
@@ -169,15 +170,23 @@ def event_id(*parts: str) -> str:
     return f"evt_{digest[:32]}"
 
 
-def outbox_row(event_type: EventType, key: str, at: datetime, data: _Data) -> OutboxRow:
-    """An outbox row for ``data``, with an id derived from ``event_type`` and ``key``."""
-    event = Event(
-        event_id=event_id(event_type, key),
-        type=event_type,
-        created_at=at,
-        data=data.model_dump(mode="json"),
-    )
-    return OutboxRow(0, event.event_id, event_type, int(at.timestamp() * 1000), _json(event))
+def outbox_row(
+    event_type: EventType, key: str, at: datetime, data: _Data | Mapping[str, Any]
+) -> OutboxRow:
+    """An outbox row for ``data``, with an id derived from ``event_type`` and ``key``.
+
+    The body is an ``Event`` in JSON, written directly (this runs inside every booking).
+    """
+    identifier = event_id(event_type, key)
+    body = {
+        "event_id": identifier,
+        "type": event_type,
+        "version": EVENT_VERSION,
+        "created_at": _iso(at),
+        "data": data.model_dump(mode="json") if isinstance(data, _Data) else data,
+    }
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return OutboxRow(0, identifier, event_type, int(at.timestamp() * 1000), text)
 
 
 def commission_events(
@@ -191,21 +200,22 @@ def commission_events(
     for line in lines:
         if journal_kind == "commission.rejected" and line.kind == "reversal":
             continue  # the rejected line's own event says it
-        data = CommissionChanged(
-            entry_id=line.entry_id,
-            merchant_id=line.merchant_id,
-            order_id=line.order_id,
-            campaign_id=line.campaign_id,
-            affiliate_id=line.affiliate_id,
-            click_id=line.click_id,
-            account=line.account,
-            kind=line.kind,
-            amount=str(line.amount.amount),
-            currency=line.amount.currency,
-            status=line.status,
-            reason=line.reason,
-            payout_id=line.payout_id,
-        )
+        # The fields of ``CommissionChanged``, from a validated ledger line.
+        data = {
+            "entry_id": line.entry_id,
+            "merchant_id": line.merchant_id,
+            "order_id": line.order_id,
+            "campaign_id": line.campaign_id,
+            "affiliate_id": line.affiliate_id,
+            "click_id": line.click_id,
+            "account": line.account,
+            "kind": line.kind,
+            "amount": str(line.amount.amount),
+            "currency": line.amount.currency,
+            "status": line.status,
+            "reason": line.reason,
+            "payout_id": line.payout_id,
+        }
         rows.append(outbox_row(event_type, f"{journal_event_id}/{line.entry_id}", at, data))
     return rows
 
@@ -228,58 +238,51 @@ def order_events(
     total: tuple[str, str],
     placed_at: datetime,
     decision: str,
-    credits: Iterable[tuple[CreditData, Mapping[str, str]]],
+    credits: Iterable[tuple[Mapping[str, Any], Mapping[str, str]]],
     commissions: Mapping[str, str],
     at: datetime,
 ) -> list[OutboxRow]:
     """``order.attributed`` and one ``click.attributed`` per credited click.
 
-    ``credits`` pairs each credit with its click's sub-ids; ``commissions``
-    gives each affiliate's commission on the order (decimal strings).
+    ``credits`` pairs each credit (the fields of ``CreditData``) with its
+    click's sub-ids; ``commissions`` gives each affiliate's commission on the
+    order (decimal strings). Bodies are built as plain data: this runs inside
+    every booking, and the models above describe them.
     """
     amount, currency = total
     credit_list = list(credits)
     key = f"{merchant_id}/{order_id}"
-    rows = [
-        outbox_row(
-            "order.attributed",
-            key,
-            at,
-            OrderAttributed(
-                merchant_id=merchant_id,
-                order_id=order_id,
-                total=amount,
-                currency=currency,
-                placed_at=placed_at,
-                decision=decision,
-                credits=[credit for credit, _ in credit_list],
-            ),
-        )
-    ]
+    order = {
+        "merchant_id": merchant_id,
+        "order_id": order_id,
+        "total": amount,
+        "currency": currency,
+        "placed_at": _iso(placed_at),
+        "decision": decision,
+        "credits": [dict(credit) for credit, _ in credit_list],
+    }
+    rows = [outbox_row("order.attributed", key, at, order)]
     for credit, sub_ids in credit_list:
-        if credit.click_id is None:
+        click_id = credit["click_id"]
+        if click_id is None:
             continue
-        rows.append(
-            outbox_row(
-                "click.attributed",
-                f"{key}/{credit.click_id}",
-                at,
-                ClickAttributed(
-                    click_id=credit.click_id,
-                    affiliate_id=credit.affiliate_id,
-                    campaign_id=credit.campaign_id,
-                    merchant_id=merchant_id,
-                    order_id=order_id,
-                    weight=credit.weight,
-                    amount=amount,
-                    commission=commissions.get(credit.affiliate_id, "0"),
-                    currency=currency,
-                    sub_ids=dict(sub_ids),
-                ),
-            )
-        )
+        click = {
+            "click_id": click_id,
+            "affiliate_id": credit["affiliate_id"],
+            "campaign_id": credit["campaign_id"],
+            "merchant_id": merchant_id,
+            "order_id": order_id,
+            "weight": credit["weight"],
+            "amount": amount,
+            "commission": commissions.get(credit["affiliate_id"], "0"),
+            "currency": currency,
+            "sub_ids": dict(sub_ids),
+        }
+        rows.append(outbox_row("click.attributed", f"{key}/{click_id}", at, click))
     return rows
 
 
-def _json(event: Event) -> str:
-    return event.model_dump_json()
+def _iso(at: datetime) -> str:
+    """ISO 8601 as pydantic writes it (UTC as ``Z``)."""
+    text = at.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
