@@ -37,3 +37,13 @@ def test_typed_marker_ships() -> None:
     from importlib.resources import files
 
     assert files("affiliate_sdk").joinpath("py.typed").is_file()
+
+
+def test_every_subpackage_is_a_regular_package() -> None:
+    # setuptools' find_packages (what builds the wheel) skips folders without __init__.py.
+    from pathlib import Path
+
+    source = Path(affiliate_sdk.__file__).resolve().parent
+    folders = {path.parent for path in source.rglob("*.py") if "__pycache__" not in path.parts}
+    missing = [str(f.relative_to(source)) for f in folders if not (f / "__init__.py").is_file()]
+    assert missing == []
