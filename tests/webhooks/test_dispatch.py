@@ -291,3 +291,31 @@ def test_the_async_dispatcher_delivers_too(
 
     assert asyncio.run(run()) == 1
     assert len(receiver.received) == 1
+
+
+def test_two_dispatchers_on_one_database_deliver_each_event_once(
+    alliance: Alliance, clock: FakeClock, receiver: Receiver, tmp_path: Path
+) -> None:
+    import threading
+
+    _subscribe(alliance, f"{receiver.url}/hook")
+    for n in range(30):
+        _order(alliance, clock, n)
+    url = f"sqlite:///{tmp_path / 'hooks.db'}"
+    others = [Alliance.open(url, keys={"k1": SECRET}, clock=clock) for _ in range(2)]
+    reports = []
+
+    def work(other: Alliance) -> None:
+        for _ in range(5):
+            reports.append(other.dispatcher(allow_private=True).run_once())
+
+    threads = [threading.Thread(target=work, args=(other,)) for other in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for other in others:
+        other.close()
+    keys = [r.headers["Idempotency-Key"] for r in receiver.received]
+    assert len(keys) == 30 and len(set(keys)) == 30  # every event, once
+    assert sum(report.delivered for report in reports) == 30

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
 import time
 from collections.abc import Generator, Mapping
 from typing import Any, Final, NamedTuple, TypedDict
@@ -52,6 +54,8 @@ __all__ = [
 DEFAULT_TIMEOUT: Final = httpx.Timeout(10.0, connect=5.0)
 MAX_RESPONSE_BYTES: Final = 4096
 _BATCH: Final = 200
+#: How long a dispatcher's hold on a subscription lasts unless renewed (each attempt renews it).
+LEASE_MS: Final = 5 * 60 * 1000
 _SNIPPET: Final = 256
 
 
@@ -122,6 +126,24 @@ class _Flow:
         self._policy = policy
         self._allow_private = allow_private
         self._resolver = resolver
+        self._holder = f"{os.getpid()}-{secrets.token_hex(6)}"
+
+    def _lease(self, subscription_id: str) -> bool:
+        """Take or renew this flow's lease on a subscription; False if another holds it."""
+        store = self._store
+        now_ms = int(self._clock.timestamp() * 1000)
+        with store.transaction():
+            found = store.get_record("webhook_lease", subscription_id)
+            if found is not None:
+                holder, until = json.loads(found)
+                if holder != self._holder and until > now_ms:
+                    return False
+            lease = json.dumps([self._holder, now_ms + LEASE_MS])
+            store.put_record("webhook_lease", subscription_id, lease)
+        return True
+
+    def _release(self, subscription_id: str) -> None:
+        self._store.put_record("webhook_lease", subscription_id, json.dumps([self._holder, 0]))
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -132,11 +154,24 @@ class _Flow:
     def run(
         self, subscription: Subscription, report: dict[str, int], budget: int
     ) -> Generator[DeliveryRequest, AttemptResult, None]:
-        """Deliver what is due for one subscription, up to ``budget`` attempts."""
+        """Deliver what is due for one subscription, up to ``budget`` attempts.
+
+        Holds the subscription's lease meanwhile, so dispatchers in other
+        processes pass it by and each event goes out once per attempt.
+        """
+        if not subscription.active or not self._lease(subscription.subscription_id):
+            return
+        try:
+            yield from self._deliver(subscription, report, budget)
+        finally:
+            self._release(subscription.subscription_id)
+
+    def _deliver(
+        self, subscription: Subscription, report: dict[str, int], budget: int
+    ) -> Generator[DeliveryRequest, AttemptResult, None]:
         store = self._store
         state = load_state(store, subscription.subscription_id)
-        now_ms = int(self._clock.timestamp() * 1000)
-        if not subscription.active or state.next_at_ms > now_ms:
+        if state.next_at_ms > int(self._clock.timestamp() * 1000):
             return
         while budget > 0:
             row = None
@@ -153,6 +188,8 @@ class _Flow:
                 if not store.events_after(state.cursor, limit=1):
                     break
                 continue
+            if not self._lease(subscription.subscription_id):  # renewed before each attempt
+                break
             budget -= 1
             attempt = state.attempts + 1
             url = fill_template(subscription.url, _macros(event))
