@@ -319,3 +319,19 @@ def test_two_dispatchers_on_one_database_deliver_each_event_once(
     keys = [r.headers["Idempotency-Key"] for r in receiver.received]
     assert len(keys) == 30 and len(set(keys)) == 30  # every event, once
     assert sum(report.delivered for report in reports) == 30
+
+
+def test_redirects_are_not_followed_and_big_answers_not_read_whole(
+    alliance: Alliance, clock: FakeClock, receiver: Receiver
+) -> None:
+    _subscribe(alliance, f"{receiver.url}/hook")
+    _order(alliance, clock, 1)
+    _order(alliance, clock, 2)
+    receiver.script.append(Answer(302, headers=(("Location", "http://169.254.169.254/x"),)))
+    receiver.script.append(Answer(200, body=b"y" * 1_000_000))
+    report = _dispatcher(alliance).run_once()
+    assert (report.dead, report.delivered) == (1, 1)
+    assert len(receiver.received) == 2  # nothing went to the redirect's target
+    log = alliance.delivery_log("s1")
+    assert "redirect" in alliance.dead_letters("s1")[0]["reason"]
+    assert log[1]["status"] == 200 and len(log[1]["response"]) == 256
