@@ -24,7 +24,7 @@ import os
 import secrets
 import time
 from collections.abc import Generator, Mapping
-from typing import Any, Final, NamedTuple, TypedDict
+from typing import Any, Final, NamedTuple, TypedDict, Unpack
 
 import httpx
 
@@ -74,6 +74,19 @@ class DeliveryRequest(NamedTuple):
     url: str
     headers: dict[str, str]
     body: bytes
+
+
+def _answer(response: httpx.Response, read: bytes | bytearray, *, now: float) -> AttemptResult:
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"), now=now)
+    return AttemptResult(
+        response.status_code, None, retry_after, bytes(read).decode("utf-8", "replace")
+    )
+
+
+def _failure(exc: httpx.HTTPError) -> AttemptResult:
+    if isinstance(exc, httpx.TimeoutException):
+        return AttemptResult(None, "timeout")
+    return AttemptResult(None, f"{type(exc).__name__}: {exc}"[:200])
 
 
 class DispatchReport(NamedTuple):
@@ -295,7 +308,23 @@ class _Flow:
         )
 
 
-class Dispatcher:
+class _Driver:
+    """What both dispatchers share: the flow, the timeout, the read cap, the clock."""
+
+    def __init__(self, store: Store, clock: Any, **options: Unpack[DispatcherOptions]) -> None:
+        self._flow = _Flow(
+            store,
+            clock,
+            policy=options.get("policy", DEFAULT_POLICY),
+            allow_private=options.get("allow_private", False),
+            resolver=options.get("resolver"),
+        )
+        self._timeout = options.get("timeout", DEFAULT_TIMEOUT)
+        self._max = options.get("max_response_bytes", MAX_RESPONSE_BYTES)
+        self._clock = clock
+
+
+class Dispatcher(_Driver):
     """Delivers due events with ``httpx.Client`` (pass ``transport`` to plug one in)."""
 
     def __init__(
@@ -304,18 +333,12 @@ class Dispatcher:
         clock: Any,
         *,
         transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        policy: DeliveryPolicy = DEFAULT_POLICY,
-        allow_private: bool = False,
-        resolver: Resolver | None = None,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        **options: Unpack[DispatcherOptions],
     ) -> None:
-        self._flow = _Flow(
-            store, clock, policy=policy, allow_private=allow_private, resolver=resolver
+        super().__init__(store, clock, **options)
+        self._client = httpx.Client(
+            timeout=self._timeout, follow_redirects=False, transport=transport
         )
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
-        self._max = max_response_bytes
-        self._clock = clock
 
     def close(self) -> None:
         self._client.close()
@@ -343,21 +366,12 @@ class Dispatcher:
                     read += chunk
                     if len(read) >= self._max:
                         break
-                return AttemptResult(
-                    response.status_code,
-                    None,
-                    retry_after_seconds(
-                        response.headers.get("Retry-After"), now=self._clock.timestamp()
-                    ),
-                    bytes(read[: self._max]).decode("utf-8", "replace"),
-                )
-        except httpx.TimeoutException:
-            return AttemptResult(None, "timeout")
+                return _answer(response, read[: self._max], now=self._clock.timestamp())
         except httpx.HTTPError as exc:
-            return AttemptResult(None, f"{type(exc).__name__}: {exc}"[:200])
+            return _failure(exc)
 
 
-class AsyncDispatcher:
+class AsyncDispatcher(_Driver):
     """The same flow with ``httpx.AsyncClient``."""
 
     def __init__(
@@ -366,19 +380,10 @@ class AsyncDispatcher:
         clock: Any,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        policy: DeliveryPolicy = DEFAULT_POLICY,
-        allow_private: bool = False,
-        resolver: Resolver | None = None,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        **options: Unpack[DispatcherOptions],
     ) -> None:
-        self._flow = _Flow(
-            store, clock, policy=policy, allow_private=allow_private, resolver=resolver
-        )
+        super().__init__(store, clock, **options)
         self._transport = transport
-        self._timeout = timeout
-        self._max = max_response_bytes
-        self._clock = clock
 
     async def aclose(self) -> None:
         """Nothing held between passes (each subscription's client closes with its pass)."""
@@ -418,15 +423,6 @@ class AsyncDispatcher:
                     read += chunk
                     if len(read) >= self._max:
                         break
-                return AttemptResult(
-                    response.status_code,
-                    None,
-                    retry_after_seconds(
-                        response.headers.get("Retry-After"), now=self._clock.timestamp()
-                    ),
-                    bytes(read[: self._max]).decode("utf-8", "replace"),
-                )
-        except httpx.TimeoutException:
-            return AttemptResult(None, "timeout")
+                return _answer(response, read[: self._max], now=self._clock.timestamp())
         except httpx.HTTPError as exc:
-            return AttemptResult(None, f"{type(exc).__name__}: {exc}"[:200])
+            return _failure(exc)
