@@ -244,10 +244,14 @@ def test_postback_macros_are_url_encoded(
         if row.type == "click.attributed"
     ]
     assert query["click"] == credited
-    url = f"http://127.0.0.1:{receiver.port}{request.path}"
+    # A GET postback signs its request target (path and query), as the receiver sees it.
     verify_signature(
-        request.headers["Affiliate-Signature"], url.encode(), [HOOK_SECRET], now=clock.timestamp()
+        request.headers["Affiliate-Signature"],
+        request.path.encode(),
+        [HOOK_SECRET],
+        now=clock.timestamp(),
     )
+    assert request.headers["Host"] == f"127.0.0.1:{receiver.port}"
 
 
 def test_subscriptions_refuse_unknown_macros_and_host_macros() -> None:
@@ -335,3 +339,21 @@ def test_redirects_are_not_followed_and_big_answers_not_read_whole(
     log = alliance.delivery_log("s1")
     assert "redirect" in alliance.dead_letters("s1")[0]["reason"]
     assert log[1]["status"] == 200 and len(log[1]["response"]) == 256
+
+
+def test_requests_go_to_the_checked_address_with_the_name_in_host_and_sni() -> None:
+    from affiliate_sdk.webhooks.dispatcher import _pinned
+
+    target, host, pinned, extensions = _pinned(
+        "https://hooks.example:8443/in?a=%26b", "2001:db8::7"
+    )
+    assert (target, host) == ("/in?a=%26b", "hooks.example:8443")
+    assert pinned == "https://[2001:db8::7]:8443/in?a=%26b"
+    assert extensions == {"sni_hostname": "hooks.example"}
+    target, host, pinned, extensions = _pinned("http://hooks.example", "93.184.216.34")
+    assert (target, host, pinned, extensions) == (
+        "/",
+        "hooks.example",
+        "http://93.184.216.34",
+        {},
+    )

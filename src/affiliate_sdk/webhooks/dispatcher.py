@@ -13,7 +13,8 @@ in a row, is disabled with the reason. Events are delivered at least once,
 in order per subscription; the event id is the ``Idempotency-Key``.
 
 Requests never follow redirects, read at most ``max_response_bytes`` of a
-response, and go only where ``check_destination`` allows.
+response, and go only where ``check_destination`` allows: to the very
+address it approved (the name is not resolved again).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import secrets
 import time
 from collections.abc import Generator, Mapping
 from typing import Any, Final, NamedTuple, TypedDict, Unpack
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -70,10 +72,36 @@ class DispatcherOptions(TypedDict, total=False):
 
 
 class DeliveryRequest(NamedTuple):
+    """A request to make: to the checked address, naming the host in ``Host`` and TLS SNI."""
+
     method: str
     url: str
     headers: dict[str, str]
     body: bytes
+    extensions: dict[str, str]
+
+
+def _pinned(url: str, address: str) -> tuple[str, str, str, dict[str, str]]:
+    """``url`` sent to ``address``, the address the destination check approved.
+
+    Connecting to the checked address (not resolving the name again) means a
+    DNS answer that changes after the check cannot redirect the delivery. The
+    name still goes in ``Host`` and, over https, in SNI, so the certificate is
+    verified against it. Returns the request target (path and query, what a
+    GET postback's signature covers), the ``Host`` value, the pinned URL and
+    the request extensions.
+    """
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    hostname = parts.hostname or ""
+    host = parts.netloc.rpartition("@")[2]
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    extensions = {"sni_hostname": hostname} if parts.scheme == "https" else {}
+    return target, host, pinned, extensions
 
 
 def _answer(response: httpx.Response, read: bytes | bytearray, *, now: float) -> AttemptResult:
@@ -208,15 +236,19 @@ class _Flow:
             url = fill_template(subscription.url, _macros(event))
             now = self._clock.timestamp()
             try:
-                check_destination(url, allow_private=self._allow_private, resolver=self._resolver)
+                addresses = check_destination(
+                    url, allow_private=self._allow_private, resolver=self._resolver
+                )
             except ForbiddenDestination as exc:
                 report["refused"] += 1
                 refused = AttemptResult(None, exc.reason)
                 self._log(subscription, row.seq, event, attempt=attempt, result=refused, latency=0)
                 state = self._dead(subscription, state, row.seq, event, exc.reason, disable=True)
                 break
-            body = row.data.encode() if subscription.method == "POST" else url.encode()
+            target, host, pinned, extensions = _pinned(url, addresses[0])
+            body = row.data.encode() if subscription.method == "POST" else target.encode()
             headers = {
+                "Host": host,
                 SIGNATURE_HEADER: signature_header(subscription.secrets, int(now), body),
                 "Idempotency-Key": row.event_id,
                 "Affiliate-Event-Type": row.type,
@@ -226,7 +258,11 @@ class _Flow:
                 headers["Content-Type"] = "application/json"
             started = time.perf_counter()
             result = yield DeliveryRequest(
-                subscription.method, url, headers, body if subscription.method == "POST" else b""
+                subscription.method,
+                pinned,
+                headers,
+                body if subscription.method == "POST" else b"",
+                extensions,
             )
             latency = (time.perf_counter() - started) * 1000
             self._log(subscription, row.seq, event, attempt=attempt, result=result, latency=latency)
@@ -336,30 +372,37 @@ class Dispatcher(_Driver):
         **options: Unpack[DispatcherOptions],
     ) -> None:
         super().__init__(store, clock, **options)
-        self._client = httpx.Client(
-            timeout=self._timeout, follow_redirects=False, transport=transport
-        )
+        self._transport = transport
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing held between passes (each subscription's client closes with its pass)."""
 
     def run_once(self, *, budget: int = 1000) -> DispatchReport:
         """One pass over every subscription: deliver what is due, schedule the rest."""
         report = dict.fromkeys(DispatchReport._fields, 0)
         for subscription in self._flow.subscriptions():
-            flow = self._flow.run(subscription, report, budget)
-            try:
-                request = next(flow)
-                while True:
-                    request = flow.send(self._send(request))
-            except StopIteration:
-                pass
+            # A client per subscription: connections go to pinned addresses, and one made
+            # with another subscription's host name (SNI) must not carry this one's requests.
+            with httpx.Client(
+                timeout=self._timeout, follow_redirects=False, transport=self._transport
+            ) as client:
+                flow = self._flow.run(subscription, report, budget)
+                try:
+                    request = next(flow)
+                    while True:
+                        request = flow.send(self._send(client, request))
+                except StopIteration:
+                    pass
         return DispatchReport(**report)
 
-    def _send(self, request: DeliveryRequest) -> AttemptResult:
+    def _send(self, client: httpx.Client, request: DeliveryRequest) -> AttemptResult:
         try:
-            with self._client.stream(
-                request.method, request.url, headers=request.headers, content=request.body
+            with client.stream(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.body,
+                extensions=request.extensions,
             ) as response:
                 read = bytearray()
                 for chunk in response.iter_bytes():
@@ -394,8 +437,8 @@ class AsyncDispatcher(_Driver):
         gate = asyncio.Semaphore(concurrency)
 
         async def one(subscription: Subscription) -> None:
-            # A client per subscription: its deliveries are sequential anyway, and one shared
-            # pool serving many concurrent streams costs more than the requests here.
+            # A client per subscription, as in ``Dispatcher``; its deliveries are sequential
+            # anyway, and one pool serving many concurrent streams costs more here.
             async with (
                 gate,
                 httpx.AsyncClient(
@@ -416,7 +459,11 @@ class AsyncDispatcher(_Driver):
     async def _send(self, client: httpx.AsyncClient, request: DeliveryRequest) -> AttemptResult:
         try:
             async with client.stream(
-                request.method, request.url, headers=request.headers, content=request.body
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.body,
+                extensions=request.extensions,
             ) as response:
                 read = bytearray()
                 async for chunk in response.aiter_bytes():
