@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, Unpack
+from datetime import datetime, timedelta
+from typing import Any, Final, Unpack
 
 import httpx
 
@@ -13,7 +13,10 @@ from .errors import InvalidInput, UnknownSubscription
 from .webhooks.dispatcher import AsyncDispatcher, Dispatcher, DispatcherOptions, load_state
 from .webhooks.subscriptions import Subscription
 
-__all__ = ["WebhooksMixin"]
+__all__ = ["DEFAULT_OUTBOX_RETENTION", "WebhooksMixin"]
+
+#: How long delivered events stay in the outbox for ``replay`` by default.
+DEFAULT_OUTBOX_RETENTION: Final = timedelta(days=30)
 
 
 class WebhooksMixin(AllianceBase):
@@ -30,7 +33,7 @@ class WebhooksMixin(AllianceBase):
                 "webhook_subscription", subscription.subscription_id, subscription.model_dump_json()
             )
             if new:
-                state = json.dumps([_last_seq(self), 0, 0, 0])
+                state = json.dumps([store.last_event_seq(), 0, 0, 0])
                 store.put_record("webhook_state", subscription.subscription_id, state)
         return subscription
 
@@ -118,6 +121,23 @@ class WebhooksMixin(AllianceBase):
             )
         return again
 
+    def prune_outbox(self, *, older_than: timedelta = DEFAULT_OUTBOX_RETENTION) -> int:
+        """Delete events older than ``older_than`` that every subscription has passed.
+
+        An event a subscription (active or disabled) has not reached yet is kept
+        whatever its age; a pruned event can no longer be replayed. Returns how
+        many were deleted.
+        """
+        store = self._store
+        with store.transaction():
+            cursors = [
+                load_state(store, subscription.subscription_id).cursor
+                for subscription in self.subscriptions()
+            ]
+            through = min(cursors) if cursors else store.last_event_seq()
+            before_ms = int((self._clock.now() - older_than).timestamp() * 1000)
+            return store.prune_events(through_seq=through, before_ms=before_ms)
+
     def dispatcher(
         self,
         *,
@@ -135,16 +155,6 @@ class WebhooksMixin(AllianceBase):
     ) -> AsyncDispatcher:
         """The same with ``httpx.AsyncClient``."""
         return AsyncDispatcher(self._store, self._clock, transport=transport, **options)
-
-
-def _last_seq(alliance: WebhooksMixin) -> int:
-    store = alliance._store
-    seq = 0
-    while True:
-        rows = store.events_after(seq, limit=10_000)
-        if not rows:
-            return seq
-        seq = rows[-1].seq
 
 
 def _first_seq_at(alliance: WebhooksMixin, since_ms: int) -> int:

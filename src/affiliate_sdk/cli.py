@@ -5,10 +5,10 @@
 * ``affiliate-sdk simulate [--scenario NAME|FILE.json] [--seed S] [--store memory|sqlite]
   [--json]``: play a seeded scenario with labelled fraud through an alliance and
   print how well the fraud engine did.
-* ``affiliate-sdk webhooks list|dispatch|retry|replay --db PATH ...``: the
-  subscriptions of an alliance's SQLite file and their state; deliver what is
-  due now; retry a subscription now (re-enabling it) or a dead-lettered event;
-  deliver again from an event or a time.
+* ``affiliate-sdk webhooks list|dispatch|retry|replay|prune --db PATH ...``:
+  the subscriptions of an alliance's SQLite file and their state; deliver what
+  is due now; retry a subscription now (re-enabling it) or a dead-lettered
+  event; deliver again from an event or a time; delete delivered old events.
 * ``affiliate-sdk keys new``: print a fresh 256-bit link-signing secret (hex).
 """
 
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         ("dispatch", "deliver what is due now, once"),
         ("retry", "retry a subscription now (re-enabling it), or one dead-lettered event"),
         ("replay", "deliver again from an event or a time on"),
+        ("prune", "delete delivered events older than --days"),
     ):
         command = hook_commands.add_parser(name, help=text)
         command.add_argument("--db", type=Path, required=True, help="the alliance's SQLite file")
@@ -74,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--event", help="event id")
         if name == "replay":
             command.add_argument("--since", help="ISO 8601 time, e.g. 2026-11-11T00:00:00+00:00")
+        if name == "prune":
+            command.add_argument("--days", type=_positive, default=30, help="keep this many days")
         if name == "dispatch":
             command.add_argument(
                 "--allow-private", action="store_true", help="allow private/loopback receivers"
@@ -111,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _webhooks(args: argparse.Namespace) -> int:
     import json
     import os
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from affiliate_sdk.alliance import Alliance
     from affiliate_sdk.webhooks.dispatcher import load_state
@@ -146,6 +149,9 @@ def _webhooks(args: argparse.Namespace) -> int:
                 alliance.enable(args.subscription)
                 alliance.retry_now(args.subscription)
                 print(f"{args.subscription}: enabled, due now")
+        elif command == "prune":
+            gone = alliance.prune_outbox(older_than=timedelta(days=args.days))
+            print(f"{gone} event(s) pruned")
         else:
             if bool(args.event) == bool(args.since):
                 print("affiliate-sdk: replay takes --event or --since", file=sys.stderr)

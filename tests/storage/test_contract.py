@@ -229,3 +229,16 @@ def test_the_outbox_keeps_events_in_order_and_once(store: Store) -> None:
     assert store.get_event("e9") is None  # rolled back with the transaction
     store.add_events([OutboxRow(0, "e10", "commission.booked", 2_000, "{}")])
     assert store.events_after(5, limit=5)[0].event_id == "e10"
+
+
+def test_pruned_events_go_and_their_numbers_are_never_reused(store: Store) -> None:
+    rows = [OutboxRow(0, f"p{n}", "commission.booked", 1_000 * n, "{}") for n in range(6)]
+    store.add_events(rows)
+    assert store.last_event_seq() == 6
+    assert store.prune_events(through_seq=4, before_ms=3_000) == 3  # p0..p2: old and passed
+    assert [row.event_id for row in store.events_after(0, limit=10)] == ["p3", "p4", "p5"]
+    assert store.get_event("p1") is None and store.get_event("p4") is not None
+    assert store.prune_events(through_seq=6, before_ms=10_000) == 3
+    assert store.events_after(0, limit=10) == [] and store.last_event_seq() == 6
+    store.add_events([OutboxRow(0, "p6", "commission.booked", 9_000, "{}")])
+    assert store.events_after(6, limit=10)[0].seq == 7  # a cursor at 6 still means "seen"

@@ -94,6 +94,8 @@ def test_the_command_lists_dispatches_retries_and_replays(
         assert main(["webhooks", "replay", "--db", str(db), "s1", "--since", since]) == 0
         assert "2 event(s)" in capsys.readouterr().out
         assert main(["webhooks", "replay", "--db", str(db), "s1"]) == 2
+        assert main(["webhooks", "prune", "--db", str(db), "--days", "30"]) == 0
+        assert capsys.readouterr().out.strip() == "0 event(s) pruned"  # all younger
         assert main(["webhooks", "list", "--db", str(db / "nope")]) == 2
     finally:
         receiver.stop()

@@ -357,3 +357,21 @@ def test_requests_go_to_the_checked_address_with_the_name_in_host_and_sni() -> N
         "http://93.184.216.34",
         {},
     )
+
+
+def test_pruning_keeps_what_a_subscription_has_not_received(
+    alliance: Alliance, clock: FakeClock, receiver: Receiver
+) -> None:
+    _subscribe(alliance, f"{receiver.url}/hook")
+    for n in range(3):
+        _order(alliance, clock, n)
+    receiver.stop()  # nothing delivered yet
+    clock.advance(timedelta(days=40))
+    assert alliance.prune_outbox() == 0  # old, but the subscription has not passed them
+    receiver.start()
+    assert _dispatcher(alliance).run_once().delivered == 3
+    total = alliance.store.last_event_seq()
+    assert alliance.prune_outbox(older_than=timedelta(days=30)) == total  # every event passed
+    assert alliance.store.events_after(0, limit=100) == []
+    _order(alliance, clock, 9)
+    assert _dispatcher(alliance).run_once().delivered == 1  # the cursor still works

@@ -154,6 +154,14 @@ class Store(Protocol):
 
     def get_event(self, event_id: str) -> OutboxRow | None: ...
 
+    def last_event_seq(self) -> int:
+        """The ``seq`` of the newest event (0 when there is none)."""
+        ...
+
+    def prune_events(self, *, through_seq: int, before_ms: int) -> int:
+        """Delete events with ``seq <= through_seq`` created before ``before_ms``; how many."""
+        ...
+
     # shared counters (the fraud engine's sliding windows)
     def add_counts(self, rows: Sequence[tuple[str, int, int]]) -> None:
         """Add each ``(key, bucket, count)``'s count to that bucket of that key (one unit)."""

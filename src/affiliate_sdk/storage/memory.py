@@ -7,6 +7,7 @@ throughout. A transaction that raises is rolled back from an undo log.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -49,6 +50,7 @@ class MemoryStore:
         self._records: dict[str, dict[str, str]] = {}
         self._outbox: list[OutboxRow] = []
         self._outbox_ids: dict[str, int] = {}
+        self._outbox_pruned = 0  # the highest seq ever pruned: seqs never go back
         self._counts: dict[str, dict[int, int]] = {}
         self._count_groups: dict[str, set[str]] = {}  # pruned prefix -> its keys
         self._payouts: list[tuple[str, PayoutBatch]] = []
@@ -290,7 +292,7 @@ class MemoryStore:
                 seen.add(row.event_id)
             count = len(self._outbox)
             for row in rows:
-                seq = len(self._outbox) + 1
+                seq = (self._outbox[-1].seq if self._outbox else self._outbox_pruned) + 1
                 self._outbox.append(row._replace(seq=seq))
                 self._outbox_ids[row.event_id] = seq
 
@@ -303,11 +305,35 @@ class MemoryStore:
 
     def events_after(self, seq: int, *, limit: int) -> list[OutboxRow]:
         with self._lock:
-            return self._outbox[max(seq, 0) : max(seq, 0) + limit]
+            start = bisect_right(self._outbox, seq, key=_seq)
+            return self._outbox[start : start + limit]
 
     def get_event(self, event_id: str) -> OutboxRow | None:
-        seq = self._outbox_ids.get(event_id)
-        return None if seq is None else self._outbox[seq - 1]
+        with self._lock:
+            seq = self._outbox_ids.get(event_id)
+            if seq is None:
+                return None
+            return self._outbox[bisect_left(self._outbox, seq, key=_seq)]
+
+    def last_event_seq(self) -> int:
+        with self._lock:
+            return self._outbox[-1].seq if self._outbox else self._outbox_pruned
+
+    def prune_events(self, *, through_seq: int, before_ms: int) -> int:
+        with self._lock:
+            keep = [
+                row
+                for row in self._outbox
+                if row.seq > through_seq or row.created_at_ms >= before_ms
+            ]
+            gone = len(self._outbox) - len(keep)
+            if self._outbox and gone:
+                self._outbox_pruned = max(self._outbox_pruned, self._outbox[-1].seq)
+            for row in self._outbox:
+                if row.seq <= through_seq and row.created_at_ms < before_ms:
+                    del self._outbox_ids[row.event_id]
+            self._outbox = keep
+            return gone
 
     # -- shared counters ---------------------------------------------------------------
     # Not undone by a rolled-back transaction: counts are observations, not bookings.
@@ -436,3 +462,7 @@ class MemoryStore:
         with self._lock:
             rows = list(self._journal)
         return iter([row for row in rows if row.seq > after_seq])
+
+
+def _seq(row: OutboxRow) -> int:
+    return row.seq

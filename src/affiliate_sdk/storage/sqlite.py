@@ -211,7 +211,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     (
         # The outbox: appended at its right edge, read in order from a cursor.
         """CREATE TABLE outbox (
-            seq INTEGER PRIMARY KEY,
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
             event_id TEXT NOT NULL UNIQUE,
             type TEXT NOT NULL,
             created_at_ms INTEGER NOT NULL,
@@ -894,6 +894,22 @@ class SQLiteStore:
                 (event_id,),
             ).fetchone()
         return None if row is None else OutboxRow(*row)
+
+    def last_event_seq(self) -> int:
+        with self._guard() as conn:
+            row = conn.execute("SELECT max(seq) FROM outbox").fetchone()
+            if row[0] is not None:
+                return int(row[0])
+            # An emptied outbox: AUTOINCREMENT-like memory of the highest seq handed out.
+            found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        return 0 if found is None else int(found[0])
+
+    def prune_events(self, *, through_seq: int, before_ms: int) -> int:
+        with self.transaction(), self._guard() as conn:
+            cursor = conn.execute(
+                "DELETE FROM outbox WHERE seq <= ? AND created_at_ms < ?", (through_seq, before_ms)
+            )
+        return cursor.rowcount
 
     # -- shared counters -------------------------------------------------------------------------
     def add_counts(self, rows: Sequence[tuple[str, int, int]]) -> None:
