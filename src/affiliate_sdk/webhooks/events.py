@@ -19,12 +19,12 @@ change, so it doubles as the receivers' idempotency key), a ``type``, a
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import to_json
 
 from affiliate_sdk.models import Commission, PayoutBatch
 from affiliate_sdk.storage.records import OutboxRow
@@ -185,7 +185,7 @@ def outbox_row(
         "created_at": _iso(at),
         "data": data.model_dump(mode="json") if isinstance(data, _Data) else data,
     }
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    text = to_json(body).decode()
     return OutboxRow(0, identifier, event_type, int(at.timestamp() * 1000), text)
 
 
