@@ -109,7 +109,8 @@ class WebhooksMixin(AllianceBase):
             if since.tzinfo is None:
                 raise InvalidInput("since must be timezone-aware")
             since_ms = int(since.timestamp() * 1000)
-            start = _first_seq_at(self, since_ms)
+            first = store.first_event_since(since_ms)
+            start = store.last_event_seq() + 1 if first is None else first
         with store.transaction():
             state = load_state(store, subscription_id)
             cursor = min(state.cursor, start - 1)
@@ -155,16 +156,3 @@ class WebhooksMixin(AllianceBase):
     ) -> AsyncDispatcher:
         """The same with ``httpx.AsyncClient``."""
         return AsyncDispatcher(self._store, self._clock, transport=transport, **options)
-
-
-def _first_seq_at(alliance: WebhooksMixin, since_ms: int) -> int:
-    store = alliance._store
-    seq = 0
-    while True:
-        rows = store.events_after(seq, limit=10_000)
-        if not rows:
-            return seq + 1
-        for row in rows:
-            if row.created_at_ms >= since_ms:
-                return row.seq
-        seq = rows[-1].seq

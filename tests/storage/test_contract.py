@@ -242,3 +242,11 @@ def test_pruned_events_go_and_their_numbers_are_never_reused(store: Store) -> No
     assert store.events_after(0, limit=10) == [] and store.last_event_seq() == 6
     store.add_events([OutboxRow(0, "p6", "commission.booked", 9_000, "{}")])
     assert store.events_after(6, limit=10)[0].seq == 7  # a cursor at 6 still means "seen"
+
+
+def test_the_first_event_since_a_time(store: Store) -> None:
+    assert store.first_event_since(0) is None
+    store.add_events([OutboxRow(0, f"t{n}", "order.attributed", 1_000 * n, "{}") for n in range(4)])
+    assert store.first_event_since(0) == 1
+    assert store.first_event_since(1_500) == 3
+    assert store.first_event_since(9_000) is None

@@ -154,6 +154,10 @@ class Store(Protocol):
 
     def get_event(self, event_id: str) -> OutboxRow | None: ...
 
+    def first_event_since(self, created_at_ms: int) -> int | None:
+        """The ``seq`` of the first event created at or after ``created_at_ms``, if any."""
+        ...
+
     def last_event_seq(self) -> int:
         """The ``seq`` of the newest event (0 when there is none)."""
         ...

@@ -315,6 +315,12 @@ class MemoryStore:
                 return None
             return self._outbox[bisect_left(self._outbox, seq, key=_seq)]
 
+    def first_event_since(self, created_at_ms: int) -> int | None:
+        with self._lock:
+            return next(
+                (row.seq for row in self._outbox if row.created_at_ms >= created_at_ms), None
+            )
+
     def last_event_seq(self) -> int:
         with self._lock:
             return self._outbox[-1].seq if self._outbox else self._outbox_pruned

@@ -895,6 +895,13 @@ class SQLiteStore:
             ).fetchone()
         return None if row is None else OutboxRow(*row)
 
+    def first_event_since(self, created_at_ms: int) -> int | None:
+        with self._guard() as conn:
+            row = conn.execute(
+                "SELECT min(seq) FROM outbox WHERE created_at_ms >= ?", (created_at_ms,)
+            ).fetchone()
+        return None if row[0] is None else int(row[0])
+
     def last_event_seq(self) -> int:
         with self._guard() as conn:
             row = conn.execute("SELECT max(seq) FROM outbox").fetchone()
