@@ -137,9 +137,6 @@ def test_freeze_release_reject(taking: Alliance, clock: FakeClock) -> None:
     clock.advance(timedelta(days=31))
     approved = taking.approve_due()
     assert first not in {c.entry_id for c in approved}  # frozen lines wait for review
-    with pytest.raises(CommissionStateError) as info:
-        taking.approve([first])
-    assert (info.value.status, info.value.target) == ("frozen", "approved")
     [released] = taking.release([first])
     assert released.status == "pending"
     [again] = taking.freeze([first], reason="second look")
@@ -151,9 +148,30 @@ def test_freeze_release_reject(taking: Alliance, clock: FakeClock) -> None:
         (Money("-8.00", "CNY"), "order brushing", first)
     ]
     assert "affiliate/a1/frozen" not in _balances(taking)
+    with pytest.raises(CommissionStateError) as info:
+        taking.approve([first])  # rejected lines stay rejected
+    assert (info.value.status, info.value.target) == ("rejected", "approved")
     with pytest.raises(UnknownCommission):
         taking.freeze(["nope"], reason="x")
     assert taking.commissions(order_id="o2")[0].entry_id == second
+    assert taking.verify_ledger().ok
+    taking.close()
+
+
+def test_a_reviewer_approves_frozen_and_pending_lines_together(
+    taking: Alliance, clock: FakeClock
+) -> None:
+    first = _sell(taking, "o1", "100.00")
+    second = _sell(taking, "o2", "50.00")
+    taking.freeze([first], reason="looks odd")
+    approved = taking.approve([first, second])  # one frozen, one pending: both approved
+    assert [(line.entry_id, line.status) for line in approved] == [
+        (first, "approved"),
+        (second, "approved"),
+    ]
+    balances = _balances(taking)
+    assert "affiliate/a1/frozen" not in balances and "affiliate/a1/pending" not in balances
+    assert taking.review_queue() == []
     assert taking.verify_ledger().ok
     taking.close()
 

@@ -69,8 +69,9 @@ class SettlementMixin(AllianceBase):
             )
 
     def approve(self, entry_ids: Iterable[str]) -> list[Commission]:
-        """Approve pending commissions now, whatever their hold period."""
-        return self._by_hand(entry_ids, "pending", "approved", "commission.approved")
+        """Approve pending commissions now, whatever their hold period; a reviewer
+        approving frozen commissions clears and approves them in one step."""
+        return self._by_hand(entry_ids, ("pending", "frozen"), "approved", "commission.approved")
 
     def enforce(
         self, affiliate_id: str, level: Literal["warn", "freeze", "expel"], *, reason: str
@@ -124,7 +125,8 @@ class SettlementMixin(AllianceBase):
 
     def review_queue(self, *, merchant_id: str | None = None) -> list[Commission]:
         """Frozen commissions waiting for a reviewer, oldest first; each line's
-        ``reason`` says why it was frozen. Resolve them with ``release`` or ``reject``."""
+        ``reason`` says why it was frozen. Resolve them with ``approve``, ``release`` or
+        ``reject``."""
         return [
             line
             for line in self._store.entries(merchant_id=merchant_id, status="frozen")
@@ -146,28 +148,31 @@ class SettlementMixin(AllianceBase):
     def _by_hand(
         self,
         entry_ids: Iterable[str],
-        source: CommissionStatus,
+        source: CommissionStatus | tuple[CommissionStatus, ...],
         target: CommissionStatus,
         kind: str,
         reason: str | None = None,
     ) -> list[Commission]:
+        """Move the lines from (one of) ``source`` to ``target``, all or none."""
+        sources = (source,) if isinstance(source, str) else source
         wanted = list(dict.fromkeys(entry_ids))
         with self._store.transaction():
             found = {line.entry_id: line for line in self._lines(wanted)}
             missing = [entry_id for entry_id in wanted if entry_id not in found]
             if missing:
                 raise UnknownCommission(missing[0])
-            wrong = [line for line in found.values() if line.status != source]
+            wrong = [line for line in found.values() if line.status not in sources]
             if wrong:
                 raise CommissionStateError(wrong[0].entry_id, wrong[0].status, target)
-            return self._transition(
-                [found[i] for i in wanted],
-                source=source,
-                target=target,
-                at=self._clock.now(),
-                kind=kind,
-                reason=reason,
-            )
+            moved: dict[str, Commission] = {}
+            at = self._clock.now()
+            for status in sources:  # one journal entry per status the lines leave
+                lines = [found[i] for i in wanted if found[i].status == status]
+                for line in self._transition(
+                    lines, source=status, target=target, at=at, kind=kind, reason=reason
+                ):
+                    moved[line.entry_id] = line
+            return [moved[i] for i in wanted]
 
     def _live(self, lines: list[Commission]) -> dict[str, Money]:
         """What each earning line of the lines' orders holds net of its reversals."""
