@@ -1,6 +1,9 @@
-"""Fraud checks: pure rules and their verdicts, counters, grades and the bot list."""
+"""Fraud checks: pure rules and their verdicts, velocity windows, grades, networks, bots."""
 
+from .counters import SlidingCounts
+from .networks import NetworkKinds
 from .rules import CLICK_RULES, ORDER_RULES, USER_AGENT_RULES, ClickFacts, OrderFacts, judge
+from .shared import SharedCounts
 from .useragents import BotUserAgents
 from .verdicts import ALLOW
 
@@ -11,6 +14,9 @@ __all__ = [
     "USER_AGENT_RULES",
     "BotUserAgents",
     "ClickFacts",
+    "NetworkKinds",
     "OrderFacts",
+    "SharedCounts",
+    "SlidingCounts",
     "judge",
 ]
