@@ -11,6 +11,7 @@ import httpx
 from ._alliance_base import AllianceBase
 from .errors import InvalidInput, UnknownSubscription
 from .webhooks.dispatcher import AsyncDispatcher, Dispatcher, DispatcherOptions, load_state
+from .webhooks.sealing import SecretBox
 from .webhooks.subscriptions import Subscription
 
 __all__ = ["DEFAULT_OUTBOX_RETENTION", "WebhooksMixin"]
@@ -29,8 +30,9 @@ class WebhooksMixin(AllianceBase):
         store = self._store
         with store.transaction():
             new = store.get_record("webhook_subscription", subscription.subscription_id) is None
+            sealed = self._box().sealed(subscription)
             store.put_record(
-                "webhook_subscription", subscription.subscription_id, subscription.model_dump_json()
+                "webhook_subscription", subscription.subscription_id, sealed.model_dump_json()
             )
             if new:
                 state = json.dumps([store.last_event_seq(), 0, 0, 0])
@@ -38,16 +40,38 @@ class WebhooksMixin(AllianceBase):
         return subscription
 
     def subscription(self, subscription_id: str) -> Subscription:
+        """The subscription as kept: its secrets sealed (they are write-only)."""
         found = self._store.get_record("webhook_subscription", subscription_id)
         if found is None:
             raise UnknownSubscription(subscription_id)
         return Subscription.model_validate_json(found)
 
     def subscriptions(self) -> list[Subscription]:
+        """Every subscription as kept (secrets sealed)."""
         return [
             Subscription.model_validate_json(data)
             for _, data in self._store.records("webhook_subscription", "")
         ]
+
+    def reseal_secrets(self) -> int:
+        """Seal every subscription's secrets with the keyring's newest key; how many.
+
+        Call it after adding a key to the keyring and before removing the old
+        one: secrets sealed with a removed key no longer open.
+        """
+        box = self._box()
+        store = self._store
+        with store.transaction():
+            subscriptions = self.subscriptions()
+            for subscription in subscriptions:
+                resealed = box.sealed(box.opened(subscription))
+                store.put_record(
+                    "webhook_subscription", subscription.subscription_id, resealed.model_dump_json()
+                )
+        return len(subscriptions)
+
+    def _box(self) -> SecretBox:
+        return SecretBox(self._keyring)
 
     def enable(self, subscription_id: str) -> Subscription:
         """Turn a disabled subscription back on; it resumes where it stopped."""
@@ -146,6 +170,7 @@ class WebhooksMixin(AllianceBase):
         **options: Unpack[DispatcherOptions],
     ) -> Dispatcher:
         """A synchronous dispatcher over this alliance's outbox (see ``webhooks.dispatcher``)."""
+        options.setdefault("secrets", self._box())
         return Dispatcher(self._store, self._clock, transport=transport, **options)
 
     def async_dispatcher(
@@ -155,4 +180,5 @@ class WebhooksMixin(AllianceBase):
         **options: Unpack[DispatcherOptions],
     ) -> AsyncDispatcher:
         """The same with ``httpx.AsyncClient``."""
+        options.setdefault("secrets", self._box())
         return AsyncDispatcher(self._store, self._clock, transport=transport, **options)

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from affiliate_sdk.errors import AffiliateError
+from affiliate_sdk.errors import AffiliateError, InvalidInput
 from affiliate_sdk.tracking.keys import MIN_SECRET_BYTES
 
 __all__ = ["main"]
@@ -111,6 +111,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _keys_from_env() -> dict[str, bytes]:
+    import os
+
+    text = os.environ.get("AFFILIATE_SDK_KEYS", "")
+    keys = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key_id, _, value = part.partition("=")
+        try:
+            keys[key_id] = bytes.fromhex(value)
+        except ValueError:
+            raise InvalidInput(f"AFFILIATE_SDK_KEYS: {key_id!r} is not id=hex") from None
+    return keys
+
+
 def _webhooks(args: argparse.Namespace) -> int:
     import json
     import os
@@ -122,8 +136,10 @@ def _webhooks(args: argparse.Namespace) -> int:
     if not args.db.is_file():
         print(f"affiliate-sdk: no database at {args.db}", file=sys.stderr)
         return 2
-    # Webhook work signs no links: a throwaway key opens the store.
-    with Alliance.open(f"sqlite:///{args.db}", keys={"cli": os.urandom(32)}) as alliance:
+    # Delivering opens the subscriptions' sealed secrets with the alliance's keys
+    # (AFFILIATE_SDK_KEYS="id=hex,id=hex"); the other commands need none.
+    keys = _keys_from_env() or {"cli": os.urandom(32)}
+    with Alliance.open(f"sqlite:///{args.db}", keys=keys) as alliance:
         command = args.hooks_command
         if command == "list":
             for sub in alliance.subscriptions():

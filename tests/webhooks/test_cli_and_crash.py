@@ -65,7 +65,7 @@ def db(tmp_path: Path, clock: FakeClock) -> Path:
 
 
 def test_the_command_lists_dispatches_retries_and_replays(
-    db: Path, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+    db: Path, clock: FakeClock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     receiver = Receiver()
     try:
@@ -74,6 +74,10 @@ def test_the_command_lists_dispatches_retries_and_replays(
             _subscribe(alliance, f"{receiver.url}/hook")
             _order(alliance, clock, 1)
             _order(alliance, clock, 2)
+        # Delivering needs the alliance's keys: the secrets are sealed with them.
+        assert main(["webhooks", "dispatch", "--db", str(db), "--allow-private"]) == 1
+        assert "sealed" in capsys.readouterr().err and receiver.received == []
+        monkeypatch.setenv("AFFILIATE_SDK_KEYS", f"k1={SECRET.hex()}")
         receiver.script.append(Answer(410))
         assert main(["webhooks", "dispatch", "--db", str(db), "--allow-private"]) == 0
         assert json.loads(capsys.readouterr().out)["dead"] == 1

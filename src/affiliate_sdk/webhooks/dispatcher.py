@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import time
 from collections.abc import Generator, Mapping
 from typing import Any, Final, NamedTuple, TypedDict, Unpack
@@ -30,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from affiliate_sdk.errors import ForbiddenDestination
+from affiliate_sdk.errors import ForbiddenDestination, WebhookError
 from affiliate_sdk.storage import Store
 
 from .delivery import (
@@ -40,6 +39,8 @@ from .delivery import (
     decide,
     retry_after_seconds,
 )
+from .sealing import PREFIX as SEALED
+from .sealing import SecretBox
 from .signing import SIGNATURE_HEADER, signature_header
 from .subscriptions import Resolver, Subscription, check_destination, fill_template
 
@@ -69,6 +70,7 @@ class DispatcherOptions(TypedDict, total=False):
     allow_private: bool
     resolver: Resolver | None
     max_response_bytes: int
+    secrets: SecretBox | None
 
 
 class DeliveryRequest(NamedTuple):
@@ -161,13 +163,15 @@ class _Flow:
         policy: DeliveryPolicy,
         allow_private: bool,
         resolver: Resolver | None,
+        secrets: SecretBox | None = None,
     ) -> None:
         self._store = store
+        self._box = secrets
         self._clock = clock
         self._policy = policy
         self._allow_private = allow_private
         self._resolver = resolver
-        self._holder = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self._holder = f"{os.getpid()}-{os.urandom(6).hex()}"
 
     def _lease(self, subscription_id: str) -> bool:
         """Take or renew this flow's lease on a subscription; False if another holds it."""
@@ -247,9 +251,10 @@ class _Flow:
                 break
             target, host, pinned, extensions = _pinned(url, addresses[0])
             body = row.data.encode() if subscription.method == "POST" else target.encode()
+            keys = self._secrets(subscription)
             headers = {
                 "Host": host,
-                SIGNATURE_HEADER: signature_header(subscription.secrets, int(now), body),
+                SIGNATURE_HEADER: signature_header(keys, int(now), body),
                 "Idempotency-Key": row.event_id,
                 "Affiliate-Event-Type": row.type,
                 "User-Agent": "affiliate-sdk-webhooks/1",
@@ -283,6 +288,17 @@ class _Flow:
                 if not self._active(subscription.subscription_id):
                     break
         store.put_record("webhook_state", subscription.subscription_id, json.dumps(list(state)))
+
+    def _secrets(self, subscription: Subscription) -> list[str]:
+        """The subscription's secrets to sign with (opened when sealed)."""
+        if self._box is not None:
+            return self._box.opened(subscription).secrets
+        if any(secret.startswith(SEALED) for secret in subscription.secrets):
+            raise WebhookError(
+                "the subscription's secrets are sealed: make the dispatcher with "
+                "Alliance.dispatcher(), or pass secrets=SecretBox(keyring)"
+            )
+        return subscription.secrets
 
     def _active(self, subscription_id: str) -> bool:
         found = self._store.get_record("webhook_subscription", subscription_id)
@@ -354,6 +370,7 @@ class _Driver:
             policy=options.get("policy", DEFAULT_POLICY),
             allow_private=options.get("allow_private", False),
             resolver=options.get("resolver"),
+            secrets=options.get("secrets"),
         )
         self._timeout = options.get("timeout", DEFAULT_TIMEOUT)
         self._max = options.get("max_response_bytes", MAX_RESPONSE_BYTES)
