@@ -6,6 +6,7 @@ See ``docs/webhooks.md``. The receivers' side needs only ``verify_signature``.
 from .delivery import DEFAULT_POLICY, AttemptResult, DeliveryDecision, DeliveryPolicy, decide
 from .dispatcher import AsyncDispatcher, Dispatcher, DispatcherOptions, DispatchReport
 from .events import EVENT_TYPES, EVENT_VERSION, Event, EventType, event_schemas
+from .sealing import SecretBox
 from .signing import DEFAULT_TOLERANCE, SIGNATURE_HEADER, signature_header, verify_signature
 from .subscriptions import MACROS, Subscription, check_destination, fill_template
 
@@ -25,6 +26,7 @@ __all__ = [
     "DispatcherOptions",
     "Event",
     "EventType",
+    "SecretBox",
     "Subscription",
     "check_destination",
     "decide",
