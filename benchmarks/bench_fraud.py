@@ -32,6 +32,7 @@ import crawleruseragents
 from affiliate_sdk import Alliance, Campaign, CommissionPlan
 from affiliate_sdk.antifraud.networks import NetworkKinds
 from affiliate_sdk.antifraud.useragents import BotUserAgents, bundled_patterns
+from affiliate_sdk.tracking.clicks import IpPseudonymizer
 
 
 def agents(count: int, seed: int = 7) -> list[str]:
@@ -84,6 +85,11 @@ def click_verdicts(clicks: int) -> tuple[float, float]:
         agent = alliance._user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
         limits = alliance.campaign("c1").fraud or alliance._fraud
         now_ms = int(alliance.clock.timestamp() * 1000)
+        # Parsed as track_click parses them before the verdict: packed address and /24.
+        addresses = [
+            IpPseudonymizer.parse(f"81.{n % 256}.{n // 256 % 256}.9") for n in range(65_536)
+        ]
+        affiliates = [f"aff-{n}" for n in range(97)]
         verdicts, verifies = [], []
         for batch in range(5):
             start = time.perf_counter()
@@ -92,10 +98,10 @@ def click_verdicts(clicks: int) -> tuple[float, float]:
                     links[n % 4096],
                     agent,
                     limits,
-                    affiliate_id=f"aff-{n % 97}",
+                    affiliate_id=affiliates[n % 97],
                     visitor_id=None,
-                    ip=f"81.{n % 256}.{n // 256 % 256}.9",
-                    ip_network=f"81.{n % 256}.{n // 256 % 256}.0/24",
+                    packed_ip=addresses[n % 65_536][0],
+                    ip_network=addresses[n % 65_536][1],
                     now_ms=now_ms + batch * 120_000 + n,
                 )
             verdicts.append((time.perf_counter() - start) / clicks)

@@ -380,7 +380,7 @@ class AllianceBase:
         *,
         affiliate_id: str,
         visitor_id: str | None,
-        ip: str | None,
+        packed_ip: bytes | None,
         ip_network: str | None,
         now_ms: int,
         device_id: str | None = None,
@@ -403,7 +403,11 @@ class AllianceBase:
         facts = ClickFacts(
             user_agent=None,
             bot_pattern=None,
-            network_kind=self._networks.kind(ip) if self._networks is not None and ip else None,
+            network_kind=(
+                self._networks.kind_of_packed(packed_ip)
+                if self._networks is not None and packed_ip
+                else None
+            ),
             network_clicks=minute.add(f"n/{ip_network}", now_ms) if ip_network else 0,
             visitor_clicks=minute.add(f"v/{visitor_id}", now_ms) if visitor_id else 1,
             device_clicks=minute.add(f"d/{device_id}", now_ms) if device_id else 0,

@@ -339,9 +339,6 @@ class OrdersMixin(AllianceBase):
             history = history._replace(timed=history.timed + 1, late=history.late + late)
         sigmas = self._value_sigmas(store, order)
         day = self._per_day
-        click_country = None
-        if click is not None and order.country is not None:
-            click_country = store.get_record("click_country", click.click_id)
         facts = OrderFacts(
             seconds_since_click=seconds,
             self_referral=shared,
@@ -357,7 +354,7 @@ class OrdersMixin(AllianceBase):
             affiliate_clicks_today=day.total(f"a/{primary.affiliate_id}", placed_ms),
             affiliate_orders_today=day.add(f"o/{primary.affiliate_id}", placed_ms),
             value_sigmas=sigmas,
-            click_country=click_country,
+            click_country=None if click is None else click.country,
             order_country=order.country,
             blacklisted=listed,
             affiliate_grade=grade(history),

@@ -12,7 +12,7 @@ from ._alliance_base import AllianceBase
 from .errors import InvalidInput, UnknownSubscription
 from .webhooks.dispatcher import AsyncDispatcher, Dispatcher, DispatcherOptions, load_state
 from .webhooks.sealing import SecretBox
-from .webhooks.subscriptions import Subscription
+from .webhooks.subscriptions import Subscription, load_subscription, load_subscriptions
 
 __all__ = ["DEFAULT_OUTBOX_RETENTION", "WebhooksMixin"]
 
@@ -41,17 +41,14 @@ class WebhooksMixin(AllianceBase):
 
     def subscription(self, subscription_id: str) -> Subscription:
         """The subscription as kept: its secrets sealed (they are write-only)."""
-        found = self._store.get_record("webhook_subscription", subscription_id)
+        found = load_subscription(self._store, subscription_id)
         if found is None:
             raise UnknownSubscription(subscription_id)
-        return Subscription.model_validate_json(found)
+        return found
 
     def subscriptions(self) -> list[Subscription]:
         """Every subscription as kept (secrets sealed)."""
-        return [
-            Subscription.model_validate_json(data)
-            for _, data in self._store.records("webhook_subscription", "")
-        ]
+        return load_subscriptions(self._store)
 
     def reseal_secrets(self) -> int:
         """Seal every subscription's secrets with the keyring's newest key; how many.

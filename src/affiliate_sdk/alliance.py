@@ -16,7 +16,6 @@ from typing import Unpack
 from ._alliance_base import (
     _COOKIE_FLAGS,
     _MEMO_LIMIT,
-    _NO_IP,
     _VISITOR_ID,
     DEFAULT_CAMPAIGN_CACHE_TTL,
     DEFAULT_CLICK_DEDUPE_WINDOW,
@@ -190,7 +189,12 @@ class Alliance(OrdersMixin, SettlementMixin, WebhooksMixin):
         else:
             visitor_id = new_visitor
             dedupe_since = None
-        ip_hash, ip_network = self._ips.pseudonymize(ip) if ip else _NO_IP
+        if ip:  # parsed once: its hash, its network and its kind all come from this
+            packed_ip: bytes | None
+            packed_ip, ip_network = self._ips.parse(ip)
+            ip_hash: str | None = self._ips.digest(packed_ip)
+        else:
+            packed_ip = ip_hash = ip_network = None
         if agent.verdict.decision == "block":
             verdict, verdict_json = agent.verdict, agent.verdict_json
         else:
@@ -200,7 +204,7 @@ class Alliance(OrdersMixin, SettlementMixin, WebhooksMixin):
                 view.fraud,
                 affiliate_id=claims.affiliate_id,
                 visitor_id=None if dedupe_since is None else visitor_id,
-                ip=ip,
+                packed_ip=packed_ip,
                 ip_network=ip_network,
                 device_id=device_id,
                 now_ms=now_ms,
@@ -223,12 +227,11 @@ class Alliance(OrdersMixin, SettlementMixin, WebhooksMixin):
                     referrer_host(referrer) if referrer else None,
                     verdict.decision,
                     verdict_json,
+                    country,
                 )
             ),
             dedupe_since_ms=dedupe_since,
         )
-        if country is not None and created:
-            self._store.put_record("click_country", record.click_id, country)
         return _new_click(
             (
                 record.click_id,

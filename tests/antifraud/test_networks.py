@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from affiliate_sdk import Alliance, FraudThresholds, InvalidInput, Money, Order
 from affiliate_sdk.antifraud.networks import NetworkKinds
 from affiliate_sdk.testing import FakeClock
 
-from ..conftest import HUMAN_UA, SECRET, make_campaign
+from ..conftest import HUMAN_UA, SECRET, STORE_KINDS, make_campaign, store_url_for
 
 KINDS = NetworkKinds(
     {
@@ -50,9 +51,12 @@ def test_bundled_ranges_know_the_big_clouds() -> None:
     assert bundled.kind("192.168.1.1") is None
 
 
-@pytest.fixture
-def alliance(clock: FakeClock) -> Iterator[Alliance]:
-    with Alliance.open("memory://", keys={"k1": SECRET}, clock=clock, networks=KINDS) as alliance:
+@pytest.fixture(params=STORE_KINDS)
+def alliance(
+    request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path
+) -> Iterator[Alliance]:
+    url = store_url_for(request.param, tmp_path)
+    with Alliance.open(url, keys={"k1": SECRET}, clock=clock, networks=KINDS) as alliance:
         alliance.add_campaign(make_campaign())
         yield alliance
 

@@ -167,4 +167,7 @@ def test_every_type_has_a_schema_and_bodies_are_json() -> None:
     schemas = event_schemas()
     assert set(schemas) == set(EVENT_TYPES)
     assert schemas["click.attributed"]["properties"]["sub_ids"]["type"] == "object"
-    assert json.loads(json.dumps(schemas))  # plain JSON
+    assert json.loads(json.dumps(schemas)) == schemas  # plain JSON, nothing lost on the way
+    booked = schemas["commission.booked"]
+    assert set(booked["properties"]) == set(CommissionChanged.model_fields)
+    assert "amount" in booked["required"] and "reason" not in booked["required"]

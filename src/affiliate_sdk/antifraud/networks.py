@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import pickle
-import socket
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -26,12 +25,12 @@ from itertools import pairwise
 from typing import Final
 
 from affiliate_sdk.errors import InvalidInput
+from affiliate_sdk.tracking.clicks import IpPseudonymizer
 
 __all__ = ["BUNDLED_KINDS", "NetworkKinds"]
 
 #: The kind each bundled provider's ranges are given; providers not named are "datacenter".
 BUNDLED_KINDS: Final = {"Google": "hosting", "Cloudflare": "proxy"}
-_V4_MAPPED: Final = bytes(10) + b"\xff\xff"
 
 
 class NetworkKinds:
@@ -123,17 +122,12 @@ class NetworkKinds:
 
     def kind(self, ip: str) -> str | None:
         """The kind of network ``ip`` is in, or None; ``InvalidInput`` for a malformed address."""
-        try:
-            if ":" not in ip:
-                family, value = 4, int.from_bytes(socket.inet_pton(socket.AF_INET, ip))
-            else:
-                packed = socket.inet_pton(socket.AF_INET6, ip)
-                if packed[:12] == _V4_MAPPED:
-                    family, value = 4, int.from_bytes(packed[12:])
-                else:
-                    family, value = 6, int.from_bytes(packed)
-        except (OSError, TypeError, ValueError):
-            raise InvalidInput(f"ip {ip!r} is not an IPv4 or IPv6 address") from None
+        return self.kind_of_packed(IpPseudonymizer.parse(ip)[0])
+
+    def kind_of_packed(self, packed: bytes) -> str | None:
+        """``kind`` for an address already packed (4 bytes for IPv4, 16 for IPv6)."""
+        family = 4 if len(packed) == 4 else 6
+        value = int.from_bytes(packed)
         starts = self._starts[family]
         index = bisect_right(starts, value) - 1
         if index < 0 or value >= self._ends[family][index]:

@@ -25,6 +25,7 @@ class ClickRecord(NamedTuple):
     referrer_host: str | None
     decision: str
     verdict_json: str
+    country: str | None = None  # as the host's geo lookup gave it, for geo-mismatch checks
 
 
 class OrderRecord(NamedTuple):

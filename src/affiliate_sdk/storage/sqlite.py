@@ -209,6 +209,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ) WITHOUT ROWID""",
     ),
     (
+        "ALTER TABLE clicks ADD COLUMN country TEXT",
         # The outbox: appended at its right edge, read in order from a cursor.
         """CREATE TABLE outbox (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -117,6 +117,13 @@ class IpPseudonymizer:
         return keyed.hexdigest()
 
     def pseudonymize(self, ip: str) -> tuple[str, str]:
+        packed, network = self.parse(ip)
+        return self.digest(packed), network
+
+    @staticmethod
+    def parse(ip: str) -> tuple[bytes, str]:
+        """The packed address (4 bytes for IPv4, IPv4-mapped included; 16 for IPv6) and
+        its network; ``InvalidInput`` for anything else."""
         try:
             if ":" not in ip:
                 packed = socket.inet_pton(socket.AF_INET, ip)  # strict dotted quad
@@ -131,7 +138,7 @@ class IpPseudonymizer:
                     network = prefix + "/48"
         except (OSError, TypeError, ValueError):
             raise InvalidInput(f"ip {ip!r} is not an IPv4 or IPv6 address") from None
-        return self.digest(packed), network
+        return packed, network
 
 
 def referrer_host(referrer: str | None) -> str | None:

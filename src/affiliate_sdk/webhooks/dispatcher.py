@@ -42,7 +42,14 @@ from .delivery import (
 from .sealing import PREFIX as SEALED
 from .sealing import SecretBox
 from .signing import SIGNATURE_HEADER, signature_header
-from .subscriptions import Resolver, Subscription, check_destination, fill_template
+from .subscriptions import (
+    Resolver,
+    Subscription,
+    check_destination,
+    fill_template,
+    load_subscription,
+    load_subscriptions,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -191,10 +198,7 @@ class _Flow:
         self._store.put_record("webhook_lease", subscription_id, json.dumps([self._holder, 0]))
 
     def subscriptions(self) -> list[Subscription]:
-        return [
-            Subscription.model_validate_json(data)
-            for _, data in self._store.records("webhook_subscription", "")
-        ]
+        return load_subscriptions(self._store)
 
     def run(
         self, subscription: Subscription, report: dict[str, int], budget: int
@@ -301,8 +305,8 @@ class _Flow:
         return subscription.secrets
 
     def _active(self, subscription_id: str) -> bool:
-        found = self._store.get_record("webhook_subscription", subscription_id)
-        return found is not None and Subscription.model_validate_json(found).active
+        found = load_subscription(self._store, subscription_id)
+        return found is not None and found.active
 
     def _dead(
         self,
