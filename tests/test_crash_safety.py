@@ -99,7 +99,7 @@ def test_a_process_killed_mid_transaction_leaves_the_file_consistent(tmp_path: P
 def _die_with_click(path: str, click_id: str) -> None:
     import os
 
-    from affiliate_sdk.storage.sqlite import SQLiteStore
+    from affiliate_sdk.storage.legacy_sqlite import SQLiteStore
 
     real = SQLiteStore.append_journal
 

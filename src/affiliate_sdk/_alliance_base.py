@@ -55,7 +55,7 @@ from .models import (
 )
 from .money import Money
 from .storage import Store
-from .storage.memory import MemoryStore
+from .storage.legacy_memory import MemoryStore
 from .storage.records import ClickRecord
 from .tracking.clicks import (
     DEFAULT_CLICK_PARAM,

@@ -18,7 +18,7 @@ from affiliate_sdk import (
     UnsupportedStore,
 )
 from affiliate_sdk.storage import SQLiteStore, open_store
-from affiliate_sdk.storage.sqlite import SCHEMA_VERSION
+from affiliate_sdk.storage.legacy_sqlite import SCHEMA_VERSION
 from affiliate_sdk.testing import FakeClock
 
 from ..conftest import HUMAN_UA, SECRET, START, click_record, make_campaign
@@ -77,7 +77,7 @@ def test_checkpoints_run_off_the_request_path(tmp_path: Path) -> None:
     from decimal import Decimal
 
     from affiliate_sdk.commission.tiers import TierState
-    from affiliate_sdk.storage.sqlite import BACKSTOP_PAGES, CHECKPOINT_EVERY
+    from affiliate_sdk.storage.legacy_sqlite import BACKSTOP_PAGES, CHECKPOINT_EVERY
 
     path = tmp_path / "c.db"
     store = SQLiteStore(path)

@@ -6,7 +6,7 @@
 * ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` — the
   embedded default, durable, no server. Add ``?click_commit=immediate`` to
   commit each click before ``track_click`` returns instead of in the
-  background (see ``affiliate_sdk.storage.sqlite``).
+  background (see ``affiliate_sdk.storage.legacy_sqlite``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from urllib.parse import parse_qs
 from affiliate_sdk.errors import UnsupportedStore
 
 from .base import Store
-from .memory import MemoryStore
+from .legacy_memory import MemoryStore
+from .legacy_sqlite import ClickCommit, SQLiteStore
 from .records import ClickRecord, OrderRecord, RefundRecord
-from .sqlite import ClickCommit, SQLiteStore
 
 __all__ = [
     "ClickRecord",
