@@ -218,7 +218,7 @@ class ValueStats(NamedTuple):
     """Running log-value statistics of a merchant's orders in one currency (Welford)."""
 
     key: str
-    count: int = 0
+    orders: int = 0
     mean: float = 0.0
     m2: float = 0.0
 
