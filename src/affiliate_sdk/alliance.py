@@ -101,6 +101,7 @@ class Alliance(OrdersMixin, SettlementMixin, WebhooksMixin):
             expires_at_ts=expiry_from(
                 now, None if expires_in is None else expires_in.total_seconds()
             ),
+            merchant_id=campaign.merchant_id,
         )
         return f"{self._redirect_base}/{token}"
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import string
@@ -38,6 +39,7 @@ def _token(keyring: Keyring, **overrides: object) -> str:
         "sub_ids": {"sub1": "spring"},
         "issued_at_ts": int(NOW),
         "expires_at_ts": int(NOW) + 3600,
+        "merchant_id": "m1",
     }
     fields.update(overrides)
     return encode_token(keyring.signing_key, **fields)  # type: ignore[arg-type]
@@ -211,3 +213,16 @@ def test_claims_times_are_utc() -> None:
     claims = decode_token(ring, _token(ring), NOW)
     assert claims.issued_at.tzinfo is UTC
     assert claims.issued_at == datetime.fromtimestamp(int(NOW), UTC)
+
+
+def test_tokens_carry_their_merchant_and_version_1_tokens_still_verify() -> None:
+    ring = Keyring({"k1": SECRET})
+    claims = decode_token(ring, _token(ring), NOW)
+    assert claims.merchant_id == "m1"
+    # A version 1 payload (no merchant id field), signed by the same key.
+    payload = b"\xff".join([b"1", b"a1", b"c1", b"https://shop.example.com/", b"0", b"", b"s"])
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=")
+    signed = b"k1." + body
+    token = (signed + b"." + ring["k1"].tag_b64(signed)).decode()
+    old = decode_token(ring, token, NOW)
+    assert (old.campaign_id, old.merchant_id, old.sub_ids) == ("c1", None, {"sub1": "s"})

@@ -13,7 +13,10 @@ The payload is UTF-8 fields joined by the byte ``0xFF`` (which never occurs in
 UTF-8, so no field needs escaping)::
 
     version, affiliate id, campaign id, landing URL, issued-at, expires-at,
-    sub1, sub2, sub3, sub4, sub5, then free-form sub-id name/value pairs
+    merchant id, sub1, sub2, sub3, sub4, sub5, then free-form sub-id name/value pairs
+
+(version 2; version 1 tokens, without the merchant id, still verify: their
+campaign is then looked up by its id alone).
 
 Times are whole POSIX seconds; an empty expires-at means the link never
 expires; an empty sub-id is absent. A link is valid while ``now < expires_at``.
@@ -63,8 +66,9 @@ SUB_ID_SLOTS: Final = ("sub1", "sub2", "sub3", "sub4", "sub5")
 MAX_SUB_ID_LENGTH: Final = 512
 MAX_EXTRA_SUB_IDS: Final = 20
 
-_VERSION: Final = "1"
-_VERSION_BYTES: Final = b"1"
+_VERSION: Final = "2"
+_V2_HEAD: Final = b"2\xff"
+_V1_HEAD: Final = b"1\xff"
 _SEP: Final = b"\xff"
 _TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
@@ -87,6 +91,7 @@ class LinkClaims(NamedTuple):
     issued_at_ts: int
     expires_at_ts: int | None
     sub_fields: bytes = b"\xff\xff\xff\xff"
+    merchant_id: str | None = None  # None in version 1 tokens
 
     @property
     def sub_ids(self) -> dict[str, str]:
@@ -157,12 +162,15 @@ def encode_token(
     sub_ids: Mapping[str, str],
     issued_at_ts: int,
     expires_at_ts: int | None,
+    merchant_id: str,
 ) -> str:
     """Sign a token. Arguments are validated; the landing URL must already be checked."""
     check_identifier("affiliate_id", affiliate_id)
     check_identifier("campaign_id", campaign_id)
+    check_identifier("merchant_id", merchant_id)
     head = [_VERSION, affiliate_id, campaign_id, landing_url, str(issued_at_ts)]
     head.append("" if expires_at_ts is None else str(expires_at_ts))
+    head.append(merchant_id)
     payload = _SEP.join([*(field.encode("utf-8") for field in head), encode_sub_ids(sub_ids)])
     signed = key.key_id.encode("ascii") + b"." + _b64(payload)
     return (signed + b"." + key.tag_b64(signed)).decode("ascii")
@@ -199,8 +207,19 @@ def decode_token(keyring: Keyring, link: str, now_ts: float) -> LinkClaims:
         raise InvalidSignature(key.key_id)
     # Authentic from here on: the bytes are ones this keyring signed.
     try:
-        fields = a2b_base64(body.translate(_FROM_URLSAFE) + b"==").split(_SEP, 6)
-        if len(fields) != 7 or fields[0] != _VERSION_BYTES:
+        payload = a2b_base64(body.translate(_FROM_URLSAFE) + b"==")
+        if payload[:2] == _V2_HEAD:
+            fields = payload.split(_SEP, 7)
+            if len(fields) != 8:
+                raise ValueError("unknown layout")
+            merchant: str | None = fields[6].decode("utf-8")
+            subs = fields[7]
+        elif payload[:2] == _V1_HEAD:
+            fields = payload.split(_SEP, 6)
+            if len(fields) != 7:
+                raise ValueError("unknown layout")
+            merchant, subs = None, fields[6]
+        else:
             raise ValueError("unknown layout")
         expires = int(fields[5]) if fields[5] else None
         claims = _new_claims(
@@ -212,7 +231,8 @@ def decode_token(keyring: Keyring, link: str, now_ts: float) -> LinkClaims:
                 fields[3].decode("utf-8"),
                 int(fields[4]),
                 expires,
-                fields[6],
+                subs,
+                merchant,
             )
         )
     except (ValueError, BinasciiError):
