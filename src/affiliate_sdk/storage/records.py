@@ -4,28 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from affiliate_sdk.tracking.clicks import ClickRow as ClickRecord
+
 __all__ = ["ClickRecord", "OrderRecord", "OutboxRow", "RefundRecord"]
-
-
-class ClickRecord(NamedTuple):
-    """A stored click. No raw IP: a keyed hash and the truncated network only."""
-
-    click_id: str
-    visitor_id: str
-    link_id: str
-    affiliate_id: str
-    campaign_id: str
-    merchant_id: str
-    landing_url: str
-    sub_fields: bytes
-    clicked_at_ms: int
-    ip_hash: str | None
-    ip_network: str | None
-    ua_hash: str | None
-    referrer_host: str | None
-    decision: str
-    verdict_json: str
-    country: str | None = None  # as the host's geo lookup gave it, for geo-mismatch checks
 
 
 class OrderRecord(NamedTuple):

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Literal, NamedTuple
 
 from affiliate_sdk.models import Commission, PayoutBatch
+from affiliate_sdk.tracking.clicks import ClickRow
 
 __all__ = [
     "BindingRow",
@@ -42,27 +43,6 @@ __all__ = [
 
 
 # -- clicks ------------------------------------------------------------------------------------
-class ClickRow(NamedTuple):
-    """A stored click. No raw IP: a keyed hash and the truncated network only."""
-
-    click_id: str
-    visitor_id: str
-    link_id: str
-    affiliate_id: str
-    campaign_id: str
-    merchant_id: str
-    landing_url: str
-    sub_fields: bytes
-    clicked_at_ms: int
-    ip_hash: str | None
-    ip_network: str | None
-    ua_hash: str | None
-    referrer_host: str | None
-    decision: str
-    verdict_json: str
-    country: str | None = None  # as the host's geo lookup gave it, for geo-mismatch checks
-
-
 class ImpressionRow(NamedTuple):
     """A visitor saw an affiliate's link (for view-through attribution)."""
 

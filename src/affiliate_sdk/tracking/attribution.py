@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from affiliate_sdk.models import AttributionModel, AttributionPolicy, Signal
-    from affiliate_sdk.storage.records import ClickRecord
+    from affiliate_sdk.tracking.clicks import ClickRow as ClickRecord
 
 __all__ = [
     "Binding",

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_CLICK_PARAM",
     "DEFAULT_VISITOR_COOKIE",
     "Click",
+    "ClickRow",
     "IpPseudonymizer",
     "VisitorCookie",
     "append_click_id",
@@ -93,6 +94,27 @@ def append_click_id(landing_url: str, param: str, click_id: str) -> str:
     else:
         sep = "&"
     return f"{base}{sep}{param}={click_id}{hash_}{fragment}"
+
+
+class ClickRow(NamedTuple):
+    """A stored click. No raw IP: a keyed hash and the truncated network only."""
+
+    click_id: str
+    visitor_id: str
+    link_id: str
+    affiliate_id: str
+    campaign_id: str
+    merchant_id: str
+    landing_url: str
+    sub_fields: bytes
+    clicked_at_ms: int
+    ip_hash: str | None
+    ip_network: str | None
+    ua_hash: str | None
+    referrer_host: str | None
+    decision: str
+    verdict_json: str
+    country: str | None = None  # as the host's geo lookup gave it, for geo-mismatch checks
 
 
 class IpPseudonymizer:
