@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, NamedTuple
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CLICK_PARAM",
     "DEFAULT_VISITOR_COOKIE",
+    "MAX_PSEUDONYM_KEY_BYTES",
+    "MIN_PSEUDONYM_KEY_BYTES",
     "Click",
     "ClickRow",
     "IpPseudonymizer",
@@ -30,6 +33,10 @@ __all__ = [
 DEFAULT_CLICK_PARAM: Final = "aff_click_id"
 #: Name of the first-party cookie that holds the visitor id.
 DEFAULT_VISITOR_COOKIE: Final = "aff_vid"
+#: Shortest pseudonym key accepted (as a previous key; the facade checks the current one).
+MIN_PSEUDONYM_KEY_BYTES: Final = 16
+#: Longest pseudonym key: BLAKE2b's key limit.
+MAX_PSEUDONYM_KEY_BYTES: Final = 64
 _V4_MAPPED: Final = b"\0" * 10 + b"\xff\xff"
 _V6_KEEP: Final = 6  # /48
 _V6_ZEROS: Final = b"\0" * (16 - _V6_KEEP)
@@ -125,12 +132,22 @@ class IpPseudonymizer:
     fraud rules recognise the same address again, the network (/24 for IPv4,
     /48 for IPv6) lets them count per network, and neither gives the address
     back. IPv4-mapped IPv6 addresses count as their IPv4 address.
+
+    ``previous`` are older pseudonym keys, newest first. New hashes always use
+    ``key``; ``digests(data)`` also gives the hash under each previous key, so
+    a blacklist entry or a customer's device stored before a pseudonym-key
+    rotation still matches. Drop a previous key once nothing stored under it
+    matters any more.
     """
 
-    __slots__ = ("_keyed",)
+    __slots__ = ("_keyed", "_previous")
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, previous: Sequence[bytes] = ()) -> None:
         self._keyed = hashlib.blake2b(key=key, digest_size=16).copy
+        self._previous = tuple(
+            hashlib.blake2b(key=_previous_key(i, k), digest_size=16).copy
+            for i, k in enumerate(previous)
+        )
 
     def digest(self, data: bytes) -> str:
         """The keyed BLAKE2b-128 of ``data``, as hex (also used for user agents)."""
@@ -138,7 +155,21 @@ class IpPseudonymizer:
         keyed.update(data)
         return keyed.hexdigest()
 
+    def digests(self, data: bytes) -> tuple[str, ...]:
+        """``digest(data)`` first, then the same hash under each previous key, in order.
+
+        Match a stored hash against all of them to recognise values hashed
+        before the current key was introduced.
+        """
+        found = [self.digest(data)]
+        for keyed_copy in self._previous:
+            keyed = keyed_copy()
+            keyed.update(data)
+            found.append(keyed.hexdigest())
+        return tuple(found)
+
     def pseudonymize(self, ip: str) -> tuple[str, str]:
+        """``(hash, network)`` of ``ip`` under the current key; ``InvalidInput`` if not an IP."""
         packed, network = self.parse(ip)
         return self.digest(packed), network
 
@@ -161,6 +192,18 @@ class IpPseudonymizer:
         except (OSError, TypeError, ValueError):
             raise InvalidInput(f"ip {ip!r} is not an IPv4 or IPv6 address") from None
         return packed, network
+
+
+def _previous_key(index: int, key: object) -> bytes:
+    """``key`` if it can be a previous pseudonym key, else ``InvalidInput`` naming it."""
+    if not isinstance(key, bytes | bytearray):
+        raise InvalidInput(f"previous pseudonym key #{index} must be bytes")
+    if not MIN_PSEUDONYM_KEY_BYTES <= len(key) <= MAX_PSEUDONYM_KEY_BYTES:
+        raise InvalidInput(
+            f"previous pseudonym key #{index} is {len(key)} bytes; "
+            f"{MIN_PSEUDONYM_KEY_BYTES} to {MAX_PSEUDONYM_KEY_BYTES} required"
+        )
+    return bytes(key)
 
 
 def referrer_host(referrer: str | None) -> str | None:

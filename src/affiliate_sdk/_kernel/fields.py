@@ -1,0 +1,124 @@
+"""The base of every public pydantic model, the field types they share, and identifier checks.
+
+``AffiliateModel`` is the frozen, strict base that raises ``InvalidInput``;
+``Rate``, ``Identifier`` and ``Text`` are the annotated field types;
+``check_identifier`` applies the identifier rule on hot paths where no model
+is built.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Final, Self
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import StringConstraints as _Constraints
+
+from affiliate_sdk.errors import InvalidInput
+
+__all__ = [
+    "IDENTIFIER_PATTERN",
+    "TEXT_MAX_LENGTH",
+    "AffiliateModel",
+    "Identifier",
+    "Rate",
+    "Text",
+    "check_identifier",
+    "parse_rate",
+]
+
+#: Merchant, campaign and affiliate ids: 1-128 characters, safe in URLs,
+#: postback macros and log lines without escaping.
+IDENTIFIER_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}"
+_IDENTIFIER: Final = re.compile(IDENTIFIER_PATTERN)
+
+#: The longest free-text field (an order id, a SKU, a coupon code).
+TEXT_MAX_LENGTH: Final = 256
+
+
+class AffiliateModel(BaseModel):
+    """Frozen, strict about unknown fields, and raising ``InvalidInput``.
+
+    Validation failures surface as ``affiliate_sdk.InvalidInput`` (a
+    ``ValueError`` in the ``AffiliateError`` tree) naming each bad field,
+    whether the model is built with keywords, ``model_validate`` or
+    ``model_validate_json``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidInput.from_validation_error(exc) from None
+
+    # Nested models are validated by pydantic's core, not through this __init__,
+    # so errors inside them keep their full location (``overrides.0.match.x``).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Validate ``obj``, raising ``InvalidInput`` instead of pydantic's error."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise InvalidInput.from_validation_error(exc) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Validate a JSON document, raising ``InvalidInput`` instead of pydantic's error."""
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise InvalidInput.from_validation_error(exc) from None
+
+
+def parse_rate(value: object) -> Decimal:
+    """``"12.5%"`` -> ``Decimal("0.125")``; a ``Decimal``/int/str fraction as is."""
+    if isinstance(value, float):
+        raise ValueError("rates must not be floats; write '12.5%' or Decimal('0.125')")
+    if isinstance(value, bool):
+        raise ValueError("a rate must be a number")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if text.endswith("%"):
+                return Decimal(text[:-1].strip()) / 100
+            return Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a rate like '12.5%' or '0.125'") from None
+    if isinstance(value, Decimal | int):
+        return Decimal(value)
+    raise ValueError(f"{value!r} is not a rate like '12.5%' or '0.125'")
+
+
+def _check_fraction(value: Decimal) -> Decimal:
+    if not value.is_finite() or not 0 <= value <= 1:
+        raise ValueError("a rate must lie between 0% and 100%")
+    return value
+
+
+def check_identifier(field: str, value: object) -> str:
+    """Return ``value`` if it is a valid identifier, else raise ``InvalidInput``."""
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise InvalidInput(
+            f"{field} must be 1-128 characters of A-Z a-z 0-9 _ . : @ - "
+            f"starting with a letter or digit; got {value!r}",
+            errors=[{"loc": (field,), "msg": "invalid identifier", "type": "identifier"}],
+        )
+    return value
+
+
+#: A fraction in [0, 1], written as ``"12.5%"`` or ``Decimal("0.125")``.
+Rate = Annotated[Decimal, BeforeValidator(parse_rate), AfterValidator(_check_fraction)]
+
+#: Merchant, campaign and affiliate ids.
+Identifier = Annotated[str, _Constraints(pattern=f"^{IDENTIFIER_PATTERN}$")]
+
+#: Free text a merchant chooses (order ids, SKUs, coupon codes): 1-256
+#: characters, no control characters.
+Text = Annotated[
+    str, Field(min_length=1, max_length=TEXT_MAX_LENGTH, pattern=r"^[^\x00-\x1f\x7f]+$")
+]

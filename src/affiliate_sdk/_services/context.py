@@ -1,0 +1,38 @@
+"""What every service is built with: the store, the clock, the keys and the settings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import attrs
+
+from affiliate_sdk.clock import Clock
+from affiliate_sdk.commission.journal import ChainKey
+from affiliate_sdk.settings import AllianceSettings
+from affiliate_sdk.storage.contract import Store
+from affiliate_sdk.tracking.clicks import IpPseudonymizer
+from affiliate_sdk.tracking.keys import Keyring
+
+__all__ = ["JOURNAL_KEY", "PSEUDONYM_KEY", "ServiceContext"]
+
+#: Names of the sealed data keys kept beside the data.
+JOURNAL_KEY: Final = "journal-mac"
+PSEUDONYM_KEY: Final = "pseudonyms"
+
+
+@attrs.frozen(kw_only=True)
+class ServiceContext:
+    """The shared, read-only dependencies of the services (no mutable state here)."""
+
+    store: Store
+    clock: Clock
+    keyring: Keyring
+    settings: AllianceSettings
+    pseudonyms: IpPseudonymizer
+    chain: ChainKey
+    log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("affiliate_sdk"))
+
+    def now_ms(self) -> int:
+        """The clock's now, in whole milliseconds (the precision everything is kept at)."""
+        return int(self.clock.timestamp() * 1000)
