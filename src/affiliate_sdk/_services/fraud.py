@@ -1,0 +1,385 @@
+"""Fraud: the click and order verdicts, the shared blacklist, complaints and grades.
+
+The blacklist, complaints and enforcement steps are platform-level by design:
+one fraudster is one fraudster for every merchant of the alliance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Final, Literal, NamedTuple
+
+from affiliate_sdk._kernel.fields import check_identifier
+from affiliate_sdk.antifraud.click_rules import CLICK_RULES, PAID_CLICK_PARAMETERS, USER_AGENT_RULES
+from affiliate_sdk.antifraud.facts import ClickFacts, ClickRule, OrderRule
+from affiliate_sdk.antifraud.grades import History, grade
+from affiliate_sdk.antifraud.networks import NetworkKinds
+from affiliate_sdk.antifraud.order_rules import ORDER_RULES
+from affiliate_sdk.antifraud.useragents import BotUserAgents
+from affiliate_sdk.antifraud.velocity import Counts, window_for
+from affiliate_sdk.antifraud.verdicts import ALLOW, judge
+from affiliate_sdk.errors import InvalidInput
+from affiliate_sdk.ids import new_id
+from affiliate_sdk.models import (
+    AffiliateGrade,
+    ChannelGrade,
+    ComplaintOutcome,
+    FraudThresholds,
+    Reason,
+    Verdict,
+)
+from affiliate_sdk.settings import MAX_USER_AGENT_LENGTH
+
+from .catalog import MAX_CACHED, CatalogService
+from .context import ServiceContext
+
+__all__ = ["BlacklistKind", "FraudService", "UserAgentView"]
+
+BlacklistKind = Literal["network", "device", "affiliate", "payment"]
+#: Complaints are counted over this trailing span.
+COMPLAINT_WINDOW_MS: Final = 3_600_000
+
+
+class UserAgentView(NamedTuple):
+    """A user agent's remembered verdict, its JSON, its keyed hash and its reasons."""
+
+    verdict: Verdict
+    verdict_json: str
+    ua_hash: str | None
+    reasons: tuple[Reason, ...]
+
+
+def normal_identity(kind: str, value: str | None) -> str:
+    """A contact, payment or device detail as compared (phones by digits, emails folded)."""
+    if value is None:
+        return ""
+    if kind == "phone":
+        return "".join(ch for ch in value if ch.isdigit())
+    if kind == "email":
+        return value.strip().lower()
+    return value.strip()
+
+
+class FraudService:
+    """Verdicts on clicks and orders, and the platform's sanctions."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        catalog: CatalogService,
+        *,
+        bots: BotUserAgents | None = None,
+        networks: NetworkKinds | None = None,
+        click_rules: Sequence[ClickRule] = (),
+        order_rules: Sequence[OrderRule] = (),
+    ) -> None:
+        self._ctx = ctx
+        self._catalog = catalog
+        self._bots = bots if bots is not None else BotUserAgents()
+        self._networks = networks
+        self.click_rules = (*CLICK_RULES, *click_rules)
+        self.order_rules = (*ORDER_RULES, *order_rules)
+        counters = ctx.store.counters
+        # Velocity windows follow the store: shared with every process that opens it,
+        # or in memory when the counters are this process's alone.
+        self.per_minute: Counts = window_for(counters, "velocity/minute", 60_000, buckets=6)
+        self.per_day: Counts = window_for(counters, "velocity/day", 86_400_000, buckets=4)
+        self._ttl = ctx.settings.campaign_cache_ttl.total_seconds()
+        self._agents: dict[str | None, UserAgentView] = {}
+        self._judged: dict[tuple[object, ...], tuple[Verdict, str]] = {}
+        self._blacklist: tuple[float, frozenset[str]] | None = None
+
+    def flush(self, now_ms: int) -> None:
+        """Hand the velocity counts over to the shared buckets (on close)."""
+        self.per_minute.flush(now_ms)
+        self.per_day.flush(now_ms)
+
+    # -- clicks ------------------------------------------------------------------------------
+    def user_agent(self, user_agent: str | None) -> UserAgentView:
+        """The remembered verdict and hash of a user agent, judged on first sight."""
+        if user_agent is not None and len(user_agent) > MAX_USER_AGENT_LENGTH:
+            user_agent = user_agent[:MAX_USER_AGENT_LENGTH]  # bounds the memo and the match
+        view = self._agents.get(user_agent)
+        if view is None:
+            limits = self._ctx.settings.fraud
+            matched = self._bots.match(user_agent) if user_agent else None
+            facts = ClickFacts(user_agent=user_agent, bot_pattern=matched)
+            fired = [rule(facts, limits) for rule in USER_AGENT_RULES]
+            reasons = tuple(reason for reason in fired if reason is not None)
+            verdict = judge(reasons, limits) if reasons else ALLOW
+            digest = self._ctx.pseudonyms.digest
+            ua_hash = digest(user_agent.encode("utf-8", "replace")) if user_agent else None
+            view = UserAgentView(verdict, verdict.model_dump_json(), ua_hash, reasons)
+            if len(self._agents) >= MAX_CACHED:
+                self._agents.clear()
+            self._agents[user_agent] = view
+        return view
+
+    def click_verdict(
+        self,
+        url: str,
+        agent: UserAgentView,
+        limits: FraudThresholds,
+        *,
+        affiliate_id: str,
+        visitor_id: str | None,
+        packed_ip: bytes | None,
+        ip_network: str | None,
+        device_id: str | None,
+        now_ms: int,
+    ) -> tuple[Verdict, str]:
+        """The verdict on one click: its user agent's reasons and the per-click rules.
+
+        Counts the click in the velocity windows first: per IP network,
+        device and affiliate per minute, per affiliate per day, and for a
+        returning ``visitor_id`` per visitor per minute and per visitor and
+        affiliate per day.
+        """
+        facts = self._click_facts(
+            url,
+            affiliate_id,
+            visitor_id=visitor_id,
+            packed_ip=packed_ip,
+            ip_network=ip_network,
+            device_id=device_id,
+            now_ms=now_ms,
+        )
+        fired = [reason for rule in self.click_rules if (reason := rule(facts, limits))]
+        if not fired:
+            return agent.verdict, agent.verdict_json
+        # Reasons carry no per-click numbers, so a burst of bad clicks shares one verdict.
+        key = (agent.verdict_json, *fired)
+        judged = self._judged.get(key)
+        if judged is None:
+            verdict = judge((*agent.reasons, *fired), limits)
+            judged = (verdict, verdict.model_dump_json())
+            if len(self._judged) >= MAX_CACHED:
+                self._judged.clear()
+            self._judged[key] = judged
+        return judged
+
+    def _click_facts(
+        self,
+        url: str,
+        affiliate_id: str,
+        *,
+        visitor_id: str | None,
+        packed_ip: bytes | None,
+        ip_network: str | None,
+        device_id: str | None,
+        now_ms: int,
+    ) -> ClickFacts:
+        minute, day = self.per_minute, self.per_day
+        day.add(f"a/{affiliate_id}", now_ms)
+        paid: tuple[str, ...] = ()
+        _, mark, query = url.partition("?")
+        if mark:
+            names = {part.partition("=")[0] for part in query.split("&")}
+            paid = tuple(sorted(names & PAID_CLICK_PARAMETERS))
+        networks = self._networks
+        return ClickFacts(
+            user_agent=None,
+            bot_pattern=None,
+            network_kind=(
+                networks.kind_of_packed(packed_ip) if networks is not None and packed_ip else None
+            ),
+            network_clicks=minute.add(f"n/{ip_network}", now_ms) if ip_network else 0,
+            visitor_clicks=minute.add(f"v/{visitor_id}", now_ms) if visitor_id else 1,
+            device_clicks=minute.add(f"d/{device_id}", now_ms) if device_id else 0,
+            affiliate_clicks=minute.add(f"a/{affiliate_id}", now_ms),
+            visitor_affiliate_clicks_today=(
+                day.add(f"{visitor_id}/{affiliate_id}", now_ms) if visitor_id else 1
+            ),
+            paid_parameters=paid,
+            blacklisted=self.listed(
+                f"network:{ip_network}" if ip_network else None,
+                f"device:{visitor_id}" if visitor_id else None,
+                f"device:{device_id}" if device_id else None,
+                f"affiliate:{affiliate_id}",
+                now=now_ms / 1000,
+            ),
+        )
+
+    # -- identity ----------------------------------------------------------------------------
+    def identity_hashes(
+        self,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        payment: str | None = None,
+        device: str | None = None,
+        ip: str | None = None,
+    ) -> list[str]:
+        """Keyed hashes of contact, payment and device details, for ``Affiliate.identity``.
+
+        Emails are compared trimmed and in lower case, phones by their digits,
+        an ``ip`` by its network (/24, /48); ``device`` is a visitor or device
+        id. The same details of an order hash alike, so an affiliate buying
+        through their own link is recognised without either side's details
+        being stored.
+        """
+        network = None
+        if ip is not None:
+            try:
+                network = self._ctx.pseudonyms.pseudonymize(ip)[1]
+            except InvalidInput:
+                raise InvalidInput(f"{ip!r} is not an IP address") from None
+        return self.identity(
+            (
+                ("email", email),
+                ("phone", phone),
+                ("payment", payment),
+                ("device", device),
+                ("network", network),
+            )
+        )
+
+    def identity(self, details: Iterable[tuple[str, str | None]]) -> list[str]:
+        """``kind:hash`` of each detail given (empty ones left out)."""
+        digest = self._ctx.pseudonyms.digest
+        hashes = []
+        for kind, value in details:
+            normal = normal_identity(kind, value)
+            if normal:
+                hashes.append(f"{kind}:{digest(f'{kind}:{normal}'.encode())}")
+        return hashes
+
+    # -- blacklist ---------------------------------------------------------------------------
+    def blacklist(
+        self, kind: BlacklistKind, value: str, *, reason: str, remove: bool = False
+    ) -> str:
+        """Put an IP network, device, affiliate or payment fingerprint on the shared blacklist.
+
+        ``network`` takes an IP address (its /24 or /48 network is listed),
+        ``device`` a visitor or device id, ``affiliate`` an affiliate id and
+        ``payment`` a payment fingerprint (kept as a keyed hash). Every
+        merchant's clicks and orders are checked against it; with ``remove``
+        the entry is taken off. Returns the key the entry is kept under.
+        """
+        key = self._blacklist_key(kind, value)
+        if not remove and not reason.strip():
+            raise InvalidInput("a blacklist entry needs a reason")
+        with self._ctx.store.transaction() as tx:
+            tx.sanctions.put_blacklisted(key, None if remove else reason)
+        self._blacklist = None
+        return key
+
+    def blacklisted(self) -> dict[str, str]:
+        """The shared blacklist: key (``kind:value``) -> reason."""
+        with self._ctx.store.reader() as tx:
+            return tx.sanctions.blacklist()
+
+    def _blacklist_key(self, kind: str, value: str) -> str:
+        if kind == "network":
+            try:
+                return f"network:{self._ctx.pseudonyms.pseudonymize(value)[1]}"
+            except ValueError:
+                raise InvalidInput(f"{value!r} is not an IP address") from None
+        if kind == "payment" and value.strip():
+            return self.identity_hashes(payment=value)[0]
+        if kind in ("device", "affiliate") and value.strip():
+            return f"{kind}:{value.strip()}"
+        raise InvalidInput(
+            f"cannot blacklist {kind!r} {value!r}: kinds are network, device, affiliate, payment"
+        )
+
+    def listed(self, *keys: str | None, now: float) -> tuple[str, ...]:
+        """Which of ``keys`` are on the blacklist (read at most once per cache period)."""
+        loaded = self._blacklist
+        if loaded is None or now - loaded[0] >= self._ttl:
+            loaded = self._blacklist = (now, frozenset(self.blacklisted()))
+        entries = loaded[1]
+        if not entries:
+            return ()
+        return tuple(key.partition(":")[0] for key in keys if key and key in entries)
+
+    # -- complaints --------------------------------------------------------------------------
+    def complain(
+        self,
+        *,
+        reason: str,
+        campaign_id: str | None = None,
+        affiliate_id: str | None = None,
+        merchant_id: str | None = None,
+    ) -> ComplaintOutcome:
+        """Record a complaint about a campaign or an affiliate; too many in an hour pause it.
+
+        Past the campaign's (or the alliance's) ``complaints_per_hour`` (50 by
+        default) within the last hour, the circuit breaker trips: a campaign is
+        made inactive (its links stop redirecting with ``CampaignInactive``), an
+        affiliate is put on the blacklist, so its clicks are blocked.
+        """
+        if (campaign_id is None) == (affiliate_id is None):
+            raise InvalidInput("a complaint is about one campaign or one affiliate")
+        if not reason.strip():
+            raise InvalidInput("a complaint needs a reason")
+        now_ms = self._ctx.now_ms()
+        if campaign_id is not None:
+            campaign = self._catalog.campaign(campaign_id, merchant_id=merchant_id)
+            limits = campaign.fraud or self._ctx.settings.fraud
+            target = f"campaign:{campaign.merchant_id}/{campaign_id}"
+        else:
+            check_identifier("affiliate_id", affiliate_id or "")
+            limits = self._ctx.settings.fraud
+            target = f"affiliate:{affiliate_id}"
+        with self._ctx.store.transaction() as tx:
+            tx.sanctions.add_complaint(target, new_id(now_ms), reason, at_ms=now_ms)
+            recent = tx.sanctions.complaints_since(target, since_ms=now_ms - COMPLAINT_WINDOW_MS)
+        paused = recent > limits.complaints_per_hour
+        note = f"circuit breaker: {recent} complaints within an hour"
+        if paused and campaign_id is not None and campaign.active:
+            self._catalog.add_campaign(campaign.model_copy(update={"active": False}))
+        elif paused and affiliate_id is not None:
+            self.blacklist("affiliate", affiliate_id, reason=note)
+        return ComplaintOutcome(
+            target=target,
+            complaints_last_hour=recent,
+            limit=limits.complaints_per_hour,
+            paused=paused,
+        )
+
+    # -- grades ------------------------------------------------------------------------------
+    def grade(self, affiliate_id: str) -> AffiliateGrade:
+        """The affiliate's grade from its order history (see ``antifraud.grades``)."""
+        check_identifier("affiliate_id", affiliate_id)
+        with self._ctx.store.reader() as tx:
+            history = tx.risk.history(affiliate_id) or History()
+        return AffiliateGrade(
+            affiliate_id=affiliate_id,
+            grade=grade(history),
+            orders=history.orders,
+            refund_rate=history.refund_rate,
+            fraud_rate=history.fraud_rate,
+        )
+
+    def channel_grades(self) -> list[ChannelGrade]:
+        """Every channel's grade, from the pooled history of its affiliates' orders.
+
+        Graded like an affiliate (S/A/B/C from the fraud and refund rates, no
+        grade before 20 orders); channels by name, the affiliates without one last.
+        """
+        pooled: dict[str | None, list[int]] = {}
+        members: dict[str | None, int] = {}
+        with self._ctx.store.reader() as tx:
+            for affiliate_id, history in tx.risk.histories():
+                member = self._catalog.member(tx, affiliate_id)
+                channel = None if member is None else member.channel
+                total = pooled.setdefault(channel, [0] * len(history))
+                pooled[channel] = [a + b for a, b in zip(total, history, strict=True)]
+                members[channel] = members.get(channel, 0) + 1
+        return [
+            _channel_grade(channel, History(*pooled[channel]), members[channel])
+            for channel in sorted(pooled, key=lambda name: (name is None, name or ""))
+        ]
+
+
+def _channel_grade(channel: str | None, history: History, affiliates: int) -> ChannelGrade:
+    return ChannelGrade(
+        channel=channel,
+        grade=grade(history),
+        affiliates=affiliates,
+        orders=history.orders,
+        refund_rate=history.refund_rate,
+        fraud_rate=history.fraud_rate,
+        late_share=history.late / history.timed if history.timed else 0.0,
+    )

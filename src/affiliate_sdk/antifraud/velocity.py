@@ -1,0 +1,313 @@
+"""Velocity windows: sliding-window event counts per key, in one process or shared.
+
+The fraud checks count clicks per network, visitor, device and affiliate per
+minute, and per visitor and affiliate, and an affiliate's clicks and orders,
+per day. Both kinds of window are pure: the caller passes the time.
+
+``LocalCounts`` keeps the counts in this process. A window is cut into equal
+buckets; a key keeps one count per bucket, so adding an event and reading the
+window's total are O(buckets) and a key's memory is fixed. At most
+``max_keys`` keys are kept; past that, the key counted least recently is
+forgotten first, so busy keys (an affiliate, a network) outlive a stream of
+one-off visitors.
+
+``SharedCounts`` adds up across every process that uses one counter
+repository (``CounterBuckets``: a store's ``counters``). Writing every click's
+counts to it would double the click path's cost, so each process counts in
+memory and, at most every ``sync_ms`` of the caller's time, adds what it
+counted to the shared buckets and reads back the totals of the keys it
+counted since. A key's total is then the shared total at the last sync plus
+this process's events since, so other processes' events show within
+``sync_ms``. Buckets are numbered by absolute time (``now_ms // width``), so
+processes agree on them without talking; old buckets are pruned once a
+bucket's width. A key idle for longer than a bucket's width counts from zero
+again until the next sync refreshes it. At most ``max_keys`` shared totals
+are kept, the least recently counted forgotten first.
+
+``window_for`` picks the kind a counter repository calls for: shared when it
+is shared between processes, local otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+from affiliate_sdk.errors import InvalidInput
+
+__all__ = [
+    "DEFAULT_BUCKETS",
+    "DEFAULT_LOCAL_MAX_KEYS",
+    "DEFAULT_MAX_KEYS",
+    "DEFAULT_SYNC_MS",
+    "CounterBuckets",
+    "Counts",
+    "LocalCounts",
+    "SharedCounts",
+    "window_for",
+]
+
+#: How often (of the caller's time) a process exchanges its counts with the shared buckets.
+DEFAULT_SYNC_MS: Final = 1_000
+#: The most keys a shared window (or ``window_for``'s) keeps unless told otherwise.
+DEFAULT_MAX_KEYS: Final = 100_000
+#: The most keys a ``LocalCounts`` keeps unless told otherwise.
+DEFAULT_LOCAL_MAX_KEYS: Final = 200_000
+#: Buckets per window unless told otherwise.
+DEFAULT_BUCKETS: Final = 6
+
+
+class Counts(Protocol):
+    """What the click and order paths need of a velocity window."""
+
+    def add(self, key: str, now_ms: int, count: int = 1) -> int:
+        """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
+        ...
+
+    def total(self, key: str, now_ms: int) -> int:
+        """The window's total for ``key`` at ``now_ms`` without counting anything."""
+        ...
+
+    def flush(self, now_ms: int) -> None:
+        """Write whatever is not yet shared (nothing for a window of one process)."""
+        ...
+
+
+class CounterBuckets(Protocol):
+    """Time-bucketed counts that processes may share (what a store's ``counters`` offer)."""
+
+    #: Whether other processes see these counts (False: this process alone).
+    shared: bool
+
+    def add(self, rows: Sequence[tuple[str, int, int]]) -> None:
+        """Add each ``(key, bucket, count)``'s count to that bucket of that key, atomically."""
+        ...
+
+    def sum(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
+        """Per key, in order, the sum of its buckets numbered ``since_bucket`` or more."""
+        ...
+
+    def prune(self, prefix: str, *, before_bucket: int) -> None:
+        """Forget buckets numbered below ``before_bucket`` of keys starting with ``prefix``."""
+        ...
+
+
+def _bucket_width(window_ms: int, buckets: int, max_keys: int) -> int:
+    """The width of one bucket; ``InvalidInput`` for a shape that cannot be cut evenly."""
+    for name, value in (("window_ms", window_ms), ("buckets", buckets), ("max_keys", max_keys)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidInput(f"{name} must be an int, not {type(value).__name__}")
+    if window_ms <= 0 or buckets <= 0 or window_ms % buckets:
+        raise InvalidInput(
+            f"the window must be a positive multiple of the bucket count "
+            f"(window_ms={window_ms}, buckets={buckets})"
+        )
+    if max_keys <= 0:
+        raise InvalidInput(f"max_keys must be positive, not {max_keys}")
+    return window_ms // buckets
+
+
+class LocalCounts:
+    """Events per key over the last ``window_ms`` (to a bucket's width), in this process."""
+
+    __slots__ = ("_buckets", "_keys", "_lock", "_max_keys", "_width")
+
+    def __init__(
+        self,
+        window_ms: int,
+        *,
+        buckets: int = DEFAULT_BUCKETS,
+        max_keys: int = DEFAULT_LOCAL_MAX_KEYS,
+    ) -> None:
+        self._width = _bucket_width(window_ms, buckets, max_keys)
+        self._buckets = buckets
+        self._max_keys = max_keys
+        # key -> [last bucket index, count per bucket...]; ordered so the oldest leaves in O(1)
+        self._keys: OrderedDict[str, list[int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, key: str, now_ms: int, count: int = 1) -> int:
+        """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
+        index = now_ms // self._width
+        size = self._buckets
+        with self._lock:
+            slots = self._keys.get(key)
+            if slots is None:
+                if len(self._keys) >= self._max_keys:
+                    self._keys.popitem(last=False)
+                slots = self._keys[key] = [index] + [0] * size
+            else:
+                self._keys.move_to_end(key)
+                last = slots[0]
+                if index - last >= size:
+                    slots[1:] = [0] * size
+                elif index > last:
+                    for step in range(last + 1, index + 1):
+                        slots[1 + step % size] = 0
+                if index > last:
+                    slots[0] = index
+            if index >= slots[0] - size + 1:  # late events older than the window are ignored
+                slots[1 + index % size] += count
+            return sum(slots[1:])
+
+    def total(self, key: str, now_ms: int) -> int:
+        """The window's total for ``key`` at ``now_ms`` without counting anything."""
+        if key not in self._keys:
+            return 0
+        return self.add(key, now_ms, 0)
+
+    def flush(self, now_ms: int) -> None:
+        """Nothing to write: the counts live in this process only."""
+
+    def __len__(self) -> int:
+        """The number of keys kept."""
+        return len(self._keys)
+
+
+class SharedCounts:
+    """Events per key over the last ``window_ms``, counted by every process on ``counters``.
+
+    ``namespace`` prefixes the keys in the shared buckets (``namespace/key``),
+    so windows of different lengths can share one repository.
+    """
+
+    __slots__ = (
+        "_base",
+        "_buckets",
+        "_counters",
+        "_fresh",
+        "_lock",
+        "_max_keys",
+        "_pending",
+        "_prefix",
+        "_pruned_ms",
+        "_sync_ms",
+        "_synced_ms",
+        "_width",
+    )
+
+    def __init__(
+        self,
+        counters: CounterBuckets,
+        namespace: str,
+        window_ms: int,
+        *,
+        buckets: int = DEFAULT_BUCKETS,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        sync_ms: int = DEFAULT_SYNC_MS,
+    ) -> None:
+        self._width = _bucket_width(window_ms, buckets, max_keys)
+        if not isinstance(sync_ms, int) or isinstance(sync_ms, bool) or sync_ms <= 0:
+            raise InvalidInput(f"sync_ms must be a positive int, not {sync_ms!r}")
+        if not isinstance(namespace, str) or not namespace:
+            raise InvalidInput("the namespace must be a non-empty string")
+        self._counters = counters
+        self._prefix = f"{namespace}/"
+        self._buckets = buckets
+        self._max_keys = max_keys
+        self._sync_ms = sync_ms
+        self._synced_ms: int | None = None
+        self._pruned_ms = 0
+        self._pending: dict[tuple[str, int], int] = {}  # (key, bucket) -> not yet shared
+        self._fresh: dict[str, int] = {}  # key -> this process's events since the last sync
+        self._base: OrderedDict[str, tuple[int, int]] = OrderedDict()  # key -> (total, synced at)
+        self._lock = threading.Lock()
+
+    def add(self, key: str, now_ms: int, count: int = 1) -> int:
+        """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
+        # Inlined: this runs several times on every click.
+        with self._lock:
+            synced = self._synced_ms
+            if synced is None or now_ms - synced >= self._sync_ms:
+                self._sync(now_ms)
+            slot = (key, now_ms // self._width)
+            pending = self._pending
+            pending[slot] = pending.get(slot, 0) + count
+            fresh = self._fresh
+            total = fresh[key] = fresh.get(key, 0) + count
+            base = self._base.get(key)
+            if base is not None and now_ms - base[1] < self._width:
+                total += base[0]
+            return total
+
+    def total(self, key: str, now_ms: int) -> int:
+        """The window's total for ``key`` at ``now_ms``, read from the shared buckets if not
+        known."""
+        with self._lock:
+            synced = self._synced_ms
+            if synced is None or now_ms - synced >= self._sync_ms:
+                self._sync(now_ms)
+            if self._shared(key, now_ms) is None:
+                (found,) = self._counters.sum(
+                    [self._prefix + key], since_bucket=self._first_bucket(now_ms)
+                )
+                self._remember(key, found, now_ms)
+            return (self._shared(key, now_ms) or 0) + self._fresh.get(key, 0)
+
+    def flush(self, now_ms: int) -> None:
+        """Add this process's unshared counts to the shared buckets (say, before it stops)."""
+        with self._lock:
+            self._sync(now_ms)
+
+    def __len__(self) -> int:
+        """The number of keys whose shared total is kept."""
+        return len(self._base)
+
+    def _shared(self, key: str, now_ms: int) -> int | None:
+        """The key's shared total at the last sync, None when unknown or too old to use."""
+        base = self._base.get(key)
+        if base is None or now_ms - base[1] >= self._width:
+            return None
+        return base[0]
+
+    def _first_bucket(self, now_ms: int) -> int:
+        return now_ms // self._width - self._buckets + 1
+
+    def _remember(self, key: str, total: int, now_ms: int) -> None:
+        base = self._base
+        base[key] = (total, now_ms)
+        base.move_to_end(key)
+        if len(base) > self._max_keys:
+            base.popitem(last=False)
+
+    def _sync(self, now_ms: int) -> None:
+        """Add the pending counts to the shared buckets and read back the totals of the keys
+        counted since the last sync."""
+        self._synced_ms = now_ms
+        if not self._pending:
+            return
+        prefix = self._prefix
+        counters = self._counters
+        keys = list(self._fresh)
+        first = self._first_bucket(now_ms)
+        counters.add([(prefix + key, b, n) for (key, b), n in self._pending.items()])
+        # Shared now: should a read below fail, they must not be added a second time.
+        self._pending.clear()
+        self._fresh.clear()
+        found = counters.sum([prefix + key for key in keys], since_bucket=first)
+        base = self._base
+        for key, total in zip(keys, found, strict=True):
+            base[key] = (total, now_ms)
+            base.move_to_end(key)
+        for _ in range(len(base) - self._max_keys):
+            base.popitem(last=False)
+        if now_ms - self._pruned_ms >= self._width:  # old buckets go once a bucket
+            self._pruned_ms = now_ms
+            counters.prune(prefix, before_bucket=first)
+
+
+def window_for(
+    counters: CounterBuckets,
+    namespace: str,
+    window_ms: int,
+    *,
+    buckets: int = DEFAULT_BUCKETS,
+    max_keys: int = DEFAULT_MAX_KEYS,
+) -> Counts:
+    """The velocity window ``counters`` call for: ``SharedCounts`` over them when other
+    processes see them, else ``LocalCounts`` (which is cheaper and exact)."""
+    if counters.shared:
+        return SharedCounts(counters, namespace, window_ms, buckets=buckets, max_keys=max_keys)
+    return LocalCounts(window_ms, buckets=buckets, max_keys=max_keys)

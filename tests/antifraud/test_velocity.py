@@ -1,0 +1,215 @@
+"""Velocity windows: in one process, and shared through a counter repository.
+
+The shared windows run over a dict-backed repository written here, with the
+caller's clock passed as plain milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from affiliate_sdk import InvalidInput
+from affiliate_sdk.antifraud import SlidingCounts
+from affiliate_sdk.antifraud.counters import SlidingCounts as LegacySlidingCounts
+from affiliate_sdk.antifraud.velocity import (
+    DEFAULT_SYNC_MS,
+    CounterBuckets,
+    Counts,
+    LocalCounts,
+    SharedCounts,
+    window_for,
+)
+
+
+class DictCounters:
+    """A counter repository in a dict: ``(key, bucket) -> count``."""
+
+    def __init__(self, *, shared: bool = True) -> None:
+        self.shared = shared
+        self.buckets: dict[tuple[str, int], int] = {}
+        self.adds = 0
+        self.fail_sums = 0
+
+    def add(self, rows: Sequence[tuple[str, int, int]]) -> None:
+        self.adds += 1
+        for key, bucket, count in rows:
+            self.buckets[key, bucket] = self.buckets.get((key, bucket), 0) + count
+
+    def sum(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
+        if self.fail_sums:
+            self.fail_sums -= 1
+            raise ConnectionError("the counter server went away")
+        return [
+            sum(n for (k, b), n in self.buckets.items() if k == key and b >= since_bucket)
+            for key in keys
+        ]
+
+    def prune(self, prefix: str, *, before_bucket: int) -> None:
+        for key, bucket in list(self.buckets):
+            if key.startswith(prefix) and bucket < before_bucket:
+                del self.buckets[key, bucket]
+
+
+def _minute(counters: CounterBuckets, **kw: int) -> SharedCounts:
+    return SharedCounts(counters, "t", 60_000, buckets=6, **kw)  # 10 s buckets
+
+
+# -- local -----------------------------------------------------------------------------------
+def test_local_counts_slide_out_of_the_window() -> None:
+    counts = LocalCounts(60_000, buckets=6)  # 10 s buckets
+    assert counts.add("k", 0) == 1
+    assert counts.add("k", 9_999) == 2
+    assert counts.add("k", 10_000) == 3
+    assert counts.total("k", 59_999) == 3
+    assert counts.total("k", 60_000) == 1  # the first bucket has left the window
+    assert counts.total("k", 200_000) == 0
+    assert counts.total("never", 0) == 0
+    assert len(counts) == 1  # reading an unknown key keeps nothing
+    counts.flush(0)  # nothing to write
+
+
+def test_local_counts_ignore_events_older_than_the_window() -> None:
+    counts = LocalCounts(60_000, buckets=6)
+    assert counts.add("k", 100_000) == 1
+    assert counts.add("k", 30_000) == 1  # late, from a bucket gone by
+    assert counts.add("k", 50_000, 4) == 5  # late but still in the window
+
+
+def test_local_counts_forget_the_least_recently_counted_key() -> None:
+    counts = LocalCounts(60_000, buckets=6, max_keys=2)
+    counts.add("a", 0)
+    counts.add("b", 0)
+    counts.add("a", 0)
+    counts.add("c", 0)
+    assert len(counts) == 2
+    assert (counts.total("a", 0), counts.total("b", 0), counts.total("c", 0)) == (2, 0, 1)
+
+
+def test_the_legacy_name_is_the_local_window() -> None:
+    assert SlidingCounts is LocalCounts
+    assert LegacySlidingCounts is LocalCounts
+
+
+@pytest.mark.parametrize(
+    ("window_ms", "kw", "match"),
+    [
+        (1_000, {"buckets": 7}, "multiple"),
+        (0, {}, "multiple"),
+        (-60_000, {}, "multiple"),
+        (60_000, {"buckets": 0}, "multiple"),
+        (60_000, {"max_keys": 0}, "max_keys"),
+        (60_000, {"buckets": True}, "buckets must be an int"),
+        (60.0, {}, "window_ms must be an int"),
+    ],
+)
+def test_bad_windows_are_refused(window_ms: int, kw: dict[str, int], match: str) -> None:
+    with pytest.raises(InvalidInput, match=match):
+        LocalCounts(window_ms, **kw)
+    with pytest.raises(InvalidInput, match=match):
+        SharedCounts(DictCounters(), "t", window_ms, **kw)
+
+
+# -- shared ----------------------------------------------------------------------------------
+def test_shared_counts_write_at_most_once_a_sync() -> None:
+    counters = DictCounters()
+    counts = _minute(counters)
+    assert DEFAULT_SYNC_MS == 1_000
+    assert counts.add("k", 0) == 1
+    assert counts.add("k", 500) == 2
+    assert counts.add("k", 999) == 3
+    assert counters.buckets == {}  # counted in memory until a second has passed
+    assert counts.add("k", 1_000) == 4  # synced first: the three are shared now
+    assert counters.buckets == {("t/k", 0): 3}
+    counts.flush(1_001)
+    assert counters.buckets == {("t/k", 0): 4}
+    counts.flush(1_002)
+    assert counters.adds == 2  # nothing pending: nothing written
+
+
+def test_two_processes_on_one_repository_add_up_within_a_second() -> None:
+    counters = DictCounters()
+    first, second = _minute(counters), _minute(counters)
+    for ms in range(0, 500, 50):
+        first.add("net", ms)
+    assert second.add("net", 600) == 1  # not synced yet: only its own
+    assert first.add("net", 1_000) == 11  # its sync shared its ten
+    assert second.add("net", 1_600) == 12  # its sync read them back, with its own one
+    assert first.total("net", 1_900) == 11  # its shared total is as of its own last sync
+    assert first.add("net", 2_000) == 13  # the next sync catches up
+    assert second.total("net", 2_600) == 13
+    assert counters.buckets == {("t/net", 0): 13}
+
+
+def test_shared_counts_slide_out_of_the_window() -> None:
+    counters = DictCounters()
+    counts = _minute(counters)
+    assert counts.add("k", 0) == 1
+    assert counts.add("k", 5_000) == 2
+    assert counts.add("k", 30_000) == 3  # synced: the repository holds the first two
+    assert counts.total("k", 65_000) == 1  # the first bucket has left the window
+    assert counts.total("k", 200_000) == 0
+    assert counts.total("never", 0) == 0
+
+
+def test_a_key_idle_for_a_bucket_is_read_again() -> None:
+    counters = DictCounters()
+    counters.buckets["t/k", 0] = 7  # counted by another process
+    counts = _minute(counters)
+    assert counts.total("k", 1) == 7  # unknown here: read from the repository
+    counters.buckets["t/k", 0] = 9
+    assert counts.total("k", 9_999) == 7  # known for a bucket's width
+    assert counts.total("k", 10_001) == 9
+
+
+def test_old_buckets_are_pruned_and_other_namespaces_kept() -> None:
+    counters = DictCounters()
+    counters.buckets["other/k", 0] = 5
+    counts = _minute(counters)
+    counts.add("k", 0)
+    counts.add("k", 70_000)  # syncs bucket 0 and prunes below bucket 7 - 6 + 1 = 2
+    assert counters.buckets == {("other/k", 0): 5}
+    counts.flush(80_000)
+    assert counters.buckets == {("other/k", 0): 5, ("t/k", 7): 1}
+
+
+def test_shared_memory_is_bounded() -> None:
+    counters = DictCounters()
+    counts = _minute(counters, max_keys=3, sync_ms=1)
+    for n, key in enumerate("abcde"):
+        counts.add(key, n)
+    counts.flush(10)
+    assert len(counts) == 3
+    assert counts.total("a", 11) == 1  # forgotten in memory, read back from the repository
+
+
+def test_counts_shared_before_a_failed_read_are_not_added_twice() -> None:
+    counters = DictCounters()
+    counts = _minute(counters)
+    counts.add("k", 0)
+    counters.fail_sums = 1
+    with pytest.raises(ConnectionError):
+        counts.flush(1_000)
+    counts.flush(2_000)
+    assert counters.buckets == {("t/k", 0): 1}
+    assert counts.total("k", 2_001) == 1
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [({"sync_ms": 0}, "sync_ms"), ({"sync_ms": -5}, "sync_ms")],
+)
+def test_bad_shared_settings_are_refused(kw: dict[str, int], match: str) -> None:
+    with pytest.raises(InvalidInput, match=match):
+        _minute(DictCounters(), **kw)
+    with pytest.raises(InvalidInput, match="namespace"):
+        SharedCounts(DictCounters(), "", 60_000)
+
+
+def test_the_window_follows_the_repositorys_capability() -> None:
+    shared: Counts = window_for(DictCounters(shared=True), "velocity/minute", 60_000)
+    local: Counts = window_for(DictCounters(shared=False), "velocity/minute", 60_000)
+    assert isinstance(shared, SharedCounts)
+    assert isinstance(local, LocalCounts)
+    assert local.add("k", 0) == 1
