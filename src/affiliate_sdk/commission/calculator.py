@@ -7,7 +7,7 @@ line by line, and rounds once, at the order level.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from functools import lru_cache
 from typing import Final
 
@@ -43,6 +43,8 @@ __all__ = [
 COMMISSION_ROUNDING: Final = ROUND_HALF_EVEN
 _CONTEXT: Final = Context(prec=60)
 _ZERO: Final = Decimal(0)
+#: The exponent marginal tier shares of an order's lines are cut to (the last line takes the rest).
+_SHARE_QUANTUM: Final = Decimal("1e-30")
 
 
 @attrs.frozen
@@ -194,22 +196,33 @@ def _shape(plan: CommissionPlan, rate: Decimal, category: str | None) -> tuple[D
     return rate, notes
 
 
-def _tier_rate(
-    tiers: Tiers, tier: TierInput, tier_value: Money
-) -> tuple[Decimal, str, Decimal, TierState, Decimal]:
-    """The base rate the tier lines get, its label, the measure, new state and true-up."""
+@attrs.frozen
+class _TierPricing:
+    """How the tiers price an order's base lines.
+
+    ``exact`` is the tier commission on those lines, exact and in the order's
+    currency, when marginal bands split the order (the lines then share it in
+    proportion to their value, so the order total is rounded once from the
+    exact marginal amount, not from a blended rate multiplied back).
+    """
+
+    rate: Decimal
+    rule: str
+    measure: Decimal
+    after: TierState
+    true_up: Decimal = _ZERO
+    exact: Decimal | None = None
+
+
+def _tier_rate(tiers: Tiers, tier: TierInput, tier_value: Money) -> _TierPricing:
+    """The base rate the tier lines get, its label, the measure, the new state and true-up."""
     state = tier.state
     value = tier_value.amount * tier.fx_rate
     measure = value if tiers.basis != "affiliate_orders" else Decimal(1)
     if tiers.mode == "retroactive":
         rate, true_up, after = retroactive_step(tiers, state, measure, value)
-        return (
-            rate,
-            f"tier {_pct(rate)}",
-            measure,
-            after._replace(paid=after.paid + value * rate),
-            true_up,
-        )
+        after = after._replace(paid=after.paid + value * rate)
+        return _TierPricing(rate, f"tier {_pct(rate)}", measure, after, true_up)
     if tiers.basis == "affiliate_orders":
         rate = tiers.rate_at(state.volume)
     else:
@@ -220,11 +233,127 @@ def _tier_rate(
             after = TierState(
                 state.volume + measure, state.tier_base + value, rate, state.paid + exact
             )
-            return rate, label, measure, after, _ZERO
+            in_order_currency = _CONTEXT.divide(exact, tier.fx_rate)
+            return _TierPricing(rate, label, measure, after, exact=in_order_currency)
     after = TierState(
         state.volume + measure, state.tier_base + value, rate, state.paid + value * rate
     )
-    return rate, f"tier {_pct(rate)}", measure, after, _ZERO
+    return _TierPricing(rate, f"tier {_pct(rate)}", measure, after)
+
+
+@attrs.frozen
+class _Lines:
+    """An order's lines as first priced: ``None`` marks a line the base rate prices."""
+
+    items: list[ItemCommission | None]
+    base: list[tuple[int, LineItem | None, Money]]
+    counted: list[Money]  # the eligible value of every line that is not excluded
+
+
+@attrs.frozen
+class _Base:
+    """The base rate, its rule, and what the tiers and the target made of the order."""
+
+    rate: Decimal
+    rule: str
+    tier: _TierPricing | None = None
+    target_measure: Decimal | None = None
+    bonus: Decimal = _ZERO
+    points: Decimal = _ZERO
+
+
+def _price_lines(plan: CommissionPlan, order: Order, context: OrderContext) -> _Lines:
+    """Price the excluded lines and those an override sets; mark the rest for the base rate."""
+    currency = order.total.currency
+    excluded_categories = set(plan.eligibility.exclude_categories)
+    excluded_skus = set(plan.eligibility.exclude_skus)
+    lines = _Lines(items=[], base=[], counted=[])
+    for item, eligible in eligible_amounts(order):
+        sku = None if item is None else item.sku
+        category = None if item is None else item.category
+        if item is not None and (item.sku in excluded_skus or category in excluded_categories):
+            zero = Money.zero(currency)
+            lines.items.append(
+                ItemCommission(
+                    sku=sku,
+                    category=category,
+                    eligible=zero,
+                    rate=None,
+                    amount=zero,
+                    rule="excluded",
+                )
+            )
+            continue
+        lines.counted.append(eligible)
+        override = _override(plan.overrides, item, order, context)
+        if override is None:
+            lines.base.append((len(lines.items), item, eligible))
+            lines.items.append(None)  # priced once the base rate is known
+        elif override.flat_per_unit is not None:
+            quantity = 1 if item is None else item.quantity
+            lines.items.append(
+                ItemCommission(
+                    sku=sku,
+                    category=category,
+                    eligible=eligible,
+                    rate=None,
+                    amount=override.flat_per_unit * quantity,
+                    rule=override.label,
+                )
+            )
+        else:
+            lines.items.append(
+                _priced(plan, item, eligible, override.rate or _ZERO, override.label)
+            )
+    return lines
+
+
+def _base_rate(
+    plan: CommissionPlan,
+    currency: str,
+    context: OrderContext,
+    lines: _Lines,
+    *,
+    tier: TierInput | None,
+    target: TargetInput | None,
+) -> _Base:
+    """The rate of the lines no override prices: plan, affiliate or tier rate, plus target steps."""
+    rate, rule = plan.rate or _ZERO, "base"
+    if context.affiliate_rate is not None:
+        rate, rule = context.affiliate_rate, "affiliate rate"
+    pricing: _TierPricing | None = None
+    if plan.tiers is not None and lines.base:
+        tier_value = sum_money((eligible for _, _, eligible in lines.base), currency)
+        pricing = _tier_rate(plan.tiers, tier or TierInput(), tier_value)
+        rate, rule = pricing.rate, pricing.rule
+    if plan.target is None:
+        return _Base(rate, rule, pricing)
+    position = target or TargetInput()
+    measure = sum_money(lines.counted, currency).amount * position.fx_rate
+    after = position.volume + measure
+    points = step_points(plan.target, after)
+    if points:
+        rule += f" + {_pct(points)} at {_pct(after / plan.target.amount.amount)} of target"
+    bonus = bonus_for(plan.target, position.volume, after)
+    return _Base(rate + points, rule, pricing, measure, bonus, points)
+
+
+def _exact_shares(base: list[tuple[int, LineItem | None, Money]], exact: Decimal) -> list[Decimal]:
+    """``exact`` shared by the base lines in proportion to their value; the last takes the rest."""
+    whole = sum((eligible.amount for _, _, eligible in base), _ZERO)
+    if not whole:
+        return [_ZERO] * len(base)
+    shares = [
+        _CONTEXT.divide(_CONTEXT.multiply(exact, eligible.amount), whole).quantize(
+            _SHARE_QUANTUM, rounding=ROUND_DOWN, context=_CONTEXT
+        )
+        for _, _, eligible in base[:-1]
+    ]
+    # the shares are cut to a fixed exponent so the rest, and any sum of them, stay exact
+    rest = exact
+    for share in shares:
+        rest = _CONTEXT.subtract(rest, share)
+    return [*shares, rest]
 
 
 def calculate(
@@ -240,82 +369,29 @@ def calculate(
     matching override sets the rate (or a flat amount per unit), else the
     plan's rate; then the category cap, the floor and the bounds apply. The
     plan's ``flat`` amount is added per order; the sum is rounded once
-    (``ROUND_HALF_EVEN``) and limited by ``order_cap``.
+    (``COMMISSION_ROUNDING``) and limited by ``order_cap``. Marginal tiers
+    that split an order pay the exact marginal amount (shared by the lines in
+    proportion to their value), rounded once with the rest.
     """
     context = context or OrderContext()
     currency = order.total.currency
-    excluded_categories = set(plan.eligibility.exclude_categories)
-    excluded_skus = set(plan.eligibility.exclude_skus)
-    items: list[ItemCommission | None] = []
-    base_lines: list[tuple[int, LineItem | None, Money]] = []
-    counted: list[Money] = []  # the eligible value of every line that is not excluded
-    for item, eligible in eligible_amounts(order):
-        sku = None if item is None else item.sku
-        category = None if item is None else item.category
-        if item is not None and (item.sku in excluded_skus or category in excluded_categories):
-            zero = Money.zero(currency)
-            items.append(
-                ItemCommission(
-                    sku=sku,
-                    category=category,
-                    eligible=zero,
-                    rate=None,
-                    amount=zero,
-                    rule="excluded",
-                )
-            )
-            continue
-        counted.append(eligible)
-        override = _override(plan.overrides, item, order, context)
-        if override is None:
-            base_lines.append((len(items), item, eligible))
-            items.append(None)  # priced below, once the base rate is known
-            continue
-        if override.flat_per_unit is not None:
-            quantity = 1 if item is None else item.quantity
-            items.append(
-                ItemCommission(
-                    sku=sku,
-                    category=category,
-                    eligible=eligible,
-                    rate=None,
-                    amount=override.flat_per_unit * quantity,
-                    rule=override.label,
-                )
-            )
-            continue
-        items.append(_priced(plan, item, eligible, override.rate or _ZERO, override.label))
-    measure: Decimal | None = None
-    state: TierState | None = None
-    true_up = _ZERO
-    base_rate, base_rule = plan.rate or _ZERO, "base"
-    if context.affiliate_rate is not None:
-        base_rate, base_rule = context.affiliate_rate, "affiliate rate"
-    if plan.tiers is not None and base_lines:
-        tier_value = sum_money((eligible for _, _, eligible in base_lines), currency)
-        base_rate, base_rule, measure, state, true_up = _tier_rate(
-            plan.tiers, tier or TierInput(), tier_value
-        )
-    target_measure: Decimal | None = None
-    bonus = _ZERO
-    if plan.target is not None:
-        position = target or TargetInput()
-        target_measure = sum_money(counted, currency).amount * position.fx_rate
-        after = position.volume + target_measure
-        points = step_points(plan.target, after)
-        if points:
-            base_rate += points
-            base_rule += f" + {_pct(points)} at {_pct(after / plan.target.amount.amount)} of target"
-        bonus = bonus_for(plan.target, position.volume, after)
-    for at, item, eligible in base_lines:
-        items[at] = _priced(plan, item, eligible, base_rate, base_rule)
-    priced = [i for i in items if i is not None]
-    exact = sum_money((i.amount for i in priced), currency)
+    lines = _price_lines(plan, order, context)
+    base = _base_rate(plan, currency, context, lines, tier=tier, target=target)
+    pricing = base.tier
+    exact = None if pricing is None else pricing.exact
+    shares = None if exact is None else _exact_shares(lines.base, exact)
+    for n, (at, item, eligible) in enumerate(lines.base):
+        at_rate = None
+        if shares is not None:
+            at_rate = Money(shares[n], currency) + eligible * base.points
+        lines.items[at] = _priced(plan, item, eligible, base.rate, base.rule, at_rate=at_rate)
+    priced = [i for i in lines.items if i is not None]
+    total = sum_money((i.amount for i in priced), currency)
     rules = list(dict.fromkeys(i.rule for i in priced if i.rule != "excluded"))
     if plan.flat is not None:
-        exact = exact + plan.flat
+        total = total + plan.flat
         rules.append("flat per order")
-    gross = exact.round(COMMISSION_ROUNDING)
+    gross = total.round(COMMISSION_ROUNDING)
     capped = plan.order_cap is not None and gross > plan.order_cap
     if capped and plan.order_cap is not None:
         gross = plan.order_cap
@@ -325,25 +401,33 @@ def calculate(
         items=tuple(priced),
         rule="; ".join(rules) or "none",
         capped=capped,
-        tier_measure=measure,
-        tier_state=state,
-        true_up=true_up,
-        target_measure=target_measure,
-        bonus=bonus,
+        tier_measure=None if pricing is None else pricing.measure,
+        tier_state=None if pricing is None else pricing.after,
+        true_up=_ZERO if pricing is None else pricing.true_up,
+        target_measure=base.target_measure,
+        bonus=base.bonus,
     )
 
 
 def _priced(
-    plan: CommissionPlan, item: LineItem | None, eligible: Money, rate: Decimal, rule: str
+    plan: CommissionPlan,
+    item: LineItem | None,
+    eligible: Money,
+    rate: Decimal,
+    rule: str,
+    *,
+    at_rate: Money | None = None,
 ) -> ItemCommission:
+    """A line at ``rate`` once shaped; ``at_rate`` is its exact amount when the rate stands."""
     category = None if item is None else item.category
     shaped, notes = _shape(plan, rate, category)
+    amount = at_rate if at_rate is not None and shaped == rate else eligible * shaped
     return ItemCommission(
         sku=None if item is None else item.sku,
         category=category,
         eligible=eligible,
         rate=shaped,
-        amount=eligible * shaped,
+        amount=amount,
         rule="; ".join([rule, *notes]),
     )
 

@@ -125,6 +125,7 @@ class LineMeasures(NamedTuple):
     tier_paid: Decimal | None = None
     fx_rate: Decimal | None = None
     counts: tuple[tuple[str, Decimal], ...] = ()
+    tier_booked: Decimal | None = None  # the tier commission as booked (rounded)
 
 
 class LineRow(NamedTuple):
