@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from typing import Final, Literal, NamedTuple
 
 from affiliate_sdk._kernel.fields import check_identifier
+from affiliate_sdk._kernel.keys import path_key
+from affiliate_sdk.antifraud import signals
 from affiliate_sdk.antifraud.click_rules import CLICK_RULES, PAID_CLICK_PARAMETERS, USER_AGENT_RULES
 from affiliate_sdk.antifraud.facts import ClickFacts, ClickRule, OrderRule
 from affiliate_sdk.antifraud.grades import History, grade
@@ -25,15 +27,19 @@ from affiliate_sdk.models import (
     ChannelGrade,
     ComplaintOutcome,
     FraudThresholds,
+    Order,
     Reason,
     Verdict,
 )
 from affiliate_sdk.settings import MAX_USER_AGENT_LENGTH
+from affiliate_sdk.storage.contract import UnitOfWork
+from affiliate_sdk.storage.rows import ValueStats
+from affiliate_sdk.tracking.clicks import ClickRow
 
 from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
 
-__all__ = ["BlacklistKind", "FraudService", "UserAgentView"]
+__all__ = ["BlacklistKind", "FraudService", "OrderRisk", "UserAgentView", "judge_order_risk"]
 
 BlacklistKind = Literal["network", "device", "affiliate", "payment"]
 #: Complaints are counted over this trailing span.
@@ -73,8 +79,8 @@ class FraudService:
         click_rules: Sequence[ClickRule] = (),
         order_rules: Sequence[OrderRule] = (),
     ) -> None:
-        self._ctx = ctx
-        self._catalog = catalog
+        self._ctx = self.ctx = ctx
+        self._catalog = self.catalog = catalog
         self._bots = bots if bots is not None else BotUserAgents()
         self._networks = networks
         self.click_rules = (*CLICK_RULES, *click_rules)
@@ -383,3 +389,94 @@ def _channel_grade(channel: str | None, history: History, affiliates: int) -> Ch
         fraud_rate=history.fraud_rate,
         late_share=history.late / history.timed if history.timed else 0.0,
     )
+
+
+class OrderRisk(NamedTuple):
+    """What the order's fraud check is told about the order beyond the order itself."""
+
+    primary_affiliate: str
+    click: ClickRow | None
+    coupon_alone: bool
+    visitor_id: str | None
+    ip_network: str | None
+    placed_ms: int
+
+
+def judge_order_risk(
+    fraud: FraudService, tx: UnitOfWork, order: Order, risk: OrderRisk, limits: FraudThresholds
+) -> Verdict:
+    """Load the order's risk signals, judge them, and remember this order for the next.
+
+    The blacklist, the affiliate's history, the order's shape, the merchant's
+    value statistics and the distinct customers per card and per network are
+    read, the pure rules decide, and the updated signals are written in the
+    order's unit of work.
+    """
+    ctx = fraud.ctx
+    affiliate_id, placed_ms = risk.primary_affiliate, risk.placed_ms
+    digest = ctx.pseudonyms.digest
+    payment = fraud.identity_hashes(payment=order.payment_fingerprint)
+    listed = fraud.listed(
+        f"network:{risk.ip_network}" if risk.ip_network else None,
+        f"device:{risk.visitor_id}" if risk.visitor_id else None,
+        f"affiliate:{affiliate_id}",
+        *payment,
+        now=ctx.clock.timestamp(),
+    )
+    member = fraud.catalog.member(tx, affiliate_id)
+    shared: tuple[str, ...] = ()
+    if member is not None and member.identity:
+        mine = fraud.identity(
+            (
+                ("email", order.customer_email),
+                ("phone", order.customer_phone),
+                ("payment", order.payment_fingerprint),
+                ("device", risk.visitor_id),
+                ("network", risk.ip_network),
+            )
+        )
+        shared = signals.self_referral(member.identity, mine)
+    duplicates = near = payers = neighbours = 0
+    if order.customer_id is not None:
+        shape = path_key(order.merchant_id, order.customer_id, signals.order_shape(order))
+        recent = tx.risk.recent_shapes(shape, since_ms=placed_ms - signals.DUPLICATE_WINDOW_MS)
+        duplicates, near = signals.repeats(recent, str(order.total), placed_ms, bool(order.items))
+        tx.risk.add_shape(shape, str(order.total), placed_ms, keep=signals.MAX_SHAPES_KEPT)
+        customer = signals.customer_digest(digest, order.customer_id)
+        keep = signals.MAX_CUSTOMERS_KEPT
+        if payment:
+            payers = tx.risk.add_distinct("payment_customers", payment[0], customer, keep=keep)
+        if risk.ip_network is not None:
+            week = str(placed_ms // signals.WEEK_MS)
+            place = path_key(affiliate_id, risk.ip_network, week)
+            neighbours = tx.risk.add_distinct("network_customers", place, customer, keep=keep)
+    history = tx.risk.history(affiliate_id) or History()
+    stats_key = path_key(order.merchant_id, order.total.currency)
+    found = tx.risk.value_stats(stats_key)
+    sigmas, (count, mean, m2) = signals.value_sigmas(
+        None if found is None else (found.orders, found.mean, found.m2), order.total.to_minor()
+    )
+    tx.risk.put_value_stats(ValueStats(stats_key, count, mean, m2))
+    click = risk.click
+    seconds = signals.seconds_since_click(placed_ms, None if click is None else click.clicked_at_ms)
+    facts = signals.order_facts(
+        limits=limits,
+        history=history,
+        seconds_since_click=seconds,
+        click_country=None if click is None else click.country,
+        order_country=order.country,
+        coupon_without_click=risk.coupon_alone,
+        shared_identity=shared,
+        duplicates=duplicates,
+        near_duplicates=near,
+        payment_customers=payers,
+        network_customers=neighbours,
+        value_sigmas=sigmas,
+        affiliate_clicks_today=fraud.per_day.total(f"a/{affiliate_id}", placed_ms),
+        affiliate_orders_today=fraud.per_day.add(f"o/{affiliate_id}", placed_ms),
+        blacklisted=listed,
+        affiliate_grade=grade(history),
+    )
+    verdict = signals.judge_order(facts, limits, fraud.order_rules)
+    tx.risk.put_history(affiliate_id, signals.history_after(history, verdict, seconds, limits))
+    return verdict

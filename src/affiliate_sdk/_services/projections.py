@@ -83,7 +83,7 @@ def line_doc(row: LineRow) -> dict[str, Any]:
             number(measures.tier_paid),
             number(measures.fx_rate),
             [[key, number(value)] for key, value in measures.counts],
-            number(measures.tier_booked),
+            None if measures.tier_booked is None else str(measures.tier_booked),
         ]
     return doc
 

@@ -37,6 +37,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
+from affiliate_sdk.commission.ledger import (
+    Posting,
+    affiliate_account,
+    merchant_account,
+    platform_account,
+)
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.money import Money
 
@@ -67,13 +73,6 @@ JOURNAL_VERSION: Final = 2
 PROJECTION_FAMILIES: Final = ("lines", "orders", "periods", "marks", "payouts", "runs")
 
 _V1_SUFFIX: Final = b'"v":1}'  # "v" sorts last: a version 1 body ends so
-
-
-class Posting(NamedTuple):
-    """Money moved into (positive) or out of (negative) one account."""
-
-    account: str
-    amount: Money
 
 
 class JournalDraft(NamedTuple):
@@ -127,18 +126,6 @@ class ChainKey:
 
     def __repr__(self) -> str:
         return "ChainKey(...)"
-
-
-def merchant_account(merchant_id: str) -> str:
-    return f"merchant/{merchant_id}/payable"
-
-
-def affiliate_account(affiliate_id: str, state: str) -> str:
-    return f"affiliate/{affiliate_id}/{state}"
-
-
-def platform_account(state: str) -> str:
-    return f"platform/{state}"
 
 
 def canonical(document: Any) -> bytes:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Literal, NamedTuple
 
 from affiliate_sdk.models import Commission, PayoutBatch
+from affiliate_sdk.money import Money
 from affiliate_sdk.tracking.clicks import ClickRow
 
 __all__ = [
@@ -125,7 +126,7 @@ class LineMeasures(NamedTuple):
     tier_paid: Decimal | None = None
     fx_rate: Decimal | None = None
     counts: tuple[tuple[str, Decimal], ...] = ()
-    tier_booked: Decimal | None = None  # the tier commission as booked (rounded)
+    tier_booked: Money | None = None  # the tier commission as booked (rounded)
 
 
 class LineRow(NamedTuple):

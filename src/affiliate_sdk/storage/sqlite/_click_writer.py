@@ -1,0 +1,123 @@
+"""The background click writer: queued clicks committed in batches on a thread of their own.
+
+``track_click`` returns once its click is queued; the queue is committed
+continuously (a batch is whatever arrived while the previous one was being
+written). This process sees queued clicks at once (``queued()``), other
+processes once they are committed. ``stop()`` waits for the queue.
+A crash loses only the clicks still queued.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from affiliate_sdk.errors import StorageError
+from affiliate_sdk.storage.rows import ClickRow
+
+from ._dialect import BEGIN_WRITE
+
+__all__ = ["MAX_QUEUED_CLICKS", "ClickWriter"]
+
+#: Clicks queued for the background writer before a submitter waits for it.
+MAX_QUEUED_CLICKS: Final = 4096
+
+
+class ClickWriter:
+    """Commits queued clicks on a thread of its own, in batches.
+
+    ``lock`` guards the queue: ``pending`` (not yet taken) and ``in_flight``
+    (being written). A click leaves ``in_flight`` only after its batch has
+    committed, so a reader that looks at the queue under the lock and then at
+    the database never misses it.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        insert_sql: str,
+        *,
+        on_commit: Callable[[], None],
+        name: str,
+        max_queued: int = MAX_QUEUED_CLICKS,
+    ) -> None:
+        self._connect = connect
+        self._insert = insert_sql
+        self._on_commit = on_commit
+        self._name = name
+        self._max = max_queued
+        self.lock = threading.Lock()
+        self._wake = threading.Condition(self.lock)
+        self._room = threading.Condition(self.lock)
+        self.pending: list[ClickRow] = []
+        self.in_flight: list[ClickRow] = []
+        self._error: StorageError | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def queued(self) -> list[ClickRow]:
+        """Queued clicks, oldest first (call with ``lock`` held)."""
+        return self.in_flight + self.pending
+
+    def submit(self, clicks: Sequence[ClickRow]) -> None:
+        """Queue clicks, waiting while the queue is full; a failed batch's error is raised
+        to the next submitter."""
+        with self.lock:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            for click in clicks:
+                while len(self.pending) >= self._max:
+                    self._room.wait()
+                self.pending.append(click)
+            self._wake.notify()
+
+    def stop(self) -> None:
+        """Write out the queue and stop the thread; raises a batch's error if one failed."""
+        with self.lock:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _take(self) -> list[ClickRow] | None:
+        with self.lock:
+            while not self.pending and not self._stopping:
+                self._wake.wait()
+            if not self.pending:
+                return None
+            batch, self.pending = self.pending, []
+            self.in_flight = batch
+            self._room.notify_all()
+            return batch
+
+    def _run(self) -> None:
+        conn = self._connect()
+        try:
+            while (batch := self._take()) is not None:
+                failure = self._write(conn, batch)
+                with self.lock:
+                    self.in_flight = []
+                    if failure is not None:
+                        self._error = failure
+        finally:
+            conn.close()
+
+    def _write(self, conn: sqlite3.Connection, batch: list[ClickRow]) -> StorageError | None:
+        try:
+            conn.execute(BEGIN_WRITE)
+            conn.executemany(self._insert, batch)
+            conn.execute("COMMIT")
+        except Exception as exc:  # kept for a caller: this thread has no one to tell
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            return StorageError(f"{len(batch)} clicks could not be written ({self._name}): {exc}")
+        self._on_commit()
+        return None

@@ -1,0 +1,77 @@
+"""What differs between SQL engines, kept in one place.
+
+Repository SQL is portable: ``?`` parameters (a driver for ``%s`` translates
+them with ``placeholders``), ``INSERT ... ON CONFLICT ... DO UPDATE/NOTHING``,
+``RETURNING``, integer milliseconds and exact decimals as text, binary
+ordering of text keys. What the engine does differently (how a write
+transaction starts, how its errors read) is named here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Final, TypeVar
+
+__all__ = [
+    "BEGIN_READ",
+    "BEGIN_WRITE",
+    "MAX_PARAMETERS",
+    "chunks",
+    "is_busy",
+    "is_unique_violation",
+    "placeholders",
+    "prefix_bounds",
+]
+
+#: Starts a write transaction that takes the write lock at once.
+BEGIN_WRITE: Final = "BEGIN IMMEDIATE"
+#: Starts a read transaction (its snapshot is taken at the first read).
+BEGIN_READ: Final = "BEGIN DEFERRED"
+#: Parameters bound in one ``IN (...)`` list, well below every engine's limit.
+MAX_PARAMETERS: Final = 500
+_MAX_CODE_POINT: Final = 0x10FFFF
+
+_T = TypeVar("_T")
+
+
+def placeholders(count: int) -> str:
+    """``?, ?, ...`` for ``count`` parameters."""
+    return ", ".join("?" * count)
+
+
+def chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """``values`` in slices small enough to bind in one statement."""
+    for start in range(0, len(values), MAX_PARAMETERS):
+        yield values[start : start + MAX_PARAMETERS]
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str | None]:
+    """``(low, high)`` with ``low <= key < high`` exactly when ``key`` starts with ``prefix``.
+
+    Text compares by code point (SQLite's BINARY collation of UTF-8, a C
+    collation elsewhere); ``high`` is the prefix's successor, None when every
+    key qualifies. No sentinel character, so keys beyond U+FFFF are found too.
+    """
+    stem = prefix
+    while stem and ord(stem[-1]) == _MAX_CODE_POINT:
+        stem = stem[:-1]
+    if not stem:
+        return prefix, None
+    following = ord(stem[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are not stored: skip past them
+        following = 0xE000
+    return prefix, stem[:-1] + chr(following)
+
+
+def is_unique_violation(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says a unique key (or primary key) is already taken."""
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(exc)
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says another connection held a lock past the busy timeout."""
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "database is locked" in text or "database is busy" in text
+    )

@@ -1,0 +1,210 @@
+"""``ClickRepo`` on SQLite: clicks, impressions, and the visitors a customer ordered from.
+
+With ``background`` set, a recorded click is held by the unit of work and
+handed to the background writer when it ends well (dropped if it rolls back);
+every read here also looks at those clicks and at the writer's queue, so the
+process sees its clicks at once. Without it, clicks are written in the unit
+of work like any other row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from affiliate_sdk.errors import StorageError
+from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
+
+from ._click_writer import ClickWriter
+from ._connection import Db
+from ._dialect import chunks, placeholders
+
+__all__ = ["INSERT_CLICK", "SqliteClicks"]
+
+_COLUMNS: Final = ", ".join(ClickRow._fields)
+#: Writes a click (a click id already written is left as it is).
+INSERT_CLICK: Final = (
+    f"INSERT INTO clicks ({_COLUMNS}) VALUES ({placeholders(len(ClickRow._fields))}) "
+    "ON CONFLICT (click_id) DO NOTHING"
+)
+_SELECT: Final = f"SELECT {_COLUMNS} FROM clicks"
+_DEDUPE: Final = (
+    f"{_SELECT} WHERE merchant_id = ? AND visitor_id = ? AND clicked_at_ms >= ? AND link_id = ? "
+    "ORDER BY clicked_at_ms DESC LIMIT 1"
+)
+
+
+def _click(values: tuple[object, ...]) -> ClickRow:
+    return ClickRow._make(values)
+
+
+class SqliteClicks:
+    """Clicks (with the background writer's queue), impressions and customer visitors."""
+
+    def __init__(self, db: Db, writer: Callable[[], ClickWriter | None], *, background: bool):
+        self._db = db
+        self._writer = writer
+        self._background = background
+
+    def _unwritten(self) -> list[ClickRow]:
+        """Clicks this process holds that may not be in the database yet, oldest first.
+
+        Read before the database: a click leaves the writer's queue only once
+        committed, and this unit of work either holds the write lock or (a
+        reader) took its snapshot right after copying the queue.
+        """
+        session = self._db.session
+        if session.queued is not None:
+            return session.queued
+        writer = self._writer()
+        if writer is None:
+            return list(session.clicks)
+        with writer.lock:
+            queued = writer.queued()
+        return queued + session.clicks
+
+    def record(self, click: ClickRow, *, dedupe_since_ms: int | None) -> tuple[ClickRow, bool]:
+        """Store ``click``, or return the visitor's latest click on the same link."""
+        session = self._db.session
+        if not session.writable:
+            raise StorageError("clicks cannot be recorded in a read-only unit of work")
+        if dedupe_since_ms is not None:
+            earlier = self._earlier(click, dedupe_since_ms)
+            if earlier is not None:
+                return earlier, False
+        if self._background:
+            if not session.depth:
+                raise StorageError("a repository was used outside its unit of work")
+            session.clicks.append(click)
+        else:
+            self._db.run(INSERT_CLICK, click)
+        return click, True
+
+    def _earlier(self, click: ClickRow, since_ms: int) -> ClickRow | None:
+        found: ClickRow | None = None
+        if self._background:
+            for held in reversed(self._unwritten()):
+                if (
+                    held.merchant_id == click.merchant_id
+                    and held.visitor_id == click.visitor_id
+                    and held.link_id == click.link_id
+                    and held.clicked_at_ms >= since_ms
+                ):
+                    found = held
+                    break
+        params = (click.merchant_id, click.visitor_id, since_ms, click.link_id)
+        row = self._db.peek(_DEDUPE, params) if self._background else self._db.row(_DEDUPE, params)
+        stored = None if row is None else _click(row)
+        if stored is not None and (found is None or stored.clicked_at_ms > found.clicked_at_ms):
+            return stored
+        return found
+
+    def get(self, click_id: str) -> ClickRow | None:
+        """The click with this id, written or queued."""
+        self._db.connection()
+        for held in self._unwritten():
+            if held.click_id == click_id:
+                return held
+        found = self._db.row(f"{_SELECT} WHERE click_id = ?", (click_id,))
+        return None if found is None else _click(found)
+
+    def by_visitor(
+        self, merchant_id: str, visitor_id: str, *, since_ms: int, until_ms: int
+    ) -> list[ClickRow]:
+        """The visitor's clicks on the merchant's campaigns, ``since_ms <= t <= until_ms``,
+        oldest first."""
+        self._db.connection()
+        held = [
+            c
+            for c in self._unwritten()
+            if c.merchant_id == merchant_id
+            and c.visitor_id == visitor_id
+            and since_ms <= c.clicked_at_ms <= until_ms
+        ]
+        rows = self._db.rows(
+            f"{_SELECT} WHERE merchant_id = ? AND visitor_id = ? "
+            "AND clicked_at_ms >= ? AND clicked_at_ms <= ?",
+            (merchant_id, visitor_id, since_ms, until_ms),
+        )
+        found = {c.click_id: c for c in map(_click, rows)}
+        for click in held:
+            found.setdefault(click.click_id, click)
+        return sorted(found.values(), key=lambda c: (c.clicked_at_ms, c.click_id))
+
+    def count_unblocked(
+        self, merchant_id: str, campaign_id: str, *, since_ms: int, until_ms: int
+    ) -> dict[str, int]:
+        """Affiliate id -> clicks not blocked in the campaign, ``since_ms <= t < until_ms``."""
+        self._db.connection()
+        held = {
+            c.click_id: c.affiliate_id
+            for c in self._unwritten()
+            if c.merchant_id == merchant_id
+            and c.campaign_id == campaign_id
+            and since_ms <= c.clicked_at_ms < until_ms
+            and c.decision != "block"
+        }
+        rows = self._db.rows(
+            "SELECT affiliate_id, count(*) FROM clicks WHERE merchant_id = ? AND campaign_id = ? "
+            "AND clicked_at_ms >= ? AND clicked_at_ms < ? AND decision <> 'block' "
+            "GROUP BY affiliate_id",
+            (merchant_id, campaign_id, since_ms, until_ms),
+        )
+        counts = {str(affiliate): int(str(n)) for affiliate, n in rows}
+        for click_id in self._written(list(held)):  # committed since the queue was read
+            del held[click_id]
+        for affiliate_id in held.values():
+            counts[affiliate_id] = counts.get(affiliate_id, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def _written(self, click_ids: list[str]) -> Iterable[str]:
+        for chunk in chunks(click_ids):
+            for (click_id,) in self._db.rows(
+                f"SELECT click_id FROM clicks WHERE click_id IN ({placeholders(len(chunk))})",
+                chunk,
+            ):
+                yield str(click_id)
+
+    def add_impression(self, impression: ImpressionRow) -> None:
+        """Record an impression."""
+        i = impression
+        self._db.run(
+            "INSERT INTO impressions (merchant_id, visitor_id, at_ms, impression_id, "
+            "affiliate_id, campaign_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (i.merchant_id, i.visitor_id, i.at_ms, i.impression_id, i.affiliate_id, i.campaign_id),
+            what="impression",
+            key=i.impression_id,
+        )
+
+    def impressions(
+        self, merchant_id: str, visitor_id: str, *, since_ms: int, until_ms: int
+    ) -> list[ImpressionRow]:
+        """The visitor's impressions of the merchant's campaigns, ``since_ms <= t <=
+        until_ms``, oldest first."""
+        rows = self._db.rows(
+            "SELECT impression_id, merchant_id, visitor_id, affiliate_id, campaign_id, at_ms "
+            "FROM impressions WHERE merchant_id = ? AND visitor_id = ? AND at_ms >= ? "
+            "AND at_ms <= ? ORDER BY at_ms, impression_id",
+            (merchant_id, visitor_id, since_ms, until_ms),
+        )
+        return [ImpressionRow._make(row) for row in rows]
+
+    def link_visitor(
+        self, merchant_id: str, customer_id: str, visitor_id: str, *, at_ms: int
+    ) -> None:
+        """Remember that the customer ordered from this visitor id (the first time is kept)."""
+        self._db.run(
+            "INSERT INTO customer_visitors (merchant_id, customer_id, visitor_id, at_ms) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (merchant_id, customer_id, visitor_id) DO NOTHING",
+            (merchant_id, customer_id, visitor_id, at_ms),
+        )
+
+    def visitors_of(self, merchant_id: str, customer_id: str, *, limit: int) -> list[str]:
+        """The customer's ``limit`` most recently linked visitor ids, oldest first."""
+        rows = self._db.rows(
+            "SELECT visitor_id, at_ms FROM customer_visitors "
+            "WHERE merchant_id = ? AND customer_id = ? "
+            "ORDER BY at_ms DESC, visitor_id DESC LIMIT ?",
+            (merchant_id, customer_id, max(limit, 0)),
+        )
+        return [str(row[0]) for row in reversed(rows)]

@@ -1,0 +1,102 @@
+"""``RiskRepo`` on SQLite: what the order-fraud signals remember between orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from affiliate_sdk.antifraud.grades import History
+from affiliate_sdk.storage.rows import ValueStats
+
+from ._connection import Db
+
+__all__ = ["SqliteRisk"]
+
+
+class SqliteRisk:
+    """Histories, order shapes, value statistics and distinct sets."""
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    def history(self, affiliate_id: str) -> History | None:
+        """The affiliate's order history, if any."""
+        found = self._db.row(
+            "SELECT orders, refunds, flagged, timed, late FROM risk_histories "
+            "WHERE affiliate_id = ?",
+            (affiliate_id,),
+        )
+        return None if found is None else History(*(int(str(v)) for v in found))
+
+    def put_history(self, affiliate_id: str, history: History) -> None:
+        """Insert or replace the affiliate's history."""
+        self._db.run(
+            "INSERT INTO risk_histories (affiliate_id, orders, refunds, flagged, timed, late) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (affiliate_id) DO UPDATE SET "
+            "orders = excluded.orders, refunds = excluded.refunds, "
+            "flagged = excluded.flagged, timed = excluded.timed, late = excluded.late",
+            (affiliate_id, *history),
+        )
+
+    def histories(self) -> Iterator[tuple[str, History]]:
+        """Every affiliate's history, by affiliate id."""
+        rows = self._db.rows(
+            "SELECT affiliate_id, orders, refunds, flagged, timed, late FROM risk_histories "
+            "ORDER BY affiliate_id"
+        )
+        for affiliate_id, *counts in rows:
+            yield str(affiliate_id), History(*(int(str(v)) for v in counts))
+
+    def recent_shapes(self, key: str, *, since_ms: int) -> list[tuple[str, int]]:
+        """``(total, at_ms)`` of the orders of this shape since ``since_ms``, oldest first."""
+        rows = self._db.rows(
+            "SELECT total, at_ms FROM order_shapes WHERE key = ? AND at_ms >= ? ORDER BY id",
+            (key, since_ms),
+        )
+        return [(str(total), int(str(at_ms))) for total, at_ms in rows]
+
+    def add_shape(self, key: str, total: str, at_ms: int, *, keep: int) -> None:
+        """Remember an order of this shape, keeping the newest ``keep``."""
+        self._db.run(
+            "INSERT INTO order_shapes (key, total, at_ms) VALUES (?, ?, ?)", (key, total, at_ms)
+        )
+        self._db.run(
+            "DELETE FROM order_shapes WHERE key = ? AND id NOT IN "
+            "(SELECT id FROM order_shapes WHERE key = ? ORDER BY id DESC LIMIT ?)",
+            (key, key, max(keep, 0)),
+        )
+
+    def value_stats(self, key: str) -> ValueStats | None:
+        """The running statistics under ``key``, if any."""
+        found = self._db.row("SELECT key, orders, mean, m2 FROM value_stats WHERE key = ?", (key,))
+        if found is None:
+            return None
+        return ValueStats(
+            str(found[0]), int(str(found[1])), float(str(found[2])), float(str(found[3]))
+        )
+
+    def put_value_stats(self, stats: ValueStats) -> None:
+        """Insert or replace running statistics."""
+        self._db.run(
+            "INSERT INTO value_stats (key, orders, mean, m2) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET orders = excluded.orders, mean = excluded.mean, "
+            "m2 = excluded.m2",
+            stats,
+        )
+
+    def add_distinct(self, kind: str, key: str, member: str, *, keep: int) -> int:
+        """Add ``member`` to the set ``(kind, key)`` (keeping the newest ``keep``); its size."""
+        self._db.run(
+            "INSERT INTO distinct_members (kind, key, member) VALUES (?, ?, ?) "
+            "ON CONFLICT (kind, key, member) DO NOTHING",
+            (kind, key, member),
+        )
+        self._db.run(
+            "DELETE FROM distinct_members WHERE kind = ? AND key = ? AND id NOT IN "
+            "(SELECT id FROM distinct_members WHERE kind = ? AND key = ? ORDER BY id DESC "
+            "LIMIT ?)",
+            (kind, key, kind, key, max(keep, 0)),
+        )
+        found = self._db.row(
+            "SELECT count(*) FROM distinct_members WHERE kind = ? AND key = ?", (kind, key)
+        )
+        return 0 if found is None else int(str(found[0]))

@@ -1,0 +1,197 @@
+"""The v4 fixture opens on the v5 store and keeps everything it held."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from affiliate_sdk.errors import SchemaVersionError
+from affiliate_sdk.models import Commission
+from affiliate_sdk.storage.rows import BindingRow, CouponRow, DeliveryCursor, LineFilter, Mark
+from affiliate_sdk.storage.sqlite import SCHEMA_VERSION, SQLiteStore
+
+FIXTURES: Final = Path(__file__).resolve().parent.parent / "fixtures"
+EXPECTED: Final[dict[str, Any]] = json.loads((FIXTURES / "alliance_v4.expected.json").read_text())
+KINDS: Final = EXPECTED["tables"]["records_by_kind"]
+
+
+@pytest.fixture
+def v4_file(tmp_path: Path) -> Path:
+    target = tmp_path / "alliance.db"
+    shutil.copyfile(FIXTURES / "alliance_v4.db", target)
+    return target
+
+
+def _count(path: Path, table: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _legacy(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def _migrated(path: Path) -> Path:
+    SQLiteStore(path).close()
+    return path
+
+
+def test_the_fixture_is_a_v4_file_with_every_kind(v4_file: Path) -> None:
+    assert EXPECTED["tables"]["user_version"] == 4
+    assert _legacy(v4_file, "PRAGMA user_version") == [(4,)]
+    assert len(KINDS) == 17
+    assert all(count > 0 for count in EXPECTED["tables"].values() if isinstance(count, int))
+
+
+def test_tables_keep_their_rows(v4_file: Path) -> None:
+    tables = EXPECTED["tables"]
+    shapes = sum(len(json.loads(d)) for (d,) in _legacy(v4_file, _KIND % "order_shape"))
+    members = sum(
+        len(json.loads(d))
+        for kind in ("payment_customers", "network_customers")
+        for (d,) in _legacy(v4_file, _KIND % kind)
+    )
+    listed = [d for (d,) in _legacy(v4_file, _KIND % "blacklist") if json.loads(d) is not None]
+    totals = _legacy(v4_file, "SELECT count(*) FROM tier_states")[0][0]
+    path = _migrated(v4_file)
+    same = (
+        "campaigns",
+        "clicks",
+        "orders",
+        "refunds",
+        "journal",
+        "payout_runs",
+        "payouts",
+        "checkpoints",
+        "affiliates",
+        "merchants",
+        "plan_versions",
+        "counters",
+        "outbox",
+    )
+    for table in same:
+        assert _count(path, table) == tables[table], table
+    assert _count(path, "lines") == tables["ledger"]
+    assert _count(path, "renewal_clicks") == tables["subscriptions"]
+    assert _count(path, "period_totals") + _count(path, "marks") == totals
+    moved = {
+        "coupons": "coupon",
+        "bindings": "binding",
+        "customer_visitors": "customer_visitor",
+        "impressions": "impression",
+        "complaints": "complaint",
+        "enforcements": "enforcement",
+        "risk_histories": "affiliate_orders",
+        "value_stats": "merchant_values",
+        "webhook_subscriptions": "webhook_subscription",
+        "webhook_cursors": "webhook_state",
+        "webhook_leases": "webhook_lease",
+        "webhook_log": "webhook_log",
+        "webhook_dead": "webhook_dead",
+    }
+    for table, kind in moved.items():
+        assert _count(path, table) == KINDS[kind], table
+    assert _count(path, "order_shapes") == shapes
+    assert _count(path, "distinct_members") == members
+    assert _count(path, "blacklist") == len(listed)
+    names = {row[0] for row in _legacy(path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert not names & {"records", "tier_states", "ledger", "subscriptions"}
+
+
+_KIND: Final = "SELECT data FROM records WHERE kind = '%s'"
+
+
+def test_typed_values_come_across(v4_file: Path) -> None:
+    store = SQLiteStore(v4_file)
+    try:
+        with store.reader() as tx:
+            assert tx.catalog.get_coupon("m2", "M2/CODE%") == CouponRow(
+                "m2", "M2/CODE%", "a2", "c-marg"
+            )
+            binding = tx.orders.get_binding("m1", "cust/1")
+            assert isinstance(binding, BindingRow) and binding.affiliate_id == "a1"
+            assert tx.orders.renewal_click("m1", "sub-1") == binding.click_id
+            assert tx.clicks.visitors_of("m1", "cust/1", limit=5) == ["visitor-0001"]
+            assert tx.webhooks.cursor("a:a2", "s-affiliate") == DeliveryCursor(79, 0, 0, 0)
+            assert tx.webhooks.cursor("m:m1", "s-merchant") == DeliveryCursor(79, 0, 0, 0)
+            assert len(tx.webhooks.dead_letters("a:a2", "s-affiliate")) == 1
+            assert tx.periods.get_mark("closed/c-retro/2026-Q1") == Mark(
+                "closed/c-retro/2026-Q1", "0", 0
+            )
+            assert tx.periods.get_mark("impressions-batch/c-cpm/b1") == Mark(
+                "impressions-batch/c-cpm/b1", "1500", 0
+            )
+            [retro] = tx.periods.scan("tier/campaign/c-retro/")
+            assert (retro.rate, retro.seq) == (Decimal("0.15"), 0)
+            assert retro.paid == Decimal("180.0000000000000000000000000")
+            assert tx.catalog.plan_versions("m1", "c-flat")[-1].version == 2
+            assert tx.sanctions.blacklist() == {"network:192.0.2.0/24": "scraper farm"}
+            assert tx.sanctions.complaints_since("affiliate:a1", since_ms=0) == 1
+            assert tx.outbox.last_seq() == EXPECTED["tables"]["outbox"]
+    finally:
+        store.close()
+
+
+def test_ledger_lines_match_what_v4_answered(v4_file: Path) -> None:
+    expected = [Commission.model_validate(line) for line in EXPECTED["commissions"]]
+    store = SQLiteStore(v4_file)
+    try:
+        with store.reader() as tx:
+            rows = tx.ledger.query(LineFilter())
+            [o5] = [r for r in tx.ledger.by_order("m2", "o5") if r.line.kind == "commission"]
+            paid = tx.ledger.payouts(run_id="run-1")
+    finally:
+        store.close()
+    assert [row.line for row in rows] == expected
+    assert all(row.seq == 0 for row in rows)
+    assert o5.line.amount.amount == Decimal("90.00") and o5.line.status == "paid"
+    assert o5.measures is not None
+    assert o5.measures.tier_measure == Decimal("900.00")
+    assert o5.measures.counts == (
+        ("target/campaign/c-marg/affiliate_sales/a2/2026-02", Decimal("900.00")),
+    )
+    assert [p.batch.model_dump(mode="json") for p in paid] == EXPECTED["payouts"]
+
+
+def test_migrating_is_done_once(v4_file: Path) -> None:
+    first = _count(_migrated(v4_file), "lines")
+    store = SQLiteStore(v4_file)
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 5
+    finally:
+        store.close()
+    assert _count(v4_file, "lines") == first
+
+
+def test_a_file_from_the_future_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaVersionError):
+        SQLiteStore(path)
+
+
+def test_a_new_file_is_at_v5_without_legacy_tables(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "new.db")
+    try:
+        assert store.schema_version == SCHEMA_VERSION
+        with store.reader() as tx:
+            assert tx.outbox.last_seq() == 0
+    finally:
+        store.close()
+    assert _count(tmp_path / "new.db", "lines") == 0
