@@ -222,9 +222,17 @@ def _line(data: str) -> LineRow:
     )
     if all(value is None for value in fields.values()) and not counts:
         return LineRow(line, None, 0)
+    number = {
+        k: None if v is None else Decimal(str(v))
+        for k, v in fields.items()
+        if k not in ("tier_key", "tier_booked")
+    }
     measures = LineMeasures(
         tier_key=fields["tier_key"],
-        **{k: None if v is None else Decimal(str(v)) for k, v in fields.items() if k != "tier_key"},
+        tier_measure=number["tier_measure"],
+        tier_base=number["tier_base"],
+        tier_paid=number["tier_paid"],
+        fx_rate=number["fx_rate"],
         counts=tuple((str(k), Decimal(str(v))) for k, v in counts.items()),
     )
     return LineRow(line, measures, 0)
