@@ -434,19 +434,40 @@ class CounterRepo(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """The repositories of one transaction."""
+    """The repositories of one transaction (read-only attributes)."""
 
-    catalog: CatalogRepo
-    clicks: ClickRepo
-    orders: OrderRepo
-    ledger: LedgerRepo
-    journal: JournalRepo
-    periods: PeriodRepo
-    risk: RiskRepo
-    sanctions: SanctionRepo
-    outbox: OutboxRepo
-    webhooks: WebhookRepo
-    keys: KeyRepo
+    @property
+    def catalog(self) -> CatalogRepo: ...
+
+    @property
+    def clicks(self) -> ClickRepo: ...
+
+    @property
+    def orders(self) -> OrderRepo: ...
+
+    @property
+    def ledger(self) -> LedgerRepo: ...
+
+    @property
+    def journal(self) -> JournalRepo: ...
+
+    @property
+    def periods(self) -> PeriodRepo: ...
+
+    @property
+    def risk(self) -> RiskRepo: ...
+
+    @property
+    def sanctions(self) -> SanctionRepo: ...
+
+    @property
+    def outbox(self) -> OutboxRepo: ...
+
+    @property
+    def webhooks(self) -> WebhookRepo: ...
+
+    @property
+    def keys(self) -> KeyRepo: ...
 
 
 @runtime_checkable

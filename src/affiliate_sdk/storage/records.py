@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 from affiliate_sdk.tracking.clicks import ClickRow as ClickRecord
 
+from .rows import OutboxRow
+
 __all__ = ["ClickRecord", "OrderRecord", "OutboxRow", "RefundRecord"]
 
 
@@ -34,13 +36,3 @@ class RefundRecord(NamedTuple):
     amount_minor: int
     created_at_ms: int
     outcome_json: str
-
-
-class OutboxRow(NamedTuple):
-    """An event in the outbox: its place in the stream, id, type, time and JSON body."""
-
-    seq: int
-    event_id: str
-    type: str
-    created_at_ms: int
-    data: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from .errors import InvalidInput
+from affiliate_sdk.errors import InvalidInput
 
 __all__ = ["FakeClock"]
 

@@ -1,0 +1,130 @@
+"""``memory://``: every repository in dictionaries, for tests and simulations.
+
+Each repository indexes its rows by the exact keys they are looked up by, so
+a read costs the rows it touches. One re-entrant lock serialises the units of
+work and is held for the whole of one; nested ``transaction()`` calls join
+the outer one. Writes record undo steps, and an exception leaving the
+outermost unit of work takes every one of them back (counters excepted: they
+sit outside transactions and have a lock of their own).
+
+>>> store = MemoryStore()
+>>> with store.transaction() as tx:
+...     tx.keys.put_sealed("k", "v")
+'v'
+>>> with store.reader() as tx:
+...     tx.keys.get_sealed("k")
+'v'
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Final
+
+from affiliate_sdk.storage.contract import (
+    CatalogRepo,
+    ClickRepo,
+    JournalRepo,
+    KeyRepo,
+    LedgerRepo,
+    OrderRepo,
+    OutboxRepo,
+    PeriodRepo,
+    RiskRepo,
+    SanctionRepo,
+    WebhookRepo,
+)
+
+from ._catalog import MemoryCatalog
+from ._clicks import MemoryClicks
+from ._counters import MemoryCounters
+from ._journal import MemoryJournal
+from ._keys import MemoryKeys
+from ._ledger import MemoryLedger
+from ._orders import MemoryOrders
+from ._outbox import MemoryOutbox
+from ._periods import MemoryPeriods
+from ._risk import MemoryRisk
+from ._sanctions import MemorySanctions
+from ._undo import UndoLog
+from ._webhooks import MemoryWebhooks
+
+__all__ = ["MemoryStore", "MemoryUnitOfWork"]
+
+#: The URL scheme of this backend.
+SCHEME: Final = "memory"
+
+
+class MemoryUnitOfWork:
+    """The repositories of a memory store; every unit of work shares them."""
+
+    __slots__ = (
+        "catalog",
+        "clicks",
+        "journal",
+        "keys",
+        "ledger",
+        "orders",
+        "outbox",
+        "periods",
+        "risk",
+        "sanctions",
+        "webhooks",
+    )
+
+    def __init__(self, log: UndoLog) -> None:
+        # typed as the protocols: a UnitOfWork's attributes are invariant
+        self.catalog: CatalogRepo = MemoryCatalog(log)
+        self.clicks: ClickRepo = MemoryClicks(log)
+        self.orders: OrderRepo = MemoryOrders(log)
+        self.ledger: LedgerRepo = MemoryLedger(log)
+        self.journal: JournalRepo = MemoryJournal(log)
+        self.periods: PeriodRepo = MemoryPeriods(log)
+        self.risk: RiskRepo = MemoryRisk(log)
+        self.sanctions: SanctionRepo = MemorySanctions(log)
+        self.outbox: OutboxRepo = MemoryOutbox(log)
+        self.webhooks: WebhookRepo = MemoryWebhooks(log)
+        self.keys: KeyRepo = MemoryKeys(log)
+
+
+class MemoryStore:
+    """A ``Store`` whose state lives in this process's memory and ends with it."""
+
+    scheme: str = SCHEME
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._log = UndoLog()
+        self._uow = MemoryUnitOfWork(self._log)
+        self._counters = MemoryCounters()
+
+    @property
+    def counters(self) -> MemoryCounters:
+        """Velocity counts, outside transactions (``shared`` is False)."""
+        return self._counters
+
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryUnitOfWork]:
+        """A unit of work: holds the store's lock throughout; an exception rolls back
+        every write it made. A nested call joins the unit of work already open."""
+        with self._lock:
+            log = self._log
+            if log.active:
+                yield self._uow
+                return
+            log.begin()
+            try:
+                yield self._uow
+            except BaseException:
+                log.rollback()
+                raise
+            log.commit()
+
+    def reader(self) -> AbstractContextManager[MemoryUnitOfWork]:
+        """A unit of work for reads: the same as ``transaction()`` here."""
+        return self.transaction()
+
+    def close(self) -> None:
+        """Nothing to release: the state goes with the object."""

@@ -1,0 +1,109 @@
+"""Campaigns and their plan versions, merchants, affiliates and coupons, in dictionaries."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+from affiliate_sdk.errors import DuplicateEntry
+from affiliate_sdk.models import Affiliate, Campaign, Merchant, PlanVersion
+from affiliate_sdk.storage.rows import CouponRow
+
+from ._undo import UndoLog, set_item
+
+__all__ = ["MemoryCatalog"]
+
+
+class MemoryCatalog:
+    """``CatalogRepo`` over dictionaries keyed by merchant and id."""
+
+    __slots__ = (
+        "_affiliates",
+        "_by_campaign_id",
+        "_by_merchant",
+        "_campaigns",
+        "_coupons",
+        "_log",
+        "_merchants",
+        "_plans",
+    )
+
+    def __init__(self, log: UndoLog) -> None:
+        self._log = log
+        self._campaigns: dict[tuple[str, str], Campaign] = {}
+        self._by_merchant: dict[str, dict[str, Campaign]] = {}
+        self._by_campaign_id: dict[str, dict[str, Campaign]] = {}
+        self._plans: dict[tuple[str, str], list[PlanVersion]] = {}
+        self._merchants: dict[str, Merchant] = {}
+        self._affiliates: dict[str, Affiliate] = {}
+        self._coupons: dict[tuple[str, str], CouponRow] = {}
+
+    def put_campaign(self, campaign: Campaign) -> None:
+        """Insert or replace the campaign with this ``(merchant_id, campaign_id)``."""
+        merchant_id, campaign_id = campaign.merchant_id, campaign.campaign_id
+        log = self._log
+        set_item(log, self._campaigns, (merchant_id, campaign_id), campaign)
+        set_item(log, self._by_merchant.setdefault(merchant_id, {}), campaign_id, campaign)
+        set_item(log, self._by_campaign_id.setdefault(campaign_id, {}), merchant_id, campaign)
+
+    def get_campaign(self, merchant_id: str, campaign_id: str) -> Campaign | None:
+        """The campaign, if stored."""
+        return self._campaigns.get((merchant_id, campaign_id))
+
+    def campaigns(
+        self, *, merchant_id: str | None = None, campaign_id: str | None = None
+    ) -> list[Campaign]:
+        """Campaigns matching the filters, by ``(merchant_id, campaign_id)``."""
+        if merchant_id is not None and campaign_id is not None:
+            found = self._campaigns.get((merchant_id, campaign_id))
+            return [] if found is None else [found]
+        if merchant_id is not None:
+            of_merchant = self._by_merchant.get(merchant_id, {})
+            return [of_merchant[k] for k in sorted(of_merchant)]
+        if campaign_id is not None:
+            with_id = self._by_campaign_id.get(campaign_id, {})
+            return [with_id[k] for k in sorted(with_id)]
+        return [self._campaigns[k] for k in sorted(self._campaigns)]
+
+    def add_plan_version(self, merchant_id: str, version: PlanVersion) -> None:
+        """Record a campaign's plan version (``DuplicateEntry`` if that number exists)."""
+        key = (merchant_id, version.campaign_id)
+        versions = self._plans.get(key)
+        if versions is None:
+            versions = self._plans[key] = []
+        numbers = [v.version for v in versions]
+        at = bisect_left(numbers, version.version)
+        if at < len(numbers) and numbers[at] == version.version:
+            raise DuplicateEntry(
+                "plan version", f"{merchant_id}/{version.campaign_id}/{version.version}"
+            )
+        versions.insert(at, version)
+        if self._log.active:
+            self._log.record(lambda: versions.pop(at))
+
+    def plan_versions(self, merchant_id: str, campaign_id: str) -> list[PlanVersion]:
+        """A campaign's plan versions, oldest (lowest number) first."""
+        return list(self._plans.get((merchant_id, campaign_id), ()))
+
+    def put_merchant(self, merchant: Merchant) -> None:
+        """Insert or replace a merchant."""
+        set_item(self._log, self._merchants, merchant.merchant_id, merchant)
+
+    def get_merchant(self, merchant_id: str) -> Merchant | None:
+        """The merchant, if stored."""
+        return self._merchants.get(merchant_id)
+
+    def put_affiliate(self, affiliate: Affiliate) -> None:
+        """Insert or replace an affiliate."""
+        set_item(self._log, self._affiliates, affiliate.affiliate_id, affiliate)
+
+    def get_affiliate(self, affiliate_id: str) -> Affiliate | None:
+        """The affiliate, if stored."""
+        return self._affiliates.get(affiliate_id)
+
+    def put_coupon(self, coupon: CouponRow) -> None:
+        """Insert or replace the coupon with this ``(merchant_id, code)``."""
+        set_item(self._log, self._coupons, (coupon.merchant_id, coupon.code), coupon)
+
+    def get_coupon(self, merchant_id: str, code: str) -> CouponRow | None:
+        """The coupon, if stored."""
+        return self._coupons.get((merchant_id, code))

@@ -1,0 +1,83 @@
+"""What the order-fraud signals remember: histories, order shapes, value stats, distinct sets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from affiliate_sdk.antifraud.grades import History
+from affiliate_sdk.storage.rows import ValueStats
+
+from ._undo import UndoLog, set_item
+
+__all__ = ["MemoryRisk"]
+
+
+class MemoryRisk:
+    """``RiskRepo`` over dictionaries; shapes and distinct sets are bounded by ``keep``."""
+
+    __slots__ = ("_distinct", "_histories", "_log", "_shapes", "_stats")
+
+    def __init__(self, log: UndoLog) -> None:
+        self._log = log
+        self._histories: dict[str, History] = {}
+        self._shapes: dict[str, tuple[tuple[str, int], ...]] = {}
+        self._stats: dict[str, ValueStats] = {}
+        # (kind, key) -> members, oldest first (a dict keeps insertion order)
+        self._distinct: dict[tuple[str, str], dict[str, None]] = {}
+
+    def history(self, affiliate_id: str) -> History | None:
+        """The affiliate's history, if any."""
+        return self._histories.get(affiliate_id)
+
+    def put_history(self, affiliate_id: str, history: History) -> None:
+        """Insert or replace the affiliate's history."""
+        set_item(self._log, self._histories, affiliate_id, history)
+
+    def histories(self) -> Iterator[tuple[str, History]]:
+        """Every affiliate's history, by affiliate id."""
+        histories = self._histories
+        return iter([(key, histories[key]) for key in sorted(histories)])
+
+    def recent_shapes(self, key: str, *, since_ms: int) -> list[tuple[str, int]]:
+        """``(total, at_ms)`` of the orders kept for this shape key with ``at_ms >= since_ms``,
+        oldest first."""
+        return [shape for shape in self._shapes.get(key, ()) if shape[1] >= since_ms]
+
+    def add_shape(self, key: str, total: str, at_ms: int, *, keep: int) -> None:
+        """Remember an order of this shape, keeping the newest ``keep``."""
+        shapes = (*self._shapes.get(key, ()), (total, at_ms))
+        set_item(self._log, self._shapes, key, shapes[-keep:] if keep > 0 else ())
+
+    def value_stats(self, key: str) -> ValueStats | None:
+        """The running statistics under ``key``, if any."""
+        return self._stats.get(key)
+
+    def put_value_stats(self, stats: ValueStats) -> None:
+        """Insert or replace statistics by key."""
+        set_item(self._log, self._stats, stats.key, stats)
+
+    def add_distinct(self, kind: str, key: str, member: str, *, keep: int) -> int:
+        """Add ``member`` to the set ``(kind, key)`` unless it is there, keeping the newest
+        ``keep`` members (a member already there keeps its place); the set's size."""
+        members = self._distinct.get((kind, key))
+        if members is None:
+            members = self._distinct[(kind, key)] = {}
+        if member in members:
+            return len(members)
+        members[member] = None
+        evicted: list[str] = []
+        while len(members) > max(keep, 0):
+            oldest = next(iter(members))
+            del members[oldest]
+            evicted.append(oldest)
+        if self._log.active:
+            self._log.record(lambda: _unadd(members, member, evicted))
+        return len(members)
+
+
+def _unadd(members: dict[str, None], member: str, evicted: list[str]) -> None:
+    members.pop(member, None)
+    if evicted:
+        rest = list(members)
+        members.clear()
+        members.update(dict.fromkeys([*evicted, *rest]))
