@@ -615,12 +615,19 @@ class OrderOutcome(AffiliateModel):
 
 
 class LedgerVerification(AffiliateModel):
-    """The result of ``Alliance.verify_ledger()``."""
+    """The result of ``Alliance.verify_ledger()``.
+
+    When a projection disagrees with the journal, ``problem_family`` names it
+    (``lines``, ``orders``, ``periods``, ``marks``, ``payouts``, ``runs``) and
+    ``problem_key`` the row; both are None for a problem of the chain itself.
+    """
 
     ok: bool
     entries: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    problem_family: str | None = None
+    problem_key: str | None = None
 
 
 class PayoutBatch(AffiliateModel):

@@ -3,6 +3,7 @@
 See ``docs/webhooks.md``. The receivers' side needs only ``verify_signature``.
 """
 
+from ._flow import DEFAULT_PROBE_POLICY, ProbePolicy
 from .delivery import DEFAULT_POLICY, AttemptResult, DeliveryDecision, DeliveryPolicy, decide
 from .dispatcher import AsyncDispatcher, Dispatcher, DispatcherOptions, DispatchReport
 from .events import EVENT_TYPES, EVENT_VERSION, Event, EventType, event_schemas
@@ -12,6 +13,7 @@ from .subscriptions import MACROS, Subscription, check_destination, fill_templat
 
 __all__ = [
     "DEFAULT_POLICY",
+    "DEFAULT_PROBE_POLICY",
     "DEFAULT_TOLERANCE",
     "EVENT_TYPES",
     "EVENT_VERSION",
@@ -26,6 +28,7 @@ __all__ = [
     "DispatcherOptions",
     "Event",
     "EventType",
+    "ProbePolicy",
     "SecretBox",
     "Subscription",
     "check_destination",

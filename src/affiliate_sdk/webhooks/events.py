@@ -14,6 +14,11 @@ change, so it doubles as the receivers' idempotency key), a ``type``, a
 | ``commission.*`` | ``CommissionChanged`` | a ledger line is booked, approved, |
 | | | frozen, released, rejected, reversed (refund, clawback) or paid |
 | ``payout.batch_created`` | ``PayoutCreated`` | a payout run pays an affiliate |
+| ``ledger.checkpoint`` | ``CheckpointSigned`` | the journal's head is signed |
+
+The builders (``event_row``, ``commission_rows``, ``payout_row``, ``order_rows``,
+``checkpoint_event``) make outbox rows of the storage contract from the
+payload models themselves, so a body can only carry what its model declares.
 """
 
 from __future__ import annotations
@@ -26,12 +31,16 @@ from typing import Any, Final, Literal, get_args
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import to_json
 
+from affiliate_sdk.commission.checkpoints import Checkpoint
+from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.models import Commission, PayoutBatch
+from affiliate_sdk.storage import rows as _rows
 from affiliate_sdk.storage.records import OutboxRow
 
 __all__ = [
     "EVENT_TYPES",
     "EVENT_VERSION",
+    "CheckpointSigned",
     "ClickAttributed",
     "CommissionChanged",
     "CreditData",
@@ -39,12 +48,18 @@ __all__ = [
     "EventType",
     "OrderAttributed",
     "PayoutCreated",
+    "checkpoint_event",
+    "commission_changed",
     "commission_events",
+    "commission_rows",
     "event_id",
+    "event_row",
     "event_schemas",
     "order_events",
+    "order_rows",
     "outbox_row",
     "payout_event",
+    "payout_row",
 ]
 
 EVENT_VERSION: Final = 1
@@ -59,6 +74,7 @@ EventType = Literal[
     "commission.reversed",
     "commission.paid",
     "payout.batch_created",
+    "ledger.checkpoint",
 ]
 EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
 #: The ledger journal's entry kinds and the event each line of them makes.
@@ -137,10 +153,25 @@ class PayoutCreated(_Data):
     entries: int
 
 
+class CheckpointSigned(_Data):
+    """The journal's entry ``seq`` has ``hash``, signed by key ``key_id`` at ``at``.
+
+    Receivers who keep these can later prove the ledger was not rewritten
+    behind them (``Checkpoint.verify`` with the alliance's public key).
+    """
+
+    seq: int
+    hash: str
+    at: datetime
+    key_id: str
+    signature: str
+
+
 _DATA: Final[dict[str, type[_Data]]] = {
     "click.attributed": ClickAttributed,
     "order.attributed": OrderAttributed,
     "payout.batch_created": PayoutCreated,
+    "ledger.checkpoint": CheckpointSigned,
     **{kind: CommissionChanged for kind in EVENT_TYPES if kind.startswith("commission.")},
 }
 
@@ -280,6 +311,121 @@ def order_events(
         }
         rows.append(outbox_row("click.attributed", f"{key}/{click_id}", at, click))
     return rows
+
+
+# -- rows built from the payload models ---------------------------------------------------
+
+
+def event_row(event_type: EventType, key: str, at: datetime, payload: _Data) -> _rows.OutboxRow:
+    """An outbox row whose body is an ``Event`` made from ``payload``, its type's model.
+
+    The id is derived from ``event_type`` and ``key`` (``event_id``), so writing
+    the same state change again yields the same event. ``seq`` is 0: the
+    outbox assigns it.
+    """
+    if not isinstance(payload, _DATA[event_type]):
+        raise InvalidInput(f"{event_type} carries {_DATA[event_type].__name__} data")
+    identifier = event_id(event_type, key)
+    event = Event.model_construct(
+        event_id=identifier,
+        type=event_type,
+        version=EVENT_VERSION,
+        created_at=at,
+        data=payload.model_dump(mode="json"),
+    )
+    return _rows.OutboxRow(
+        0, identifier, event_type, int(at.timestamp() * 1000), event.model_dump_json()
+    )
+
+
+def commission_changed(line: Commission) -> CommissionChanged:
+    """A ledger line as the ``commission.*`` events describe it (the line is validated)."""
+    return CommissionChanged.model_construct(
+        entry_id=line.entry_id,
+        merchant_id=line.merchant_id,
+        order_id=line.order_id,
+        campaign_id=line.campaign_id,
+        affiliate_id=line.affiliate_id,
+        click_id=line.click_id,
+        account=line.account,
+        kind=line.kind,
+        amount=str(line.amount.amount),
+        currency=line.amount.currency,
+        status=line.status,
+        reason=line.reason,
+        payout_id=line.payout_id,
+    )
+
+
+def commission_rows(
+    journal_kind: str, journal_event_id: str, lines: Sequence[Commission], at: datetime
+) -> list[_rows.OutboxRow]:
+    """``commission_events`` built from ``CommissionChanged``: one row per changed line."""
+    event_type = _FROM_JOURNAL.get(journal_kind)
+    if event_type is None:
+        return []
+    return [
+        event_row(event_type, f"{journal_event_id}/{line.entry_id}", at, commission_changed(line))
+        for line in lines
+        if not (journal_kind == "commission.rejected" and line.kind == "reversal")
+    ]
+
+
+def payout_row(batch: PayoutBatch) -> _rows.OutboxRow:
+    """``payout.batch_created`` for a payout batch."""
+    data = PayoutCreated.model_construct(
+        payout_id=batch.payout_id,
+        affiliate_id=batch.affiliate_id,
+        amount=str(batch.amount.amount),
+        currency=batch.amount.currency,
+        entries=len(batch.entry_ids),
+    )
+    return event_row("payout.batch_created", batch.payout_id, batch.created_at, data)
+
+
+def order_rows(
+    order: OrderAttributed,
+    clicks: Iterable[tuple[CreditData, Mapping[str, str]]],
+    commissions: Mapping[str, str],
+    *,
+    at: datetime,
+) -> list[_rows.OutboxRow]:
+    """``order.attributed`` and one ``click.attributed`` per credited click.
+
+    ``clicks`` pairs each credit that came from a click with the click's
+    sub-ids; ``commissions`` gives each affiliate's commission on the order.
+    """
+    key = f"{order.merchant_id}/{order.order_id}"
+    rows = [event_row("order.attributed", key, at, order)]
+    for credit, sub_ids in clicks:
+        if credit.click_id is None:
+            continue
+        click = ClickAttributed.model_construct(
+            click_id=credit.click_id,
+            affiliate_id=credit.affiliate_id,
+            campaign_id=credit.campaign_id,
+            merchant_id=order.merchant_id,
+            order_id=order.order_id,
+            weight=credit.weight,
+            amount=order.total,
+            commission=commissions.get(credit.affiliate_id, "0"),
+            currency=order.currency,
+            sub_ids=dict(sub_ids),
+        )
+        rows.append(event_row("click.attributed", f"{key}/{credit.click_id}", at, click))
+    return rows
+
+
+def checkpoint_event(checkpoint: Checkpoint) -> _rows.OutboxRow:
+    """``ledger.checkpoint`` for a signed checkpoint of the journal."""
+    data = CheckpointSigned.model_construct(
+        seq=checkpoint.seq,
+        hash=checkpoint.hash,
+        at=checkpoint.at,
+        key_id=checkpoint.key_id,
+        signature=checkpoint.signature,
+    )
+    return event_row("ledger.checkpoint", str(checkpoint.seq), checkpoint.at, data)
 
 
 def _iso(at: datetime) -> str:

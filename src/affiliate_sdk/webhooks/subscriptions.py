@@ -7,6 +7,12 @@ macros (``{click_id}``, ``{sub1}``..``{sub5}``, ``{order_id}``, ``{amount}``,
 ``{currency}``, ``{commission}``, ``{event_id}``, ``{event_type}``): an
 affiliate's postback, filled from the event with every value URL-encoded.
 
+Each subscription lives under its owner's *scope* (``Subscription.scope``):
+``""`` for the platform, ``m:<merchant id>`` or ``a:<affiliate id>``, so
+two owners may choose the same subscription id. ``disabled_by`` says who
+turned a subscription off: only one disabled by ``"failures"`` (its events
+kept dying) is probed and turns itself back on when its receiver answers.
+
 ``check_destination`` refuses URLs whose host resolves to loopback, private,
 link-local (cloud metadata lives there), multicast, reserved or unspecified
 addresses unless the host allows them.
@@ -31,12 +37,15 @@ from .events import EventType
 
 __all__ = [
     "MACROS",
+    "PLATFORM_SCOPE",
+    "DisabledBy",
     "Resolver",
     "Subscription",
     "check_destination",
     "fill_template",
     "load_subscription",
     "load_subscriptions",
+    "scope_for",
 ]
 
 #: The macros a URL may carry.
@@ -58,6 +67,19 @@ MACROS: Final = frozenset(
 )
 _MACRO: Final = re.compile(r"\{([a-z0-9_]+)\}")
 Resolver = Callable[[str, int], Sequence[str]]
+#: Who turned a subscription off: its own failures (probed, re-enabled on its own),
+#: its endpoint answering 410, the destination guard, or an operator.
+DisabledBy = Literal["failures", "gone", "destination", "operator"]
+#: The scope of the platform's own subscriptions.
+PLATFORM_SCOPE: Final = ""
+_SCOPE_PREFIX: Final = {"merchant": "m:", "affiliate": "a:"}
+
+
+def scope_for(owner: Literal["platform", "merchant", "affiliate"], owner_id: str | None) -> str:
+    """The scope an owner's subscriptions live under: ``""``, ``m:<id>`` or ``a:<id>``."""
+    if owner == "platform":
+        return PLATFORM_SCOPE
+    return f"{_SCOPE_PREFIX[owner]}{owner_id}"
 
 
 class Subscription(AffiliateModel):
@@ -72,6 +94,12 @@ class Subscription(AffiliateModel):
     method: Literal["POST", "GET"] = "POST"
     active: bool = True
     disabled_reason: str | None = None
+    disabled_by: DisabledBy | None = None
+
+    @property
+    def scope(self) -> str:
+        """The owner's scope: ``""`` (platform), ``m:<merchant id>`` or ``a:<affiliate id>``."""
+        return scope_for(self.owner, self.owner_id)
 
     @field_validator("url")
     @classmethod
