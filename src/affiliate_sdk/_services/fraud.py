@@ -6,7 +6,7 @@ one fraudster is one fraudster for every merchant of the alliance.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Literal, NamedTuple
 
 from affiliate_sdk._kernel.fields import check_identifier
@@ -423,33 +423,8 @@ def judge_order_risk(
         *payment,
         now=ctx.clock.timestamp(),
     )
-    member = fraud.catalog.member(tx, affiliate_id)
-    shared: tuple[str, ...] = ()
-    if member is not None and member.identity:
-        mine = fraud.identity(
-            (
-                ("email", order.customer_email),
-                ("phone", order.customer_phone),
-                ("payment", order.payment_fingerprint),
-                ("device", risk.visitor_id),
-                ("network", risk.ip_network),
-            )
-        )
-        shared = signals.self_referral(member.identity, mine)
-    duplicates = near = payers = neighbours = 0
-    if order.customer_id is not None:
-        shape = path_key(order.merchant_id, order.customer_id, signals.order_shape(order))
-        recent = tx.risk.recent_shapes(shape, since_ms=placed_ms - signals.DUPLICATE_WINDOW_MS)
-        duplicates, near = signals.repeats(recent, str(order.total), placed_ms, bool(order.items))
-        tx.risk.add_shape(shape, str(order.total), placed_ms, keep=signals.MAX_SHAPES_KEPT)
-        customer = signals.customer_digest(digest, order.customer_id)
-        keep = signals.MAX_CUSTOMERS_KEPT
-        if payment:
-            payers = tx.risk.add_distinct("payment_customers", payment[0], customer, keep=keep)
-        if risk.ip_network is not None:
-            week = str(placed_ms // signals.WEEK_MS)
-            place = path_key(affiliate_id, risk.ip_network, week)
-            neighbours = tx.risk.add_distinct("network_customers", place, customer, keep=keep)
+    shared = _shared_identity(fraud, tx, order, risk)
+    duplicates, near, payers, neighbours = _customer_signals(tx, order, risk, payment, digest)
     history = tx.risk.history(affiliate_id) or History()
     stats_key = path_key(order.merchant_id, order.total.currency)
     found = tx.risk.value_stats(stats_key)
@@ -480,3 +455,50 @@ def judge_order_risk(
     verdict = signals.judge_order(facts, limits, fraud.order_rules)
     tx.risk.put_history(affiliate_id, signals.history_after(history, verdict, seconds, limits))
     return verdict
+
+
+def _shared_identity(
+    fraud: FraudService, tx: UnitOfWork, order: Order, risk: OrderRisk
+) -> tuple[str, ...]:
+    """Which of the credited affiliate's own identity details the order carries."""
+    member = fraud.catalog.member(tx, risk.primary_affiliate)
+    if member is None or not member.identity:
+        return ()
+    mine = fraud.identity(
+        (
+            ("email", order.customer_email),
+            ("phone", order.customer_phone),
+            ("payment", order.payment_fingerprint),
+            ("device", risk.visitor_id),
+            ("network", risk.ip_network),
+        )
+    )
+    return signals.self_referral(member.identity, mine)
+
+
+def _customer_signals(
+    tx: UnitOfWork,
+    order: Order,
+    risk: OrderRisk,
+    payment: Sequence[str],
+    digest: Callable[[bytes], str],
+) -> tuple[int, int, int, int]:
+    """Duplicates and near-duplicates of the customer's order, and the distinct customers
+    seen with its card and on its network this week (this order counted in)."""
+    if order.customer_id is None:
+        return 0, 0, 0, 0
+    placed_ms = risk.placed_ms
+    shape = path_key(order.merchant_id, order.customer_id, signals.order_shape(order))
+    recent = tx.risk.recent_shapes(shape, since_ms=placed_ms - signals.DUPLICATE_WINDOW_MS)
+    duplicates, near = signals.repeats(recent, str(order.total), placed_ms, bool(order.items))
+    tx.risk.add_shape(shape, str(order.total), placed_ms, keep=signals.MAX_SHAPES_KEPT)
+    customer = signals.customer_digest(digest, order.customer_id)
+    keep = signals.MAX_CUSTOMERS_KEPT
+    payers = neighbours = 0
+    if payment:
+        payers = tx.risk.add_distinct("payment_customers", payment[0], customer, keep=keep)
+    if risk.ip_network is not None:
+        week = str(placed_ms // signals.WEEK_MS)
+        place = path_key(risk.primary_affiliate, risk.ip_network, week)
+        neighbours = tx.risk.add_distinct("network_customers", place, customer, keep=keep)
+    return duplicates, near, payers, neighbours
