@@ -189,6 +189,7 @@ def per_order(orders: int) -> None:
     from datetime import UTC, datetime, timedelta
 
     from affiliate_sdk import Alliance, AttributionPolicy, Campaign, CommissionPlan, Money, Order
+    from affiliate_sdk._services._attribution import attribute
     from affiliate_sdk.testing import FakeClock
 
     clock = FakeClock(datetime(2026, 11, 1, tzinfo=UTC))
@@ -232,12 +233,18 @@ def per_order(orders: int) -> None:
         recorded = (time.perf_counter() - start) / orders
         placed_ms = int(clock.timestamp() * 1000)
         now = clock.timestamp()
-        store = alliance.store
         start = time.perf_counter()
         for order, visitor in zip(made[orders:], visitors[orders:], strict=True):
-            alliance._attribute(
-                store, order, placed_ms=placed_ms, visitor_id=visitor, click_id=None, now=now
-            )
+            with alliance.store.reader() as tx:
+                attribute(
+                    tx,
+                    alliance.catalog,
+                    order,
+                    placed_ms=placed_ms,
+                    visitor_id=visitor,
+                    click_id=None,
+                    now=now,
+                )
         attributed = (time.perf_counter() - start) / orders
         if not alliance.record_order(made[-1], visitor_id=visitors[-1]).credits:
             raise SystemExit("the benchmark's clicks earned nothing: check its traffic")

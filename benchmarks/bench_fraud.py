@@ -82,8 +82,8 @@ def click_verdicts(clicks: int) -> tuple[float, float]:
             )
             for n in range(4096)
         ]
-        agent = alliance._user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
-        limits = alliance.campaign("c1").fraud or alliance._fraud
+        agent = alliance.fraud.user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
+        limits = alliance.campaign("c1").fraud or alliance.settings.fraud
         now_ms = int(alliance.clock.timestamp() * 1000)
         # Parsed as track_click parses them before the verdict: packed address and /24.
         addresses = [
@@ -94,7 +94,7 @@ def click_verdicts(clicks: int) -> tuple[float, float]:
         for batch in range(5):
             start = time.perf_counter()
             for n in range(clicks):
-                alliance._click_verdict(
+                alliance.fraud.click_verdict(
                     links[n % 4096],
                     agent,
                     limits,
@@ -102,6 +102,7 @@ def click_verdicts(clicks: int) -> tuple[float, float]:
                     visitor_id=None,
                     packed_ip=addresses[n % 65_536][0],
                     ip_network=addresses[n % 65_536][1],
+                    device_id=None,
                     now_ms=now_ms + batch * 120_000 + n,
                 )
             verdicts.append((time.perf_counter() - start) / clicks)

@@ -97,8 +97,8 @@ def enqueue(count: int, workdir: Path) -> float:
         batch = lines[run * count : (run + 1) * count]
         start = time.perf_counter()
         for line in batch:
-            with store.transaction():
-                store.add_events(commission_events("commission.booked", line.event_id, [line], at))
+            with store.transaction() as tx:
+                tx.outbox.add(commission_events("commission.booked", line.event_id, [line], at))
         runs.append((time.perf_counter() - start) / count)
     store.close()
     return statistics.median(runs)
@@ -127,10 +127,10 @@ def _alliance(workdir: Path, name: str, url: str, subscriptions: int, events: in
         )
     at = datetime(2026, 11, 11, tzinfo=UTC)
     store = alliance.store
-    with store.transaction():
+    with store.transaction() as tx:
         for n in range(events):
             line = _line(n).model_copy(update={"affiliate_id": f"aff-{n % subscriptions}"})
-            store.add_events(commission_events("commission.booked", line.event_id, [line], at))
+            tx.outbox.add(commission_events("commission.booked", line.event_id, [line], at))
     return alliance
 
 

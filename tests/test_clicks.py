@@ -69,7 +69,7 @@ def test_click_param_and_cookie_name_are_configurable(clock: FakeClock) -> None:
 )
 def test_bad_configuration_is_refused(option: str, value: str) -> None:
     with pytest.raises(InvalidInput):
-        Alliance.open(keys={"k1": SECRET}, **{option: value})  # type: ignore[arg-type]
+        Alliance.open(keys={"k1": SECRET}, **{option: value})
 
 
 def test_visitor_id_is_kept_or_assigned(alliance: Alliance) -> None:

@@ -12,7 +12,14 @@ from affiliate_sdk.testing import FakeClock
 
 from .conftest import HUMAN_UA, SECRET, START, make_campaign
 
-WRITES = ["insert_order", "add_entries", "put_tier_state", "append_journal"]
+#: (repository, method) of every write an order's booking makes.
+WRITES = [
+    ("orders", "insert"),
+    ("ledger", "append"),
+    ("periods", "put"),
+    ("journal", "append"),
+    ("outbox", "add"),
+]
 
 
 class Crash(Exception):
@@ -28,9 +35,14 @@ def _ledger_state(alliance: Alliance) -> tuple[object, ...]:
     )
 
 
-@pytest.mark.parametrize("failing", WRITES)
+def _order_row(alliance: Alliance, merchant_id: str, order_id: str) -> object:
+    with alliance.store.reader() as tx:
+        return tx.orders.get(merchant_id, order_id)
+
+
+@pytest.mark.parametrize("failing", WRITES, ids=".".join)
 def test_a_failed_booking_writes_nothing_and_a_retry_equals_a_clean_run(
-    store_url: str, clock: FakeClock, failing: str, monkeypatch: pytest.MonkeyPatch
+    store_url: str, clock: FakeClock, failing: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tiers = {"tiers": {"currency": "CNY", "bands": [{"from": 0, "rate": "10%"}]}}
     with Alliance.open(
@@ -44,22 +56,22 @@ def test_a_failed_booking_writes_nothing_and_a_retry_equals_a_clean_run(
         )
         click = alliance.track_click(link, ip="203.0.113.5", user_agent=HUMAN_UA)
         order = Order(order_id="o1", merchant_id="m1", total=Money("100.00", "CNY"))
-        store = alliance.store
         before = _ledger_state(alliance)
-
-        real = getattr(type(store), failing)
+        with alliance.store.reader() as tx:
+            repository = type(getattr(tx, failing[0]))
+        real = getattr(repository, failing[1])
 
         def crash(self: object, *args: object, **kwargs: object) -> None:
             real(self, *args, **kwargs)  # the write happens, then the process "dies"
             raise Crash(failing)
 
-        monkeypatch.setattr(type(store), failing, crash)
+        monkeypatch.setattr(repository, failing[1], crash)
         with pytest.raises(Crash):
             alliance.record_order(order, click_id=click.click_id)
         monkeypatch.undo()
 
         assert _ledger_state(alliance) == before
-        assert store.get_order("m1", "o1") is None
+        assert _order_row(alliance, "m1", "o1") is None
         outcome = alliance.record_order(order, click_id=click.click_id)
         assert [c.amount for c in outcome.commissions] == [
             Money("8.00", "CNY"),
@@ -88,7 +100,7 @@ def test_a_process_killed_mid_transaction_leaves_the_file_consistent(tmp_path: P
     ) as alliance:
         assert alliance.verify_ledger().entries == 0
         assert alliance.commissions() == []
-        assert alliance.store.get_order("m1", "o1") is None
+        assert _order_row(alliance, "m1", "o1") is None
         outcome = alliance.record_order(
             Order(order_id="o1", merchant_id="m1", total=Money("100.00", "CNY")), click_id=click_id
         )
@@ -99,15 +111,15 @@ def test_a_process_killed_mid_transaction_leaves_the_file_consistent(tmp_path: P
 def _die_with_click(path: str, click_id: str) -> None:
     import os
 
-    from affiliate_sdk.storage.legacy_sqlite import SQLiteStore
+    from affiliate_sdk.storage.sqlite.journal import SqliteJournal
 
-    real = SQLiteStore.append_journal
+    real = SqliteJournal.append
 
-    def die(self: SQLiteStore, rows: object) -> None:
+    def die(self: SqliteJournal, rows: object) -> None:
         real(self, rows)  # type: ignore[arg-type]
         os._exit(17)
 
-    SQLiteStore.append_journal = die  # type: ignore[method-assign]
+    SqliteJournal.append = die  # type: ignore[method-assign]
     alliance = Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}, clock=FakeClock(START))
     alliance.record_order(
         Order(order_id="o1", merchant_id="m1", total=Money("100.00", "CNY")), click_id=click_id

@@ -16,14 +16,15 @@ from affiliate_sdk import (
     CommissionPlan,
     CommissionStateError,
     InvalidInput,
-    LedgerImbalance,
+    LedgerTampered,
     Merchant,
     Money,
     Order,
     UnknownCommission,
 )
-from affiliate_sdk.commission.ledger import JournalDraft, JournalRow, decode_entry, postings_of
+from affiliate_sdk.commission.ledger import JournalDraft, decode_entry, postings_of
 from affiliate_sdk.storage import MemoryStore
+from affiliate_sdk.storage.rows import JournalRow
 from affiliate_sdk.testing import FakeClock
 
 from .conftest import HUMAN_UA, SECRET, START, browse, make_campaign
@@ -42,9 +43,25 @@ def _sell(alliance: Alliance, order_id: str, total: str, affiliate: str = "a1") 
     return outcome.commissions[0].entry_id
 
 
+def _journal(alliance: Alliance) -> list[JournalRow]:
+    with alliance.store.reader() as tx:
+        return list(tx.journal.scan())
+
+
+def _replace_journal(alliance: Alliance, rows: list[JournalRow]) -> None:
+    """Put ``rows`` in place of a memory store's journal, as an attacker would."""
+    store = alliance.store
+    assert isinstance(store, MemoryStore)
+    journal = store._uow.journal
+    journal._rows[:] = rows  # type: ignore[attr-defined]
+    journal._at[:] = [row.at_ms for row in rows]  # type: ignore[attr-defined]
+    journal._events.clear()  # type: ignore[attr-defined]
+    journal._events.update({row.event_id: row for row in rows})  # type: ignore[attr-defined]
+
+
 def _balances(alliance: Alliance) -> dict[str, Money]:
     totals: dict[str, Money] = defaultdict(lambda: Money.zero("CNY"))
-    for row in alliance.store.journal():
+    for row in _journal(alliance):
         for posting in postings_of(decode_entry(row.body)):
             totals[posting.account] += posting.amount
     return {account: amount for account, amount in totals.items() if amount}
@@ -180,7 +197,7 @@ def _tampered(rows: list[JournalRow], index: int, how: str) -> list[JournalRow]:
     rows = list(rows)
     row = rows[index]
     if how == "edit":
-        body = row.body.replace(b'"v":1', b'"v":2', 1)
+        body = row.body.replace(b'"v":2', b'"v":3', 1)
         rows[index] = row._replace(body=body)
     elif how == "delete":
         del rows[index]
@@ -210,15 +227,13 @@ def test_verify_ledger_catches_every_single_entry_tamper(data: st.DataObject, ho
         alliance.refund(merchant_id="m1", order_id="o1")
         clock.advance(timedelta(days=31))
         alliance.approve_due()
-        store = alliance.store
-        assert isinstance(store, MemoryStore)
-        rows = list(store.journal())
+        rows = _journal(alliance)
         assert alliance.verify_ledger().ok
         index = data.draw(st.integers(min_value=0, max_value=len(rows) - 1))
         if how == "delete" and index == len(rows) - 1:
             index -= 1  # dropping the newest entry is caught by signed checkpoints, not the chain
         tampered = _tampered(rows, index, how)
-        store._journal[:] = tampered
+        _replace_journal(alliance, tampered)
         report = alliance.verify_ledger()
         assert not report.ok
         assert report.first_bad_seq is not None
@@ -303,18 +318,25 @@ def test_statement_invoice_and_reconciliation(taking: Alliance, clock: FakeClock
     taking.close()
 
 
-def test_reconciliation_fails_on_a_ledger_line_that_disagrees(clock: FakeClock) -> None:
+def test_a_ledger_line_that_disagrees_with_its_journal_entry_is_refused(clock: FakeClock) -> None:
     with Alliance.open(keys={"k1": SECRET}, clock=clock) as alliance:
         alliance.add_campaign(make_campaign())
         line_id = _sell(alliance, "o1", "100.00")
-        store = alliance.store
-        [line] = store.entries(order_id="o1")
-        store.update_entries([line.model_copy(update={"amount": Money("11.00", "CNY")})])
-        with pytest.raises(LedgerImbalance) as info:
-            alliance.reconcile(start=START - timedelta(days=1), end=START + timedelta(days=1))
-        [row] = info.value.rows
-        assert (row.merchant_id, row.difference) == ("m1", Money("-1.00", "CNY"))
-        assert line_id == line.entry_id
+        with alliance.store.transaction() as tx:
+            [row] = tx.ledger.by_order("m1", "o1")
+            forged = row.line.model_copy(update={"amount": Money("11.00", "CNY")})
+            tx.ledger.update([row._replace(line=forged)])
+        # The line no longer matches the journal entry that booked it: it is not shown,
+        # not paid, and the verification names it; the journal's own figures still balance.
+        with pytest.raises(LedgerTampered) as info:
+            alliance.commissions(order_id="o1")
+        assert (info.value.what, info.value.key) == ("lines", line_id)
+        report = alliance.verify_ledger()
+        assert (report.ok, report.problem_family, report.problem_key) == (False, "lines", line_id)
+        [balanced] = alliance.reconcile(
+            start=START - timedelta(days=1), end=START + timedelta(days=1)
+        )
+        assert balanced.balanced
 
 
 def test_two_tier_parent_share_and_affiliate_overrides(clock: FakeClock) -> None:
@@ -366,11 +388,9 @@ def test_signed_checkpoints_catch_rewrites_and_truncation(clock: FakeClock) -> N
         assert (checkpoint.seq, checkpoint.verify(key.public_key())) == (3, True)
         _sell(alliance, "o3", "100.00")
         assert alliance.verify_ledger(trusted_keys=trusted).ok
-        store = alliance.store
-        assert isinstance(store, MemoryStore)
-        original = list(store.journal())
+        original = _journal(alliance)
 
-        # a rewrite that recomputes every hash after the edit passes the bare chain check...
+        # a rewrite that recomputes every hash without the journal key fails at once...
         rewritten = []
         previous = GENESIS_HASH
         for row in original:
@@ -385,20 +405,24 @@ def test_signed_checkpoints_catch_rewrites_and_truncation(clock: FakeClock) -> N
                 document["refs"],
             )
             rebuilt = encode_entry(row.seq, previous, draft)
-            rewritten.append(rebuilt)
+            rewritten.append(
+                JournalRow(row.seq, row.event_id, row.at_ms, rebuilt.body, rebuilt.hash)
+            )
             previous = rebuilt.hash
-        store._journal[:] = rewritten
-        assert alliance.verify_ledger().ok
-        # ...but not the signed checkpoint
-        report = alliance.verify_ledger(trusted_keys=trusted)
-        assert (report.ok, report.first_bad_seq) == (False, 3)
-        assert report.reason == "the journal no longer matches a signed checkpoint"
+        _replace_journal(alliance, rewritten)
+        report = alliance.verify_ledger()
+        assert (report.ok, report.entries, report.first_bad_seq) == (False, 0, 1)
 
-        store._journal[:] = original[:2]  # cut off below the checkpoint
+        # ...and a journal cut short below a signed checkpoint is named by it
+        _replace_journal(alliance, original[:2])
         report = alliance.verify_ledger(trusted_keys=trusted)
         assert (report.ok, report.reason) == (False, "entries signed in a checkpoint are missing")
+        # or, without checkpoints, against the head the host kept
+        head = original[-1]
+        report = alliance.verify_ledger(expect_head=(head.seq, head.hash))
+        assert not report.ok
 
-        store._journal[:] = original
+        _replace_journal(alliance, original)
         stranger = {"ops-2026": Ed25519PrivateKey.generate().public_key()}
         report = alliance.verify_ledger(trusted_keys=stranger)
         assert (report.ok, report.reason) == (False, "a checkpoint's signature is not valid")
@@ -492,7 +516,8 @@ def test_checkpoints_are_signed_every_n_entries_when_a_key_is_configured(clock: 
         alliance.add_campaign(make_campaign())
         for n in range(5):
             _sell(alliance, f"o{n}", "10.00")
-        assert [c.seq for c in alliance.store.checkpoints()] == [2, 4]
+        with alliance.store.reader() as tx:
+            assert [c.seq for c in tx.journal.checkpoints()] == [2, 4]
         assert alliance.verify_ledger(trusted_keys={"ops": key.public_key()}).ok
     with pytest.raises(InvalidInput, match="checkpoint_every"):
         Alliance.open(keys={"k1": SECRET}, checkpoint_every=0)

@@ -1,81 +1,163 @@
 """The ``Alliance``: the one object a host holds.
 
-It loads what a decision needs from the ``Store``, calls the pure core
-(links, attribution, commission arithmetic, fraud verdicts) and writes the
-result back in one transaction. It is the only layer that touches storage.
+It opens the store and composes the services (``alliance.catalog``,
+``.links``, ``.clicks``, ``.orders``, ``.ledger``, ``.review``, ``.payments``,
+``.traffic``, ``.fraud``, ``.enforcement``, ``.webhooks``); the fixed public
+contract delegates to them, and every other method is an alias of a service's
+(``_compat``). ``alliance.merchant(merchant_id)`` confines calls to one merchant.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping
-from datetime import timedelta
-from typing import Unpack
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
 
-from ._alliance_base import (
-    _COOKIE_FLAGS,
-    _MEMO_LIMIT,
-    _VISITOR_ID,
-    DEFAULT_CAMPAIGN_CACHE_TTL,
-    DEFAULT_CLICK_DEDUPE_WINDOW,
-    MAX_USER_AGENT_LENGTH,
-    AllianceOptions,
-    _new_click,
-    _new_click_record,
-    _new_cookie,
-)
-from ._orders import OrdersMixin
-from ._settlement import SettlementMixin
-from ._webhooks import WebhooksMixin
-from .errors import CampaignInactive, InvalidInput
-from .ids import new_id, new_id_pair
-from .models import Verdict
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ._compat import moved
+from ._services.catalog import CatalogService
+from ._services.clicks import ClickService, LinkService
+from ._services.enforcement import EnforcementService
+from ._services.fraud import FraudService
+from ._services.ledger import LedgerService
+from ._services.merchant import MerchantView
+from ._services.orders import OrderService
+from ._services.payouts import PayoutService
+from ._services.review import ReviewService
+from ._services.traffic import TrafficService
+from ._services.webhooks import WebhookService
+from ._services.wiring import build_services, reseal
+from .antifraud.facts import ClickRule, OrderRule
+from .antifraud.networks import NetworkKinds
+from .antifraud.useragents import BotUserAgents
+from .clock import Clock, SystemClock
+from .fx import FxRates
+from .models import Campaign, Commission, Order, OrderOutcome, RefundOutcome
+from .money import Money
+from .settings import AllianceSettings
 from .storage import open_store
-from .tracking.clicks import Click, append_click_id, referrer_host
+from .storage.contract import Store
+from .tracking.clicks import Click
 from .tracking.keys import Keyring
-from .tracking.landing import check_landing_url
-from .tracking.links import LinkClaims, decode_token, encode_token, expiry_from
+from .tracking.links import LinkClaims
 
-_COUNTRY = re.compile(r"[A-Z]{2}")
-
-__all__ = [
-    "DEFAULT_CAMPAIGN_CACHE_TTL",
-    "DEFAULT_CLICK_DEDUPE_WINDOW",
-    "MAX_USER_AGENT_LENGTH",
-    "Alliance",
-    "AllianceOptions",
-]
+__all__ = ["Alliance"]
 
 
-class Alliance(OrdersMixin, SettlementMixin, WebhooksMixin):
+class Alliance:
     """An affiliate alliance inside the host's platform.
 
     Open one with ``Alliance.open(url, keys=...)`` and share it across the
     host's threads; ``close()`` it (or use ``with``) on shutdown.
     """
 
+    def __init__(
+        self,
+        store: Store,
+        keys: Mapping[str, bytes] | Keyring,
+        *,
+        settings: AllianceSettings | None = None,
+        clock: Clock | None = None,
+        fx: FxRates | None = None,
+        bots: BotUserAgents | None = None,
+        networks: NetworkKinds | None = None,
+        click_rules: Sequence[ClickRule] = (),
+        order_rules: Sequence[OrderRule] = (),
+        checkpoint_key: tuple[str, Ed25519PrivateKey] | None = None,
+        **options: Any,
+    ) -> None:
+        if options.get("fraud", ...) is None:
+            options.pop("fraud")
+        self.settings = settings if settings is not None else AllianceSettings(**options)
+        services = build_services(
+            store,
+            keys,
+            settings=self.settings,
+            clock=clock if clock is not None else SystemClock(),
+            fx=fx,
+            bots=bots,
+            networks=networks,
+            click_rules=click_rules,
+            order_rules=order_rules,
+            checkpoint_key=checkpoint_key,
+        )
+        self._services = services
+        self.catalog: CatalogService = services.catalog
+        self.links: LinkService = services.links
+        self.clicks: ClickService = services.clicks
+        self.orders: OrderService = services.orders
+        self.ledger: LedgerService = services.ledger
+        self.review: ReviewService = services.review
+        self.payments: PayoutService = services.payouts
+        self.traffic: TrafficService = services.traffic
+        self.fraud: FraudService = services.fraud
+        self.enforcement: EnforcementService = services.enforcement
+        self.webhooks: WebhookService = services.webhooks
+
     @classmethod
     def open(
-        cls,
-        url: str = "memory://",
-        *,
-        keys: Mapping[str, bytes] | Keyring,
-        **options: Unpack[AllianceOptions],
+        cls, url: str = "memory://", *, keys: Mapping[str, bytes] | Keyring, **options: Any
     ) -> Alliance:
         """Open the store at ``url`` (``memory://`` or ``sqlite:///path.db``).
 
-        ``options`` are the keyword arguments of ``Alliance`` itself.
+        ``options`` are the keyword arguments of ``Alliance`` itself, the
+        fields of ``AllianceSettings`` among them.
         """
-        keyring = keys if isinstance(keys, Keyring) else Keyring(keys)
         store = open_store(url)
         try:
-            return cls(store, keyring, **options)
+            return cls(store, keys, **options)
         except BaseException:
             store.close()
             raise
 
-    # -- links ------------------------------------------------------------------------------
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self._services.ctx.store
+
+    @property
+    def clock(self) -> Clock:
+        return self._services.ctx.clock
+
+    @property
+    def keyring(self) -> Keyring:
+        return self._services.ctx.keyring
+
+    def merchant(self, merchant_id: str) -> MerchantView:
+        """A handle whose every call is confined to one merchant's data."""
+        return MerchantView(self._services, merchant_id)
+
+    def reseal_secrets(self) -> int:
+        """Seal every secret kept beside the data (the journal and pseudonym keys, webhook
+        secrets) with the keyring's newest key; how many. Call it after adding a key and
+        before removing the old one."""
+        return reseal(self._services)
+
+    def close(self) -> None:
+        try:
+            self.fraud.flush(self._services.ctx.now_ms())
+        finally:
+            self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the fixed public contract -----------------------------------------------------------
+    def add_campaign(
+        self, campaign: Campaign, *, plan_effective_from: datetime | None = None
+    ) -> Campaign:
+        return self.catalog.add_campaign(campaign, plan_effective_from=plan_effective_from)
+
     def create_link(
         self,
         *,
@@ -84,71 +166,19 @@ class Alliance(OrdersMixin, SettlementMixin, WebhooksMixin):
         landing_url: str,
         sub_ids: Mapping[str, str] | None = None,
         expires_in: timedelta | None = None,
+        merchant_id: str | None = None,
     ) -> str:
-        """A signed tracking link for an affiliate to promote a campaign."""
-        now = self._clock.timestamp()
-        campaign = self._campaign_view(campaign_id, now).campaign
-        if not campaign.active:
-            raise CampaignInactive(campaign_id, landing_url)
-        check_landing_url(landing_url, campaign.landing_domains)
-        token = encode_token(
-            self._keyring.signing_key,
+        return self.links.create(
             affiliate_id=affiliate_id,
             campaign_id=campaign_id,
             landing_url=landing_url,
-            sub_ids=sub_ids or {},
-            issued_at_ts=int(now),
-            expires_at_ts=expiry_from(
-                now, None if expires_in is None else expires_in.total_seconds()
-            ),
-            merchant_id=campaign.merchant_id,
+            sub_ids=sub_ids,
+            expires_in=expires_in,
+            merchant_id=merchant_id,
         )
-        return f"{self._redirect_base}/{token}"
 
     def verify_link(self, url: str) -> LinkClaims:
-        """The claims of a link (or bare token), or a ``LinkError`` subclass.
-
-        Checks the signature and expiry only; ``track_click`` also checks the
-        campaign and the landing URL.
-        """
-        return decode_token(self._keyring, url, self._clock.timestamp())
-
-    def track_impression(
-        self, url: str, *, visitor_id: str, user_agent: str | None = None
-    ) -> str | None:
-        """Record that a visitor saw an affiliate's link (for view-through attribution).
-
-        Verifies the link and its campaign like ``track_click`` and returns the
-        impression's id; a known bot's impression is not recorded (None).
-        Views count towards an order only where the campaign's policy sets a
-        ``view_through`` window.
-        """
-        now = self._clock.timestamp()
-        claims = decode_token(self._keyring, url, now)
-        campaign = self._campaign_view(claims.campaign_id, now).campaign
-        if not campaign.active:
-            raise CampaignInactive(campaign.campaign_id, claims.landing_url)
-        if not _VISITOR_ID.fullmatch(visitor_id):
-            raise InvalidInput("visitor_id must be 8-64 letters, digits, '-' or '_'")
-        agent = self._user_agents.get(user_agent) or self._user_agent(user_agent)
-        if agent.verdict.decision == "block":
-            return None
-        now_ms = int(now * 1000)
-        impression_id = new_id(now_ms)
-        data = [claims.affiliate_id, claims.campaign_id, campaign.merchant_id, now_ms]
-        self._store.put_record(
-            "impression", f"{visitor_id}/{now_ms:015d}/{impression_id}", json.dumps(data)
-        )
-        return impression_id
-
-    def _stored_verdict(self, verdict_json: str) -> Verdict:
-        verdict = self._verdicts.get(verdict_json)
-        if verdict is None:
-            verdict = Verdict.model_validate_json(verdict_json)
-            if len(self._verdicts) >= _MEMO_LIMIT:
-                self._verdicts.clear()
-            self._verdicts[verdict_json] = verdict
-        return verdict
+        return self.links.verify(url)
 
     def track_click(
         self,
@@ -161,89 +191,92 @@ class Alliance(OrdersMixin, SettlementMixin, WebhooksMixin):
         country: str | None = None,
         device_id: str | None = None,
     ) -> Click:
-        """Verify a link, record the click and say where to send the visitor.
+        return self.clicks.track(
+            url,
+            ip=ip,
+            user_agent=user_agent,
+            referrer=referrer,
+            visitor_id=visitor_id,
+            country=country,
+            device_id=device_id,
+        )
 
-        Raises a ``LinkError`` for a bad, expired or re-pointed link and a
-        ``CampaignError`` when its campaign is gone or paused. A known bot gets
-        a ``block`` verdict but still its redirect; it never earns commission.
-        ``country`` (ISO 3166 alpha-2, from the host's geo lookup) is kept with
-        the click so an order from another country can be questioned.
-        ``device_id`` (the host's device fingerprint, if it has one) is counted
-        for velocity and checked against the blacklist; it is not stored.
-        """
-        if device_id is not None and not _VISITOR_ID.fullmatch(device_id):
-            raise InvalidInput("device_id must be 8-64 letters, digits, '-' or '_'")
-        if country is not None and not _COUNTRY.fullmatch(country):
-            raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code like 'DE'")
-        now = self._clock.timestamp()
-        now_ms = int(now * 1000)
-        claims = decode_token(self._keyring, url, now)
-        view = self._campaign_view(claims.campaign_id, now)
-        campaign = view.campaign
-        if not campaign.active:
-            raise CampaignInactive(campaign.campaign_id, claims.landing_url)
-        view.landing.check(claims.landing_url)
-        agent = self._user_agents.get(user_agent) or self._user_agent(user_agent)
-        click_id, new_visitor = new_id_pair(now_ms)
-        if visitor_id is not None and _VISITOR_ID.fullmatch(visitor_id):
-            dedupe_since: int | None = now_ms - self._dedupe_ms
-        else:
-            visitor_id = new_visitor
-            dedupe_since = None
-        if ip:  # parsed once: its hash, its network and its kind all come from this
-            packed_ip: bytes | None
-            packed_ip, ip_network = self._ips.parse(ip)
-            ip_hash: str | None = self._ips.digest(packed_ip)
-        else:
-            packed_ip = ip_hash = ip_network = None
-        if agent.verdict.decision == "block":
-            verdict, verdict_json = agent.verdict, agent.verdict_json
-        else:
-            verdict, verdict_json = self._click_verdict(
-                url,
-                agent,
-                view.fraud,
-                affiliate_id=claims.affiliate_id,
-                visitor_id=None if dedupe_since is None else visitor_id,
-                packed_ip=packed_ip,
-                ip_network=ip_network,
-                device_id=device_id,
-                now_ms=now_ms,
-            )
-        record, created = self._store.record_click(
-            _new_click_record(
-                (
-                    click_id,
-                    visitor_id,
-                    claims.link_id,
-                    claims.affiliate_id,
-                    claims.campaign_id,
-                    campaign.merchant_id,
-                    claims.landing_url,
-                    claims.sub_fields,
-                    now_ms,
-                    ip_hash,
-                    ip_network,
-                    agent.ua_hash,
-                    referrer_host(referrer) if referrer else None,
-                    verdict.decision,
-                    verdict_json,
-                    country,
-                )
-            ),
-            dedupe_since_ms=dedupe_since,
+    def record_order(
+        self,
+        order: Order,
+        *,
+        visitor_id: str | None = None,
+        click_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> OrderOutcome:
+        return self.orders.record(
+            order, visitor_id=visitor_id, click_id=click_id, ip=ip, user_agent=user_agent
         )
-        return _new_click(
-            (
-                record.click_id,
-                visitor_id,
-                append_click_id(claims.landing_url, self._click_param, record.click_id),
-                verdict if created else self._stored_verdict(record.verdict_json),
-                _new_cookie(
-                    (self._cookie_name, visitor_id, view.window_ms // 1000, *_COOKIE_FLAGS)
-                ),
-                claims,
-                record.clicked_at_ms,
-                not created,
-            )
+
+    def refund(
+        self,
+        merchant_id: str,
+        order_id: str,
+        amount: Money | None = None,
+        *,
+        refund_id: str | None = None,
+    ) -> RefundOutcome:
+        return self.orders.refund(merchant_id, order_id, amount, refund_id=refund_id)
+
+    def commissions(
+        self,
+        *,
+        merchant_id: str | None = None,
+        affiliate_id: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Commission]:
+        return self.ledger.commissions(
+            merchant_id=merchant_id, affiliate_id=affiliate_id, order_id=order_id
         )
+
+    # -- moved to the services (aliases) -----------------------------------------------------
+    add_merchant = moved("catalog", CatalogService.add_merchant)
+    add_affiliate = moved("catalog", CatalogService.add_affiliate)
+    affiliate = moved("catalog", CatalogService.affiliate)
+    plan_versions = moved("catalog", CatalogService.plan_versions)
+    campaign = moved("catalog", CatalogService.campaign)
+    campaigns = moved("catalog", CatalogService.campaigns)
+    assign_coupon = moved("catalog", CatalogService.assign_coupon)
+    track_impression = moved("clicks", ClickService.track_impression)
+    statements = moved("ledger", LedgerService.statements)
+    invoices = moved("ledger", LedgerService.invoices)
+    reconcile = moved("ledger", LedgerService.reconcile)
+    checkpoint = moved("ledger", LedgerService.checkpoint)
+    signed_statements = moved("ledger", LedgerService.signed_statements)
+    verify_ledger = moved("ledger", LedgerService.verify_ledger)
+    approve_due = moved("review", ReviewService.approve_due)
+    approve = moved("review", ReviewService.approve)
+    freeze = moved("review", ReviewService.freeze)
+    release = moved("review", ReviewService.release)
+    reject = moved("review", ReviewService.reject)
+    review_queue = moved("review", ReviewService.review_queue)
+    pay_approved = moved("payments", PayoutService.pay_approved)
+    payouts = moved("payments", PayoutService.payouts)
+    settle_clicks = moved("traffic", TrafficService.settle_clicks)
+    record_impressions = moved("traffic", TrafficService.count_impressions)
+    close_period = moved("traffic", TrafficService.close_period)
+    blacklist = moved("fraud", FraudService.blacklist)
+    blacklisted = moved("fraud", FraudService.blacklisted)
+    complain = moved("fraud", FraudService.complain)
+    grade = moved("fraud", FraudService.grade)
+    channel_grades = moved("fraud", FraudService.channel_grades)
+    identity_hashes = moved("fraud", FraudService.identity_hashes)
+    enforce = moved("enforcement", EnforcementService.enforce)
+    enforcements = moved("enforcement", EnforcementService.enforcements)
+    subscribe = moved("webhooks", WebhookService.subscribe)
+    subscription = moved("webhooks", WebhookService.subscription)
+    subscriptions = moved("webhooks", WebhookService.subscriptions)
+    enable = moved("webhooks", WebhookService.enable)
+    retry_now = moved("webhooks", WebhookService.retry_now)
+    delivery_log = moved("webhooks", WebhookService.delivery_log)
+    dead_letters = moved("webhooks", WebhookService.dead_letters)
+    replay = moved("webhooks", WebhookService.replay)
+    prune_outbox = moved("webhooks", WebhookService.prune_outbox)
+    dispatcher = moved("webhooks", WebhookService.dispatcher)
+    async_dispatcher = moved("webhooks", WebhookService.async_dispatcher)

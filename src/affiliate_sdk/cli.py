@@ -129,24 +129,27 @@ def _keys_from_env() -> dict[str, bytes]:
 
 def _webhooks(args: argparse.Namespace) -> int:
     import json
-    import os
     from datetime import datetime, timedelta
 
     from affiliate_sdk.alliance import Alliance
-    from affiliate_sdk.webhooks.dispatcher import load_state
+    from affiliate_sdk.storage.rows import DeliveryCursor
 
     if not args.db.is_file():
         print(f"affiliate-sdk: no database at {args.db}", file=sys.stderr)
         return 2
-    # Delivering opens the subscriptions' sealed secrets with the alliance's keys
-    # (AFFILIATE_SDK_KEYS="id=hex,id=hex"); the other commands need none.
-    keys = _keys_from_env() or {"cli": os.urandom(32)}
+    # The alliance's keys open its sealed secrets (AFFILIATE_SDK_KEYS="id=hex,id=hex").
+    keys = _keys_from_env()
+    if not keys:
+        print("affiliate-sdk: set AFFILIATE_SDK_KEYS to the alliance's keys", file=sys.stderr)
+        return 2
     with Alliance.open(f"sqlite:///{args.db}", keys=keys) as alliance:
         command = args.hooks_command
         if command == "list":
             for sub in alliance.subscriptions():
-                state = load_state(alliance.store, sub.subscription_id)
-                dead = alliance.dead_letters(sub.subscription_id)
+                with alliance.store.reader() as tx:
+                    found = tx.webhooks.cursor(sub.scope, sub.subscription_id)
+                state = found or DeliveryCursor()
+                dead = alliance.dead_letters(sub.subscription_id, scope=sub.scope)
                 status = "active" if sub.active else f"disabled ({sub.disabled_reason})"
                 owner = sub.owner + (f"/{sub.owner_id}" if sub.owner_id else "")
                 print(

@@ -19,9 +19,6 @@ import affiliate_sdk
 PACKAGE = Path(affiliate_sdk.__file__).parent
 PURE_PACKAGES = ("tracking", "attribution", "commission", "antifraud")
 FORBIDDEN = ("affiliate_sdk.storage", "affiliate_sdk._services")
-#: Modules that still import the legacy storage until the services replace them; each
-#: entry goes with its module (a test below fails once it is no longer needed).
-LEGACY: frozenset[str] = frozenset({"affiliate_sdk.antifraud.shared"})
 
 
 def _module_name(path: Path) -> str:
@@ -69,12 +66,7 @@ def _violations() -> dict[str, set[str]]:
 
 def test_the_pure_packages_import_neither_storage_nor_services() -> None:
     found = _violations()
-    assert {module: sorted(found[module]) for module in found.keys() - LEGACY} == {}
-
-
-def test_legacy_allowances_are_still_needed() -> None:
-    stale = sorted(LEGACY - _violations().keys())
-    assert stale == [], "remove these from LEGACY: they no longer import storage or services"
+    assert {module: sorted(found[module]) for module in found} == {}
 
 
 @pytest.mark.parametrize(

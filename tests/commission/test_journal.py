@@ -80,12 +80,16 @@ def test_unkeyed_entries_verify_before_the_first_keyed_one_and_not_after() -> No
     second = _v1(2, first[1])
     body, tag = encode_entry(3, second[1], _draft(3), KEY)
     assert verify_chain([first, second, (body, tag)], KEY)[0] == 3
-    # A rewritten legacy entry no longer matches what the keyed entry bound.
+    # A rewritten legacy entry no longer matches what the keyed entry bound, so
+    # nothing before the break is trusted either.
     rewritten = _v1(2, first[1])[0].replace(b"old2", b"new2")
     relinked = (rewritten, hashlib.sha256(first[1] + rewritten).digest())
-    assert verify_chain([first, relinked, (body, tag)], KEY)[0] == 2
+    assert verify_chain([first, relinked, (body, tag)], KEY)[0] == 0
     # An unkeyed entry appended after a keyed one is refused.
     assert verify_chain([first, second, (body, tag), _v1(4, tag)], KEY)[0] == 3
+    # Unkeyed entries that no keyed entry binds verify nothing: a journal rewritten
+    # without the key, every entry re-hashed with SHA-256, is not trusted.
+    assert verify_chain([first, second], KEY)[0] == 0
 
 
 def test_an_entry_that_does_not_balance_is_refused() -> None:

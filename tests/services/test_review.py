@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from affiliate_sdk._services.review import APPROVE_PAGE
 from affiliate_sdk.errors import CommissionStateError, LedgerTampered, UnknownCommission
 from affiliate_sdk.money import Money
+from affiliate_sdk.storage.rows import LineRow
 
 from .books import HOLD, START, Books, line
 
@@ -146,3 +149,50 @@ def test_a_forged_line_is_not_approved(books: Books) -> None:
     with pytest.raises(LedgerTampered):
         books.review.approve_due(START + HOLD)
     assert books.row(a.entry_id).line.status == "pending"
+
+
+def test_approve_due_of_one_merchant_asks_the_store_for_its_lines_alone(
+    books: Books, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    books.book(*(line("1.00", merchant_id="m2", order_id=f"o{i}") for i in range(APPROVE_PAGE)))
+    mine = books.book(line("2.00", order_id="o1"))[0]
+    repo = type(books.store._uow.ledger)
+    due = repo.due
+    asked: list[str | None] = []
+
+    def spy(self: Any, **kwargs: Any) -> list[LineRow]:
+        asked.append(kwargs.get("merchant_id"))
+        rows: list[LineRow] = due(self, **kwargs)
+        return rows
+
+    monkeypatch.setattr(repo, "due", spy)
+    approved = books.review.approve_due(START + HOLD, merchant_id="m1")
+    assert [x.entry_id for x in approved] == [mine.entry_id]
+    assert asked == ["m1"]  # one short page: the other merchant's lines are never read
+    assert len(books.entries("commission.approved")) == 1
+
+
+def test_live_amounts_are_read_with_one_query_per_page(
+    books: Books, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    booked = books.book(*(line("1.00", order_id=f"o{i}") for i in range(3)))
+    books.refund(booked[1], "0.40", at=START)
+    repo = type(books.store._uow.ledger)
+    by_orders = repo.by_orders
+    asked: list[list[tuple[str, str]]] = []
+
+    def spy(self: Any, orders: Sequence[tuple[str, str]]) -> list[LineRow]:
+        asked.append(list(orders))
+        rows: list[LineRow] = by_orders(self, orders)
+        return rows
+
+    def refused(self: Any, merchant_id: str, order_id: str) -> list[LineRow]:
+        raise AssertionError("an order's lines were read one order at a time")
+
+    monkeypatch.setattr(repo, "by_orders", spy)
+    monkeypatch.setattr(repo, "by_order", refused)
+    books.review.approve([x.entry_id for x in booked])
+    assert asked == [[("m1", "o0"), ("m1", "o1"), ("m1", "o2")]]
+    (entry,) = books.entries("commission.approved")
+    moved = [amount for account, amount, _ in entry["postings"] if account.endswith("/approved")]
+    assert moved == ["1.00", "0.60", "1.00"]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Final
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from affiliate_sdk._services.projections import order_doc, order_key
+from affiliate_sdk._services.verification import VERIFY_PAGE, Verifier
 from affiliate_sdk.commission.journal import canonical
 from affiliate_sdk.models import LedgerVerification
 from affiliate_sdk.money import Money
 from affiliate_sdk.storage.memory._ledger import _keys
-from affiliate_sdk.storage.rows import JournalRow
+from affiliate_sdk.storage.rows import JournalRow, Mark, OrderRow, PeriodTotals
 
 from .books import START, Books, CampaignShelf, line
 from .test_traffic import campaign
@@ -20,6 +24,8 @@ from .test_traffic import campaign
 DAY = timedelta(days=1)
 MARK = "impressions-batch/m1/c1/b1"
 TOTALS = "impressions/m1/c1/a1"
+#: Page sizes the replay is run with: one row per page, and the default.
+PAGES: Final = (1, VERIFY_PAGE)
 
 
 def _everything(books: Books) -> list[str]:
@@ -98,7 +104,9 @@ def test_an_edited_mark(books: Books) -> None:
 
 def test_a_deleted_payout_run(books: Books) -> None:
     _everything(books)
-    del books.store._uow.ledger._runs["r1"]  # type: ignore[attr-defined]
+    ledger = books.store._uow.ledger
+    del ledger._runs["r1"]  # type: ignore[attr-defined]
+    ledger._run_order.remove("r1")  # type: ignore[attr-defined]
     assert "missing" in _failed(books.ledger.verify_ledger(), "runs", "r1")
 
 
@@ -159,9 +167,110 @@ def test_runs_record_their_payouts(books: Books, run: str) -> None:
     _everything(books)
     books.payouts.pay_approved(run_id="r2", now=START + DAY)
     ledger = books.store._uow.ledger
-    ledger._runs[run] = []  # type: ignore[attr-defined]
+    ledger._runs[run] = ledger._runs[run]._replace(batches=[])  # type: ignore[attr-defined]
     result = books.ledger.verify_ledger()
     if run == "r2":  # an empty run stays empty
         assert result.ok
     else:
         assert "payouts differ" in _failed(result, "runs", "r1")
+
+
+# -- rows no journal entry wrote, and orders' money ----------------------------------------
+def _order(merchant_id: str, order_id: str, *, seq: int | None) -> OrderRow:
+    return OrderRow(
+        merchant_id, order_id, "f" * 64, "CNY", 19900, 0, 0, 0, None, None, "{}", seq=seq
+    )
+
+
+def _verify(books: Books, page: int) -> LedgerVerification:
+    with books.store.reader() as tx:
+        return Verifier(books.ctx.chain, page=page).verify(tx)
+
+
+def _record_order(books: Books, merchant_id: str, order_id: str, *, stored: bool = True) -> str:
+    """An order's money written the way the SDK writes it: a journal entry, then the row
+    (unless not ``stored``: then the row is lost, as if deleted behind the SDK's back)."""
+    row = _order(merchant_id, order_id, seq=None)
+    key = order_key(merchant_id, order_id)
+    entry = books.write("order.recorded", [], [], at=START, extra={"orders": {key: order_doc(row)}})
+    if stored:
+        with books.store.transaction() as tx:
+            tx.orders.insert(row._replace(seq=entry.seq))
+    return key
+
+
+def _extra_order(books: Books, seq: int) -> tuple[str, str]:
+    with books.store.transaction() as tx:
+        tx.orders.insert(_order("m9", "o/9", seq=seq))
+    return "orders", order_key("m9", "o/9")
+
+
+def _extra_mark(books: Books, seq: int) -> tuple[str, str]:
+    with books.store.transaction() as tx:
+        assert tx.periods.put_mark(Mark("impressions-batch/m1/c1/b2", "400", seq))
+    return "marks", "impressions-batch/m1/c1/b2"
+
+
+def _extra_totals(books: Books, seq: int) -> tuple[str, str]:
+    with books.store.transaction() as tx:
+        tx.periods.put([PeriodTotals("impressions/m1/c1/a9", volume=Decimal(400), seq=seq)])
+    return "periods", "impressions/m1/c1/a9"
+
+
+def _extra_run(books: Books, seq: int) -> tuple[str, str]:
+    with books.store.transaction() as tx:
+        tx.ledger.insert_payouts("r0", [], seq=seq)
+    return "runs", "r0"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_clean_ledger_verifies_page_by_page(books: Books, page: int) -> None:
+    _everything(books)
+    _record_order(books, "m1", "o1")
+    _record_order(books, "m2", "o1")
+    head = books.head()
+    assert head is not None
+    assert _verify(books, page) == LedgerVerification(ok=True, entries=head.seq)
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("add", [_extra_order, _extra_mark, _extra_totals, _extra_run])
+def test_a_row_no_journal_entry_wrote(
+    books: Books, add: Callable[[Books, int], tuple[str, str]], page: int
+) -> None:
+    _everything(books)
+    _record_order(books, "m1", "o1")
+    head = books.head()
+    assert head is not None
+    family, key = add(books, head.seq)  # it even names a real entry
+    for result in (_verify(books, page), books.ledger.verify_ledger()):
+        assert "no journal entry wrote it" in _failed(result, family, key)
+        assert result.first_bad_seq == head.seq
+        assert result.entries == head.seq
+
+
+def test_an_extra_row_without_a_seq_names_no_entry(books: Books) -> None:
+    _everything(books)
+    _extra_order(books, 0)
+    result = books.ledger.verify_ledger()
+    _failed(result, "orders", order_key("m9", "o/9"))
+    assert result.first_bad_seq is None
+
+
+def test_an_edited_order(books: Books) -> None:
+    _everything(books)
+    key = _record_order(books, "m1", "o1")
+    head = books.head()
+    assert head is not None
+    with books.store.transaction() as tx:
+        tx.orders.set_refunded("m1", "o1", 100, head.seq)  # a refund no entry booked
+    assert "differs" in _failed(books.ledger.verify_ledger(), "orders", key)
+
+
+def test_a_deleted_order(books: Books) -> None:
+    _everything(books)
+    _record_order(books, "m1", "o1")
+    key = _record_order(books, "m2", "o2", stored=False)
+    result = books.ledger.verify_ledger()
+    assert "missing" in _failed(result, "orders", key)
+    assert result.first_bad_seq == books.head().seq  # type: ignore[union-attr]

@@ -74,9 +74,15 @@ def test_the_command_lists_dispatches_retries_and_replays(
             _subscribe(alliance, f"{receiver.url}/hook")
             _order(alliance, clock, 1)
             _order(alliance, clock, 2)
-        # Delivering needs the alliance's keys: the secrets are sealed with them.
+        # Every command needs the alliance's keys: its data keys and the secrets are sealed.
+        assert main(["webhooks", "dispatch", "--db", str(db), "--allow-private"]) == 2
+        assert "AFFILIATE_SDK_KEYS" in capsys.readouterr().err
+        assert main(["webhooks", "list", "--db", str(db)]) == 2
+        assert "AFFILIATE_SDK_KEYS" in capsys.readouterr().err
+        monkeypatch.setenv("AFFILIATE_SDK_KEYS", f"k9={bytes(range(50, 82)).hex()}")
         assert main(["webhooks", "dispatch", "--db", str(db), "--allow-private"]) == 1
-        assert "sealed" in capsys.readouterr().err and receiver.received == []
+        assert "sealed with keyring key 'k1'" in capsys.readouterr().err  # the key to bring
+        assert receiver.received == []
         monkeypatch.setenv("AFFILIATE_SDK_KEYS", f"k1={SECRET.hex()}")
         receiver.script.append(Answer(410))
         assert main(["webhooks", "dispatch", "--db", str(db), "--allow-private"]) == 0

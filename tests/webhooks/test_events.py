@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from affiliate_sdk import Alliance, Money, Order
-from affiliate_sdk.storage.records import OutboxRow
+from affiliate_sdk.storage.rows import OutboxRow
 from affiliate_sdk.testing import FakeClock
 from affiliate_sdk.webhooks.events import (
     EVENT_TYPES,
@@ -37,7 +37,8 @@ def _events(alliance: Alliance, after: int = 0) -> list[Event]:
 
 
 def _rows(alliance: Alliance, after: int = 0) -> list[OutboxRow]:
-    return alliance.store.events_after(after, limit=1000)
+    with alliance.store.reader() as tx:
+        return tx.outbox.after(after, limit=1000)
 
 
 def _click(alliance: Alliance, clock: FakeClock) -> str:
@@ -135,16 +136,22 @@ def test_a_failed_state_change_leaves_no_event(
     alliance: Alliance, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     click_id = _click(alliance, clock)
+    with alliance.store.reader() as tx:
+        uow = tx
+    written: list[int] = []
 
     def broken(*_: object) -> None:
+        # The order is stored last: its events are in the outbox already, uncommitted.
+        written.append(len(uow.outbox.after(0, limit=1000)))
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(alliance.store, "insert_order", broken)
+    monkeypatch.setattr(type(uow.orders), "insert", broken)
     with pytest.raises(RuntimeError):
         alliance.record_order(
             Order(order_id="o1", merchant_id="m1", total=Money("10.00", "USD")), click_id=click_id
         )
-    assert _rows(alliance) == []
+    assert written and written[0] > 0  # the events were written in the failed transaction...
+    assert _rows(alliance) == []  # ...and went with it
 
 
 def test_a_blocked_order_tells_no_affiliate(alliance: Alliance, clock: FakeClock) -> None:

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from affiliate_sdk import Alliance, WebhookError
+from affiliate_sdk._services.wiring import DATA_KEYS
 from affiliate_sdk.testing import FakeClock
 from affiliate_sdk.tracking.keys import Keyring
 from affiliate_sdk.webhooks.sealing import SecretBox
 from affiliate_sdk.webhooks.signing import verify_signature
-from affiliate_sdk.webhooks.subscriptions import Subscription
+from affiliate_sdk.webhooks.subscriptions import PLATFORM_SCOPE, Subscription
 
 from ..conftest import SECRET, make_campaign
 from .receiver import Receiver
@@ -22,9 +23,10 @@ NEW_KEY = bytes(range(100, 132))
 
 
 def _stored_secrets(alliance: Alliance) -> list[str]:
-    raw = alliance.store.get_record("webhook_subscription", "s1")
-    assert raw is not None
-    secrets: list[str] = json.loads(raw)["secrets"]
+    with alliance.store.reader() as tx:
+        row = tx.webhooks.get_subscription(PLATFORM_SCOPE, "s1")
+    assert row is not None
+    secrets: list[str] = json.loads(row.data)["secrets"]
     return secrets
 
 
@@ -58,9 +60,12 @@ def test_rotation_reseals_and_a_removed_key_is_named(clock: FakeClock, tmp_path:
     with Alliance.open(url, keys={"k1": SECRET}, clock=clock) as alliance:
         _subscribe(alliance, "https://hooks.example/in")
     with Alliance.open(url, keys={"k1": SECRET, "k2": NEW_KEY}, clock=clock) as alliance:
-        assert alliance.reseal_secrets() == 1
+        # The alliance reseals its sealed data keys too, besides s1's secret.
+        assert alliance.reseal_secrets() == len(DATA_KEYS) + 1
         [stored] = _stored_secrets(alliance)
         assert stored.startswith("sealed:v1:k2:")
+    with Alliance.open(url, keys={"k2": NEW_KEY}, clock=clock) as alliance:  # k1 is gone
+        assert _stored_secrets(alliance) == [stored]
     box = SecretBox(Keyring({"k2": NEW_KEY}))
     assert box.open(stored, "s1") == HOOK_SECRET  # the old key is no longer needed
     with pytest.raises(WebhookError, match="'k2'"):

@@ -143,6 +143,10 @@ class CatalogService:
             campaign.fraud if campaign.fraud is not None else self._ctx.settings.fraud,
         )
 
+    def campaign_view(self, merchant_id: str | None, campaign_id: str) -> CampaignView:
+        """The campaign's view now (see ``view``)."""
+        return self.view(merchant_id, campaign_id, self._ctx.clock.timestamp())
+
     def campaign(self, campaign_id: str, *, merchant_id: str | None = None) -> Campaign:
         return self.view(merchant_id, campaign_id, self._ctx.clock.timestamp()).campaign
 

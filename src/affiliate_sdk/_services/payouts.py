@@ -169,8 +169,8 @@ class PayoutService:
             {"payouts": payout_ids},
             {"runs": {run_id: run_doc(payout_ids)}},
         )
-        self._writer.append(tx, draft)
-        tx.ledger.insert_payouts(run_id, paid)
+        entry = self._writer.append(tx, draft)
+        tx.ledger.insert_payouts(run_id, paid, seq=entry.seq)
 
     def payouts(
         self, *, run_id: str | None = None, affiliate_id: str | None = None

@@ -62,8 +62,10 @@ class ReviewService:
     ) -> list[Commission]:
         """Approve every pending commission whose hold period has ended by ``now``.
 
-        Due lines are read in keyset pages of ``APPROVE_PAGE``, each page
-        approved by one journal entry, all in one unit of work.
+        Due lines (of ``merchant_id`` alone, when given: the store filters
+        them) are read in keyset pages of ``APPROVE_PAGE``, each page approved
+        by one journal entry, all in one unit of work. The amounts moved are
+        net of reversals, read for each page's orders in one query.
         """
         at = now or self._ctx.clock.now()
         until_ms = to_ms(at)
@@ -72,7 +74,11 @@ class ReviewService:
             after: str | None = None
             while True:
                 page = tx.ledger.due(
-                    status="pending", until_ms=until_ms, after=after, limit=APPROVE_PAGE
+                    status="pending",
+                    until_ms=until_ms,
+                    after=after,
+                    limit=APPROVE_PAGE,
+                    merchant_id=merchant_id,
                 )
                 due = [row for row in page if _is_due(row.line, at, merchant_id)]
                 moved = self.transition(

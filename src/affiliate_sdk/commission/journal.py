@@ -192,20 +192,22 @@ def verify_chain(
     ``links`` are the ``(body, tag)`` of each entry in sequence order. Each
     stored tag must equal the chained tag of its body; since a body holds its
     own sequence number and its predecessor's tag, an edited, deleted,
-    inserted or reordered entry breaks the chain right there. Once a keyed
-    (version 2) entry is seen, an unkeyed one after it is a break: the keyed
-    chain cannot be continued without the key. Returns how many entries
-    verified before the first broken link and the verified tags at the
-    positions in ``marks``. ``diagnose`` says why a link broke.
+    inserted or reordered entry breaks the chain right there. Unkeyed
+    (version 1) entries count only once a keyed entry after them binds them:
+    a journal rewritten without the key (every entry unkeyed and re-hashed)
+    verifies nothing, and an unkeyed entry after a keyed one is a break.
+    Returns how many entries verified before the first broken or unbound
+    link and the tags at the positions in ``marks``. ``diagnose`` says why a
+    link broke.
     """
     sha256 = hashlib.sha256
     tag = key.tag
     wanted = set(marks)
     found: dict[int, bytes] = {}
     previous = start
-    checked = 0
+    checked = 0  # entries verified and bound by a keyed entry at or after them
     keyed = False
-    for body, digest in links:
+    for position, (body, digest) in enumerate(links, start=1):
         if body.endswith(_V1_SUFFIX):
             if keyed or sha256(previous + body).digest() != digest:
                 break
@@ -214,9 +216,10 @@ def verify_chain(
         else:
             keyed = True
         previous = digest
-        checked += 1
-        if wanted and checked in wanted:
-            found[checked] = previous
+        if keyed:
+            checked = position
+        if wanted and position in wanted:
+            found[position] = previous
     return checked, found
 
 

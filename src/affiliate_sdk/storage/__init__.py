@@ -1,4 +1,4 @@
-"""Where the alliance keeps its state: the ``Store`` protocol and its backends.
+"""Where the alliance keeps its state: the storage contract and its backends.
 
 ``open_store(url)`` picks a backend by URL scheme:
 
@@ -6,30 +6,38 @@
 * ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` — the
   embedded default, durable, no server. Add ``?click_commit=immediate`` to
   commit each click before ``track_click`` returns instead of in the
-  background (see ``affiliate_sdk.storage.legacy_sqlite``).
+  background (see ``affiliate_sdk.storage.sqlite``).
+
+The contract (``storage.contract``): a ``Store`` yields units of work whose
+repositories (one per aggregate) read and write typed rows
+(``storage.rows``); ``affiliate_sdk.testing.contract`` tests a backend of
+one's own against it.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Literal, cast
 from urllib.parse import parse_qs
 
 from affiliate_sdk.errors import UnsupportedStore
 
-from .base import Store
-from .legacy_memory import MemoryStore
-from .legacy_sqlite import ClickCommit, SQLiteStore
-from .records import ClickRecord, OrderRecord, RefundRecord
+from .contract import Store, UnitOfWork
+from .memory import MemoryStore
+from .rows import ClickRow
+from .sqlite import SQLiteStore
 
 __all__ = [
     "ClickRecord",
+    "ClickRow",
     "MemoryStore",
-    "OrderRecord",
-    "RefundRecord",
     "SQLiteStore",
     "Store",
+    "UnitOfWork",
     "open_store",
 ]
+
+#: The stored click under its earlier name.
+ClickRecord = ClickRow
 
 
 def open_store(url: str) -> Store:
@@ -43,5 +51,6 @@ def open_store(url: str) -> Store:
         commit = options.pop("click_commit", ["background"])
         if options or len(commit) != 1 or commit[0] not in ("background", "immediate"):
             raise UnsupportedStore(url)
-        return SQLiteStore(path[len(prefix) :], click_commit=cast(ClickCommit, commit[0]))
+        mode = cast(Literal["background", "immediate"], commit[0])
+        return SQLiteStore(path[len(prefix) :], click_commit=mode)
     raise UnsupportedStore(url)

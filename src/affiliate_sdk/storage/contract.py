@@ -174,6 +174,10 @@ class OrderRepo(Protocol):
         """Insert a refund (``DuplicateEntry`` when its ids exist)."""
         ...
 
+    def scan(self, *, after: tuple[str, str] | None = None, limit: int = 1000) -> list[OrderRow]:
+        """Up to ``limit`` orders by ``(merchant_id, order_id)`` after ``after`` (keyset pages)."""
+        ...
+
     def bind_renewals(self, merchant_id: str, subscription_id: str, click_id: str) -> None:
         """Remember which click earned a subscription's first order (the first binding wins)."""
         ...
@@ -206,6 +210,11 @@ class LedgerRepo(Protocol):
         """An order's lines, in booking order."""
         ...
 
+    def by_orders(self, orders: Sequence[tuple[str, str]]) -> list[LineRow]:
+        """The lines of these ``(merchant_id, order_id)`` orders, in booking order (one
+        round trip however many orders)."""
+        ...
+
     def query(
         self, where: LineFilter, *, after: str | None = None, limit: int = 1000
     ) -> list[LineRow]:
@@ -213,20 +222,41 @@ class LedgerRepo(Protocol):
         starting after the line ``after`` (keyset pages: pass the last ``entry_id``)."""
         ...
 
-    def due(self, *, status: str, until_ms: int, after: str | None, limit: int) -> list[LineRow]:
+    def due(
+        self,
+        *,
+        status: str,
+        until_ms: int,
+        after: str | None,
+        limit: int,
+        merchant_id: str | None = None,
+    ) -> list[LineRow]:
         """Up to ``limit`` lines of ``status`` held until ``until_ms`` or earlier (or not held),
-        in booking order after ``after``: what ``approve_due`` settles."""
+        of one merchant or all: what ``approve_due`` settles. Lines not held come first,
+        then by the end of their hold, lines due at the same instant in booking order; a
+        page starts after the line ``after`` in that order. Costs O(lines returned), not
+        O(lines of that status)."""
         ...
 
-    def insert_payouts(self, run_id: str, payouts: Sequence[PayoutRow]) -> None:
-        """Record a payout run and its batches (an empty run is recorded too);
-        ``DuplicateEntry`` when the run exists."""
+    def insert_payouts(self, run_id: str, payouts: Sequence[PayoutRow], *, seq: int) -> None:
+        """Record a payout run, written by journal entry ``seq``, and its batches (an empty
+        run is recorded too); ``DuplicateEntry`` when the run exists."""
         ...
 
     def payouts(
-        self, *, run_id: str | None = None, affiliate_id: str | None = None
+        self,
+        *,
+        run_id: str | None = None,
+        affiliate_id: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[PayoutRow]:
-        """Payout batches matching the filters, oldest run first."""
+        """Payout batches matching the filters, oldest run first, in keyset pages after the
+        batch ``after`` (a ``payout_id``); no ``limit``: all of them."""
+        ...
+
+    def runs(self, *, after: str | None = None, limit: int = 1000) -> list[tuple[str, int]]:
+        """``(run_id, seq)`` of up to ``limit`` payout runs, oldest first, after run ``after``."""
         ...
 
     def has_run(self, run_id: str) -> bool: ...
@@ -276,8 +306,18 @@ class PeriodRepo(Protocol):
         """Insert or replace totals by key."""
         ...
 
-    def scan(self, prefix: str) -> list[PeriodTotals]:
-        """Every total whose key starts with ``prefix``, by key."""
+    def scan(
+        self, prefix: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[PeriodTotals]:
+        """Totals whose key starts with ``prefix``, by key, after the key ``after``; no
+        ``limit``: all of them."""
+        ...
+
+    def marks(
+        self, prefix: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[Mark]:
+        """Marks whose key starts with ``prefix``, by key, after the key ``after``; no
+        ``limit``: all of them."""
         ...
 
     def get_mark(self, key: str) -> Mark | None: ...

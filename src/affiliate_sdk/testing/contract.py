@@ -634,6 +634,32 @@ class OrderContract:
             assert tx.orders.get_refund("m2", "o1", "r1") == _refund("m2", "o1", "r1", 300)
             assert tx.orders.get_refund("m1", "o1", "r2") is None
 
+    def test_scan_keyset_pages(self, store: Store) -> None:
+        keys = [("m2", "o1"), ("m1", "o2"), ("m10", "o1"), ("m1", "o1"), ("m1", "o/1")]
+        keys += [("m1", "\uffff"), ("m1", "o\U0001f600"), ("m1", "o1 "), ("m1", "O1")]
+        with store.transaction() as tx:
+            assert tx.orders.scan() == []
+            for n, (merchant_id, order_id) in enumerate(keys):
+                tx.orders.insert(_order(merchant_id, order_id, total=n))
+        with store.reader() as tx:
+
+            def page(after: tuple[str, str] | None, limit: int) -> list[tuple[str, str]]:
+                return [
+                    (o.merchant_id, o.order_id) for o in tx.orders.scan(after=after, limit=limit)
+                ]
+
+            assert page(None, 3) == [("m1", "O1"), ("m1", "o/1"), ("m1", "o1")]
+            assert page(("m1", "o1"), 3) == [("m1", "o1 "), ("m1", "o2"), ("m1", "o\U0001f600")]
+            assert page(("m1", "o\U0001f600"), 3) == [("m1", "\uffff"), ("m10", "o1"), ("m2", "o1")]
+            assert page(("m2", "o1"), 3) == []
+            assert page(("m1", "o1\x00"), 2) == [("m1", "o1 "), ("m1", "o2")]  # not stored
+            assert page(("m1", ""), 1) == [("m1", "O1")]
+            assert page(("m0", "zzz"), 1) == [("m1", "O1")]
+            assert page(("m10", ""), 9) == [("m10", "o1"), ("m2", "o1")]
+            assert page(None, 0) == []
+            assert tx.orders.scan(after=("m2", "o0"), limit=5) == [_order("m2", "o1", total=0)]
+            assert len(tx.orders.scan()) == len(keys)
+
     def test_renewal_clicks_first_binding_wins(self, store: Store) -> None:
         with store.transaction() as tx:
             assert tx.orders.renewal_click("m1", "s1") is None
@@ -678,6 +704,7 @@ class OrderContract:
             assert tx.orders.get_refund("m1", "o1", "r1") is None
             assert tx.orders.renewal_click("m1", "s1") is None
             assert tx.orders.get_binding("m1", "u1") is None
+            assert tx.orders.scan() == [_order("m1", "o1")]
             tx.orders.insert(_order("m1", "o2"))  # the refused ids are free again
             tx.orders.insert_refund(_refund())
 
@@ -795,6 +822,36 @@ class LedgerContract:
             mine = tx.ledger.query(LineFilter(affiliate_id="a1"), after="e6", limit=3)
             assert _ids(mine) == ["e7", "e8", "e10"]
 
+    def test_by_orders(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.ledger.append(
+                [
+                    _line("e1", merchant_id="m1", order_id="o1"),
+                    _line("e2", merchant_id="m2", order_id="o1"),
+                    _line("e3", merchant_id="m1", order_id="o2"),
+                    _line("e4", merchant_id="m1", order_id="o1"),
+                    _line("e5", merchant_id="m1", order_id="o/1"),
+                    _line("e6", merchant_id="m2", order_id="o2"),
+                ]
+            )
+        with store.reader() as tx:
+            assert _ids(tx.ledger.by_orders([("m1", "o1")])) == ["e1", "e4"]
+            wanted = [("m1", "o2"), ("m2", "o1"), ("m1", "o1")]
+            assert _ids(tx.ledger.by_orders(wanted)) == ["e1", "e2", "e3", "e4"]
+            assert _ids(tx.ledger.by_orders([("m1", "o1"), ("m1", "o1")])) == ["e1", "e4"]
+            assert _ids(tx.ledger.by_orders([("m2", "o2"), ("m1", "o/1")])) == ["e5", "e6"]
+            assert tx.ledger.by_orders([("m3", "o1"), ("m2", "o/1"), ("m1", "o%")]) == []
+            assert tx.ledger.by_orders([]) == []
+
+    def test_by_orders_of_many_orders(self, store: Store) -> None:
+        rows = [_line(f"e{n:04}", merchant_id="m3", order_id=f"o{n:04}") for n in range(1_200)]
+        with store.transaction() as tx:
+            tx.ledger.append(rows)
+        wanted = [("m3", f"o{n:04}") for n in reversed(range(1_200))]
+        with store.reader() as tx:
+            assert tx.ledger.by_orders([*wanted, ("m3", "o9999")]) == rows
+            assert tx.ledger.by_orders(wanted[::2]) == rows[1::2]
+
     def test_due(self, store: Store) -> None:
         with store.transaction() as tx:
             tx.ledger.append(
@@ -809,16 +866,130 @@ class LedgerContract:
             )
         with store.reader() as tx:
             due = tx.ledger.due(status="pending", until_ms=2_000, after=None, limit=10)
-            assert _ids(due) == ["e1", "e3", "e5"]
+            assert _ids(due) == ["e3", "e1", "e5"]  # not held first, then by end of hold
             due = tx.ledger.due(status="pending", until_ms=2_000, after=None, limit=2)
-            assert _ids(due) == ["e1", "e3"]
-            due = tx.ledger.due(status="pending", until_ms=2_000, after="e3", limit=2)
+            assert _ids(due) == ["e3", "e1"]
+            due = tx.ledger.due(status="pending", until_ms=2_000, after="e1", limit=2)
             assert _ids(due) == ["e5"]
             due = tx.ledger.due(status="pending", until_ms=9_000, after="e1", limit=10)
-            assert _ids(due) == ["e2", "e3", "e5", "e6"]
+            assert _ids(due) == ["e5", "e6", "e2"]
+            due = tx.ledger.due(status="pending", until_ms=9_000, after="e3", limit=10)
+            assert _ids(due) == ["e1", "e5", "e6", "e2"]
+            due = tx.ledger.due(status="pending", until_ms=999, after=None, limit=10)
+            assert _ids(due) == ["e3"]
             due = tx.ledger.due(status="frozen", until_ms=9_000, after=None, limit=10)
             assert _ids(due) == ["e4"]
             assert tx.ledger.due(status="paid", until_ms=9_000, after=None, limit=10) == []
+            assert tx.ledger.due(status="pending", until_ms=9_000, after=None, limit=0) == []
+
+    def test_due_ties_in_booking_order_and_cursors(self, store: Store) -> None:
+        rows = [
+            _line("a", hold_ms=3_000),
+            _line("b", hold_ms=1_000),
+            _line("c", hold_ms=3_000),
+            _line("d"),
+            _line("x", hold_ms=1_000, status="frozen"),
+            _line("e", hold_ms=3_000),
+            _line("f"),
+        ]
+        with store.transaction() as tx:
+            tx.ledger.append(rows)
+
+        def ids(after: str | None, limit: int = 2, until_ms: int = 3_000) -> list[str]:
+            with store.reader() as tx:
+                due = tx.ledger.due(status="pending", until_ms=until_ms, after=after, limit=limit)
+            return _ids(due)
+
+        assert ids(None) == ["d", "f"]
+        assert ids("f") == ["b", "a"]
+        assert ids("a") == ["c", "e"]
+        assert ids("c") == ["e"]
+        assert ids("e") == []
+        assert ids("d", limit=3) == ["f", "b", "a"]
+        assert ids("x", limit=9) == ["a", "c", "e"]  # a cursor of another status
+        assert ids("a", until_ms=2_000) == []  # a cursor still held
+        with store.transaction() as tx:  # the cursor was approved meanwhile
+            tx.ledger.update([_with_status(rows[0], "approved", 2)])
+        assert ids("a") == ["c", "e"]
+        assert ids("b", limit=9) == ["c", "e"]
+        with pytest.raises(StorageError), store.reader() as tx:
+            tx.ledger.due(status="pending", until_ms=3_000, after="nope", limit=2)
+
+    def test_due_of_one_merchant(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.ledger.append(
+                [
+                    _line("f1", merchant_id="m1", hold_ms=1_000),
+                    _line("f2", merchant_id="m2", hold_ms=500),
+                    _line("f3", merchant_id="m1"),
+                    _line("f4", merchant_id="m2"),
+                    _line("f5", merchant_id="m1", hold_ms=1_000),
+                    _line("f6", merchant_id="m2", hold_ms=3_000),
+                    _line("f7", merchant_id="m1", hold_ms=0, status="approved"),
+                    _line("f8", merchant_id="m10", hold_ms=0),
+                ]
+            )
+
+        def ids(merchant_id: str | None, after: str | None = None, limit: int = 9) -> list[str]:
+            with store.reader() as tx:
+                due = tx.ledger.due(
+                    status="pending",
+                    until_ms=2_000,
+                    after=after,
+                    limit=limit,
+                    merchant_id=merchant_id,
+                )
+            return _ids(due)
+
+        assert ids("m1") == ["f3", "f1", "f5"]
+        assert ids("m2") == ["f4", "f2"]
+        assert ids("m10") == ["f8"]
+        assert ids(None) == ["f3", "f4", "f8", "f2", "f1", "f5"]
+        assert ids("m9") == []
+        assert ids("m1", limit=1) == ["f3"]
+        assert ids("m1", after="f3", limit=1) == ["f1"]
+        assert ids("m1", after="f1") == ["f5"]
+        assert ids("m1", after="f4") == ["f1", "f5"]  # a cursor of another merchant
+        assert ids("m2", after="f1") == []
+        with store.reader() as tx:
+            due = tx.ledger.due(
+                status="approved", until_ms=0, after=None, limit=9, merchant_id="m1"
+            )
+            assert _ids(due) == ["f7"]
+
+    def test_tier_booked_round_trip(self, store: Store) -> None:
+        measures = LineMeasures(
+            tier_key="t/m1/2026-01",
+            tier_measure=Decimal("199.00"),
+            tier_paid=Decimal("19.9004"),
+            tier_booked=Money("19.90", "USD"),
+        )
+        booked = _line("e1")._replace(measures=measures)
+        unbooked = _line("e2", hold_ms=1_000)._replace(measures=measures._replace(tier_booked=None))
+        bare = _line("e3")._replace(measures=None)
+        with store.transaction() as tx:
+            tx.ledger.append([booked, unbooked, bare])
+        with store.reader() as tx:
+            assert tx.ledger.get_many(["e1", "e2", "e3"]) == [booked, unbooked, bare]
+            assert tx.ledger.by_order("m1", "o1") == [booked, unbooked, bare]
+            assert tx.ledger.by_orders([("m1", "o1")]) == [booked, unbooked, bare]
+            assert tx.ledger.query(LineFilter(), limit=1) == [booked]
+            due = tx.ledger.due(status="pending", until_ms=1_000, after=None, limit=5)
+            assert due == [booked, bare, unbooked]
+            [found] = tx.ledger.get_many(["e1"])
+            kept = None if found.measures is None else found.measures.tier_booked
+            assert kept is not None
+            assert (str(kept.amount), kept.currency) == ("19.90", "USD")
+        rebooked = booked._replace(
+            measures=measures._replace(tier_booked=Money("-0.0100", "EUR")), seq=4
+        )
+        with store.transaction() as tx:
+            tx.ledger.update([rebooked, unbooked._replace(measures=measures)])
+        with store.reader() as tx:
+            assert tx.ledger.get_many(["e1", "e2"]) == [
+                rebooked,
+                unbooked._replace(measures=measures),
+            ]
 
     def test_due_follows_updates(self, store: Store) -> None:
         rows = [_line("e1", hold_ms=1_000), _line("e2", hold_ms=1_000), _line("e3")]
@@ -828,23 +999,48 @@ class LedgerContract:
             tx.ledger.update([_with_status(rows[1], "approved", 2)])
         with store.reader() as tx:
             due = tx.ledger.due(status="pending", until_ms=1_000, after=None, limit=10)
-            assert _ids(due) == ["e1", "e3"]
+            assert _ids(due) == ["e3", "e1"]
             due = tx.ledger.due(status="approved", until_ms=1_000, after=None, limit=10)
             assert _ids(due) == ["e2"]
+        held = rows[2].line.model_copy(update={"hold_until": _at(500)})
+        moved = rows[0]._replace(line=rows[0].line.model_copy(update={"merchant_id": "m2"}))
+        with store.transaction() as tx:
+            tx.ledger.update([rows[2]._replace(line=held), moved])
+        with store.reader() as tx:
+            due = tx.ledger.due(status="pending", until_ms=1_000, after=None, limit=10)
+            assert _ids(due) == ["e3", "e1"]
+            due = tx.ledger.due(status="pending", until_ms=499, after=None, limit=10)
+            assert due == []
+            due = tx.ledger.due(
+                status="pending", until_ms=1_000, after=None, limit=10, merchant_id="m1"
+            )
+            assert _ids(due) == ["e3"]
+            due = tx.ledger.due(
+                status="pending", until_ms=1_000, after=None, limit=10, merchant_id="m2"
+            )
+            assert _ids(due) == ["e1"]
 
     def test_payout_runs(self, store: Store) -> None:
         first = [PayoutRow("r1", _payout("p1", "a1"), 4), PayoutRow("r1", _payout("p2", "a2"), 5)]
         second = [PayoutRow("r2", _payout("p3", "a1", "3.00"), 6)]
         with store.transaction() as tx:
             assert not tx.ledger.has_run("r1")
-            tx.ledger.insert_payouts("r1", first)
-            tx.ledger.insert_payouts("r2", second)
-            tx.ledger.insert_payouts("r3", [])
+            assert tx.ledger.runs() == []
+            tx.ledger.insert_payouts("r1", first, seq=7)
+            tx.ledger.insert_payouts("r2", second, seq=8)
+            tx.ledger.insert_payouts("r3", [], seq=9)
         with pytest.raises(DuplicateEntry), store.transaction() as tx:
-            tx.ledger.insert_payouts("r1", [PayoutRow("r1", _payout("p9", "a9"), 9)])
+            tx.ledger.insert_payouts("r1", [PayoutRow("r1", _payout("p9", "a9"), 9)], seq=10)
         with pytest.raises(DuplicateEntry), store.transaction() as tx:
-            tx.ledger.insert_payouts("r3", [])
+            tx.ledger.insert_payouts("r3", [], seq=11)
+        with pytest.raises(DuplicateEntry), store.transaction() as tx:  # a payout id taken
+            tx.ledger.insert_payouts("r4", [PayoutRow("r4", _payout("p2", "a2"), 12)], seq=12)
+        with pytest.raises(StorageError), store.transaction() as tx:  # a batch of another run
+            tx.ledger.insert_payouts("r5", [PayoutRow("r1", _payout("p5", "a1"), 13)], seq=13)
         with store.reader() as tx:
+            assert tx.ledger.runs() == [("r1", 7), ("r2", 8), ("r3", 9)]
+            assert not tx.ledger.has_run("r4")
+            assert not tx.ledger.has_run("r5")
             assert tx.ledger.has_run("r1")
             assert tx.ledger.has_run("r3")
             assert not tx.ledger.has_run("r4")
@@ -855,6 +1051,60 @@ class LedgerContract:
             assert tx.ledger.payouts(run_id="r2", affiliate_id="a1") == second
             assert tx.ledger.payouts(run_id="r2", affiliate_id="a2") == []
 
+    def test_payout_pages(self, store: Store) -> None:
+        rows = {
+            name: PayoutRow(run, _payout(name, affiliate), n)
+            for n, (name, run, affiliate) in enumerate(
+                [
+                    ("p1", "r1", "a1"),
+                    ("p2", "r1", "a2"),
+                    ("p3", "r1", "a1"),
+                    ("p4", "r2", "a2"),
+                    ("p5", "r2", "a1"),
+                    ("p6", "r4", "a1"),
+                ]
+            )
+        }
+        p1, p2, p3, p4, p5, p6 = rows.values()
+        with store.transaction() as tx:
+            tx.ledger.insert_payouts("r1", [p1, p2, p3], seq=3)
+            tx.ledger.insert_payouts("r2", [p4, p5], seq=5)
+            tx.ledger.insert_payouts("r3", [], seq=6)
+            tx.ledger.insert_payouts("r4", [p6], seq=8)
+        with store.reader() as tx:
+            ledger = tx.ledger
+            assert ledger.payouts(limit=2) == [p1, p2]
+            assert ledger.payouts(after="p2", limit=2) == [p3, p4]
+            assert ledger.payouts(after="p4", limit=2) == [p5, p6]
+            assert ledger.payouts(after="p6", limit=2) == []
+            assert ledger.payouts(after="p3") == [p4, p5, p6]
+            assert ledger.payouts(limit=0) == []
+            assert ledger.payouts(affiliate_id="a1", limit=2) == [p1, p3]
+            assert ledger.payouts(affiliate_id="a1", after="p3", limit=2) == [p5, p6]
+            assert ledger.payouts(affiliate_id="a1", after="p4") == [p5, p6]  # a2's batch
+            assert ledger.payouts(affiliate_id="a2", after="p2") == [p4]
+            assert ledger.payouts(run_id="r1", after="p1") == [p2, p3]
+            assert ledger.payouts(run_id="r1", affiliate_id="a1", after="p1") == [p3]
+            assert ledger.payouts(run_id="r1", affiliate_id="a1", limit=1) == [p1]
+            assert ledger.payouts(run_id="r1", after="p4") == []
+            assert ledger.payouts(run_id="r2", after="p1", limit=1) == [p4]
+            assert ledger.payouts(run_id="r3", limit=5) == []
+        with pytest.raises(StorageError), store.reader() as tx:
+            tx.ledger.payouts(after="p9")
+
+    def test_run_pages(self, store: Store) -> None:
+        with store.transaction() as tx:
+            for n, run_id in enumerate(["r/1", "r%", "\uffff", "r0", "r1"]):
+                tx.ledger.insert_payouts(run_id, [], seq=10 * n)
+        with store.reader() as tx:
+            assert tx.ledger.runs(limit=2) == [("r/1", 0), ("r%", 10)]  # oldest first
+            assert tx.ledger.runs(after="r%", limit=2) == [("\uffff", 20), ("r0", 30)]
+            assert tx.ledger.runs(after="r0") == [("r1", 40)]
+            assert tx.ledger.runs(after="r1") == []
+            assert tx.ledger.runs(limit=0) == []
+        with pytest.raises(StorageError), store.reader() as tx:
+            tx.ledger.runs(after="r9")
+
     def test_rollback_leaves_nothing(self, store: Store) -> None:
         kept = _line("e1", hold_ms=1_000)
         with store.transaction() as tx:
@@ -863,7 +1113,7 @@ class LedgerContract:
         def write(tx: UnitOfWork) -> None:
             tx.ledger.append([_line("e2", event_id="ev2", affiliate_id="a2")])
             tx.ledger.update([_with_status(kept, "approved", 3)])
-            tx.ledger.insert_payouts("r1", [PayoutRow("r1", _payout("p1", "a1"), 4)])
+            tx.ledger.insert_payouts("r1", [PayoutRow("r1", _payout("p1", "a1"), 4)], seq=4)
 
         _rolled_back(store, write)
         with store.transaction() as tx:
@@ -875,8 +1125,16 @@ class LedgerContract:
             assert tx.ledger.by_order("m1", "o1") == [kept]
             assert not tx.ledger.has_run("r1")
             assert tx.ledger.payouts() == []
+            assert tx.ledger.runs() == []
+            assert tx.ledger.by_orders([("m1", "o1")]) == [kept]
+            due = tx.ledger.due(
+                status="pending", until_ms=1_000, after=None, limit=5, merchant_id="m1"
+            )
+            assert due == [kept]
             tx.ledger.append([_line("e2", event_id="ev2")])  # the refused ids are free again
-            tx.ledger.insert_payouts("r1", [])
+            tx.ledger.insert_payouts("r1", [PayoutRow("r1", _payout("p1", "a1"), 5)], seq=5)
+            assert tx.ledger.runs() == [("r1", 5)]
+            assert tx.ledger.payouts(after="p1") == []
 
 
 class JournalContract:
@@ -1047,6 +1305,59 @@ class PeriodContract:
             assert len(keys("")) == len(self.KEYS)
             assert tx.periods.scan("a/x") == [PeriodTotals("a/x/y", seq=7)]
 
+    def test_scan_pages(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.periods.put([PeriodTotals(key, seq=n) for n, key in enumerate(self.KEYS)])
+        with store.reader() as tx:
+
+            def keys(prefix: str, after: str | None, limit: int | None = 3) -> list[str]:
+                return [row.key for row in tx.periods.scan(prefix, after=after, limit=limit)]
+
+            assert keys("a", None) == ["a", "a%", "a/"]
+            assert keys("a", "a/") == ["a/%", "a/x/y", "a/\uffff"]
+            assert keys("a", "a/\uffff") == ["a0", "a_b", "abb"]
+            assert keys("a", "abb") == ["a\uffff", "a\U0001f600"]
+            assert keys("a", "a\U0001f600") == []
+            assert keys("a", "a/y", limit=2) == ["a/\uffff", "a0"]  # a key not stored
+            assert keys("a", "0", limit=2) == ["a", "a%"]  # before the prefix
+            assert keys("a", "b") == []
+            assert keys("a/", "a/%", limit=None) == ["a/x/y", "a/\uffff"]
+            assert keys("a", None, limit=0) == []
+            assert keys("", "a\U0001f600", limit=None) == ["b", "x%"]
+            assert keys("", None, limit=None) == sorted(self.KEYS)
+            assert tx.periods.scan("a/x", after="a/x") == [PeriodTotals("a/x/y", seq=7)]
+
+    def test_marks_by_prefix(self, store: Store) -> None:
+        with store.transaction() as tx:
+            for n, key in enumerate(self.KEYS):
+                assert tx.periods.put_mark(Mark(key, f"v{n}", n))
+            tx.periods.put([PeriodTotals("a/zz")])
+            assert not tx.periods.put_mark(Mark("a0", "kept?", 30))
+            assert tx.periods.put_mark(Mark("a_b", "w", 20), replace=True)
+        with store.reader() as tx:
+
+            def keys(prefix: str, after: str | None = None, limit: int | None = None) -> list[str]:
+                return [mark.key for mark in tx.periods.marks(prefix, after=after, limit=limit)]
+
+            assert tx.periods.marks("a/") == [
+                Mark("a/", "v5", 5),
+                Mark("a/%", "v4", 4),
+                Mark("a/x/y", "v7", 7),
+                Mark("a/\uffff", "v1", 1),
+            ]
+            assert keys("a", after="a/\uffff", limit=2) == ["a0", "a_b"]
+            assert keys("a", after="a_b", limit=2) == ["abb", "a\uffff"]
+            assert keys("a", after="a\U0001f600") == []
+            assert tx.periods.marks("a0") == [Mark("a0", "v2", 2)]
+            assert tx.periods.marks("a_") == [Mark("a_b", "w", 20)]
+            assert keys("%") == ["%x"]
+            assert keys("\uffff") == []
+            assert keys("a/z") == []  # a total, not a mark
+            assert keys("a", limit=0) == []
+            assert keys("", after="b") == ["x%"]
+            assert len(keys("")) == len(self.KEYS)
+            assert tx.periods.scan("a/z") == [PeriodTotals("a/zz")]
+
     def test_marks(self, store: Store) -> None:
         with store.transaction() as tx:
             assert tx.periods.get_mark("close/m1") is None
@@ -1072,8 +1383,10 @@ class PeriodContract:
         _rolled_back(store, write)
         with store.reader() as tx:
             assert tx.periods.scan("t/") == [PeriodTotals("t/1", volume=Decimal(1))]
+            assert tx.periods.scan("t/", after="t/1") == []
             assert tx.periods.get_many(["t/2"]) == {}
             assert tx.periods.get_mark("m") is None
+            assert tx.periods.marks("") == []
 
 
 class RiskContract:

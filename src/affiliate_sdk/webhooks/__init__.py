@@ -5,7 +5,7 @@ See ``docs/webhooks.md``. The receivers' side needs only ``verify_signature``.
 
 from ._flow import DEFAULT_PROBE_POLICY, ProbePolicy
 from .delivery import DEFAULT_POLICY, AttemptResult, DeliveryDecision, DeliveryPolicy, decide
-from .dispatcher import AsyncDispatcher, Dispatcher, DispatcherOptions, DispatchReport
+from .dispatch import AsyncDispatcher, Dispatcher, DispatcherOptions, DispatchReport
 from .events import EVENT_TYPES, EVENT_VERSION, Event, EventType, event_schemas
 from .sealing import SecretBox
 from .signing import DEFAULT_TOLERANCE, SIGNATURE_HEADER, signature_header, verify_signature

@@ -31,7 +31,6 @@ from pydantic import Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Identifier
 from affiliate_sdk.errors import ForbiddenDestination
-from affiliate_sdk.storage import Store
 
 from .events import EventType
 
@@ -43,8 +42,6 @@ __all__ = [
     "Subscription",
     "check_destination",
     "fill_template",
-    "load_subscription",
-    "load_subscriptions",
     "scope_for",
 ]
 
@@ -139,20 +136,6 @@ class Subscription(AffiliateModel):
             credited = {c.get("affiliate_id") for c in data.get("credits", ())}
             return data.get("affiliate_id") == self.owner_id or self.owner_id in credited
         return True
-
-
-def load_subscription(store: Store, subscription_id: str) -> Subscription | None:
-    """The subscription as the store keeps it (secrets sealed), or None."""
-    found = store.get_record("webhook_subscription", subscription_id)
-    return None if found is None else Subscription.model_validate_json(found)
-
-
-def load_subscriptions(store: Store) -> list[Subscription]:
-    """Every subscription as the store keeps it, by id."""
-    return [
-        Subscription.model_validate_json(data)
-        for _, data in store.records("webhook_subscription", "")
-    ]
 
 
 def fill_template(url: str, values: Mapping[str, object]) -> str:

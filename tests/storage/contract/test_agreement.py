@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -38,6 +38,7 @@ from affiliate_sdk.storage.rows import (
     ImpressionRow,
     JournalRow,
     LineFilter,
+    LineMeasures,
     LineRow,
     Mark,
     OrderRow,
@@ -62,6 +63,8 @@ ENTRY_IDS: Final = st.sampled_from([f"e{n}" for n in range(8)])
 EVENT_IDS: Final = st.sampled_from([f"ev{n}" for n in range(8)])
 TIMES: Final = st.integers(0, 40)
 OPTIONAL_TIMES: Final = st.none() | TIMES
+BOOKED: Final = st.none() | st.sampled_from(["0.10", "1.005", "-2"])
+RUNS: Final = st.sampled_from(["r1", "r2", "r3", "r/%", "\uffff"])
 
 #: One outcome of a call: ("ok", value) or ("refused", the kind of error).
 Outcome = tuple[str, object]
@@ -81,6 +84,7 @@ def _line(
     status: str,
     created_ms: int,
     hold_ms: int | None,
+    booked: str | None = None,
 ) -> LineRow:
     line = Commission.model_validate(
         {
@@ -101,7 +105,8 @@ def _line(
             "hold_until": None if hold_ms is None else _at(hold_ms),
         }
     )
-    return LineRow(line, None, created_ms)
+    measures = None if booked is None else LineMeasures(tier_booked=Money(booked, "USD"))
+    return LineRow(line, measures, created_ms)
 
 
 class StoresAgree(RuleBasedStateMachine):
@@ -272,13 +277,14 @@ class StoresAgree(RuleBasedStateMachine):
                 STATUSES,
                 TIMES,
                 OPTIONAL_TIMES,
+                BOOKED,
             ),
             min_size=1,
             max_size=3,
         )
     )
     def append_lines(
-        self, lines: list[tuple[str, str, str, str, str, str, int, int | None]]
+        self, lines: list[tuple[str, str, str, str, str, str, int, int | None, str | None]]
     ) -> None:
         rows = [
             _line(
@@ -290,8 +296,9 @@ class StoresAgree(RuleBasedStateMachine):
                 status=status,
                 created_ms=created,
                 hold_ms=hold,
+                booked=booked,
             )
-            for entry, event, merchant, order_id, affiliate, status, created, hold in lines
+            for entry, event, merchant, order_id, affiliate, status, created, hold, booked in lines
         ]
         if self.each(lambda tx: tx.ledger.append(rows))[0] == "ok":
             self.lines.update(row.line.entry_id for row in rows)
@@ -331,21 +338,40 @@ class StoresAgree(RuleBasedStateMachine):
         where = LineFilter(merchant, affiliate, order_id, status, None, since, before)
         self.each(lambda tx: _pages(lambda after: tx.ledger.query(where, after=after, limit=limit)))
 
-    @rule(status=STATUSES, until=TIMES, limit=st.integers(1, 4))
-    def due_pages(self, status: str, until: int, limit: int) -> None:
-        self.each(
-            lambda tx: _pages(
-                lambda after: tx.ledger.due(status=status, until_ms=until, after=after, limit=limit)
+    @rule(
+        status=STATUSES,
+        until=TIMES,
+        limit=st.integers(1, 4),
+        merchant=st.none() | MERCHANTS,
+    )
+    def due_pages(self, status: str, until: int, limit: int, merchant: str | None) -> None:
+        def page(tx: UnitOfWork, after: str | None) -> list[LineRow]:
+            return tx.ledger.due(
+                status=status, until_ms=until, after=after, limit=limit, merchant_id=merchant
             )
-        )
+
+        self.each(lambda tx: _pages(lambda after: page(tx, after)))
 
     @rule(merchant=MERCHANTS, order_id=ORDER_IDS, ids=st.lists(ENTRY_IDS, max_size=4))
     def line_reads(self, merchant: str, order_id: str, ids: list[str]) -> None:
         self.each(lambda tx: tx.ledger.by_order(merchant, order_id))
         self.each(lambda tx: tx.ledger.get_many(ids))
 
-    @rule(run=st.sampled_from(["r1", "r2", "r3"]), affiliates=st.lists(AFFILIATES, max_size=2))
-    def insert_payouts(self, run: str, affiliates: list[str]) -> None:
+    @rule(orders=st.lists(st.tuples(MERCHANTS, ORDER_IDS), max_size=5))
+    def lines_of_orders(self, orders: list[tuple[str, str]]) -> None:
+        self.each(lambda tx: tx.ledger.by_orders(orders))
+
+    @rule(limit=st.integers(1, 4))
+    def order_pages(self, limit: int) -> None:
+        self.each(
+            lambda tx: _paged(
+                lambda after: tx.orders.scan(after=after, limit=limit),
+                lambda row: (row.merchant_id, row.order_id),
+            )
+        )
+
+    @rule(run=RUNS, affiliates=st.lists(AFFILIATES, max_size=2), seq=st.integers(0, 9))
+    def insert_payouts(self, run: str, affiliates: list[str], seq: int) -> None:
         rows = [
             PayoutRow(
                 run,
@@ -360,12 +386,32 @@ class StoresAgree(RuleBasedStateMachine):
             )
             for n, affiliate in enumerate(affiliates)
         ]
-        self.each(lambda tx: tx.ledger.insert_payouts(run, rows))
+        self.each(lambda tx: tx.ledger.insert_payouts(run, rows, seq=seq))
 
-    @rule(run=st.none() | st.sampled_from(["r1", "r2"]), affiliate=st.none() | AFFILIATES)
-    def payouts(self, run: str | None, affiliate: str | None) -> None:
+    @rule(
+        run=st.none() | RUNS,
+        affiliate=st.none() | AFFILIATES,
+        limit=st.none() | st.integers(1, 3),
+    )
+    def payouts(self, run: str | None, affiliate: str | None, limit: int | None) -> None:
         self.each(lambda tx: tx.ledger.payouts(run_id=run, affiliate_id=affiliate))
+        self.each(
+            lambda tx: _paged(
+                lambda after: tx.ledger.payouts(
+                    run_id=run, affiliate_id=affiliate, after=after, limit=limit
+                ),
+                lambda row: row.batch.payout_id,
+            )
+        )
         self.each(lambda tx: [tx.ledger.has_run(r) for r in ("r1", "r2", "r3")])
+
+    @rule(limit=st.integers(1, 3))
+    def run_pages(self, limit: int) -> None:
+        self.each(
+            lambda tx: _paged(
+                lambda after: tx.ledger.runs(after=after, limit=limit), lambda run: run[0]
+            )
+        )
 
     # -- journal -----------------------------------------------------------------------------
     @rule(
@@ -400,10 +446,31 @@ class StoresAgree(RuleBasedStateMachine):
         row = PeriodTotals(key, volume=Decimal(volume) / 4, seq=seq)
         self.each(lambda tx: tx.periods.put([row]))
 
-    @rule(prefix=TEXT_IDS | st.just(""), keys=st.lists(TEXT_IDS, max_size=3))
-    def period_reads(self, prefix: str, keys: list[str]) -> None:
+    @rule(
+        prefix=TEXT_IDS | st.just(""),
+        keys=st.lists(TEXT_IDS, max_size=3),
+        limit=st.none() | st.integers(1, 3),
+        start=st.none() | TEXT_IDS,
+    )
+    def period_reads(
+        self, prefix: str, keys: list[str], limit: int | None, start: str | None
+    ) -> None:
         self.each(lambda tx: tx.periods.scan(prefix))
         self.each(lambda tx: tx.periods.get_many(keys))
+        self.each(lambda tx: tx.periods.scan(prefix, after=start, limit=limit))
+        self.each(lambda tx: tx.periods.marks(prefix, after=start, limit=limit))
+        self.each(
+            lambda tx: _paged(
+                lambda after: tx.periods.scan(prefix, after=after, limit=limit or 2),
+                lambda row: row.key,
+            )
+        )
+        self.each(
+            lambda tx: _paged(
+                lambda after: tx.periods.marks(prefix, after=after, limit=limit or 2),
+                lambda mark: mark.key,
+            )
+        )
 
     @rule(key=TEXT_IDS, value=st.sampled_from(["1", "2"]), replace=st.booleans())
     def put_mark(self, key: str, value: str, replace: bool) -> None:
@@ -508,6 +575,9 @@ class StoresAgree(RuleBasedStateMachine):
                 tx.catalog.campaigns(),
                 tx.ledger.query(LineFilter(), limit=100),
                 tx.ledger.payouts(),
+                tx.ledger.runs(),
+                tx.orders.scan(),
+                tx.periods.marks(""),
                 tx.journal.head(),
                 tx.outbox.after(0, limit=100),
                 tx.outbox.last_seq(),
@@ -538,13 +608,24 @@ def _outcome(store: Store, call: Callable[[UnitOfWork], Any], *, fail: bool) -> 
     return ("ok", value)
 
 
+_Row = TypeVar("_Row")
+_Key = TypeVar("_Key")
+
+
 def _pages(read: Callable[[str | None], list[LineRow]]) -> list[list[LineRow]]:
-    """Every page of a keyset query, first to last."""
-    pages: list[list[LineRow]] = []
-    after: str | None = None
+    """Every page of a keyset query of lines, first to last."""
+    return _paged(read, lambda row: row.line.entry_id)
+
+
+def _paged(
+    read: Callable[[_Key | None], list[_Row]], key: Callable[[_Row], _Key]
+) -> list[list[_Row]]:
+    """Every page of a keyset query, first to last: each starts after the last row's key."""
+    pages: list[list[_Row]] = []
+    after: _Key | None = None
     while page := read(after):
         pages.append(page)
-        after = page[-1].line.entry_id
+        after = key(page[-1])
         assert len(pages) < 100, "paging does not end"
     return pages
 

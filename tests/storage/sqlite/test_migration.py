@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -19,6 +20,7 @@ from affiliate_sdk.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 FIXTURES: Final = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED: Final[dict[str, Any]] = json.loads((FIXTURES / "alliance_v4.expected.json").read_text())
 KINDS: Final = EXPECTED["tables"]["records_by_kind"]
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -164,6 +166,44 @@ def test_ledger_lines_match_what_v4_answered(v4_file: Path) -> None:
         ("target/campaign/c-marg/affiliate_sales/a2/2026-02", Decimal("900.00")),
     )
     assert [p.batch.model_dump(mode="json") for p in paid] == EXPECTED["payouts"]
+
+
+def test_runs_and_tier_booked_come_across_unproven(v4_file: Path) -> None:
+    store = SQLiteStore(v4_file)
+    try:
+        with store.reader() as tx:
+            runs = tx.ledger.runs()
+            empty = tx.ledger.payouts(run_id="run-empty")
+            rows = tx.ledger.query(LineFilter())
+            pending = tx.ledger.query(LineFilter(status="pending"))
+            due = tx.ledger.due(status="pending", until_ms=2**50, after=None, limit=1_000)
+    finally:
+        store.close()
+    assert runs == [("run-1", 0), ("run-empty", 0)]
+    assert empty == []
+    measured = [row.measures for row in rows if row.measures is not None]
+    assert measured
+    assert all(measures.tier_booked is None for measures in measured)
+    # due: lines not held first, then by the end of their hold, ties in booking order
+    place = {row.line.entry_id: n for n, row in enumerate(pending)}
+    expected = sorted(
+        pending,
+        key=lambda row: (
+            row.line.hold_until is not None,
+            row.line.hold_until or EPOCH,
+            place[row.line.entry_id],
+        ),
+    )
+    assert due == expected
+    assert _legacy(v4_file, "SELECT DISTINCT seq FROM payout_runs") == [(0,)]
+    index = "SELECT name FROM pragma_index_info('{}') ORDER BY seqno"
+    assert _legacy(v4_file, index.format("lines_due")) == [("status",), ("due_us",), ("pos",)]
+    assert _legacy(v4_file, index.format("lines_due_by_merchant")) == [
+        ("status",),
+        ("merchant_id",),
+        ("due_us",),
+        ("pos",),
+    ]
 
 
 def test_migrating_is_done_once(v4_file: Path) -> None:

@@ -1,6 +1,12 @@
-"""Orders, refunds, renewal clicks and customer bindings, keyed by merchant and id."""
+"""Orders, refunds, renewal clicks and customer bindings, keyed by merchant and id.
+
+The order keys are also kept sorted, so a keyset page of ``scan`` is a bisect
+and a slice.
+"""
 
 from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
 
 from affiliate_sdk.errors import DuplicateEntry, StorageError
 from affiliate_sdk.storage.rows import BindingRow, OrderRow, RefundRow
@@ -13,11 +19,12 @@ __all__ = ["MemoryOrders"]
 class MemoryOrders:
     """``OrderRepo`` over dictionaries keyed by ``(merchant_id, ...)``."""
 
-    __slots__ = ("_bindings", "_log", "_orders", "_refunds", "_renewals")
+    __slots__ = ("_bindings", "_keys", "_log", "_orders", "_refunds", "_renewals")
 
     def __init__(self, log: UndoLog) -> None:
         self._log = log
         self._orders: dict[tuple[str, str], OrderRow] = {}
+        self._keys: list[tuple[str, str]] = []  # the order keys, sorted
         self._refunds: dict[tuple[str, str, str], RefundRow] = {}
         self._renewals: dict[tuple[str, str], str] = {}
         self._bindings: dict[tuple[str, str], BindingRow] = {}
@@ -31,6 +38,11 @@ class MemoryOrders:
         key = (order.merchant_id, order.order_id)
         if key in self._orders:
             raise DuplicateEntry("order", f"{order.merchant_id}/{order.order_id}")
+        keys = self._keys
+        at = bisect_left(keys, key)
+        keys.insert(at, key)
+        if self._log.active:
+            self._log.record(lambda: keys.pop(at))
         set_item(self._log, self._orders, key, order)
 
     def set_refunded(self, merchant_id: str, order_id: str, refunded_minor: int, seq: int) -> None:
@@ -54,6 +66,13 @@ class MemoryOrders:
         if key in self._refunds:
             raise DuplicateEntry("refund", "/".join(key))
         set_item(self._log, self._refunds, key, refund)
+
+    def scan(self, *, after: tuple[str, str] | None = None, limit: int = 1000) -> list[OrderRow]:
+        """Up to ``limit`` orders by ``(merchant_id, order_id)`` after ``after``."""
+        keys = self._keys
+        start = 0 if after is None else bisect_right(keys, (after[0], after[1]))
+        orders = self._orders
+        return [orders[key] for key in keys[start : start + max(limit, 0)]]
 
     def bind_renewals(self, merchant_id: str, subscription_id: str, click_id: str) -> None:
         """Remember which click earned a subscription's first order (the first binding wins)."""

@@ -3,7 +3,7 @@
 Repository SQL is portable: ``?`` parameters (a driver for ``%s`` translates
 them with ``placeholders``), ``INSERT ... ON CONFLICT ... DO UPDATE/NOTHING``,
 ``RETURNING``, integer milliseconds and exact decimals as text, binary
-ordering of text keys. What the engine does differently (how a write
+ordering of text keys, row values in ``VALUES`` lists. What the engine does differently (how a write
 transaction starts, how its errors read) is named here.
 """
 
@@ -16,6 +16,7 @@ from typing import Final, TypeVar
 __all__ = [
     "BEGIN_READ",
     "BEGIN_WRITE",
+    "LOWEST_INTEGER",
     "MAX_PARAMETERS",
     "chunks",
     "is_busy",
@@ -30,6 +31,8 @@ BEGIN_WRITE: Final = "BEGIN IMMEDIATE"
 BEGIN_READ: Final = "BEGIN DEFERRED"
 #: Parameters bound in one ``IN (...)`` list, well below every engine's limit.
 MAX_PARAMETERS: Final = 500
+#: The lowest value of a 64-bit integer column (below every instant stored).
+LOWEST_INTEGER: Final = -(2**63)
 _MAX_CODE_POINT: Final = 0x10FFFF
 
 _T = TypeVar("_T")
@@ -40,10 +43,12 @@ def placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
-    """``values`` in slices small enough to bind in one statement."""
-    for start in range(0, len(values), MAX_PARAMETERS):
-        yield values[start : start + MAX_PARAMETERS]
+def chunks(values: Sequence[_T], *, per_value: int = 1) -> Iterator[Sequence[_T]]:
+    """``values`` in slices small enough to bind in one statement, each value taking
+    ``per_value`` parameters."""
+    size = max(MAX_PARAMETERS // per_value, 1)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def prefix_bounds(prefix: str) -> tuple[str, str | None]:

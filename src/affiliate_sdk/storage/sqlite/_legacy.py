@@ -5,8 +5,9 @@
 ``closed/``, ``cpc-settled/`` and ``impressions-batch/`` families, whose value
 is the integer the legacy row kept as its volume), the ledger's JSON lines,
 the journal (gaining ``at_ms``), payout runs, the outbox (its seq mark moved to
-``meta``) and the renewal clicks. Migrated lines, orders, totals, marks and
-payouts get ``seq = 0``: not yet proven against the journal.
+``meta``) and the renewal clicks. Migrated lines, orders, totals, marks,
+payouts and payout runs get ``seq = 0``: not yet proven against the journal;
+migrated lines have no ``tier_booked`` (version 4 did not keep it).
 """
 
 from __future__ import annotations
@@ -217,15 +218,14 @@ def _line(data: str) -> LineRow:
     document = json.loads(data)
     fields = {name: document.get(name) for name in LineMeasures._fields}
     counts = fields.pop("counts") or {}
+    fields.pop("tier_booked")  # not kept by version 4: None
     line = Commission.model_validate(
         {k: v for k, v in document.items() if k in Commission.model_fields}
     )
     if all(value is None for value in fields.values()) and not counts:
         return LineRow(line, None, 0)
     number = {
-        k: None if v is None else Decimal(str(v))
-        for k, v in fields.items()
-        if k not in ("tier_key", "tier_booked")
+        k: None if v is None else Decimal(str(v)) for k, v in fields.items() if k != "tier_key"
     }
     measures = LineMeasures(
         tier_key=fields["tier_key"],
@@ -260,7 +260,8 @@ def _money(conn: sqlite3.Connection) -> None:
                 f"journal entry {seq} repeats event id {event_id!r}: the file cannot be migrated"
             ) from exc
     conn.execute(
-        "INSERT INTO payout_runs_v5 (run_id) SELECT run_id FROM payout_runs ORDER BY created_seq"
+        "INSERT INTO payout_runs_v5 (run_id, seq) "
+        "SELECT run_id, 0 FROM payout_runs ORDER BY created_seq"
     )
     conn.execute(
         "INSERT INTO payouts_v5 (payout_id, run_id, affiliate_id, data, seq) "

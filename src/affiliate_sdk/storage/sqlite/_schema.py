@@ -15,7 +15,9 @@ Version 5, in brief (every id a merchant chooses is keyed with its merchant):
   ``impressions``, ``customer_visitors``;
 * orders: ``orders``, ``refunds``, ``bindings``, ``renewal_clicks``;
 * money: ``lines`` (typed ledger lines with their measures; ``line_counts``
-  for the period totals a line added to), ``payout_runs``, ``payouts``,
+  for the period totals a line added to; indexed for ``due`` by status, and by
+  status and merchant, then due time and booking order), ``payout_runs`` (with
+  the journal entry that recorded each), ``payouts``,
   ``journal`` (unique event ids, indexed by time), ``checkpoints``,
   ``period_totals``, ``marks``;
 * risk and sanctions: ``risk_histories``, ``order_shapes``, ``value_stats``,
@@ -131,7 +133,9 @@ V5_TABLES: Final[tuple[str, ...]] = (
     # Ledger lines in booking order (``pos``). Amounts are exact decimal text, instants
     # integer microseconds (UTC). ``tier_fields``: 1 when the line's Commission carries
     # the measure columns as its own tier fields; ``measured``: whether the row has
-    # measures; ``counts``: how many ``line_counts`` rows it has.
+    # measures; ``counts``: how many ``line_counts`` rows it has; ``tier_booked`` and its
+    # currency: the tier commission as booked. ``due_us``: ``hold_until_us``, or the lowest
+    # integer when not held, so that ``due`` reads one index range in order.
     """CREATE TABLE lines (
         pos INTEGER PRIMARY KEY,
         entry_id TEXT NOT NULL UNIQUE, event_id TEXT NOT NULL UNIQUE,
@@ -144,11 +148,14 @@ V5_TABLES: Final[tuple[str, ...]] = (
         approved_at_us INTEGER, paid_at_us INTEGER, payout_id TEXT, seq INTEGER NOT NULL,
         measured INTEGER NOT NULL, tier_fields INTEGER NOT NULL, tier_key TEXT,
         tier_measure TEXT, tier_base TEXT, tier_paid TEXT, fx_rate TEXT,
-        counts INTEGER NOT NULL
+        counts INTEGER NOT NULL, tier_booked TEXT, tier_booked_currency TEXT,
+        due_us INTEGER NOT NULL
     )""",
     "CREATE TABLE line_counts (entry_id TEXT NOT NULL, position INTEGER NOT NULL, "
     "key TEXT NOT NULL, amount TEXT NOT NULL, PRIMARY KEY (entry_id, position)) WITHOUT ROWID",
-    "CREATE TABLE payout_runs_v5 (pos INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE)",
+    # ``seq``: the journal entry that recorded the run (0 for a migrated run: unproven).
+    "CREATE TABLE payout_runs_v5 (pos INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, "
+    "seq INTEGER NOT NULL)",
     "CREATE TABLE payouts_v5 (pos INTEGER PRIMARY KEY, payout_id TEXT NOT NULL UNIQUE, "
     "run_id TEXT NOT NULL, affiliate_id TEXT NOT NULL, data TEXT NOT NULL, "
     "seq INTEGER NOT NULL)",
@@ -204,9 +211,10 @@ V5_INDEXES: Final[tuple[str, ...]] = (
     "CREATE INDEX clicks_by_campaign ON clicks (merchant_id, campaign_id, clicked_at_ms)",
     "CREATE INDEX lines_by_order ON lines (merchant_id, order_id)",
     "CREATE INDEX lines_by_affiliate ON lines (affiliate_id)",
-    "CREATE INDEX lines_due ON lines (status, hold_until_us)",
-    "CREATE INDEX payouts_by_run ON payouts (run_id)",
-    "CREATE INDEX payouts_by_affiliate ON payouts (affiliate_id)",
+    "CREATE INDEX lines_due ON lines (status, due_us, pos)",
+    "CREATE INDEX lines_due_by_merchant ON lines (status, merchant_id, due_us, pos)",
+    "CREATE INDEX payouts_by_run ON payouts (run_id, pos)",
+    "CREATE INDEX payouts_by_affiliate ON payouts (affiliate_id, pos)",
     "CREATE INDEX journal_by_time ON journal (at_ms)",
     "CREATE INDEX order_shapes_by_key ON order_shapes (key)",
     "CREATE INDEX enforcements_by_affiliate ON enforcements (affiliate_id)",

@@ -1,4 +1,9 @@
-"""``LedgerRepo`` on SQLite: typed ledger lines (with their measures) and payout runs."""
+"""``LedgerRepo`` on SQLite: typed ledger lines (with their measures) and payout runs.
+
+``due`` reads the index ``(status[, merchant_id], due_us, pos)``: from the line it
+pages after, first the rest of its ``due_us`` by ``pos``, then the later ones up to
+the instant asked for, so a page reads the lines it returns and no others.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from affiliate_sdk.money import Money
 from affiliate_sdk.storage.rows import LineFilter, LineMeasures, LineRow, PayoutRow
 
 from ._connection import Db
-from ._dialect import chunks, placeholders
+from ._dialect import LOWEST_INTEGER, chunks, placeholders
 from ._values import from_us, text_or_none, to_us
 
 __all__ = ["LINE_COLUMNS", "SqliteLedger", "line_params"]
@@ -53,6 +58,9 @@ LINE_COLUMNS: Final = (
     "tier_paid",
     "fx_rate",
     "counts",
+    "tier_booked",
+    "tier_booked_currency",
+    "due_us",
 )
 _SELECT: Final = f"SELECT {', '.join(LINE_COLUMNS)} FROM lines"
 _INSERT: Final = (
@@ -96,9 +104,10 @@ def _kept(row: LineRow) -> tuple[LineMeasures | None, int]:
 
 
 def _same(one: LineMeasures, other: LineMeasures) -> bool:
-    return one._replace(counts=()) == other._replace(counts=()) and dict(one.counts) == dict(
-        other.counts
-    )
+    """Whether the fields a Commission carries agree (``counts`` in any order)."""
+    return all(
+        getattr(one, name) == getattr(other, name) for name in _OWN_FIELDS if name != "counts"
+    ) and dict(one.counts) == dict(other.counts)
 
 
 def line_params(row: LineRow) -> tuple[object, ...]:
@@ -106,6 +115,8 @@ def line_params(row: LineRow) -> tuple[object, ...]:
     line = row.line
     measures, tier_fields = _kept(row)
     m = measures or LineMeasures()
+    booked = m.tier_booked
+    hold_us = to_us(line.hold_until)
     return (
         line.entry_id,
         line.event_id,
@@ -141,6 +152,9 @@ def line_params(row: LineRow) -> tuple[object, ...]:
         text_or_none(m.tier_paid),
         text_or_none(m.fx_rate),
         len(m.counts),
+        None if booked is None else str(booked.amount),
+        None if booked is None else booked.currency,
+        LOWEST_INTEGER if hold_us is None else hold_us,
     )
 
 
@@ -159,6 +173,10 @@ def _decimal(value: object) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+def _money(amount: object, currency: object) -> Money | None:
+    return None if amount is None else Money(str(amount), str(currency))
+
+
 def _line_from(values: tuple[object, ...], counts: tuple[tuple[str, Decimal], ...]) -> LineRow:
     v = dict(zip(LINE_COLUMNS, values, strict=True))
     measures = LineMeasures(
@@ -168,6 +186,7 @@ def _line_from(values: tuple[object, ...], counts: tuple[tuple[str, Decimal], ..
         tier_paid=_decimal(v["tier_paid"]),
         fx_rate=_decimal(v["fx_rate"]),
         counts=counts,
+        tier_booked=_money(v["tier_booked"], v["tier_booked_currency"]),
     )
     own = measures if v["tier_fields"] else LineMeasures()
     fields: dict[str, Any] = {name: v[name] for name in _PLAIN}
@@ -268,6 +287,23 @@ class SqliteLedger:
             )
         )
 
+    def by_orders(self, orders: Sequence[tuple[str, str]]) -> list[LineRow]:
+        """The lines of these ``(merchant_id, order_id)`` orders, in booking order: one
+        statement (a ``VALUES`` list joined to the lines) per slice of orders that fits."""
+        wanted = list(dict.fromkeys((merchant_id, order_id) for merchant_id, order_id in orders))
+        found: list[tuple[object, ...]] = []
+        for chunk in chunks(wanted, per_value=2):
+            values = ", ".join("(?, ?)" for _ in chunk)
+            found += self._db.rows(
+                f"WITH wanted (merchant_id, order_id) AS (VALUES {values}) "
+                f"SELECT l.pos, {', '.join(f'l.{c}' for c in LINE_COLUMNS)} "
+                "FROM wanted w JOIN lines l "
+                "ON l.merchant_id = w.merchant_id AND l.order_id = w.order_id",
+                [part for pair in chunk for part in pair],
+            )
+        found.sort(key=lambda values: int(str(values[0])))
+        return self._hydrate([values[1:] for values in found])
+
     def query(
         self, where: LineFilter, *, after: str | None = None, limit: int = 1000
     ) -> list[LineRow]:
@@ -288,11 +324,54 @@ class SqliteLedger:
             params.append(where.created_before_ms * 1000)
         return self._page(clauses, params, after, limit)
 
-    def due(self, *, status: str, until_ms: int, after: str | None, limit: int) -> list[LineRow]:
-        """Up to ``limit`` lines of ``status`` held until ``until_ms`` or earlier (or not
-        held), in booking order after ``after``."""
-        clauses = ["status = ?", "(hold_until_us IS NULL OR hold_until_us <= ?)"]
-        return self._page(clauses, [status, until_ms * 1000], after, limit)
+    def due(
+        self,
+        *,
+        status: str,
+        until_ms: int,
+        after: str | None,
+        limit: int,
+        merchant_id: str | None = None,
+    ) -> list[LineRow]:
+        """Up to ``limit`` lines of ``status`` (of one merchant or all) held until
+        ``until_ms`` or earlier: lines not held first, then by the end of their hold, ties
+        in booking order, after the line ``after`` (``StorageError`` when it is not
+        stored)."""
+        if limit <= 0:
+            return []
+        scope, params = ["status = ?"], [status]
+        if merchant_id is not None:
+            scope.append("merchant_id = ?")
+            params.append(merchant_id)
+        until_us = until_ms * 1000
+        found: list[tuple[object, ...]] = []
+        later = ["due_us <= ?"]
+        bounds: list[object] = [until_us]
+        if after is not None:
+            cursor = self._db.row("SELECT due_us, pos FROM lines WHERE entry_id = ?", (after,))
+            if cursor is None:
+                raise StorageError(f"no ledger line {after!r} to page after")
+            due_us, pos = int(str(cursor[0])), int(str(cursor[1]))
+            if due_us > until_us:
+                return []
+            found = self._due_rows(
+                [*scope, "due_us = ?", "pos > ?"], [*params, due_us, pos], "pos", limit
+            )
+            later, bounds = ["due_us > ?", "due_us <= ?"], [due_us, until_us]
+        if len(found) < limit:
+            found += self._due_rows(
+                [*scope, *later], [*params, *bounds], "due_us, pos", limit - len(found)
+            )
+        return self._hydrate(found)
+
+    def _due_rows(
+        self, clauses: list[str], params: list[object], order: str, limit: int
+    ) -> list[tuple[object, ...]]:
+        """One range of the due index, in index order."""
+        return self._db.rows(
+            f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?",
+            (*params, limit),
+        )
 
     def _page(
         self, clauses: list[str], params: list[object], after: str | None, limit: int
@@ -318,14 +397,18 @@ class SqliteLedger:
                 counts.setdefault(str(entry_id), []).append((str(key), Decimal(str(amount))))
         return [_line_from(values, tuple(counts.get(str(values[0]), ()))) for values in found]
 
-    def insert_payouts(self, run_id: str, payouts: Sequence[PayoutRow]) -> None:
-        """Record a payout run and its batches (``DuplicateEntry`` when the run exists)."""
+    def insert_payouts(self, run_id: str, payouts: Sequence[PayoutRow], *, seq: int) -> None:
+        """Record a payout run, written by journal entry ``seq``, and its batches
+        (``DuplicateEntry`` when the run or a payout id exists)."""
         with self._db.atomic():
-            self._insert_payouts(run_id, payouts)
+            self._insert_payouts(run_id, payouts, seq)
 
-    def _insert_payouts(self, run_id: str, payouts: Sequence[PayoutRow]) -> None:
+    def _insert_payouts(self, run_id: str, payouts: Sequence[PayoutRow], seq: int) -> None:
         self._db.run(
-            "INSERT INTO payout_runs (run_id) VALUES (?)", (run_id,), what="payout run", key=run_id
+            "INSERT INTO payout_runs (run_id, seq) VALUES (?, ?)",
+            (run_id, seq),
+            what="payout run",
+            key=run_id,
         )
         for row in payouts:
             if row.run_id != run_id:
@@ -345,9 +428,17 @@ class SqliteLedger:
             )
 
     def payouts(
-        self, *, run_id: str | None = None, affiliate_id: str | None = None
+        self,
+        *,
+        run_id: str | None = None,
+        affiliate_id: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[PayoutRow]:
-        """Payout batches matching the filters, oldest run first."""
+        """Payout batches matching the filters in payout order (oldest run first), after the
+        batch ``after`` (``StorageError`` when it is not stored); no ``limit``: all."""
+        if limit is not None and limit <= 0:
+            return []
         clauses: list[str] = []
         params: list[object] = []
         if run_id is not None:
@@ -356,12 +447,40 @@ class SqliteLedger:
         if affiliate_id is not None:
             clauses.append("affiliate_id = ?")
             params.append(affiliate_id)
+        if after is not None:
+            clauses.append("pos > ?")
+            params.append(self._pos("payouts", "payout_id", after, "payout"))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._db.rows(f"SELECT run_id, data, seq FROM payouts{where} ORDER BY pos", params)
+        bound = ""
+        if limit is not None:
+            bound = " LIMIT ?"
+            params.append(limit)
+        rows = self._db.rows(
+            f"SELECT run_id, data, seq FROM payouts{where} ORDER BY pos{bound}", params
+        )
         return [
             PayoutRow(str(run), PayoutBatch.model_validate_json(str(data)), int(str(seq)))
             for run, data, seq in rows
         ]
+
+    def runs(self, *, after: str | None = None, limit: int = 1000) -> list[tuple[str, int]]:
+        """``(run_id, seq)`` of up to ``limit`` runs in the order they were recorded, after
+        the run ``after`` (``StorageError`` when it is not recorded)."""
+        if limit <= 0:
+            return []
+        start = 0 if after is None else self._pos("payout_runs", "run_id", after, "payout run")
+        rows = self._db.rows(
+            "SELECT run_id, seq FROM payout_runs WHERE pos > ? ORDER BY pos LIMIT ?",
+            (start, limit),
+        )
+        return [(str(run_id), int(str(seq))) for run_id, seq in rows]
+
+    def _pos(self, table: str, column: str, key: str, what: str) -> int:
+        """The ``pos`` of the row a page starts after (``StorageError`` when it is absent)."""
+        found = self._db.row(f"SELECT pos FROM {table} WHERE {column} = ?", (key,))
+        if found is None:
+            raise StorageError(f"no {what} {key!r} to page after")
+        return int(str(found[0]))
 
     def has_run(self, run_id: str) -> bool:
         """Whether the run was recorded."""

@@ -64,6 +64,24 @@ class SqliteOrders:
             key=f"{refund.merchant_id}/{refund.order_id}/{refund.refund_id}",
         )
 
+    def scan(self, *, after: tuple[str, str] | None = None, limit: int = 1000) -> list[OrderRow]:
+        """Up to ``limit`` orders by ``(merchant_id, order_id)`` after ``after`` (a row-value
+        seek on the ``(merchant_id, order_id)`` index)."""
+        if limit <= 0:
+            return []
+        if after is None:
+            rows = self._db.rows(
+                f"SELECT {_ORDER_COLUMNS} FROM orders ORDER BY merchant_id, order_id LIMIT ?",
+                (limit,),
+            )
+        else:
+            rows = self._db.rows(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE (merchant_id, order_id) > (?, ?) "
+                "ORDER BY merchant_id, order_id LIMIT ?",
+                (after[0], after[1], limit),
+            )
+        return [OrderRow._make(values) for values in rows]
+
     def bind_renewals(self, merchant_id: str, subscription_id: str, click_id: str) -> None:
         """Remember which click earned a subscription's first order (the first binding wins)."""
         self._db.run(

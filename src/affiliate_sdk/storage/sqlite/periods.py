@@ -68,19 +68,41 @@ class SqlitePeriods:
             ],
         )
 
-    def scan(self, prefix: str) -> list[PeriodTotals]:
-        """Every total whose key starts with ``prefix``, by key."""
-        low, high = prefix_bounds(prefix)
-        if high is None:
-            rows = self._db.rows(
-                f"SELECT {_COLUMNS} FROM period_totals WHERE key >= ? ORDER BY key", (low,)
-            )
-        else:
-            rows = self._db.rows(
-                f"SELECT {_COLUMNS} FROM period_totals WHERE key >= ? AND key < ? ORDER BY key",
-                (low, high),
-            )
+    def scan(
+        self, prefix: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[PeriodTotals]:
+        """Totals whose key starts with ``prefix``, by key, after the key ``after``; no
+        ``limit``: all of them."""
+        rows = self._prefixed("period_totals", _COLUMNS, prefix, after, limit)
         return [_totals(values) for values in rows]
+
+    def marks(
+        self, prefix: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[Mark]:
+        """Marks whose key starts with ``prefix``, by key, after the key ``after``; no
+        ``limit``: all of them."""
+        rows = self._prefixed("marks", "key, value, seq", prefix, after, limit)
+        return [Mark(str(key), str(value), int(str(seq))) for key, value, seq in rows]
+
+    def _prefixed(
+        self, table: str, columns: str, prefix: str, after: str | None, limit: int | None
+    ) -> list[tuple[object, ...]]:
+        """Rows of ``table`` whose key starts with ``prefix`` (a range of its primary key),
+        by key, after ``after``, at most ``limit``."""
+        if limit is not None and limit <= 0:
+            return []
+        low, high = prefix_bounds(prefix)
+        clauses, params = ["key >= ?"], [low]
+        if high is not None:
+            clauses.append("key < ?")
+            params.append(high)
+        if after is not None:
+            clauses.append("key > ?")
+            params.append(after)
+        sql = f"SELECT {columns} FROM {table} WHERE {' AND '.join(clauses)} ORDER BY key"
+        if limit is not None:
+            return self._db.rows(f"{sql} LIMIT ?", (*params, limit))
+        return self._db.rows(sql, params)
 
     def get_mark(self, key: str) -> Mark | None:
         """The mark under ``key``, if set."""
