@@ -206,6 +206,7 @@ class SQLiteStore:
     def _end(self, session: Session, *, commit: bool) -> None:
         """Commit or roll back; then hand clicks to the writer and write held-back counts."""
         clicks, ops, started = session.clicks, session.counter_ops, session.started
+        gate, session.gate = session.gate, None
         session.reset()
         conn = self._conns.current()
         try:
@@ -221,6 +222,8 @@ class SQLiteStore:
             if commit and clicks:
                 self._click_writer().submit(clicks)
         finally:
+            if gate is not None:
+                gate.release()
             self._counters.flush(ops)
 
     @contextmanager

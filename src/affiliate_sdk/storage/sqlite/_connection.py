@@ -37,9 +37,12 @@ class Session:
     transaction has begun, the clicks it will queue on commit, and (for a reader)
     the click queue as it stood when its snapshot was taken."""
 
-    __slots__ = ("clicks", "counter_ops", "depth", "queued", "started", "writable")
+    __slots__ = ("clicks", "counter_ops", "depth", "gate", "queued", "started", "writable")
 
     def __init__(self) -> None:
+        #: The lock that makes a click's duplicate check and its hand-over to the
+        #: writer one step, held by this unit of work (None: not held).
+        self.gate: threading.Lock | None = None
         self.depth = 0
         self.writable = True
         self.started = False
@@ -48,7 +51,7 @@ class Session:
         self.queued: list[ClickRow] | None = None
 
     def reset(self) -> None:
-        """Back to no unit of work."""
+        """Back to no unit of work (the click gate is released by whoever ends it)."""
         self.depth = 0
         self.writable = True
         self.started = False

@@ -9,6 +9,7 @@ of work like any other row.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Final
 
@@ -45,6 +46,7 @@ class SqliteClicks:
         self._db = db
         self._writer = writer
         self._background = background
+        self._gate = threading.Lock()
 
     def _unwritten(self) -> list[ClickRow]:
         """Clicks this process holds that may not be in the database yet, oldest first.
@@ -68,6 +70,11 @@ class SqliteClicks:
         session = self._db.session
         if not session.writable:
             raise StorageError("clicks cannot be recorded in a read-only unit of work")
+        if self._background and session.gate is None and session.depth:
+            # Until this unit of work hands its clicks over, no other thread may check
+            # for a duplicate of them: the check and the hand-over are one step.
+            session.gate = self._gate
+            session.gate.acquire()
         if dedupe_since_ms is not None:
             earlier = self._earlier(click, dedupe_since_ms)
             if earlier is not None:
