@@ -16,7 +16,8 @@ from typing import Any, Final, Protocol
 
 from affiliate_sdk._kernel.fields import check_identifier
 from affiliate_sdk._kernel.instants import from_ms, to_ms
-from affiliate_sdk.commission.booking import NewId, TrafficBooking, TrafficHome, book_traffic
+from affiliate_sdk.commission.lines import NewId
+from affiliate_sdk.commission.traffic import TrafficBooking, TrafficHome, book_traffic
 from affiliate_sdk.commission.journal import JournalDraft, Posting
 from affiliate_sdk.commission.periods import (
     ScopeKind,

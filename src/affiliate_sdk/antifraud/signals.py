@@ -8,10 +8,8 @@ per network, the affiliate's history), build the fact sheet with
 from here too: the value statistics after the order (``value_sigmas``) and
 the affiliate's history after its verdict (``history_after``).
 
-- **Repeats.** Orders of one customer with the same lines (``order_shape``)
-  within ``DUPLICATE_WINDOW_MS`` are duplicates when their total is the same,
-  near-duplicates when it is not (``repeats``); the newest
-  ``MAX_SHAPES_KEPT`` are remembered per customer and shape.
+- **Repeats** (``antifraud.duplicates``): the same customer ordering the same
+  lines again, at the same total (duplicates) or another (near-duplicates).
 - **Value outliers.** A merchant's order values are kept as running
   log-value statistics (Welford: count, mean, sum of squared deviations); an
   order is measured in standard deviations from the mean once
@@ -26,14 +24,19 @@ the affiliate's history after its verdict (``history_after``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Final
 
-from affiliate_sdk.models import FraudThresholds, Order, Verdict
+from affiliate_sdk.models import FraudThresholds, Verdict
 
+from .duplicates import (
+    DUPLICATE_WINDOW_MS,
+    MAX_SHAPES_KEPT,
+    SHAPE_DIGEST_LENGTH,
+    order_shape,
+    repeats,
+)
 from .facts import OrderFacts, OrderRule
 from .grades import History
 from .order_rules import ORDER_RULES
@@ -62,21 +65,14 @@ __all__ = [
     "value_sigmas",
 ]
 
-#: Orders of one customer with the same lines within this span are duplicates (same total)
-#: or near-duplicates (another total).
-DUPLICATE_WINDOW_MS: Final = 24 * 3_600_000
 #: A merchant's order values are judged for outliers from this many orders on.
 MIN_ORDERS_FOR_OUTLIERS: Final = 30
-#: Recent orders remembered per customer and lines.
-MAX_SHAPES_KEPT: Final = 8
 #: Customers remembered per payment fingerprint or network (enough to see one shared widely).
 MAX_CUSTOMERS_KEPT: Final = 16
 #: Reasons that do not count against the affiliate's grade.
 NOT_THE_AFFILIATES: Final = frozenset({"affiliate.grade_c", "order.duplicate"})
 #: Customers per affiliate and network are counted per week: ``placed_ms // WEEK_MS``.
 WEEK_MS: Final = 7 * 86_400_000
-#: Hex digits of an order shape's digest.
-SHAPE_DIGEST_LENGTH: Final = 32
 #: Hex digits of a customer's digest in the distinct-customer sets.
 _CUSTOMER_DIGEST_LENGTH: Final = 16
 _MS_PER_SECOND: Final = 1000
@@ -88,33 +84,6 @@ ValueStatistics = tuple[int, float, float]
 
 
 # -- repeats ---------------------------------------------------------------------------------
-def order_shape(order: Order) -> str:
-    """A digest of the order's lines as ``(sku, quantity)`` pairs, in any order.
-
-    Two orders with the same skus in the same quantities have the same shape,
-    whatever their prices; an order without lines has the shape of the empty list.
-    """
-    lines = sorted((item.sku, item.quantity) for item in order.items)
-    return hashlib.sha256(json.dumps(lines).encode()).hexdigest()[:SHAPE_DIGEST_LENGTH]
-
-
-def repeats(
-    recent: Sequence[tuple[str, int]], total: str, placed_ms: int, has_lines: bool
-) -> tuple[int, int]:
-    """Earlier orders of the customer with this shape within ``DUPLICATE_WINDOW_MS``:
-    how many had the same ``total`` (duplicates) and how many another (near-duplicates).
-
-    ``recent`` holds ``(total, placed at ms)`` of the earlier orders of the
-    shape (``str(order.total)``, as ``total`` is). Orders without lines
-    compare by total alone: they have no near-duplicates.
-    """
-    within = [earlier for earlier, at in recent if placed_ms - at <= DUPLICATE_WINDOW_MS]
-    same = sum(1 for earlier in within if earlier == total)
-    near = len(within) - same if has_lines else 0
-    return same, near
-
-
-# -- value outliers --------------------------------------------------------------------------
 def value_sigmas(
     stats: ValueStatistics | None, value_minor: int
 ) -> tuple[float | None, ValueStatistics]:

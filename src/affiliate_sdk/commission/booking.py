@@ -30,17 +30,16 @@ Renewals pay only under ``recurring`` (the first N, or all).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
-from typing import Final, NamedTuple
+from decimal import Decimal
+from typing import Final
 
 import attrs
 
 from affiliate_sdk.commission.calculator import (
     COMMISSION_ROUNDING,
     Calculation,
-    CommissionSplit,
     OrderContext,
     TargetInput,
     TierInput,
@@ -48,8 +47,10 @@ from affiliate_sdk.commission.calculator import (
     effective_rate,
     split_commission,
 )
-from affiliate_sdk.commission.ledger import Posting
 from affiliate_sdk.commission.lifecycle import from_merchant
+from affiliate_sdk.commission.lines import NewId, split_lines
+from affiliate_sdk.commission.parent_share import parent_line
+from affiliate_sdk.commission.period_cap import trim_to_cap
 from affiliate_sdk.commission.periods import (
     Totals,
     join_id,
@@ -57,11 +58,19 @@ from affiliate_sdk.commission.periods import (
     scope_key,
 )
 from affiliate_sdk.commission.plans import CommissionPlan
+from affiliate_sdk.commission.pricing import (
+    BookedLine,
+    Booking,
+    Measures,
+    Party,
+    PeriodKeys,
+    PricingFacts,
+)
 from affiliate_sdk.commission.targets import PeriodCap
 from affiliate_sdk.commission.tiers import Period, TierState
+from affiliate_sdk.commission.traffic import TrafficBooking, TrafficHome, book_traffic, home_lines
 from affiliate_sdk.errors import InvalidInput, MissingFxRate
 from affiliate_sdk.fx import FxRates
-from affiliate_sdk.models import Affiliate, Commission, ItemCommission, Order, PlanVersion
 from affiliate_sdk.money import Money, sum_money
 
 __all__ = [
@@ -84,134 +93,6 @@ __all__ = [
 
 _ZERO: Final = Decimal(0)
 _ONE: Final = Decimal(1)
-
-NewId = Callable[[], str]
-
-
-class Party(NamedTuple):
-    """Who an order (or a share of it) is credited to, and through which click."""
-
-    affiliate_id: str
-    campaign_id: str
-    merchant_id: str
-    click_id: str | None
-
-
-@attrs.frozen(slots=True)
-class PeriodKeys:
-    """The period totals an order counts towards under its plan (None: the plan has none)."""
-
-    tier: str | None = None
-    target: str | None = None
-    level: str | None = None
-    cap: str | None = None
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every key set: the totals the service loads before ``book_order``."""
-        return tuple(k for k in (self.tier, self.target, self.level, self.cap) if k is not None)
-
-
-@attrs.frozen(slots=True)
-class Measures:
-    """What a line added to its period totals, so a refund can take the refunded share back.
-
-    ``tier_key`` names the tier period; ``tier_measure`` is what the order
-    added to its volume; ``tier_base``, ``tier_paid`` the value it paid tier
-    rates on and the exact tier commission it earned; ``tier_booked`` that
-    commission as booked (rounded once, in the tiers' currency); ``fx_rate``
-    the rate into the tiers' currency; ``counts`` the other period totals
-    (targets, levels) it added to, and by how much.
-    """
-
-    tier_key: str | None = None
-    tier_measure: Decimal | None = None
-    tier_base: Decimal | None = None
-    tier_paid: Decimal | None = None
-    tier_booked: Money | None = None
-    fx_rate: Decimal | None = None
-    counts: tuple[tuple[str, Decimal], ...] = ()
-
-
-@attrs.frozen(slots=True)
-class BookedLine:
-    """A ledger line and, for the lines that counted towards period totals, its measures."""
-
-    line: Commission
-    measures: Measures | None = None
-
-
-@attrs.frozen(kw_only=True, slots=True)
-class PricingFacts:
-    """Everything an order is priced with, loaded beforehand.
-
-    ``parties`` are the weighted credits (weights sum to 1); ``primary`` the
-    one whose campaign's plan prices the order and whose period totals count
-    it. ``affiliate`` is the primary's registration; ``others`` those of the
-    other parties (their recruiters earn a ``parent_share``). ``take`` is the
-    platform's share, resolved (plan, else merchant, else alliance default).
-    ``totals`` holds the loaded totals of ``period_keys(...)`` (a missing key
-    is zero). ``now`` is the booking instant (the lines' ``created_at``).
-    """
-
-    order: Order
-    placed_at: datetime
-    now: datetime
-    plan: PlanVersion
-    timezone: str
-    primary: Party
-    parties: tuple[tuple[Party, Decimal], ...]
-    affiliate: Affiliate | None = None
-    others: Mapping[str, Affiliate] = attrs.field(factory=dict)
-    take: Decimal = _ZERO
-    totals: Mapping[str, Totals] = attrs.field(factory=dict)
-    fx: FxRates | None = None
-
-
-@attrs.frozen(slots=True)
-class Booking:
-    """What booking an order changes.
-
-    ``lines`` are new ``pending`` lines; ``totals`` the full new value of
-    every period total written; ``items`` the breakdown before rounding;
-    ``paid_renewal`` is None for an order that is not a renewal, False when
-    the plan does not pay this renewal (nothing is booked), True otherwise.
-    ``event_id`` and ``postings`` make the journal entry (``commission.booked``).
-    """
-
-    lines: tuple[BookedLine, ...]
-    totals: Mapping[str, Totals]
-    items: tuple[ItemCommission, ...]
-    paid_renewal: bool | None
-    event_id: str
-    postings: tuple[Posting, ...]
-    rule: str | None = None
-
-    @property
-    def commissions(self) -> tuple[Commission, ...]:
-        """The ledger lines alone."""
-        return tuple(booked.line for booked in self.lines)
-
-
-@attrs.frozen(kw_only=True, slots=True)
-class TrafficHome:
-    """Where commission not tied to one order is booked, and under which plan version."""
-
-    merchant_id: str
-    campaign_id: str
-    affiliate_id: str
-    plan_version: int
-    hold_days: int
-    take: Decimal = _ZERO
-
-
-@attrs.frozen(slots=True)
-class TrafficBooking:
-    """Lines for CPC, CPM or a period close, and their journal entry (``commission.booked``)."""
-
-    lines: tuple[Commission, ...]
-    event_id: str
-    postings: tuple[Posting, ...]
 
 
 @attrs.frozen(slots=True)
@@ -458,20 +339,18 @@ def _capped(
 ) -> list[_Part]:
     """Trim the order's amounts, in order, so the period's total stays within the cap."""
     before = _loaded(facts, totals, key)
-    room = cap.amount.amount - before.paid
-    trimmed = []
-    for part in parts:
-        fx = fx_rate(facts.fx, part.amount.currency, cap.amount.currency, facts.placed_at)
-        wanted = part.amount.amount * fx
-        allowed = max(min(wanted, room), _ZERO)
-        kept = part
-        if allowed < wanted:
-            amount = Money(allowed / fx, part.amount.currency).round(ROUND_DOWN)
-            kept = attrs.evolve(part, amount=amount, rule=f"{part.rule}; period cap {cap.amount}")
-        room -= kept.amount.amount * fx
-        trimmed.append(kept)
-    totals[key] = before._replace(paid=cap.amount.amount - room)
-    return trimmed
+    rates = [
+        fx_rate(facts.fx, part.amount.currency, cap.amount.currency, facts.placed_at)
+        for part in parts
+    ]
+    allowed, paid = trim_to_cap([part.amount for part in parts], cap.amount, before.paid, rates)
+    totals[key] = before._replace(paid=paid)
+    return [
+        part
+        if kept is None
+        else attrs.evolve(part, amount=kept, rule=f"{part.rule}; period cap {cap.amount}")
+        for part, kept in zip(parts, allowed, strict=True)
+    ]
 
 
 def _common(facts: PricingFacts) -> dict[str, object]:
@@ -554,126 +433,9 @@ def _parent_lines(
         if parent_id is None:
             continue
         for line in [x for x in made if (x.affiliate_id, x.campaign_id) == party[:2]]:
-            amount = (line.amount * share).round(COMMISSION_ROUNDING)
-            if line.account != "affiliate" or not amount:
+            if line.account != "affiliate":
                 continue
-            update = {
-                **common,
-                "entry_id": new_id(),
-                "event_id": f"{line.event_id}/parent",
-                "account": "parent",
-                "affiliate_id": parent_id,
-                "amount": amount,
-                "rate": share,
-                "basis": line.amount,
-                "rule": f"parent share {(share * 100).normalize():f}%",
-            }
-            made.append(line.model_copy(update=update))
+            earned = parent_line(line, parent_id, share, entry_id=new_id(), common=common)
+            if earned is not None:
+                made.append(earned)
     return [BookedLine(line) for line in made[len(lines) :]]
-
-
-def split_lines(
-    split: CommissionSplit,
-    *,
-    kind: str,
-    event: tuple[str, ...],
-    rate: Decimal,
-    basis: Money,
-    rule: str,
-    tier: Mapping[str, object],
-    common: Mapping[str, object],
-    new_id: NewId,
-) -> list[Commission]:
-    """The affiliate's line (with ``tier`` fields) and the platform's, when its take is not zero.
-
-    Event ids are ``<event parts>/<account>``.
-    """
-    lines = []
-    for account, amount in (("affiliate", split.affiliate), ("platform", split.platform)):
-        if account == "platform" and not amount:
-            continue
-        lines.append(
-            Commission.model_validate(
-                {
-                    **common,
-                    **(tier if account == "affiliate" else {}),
-                    "entry_id": new_id(),
-                    "event_id": join_id(*event, account),
-                    "account": account,
-                    "kind": kind,
-                    "amount": amount,
-                    "rate": rate,
-                    "basis": basis,
-                    "rule": rule,
-                }
-            )
-        )
-    return lines
-
-
-def home_lines(
-    home: TrafficHome,
-    amount: Money,
-    *,
-    kind: str,
-    order_id: str,
-    event: tuple[str, ...],
-    rule: str,
-    now: datetime,
-    new_id: NewId,
-) -> list[Commission]:
-    """Pending lines for ``amount`` (rounded once) for ``home``'s affiliate, the take split off."""
-    common = {
-        "merchant_id": home.merchant_id,
-        "order_id": order_id,
-        "campaign_id": home.campaign_id,
-        "affiliate_id": home.affiliate_id,
-        "click_id": None,
-        "status": "pending",
-        "plan_version": home.plan_version,
-        "created_at": now,
-        "hold_until": now + timedelta(days=home.hold_days),
-    }
-    return split_lines(
-        split_commission(amount.round(COMMISSION_ROUNDING), home.take),
-        kind=kind,
-        event=event,
-        rate=_ZERO,
-        basis=amount,
-        rule=rule,
-        tier={},
-        common=common,
-        new_id=new_id,
-    )
-
-
-def book_traffic(
-    home: TrafficHome,
-    amount: Money,
-    *,
-    rule: str,
-    reference: str,
-    now: datetime,
-    new_id: NewId,
-    kind: str = "commission",
-) -> TrafficBooking:
-    """CPC, CPM or period-close commission: lines under ``reference``, and their journal entry.
-
-    The lines' ``order_id`` is ``reference``; the entry's event id is
-    ``traffic/<reference>`` (escaped) and each line's that plus its account.
-    """
-    lines = home_lines(
-        home,
-        amount,
-        kind=kind,
-        order_id=reference,
-        event=("traffic", reference),
-        rule=rule,
-        now=now,
-        new_id=new_id,
-    )
-    return TrafficBooking(
-        tuple(lines),
-        join_id("traffic", reference),
-        tuple(from_merchant(home.merchant_id, lines)),
-    )

@@ -38,7 +38,8 @@ from typing import Final
 
 import attrs
 
-from affiliate_sdk.commission.booking import Measures, TrafficHome, home_lines
+from affiliate_sdk.commission.pricing import Measures
+from affiliate_sdk.commission.traffic import TrafficHome, home_lines
 from affiliate_sdk.commission.calculator import (
     COMMISSION_ROUNDING,
     fraction,
