@@ -11,12 +11,18 @@ from typing import Final
 from affiliate_sdk.errors import CampaignInactive, InvalidInput
 from affiliate_sdk.ids import new_id, new_id_pair
 from affiliate_sdk.models import Verdict
-from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
-from affiliate_sdk.tracking.clicks import Click, VisitorCookie, append_click_id, referrer_host
+from affiliate_sdk.storage.rows import ImpressionRow
+from affiliate_sdk.tracking.clicks import (
+    Click,
+    ClickRow,
+    VisitorCookie,
+    append_click_id,
+    referrer_host,
+)
 from affiliate_sdk.tracking.landing import check_landing_url
 from affiliate_sdk.tracking.links import LinkClaims, decode_token, encode_token, expiry_from
 
-from .catalog import MAX_CACHED, CatalogService
+from .catalog import MAX_CACHED, CampaignView, CatalogService
 from .context import ServiceContext
 from .fraud import FraudService
 
@@ -150,41 +156,20 @@ class ClickService:
         country: str | None = None,
         device_id: str | None = None,
     ) -> Click:
-        """Verify a link, record the click and say where to send the visitor.
-
-        Raises a ``LinkError`` for a bad, expired or re-pointed link and a
-        ``CampaignError`` when its campaign is gone or paused. A known bot gets
-        a ``block`` verdict but still its redirect; it never earns commission.
-        """
-        if device_id is not None:
-            check_visitor_id("device_id", device_id)
-        if country is not None and not _COUNTRY.fullmatch(country):
-            raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code like 'DE'")
-        ctx = self._ctx
-        now = ctx.clock.timestamp()
+        """Verify a link, record the click, say where to send the visitor (bots: ``block``)."""
+        _check_extras(device_id, country)
+        ctx, now = self._ctx, self._ctx.clock.timestamp()
         now_ms = int(now * 1000)
         claims = decode_token(ctx.keyring, url, now)
-        view = self._catalog.view(claims.merchant_id, claims.campaign_id, now)
-        campaign = view.campaign
-        if not campaign.active:
-            raise CampaignInactive(campaign.campaign_id, claims.landing_url)
-        view.landing.check(claims.landing_url)
+        view = self._landing(claims, now)
         agent = self._fraud.user_agent(user_agent)
         click_id, new_visitor = new_id_pair(now_ms)
-        if visitor_id is not None and _VISITOR_ID.fullmatch(visitor_id):
-            dedupe_since: int | None = now_ms - self._dedupe_ms
-        else:
-            visitor_id, dedupe_since = new_visitor, None
-        if ip:  # parsed once: its hash, its network and its kind all come from this
-            packed_ip: bytes | None
-            packed_ip, ip_network = ctx.pseudonyms.parse(ip)
-            ip_hash: str | None = ctx.pseudonyms.digest(packed_ip)
-        else:
-            packed_ip = ip_hash = ip_network = None
-        if agent.verdict.decision == "block":
-            verdict, verdict_json = agent.verdict, agent.verdict_json
-        else:
-            verdict, verdict_json = self._fraud.click_verdict(
+        visitor_id, dedupe_since = self._visitor(visitor_id, new_visitor, now_ms)
+        packed_ip, ip_hash, ip_network = self._address(ip)
+        verdict, verdict_json = (
+            (agent.verdict, agent.verdict_json)
+            if agent.verdict.decision == "block"
+            else self._fraud.click_verdict(
                 url,
                 agent,
                 view.fraud,
@@ -195,6 +180,7 @@ class ClickService:
                 device_id=device_id,
                 now_ms=now_ms,
             )
+        )
         row = _new_click_row(
             (
                 click_id,
@@ -202,7 +188,7 @@ class ClickService:
                 claims.link_id,
                 claims.affiliate_id,
                 claims.campaign_id,
-                campaign.merchant_id,
+                view.campaign.merchant_id,
                 claims.landing_url,
                 claims.sub_fields,
                 now_ms,
@@ -217,15 +203,58 @@ class ClickService:
         )
         with ctx.store.transaction() as tx:
             stored, created = tx.clicks.record(row, dedupe_since_ms=dedupe_since)
+        shown = verdict if created else self._stored_verdict(stored.verdict_json)
+        return self._reply(stored, visitor_id, shown, claims, view.window_ms, reused=not created)
+
+    def _visitor(self, given: str | None, new: str, now_ms: int) -> tuple[str, int | None]:
+        """The visitor id to keep, and since when a repeat click is the same click
+        (None: a new visitor has no earlier clicks)."""
+        if given is not None and _VISITOR_ID.fullmatch(given):
+            return given, now_ms - self._dedupe_ms
+        return new, None
+
+    def _landing(self, claims: LinkClaims, now: float) -> CampaignView:
+        """The link's campaign, active, with the link's landing URL allowed."""
+        view = self._catalog.view(claims.merchant_id, claims.campaign_id, now)
+        if not view.campaign.active:
+            raise CampaignInactive(view.campaign.campaign_id, claims.landing_url)
+        view.landing.check(claims.landing_url)
+        return view
+
+    def _address(self, ip: str | None) -> tuple[bytes | None, str | None, str | None]:
+        """The packed address, its keyed hash and its network, parsed once."""
+        if not ip:
+            return None, None, None
+        pseudonyms = self._ctx.pseudonyms
+        packed, network = pseudonyms.parse(ip)
+        return packed, pseudonyms.digest(packed), network
+
+    def _reply(
+        self,
+        stored: ClickRow,
+        visitor_id: str,
+        verdict: Verdict,
+        claims: LinkClaims,
+        window_ms: int,
+        *,
+        reused: bool,
+    ) -> Click:
         return _new_click(
             (
                 stored.click_id,
                 visitor_id,
                 append_click_id(claims.landing_url, self._param, stored.click_id),
-                verdict if created else self._stored_verdict(stored.verdict_json),
-                _new_cookie((self._cookie, visitor_id, view.window_ms // 1000, *_COOKIE_FLAGS)),
+                verdict,
+                _new_cookie((self._cookie, visitor_id, window_ms // 1000, *_COOKIE_FLAGS)),
                 claims,
                 stored.clicked_at_ms,
-                not created,
+                reused,
             )
         )
+
+
+def _check_extras(device_id: str | None, country: str | None) -> None:
+    if device_id is not None:
+        check_visitor_id("device_id", device_id)
+    if country is not None and not _COUNTRY.fullmatch(country):
+        raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code like 'DE'")

@@ -11,282 +11,56 @@ the rows it reads against the journal.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, Final, NamedTuple
+from typing import NamedTuple
 
-from affiliate_sdk._kernel.fields import check_identifier
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.antifraud.verdicts import ALLOW, merge
-from affiliate_sdk.clock import from_timestamp
 from affiliate_sdk.commission.booking import (
     Booking,
-    Measures,
     Party,
-    PricingFacts,
-    TrafficHome,
-    book_order,
-    period_keys,
 )
 from affiliate_sdk.commission.journal import JournalDraft
-from affiliate_sdk.commission.periods import Totals, closed_key, parse_scope, settling_instant
-from affiliate_sdk.commission.refunds import (
-    ClosedPeriod,
-    RefundFacts,
-    Reversal,
-    refund_keys,
-    reverse,
-)
 from affiliate_sdk.errors import (
     ConflictingOrder,
-    ConflictingRefund,
-    CurrencyMismatch,
-    InvalidAmount,
     InvalidInput,
-    RefundExceedsOrder,
-    UnknownOrder,
 )
 from affiliate_sdk.fx import FxRates
-from affiliate_sdk.ids import new_id
 from affiliate_sdk.models import (
     Commission,
     Credit,
     ItemCommission,
     Order,
     OrderOutcome,
-    PlanVersion,
     RefundOutcome,
-    TouchNote,
     Verdict,
 )
 from affiliate_sdk.money import Money
 from affiliate_sdk.storage.contract import UnitOfWork
 from affiliate_sdk.storage.rows import (
-    LineMeasures,
     LineRow,
     OrderRow,
-    OutboxRow,
-    PeriodTotals,
-    RefundRow,
 )
-from affiliate_sdk.tracking.attribution import WEIGHT_PLACES, Decision, Touch, rounded_weights
-from affiliate_sdk.tracking.links import decode_sub_ids
-from affiliate_sdk.webhooks.events import order_events as build_order_events
+from affiliate_sdk.tracking.attribution import Decision
 
 from ._attribution import attribute, bind_customer, renewal
+from ._order_io import (
+    credits_of,
+    fingerprint,
+    order_events,
+    price_order,
+    touch_note,
+    write_booking,
+)
 from .catalog import CatalogService
 from .context import ServiceContext
 from .fraud import FraudService, OrderRisk, judge_order_risk
 from .journal import JournalWriter
-from .projections import Proof, line_doc, order_doc, order_key, period_doc
+from .projections import Proof, order_doc, order_key
+from .refunds import RefundService
 from .review import ReviewService
 
-__all__ = [
-    "OrderService",
-    "fingerprint",
-    "line_measures",
-    "load_totals",
-    "measures_of",
-    "price_order",
-    "write_booking",
-]
-
-
-def fingerprint(order: Order) -> str:
-    """A digest of the order as the host gave it (a defaulted ``placed_at`` is left out)."""
-    exclude = None if "placed_at" in order.model_fields_set else {"placed_at"}
-    return hashlib.sha256(order.model_dump_json(exclude=exclude).encode()).hexdigest()
-
-
-def line_measures(measures: Measures | None) -> LineMeasures | None:
-    """A booking's measures as the ledger projection keeps them."""
-    if measures is None:
-        return None
-    return LineMeasures(
-        tier_key=measures.tier_key,
-        tier_measure=measures.tier_measure,
-        tier_base=measures.tier_base,
-        tier_paid=measures.tier_paid,
-        fx_rate=measures.fx_rate,
-        counts=tuple(measures.counts),
-        tier_booked=measures.tier_booked,
-    )
-
-
-def measures_of(row: LineMeasures | None) -> Measures | None:
-    """Stored measures as the refund rules read them."""
-    if row is None:
-        return None
-    return Measures(
-        tier_key=row.tier_key,
-        tier_measure=row.tier_measure,
-        tier_base=row.tier_base,
-        tier_paid=row.tier_paid,
-        tier_booked=row.tier_booked,
-        fx_rate=row.fx_rate,
-        counts=row.counts,
-    )
-
-
-def load_totals(tx: UnitOfWork, proof: Proof, keys: Sequence[str]) -> dict[str, Totals]:
-    """The period totals under ``keys``, proven against the journal (absent ones are zero)."""
-    found = tx.periods.get_many(list(keys))
-    proof.periods(found.values())
-    return {
-        key: Totals(row.volume, row.tier_base, row.rate, row.paid, row.booked)
-        for key, row in found.items()
-    }
-
-
-def price_order(
-    tx: UnitOfWork,
-    catalog: CatalogService,
-    proof: Proof,
-    *,
-    order: Order,
-    version: PlanVersion,
-    timezone: str,
-    parties: Sequence[tuple[Party, Decimal]],
-    placed_at: datetime,
-    now_ms: int,
-    fx: FxRates | None,
-) -> Booking:
-    """Load what pricing needs (registrations, take, proven period totals) and price."""
-    primary = max(parties, key=lambda pw: pw[1])[0]  # the first of equal weights
-    keys = period_keys(version.plan, primary, placed_at=placed_at, timezone=timezone)
-    others = {
-        party.affiliate_id: member
-        for party, _ in parties
-        if (member := catalog.member(tx, party.affiliate_id)) is not None
-    }
-    facts = PricingFacts(
-        order=order,
-        placed_at=placed_at,
-        now=from_timestamp(now_ms / 1000),
-        plan=version,
-        timezone=timezone,
-        primary=primary,
-        parties=tuple(parties),
-        affiliate=others.get(primary.affiliate_id),
-        others=others,
-        take=catalog.take(tx, version.plan, order.merchant_id),
-        totals=load_totals(tx, proof, keys.names),
-        fx=fx,
-    )
-    return book_order(facts, new_id=lambda: new_id(now_ms))
-
-
-def write_booking(
-    tx: UnitOfWork,
-    writer: JournalWriter,
-    booking: Booking,
-    *,
-    at: datetime,
-    extra_rows: Mapping[str, Mapping[str, Any]] | None = None,
-) -> tuple[int, list[LineRow]]:
-    """Apply a booking: its journal entry, then its lines and period totals with the
-    entry's seq. ``extra_rows`` adds projection documents (the order's money)."""
-    pending = [LineRow(b.line, line_measures(b.measures), 0) for b in booking.lines]
-    totals = [
-        PeriodTotals(key, t.volume, t.tier_base, t.rate, t.paid, t.booked)
-        for key, t in booking.totals.items()
-    ]
-    rows: dict[str, Mapping[str, Any]] = {
-        "lines": {r.line.entry_id: line_doc(r) for r in pending},
-        "periods": {t.key: period_doc(t) for t in totals},
-        **(extra_rows or {}),
-    }
-    lines: list[Commission] = list(booking.commissions)
-    draft = JournalDraft(
-        booking.event_id, "commission.booked", at, booking.postings, _refs(lines), rows
-    )
-    entry = writer.append(tx, draft, lines)
-    written = [row._replace(seq=entry.seq) for row in pending]
-    tx.ledger.append(written)
-    tx.periods.put([t._replace(seq=entry.seq) for t in totals])
-    return entry.seq, written
-
-
-_ZERO: Final = Decimal(0)
-
-
-def _refs(lines: Sequence[Commission]) -> dict[str, object]:
-    return {"lines": [line.entry_id for line in lines]}
-
-
-def credits_of(
-    decision: Decision, order: Order
-) -> tuple[list[Credit], list[tuple[Party, Decimal]]]:
-    """The decision's shares as public credits and as weighted parties (weights to 1)."""
-    weights = rounded_weights([share.weight for share in decision.shares])
-    credits: list[Credit] = []
-    parties: list[tuple[Party, Decimal]] = []
-    for share, weight in zip(decision.shares, weights, strict=True):
-        click_id = None if share.click is None else share.click.click_id
-        parties.append(
-            (Party(share.affiliate_id, share.campaign_id, order.merchant_id, click_id), weight)
-        )
-        credits.append(
-            Credit(
-                affiliate_id=share.affiliate_id,
-                campaign_id=share.campaign_id,
-                click_id=click_id,
-                weight=weight,
-                clicked_at=None
-                if share.click is None
-                else from_timestamp(share.click.clicked_at_ms / 1000),
-                signal=share.signal,
-                coupon_code=share.coupon_code,
-            )
-        )
-    return credits, parties
-
-
-def order_events(
-    order: Order,
-    placed_at: datetime,
-    verdict: Verdict,
-    decision: Decision,
-    *,
-    credits: Sequence[Credit],
-    lines: Sequence[Commission],
-    now: datetime,
-) -> list[OutboxRow]:
-    """The order's ``order.attributed`` and, unless it was blocked, its ``click.attributed``."""
-    earned: dict[str, Decimal] = {}
-    for line in lines:
-        if line.account == "affiliate":
-            earned[line.affiliate_id] = earned.get(line.affiliate_id, _ZERO) + line.amount.amount
-    sub_ids = {
-        share.click.click_id: decode_sub_ids(share.click.sub_fields)
-        for share in decision.shares
-        if share.click is not None
-    }
-    pairs = [
-        (
-            {
-                "affiliate_id": credit.affiliate_id,
-                "campaign_id": credit.campaign_id,
-                "click_id": credit.click_id if verdict.decision != "block" else None,
-                "weight": str(credit.weight),
-                "signal": credit.signal,
-            },
-            sub_ids.get(credit.click_id or "", {}),
-        )
-        for credit in credits
-    ]
-    return build_order_events(
-        merchant_id=order.merchant_id,
-        order_id=order.order_id,
-        total=(str(order.total.amount), order.total.currency),
-        placed_at=placed_at,
-        decision=verdict.decision,
-        credits=pairs,
-        commissions={affiliate: str(amount) for affiliate, amount in earned.items()},
-        at=now,
-    )
+__all__ = ["OrderService"]
 
 
 class _Request(NamedTuple):
@@ -348,6 +122,7 @@ class OrderService:
         self._writer = writer
         self._review = review
         self._fx = fx
+        self._refunds = RefundService(ctx, catalog, writer)
 
     def _request(
         self,
@@ -574,6 +349,7 @@ class OrderService:
         return merge(verdict, judged, limits)
 
     # -- refunds -----------------------------------------------------------------------------
+
     def refund(
         self,
         merchant_id: str,
@@ -589,193 +365,4 @@ class OrderService:
         a ``refund_id`` the call is idempotent: the same id again returns the
         first outcome and books nothing.
         """
-        check_identifier("merchant_id", merchant_id)
-        if refund_id is not None:
-            check_identifier("refund_id", refund_id)
-        now_ms = self._ctx.now_ms()
-        with self._ctx.store.transaction() as tx:
-            order = tx.orders.get(merchant_id, order_id)
-            if order is None:
-                raise UnknownOrder(merchant_id, order_id)
-            if refund_id is not None:
-                done = tx.orders.get_refund(merchant_id, order_id, refund_id)
-                if done is not None:
-                    replay = RefundOutcome.model_validate_json(done.outcome_json)
-                    if amount is not None and amount != replay.amount:
-                        raise ConflictingRefund(order_id, refund_id)
-                    return replay
-            amount = _refund_amount(order, amount)
-            return self._reverse(tx, order, amount, refund_id or new_id(now_ms), now_ms)
-
-    def _reverse(
-        self, tx: UnitOfWork, order: OrderRow, amount: Money, refund_id: str, now_ms: int
-    ) -> RefundOutcome:
-        proof = Proof(tx.journal, self._ctx.chain)
-        rows = tx.ledger.by_order(order.merchant_id, order.order_id)
-        proof.lines(rows)
-        if rows or order.seq is not None:
-            proof.orders([order])
-        lines = [row.line for row in rows]
-        measures = {
-            row.line.entry_id: m for row in rows if (m := measures_of(row.measures)) is not None
-        }
-        keys = refund_keys(lines, measures)
-        now = from_timestamp(now_ms / 1000)
-        total = Money.from_minor(order.total_minor, order.currency)
-        before = Money.from_minor(order.refunded_minor, order.currency)
-        facts = RefundFacts(
-            merchant_id=order.merchant_id,
-            order_id=order.order_id,
-            refund_id=refund_id,
-            total=total,
-            before=before,
-            amount=amount,
-            now=now,
-            measures=measures,
-            totals=load_totals(tx, proof, keys),
-            closed=self._closed(tx, proof, keys, order.merchant_id),
-        )
-        reversal = reverse(lines, facts, new_id=lambda: new_id(now_ms))
-        refunded = before + amount
-        outcome = RefundOutcome(
-            merchant_id=order.merchant_id,
-            order_id=order.order_id,
-            refund_id=refund_id,
-            amount=amount,
-            refunded_total=refunded,
-            remaining=total - refunded,
-            reversals=list(reversal.lines),
-        )
-        changed = order._replace(refunded_minor=refunded.to_minor())
-        seq = self._write_reversal(tx, changed, reversal, refund_id, now)
-        for affiliate_id in reversal.refund_counted:
-            history = tx.risk.history(affiliate_id)
-            if history is not None and history.orders:
-                tx.risk.put_history(affiliate_id, history._replace(refunds=history.refunds + 1))
-        tx.orders.set_refunded(order.merchant_id, order.order_id, changed.refunded_minor, seq)
-        tx.orders.insert_refund(
-            RefundRow(
-                order.merchant_id,
-                order.order_id,
-                refund_id,
-                amount.to_minor(),
-                now_ms,
-                outcome.model_dump_json(),
-            )
-        )
-        return outcome
-
-    def _closed(
-        self, tx: UnitOfWork, proof: Proof, keys: Sequence[str], merchant_id: str
-    ) -> dict[str, ClosedPeriod]:
-        """Which of the period totals ``keys`` belong to a period already closed."""
-        closed: dict[str, ClosedPeriod] = {}
-        now = self._ctx.clock.now()
-        for key in keys:
-            scope = parse_scope(key)
-            if scope is None or scope.what not in ("tier", "target"):
-                continue
-            mark = tx.periods.get_mark(closed_key(scope.campaign_id, scope.period))
-            if mark is None:
-                continue
-            proof.marks([mark])
-            view = self._catalog.view(merchant_id, scope.campaign_id, now.timestamp())
-            current = view.plan_at(now)
-            settling = view.plan_at(settling_instant(scope.period, view.campaign.timezone))
-            closed[key] = ClosedPeriod(
-                what="tier" if scope.what == "tier" else "target",
-                period=scope.period,
-                plan=settling.plan,
-                home=TrafficHome(
-                    merchant_id=merchant_id,
-                    campaign_id=scope.campaign_id,
-                    affiliate_id=scope.affiliate_id,
-                    plan_version=current.version,
-                    hold_days=current.plan.hold_days,
-                    take=self._catalog.take(tx, current.plan, merchant_id),
-                ),
-            )
-        return closed
-
-    def _write_reversal(
-        self, tx: UnitOfWork, order: OrderRow, reversal: Reversal, refund_id: str, now: datetime
-    ) -> int:
-        """The refund's journal entries; the last one carries every row the refund wrote."""
-        new = [LineRow(line, None, 0) for line in reversal.lines]
-        emptied = {line.entry_id: line for line in reversal.emptied}
-        before = {r.line.entry_id: r for r in tx.ledger.get_many(list(emptied))}
-        changed = [before[i]._replace(line=line) for i, line in emptied.items() if i in before]
-        totals = [
-            PeriodTotals(key, t.volume, t.tier_base, t.rate, t.paid, t.booked)
-            for key, t in reversal.totals.items()
-        ]
-        rows: dict[str, Mapping[str, Any]] = {
-            "lines": {r.line.entry_id: line_doc(r) for r in (*new, *changed)},
-            "periods": {t.key: period_doc(t) for t in totals},
-            "orders": {order_key(order.merchant_id, order.order_id): order_doc(order)},
-        }
-        groups = list(reversal.journal)
-        if not groups:  # nothing to reverse: the order's money still changes
-            event = path_key("refund", order.merchant_id, order.order_id, refund_id)
-            draft = JournalDraft(event, "order.refunded", now, (), {"lines": []}, rows)
-            seq = self._writer.append(tx, draft).seq
-        for index, group in enumerate(groups):
-            last = index == len(groups) - 1
-            draft = JournalDraft(
-                group.event_id,
-                group.kind,
-                now,
-                group.postings,
-                {"lines": [line.entry_id for line in group.lines]},
-                rows if last else {},
-            )
-            seq = self._writer.append(tx, draft, group.lines).seq
-        tx.ledger.append([r._replace(seq=seq) for r in new])
-        tx.ledger.update([r._replace(seq=seq) for r in changed])
-        tx.periods.put([t._replace(seq=seq) for t in totals])
-        return seq
-
-
-def _refund_amount(order: OrderRow, amount: Money | None) -> Money:
-    """The refund's amount, checked against what is left to refund."""
-    currency = order.currency
-    remaining = Money.from_minor(order.total_minor - order.refunded_minor, currency)
-    if amount is None:
-        amount = remaining
-    if not isinstance(amount, Money):
-        raise InvalidInput("amount must be Money")
-    if amount.currency != currency:
-        raise CurrencyMismatch(currency, amount.currency)
-    if not amount.is_rounded or amount.amount <= 0:
-        raise InvalidAmount(
-            amount.amount, f"a refund is a positive amount of whole {currency} minor units"
-        )
-    if amount > remaining:
-        raise RefundExceedsOrder(order.order_id, amount, remaining)
-    return amount.round()
-
-
-_WEIGHT_UNIT: Final = Decimal(1).scaleb(-WEIGHT_PLACES)
-
-
-def touch_note(touch: Touch) -> TouchNote:
-    """A touch as the outcome explains it."""
-    weight = touch.weight
-    shown = None
-    if weight is not None:
-        shown = (
-            Decimal(weight.numerator)
-            if weight.denominator == 1
-            else (Decimal(weight.numerator) / Decimal(weight.denominator)).quantize(_WEIGHT_UNIT)
-        )
-    return TouchNote(
-        signal=touch.signal,
-        affiliate_id=touch.affiliate_id,
-        campaign_id=touch.campaign_id,
-        click_id=touch.click_id,
-        coupon_code=touch.coupon_code,
-        at=None if touch.at_ms is None else from_timestamp(touch.at_ms / 1000),
-        counted=touch.counted,
-        weight=shown,
-        reason=touch.reason,
-    )
+        return self._refunds.refund(merchant_id, order_id, amount, refund_id=refund_id)

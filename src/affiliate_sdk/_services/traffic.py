@@ -16,9 +16,8 @@ from typing import Any, Final, Protocol
 
 from affiliate_sdk._kernel.fields import check_identifier
 from affiliate_sdk._kernel.instants import from_ms, to_ms
-from affiliate_sdk.commission.lines import NewId
-from affiliate_sdk.commission.traffic import TrafficBooking, TrafficHome, book_traffic
 from affiliate_sdk.commission.journal import JournalDraft, Posting
+from affiliate_sdk.commission.lines import NewId
 from affiliate_sdk.commission.periods import (
     ScopeKind,
     Totals,
@@ -29,6 +28,7 @@ from affiliate_sdk.commission.periods import (
     settling_instant,
 )
 from affiliate_sdk.commission.plans import CommissionPlan
+from affiliate_sdk.commission.traffic import TrafficBooking, TrafficHome, book_traffic
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.ids import new_id
 from affiliate_sdk.models import Campaign, Commission, PlanVersion

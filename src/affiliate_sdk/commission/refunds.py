@@ -38,8 +38,6 @@ from typing import Final
 
 import attrs
 
-from affiliate_sdk.commission.pricing import Measures
-from affiliate_sdk.commission.traffic import TrafficHome, home_lines
 from affiliate_sdk.commission.calculator import (
     COMMISSION_ROUNDING,
     fraction,
@@ -54,6 +52,8 @@ from affiliate_sdk.commission.lifecycle import (
 )
 from affiliate_sdk.commission.periods import ScopeKind, Totals, join_id, settle_period
 from affiliate_sdk.commission.plans import CommissionPlan
+from affiliate_sdk.commission.pricing import Measures
+from affiliate_sdk.commission.traffic import TrafficHome, home_lines
 from affiliate_sdk.models import Commission
 from affiliate_sdk.money import Money, sum_money
 
