@@ -115,8 +115,8 @@ def _die_with_click(path: str, click_id: str) -> None:
 
     real = SqliteJournal.append
 
-    def die(self: SqliteJournal, rows: object) -> None:
-        real(self, rows)  # type: ignore[arg-type]
+    def die(self: SqliteJournal, rows: object, **options: object) -> None:
+        real(self, rows, **options)  # type: ignore[arg-type]
         os._exit(17)
 
     SqliteJournal.append = die  # type: ignore[method-assign]

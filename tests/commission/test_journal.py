@@ -115,7 +115,7 @@ class _Journal:
     def head(self) -> JournalRow | None:
         return self.rows[max(self.rows)] if self.rows else None
 
-    def append(self, rows: Sequence[JournalRow]) -> None:
+    def append(self, rows: Sequence[JournalRow], *, previous: bytes | None = None) -> None:
         raise NotImplementedError
 
     def by_event(self, event_id: str) -> JournalRow | None:

@@ -1,11 +1,13 @@
 """Adopting a ledger written before the journal was keyed and carried its projections.
 
 A store migrated from an earlier schema holds ledger lines, order money,
-period totals and marks that no journal entry wrote (their ``seq`` is 0), and
-a journal chained with plain SHA-256. Adopting it, once, appends keyed
-``ledger.adopted`` entries holding those rows' documents (in pages) and gives
-each row its entry's seq. The first keyed entry binds every unkeyed one
-before it, so from then on the old journal cannot be rewritten either.
+period totals, marks, payouts and payout runs that no journal entry wrote
+(their ``seq`` is 0), and a journal chained with plain SHA-256. Adopting it,
+once, appends keyed ``ledger.adopted`` entries holding those rows' documents
+(in pages; one entry per payout run, with its batches) and gives each row its
+entry's seq. The entries are dated at the last unkeyed entry. The first keyed
+entry binds every unkeyed one before it, so from then on the old journal
+cannot be rewritten either.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from affiliate_sdk.commission.calculator import COMMISSION_ROUNDING
-from affiliate_sdk.commission.journal import JournalDraft
+from affiliate_sdk.commission.journal import JournalDraft, decode_entry
 from affiliate_sdk.storage.contract import UnitOfWork
 from affiliate_sdk.storage.rows import LineFilter, LineRow, Mark, OrderRow, PeriodTotals
 
 from .journal import JournalWriter
-from .projections import line_doc, mark_doc, order_doc, order_key, period_doc
+from .projections import line_doc, mark_doc, order_doc, order_key, payout_doc, period_doc
+from .verification import run_doc
 
 __all__ = ["ADOPT_PAGE", "adopt", "needs_adoption"]
 
@@ -52,6 +55,16 @@ def _orders(tx: UnitOfWork) -> Iterator[OrderRow]:
         after = (page[-1].merchant_id, page[-1].order_id)
 
 
+def _unproven_runs(tx: UnitOfWork) -> list[str]:
+    """The payout runs no journal entry recorded (their ``seq`` is 0), oldest first."""
+    found: list[str] = []
+    after: str | None = None
+    while page := tx.ledger.runs(after=after, limit=ADOPT_PAGE):
+        found += [run_id for run_id, seq in page if not seq]
+        after = page[-1][0]
+    return found
+
+
 def _booked(totals: PeriodTotals) -> PeriodTotals:
     """Tier totals from before ``booked`` was kept: what was paid, as it was rounded."""
     if totals.key.startswith("tier/") and not totals.booked and totals.paid:
@@ -59,8 +72,26 @@ def _booked(totals: PeriodTotals) -> PeriodTotals:
     return totals
 
 
+def _legacy_instant(tx: UnitOfWork) -> datetime | None:
+    """The instant of the last unkeyed entry (None when there is none, or it has no instant)."""
+    head = tx.journal.head()
+    if head is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(decode_entry(head.body)["at"]))
+    except (KeyError, ValueError):
+        return None
+
+
 def adopt(tx: UnitOfWork, writer: JournalWriter, *, at: datetime) -> int:
-    """Prove every unproven projection row with keyed journal entries; how many rows."""
+    """Prove every unproven projection row with keyed journal entries; how many rows.
+
+    The entries are dated at the last unkeyed entry (``at`` only when it has no instant):
+    they hold the ledger as it stood then, the journal stays in time order whatever the
+    host's clock says, and a report window that covers the old journal reads the adopted
+    lines in it.
+    """
+    at = _legacy_instant(tx) or at
     adopted = 0
     page = 0
 
@@ -90,6 +121,23 @@ def adopt(tx: UnitOfWork, writer: JournalWriter, *, at: datetime) -> int:
         for mark in marks:
             tx.periods.put_mark(mark._replace(seq=seq), replace=True)
         adopted += len(marks)
+    for run_id in _unproven_runs(tx):
+        batches = tx.ledger.payouts(run_id=run_id)
+        ids = [row.batch.payout_id for row in batches]
+        draft = JournalDraft(
+            f"ledger.adopted/{page + 1}",
+            "ledger.adopted",
+            at,
+            (),
+            {},
+            {
+                "payouts": {row.batch.payout_id: payout_doc(row) for row in batches},
+                "runs": {run_id: run_doc(ids)},
+            },
+        )
+        page += 1
+        tx.ledger.prove_run(run_id, writer.append(tx, draft).seq)
+        adopted += 1 + len(batches)
     if not page:  # nothing to adopt: one keyed entry still binds the old journal
         entry("marks", {})
     return adopted

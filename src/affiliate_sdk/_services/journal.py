@@ -9,10 +9,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from affiliate_sdk.commission.checkpoints import sign_checkpoint
 from affiliate_sdk.commission.journal import GENESIS_HASH, ChainKey, JournalDraft, encode_entry
+from affiliate_sdk.errors import StorageError
 from affiliate_sdk.models import Commission
 from affiliate_sdk.storage.contract import UnitOfWork
-from affiliate_sdk.storage.rows import JournalRow
-from affiliate_sdk.webhooks.events import commission_events
+from affiliate_sdk.storage.rows import JournalRow, OutboxRow
+from affiliate_sdk.webhooks.events import checkpoint_event, commission_events
 
 __all__ = ["JournalWriter"]
 
@@ -26,10 +27,17 @@ class JournalWriter:
     Each entry gets the next sequence number and is tagged under the journal
     key; the lines it changed are announced through the outbox in the same
     transaction; with a checkpoint key, every ``checkpoint_every``-th entry's
-    tag is signed and kept as a checkpoint.
+    tag is signed, kept, and published as a ``ledger.checkpoint`` event, so a
+    host that keeps the latest one can tell a journal cut short.
+
+    The head this writer last wrote is remembered: the next entry is chained
+    to it without reading the head first, and the store appends it only if
+    its head is still that entry. When another writer (another process, or a
+    transaction that rolled back) has moved the head since, the append is
+    refused and retried once from the head as stored.
     """
 
-    __slots__ = ("_chain", "_checkpoint_every", "_checkpoint_key")
+    __slots__ = ("_chain", "_checkpoint_every", "_checkpoint_key", "_head")
 
     def __init__(
         self,
@@ -41,24 +49,54 @@ class JournalWriter:
         self._chain = chain
         self._checkpoint_key = checkpoint_key
         self._checkpoint_every = checkpoint_every
+        self._head: tuple[int, bytes] | None = None
 
     def append(
-        self, tx: UnitOfWork, draft: JournalDraft, lines: Sequence[Commission] = ()
+        self,
+        tx: UnitOfWork,
+        draft: JournalDraft,
+        lines: Sequence[Commission] = (),
+        *,
+        events: list[OutboxRow] | None = None,
     ) -> JournalRow:
-        """Append ``draft`` after the head; ``lines`` are announced as its events."""
-        head = tx.journal.head()
-        seq, previous = (1, GENESIS_HASH) if head is None else (head.seq + 1, head.hash)
-        body, tag = encode_entry(seq, previous, draft, self._chain)
-        row = JournalRow(seq, draft.event_id, int(draft.at.timestamp() * 1000), body, tag)
-        tx.journal.append([row])
+        """Append ``draft`` after the head; ``lines`` are announced as its events.
+
+        With ``events``, the entry's events are added to that list for the
+        caller to write with its own (one outbox call per unit of work).
+        """
+        row = self._chained(tx, draft)
+        made: list[OutboxRow] = []
         if lines and (draft.kind.startswith(_ANNOUNCED) or draft.kind == "payout"):
-            events = commission_events(draft.kind, draft.event_id, lines, draft.at)
-            if events:
-                tx.outbox.add(events)
-        if self._checkpoint_key is not None and seq % self._checkpoint_every == 0:
+            made += commission_events(draft.kind, draft.event_id, lines, draft.at)
+        if self._checkpoint_key is not None and row.seq % self._checkpoint_every == 0:
             key_id, signing_key = self._checkpoint_key
             checkpoint = sign_checkpoint(
-                signing_key, key_id=key_id, seq=seq, hash_=tag, at=draft.at
+                signing_key, key_id=key_id, seq=row.seq, hash_=row.hash, at=draft.at
             )
             tx.journal.add_checkpoint(checkpoint)
+            made.append(checkpoint_event(checkpoint))
+        if events is not None:
+            events += made
+        elif made:
+            tx.outbox.add(made)
         return row
+
+    def _chained(self, tx: UnitOfWork, draft: JournalDraft) -> JournalRow:
+        at_ms = int(draft.at.timestamp() * 1000)
+        head = self._head
+        for attempt in range(2):
+            if head is None or attempt:
+                stored = tx.journal.head()
+                head = (0, GENESIS_HASH) if stored is None else (stored.seq, stored.hash)
+            body, tag = encode_entry(head[0] + 1, head[1], draft, self._chain)
+            row = JournalRow(head[0] + 1, draft.event_id, at_ms, body, tag)
+            try:
+                tx.journal.append([row], previous=head[1])
+            except StorageError:  # the head moved (or the event exists: raised again below)
+                self._head = None
+                if attempt:
+                    raise
+                continue
+            self._head = (row.seq, row.hash)
+            return row
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -165,8 +165,11 @@ class Proof:
         found = self._journal.get_many(sorted(seqs))
         decoded: dict[int, Mapping[str, Any]] = {}
         for seq, row in found.items():
-            document = decode_entry(row.body)
-            previous = bytes.fromhex(document.get("prev", ""))
+            try:
+                document = decode_entry(row.body)
+                previous = bytes.fromhex(str(document.get("prev", "")))
+            except ValueError:  # not even JSON any more (UnicodeDecodeError is a ValueError)
+                continue
             if row.seq != seq or document.get("seq") != seq:
                 continue
             if self._chain.link(previous, row.body) != row.hash:

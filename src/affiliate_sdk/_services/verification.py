@@ -8,11 +8,14 @@
 3. with trusted keys, every stored checkpoint's signature and its place on
    the chain;
 4. that every entry's postings sum to zero per currency;
-5. the replay: every projection row (ledger lines, orders' money, period
+5. that every entry's stored event id and instant (the columns it is looked
+   up by, and report windows read) are its body's;
+6. the replay: every projection row (ledger lines, orders' money, period
    totals, marks, payouts, payout runs) is the document the last entry
    writing it holds, under that entry's seq. Each family's rows are read in
    keyset pages and compared with the replay, so a row no entry wrote is
-   named as well as a row edited, moved or missing.
+   named as well as a row edited, moved or missing; a row the store cannot
+   read back is named too.
 
 The replay keeps, per family and key, the seq of the last entry writing the
 row and a 16-byte digest of its document: memory in the number of keys, not
@@ -23,11 +26,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from affiliate_sdk._kernel.instants import to_ms
 from affiliate_sdk.commission.checkpoints import Checkpoint
 from affiliate_sdk.commission.journal import (
     GENESIS_HASH,
@@ -38,6 +43,7 @@ from affiliate_sdk.commission.journal import (
     diagnose,
     verify_chain,
 )
+from affiliate_sdk.errors import AffiliateError, StorageError
 from affiliate_sdk.models import LedgerVerification
 from affiliate_sdk.storage.contract import UnitOfWork
 from affiliate_sdk.storage.rows import JournalRow, LineFilter
@@ -107,6 +113,7 @@ class Verifier:
             or _head_problem(expect_head, checked, tags)
             or _checkpoint_problem(checkpoints, trusted_keys or {}, checked, tags)
             or replay.unbalanced
+            or replay.mislabelled
             or _Projections(tx, replay.rows, self._page).first_problem()
         )
         return LedgerVerification(
@@ -122,11 +129,12 @@ class Verifier:
 class _Replay:
     """What the verified journal says every projection row must be, and whether it balances."""
 
-    __slots__ = ("rows", "unbalanced")
+    __slots__ = ("mislabelled", "rows", "unbalanced")
 
     def __init__(self) -> None:
         self.rows: _Index = {family: {} for family in PROJECTION_FAMILIES}
         self.unbalanced: Problem | None = None
+        self.mislabelled: Problem | None = None
 
     def recording(self, rows: Iterator[JournalRow]) -> Generator[tuple[bytes, bytes], None, None]:
         """``(body, tag)`` links; an entry is replayed once the chain asks for the next,
@@ -138,6 +146,8 @@ class _Replay:
     def add(self, row: JournalRow) -> None:
         """Replay one verified entry: the rows it wrote, and whether its postings balance."""
         document = decode_entry(row.body)
+        if self.mislabelled is None:
+            self.mislabelled = _mislabelled(row, document)
         for family, documents in document.get("rows", {}).items():
             table = self.rows.setdefault(family, {})
             for key, value in documents.items():
@@ -150,6 +160,23 @@ class _Replay:
             if off:
                 reason = f"its postings do not sum to zero in {', '.join(off)}"
                 self.unbalanced = Problem(None, None, row.seq, reason)
+
+
+def _mislabelled(row: JournalRow, document: Mapping[str, Any]) -> Problem | None:
+    """Whether the columns an entry is looked up by (its event id, and its instant, which
+    report windows read) are what its verified body says."""
+    if document.get("event") != row.event_id:
+        reason = f"its event id column {row.event_id!r} is not the entry's own"
+        return Problem(None, None, row.seq, reason)
+    try:
+        at = datetime.fromisoformat(str(document.get("at")))
+        instants = {to_ms(at), int(at.timestamp() * 1000)}
+    except (AffiliateError, ValueError):
+        return Problem(None, None, row.seq, "its body holds no valid instant")
+    if row.at_ms not in instants:
+        reason = f"its instant column ({row.at_ms} ms) is not the entry's own ({document['at']})"
+        return Problem(None, None, row.seq, reason)
+    return None
 
 
 def _chain_problem(tx: UnitOfWork, checked: int) -> Problem | None:
@@ -228,6 +255,13 @@ def _first_missing(family: str, table: Mapping[str, tuple[int, bytes]]) -> Probl
     return Problem(family, key, seq, reason)
 
 
+def _unreadable(family: str, previous: str | None, exc: Exception) -> Problem:
+    """A stored row of ``family`` that cannot be read back (after the row ``previous``)."""
+    where = "the first row" if previous is None else f"the row after {previous!r}"
+    reason = f"{family}: {where} cannot be read ({type(exc).__name__}: {exc})"
+    return Problem(family, None, None, reason)
+
+
 def _paged(
     fetch: Callable[[_Cursor | None], Sequence[_Row]],
     cursor: Callable[[_Row], _Cursor],
@@ -275,13 +309,29 @@ class _Projections:
         return None
 
     def _compare(self, family: str, stored: Iterable[_Stored], what: str) -> Problem | None:
-        """Match a family's stored rows with the replay's table, then name what is missing."""
+        """Match a family's stored rows with the replay's table, then name what is missing.
+
+        A stored row the store cannot turn back into its values (an edited currency, a
+        measure without its currency, text where a number belongs) is a problem of its own,
+        named after the last row that could be read.
+        """
         table = self._index.get(family, {})
-        for key, seq, document in stored:
+        rows = iter(stored)
+        previous: str | None = None
+        while True:
+            try:
+                found = next(rows, None)
+            except StorageError:
+                raise
+            except (AffiliateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+                return _unreadable(family, previous, exc)
+            if found is None:
+                return _first_missing(family, table)
+            key, seq, document = found
             problem = _match(family, key, table.pop(key, None), (seq, document), what=what)
             if problem is not None:
                 return problem
-        return _first_missing(family, table)
+            previous = key
 
     def _lines(self) -> Iterator[_Stored]:
         """Every ledger line, in booking order."""

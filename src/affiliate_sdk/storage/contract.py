@@ -261,6 +261,11 @@ class LedgerRepo(Protocol):
 
     def has_run(self, run_id: str) -> bool: ...
 
+    def prove_run(self, run_id: str, seq: int) -> None:
+        """Give a run and its batches ``seq``: the entry that now holds their documents
+        (adopting payouts recorded before the journal carried them)."""
+        ...
+
 
 class JournalRepo(Protocol):
     """The hash-chained journal and its signed checkpoints."""
@@ -269,9 +274,11 @@ class JournalRepo(Protocol):
         """The last entry, or None when the journal is empty."""
         ...
 
-    def append(self, rows: Sequence[JournalRow]) -> None:
+    def append(self, rows: Sequence[JournalRow], *, previous: bytes | None = None) -> None:
         """Append entries continuing the chain (``DuplicateEntry`` for a seq or event id
-        already present)."""
+        already present, ``StorageError`` for a gap). With ``previous``, the head's tag
+        must be it (``GENESIS_HASH`` for an empty journal), else ``StorageError``: the
+        head moved since the caller read it."""
         ...
 
     def get_many(self, seqs: Sequence[int]) -> dict[int, JournalRow]:

@@ -1105,6 +1105,29 @@ class LedgerContract:
         with pytest.raises(StorageError), store.reader() as tx:
             tx.ledger.runs(after="r9")
 
+    def test_proving_a_run_gives_it_and_its_batches_a_seq(self, store: Store) -> None:
+        rows = [PayoutRow("r1", _payout("p1", "a1"), 0), PayoutRow("r1", _payout("p2", "a2"), 0)]
+        with store.transaction() as tx:
+            tx.ledger.insert_payouts("r1", rows, seq=0)
+            tx.ledger.insert_payouts("r2", [PayoutRow("r2", _payout("p3", "a1"), 7)], seq=8)
+        with store.transaction() as tx:
+            tx.ledger.prove_run("r1", 42)
+
+        def rolled_back(tx: UnitOfWork) -> None:
+            tx.ledger.prove_run("r2", 99)
+
+        _rolled_back(store, rolled_back)
+        with store.reader() as tx:
+            assert tx.ledger.runs() == [("r1", 42), ("r2", 8)]
+            assert [(r.batch.payout_id, r.seq) for r in tx.ledger.payouts()] == [
+                ("p1", 42),
+                ("p2", 42),
+                ("p3", 7),
+            ]
+            assert [r.seq for r in tx.ledger.payouts(affiliate_id="a2")] == [42]
+        with pytest.raises(StorageError), store.transaction() as tx:
+            tx.ledger.prove_run("r9", 1)
+
     def test_rollback_leaves_nothing(self, store: Store) -> None:
         kept = _line("e1", hold_ms=1_000)
         with store.transaction() as tx:

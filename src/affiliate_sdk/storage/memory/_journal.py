@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Final
 
 from affiliate_sdk.commission.checkpoints import Checkpoint
+from affiliate_sdk.commission.journal import GENESIS_HASH
 from affiliate_sdk.errors import DuplicateEntry, StorageError
 from affiliate_sdk.storage.rows import JournalRow
 
@@ -34,9 +35,14 @@ class MemoryJournal:
         """The last entry, or None when the journal is empty."""
         return self._rows[-1] if self._rows else None
 
-    def append(self, rows: Sequence[JournalRow]) -> None:
+    def append(self, rows: Sequence[JournalRow], *, previous: bytes | None = None) -> None:
         """Append entries continuing the chain: ``DuplicateEntry`` for a seq or event id
-        already present, ``StorageError`` for a seq that leaves a gap."""
+        already present, ``StorageError`` for a seq that leaves a gap or a head that is
+        not ``previous``."""
+        if previous is not None:
+            head = self._rows[-1].hash if self._rows else GENESIS_HASH
+            if head != previous:
+                raise StorageError("the journal's head moved")
         expected = len(self._rows) + 1
         seen: set[str] = set()
         for row in rows:

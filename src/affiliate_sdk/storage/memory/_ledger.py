@@ -405,6 +405,25 @@ class MemoryLedger:
         """Whether the payout run is recorded."""
         return run_id in self._runs
 
+    def prove_run(self, run_id: str, seq: int) -> None:
+        """Give a run and its batches ``seq``."""
+        run = self._runs.get(run_id)
+        if run is None:
+            raise StorageError(f"no payout run {run_id}")
+        batches = [batch._replace(row=batch.row._replace(seq=seq)) for batch in run.batches]
+        self._set_run(run_id, run._replace(seq=seq, batches=batches))
+        if self._log.active:
+            self._log.record(lambda: self._set_run(run_id, run))
+
+    def _set_run(self, run_id: str, run: _Run) -> None:
+        self._runs[run_id] = run
+        for batch in run.batches:
+            self._payouts[batch.no] = batch
+            mine = self._payouts_by_affiliate[batch.row.batch.affiliate_id]
+            for index, kept in enumerate(mine):
+                if kept.no == batch.no:
+                    mine[index] = batch
+
 
 def _keys(line: Commission) -> _Keys:
     return _Keys(

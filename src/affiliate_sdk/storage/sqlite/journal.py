@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Final, cast
 
 from affiliate_sdk.commission.checkpoints import Checkpoint
+from affiliate_sdk.commission.journal import GENESIS_HASH
 from affiliate_sdk.errors import DuplicateEntry, StorageError
 from affiliate_sdk.storage.rows import JournalRow
 
@@ -41,13 +42,17 @@ class SqliteJournal:
         found = self._db.row(f"SELECT {_COLUMNS} FROM journal ORDER BY seq DESC LIMIT 1")
         return None if found is None else _row(found)
 
-    def append(self, rows: Sequence[JournalRow]) -> None:
+    def append(self, rows: Sequence[JournalRow], *, previous: bytes | None = None) -> None:
         """Append entries continuing the chain (``DuplicateEntry`` for a seq or event id
-        already present)."""
+        already present; ``StorageError`` for a gap or a head that is not ``previous``)."""
         if not rows:
             return
-        found = self._db.row("SELECT max(seq) FROM journal")
-        head = 0 if found is None or found[0] is None else int(str(found[0]))
+        found = self._db.row("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
+        head = 0 if found is None else int(str(found[0]))
+        if previous is not None:
+            tag = GENESIS_HASH if found is None else bytes(cast(bytes, found[1]))
+            if tag != previous:
+                raise StorageError("the journal's head moved")
         if rows[0].seq <= head:
             raise DuplicateEntry("journal entry", str(rows[0].seq))
         if [row.seq for row in rows] != list(range(head + 1, head + 1 + len(rows))):

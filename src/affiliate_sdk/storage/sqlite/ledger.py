@@ -485,3 +485,11 @@ class SqliteLedger:
     def has_run(self, run_id: str) -> bool:
         """Whether the run was recorded."""
         return self._db.row("SELECT 1 FROM payout_runs WHERE run_id = ?", (run_id,)) is not None
+
+    def prove_run(self, run_id: str, seq: int) -> None:
+        """Give a run and its batches ``seq``."""
+        if not self.has_run(run_id):
+            raise StorageError(f"no payout run {run_id}")
+        with self._db.atomic():
+            self._db.run("UPDATE payout_runs SET seq = ? WHERE run_id = ?", (seq, run_id))
+            self._db.run("UPDATE payouts SET seq = ? WHERE run_id = ?", (seq, run_id))
