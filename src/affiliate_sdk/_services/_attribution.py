@@ -50,7 +50,13 @@ def renewal(tx: UnitOfWork, order: Order, subscription_id: str) -> Decision:
 
 
 def _candidates(
-    tx: UnitOfWork, order: Order, placed_ms: int, visitor_id: str | None, click_id: str | None
+    tx: UnitOfWork,
+    order: Order,
+    placed_ms: int,
+    visitor_id: str | None,
+    click_id: str | None,
+    *,
+    views_count: bool,
 ) -> tuple[list[ClickRow], list[View], list[str]]:
     """The clicks and views of the order's visitor, its customer's other devices, and
     the click named (of this merchant only), with notes on what was not found."""
@@ -70,10 +76,13 @@ def _candidates(
     views: list[View] = []
     for visitor in dict.fromkeys(visitors):
         clicks += tx.clicks.by_visitor(merchant_id, visitor, since_ms=since, until_ms=placed_ms)
-        views += [
-            View(v.impression_id, v.affiliate_id, v.campaign_id, v.merchant_id, v.at_ms)
-            for v in tx.clicks.impressions(merchant_id, visitor, since_ms=since, until_ms=placed_ms)
-        ]
+        if views_count or not clicks:  # views count, or explain why an order went uncredited
+            views += [
+                View(v.impression_id, v.affiliate_id, v.campaign_id, v.merchant_id, v.at_ms)
+                for v in tx.clicks.impressions(
+                    merchant_id, visitor, since_ms=since, until_ms=placed_ms
+                )
+            ]
     return clicks, views, notes
 
 
@@ -89,7 +98,10 @@ def attribute(
 ) -> Decision:
     """Load the order's clicks, coupons, binding and policies; let the pure rules decide."""
     merchant_id = order.merchant_id
-    clicks, views, notes = _candidates(tx, order, placed_ms, visitor_id, click_id)
+    views_count = catalog.view_through(merchant_id, now)
+    clicks, views, notes = _candidates(
+        tx, order, placed_ms, visitor_id, click_id, views_count=views_count
+    )
     coupons: list[Coupon | str] = []
     for code in dict.fromkeys(coupon_code(c) for c in order.coupon_codes):
         found = tx.catalog.get_coupon(merchant_id, code)

@@ -104,6 +104,8 @@ def measures_of(row: LineMeasures | None) -> Measures | None:
 
 def load_totals(tx: UnitOfWork, proof: Proof, keys: Sequence[str]) -> dict[str, Totals]:
     """The period totals under ``keys``, proven against the journal (absent ones are zero)."""
+    if not keys:
+        return {}
     found = tx.periods.get_many(list(keys))
     proof.periods(found.values())
     return {
@@ -157,6 +159,7 @@ def write_booking(
     *,
     at: datetime,
     extra_rows: Mapping[str, Mapping[str, Any]] | None = None,
+    events: list[OutboxRow] | None = None,
 ) -> tuple[int, list[LineRow]]:
     """Apply a booking: its journal entry, then its lines and period totals with the
     entry's seq. ``extra_rows`` adds projection documents (the order's money)."""
@@ -174,10 +177,11 @@ def write_booking(
     draft = JournalDraft(
         booking.event_id, "commission.booked", at, booking.postings, _refs(lines), rows
     )
-    entry = writer.append(tx, draft, lines)
+    entry = writer.append(tx, draft, lines, events=events)
     written = [row._replace(seq=entry.seq) for row in pending]
     tx.ledger.append(written)
-    tx.periods.put([t._replace(seq=entry.seq) for t in totals])
+    if totals:
+        tx.periods.put([t._replace(seq=entry.seq) for t in totals])
     return entry.seq, written
 
 

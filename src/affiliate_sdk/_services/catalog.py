@@ -65,6 +65,7 @@ class CatalogService:
         self._views: dict[tuple[str, str], CampaignView] = {}
         self._owners: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._registry: dict[tuple[str, str], tuple[float, object]] = {}
+        self._view_through: dict[str, tuple[float, bool]] = {}
 
     # -- campaigns ---------------------------------------------------------------------------
     def add_campaign(
@@ -100,6 +101,7 @@ class CatalogService:
         """Drop the cached view of a campaign (after it changed)."""
         self._views.pop((merchant_id, campaign_id), None)
         self._owners.pop(campaign_id, None)
+        self._view_through.pop(merchant_id, None)
 
     def merchant_of(self, campaign_id: str, now: float) -> str:
         """The merchant whose campaign has this id; ``AmbiguousCampaign`` if several do."""
@@ -142,6 +144,17 @@ class CatalogService:
             tuple(tx.catalog.plan_versions(merchant_id, campaign_id)),
             campaign.fraud if campaign.fraud is not None else self._ctx.settings.fraud,
         )
+
+    def view_through(self, merchant_id: str, now: float) -> bool:
+        """Whether any of the merchant's campaigns counts views (read once per cache period)."""
+        cached = self._view_through.get(merchant_id)
+        if cached is None or now - cached[0] >= self._ttl:
+            with self._ctx.store.reader() as tx:
+                campaigns = tx.catalog.campaigns(merchant_id=merchant_id)
+            counted = any(c.attribution.view_through is not None for c in campaigns)
+            cached = (now, counted)
+            _remember(self._view_through, merchant_id, cached)
+        return cached[1]
 
     def campaign_view(self, merchant_id: str | None, campaign_id: str) -> CampaignView:
         """The campaign's view now (see ``view``)."""

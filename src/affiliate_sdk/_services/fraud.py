@@ -425,13 +425,12 @@ def judge_order_risk(
     )
     shared = _shared_identity(fraud, tx, order, risk)
     duplicates, near, payers, neighbours = _customer_signals(tx, order, risk, payment, digest)
-    history = tx.risk.history(affiliate_id) or History()
     stats_key = path_key(order.merchant_id, order.total.currency)
-    found = tx.risk.value_stats(stats_key)
+    known, found = tx.risk.standing(affiliate_id, stats_key)
+    history = known or History()
     sigmas, (count, mean, m2) = signals.value_sigmas(
         None if found is None else (found.orders, found.mean, found.m2), order.total.to_minor()
     )
-    tx.risk.put_value_stats(ValueStats(stats_key, count, mean, m2))
     click = risk.click
     seconds = signals.seconds_since_click(placed_ms, None if click is None else click.clicked_at_ms)
     facts = signals.order_facts(
@@ -453,7 +452,11 @@ def judge_order_risk(
         affiliate_grade=grade(history),
     )
     verdict = signals.judge_order(facts, limits, fraud.order_rules)
-    tx.risk.put_history(affiliate_id, signals.history_after(history, verdict, seconds, limits))
+    tx.risk.record_standing(
+        affiliate_id,
+        signals.history_after(history, verdict, seconds, limits),
+        ValueStats(stats_key, count, mean, m2),
+    )
     return verdict
 
 

@@ -40,6 +40,7 @@ from affiliate_sdk.storage.contract import UnitOfWork
 from affiliate_sdk.storage.rows import (
     LineRow,
     OrderRow,
+    OutboxRow,
 )
 from affiliate_sdk.tracking.attribution import Decision
 
@@ -175,22 +176,21 @@ class OrderService:
                     raise ConflictingOrder(order.merchant_id, order.order_id)
                 return OrderOutcome.model_validate_json(existing.outcome_json)
             decision = self._credit(tx, request)
-            result = self._settle(tx, request, decision)
+            events: list[OutboxRow] = []  # written in one call, with the order
+            result = self._settle(tx, request, decision, events)
             if order.customer_id is not None and visitor_id is not None:
                 tx.clicks.link_visitor(
                     order.merchant_id, order.customer_id, visitor_id, at_ms=request.placed_ms
                 )
             if result.credits:
-                tx.outbox.add(
-                    order_events(
-                        order,
-                        request.placed_at,
-                        result.verdict,
-                        decision,
-                        credits=result.credits,
-                        lines=result.lines,
-                        now=request.now,
-                    )
+                events += order_events(
+                    order,
+                    request.placed_at,
+                    result.verdict,
+                    decision,
+                    credits=result.credits,
+                    lines=result.lines,
+                    now=request.now,
                 )
             outcome = OrderOutcome(
                 merchant_id=order.merchant_id,
@@ -205,20 +205,24 @@ class OrderService:
                 model=decision.model,
                 touches=[touch_note(touch) for touch in decision.touches],
             )
-            seq = result.seq if result.seq is not None else self._journal_order(tx, request)
+            seq = result.seq
+            if seq is None:
+                seq = self._journal_order(tx, request, events)
+            if events:
+                tx.outbox.add(events)
             tx.orders.insert(
                 request.row()._replace(outcome_json=outcome.model_dump_json(), seq=seq)
             )
         return outcome
 
-    def _journal_order(self, tx: UnitOfWork, request: _Request) -> int:
+    def _journal_order(self, tx: UnitOfWork, request: _Request, events: list[OutboxRow]) -> int:
         """An order that booked nothing still has its money in the journal (no postings)."""
         order = request.order
         key = order_key(order.merchant_id, order.order_id)
         event = path_key("order", order.merchant_id, order.order_id)
         rows = {"orders": {key: order_doc(request.row())}}
         draft = JournalDraft(event, "order.recorded", request.now, (), {}, rows)
-        return self._writer.append(tx, draft).seq
+        return self._writer.append(tx, draft, events=events).seq
 
     def _credit(self, tx: UnitOfWork, request: _Request) -> Decision:
         order = request.order
@@ -234,7 +238,9 @@ class OrderService:
             now=request.now.timestamp(),
         )
 
-    def _settle(self, tx: UnitOfWork, request: _Request, decision: Decision) -> _Result:
+    def _settle(
+        self, tx: UnitOfWork, request: _Request, decision: Decision, events: list[OutboxRow]
+    ) -> _Result:
         """Judge and book an attributed order (nothing for an unattributed one)."""
         order, notes = request.order, decision.notes
         credits, parties = credits_of(decision, order)
@@ -267,7 +273,7 @@ class OrderService:
             return _Result(credits, [], verdict, [], None)
         if not booking.lines:
             return _Result(credits, [], verdict, list(booking.items), None)
-        seq, lines = self._apply(tx, request, booking, verdict, notes)
+        seq, lines = self._apply(tx, request, booking, verdict, notes=notes, events=events)
         return _Result(credits, [r.line for r in lines], verdict, list(booking.items), seq)
 
     def _apply(
@@ -276,7 +282,9 @@ class OrderService:
         request: _Request,
         booking: Booking,
         verdict: Verdict,
+        *,
         notes: list[str],
+        events: list[OutboxRow],
     ) -> tuple[int, list[LineRow]]:
         """Book the lines (one journal entry with the order's money), then freeze them for
         review when the order was judged so. Returns the booking entry's seq and the lines."""
@@ -288,6 +296,7 @@ class OrderService:
             booking,
             at=booking.lines[0].line.created_at,
             extra_rows={"orders": {key: order_doc(request.row())}},
+            events=events,
         )
         if verdict.decision != "review":
             return seq, rows

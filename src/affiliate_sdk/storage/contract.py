@@ -356,6 +356,17 @@ class RiskRepo(Protocol):
 
     def value_stats(self, key: str) -> ValueStats | None: ...
 
+    def standing(
+        self, affiliate_id: str, stats_key: str
+    ) -> tuple[History | None, ValueStats | None]:
+        """An affiliate's history and a merchant's value statistics, in one call (what
+        every attributed order reads)."""
+        ...
+
+    def record_standing(self, affiliate_id: str, history: History, stats: ValueStats) -> None:
+        """Insert or replace both, in one call (what every attributed order writes)."""
+        ...
+
     def put_value_stats(self, stats: ValueStats) -> None: ...
 
     def add_distinct(self, kind: str, key: str, member: str, *, keep: int) -> int:

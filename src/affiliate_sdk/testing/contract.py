@@ -1415,6 +1415,23 @@ class PeriodContract:
 class RiskContract:
     """``RiskRepo``: histories, order shapes, value statistics, bounded distinct sets."""
 
+    def test_standing_reads_and_writes_history_and_statistics_together(self, store: Store) -> None:
+        with store.reader() as tx:
+            assert tx.risk.standing("a1", "m1/CNY") == (None, None)
+        with store.transaction() as tx:
+            tx.risk.record_standing(
+                "a1", History(3, 1, 0, 2, 1), ValueStats("m1/CNY", 3, 4.5, 0.25)
+            )
+            tx.risk.put_value_stats(ValueStats("m2/CNY", 1, 2.0, 0.0))
+        with store.reader() as tx:
+            assert tx.risk.standing("a1", "m1/CNY") == (
+                History(3, 1, 0, 2, 1),
+                ValueStats("m1/CNY", 3, 4.5, 0.25),
+            )
+            assert tx.risk.standing("a2", "m2/CNY") == (None, ValueStats("m2/CNY", 1, 2.0, 0.0))
+            assert tx.risk.standing("a1", "m9/CNY") == (History(3, 1, 0, 2, 1), None)
+            assert tx.risk.history("a1") == History(3, 1, 0, 2, 1)
+
     def test_histories(self, store: Store) -> None:
         with store.transaction() as tx:
             assert tx.risk.history("a1") is None

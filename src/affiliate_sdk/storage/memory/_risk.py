@@ -56,6 +56,17 @@ class MemoryRisk:
         """Insert or replace statistics by key."""
         set_item(self._log, self._stats, stats.key, stats)
 
+    def standing(
+        self, affiliate_id: str, stats_key: str
+    ) -> tuple[History | None, ValueStats | None]:
+        """The affiliate's history and the statistics under ``stats_key``."""
+        return self._histories.get(affiliate_id), self._stats.get(stats_key)
+
+    def record_standing(self, affiliate_id: str, history: History, stats: ValueStats) -> None:
+        """Insert or replace the affiliate's history and the statistics."""
+        self.put_history(affiliate_id, history)
+        self.put_value_stats(stats)
+
     def add_distinct(self, kind: str, key: str, member: str, *, keep: int) -> int:
         """Add ``member`` to the set ``(kind, key)`` unless it is there, keeping the newest
         ``keep`` members (a member already there keeps its place); the set's size."""

@@ -83,6 +83,33 @@ class SqliteRisk:
             stats,
         )
 
+    def standing(
+        self, affiliate_id: str, stats_key: str
+    ) -> tuple[History | None, ValueStats | None]:
+        """The affiliate's history and the statistics under ``stats_key`` (one statement)."""
+        found = self._db.row(
+            "SELECT h.orders, h.refunds, h.flagged, h.timed, h.late, v.orders, v.mean, v.m2 "
+            "FROM (SELECT 1) AS one "
+            "LEFT JOIN risk_histories AS h ON h.affiliate_id = ? "
+            "LEFT JOIN value_stats AS v ON v.key = ?",
+            (affiliate_id, stats_key),
+        )
+        if found is None:  # pragma: no cover - the one-row select always answers
+            return None, None
+        history = None if found[0] is None else History(*(int(str(v)) for v in found[:5]))
+        stats = None
+        if found[5] is not None:
+            stats = ValueStats(
+                stats_key, int(str(found[5])), float(str(found[6])), float(str(found[7]))
+            )
+        return history, stats
+
+    def record_standing(self, affiliate_id: str, history: History, stats: ValueStats) -> None:
+        """Insert or replace the affiliate's history and the statistics."""
+        with self._db.atomic():
+            self.put_history(affiliate_id, history)
+            self.put_value_stats(stats)
+
     def add_distinct(self, kind: str, key: str, member: str, *, keep: int) -> int:
         """Add ``member`` to the set ``(kind, key)`` (keeping the newest ``keep``); its size."""
         self._db.run(
