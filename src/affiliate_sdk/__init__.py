@@ -6,8 +6,10 @@ and a ledger, embedded in the host's process over a pluggable store.
 >>> from affiliate_sdk import Alliance, Campaign, CommissionPlan
 """
 
+from ._services.merchant import MerchantView
 from .alliance import Alliance
 from .clock import Clock, SystemClock
+from .commission.checkpoints import Checkpoint, SignedStatement
 from .commission.plans import CommissionPlan
 from .errors import (
     AffiliateError,
@@ -77,10 +79,18 @@ from .models import (
     Verdict,
 )
 from .money import Money
+from .settings import AllianceSettings
 from .storage import Store
 from .tracking.clicks import Click, VisitorCookie
 from .tracking.keys import Keyring
 from .tracking.links import LinkClaims
+from .webhooks import (
+    AsyncDispatcher,
+    Dispatcher,
+    DispatcherOptions,
+    DispatchReport,
+    Subscription,
+)
 
 __version__ = "0.1.0"
 
@@ -90,12 +100,15 @@ __all__ = [
     "AffiliateError",
     "AffiliateGrade",
     "Alliance",
+    "AllianceSettings",
     "AmbiguousCampaign",
+    "AsyncDispatcher",
     "AttributionPolicy",
     "Campaign",
     "CampaignError",
     "CampaignInactive",
     "ChannelGrade",
+    "Checkpoint",
     "Click",
     "Clock",
     "Commission",
@@ -108,6 +121,9 @@ __all__ = [
     "ConflictingRefund",
     "Credit",
     "CurrencyMismatch",
+    "DispatchReport",
+    "Dispatcher",
+    "DispatcherOptions",
     "DuplicateEntry",
     "Enforcement",
     "ForbiddenDestination",
@@ -128,6 +144,7 @@ __all__ = [
     "LinkExpired",
     "MalformedLink",
     "Merchant",
+    "MerchantView",
     "MissingExtra",
     "MissingFxRate",
     "Money",
@@ -142,9 +159,11 @@ __all__ = [
     "RefundExceedsOrder",
     "RefundOutcome",
     "SchemaVersionError",
+    "SignedStatement",
     "Statement",
     "StorageError",
     "Store",
+    "Subscription",
     "SystemClock",
     "TouchNote",
     "UnknownCampaign",

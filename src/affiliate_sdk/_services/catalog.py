@@ -231,7 +231,7 @@ class CatalogService:
         campaign_id: str,
         merchant_id: str | None = None,
         replace: bool = False,
-    ) -> CouponRow:
+    ) -> None:
         """Give a coupon code of a campaign's merchant to an affiliate.
 
         Codes are matched without regard to case or surrounding spaces. A code
@@ -255,7 +255,6 @@ class CatalogService:
                     f"assigned to affiliate {found.affiliate_id}; pass replace=True to reassign it"
                 )
             tx.catalog.put_coupon(row)
-        return row
 
 
 def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:

@@ -25,7 +25,6 @@ from affiliate_sdk.models import (
     RefundOutcome,
 )
 from affiliate_sdk.money import Money
-from affiliate_sdk.storage.rows import CouponRow
 
 from .webhooks import WebhookService
 
@@ -70,8 +69,8 @@ class MerchantView:
 
     def assign_coupon(
         self, code: str, *, affiliate_id: str, campaign_id: str, replace: bool = False
-    ) -> CouponRow:
-        return self._s.catalog.assign_coupon(
+    ) -> None:
+        self._s.catalog.assign_coupon(
             code,
             affiliate_id=affiliate_id,
             campaign_id=campaign_id,
