@@ -35,7 +35,7 @@ from affiliate_sdk.commission.checkpoints import Checkpoint
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.models import Commission, PayoutBatch
 from affiliate_sdk.storage import rows as _rows
-from affiliate_sdk.storage.records import OutboxRow
+from affiliate_sdk.storage.rows import OutboxRow
 
 __all__ = [
     "EVENT_TYPES",
