@@ -9,8 +9,8 @@
   the subscriptions of an alliance's SQLite file and their state; deliver what
   is due now; retry a subscription now (re-enabling it) or a dead-lettered
   event; deliver again from an event or a time; delete delivered old events.
-  ``dispatch`` opens the sealed secrets with the keys in ``AFFILIATE_SDK_KEYS``
-  (``id=hex,id=hex``).
+  Every command opens the alliance's sealed data with its keys, given in
+  ``AFFILIATE_SDK_KEYS`` (``id=hex,id=hex``).
 * ``affiliate-sdk keys new``: print a fresh 256-bit link-signing secret (hex).
 """
 
