@@ -7,6 +7,7 @@ caller's clock passed as plain milliseconds.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -52,7 +53,7 @@ class DictCounters:
                 del self.buckets[key, bucket]
 
 
-def _minute(counters: CounterBuckets, **kw: int) -> SharedCounts:
+def _minute(counters: CounterBuckets, **kw: Any) -> SharedCounts:
     return SharedCounts(counters, "t", 60_000, buckets=6, **kw)  # 10 s buckets
 
 
@@ -104,7 +105,7 @@ def test_the_legacy_name_is_the_local_window() -> None:
         (60.0, {}, "window_ms must be an int"),
     ],
 )
-def test_bad_windows_are_refused(window_ms: int, kw: dict[str, int], match: str) -> None:
+def test_bad_windows_are_refused(window_ms: int, kw: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidInput, match=match):
         LocalCounts(window_ms, **kw)
     with pytest.raises(InvalidInput, match=match):
@@ -213,3 +214,92 @@ def test_the_window_follows_the_repositorys_capability() -> None:
     assert isinstance(shared, SharedCounts)
     assert isinstance(local, LocalCounts)
     assert local.add("k", 0) == 1
+
+
+# -- exchanged by the owner ------------------------------------------------------------------
+def test_a_background_window_never_calls_the_repository_while_counting() -> None:
+    counters = DictCounters()
+    counters.buckets["t/k", 0] = 5  # counted by another process
+    counts = SharedCounts(counters, "t", 60_000, background=True)
+    assert counts.background
+    for ms in range(0, 5_000, 100):
+        counts.add("k", ms)  # seconds of the caller's time pass: still no exchange
+    assert counters.adds == 0
+    assert counts.add("k", 5_000) == 51  # its own only, until it exchanges
+    counts.exchange(5_000)
+    assert counters.buckets == {("t/k", 0): 56}
+    assert counts.add("k", 5_001) == 57
+    assert counts.total("k", 5_002) == 57
+
+
+def test_counts_made_while_an_exchange_is_in_flight_are_neither_lost_nor_doubled() -> None:
+    seen: list[int] = []
+
+    class Slow(DictCounters):
+        def sum(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
+            if not seen:
+                seen.append(counts.add("k", 1_500))  # a click meanwhile, on another thread
+            return super().sum(keys, since_bucket=since_bucket)
+
+    counters = Slow()
+    counts = SharedCounts(counters, "t", 60_000, background=True)
+    counts.add("k", 0)
+    counts.add("k", 10)
+    counts.exchange(1_000)
+    assert seen == [3]  # the two in flight, and itself
+    assert counts.total("k", 1_600) == 3
+    counts.exchange(2_000)
+    assert counters.buckets == {("t/k", 0): 3}
+    assert counts.total("k", 2_001) == 3
+
+
+def test_a_failed_hand_over_keeps_the_counts_pending() -> None:
+    class Refusing(DictCounters):
+        refuse = 1
+
+        def add(self, rows: Sequence[tuple[str, int, int]]) -> None:
+            if self.refuse:
+                self.refuse -= 1
+                raise ConnectionError("the counter server went away")
+            super().add(rows)
+
+    counters = Refusing()
+    counts = SharedCounts(counters, "t", 60_000, background=True)
+    counts.add("k", 0, 2)
+    with pytest.raises(ConnectionError):
+        counts.exchange(1_000)
+    assert counts.add("k", 1_100) == 3  # nothing lost meanwhile
+    counts.exchange(2_000)
+    assert counters.buckets == {("t/k", 0): 3}
+    assert counts.total("k", 2_001) == 3
+
+
+def test_the_read_back_merges_in_steps_and_stays_bounded() -> None:
+    counters = DictCounters()
+    counts = SharedCounts(counters, "t", 60_000, max_keys=3_000, background=True)
+    for n in range(5_000):  # more keys than one merge step, and than are kept
+        counts.add(f"k{n}", 0)
+    counts.exchange(1_000)
+    assert len(counts) == 3_000
+    assert counts.total("k4999", 1_001) == 1
+    assert counts.total("k0", 1_001) == 1  # forgotten here: read from the repository
+
+
+def test_a_forked_child_forgets_the_counts_its_parent_will_share() -> None:
+    counters = DictCounters()
+    counts = SharedCounts(counters, "t", 60_000, background=True)
+    counts.add("k", 0)
+    counts.exchange(1_000)
+    counts.add("k", 1_100)
+    counts.before_fork()
+    counts.after_fork_in_child()  # fresh locks: the parent's held one is not the child's
+    counts.exchange(2_000)
+    assert counters.buckets == {("t/k", 0): 1}  # the parent's pending one is the parent's
+    assert counts.total("k", 2_001) == 1
+
+
+def test_the_window_for_a_thread_exchanges_in_the_background() -> None:
+    window = window_for(DictCounters(), "velocity/minute", 60_000, background=True)
+    assert isinstance(window, SharedCounts) and window.background
+    local = window_for(DictCounters(shared=False), "velocity/minute", 60_000, background=True)
+    assert isinstance(local, LocalCounts)

@@ -18,8 +18,9 @@ from affiliate_sdk.antifraud.grades import History, grade
 from affiliate_sdk.antifraud.networks import NetworkKinds
 from affiliate_sdk.antifraud.order_rules import ORDER_RULES
 from affiliate_sdk.antifraud.useragents import BotUserAgents
-from affiliate_sdk.antifraud.velocity import Counts, window_for
+from affiliate_sdk.antifraud.velocity import Counts, SharedCounts, window_for
 from affiliate_sdk.antifraud.verdicts import ALLOW, judge
+from affiliate_sdk.clock import SystemClock
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.ids import new_id
 from affiliate_sdk.models import (
@@ -38,6 +39,7 @@ from affiliate_sdk.tracking.clicks import ClickRow
 
 from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
+from .exchange import Exchanger
 
 __all__ = ["BlacklistKind", "FraudService", "OrderRisk", "UserAgentView", "judge_order_risk"]
 
@@ -87,18 +89,34 @@ class FraudService:
         self.order_rules = (*ORDER_RULES, *order_rules)
         counters = ctx.store.counters
         # Velocity windows follow the store: shared with every process that opens it,
-        # or in memory when the counters are this process's alone.
-        self.per_minute: Counts = window_for(counters, "velocity/minute", 60_000, buckets=6)
-        self.per_day: Counts = window_for(counters, "velocity/day", 86_400_000, buckets=4)
+        # or in memory when the counters are this process's alone. Shared ones on the
+        # wall clock exchange on a thread of their own; on any other clock (a test's, the
+        # simulator's) inside the call that finds a second of that clock gone.
+        background = counters.shared and isinstance(ctx.clock, SystemClock)
+        self.per_minute: Counts = window_for(
+            counters, "velocity/minute", 60_000, buckets=6, background=background
+        )
+        self.per_day: Counts = window_for(
+            counters, "velocity/day", 86_400_000, buckets=4, background=background
+        )
+        shared = [w for w in (self.per_minute, self.per_day) if isinstance(w, SharedCounts)]
+        #: The thread exchanging the shared windows (None when the calls exchange).
+        self.exchanger: Exchanger | None = (
+            Exchanger(shared, ctx.now_ms, log=ctx.log) if background and shared else None
+        )
         self._ttl = ctx.settings.campaign_cache_ttl.total_seconds()
         self._agents: dict[str | None, UserAgentView] = {}
         self._judged: dict[tuple[object, ...], tuple[Verdict, str]] = {}
         self._blacklist: tuple[float, frozenset[str]] | None = None
 
     def flush(self, now_ms: int) -> None:
-        """Hand the velocity counts over to the shared buckets (on close)."""
-        self.per_minute.flush(now_ms)
-        self.per_day.flush(now_ms)
+        """Hand the velocity counts over to the shared buckets (on close): the background
+        exchange, if any, is stopped first, so nothing is exchanged after this."""
+        if self.exchanger is not None:
+            self.exchanger.close(now_ms)
+        else:
+            self.per_minute.flush(now_ms)
+            self.per_day.flush(now_ms)
 
     # -- clicks ------------------------------------------------------------------------------
     def user_agent(self, user_agent: str | None) -> UserAgentView:

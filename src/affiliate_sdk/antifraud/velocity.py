@@ -14,18 +14,28 @@ one-off visitors.
 ``SharedCounts`` adds up across every process that uses one counter
 repository (``CounterBuckets``: a store's ``counters``). Writing every click's
 counts to it would double the click path's cost, so each process counts in
-memory and, at most every ``sync_ms`` of the caller's time, adds what it
-counted to the shared buckets and reads back the totals of the keys it
-counted since. A key's total is then the shared total at the last sync plus
-this process's events since, so other processes' events show within
-``sync_ms``. Buckets are numbered by absolute time (``now_ms // width``), so
-processes agree on them without talking; old buckets are pruned once a
-bucket's width. A key idle for longer than a bucket's width counts from zero
-again until the next sync refreshes it. At most ``max_keys`` shared totals
-are kept, the least recently counted forgotten first.
+memory and, about every ``sync_ms``, exchanges: it adds what it counted to the
+shared buckets and reads back the totals of the keys it counted since. A
+key's total is then the shared total at the last exchange plus this
+process's events since, so other processes' events show within ``sync_ms``.
+Buckets are numbered by absolute time (``now_ms // width``), so processes
+agree on them without talking; old buckets are pruned once a bucket's width.
+A key idle for longer than a bucket's width counts from zero again until the
+next exchange refreshes it. At most ``max_keys`` shared totals are kept, the
+least recently counted forgotten first.
+
+Who exchanges is chosen at construction. By default ``add`` and ``total``
+do, inside the call that finds ``sync_ms`` of the caller's time gone since
+the last exchange: deterministic under a fake clock, but that call waits for
+the repository. With ``background=True`` they only touch memory under a lock
+and never call the repository for a known key; the owner calls ``exchange``
+about every ``sync_ms`` from a thread of its own (the service layer runs one
+per alliance). ``exchange`` holds the lock only to swap the pending counts
+out and to merge the read-back totals in, a few thousand keys at a time.
 
 ``window_for`` picks the kind a counter repository calls for: shared when it
-is shared between processes, local otherwise.
+is shared between processes, local otherwise. Nothing here starts a thread or
+reads a clock.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ __all__ = [
     "DEFAULT_LOCAL_MAX_KEYS",
     "DEFAULT_MAX_KEYS",
     "DEFAULT_SYNC_MS",
+    "MERGE_STEP",
     "CounterBuckets",
     "Counts",
     "LocalCounts",
@@ -57,6 +68,8 @@ DEFAULT_MAX_KEYS: Final = 100_000
 DEFAULT_LOCAL_MAX_KEYS: Final = 200_000
 #: Buckets per window unless told otherwise.
 DEFAULT_BUCKETS: Final = 6
+#: Read-back totals merged per hold of a shared window's lock (bounds a click's wait on it).
+MERGE_STEP: Final = 2_000
 
 
 class Counts(Protocol):
@@ -170,14 +183,19 @@ class SharedCounts:
     """Events per key over the last ``window_ms``, counted by every process on ``counters``.
 
     ``namespace`` prefixes the keys in the shared buckets (``namespace/key``),
-    so windows of different lengths can share one repository.
+    so windows of different lengths can share one repository. With
+    ``background`` the window never exchanges by itself: whoever owns it
+    calls ``exchange`` about every ``sync_ms`` (see the module's docstring).
     """
 
     __slots__ = (
+        "_background",
         "_base",
         "_buckets",
         "_counters",
         "_fresh",
+        "_inflight",
+        "_io",
         "_lock",
         "_max_keys",
         "_pending",
@@ -185,6 +203,7 @@ class SharedCounts:
         "_pruned_ms",
         "_sync_ms",
         "_synced_ms",
+        "_unread",
         "_width",
     )
 
@@ -197,6 +216,7 @@ class SharedCounts:
         buckets: int = DEFAULT_BUCKETS,
         max_keys: int = DEFAULT_MAX_KEYS,
         sync_ms: int = DEFAULT_SYNC_MS,
+        background: bool = False,
     ) -> None:
         self._width = _bucket_width(window_ms, buckets, max_keys)
         if not isinstance(sync_ms, int) or isinstance(sync_ms, bool) or sync_ms <= 0:
@@ -208,25 +228,43 @@ class SharedCounts:
         self._buckets = buckets
         self._max_keys = max_keys
         self._sync_ms = sync_ms
+        self._background = bool(background)
         self._synced_ms: int | None = None
         self._pruned_ms = 0
-        self._pending: dict[tuple[str, int], int] = {}  # (key, bucket) -> not yet shared
-        self._fresh: dict[str, int] = {}  # key -> this process's events since the last sync
-        self._base: OrderedDict[str, tuple[int, int]] = OrderedDict()  # key -> (total, synced at)
-        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, int], int] = {}  # (key, bucket) -> not yet handed over
+        self._fresh: dict[str, int] = {}  # key -> this process's events since the last swap
+        self._inflight: dict[str, int] = {}  # key -> events being exchanged right now
+        self._unread: set[str] = set()  # keys whose read-back failed: read at the next exchange
+        self._base: OrderedDict[str, tuple[int, int]] = OrderedDict()  # key -> (total, read at)
+        self._lock = threading.Lock()  # the in-memory state; never held over I/O
+        self._io = threading.Lock()  # one exchange (or read of an unknown key) at a time
+
+    @property
+    def background(self) -> bool:
+        """Whether the owner exchanges (True) or ``add`` and ``total`` do, when due (False)."""
+        return self._background
+
+    @property
+    def sync_ms(self) -> int:
+        """How often, of the caller's time, the counts are to be exchanged."""
+        return self._sync_ms
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
         """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
-        # Inlined: this runs several times on every click.
-        with self._lock:
+        if not self._background:
             synced = self._synced_ms
             if synced is None or now_ms - synced >= self._sync_ms:
-                self._sync(now_ms)
+                self.exchange(now_ms)
+        # Inlined: this runs several times on every click.
+        with self._lock:
             slot = (key, now_ms // self._width)
             pending = self._pending
             pending[slot] = pending.get(slot, 0) + count
             fresh = self._fresh
             total = fresh[key] = fresh.get(key, 0) + count
+            inflight = self._inflight
+            if inflight:
+                total += inflight.get(key, 0)
             base = self._base.get(key)
             if base is not None and now_ms - base[1] < self._width:
                 total += base[0]
@@ -235,32 +273,97 @@ class SharedCounts:
     def total(self, key: str, now_ms: int) -> int:
         """The window's total for ``key`` at ``now_ms``, read from the shared buckets if not
         known."""
-        with self._lock:
+        if not self._background:
             synced = self._synced_ms
             if synced is None or now_ms - synced >= self._sync_ms:
-                self._sync(now_ms)
-            if self._shared(key, now_ms) is None:
-                (found,) = self._counters.sum(
+                self.exchange(now_ms)
+        with self._lock:
+            known = self._shared(key, now_ms)
+            if known is not None:
+                return known + self._unshared(key)
+        with self._io:  # no exchange in flight: the buckets hold all but the pending counts
+            with self._lock:
+                known = self._shared(key, now_ms)
+            if known is None:
+                (known,) = self._counters.sum(
                     [self._prefix + key], since_bucket=self._first_bucket(now_ms)
                 )
-                self._remember(key, found, now_ms)
-            return (self._shared(key, now_ms) or 0) + self._fresh.get(key, 0)
+            with self._lock:
+                self._remember(key, known, now_ms)
+                return known + self._unshared(key)
+
+    def exchange(self, now_ms: int) -> None:
+        """Hand the pending counts to the shared buckets and read back the totals of the keys
+        counted since the last exchange (and prune old buckets once a bucket's width).
+
+        The in-memory state is swapped out under the lock and merged back in short steps,
+        and the repository is called outside it, so counting goes on meanwhile. Should
+        the handing over fail, the counts stay pending; should only the read fail, the
+        counts are shared (never handed over twice) and the keys are read next time.
+        """
+        with self._io:
+            with self._lock:
+                self._synced_ms = now_ms
+                sent, self._pending = self._pending, {}
+                self._inflight, self._fresh = self._fresh, {}
+                keys = list(self._inflight.keys() | self._unread)
+                self._unread = set()
+            if not keys:
+                return
+            first = self._first_bucket(now_ms)
+            try:
+                self._hand_over(sent)
+            except BaseException:
+                self._restore(sent, keys)
+                raise
+            try:
+                found = self._counters.sum([self._prefix + key for key in keys], since_bucket=first)
+            except BaseException:
+                with self._lock:
+                    self._inflight = {}
+                    self._unread.update(keys)
+                raise
+            self._merge(keys, found, now_ms)
+            if sent and now_ms - self._pruned_ms >= self._width:  # old buckets go once a bucket
+                self._pruned_ms = now_ms
+                self._counters.prune(self._prefix, before_bucket=first)
 
     def flush(self, now_ms: int) -> None:
         """Add this process's unshared counts to the shared buckets (say, before it stops)."""
-        with self._lock:
-            self._sync(now_ms)
+        self.exchange(now_ms)
+
+    def before_fork(self) -> None:
+        """Before this process forks: wait for an exchange under way and hold off the next,
+        so no thread is inside the repository (and its driver's locks) at the fork."""
+        self._io.acquire()
+
+    def after_fork_in_parent(self) -> None:
+        """After the fork, in the parent: exchanges may go on."""
+        self._io.release()
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: forget the counts not yet shared (the parent shares them; the
+        child sharing them too would count them twice) and take fresh locks."""
+        self._lock = threading.Lock()
+        self._io = threading.Lock()
+        self._pending = {}
+        self._fresh = {}
+        self._inflight = {}
 
     def __len__(self) -> int:
         """The number of keys whose shared total is kept."""
         return len(self._base)
 
     def _shared(self, key: str, now_ms: int) -> int | None:
-        """The key's shared total at the last sync, None when unknown or too old to use."""
+        """The key's shared total at the last read, None when unknown or too old to use."""
         base = self._base.get(key)
         if base is None or now_ms - base[1] >= self._width:
             return None
         return base[0]
+
+    def _unshared(self, key: str) -> int:
+        """This process's events for ``key`` not in its shared total (lock held)."""
+        return self._fresh.get(key, 0) + self._inflight.get(key, 0)
 
     def _first_bucket(self, now_ms: int) -> int:
         return now_ms // self._width - self._buckets + 1
@@ -272,30 +375,39 @@ class SharedCounts:
         if len(base) > self._max_keys:
             base.popitem(last=False)
 
-    def _sync(self, now_ms: int) -> None:
-        """Add the pending counts to the shared buckets and read back the totals of the keys
-        counted since the last sync."""
-        self._synced_ms = now_ms
-        if not self._pending:
-            return
-        prefix = self._prefix
-        counters = self._counters
-        keys = list(self._fresh)
-        first = self._first_bucket(now_ms)
-        counters.add([(prefix + key, b, n) for (key, b), n in self._pending.items()])
-        # Shared now: should a read below fail, they must not be added a second time.
-        self._pending.clear()
-        self._fresh.clear()
-        found = counters.sum([prefix + key for key in keys], since_bucket=first)
-        base = self._base
-        for key, total in zip(keys, found, strict=True):
-            base[key] = (total, now_ms)
-            base.move_to_end(key)
-        for _ in range(len(base) - self._max_keys):
-            base.popitem(last=False)
-        if now_ms - self._pruned_ms >= self._width:  # old buckets go once a bucket
-            self._pruned_ms = now_ms
-            counters.prune(prefix, before_bucket=first)
+    def _hand_over(self, sent: dict[tuple[str, int], int]) -> None:
+        """Add the swapped-out counts to the shared buckets (one atomic call)."""
+        if sent:
+            prefix = self._prefix
+            self._counters.add([(prefix + key, b, n) for (key, b), n in sent.items()])
+
+    def _restore(self, sent: dict[tuple[str, int], int], keys: list[str]) -> None:
+        """Put counts that were not handed over back with those counted since."""
+        with self._lock:
+            pending, fresh = self._pending, self._fresh
+            for slot, n in sent.items():
+                pending[slot] = pending.get(slot, 0) + n
+            for key, n in self._inflight.items():
+                fresh[key] = fresh.get(key, 0) + n
+            self._inflight = {}
+            self._unread.update(key for key in keys if key not in fresh)
+
+    def _merge(self, keys: list[str], found: list[int], now_ms: int) -> None:
+        """Take the read-back totals in, ``MERGE_STEP`` keys per hold of the lock; a key's
+        in-flight count leaves as its new total (which includes it) arrives."""
+        step = MERGE_STEP
+        for at in range(0, len(keys), step):
+            with self._lock:
+                base, inflight = self._base, self._inflight
+                for key, total in zip(keys[at : at + step], found[at : at + step], strict=True):
+                    base[key] = (total, now_ms)
+                    base.move_to_end(key)
+                    inflight.pop(key, None)
+        with self._lock:
+            self._inflight = {}
+            base = self._base
+            for _ in range(len(base) - self._max_keys):
+                base.popitem(last=False)
 
 
 def window_for(
@@ -305,9 +417,20 @@ def window_for(
     *,
     buckets: int = DEFAULT_BUCKETS,
     max_keys: int = DEFAULT_MAX_KEYS,
+    background: bool = False,
 ) -> Counts:
     """The velocity window ``counters`` call for: ``SharedCounts`` over them when other
-    processes see them, else ``LocalCounts`` (which is cheaper and exact)."""
+    processes see them, else ``LocalCounts`` (which is cheaper and exact).
+
+    ``background`` is passed on to a shared window: its owner then calls ``exchange``.
+    """
     if counters.shared:
-        return SharedCounts(counters, namespace, window_ms, buckets=buckets, max_keys=max_keys)
+        return SharedCounts(
+            counters,
+            namespace,
+            window_ms,
+            buckets=buckets,
+            max_keys=max_keys,
+            background=background,
+        )
     return LocalCounts(window_ms, buckets=buckets, max_keys=max_keys)
