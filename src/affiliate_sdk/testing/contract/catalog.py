@@ -1,0 +1,130 @@
+"""The ``CatalogRepo`` contract: campaigns, plan versions, merchants, affiliates, coupons."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from affiliate_sdk.errors import DuplicateEntry
+from affiliate_sdk.models import Affiliate, Merchant
+from affiliate_sdk.storage.contract import Store, UnitOfWork
+from affiliate_sdk.storage.rows import CouponRow
+
+from ._support import _campaign, _plan, _rolled_back
+
+__all__ = ["CatalogContract"]
+
+
+class CatalogContract:
+    """``CatalogRepo``: campaigns, plan versions, merchants, affiliates, coupons."""
+
+    def test_campaign_round_trip_and_replace(self, store: Store) -> None:
+        first, second = _campaign(rate="10%"), _campaign(rate="12%")
+        with store.transaction() as tx:
+            assert tx.catalog.get_campaign("m1", "c1") is None
+            tx.catalog.put_campaign(first)
+        with store.reader() as tx:
+            assert tx.catalog.get_campaign("m1", "c1") == first
+        with store.transaction() as tx:
+            tx.catalog.put_campaign(second)
+        with store.reader() as tx:
+            assert tx.catalog.get_campaign("m1", "c1") == second
+            assert tx.catalog.campaigns() == [second]
+
+    def test_campaigns_filter_and_order(self, store: Store) -> None:
+        with store.transaction() as tx:
+            for merchant, campaign in [("m2", "c1"), ("m1", "c2"), ("m1", "c1"), ("m2", "c3")]:
+                tx.catalog.put_campaign(_campaign(merchant, campaign))
+        with store.reader() as tx:
+            pairs = [(c.merchant_id, c.campaign_id) for c in tx.catalog.campaigns()]
+            assert pairs == [("m1", "c1"), ("m1", "c2"), ("m2", "c1"), ("m2", "c3")]
+            of_m1 = tx.catalog.campaigns(merchant_id="m1")
+            assert [c.campaign_id for c in of_m1] == ["c1", "c2"]
+            named_c1 = tx.catalog.campaigns(campaign_id="c1")
+            assert [c.merchant_id for c in named_c1] == ["m1", "m2"]
+            assert tx.catalog.campaigns(merchant_id="m2", campaign_id="c3") == [
+                _campaign("m2", "c3")
+            ]
+            assert tx.catalog.campaigns(merchant_id="m1", campaign_id="c3") == []
+            assert tx.catalog.campaigns(merchant_id="m9") == []
+
+    def test_merchants_never_see_each_others_campaigns(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.catalog.put_campaign(_campaign("m1", "c1", rate="10%"))
+            tx.catalog.put_campaign(_campaign("m2", "c1", rate="20%"))
+        with store.reader() as tx:
+            m1, m2 = tx.catalog.get_campaign("m1", "c1"), tx.catalog.get_campaign("m2", "c1")
+            assert m1 is not None
+            assert m2 is not None
+            assert m1.plan.rate == Decimal("0.1")
+            assert m2.plan.rate == Decimal("0.2")
+
+    def test_plan_versions_in_order_and_unique(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.catalog.add_plan_version("m1", _plan("c1", 1, "10%"))
+            tx.catalog.add_plan_version("m1", _plan("c1", 2, "11%"))
+            tx.catalog.add_plan_version("m2", _plan("c1", 1, "30%"))
+        with pytest.raises(DuplicateEntry), store.transaction() as tx:
+            tx.catalog.add_plan_version("m1", _plan("c1", 2, "99%"))
+        with store.reader() as tx:
+            assert tx.catalog.plan_versions("m1", "c1") == [
+                _plan("c1", 1, "10%"),
+                _plan("c1", 2, "11%"),
+            ]
+            assert tx.catalog.plan_versions("m2", "c1") == [_plan("c1", 1, "30%")]
+            assert tx.catalog.plan_versions("m1", "c2") == []
+
+    def test_merchant_and_affiliate_round_trip(self, store: Store) -> None:
+        merchant = Merchant(merchant_id="m1", platform_take=Decimal("0.05"))
+        affiliate = Affiliate(affiliate_id="a1", parent_id="p1", channel="blog")
+        with store.transaction() as tx:
+            assert tx.catalog.get_merchant("m1") is None
+            assert tx.catalog.get_affiliate("a1") is None
+            tx.catalog.put_merchant(merchant)
+            tx.catalog.put_affiliate(affiliate)
+        with store.transaction() as tx:
+            tx.catalog.put_affiliate(Affiliate(affiliate_id="a1", channel="video"))
+        with store.reader() as tx:
+            assert tx.catalog.get_merchant("m1") == merchant
+            assert tx.catalog.get_affiliate("a1") == Affiliate(affiliate_id="a1", channel="video")
+
+    def test_coupons_by_merchant_and_code(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.catalog.put_coupon(CouponRow("m1", "SPRING", "a1", "c1"))
+            tx.catalog.put_coupon(CouponRow("m2", "SPRING", "a2", "c9"))
+            tx.catalog.put_coupon(CouponRow("m1", "SPRING%", "a3", "c1"))
+            tx.catalog.put_coupon(CouponRow("m1", "\uffff", "a4", "c1"))
+        with store.transaction() as tx:
+            tx.catalog.put_coupon(CouponRow("m1", "SPRING", "a5", "c2"))
+        with store.reader() as tx:
+            assert tx.catalog.get_coupon("m1", "SPRING") == CouponRow("m1", "SPRING", "a5", "c2")
+            assert tx.catalog.get_coupon("m2", "SPRING") == CouponRow("m2", "SPRING", "a2", "c9")
+            assert tx.catalog.get_coupon("m1", "SPRING%") == CouponRow("m1", "SPRING%", "a3", "c1")
+            assert tx.catalog.get_coupon("m1", "\uffff") == CouponRow("m1", "\uffff", "a4", "c1")
+            assert tx.catalog.get_coupon("m1", "SPRIN_") is None
+            assert tx.catalog.get_coupon("m3", "SPRING") is None
+
+    def test_rollback_leaves_nothing(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.catalog.put_campaign(_campaign(rate="10%"))
+
+        def write(tx: UnitOfWork) -> None:
+            tx.catalog.put_campaign(_campaign(rate="50%"))
+            tx.catalog.put_campaign(_campaign("m1", "c2"))
+            tx.catalog.add_plan_version("m1", _plan("c1", 1))
+            tx.catalog.put_merchant(Merchant(merchant_id="m1"))
+            tx.catalog.put_affiliate(Affiliate(affiliate_id="a1"))
+            tx.catalog.put_coupon(CouponRow("m1", "X", "a1", "c1"))
+
+        _rolled_back(store, write)
+        with store.reader() as tx:
+            assert tx.catalog.campaigns() == [_campaign(rate="10%")]
+            assert tx.catalog.campaigns(merchant_id="m1") == [_campaign(rate="10%")]
+            assert tx.catalog.campaigns(campaign_id="c2") == []
+            assert tx.catalog.plan_versions("m1", "c1") == []
+            assert tx.catalog.get_merchant("m1") is None
+            assert tx.catalog.get_affiliate("a1") is None
+            assert tx.catalog.get_coupon("m1", "X") is None
+        with store.transaction() as tx:  # the refused number is free again
+            tx.catalog.add_plan_version("m1", _plan("c1", 1))
