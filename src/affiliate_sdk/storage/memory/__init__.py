@@ -19,8 +19,8 @@ sit outside transactions and have a lock of their own).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Final
 
 from affiliate_sdk.storage.contract import (
@@ -89,6 +89,42 @@ class MemoryUnitOfWork:
         self.keys: KeyRepo = MemoryKeys(log)
 
 
+class _Scope:
+    """What ``transaction()`` enters: the store's lock, and the undo log of the outermost
+    unit of work (one object for every call: the lock makes them take turns)."""
+
+    __slots__ = ("_depth", "_lock", "_log", "_uow")
+
+    def __init__(self, lock: threading.RLock, log: UndoLog, uow: MemoryUnitOfWork) -> None:
+        self._lock = lock
+        self._log = log
+        self._uow = uow
+        self._depth = 0  # units of work open in the thread holding the lock
+
+    def __enter__(self) -> MemoryUnitOfWork:
+        self._lock.acquire()
+        if not self._depth:
+            self._log.begin()
+        self._depth += 1
+        return self._uow
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self._depth -= 1
+            if not self._depth:
+                if exc_type is None:
+                    self._log.commit()
+                else:
+                    self._log.rollback()
+        finally:
+            self._lock.release()
+
+
 class MemoryStore:
     """A ``Store`` whose state lives in this process's memory and ends with it."""
 
@@ -98,6 +134,7 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._log = UndoLog()
         self._uow = MemoryUnitOfWork(self._log)
+        self._scope = _Scope(self._lock, self._log, self._uow)
         self._counters = MemoryCounters()
 
     @property
@@ -105,22 +142,10 @@ class MemoryStore:
         """Velocity counts, outside transactions (``shared`` is False)."""
         return self._counters
 
-    @contextmanager
-    def transaction(self) -> Iterator[MemoryUnitOfWork]:
+    def transaction(self) -> AbstractContextManager[MemoryUnitOfWork]:
         """A unit of work: holds the store's lock throughout; an exception rolls back
         every write it made. A nested call joins the unit of work already open."""
-        with self._lock:
-            log = self._log
-            if log.active:
-                yield self._uow
-                return
-            log.begin()
-            try:
-                yield self._uow
-            except BaseException:
-                log.rollback()
-                raise
-            log.commit()
+        return self._scope
 
     def reader(self) -> AbstractContextManager[MemoryUnitOfWork]:
         """A unit of work for reads: the same as ``transaction()`` here."""

@@ -9,15 +9,17 @@ from typing import TypeVar
 from affiliate_sdk.errors import DuplicateEntry
 from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
 
-from ._undo import UndoLog, set_item
+from ._undo import UndoLog
 
 __all__ = ["MemoryClicks"]
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
 
 
 class MemoryClicks:
-    """``ClickRepo`` over per-visitor, per-link and per-campaign lists kept in time order."""
+    """``ClickRepo`` over per-visitor and per-campaign lists kept in time order, and each
+    visitor's latest click per link."""
 
     __slots__ = (
         "_by_campaign",
@@ -34,7 +36,8 @@ class MemoryClicks:
         self._log = log
         self._clicks: dict[str, ClickRow] = {}
         self._by_visitor: dict[tuple[str, str], list[ClickRow]] = {}
-        self._by_link: dict[tuple[str, str, str], list[ClickRow]] = {}
+        # (merchant, visitor, link) -> the click on the link clicked last (a repeat's match)
+        self._by_link: dict[tuple[str, str, str], ClickRow] = {}
         self._by_campaign: dict[tuple[str, str], list[ClickRow]] = {}
         self._impressions: dict[tuple[str, str], list[ImpressionRow]] = {}
         # (merchant, customer) -> (first linked at, visitor id), in time order
@@ -45,23 +48,53 @@ class MemoryClicks:
         """Store ``click``, or return the visitor's latest click on the same link since
         ``dedupe_since_ms`` (``DuplicateEntry`` for a click id already stored)."""
         link_key = (click.merchant_id, click.visitor_id, click.link_id)
-        on_link = self._by_link.get(link_key)
-        if dedupe_since_ms is not None and on_link and on_link[-1].clicked_at_ms >= dedupe_since_ms:
-            return on_link[-1], False
-        if click.click_id in self._clicks:
+        latest = self._by_link.get(link_key)
+        if (
+            dedupe_since_ms is not None
+            and latest is not None
+            and latest.clicked_at_ms >= dedupe_since_ms
+        ):
+            return latest, False
+        clicks = self._clicks
+        if click.click_id in clicks:
             raise DuplicateEntry("click", click.click_id)
-        set_item(self._log, self._clicks, click.click_id, click)
-        if on_link is None:
-            on_link = self._by_link[link_key] = []
-        self._insert(on_link, click)
-        self._insert(self._by_visitor.setdefault((click.merchant_id, click.visitor_id), []), click)
-        self._insert(
-            self._by_campaign.setdefault((click.merchant_id, click.campaign_id), []), click
-        )
+        at_ms = click.clicked_at_ms
+        if latest is None or latest.clicked_at_ms <= at_ms:
+            self._by_link[link_key] = click
+        visitor_key = (click.merchant_id, click.visitor_id)
+        campaign_key = (click.merchant_id, click.campaign_id)
+        by_visitor = self._by_visitor.get(visitor_key)
+        by_campaign = self._by_campaign.get(campaign_key)
+        if (not by_visitor or by_visitor[-1].clicked_at_ms <= at_ms) and (
+            not by_campaign or by_campaign[-1].clicked_at_ms <= at_ms
+        ):  # the usual case, a click no older than any before it: appended
+            if by_visitor is None:
+                self._by_visitor[visitor_key] = [click]
+            else:
+                by_visitor.append(click)
+            if by_campaign is None:
+                self._by_campaign[campaign_key] = [click]
+            else:
+                by_campaign.append(click)
+        else:
+            _insert_click(self._by_visitor, visitor_key, click)
+            _insert_click(self._by_campaign, campaign_key, click)
+        clicks[click.click_id] = click
+        if self._log.active:  # one undo step takes the click out of everything
+            self._log.record(lambda: self._take_out(click, latest))
         return click, True
 
-    def _insert(self, clicks: list[ClickRow], click: ClickRow) -> None:
-        _insert_in_time(self._log, clicks, click, click.clicked_at_ms, _clicked_at)
+    def _take_out(self, click: ClickRow, latest_before: ClickRow | None) -> None:
+        """Undo a recorded click: out of the table and of every index (a list it leaves
+        empty goes too), so a rollback leaves the indexes as they were."""
+        del self._clicks[click.click_id]
+        link_key = (click.merchant_id, click.visitor_id, click.link_id)
+        if latest_before is None:
+            del self._by_link[link_key]
+        else:
+            self._by_link[link_key] = latest_before
+        _remove_click(self._by_visitor, (click.merchant_id, click.visitor_id), click)
+        _remove_click(self._by_campaign, (click.merchant_id, click.campaign_id), click)
 
     def get(self, click_id: str) -> ClickRow | None:
         """The click, if stored."""
@@ -148,6 +181,26 @@ def _insert_in_time(
     rows.insert(at, row)
     if log.active:
         log.record(lambda: rows.pop(at))
+
+
+def _insert_click(index: dict[_K, list[ClickRow]], key: _K, click: ClickRow) -> None:
+    """Insert ``click`` into ``index[key]`` after every click at or before its time."""
+    rows = index.get(key)
+    if rows is None:
+        index[key] = [click]
+    else:
+        rows.insert(bisect_right(rows, click.clicked_at_ms, key=_clicked_at), click)
+
+
+def _remove_click(index: dict[_K, list[ClickRow]], key: _K, click: ClickRow) -> None:
+    """Take ``click`` out of ``index[key]`` (usually its last), dropping the list if empty."""
+    rows = index[key]
+    if rows[-1] is click:
+        rows.pop()
+    else:
+        del rows[next(at for at in range(len(rows) - 1, -1, -1) if rows[at] is click)]
+    if not rows:
+        del index[key]
 
 
 def _clicked_at(click: ClickRow) -> int:

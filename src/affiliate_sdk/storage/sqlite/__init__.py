@@ -123,12 +123,26 @@ class SQLiteStore:
         _OPEN_STORES.add(self)
         this = weakref.ref(self)
 
+        def before_fork() -> None:
+            store = this()
+            if store is not None:
+                store._hold_threads()
+
+        def after_fork_in_parent() -> None:
+            store = this()
+            if store is not None:
+                store._release_threads()
+
         def after_fork_in_child() -> None:
             store = this()
             if store is not None:
                 store._start_fresh()
 
-        os.register_at_fork(after_in_child=after_fork_in_child)
+        os.register_at_fork(
+            before=before_fork,
+            after_in_parent=after_fork_in_parent,
+            after_in_child=after_fork_in_child,
+        )
 
     def _start_fresh(self) -> None:
         """Connections, threads and queue of this process (a forked child's are not ours)."""
@@ -136,6 +150,7 @@ class SQLiteStore:
         self._counter_conns = Connections(self.path, busy_timeout=self._busy_timeout)
         self._db = Db(self._conns)
         self._lock = threading.Lock()
+        self._held: list[threading.Lock] = []
         self._writer: ClickWriter | None = None
         self._checkpointer: WalCheckpointer | None = None
         self._commits = 0
@@ -159,6 +174,22 @@ class SQLiteStore:
     def counters(self) -> SqliteCounters:
         """Velocity counts, outside transactions."""
         return self._counters
+
+    def _hold_threads(self) -> None:
+        """Before a fork: wait until this store's threads are outside SQLite, and keep them so
+        (a child inheriting SQLite's locks mid-call would hang on its first connection)."""
+        held: list[threading.Lock] = []
+        for worker in (self._writer, self._checkpointer):
+            if worker is not None:
+                worker.guard.acquire()
+                held.append(worker.guard)
+        self._held = held
+
+    def _release_threads(self) -> None:
+        """After a fork, in the parent: let the threads go on."""
+        for guard in self._held:
+            guard.release()
+        self._held = []
 
     def _current_writer(self) -> ClickWriter | None:
         return self._writer

@@ -19,7 +19,10 @@ from affiliate_sdk.storage.rows import ClickRow
 
 from ._dialect import BEGIN_WRITE
 
-__all__ = ["MAX_QUEUED_CLICKS", "ClickWriter"]
+__all__ = ["MAX_QUEUED_CLICKS", "ClickWriter", "LinkVisit", "link_visit"]
+
+#: What a repeat click is matched on: (merchant id, visitor id, link id).
+LinkVisit = tuple[str, str, str]
 
 #: Clicks queued for the background writer before a submitter waits for it.
 MAX_QUEUED_CLICKS: Final = 4096
@@ -31,7 +34,8 @@ class ClickWriter:
     ``lock`` guards the queue: ``pending`` (not yet taken) and ``in_flight``
     (being written). A click leaves ``in_flight`` only after its batch has
     committed, so a reader that looks at the queue under the lock and then at
-    the database never misses it.
+    the database never misses it. Each part keeps its visitors' latest click per
+    link (``latest``), so a repeat click is found without scanning the queue.
     """
 
     def __init__(
@@ -49,10 +53,15 @@ class ClickWriter:
         self._name = name
         self._max = max_queued
         self.lock = threading.Lock()
+        #: Held while this thread is inside SQLite: a fork waits for it (a child must not
+        #: inherit SQLite's locks mid-call).
+        self.guard = threading.Lock()
         self._wake = threading.Condition(self.lock)
         self._room = threading.Condition(self.lock)
         self.pending: list[ClickRow] = []
         self.in_flight: list[ClickRow] = []
+        self._pending_latest: dict[LinkVisit, ClickRow] = {}
+        self._in_flight_latest: dict[LinkVisit, ClickRow] = {}
         self._error: StorageError | None = None
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -61,6 +70,15 @@ class ClickWriter:
     def queued(self) -> list[ClickRow]:
         """Queued clicks, oldest first (call with ``lock`` held)."""
         return self.in_flight + self.pending
+
+    def latest(self, key: LinkVisit) -> ClickRow | None:
+        """The queued click of ``key`` (merchant, visitor, link) clicked last (call with
+        ``lock`` held); of two clicked in the same millisecond, the one queued later."""
+        newer = self._pending_latest.get(key)
+        older = self._in_flight_latest.get(key)
+        if older is None or (newer is not None and newer.clicked_at_ms >= older.clicked_at_ms):
+            return newer
+        return older
 
     def submit(self, clicks: Sequence[ClickRow]) -> None:
         """Queue clicks, waiting while the queue is full; a failed batch's error is raised
@@ -72,8 +90,10 @@ class ClickWriter:
             for click in clicks:
                 while len(self.pending) >= self._max:
                     self._room.wait()
+                if not self.pending:  # the writer waits only for an empty queue
+                    self._wake.notify()
                 self.pending.append(click)
-            self._wake.notify()
+                _keep_latest(self._pending_latest, click)
 
     def stop(self) -> None:
         """Write out the queue and stop the thread; raises a batch's error if one failed."""
@@ -92,16 +112,20 @@ class ClickWriter:
                 return None
             batch, self.pending = self.pending, []
             self.in_flight = batch
+            self._in_flight_latest, self._pending_latest = self._pending_latest, {}
             self._room.notify_all()
             return batch
 
     def _run(self) -> None:
-        conn = self._connect()
+        with self.guard:
+            conn = self._connect()
         try:
             while (batch := self._take()) is not None:
-                failure = self._write(conn, batch)
+                with self.guard:
+                    failure = self._write(conn, batch)
                 with self.lock:
                     self.in_flight = []
+                    self._in_flight_latest = {}
                     if failure is not None:
                         self._error = failure
         finally:
@@ -121,3 +145,15 @@ class ClickWriter:
             return StorageError(f"{len(batch)} clicks could not be written ({self._name}): {exc}")
         self._on_commit()
         return None
+
+
+def link_visit(click: ClickRow) -> LinkVisit:
+    """The (merchant, visitor, link) a repeat of ``click`` would share with it."""
+    return (click.merchant_id, click.visitor_id, click.link_id)
+
+
+def _keep_latest(latest: dict[LinkVisit, ClickRow], click: ClickRow) -> None:
+    key = (click.merchant_id, click.visitor_id, click.link_id)
+    kept = latest.get(key)
+    if kept is None or click.clicked_at_ms >= kept.clicked_at_ms:
+        latest[key] = click

@@ -26,6 +26,8 @@ class WalCheckpointer:
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], *, name: str) -> None:
         self._connect = connect
+        #: Held while this thread is inside SQLite (see ``ClickWriter.guard``).
+        self.guard = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -42,14 +44,16 @@ class WalCheckpointer:
         self._thread.join()
 
     def _run(self) -> None:
-        conn = self._connect()
+        with self.guard:
+            conn = self._connect()
         try:
             while True:
                 self._wake.wait()
                 self._wake.clear()
                 if self._stopping:
                     return
-                with suppress(sqlite3.Error):  # the next request, or the backstop, retries
+                # the next request, or the backstop, retries a failed checkpoint
+                with self.guard, suppress(sqlite3.Error):
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
             conn.close()

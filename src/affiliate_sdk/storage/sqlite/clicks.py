@@ -16,7 +16,7 @@ from typing import Final
 from affiliate_sdk.errors import StorageError
 from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
 
-from ._click_writer import ClickWriter
+from ._click_writer import ClickWriter, link_visit
 from ._connection import Db
 from ._dialect import chunks, placeholders
 
@@ -88,22 +88,32 @@ class SqliteClicks:
         return click, True
 
     def _earlier(self, click: ClickRow, since_ms: int) -> ClickRow | None:
-        found: ClickRow | None = None
-        if self._background:
-            for held in reversed(self._unwritten()):
-                if (
-                    held.merchant_id == click.merchant_id
-                    and held.visitor_id == click.visitor_id
-                    and held.link_id == click.link_id
-                    and held.clicked_at_ms >= since_ms
-                ):
-                    found = held
-                    break
+        """The visitor's latest click on the link since ``since_ms``: held by this unit of
+        work, queued for the writer (looked up by key) or stored, whichever is latest."""
+        found = self._held_latest(click) if self._background else None
+        if found is not None and found.clicked_at_ms < since_ms:
+            found = None
         params = (click.merchant_id, click.visitor_id, since_ms, click.link_id)
         row = self._db.peek(_DEDUPE, params) if self._background else self._db.row(_DEDUPE, params)
         stored = None if row is None else _click(row)
         if stored is not None and (found is None or stored.clicked_at_ms > found.clicked_at_ms):
             return stored
+        return found
+
+    def _held_latest(self, click: ClickRow) -> ClickRow | None:
+        """The latest click of ``click``'s visitor on its link that this process holds
+        unwritten: in this unit of work, or in the writer's queue."""
+        key = link_visit(click)
+        found: ClickRow | None = None
+        writer = self._writer()
+        if writer is not None:
+            with writer.lock:
+                found = writer.latest(key)
+        for held in self._db.session.clicks:  # this unit of work's own: few, and the newest
+            if link_visit(held) == key and (
+                found is None or held.clicked_at_ms >= found.clicked_at_ms
+            ):
+                found = held
         return found
 
     def get(self, click_id: str) -> ClickRow | None:

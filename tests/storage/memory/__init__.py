@@ -1,0 +1,1 @@
+"""The memory backend: its indexes and what a rollback leaves."""

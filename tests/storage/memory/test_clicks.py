@@ -1,0 +1,102 @@
+"""Clicks on the memory store: the in-order fast path, the out-of-order path, and rollbacks
+that leave every index exactly as it was."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from affiliate_sdk.errors import DuplicateEntry
+from affiliate_sdk.storage.memory import MemoryStore
+from affiliate_sdk.storage.memory._clicks import MemoryClicks
+from affiliate_sdk.storage.rows import ClickRow
+
+_INDEXES = ("_clicks", "_by_link", "_by_visitor", "_by_campaign")
+
+
+def _click(
+    click_id: str, at: int, *, visitor: str = "visitor-1", link: str = "L1", campaign: str = "c1"
+) -> ClickRow:
+    return ClickRow(
+        click_id, visitor, link, "a1", campaign, "m1", "https://shop.example.com/", b"s", at,
+        None, None, None, None, "allow", "{}",
+    )  # fmt: skip
+
+
+def _state(store: MemoryStore) -> dict[str, object]:
+    with store.reader() as tx:
+        clicks = tx.clicks
+        assert isinstance(clicks, MemoryClicks)
+        return {name: copy.deepcopy(getattr(clicks, name)) for name in _INDEXES}
+
+
+def _seed(store: MemoryStore) -> None:
+    with store.transaction() as tx:
+        tx.clicks.record(_click("k1", 1_000), dedupe_since_ms=None)
+        tx.clicks.record(_click("k2", 2_000, visitor="visitor-2"), dedupe_since_ms=None)
+        tx.clicks.record(_click("k3", 3_000, link="L2", campaign="c2"), dedupe_since_ms=None)
+
+
+@pytest.mark.parametrize(
+    "clicks",
+    [
+        # in order: appended (new visitor, new link, new campaign, an existing visitor)
+        [_click("n1", 4_000, visitor="visitor-3"), _click("n2", 4_000, link="L3", campaign="c3")],
+        # older than what an index holds: inserted in time order
+        [_click("o1", 1_500), _click("o2", 500, visitor="visitor-2", campaign="c2")],
+        # both, in one unit of work
+        [_click("n1", 5_000), _click("o1", 1_200), _click("n2", 5_000, visitor="visitor-9")],
+    ],
+    ids=["appended", "inserted", "mixed"],
+)
+def test_a_rollback_leaves_every_index_as_it_was(clicks: list[ClickRow]) -> None:
+    store = MemoryStore()
+    _seed(store)
+    before = _state(store)
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        for click in clicks:
+            assert tx.clicks.record(click, dedupe_since_ms=None) == (click, True)
+        raise RuntimeError
+    assert _state(store) == before
+    with store.transaction() as tx:  # and the same clicks can be recorded afterwards
+        for click in clicks:
+            assert tx.clicks.record(click, dedupe_since_ms=None) == (click, True)
+
+
+def test_a_nested_failure_caught_inside_keeps_the_outer_units_clicks() -> None:
+    store = MemoryStore()
+    with store.transaction() as tx:
+        tx.clicks.record(_click("k1", 1_000), dedupe_since_ms=None)
+        with pytest.raises(RuntimeError), store.transaction() as inner:
+            inner.clicks.record(_click("k2", 2_000), dedupe_since_ms=None)
+            raise RuntimeError
+    with store.reader() as tx:  # the inner unit of work joined the outer one, which committed
+        assert tx.clicks.get("k1") is not None
+        assert tx.clicks.get("k2") is not None
+
+
+def test_clicks_out_of_order_are_read_in_time_order() -> None:
+    store = MemoryStore()
+    order = [("k3", 3_000), ("k1", 1_000), ("k4", 4_000), ("k2", 1_000), ("k0", 0)]
+    with store.transaction() as tx:
+        for click_id, at in order:
+            tx.clicks.record(_click(click_id, at), dedupe_since_ms=None)
+        seen = tx.clicks.by_visitor("m1", "visitor-1", since_ms=0, until_ms=10_000)
+        # same millisecond: the click recorded later comes later
+        assert [c.click_id for c in seen] == ["k0", "k1", "k2", "k3", "k4"]
+        counts = tx.clicks.count_unblocked("m1", "c1", since_ms=1_000, until_ms=4_000)
+        assert counts == {"a1": 3}
+        # a repeat click finds the latest click on the link, wherever it was inserted
+        latest, created = tx.clicks.record(_click("r1", 4_500), dedupe_since_ms=3_500)
+        assert (latest.click_id, created) == ("k4", False)
+
+
+def test_a_click_id_is_stored_once() -> None:
+    store = MemoryStore()
+    with store.transaction() as tx:
+        tx.clicks.record(_click("k1", 1_000), dedupe_since_ms=None)
+    before = _state(store)
+    with pytest.raises(DuplicateEntry), store.transaction() as tx:
+        tx.clicks.record(_click("k1", 2_000, visitor="visitor-2"), dedupe_since_ms=None)
+    assert _state(store) == before

@@ -1,0 +1,128 @@
+"""The background writer's queue: repeat clicks found by key while queued or being written,
+and the writer woken for a click that arrives at an empty queue."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from affiliate_sdk.storage.rows import ClickRow
+from affiliate_sdk.storage.sqlite import SQLiteStore
+from affiliate_sdk.storage.sqlite._click_writer import ClickWriter, link_visit
+
+_WAIT_S = 10.0
+
+
+def _click(click_id: str, at: int, *, visitor: str = "visitor-1", link: str = "L1") -> ClickRow:
+    return ClickRow(
+        click_id, visitor, link, "a1", "c1", "m1", "https://shop.example.com/", b"s", at,
+        None, None, None, None, "allow", "{}",
+    )  # fmt: skip
+
+
+class _HeldWriter:
+    """A ``ClickWriter`` into an in-memory table whose batches stay in flight until let go."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.batches = 0
+        columns = ", ".join(ClickRow._fields)
+        self.writer = ClickWriter(
+            self._connect,
+            f"INSERT INTO clicks ({columns}) VALUES ({', '.join('?' * len(ClickRow._fields))})",
+            on_commit=self._committed,
+            name="test clicks",
+        )
+
+    @staticmethod
+    def _connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        conn.execute(f"CREATE TABLE clicks ({', '.join(ClickRow._fields)})")
+        return conn
+
+    def _committed(self) -> None:
+        self.batches += 1
+        self.entered.set()
+        assert self.release.wait(_WAIT_S)
+
+    def latest(self, click: ClickRow) -> ClickRow | None:
+        with self.writer.lock:
+            return self.writer.latest(link_visit(click))
+
+
+@pytest.fixture
+def held() -> Iterator[_HeldWriter]:
+    held = _HeldWriter()
+    yield held
+    held.release.set()
+    held.writer.stop()
+
+
+def test_the_latest_click_per_visitor_and_link_is_found_in_flight_and_pending(
+    held: _HeldWriter,
+) -> None:
+    first = _click("k1", 1_000)
+    held.writer.submit([first])
+    assert held.entered.wait(_WAIT_S)  # k1's batch is committed but not yet let go
+    assert held.latest(first) == first
+    later, other_link, other_visitor = (
+        _click("k2", 2_000),
+        _click("k3", 2_500, link="L2"),
+        _click("k4", 2_600, visitor="visitor-2"),
+    )
+    held.writer.submit([later, other_link, other_visitor])
+    assert held.latest(first) == later  # pending, newer than the one in flight
+    assert held.latest(other_link) == other_link
+    assert held.latest(other_visitor) == other_visitor
+    assert held.latest(_click("x", 0, visitor="visitor-3")) is None
+    held.writer.submit([_click("k5", 1_500)])  # queued later but clicked earlier
+    assert held.latest(first) == later
+    same_ms = _click("k6", 2_000)
+    held.writer.submit([same_ms])  # the same millisecond: the one queued later
+    assert held.latest(first) == same_ms
+    held.release.set()
+    held.writer.stop()
+    assert held.latest(first) is None  # written: no longer held
+
+
+def test_an_in_flight_click_clicked_later_beats_a_pending_one(held: _HeldWriter) -> None:
+    held.writer.submit([_click("k1", 5_000)])
+    assert held.entered.wait(_WAIT_S)
+    held.writer.submit([_click("k2", 4_000)])
+    assert held.latest(_click("q", 0)) == _click("k1", 5_000)
+
+
+def test_the_writer_wakes_for_each_click_that_finds_the_queue_empty(held: _HeldWriter) -> None:
+    held.release.set()
+    for round_ in range(3):
+        held.entered.clear()
+        held.writer.submit([_click(f"k{round_}", 1_000 + round_)])
+        assert held.entered.wait(_WAIT_S)  # written without waiting for stop()
+    assert held.batches == 3
+
+
+def test_repeat_clicks_are_found_wherever_the_first_click_is(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", max_queued_clicks=64)
+    try:
+        # enough clicks that some are written, some being written and some queued
+        firsts = [_click(f"k{n}", 10_000 + n, visitor=f"visitor-{n:04d}") for n in range(600)]
+        for click in firsts:
+            with store.transaction() as tx:
+                tx.clicks.record(click, dedupe_since_ms=None)
+        for n, first in enumerate(firsts):
+            repeat = _click(f"r{n}", 20_000, visitor=first.visitor_id)
+            with store.transaction() as tx:
+                assert tx.clicks.record(repeat, dedupe_since_ms=10_000) == (first, False)
+        with store.transaction() as tx:  # outside the window: a click of its own
+            late = _click("late", 30_000, visitor="visitor-0000")
+            assert tx.clicks.record(late, dedupe_since_ms=10_001) == (late, True)
+            # the unit of work's own click, not yet handed to the writer
+            again = _click("again", 30_001, visitor="visitor-0000")
+            assert tx.clicks.record(again, dedupe_since_ms=29_000) == (late, False)
+    finally:
+        store.close()
