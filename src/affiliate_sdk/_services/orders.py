@@ -205,9 +205,7 @@ class OrderService:
                 model=decision.model,
                 touches=[touch_note(touch) for touch in decision.touches],
             )
-            seq = result.seq
-            if seq is None:
-                seq = self._journal_order(tx, request, events)
+            seq = result.seq or self._journal_order(tx, request, events)
             if events:
                 tx.outbox.add(events)
             tx.orders.insert(
