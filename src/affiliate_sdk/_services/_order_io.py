@@ -1,13 +1,4 @@
-"""The reads and writes around an order's decisions: pricing, booking, credits, events.
-
-``record`` attributes an order (``tracking.attribution``), judges it
-(``antifraud.signals``), prices it (``commission.booking``) and applies the
-result: one journal entry holding the new ledger lines, period totals and the
-order's money, then those projection rows with the entry's ``seq``, the order's
-events, and the review freeze when the order was judged ``review``. ``refund``
-reverses an order's lines the same way (``commission.refunds``), after proving
-the rows it reads against the journal.
-"""
+"""The reads and writes around an order's decisions: pricing, booking, credits, events."""
 
 from __future__ import annotations
 

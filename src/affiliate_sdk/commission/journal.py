@@ -38,13 +38,15 @@ from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
 from affiliate_sdk.commission.ledger import (
+    GENESIS_HASH,
     Posting,
     affiliate_account,
+    decode_entry,
     merchant_account,
     platform_account,
+    postings_of,
 )
 from affiliate_sdk.errors import InvalidInput
-from affiliate_sdk.money import Money
 
 __all__ = [
     "GENESIS_HASH",
@@ -65,8 +67,6 @@ __all__ = [
     "verify_chain",
 ]
 
-#: The "previous tag" of the first entry.
-GENESIS_HASH: Final = b"\0" * 32
 #: Entries are written in this version; version 1 (unkeyed SHA-256) is still read.
 JOURNAL_VERSION: Final = 2
 #: The projection families an entry's ``rows`` may hold.
@@ -164,20 +164,6 @@ def encode_entry(
         document["rows"] = {family: dict(rows) for family, rows in draft.rows.items() if rows}
     body = canonical(document)
     return body, key.tag(previous, body)
-
-
-def decode_entry(body: bytes) -> dict[str, Any]:
-    """The document inside an entry's canonical bytes."""
-    document: dict[str, Any] = json.loads(body)
-    return document
-
-
-def postings_of(document: Mapping[str, Any]) -> list[Posting]:
-    """The postings of a decoded entry."""
-    return [
-        Posting(account, Money(amount, currency))
-        for account, amount, currency in document["postings"]
-    ]
 
 
 def verify_chain(

@@ -14,16 +14,14 @@ from datetime import datetime
 from typing import Any, Final
 
 from affiliate_sdk.commission.ledger import postings_of
-from affiliate_sdk.models import Commission, Invoice, PayoutBatch, ReconciliationRow, Statement
+from affiliate_sdk.models import PayoutBatch, Statement
 from affiliate_sdk.money import Money
 
 __all__ = [
     "PAYOUT_CSV_COLUMNS",
-    "build_invoices",
     "build_statements",
     "payouts_csv",
     "payouts_json",
-    "reconcile_rows",
 ]
 
 #: Columns of ``payouts_csv``, in order.
@@ -102,87 +100,6 @@ def build_statements(
             )
         )
     return statements
-
-
-def build_invoices(lines: Iterable[Commission], *, start: datetime, end: datetime) -> list[Invoice]:
-    """What each merchant owes for lines booked in ``start <= created_at < end``."""
-    totals: dict[tuple[str, str], dict[str, Money]] = {}
-    for line in lines:
-        if not start <= line.created_at < end:
-            continue
-        currency = line.amount.currency
-        zero = Money.zero(currency)
-        row = totals.setdefault(
-            (line.merchant_id, currency), {"commission": zero, "platform_take": zero}
-        )
-        key = "platform_take" if line.account == "platform" else "commission"  # parents too
-        row[key] += line.amount
-    return [
-        Invoice(
-            merchant_id=merchant_id,
-            currency=currency,
-            start=start,
-            end=end,
-            commission=row["commission"],
-            platform_take=row["platform_take"],
-            total=row["commission"] + row["platform_take"],
-        )
-        for (merchant_id, currency), row in sorted(totals.items())
-    ]
-
-
-def reconcile_rows(
-    documents: Iterable[Mapping[str, Any]],
-    lines: Iterable[Commission],
-    *,
-    start: datetime,
-    end: datetime,
-) -> list[ReconciliationRow]:
-    """Merchant cost from the journal against what the ledger lines say it paid for.
-
-    Per merchant and currency over ``start <= at < end``: the merchant's cost
-    is the money its payable account gave up in the journal; the other side
-    is the affiliate and platform lines booked in the ledger. They balance
-    to the cent or the row says by how much they do not.
-    """
-    cost: dict[tuple[str, str], Money] = {}
-    for document in documents:
-        at = _at(document)
-        if not start <= at < end:
-            continue
-        for posting in postings_of(document):
-            parts = posting.account.split("/")
-            if parts[0] == "merchant":
-                key = (parts[1], posting.amount.currency)
-                cost[key] = cost.get(key, Money.zero(key[1])) - posting.amount
-    earned: dict[tuple[str, str, str], Money] = {}
-    for line in lines:
-        if not start <= line.created_at < end:
-            continue
-        key3 = (line.merchant_id, line.amount.currency, line.account)
-        earned[key3] = earned.get(key3, Money.zero(key3[1])) + line.amount
-    keys = sorted(set(cost) | {(m, c) for m, c, _ in earned})
-    rows = []
-    for merchant_id, currency in keys:
-        zero = Money.zero(currency)
-        affiliate = earned.get((merchant_id, currency, "affiliate"), zero)
-        parent = earned.get((merchant_id, currency, "parent"), zero)
-        platform = earned.get((merchant_id, currency, "platform"), zero)
-        merchant_cost = cost.get((merchant_id, currency), zero)
-        difference = merchant_cost - affiliate - parent - platform
-        rows.append(
-            ReconciliationRow(
-                merchant_id=merchant_id,
-                currency=currency,
-                merchant_cost=merchant_cost,
-                affiliate_earnings=affiliate,
-                parent_earnings=parent,
-                platform_take=platform,
-                difference=difference,
-                balanced=not difference,
-            )
-        )
-    return rows
 
 
 def payouts_csv(batches: Iterable[PayoutBatch]) -> str:
