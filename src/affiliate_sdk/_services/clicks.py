@@ -22,7 +22,7 @@ from affiliate_sdk.tracking.clicks import (
 from affiliate_sdk.tracking.landing import check_landing_url
 from affiliate_sdk.tracking.links import LinkClaims, decode_token, encode_token, expiry_from
 
-from .catalog import MAX_CACHED, CampaignView, CatalogService
+from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
 from .fraud import FraudService
 
@@ -156,101 +156,52 @@ class ClickService:
         country: str | None = None,
         device_id: str | None = None,
     ) -> Click:
-        """Verify a link, record the click, say where to send the visitor (bots: ``block``)."""
-        _check_extras(device_id, country)
+        """Verify a link, record the click, say where to send the visitor (bots: ``block``).
+
+        The hot path: written out in one function, since every call here costs each click.
+        """
+        if device_id is not None or country is not None:
+            _check_extras(device_id, country)
         ctx, now = self._ctx, self._ctx.clock.timestamp()
         now_ms = int(now * 1000)
         claims = decode_token(ctx.keyring, url, now)
-        view = self._landing(claims, now)
-        agent = self._fraud.user_agent(user_agent)
-        click_id, new_visitor = new_id_pair(now_ms)
-        visitor_id, dedupe_since = self._visitor(visitor_id, new_visitor, now_ms)
-        packed_ip, ip_hash, ip_network = self._address(ip)
-        verdict, verdict_json = (
-            (agent.verdict, agent.verdict_json)
-            if agent.verdict.decision == "block"
-            else self._fraud.click_verdict(
-                url,
-                agent,
-                view.fraud,
-                affiliate_id=claims.affiliate_id,
-                visitor_id=None if dedupe_since is None else visitor_id,
-                packed_ip=packed_ip,
-                ip_network=ip_network,
-                device_id=device_id,
-                now_ms=now_ms,
-            )
-        )
-        row = _new_click_row(
-            (
-                click_id,
-                visitor_id,
-                claims.link_id,
-                claims.affiliate_id,
-                claims.campaign_id,
-                view.campaign.merchant_id,
-                claims.landing_url,
-                claims.sub_fields,
-                now_ms,
-                ip_hash,
-                ip_network,
-                agent.ua_hash,
-                referrer_host(referrer) if referrer else None,
-                verdict.decision,
-                verdict_json,
-                country,
-            )
-        )
-        with ctx.store.transaction() as tx:
-            stored, created = tx.clicks.record(row, dedupe_since_ms=dedupe_since)
-        shown = verdict if created else self._stored_verdict(stored.verdict_json)
-        return self._reply(stored, visitor_id, shown, claims, view.window_ms, reused=not created)
-
-    def _visitor(self, given: str | None, new: str, now_ms: int) -> tuple[str, int | None]:
-        """The visitor id to keep, and since when a repeat click is the same click
-        (None: a new visitor has no earlier clicks)."""
-        if given is not None and _VISITOR_ID.fullmatch(given):
-            return given, now_ms - self._dedupe_ms
-        return new, None
-
-    def _landing(self, claims: LinkClaims, now: float) -> CampaignView:
-        """The link's campaign, active, with the link's landing URL allowed."""
         view = self._catalog.view(claims.merchant_id, claims.campaign_id, now)
         if not view.campaign.active:
             raise CampaignInactive(view.campaign.campaign_id, claims.landing_url)
         view.landing.check(claims.landing_url)
-        return view
-
-    def _address(self, ip: str | None) -> tuple[bytes | None, str | None, str | None]:
-        """The packed address, its keyed hash and its network, parsed once."""
-        if not ip:
-            return None, None, None
-        pseudonyms = self._ctx.pseudonyms
-        packed, network = pseudonyms.parse(ip)
-        return packed, pseudonyms.digest(packed), network
-
-    def _reply(
-        self,
-        stored: ClickRow,
-        visitor_id: str,
-        verdict: Verdict,
-        claims: LinkClaims,
-        window_ms: int,
-        *,
-        reused: bool,
-    ) -> Click:
-        return _new_click(
-            (
-                stored.click_id,
-                visitor_id,
-                append_click_id(claims.landing_url, self._param, stored.click_id),
-                verdict,
-                _new_cookie((self._cookie, visitor_id, window_ms // 1000, *_COOKIE_FLAGS)),
-                claims,
-                stored.clicked_at_ms,
-                reused,
-            )
-        )
+        fraud = self._fraud
+        agent = fraud.agent_views.get(user_agent) or fraud.user_agent(user_agent)
+        click_id, visitor = new_id_pair(now_ms)
+        dedupe_since = None  # a new visitor has no earlier click to repeat
+        if visitor_id is not None and _VISITOR_ID.fullmatch(visitor_id):
+            visitor, dedupe_since = visitor_id, now_ms - self._dedupe_ms
+        packed_ip = ip_hash = ip_network = None
+        if ip:  # parsed once: its hash, its network and its kind all come from this
+            packed_ip, ip_network = ctx.pseudonyms.parse(ip)
+            ip_hash = ctx.pseudonyms.digest(packed_ip)
+        if agent.verdict.decision == "block":
+            verdict, verdict_json = agent.verdict, agent.verdict_json
+        else:
+            verdict, verdict_json = fraud.click_verdict(
+                url, agent, view.fraud, affiliate_id=claims.affiliate_id,
+                visitor_id=None if dedupe_since is None else visitor, packed_ip=packed_ip,
+                ip_network=ip_network, device_id=device_id, now_ms=now_ms,
+            )  # fmt: skip
+        row = _new_click_row((
+            click_id, visitor, claims.link_id, claims.affiliate_id, claims.campaign_id,
+            view.campaign.merchant_id, claims.landing_url, claims.sub_fields, now_ms, ip_hash,
+            ip_network, agent.ua_hash, referrer_host(referrer) if referrer else None,
+            verdict.decision, verdict_json, country,
+        ))  # fmt: skip
+        with ctx.store.transaction() as tx:
+            stored, created = tx.clicks.record(row, dedupe_since_ms=dedupe_since)
+        return _new_click((
+            stored.click_id, visitor,
+            append_click_id(claims.landing_url, self._param, stored.click_id),
+            verdict if created else self._stored_verdict(stored.verdict_json),
+            _new_cookie((self._cookie, visitor, view.window_ms // 1000, *_COOKIE_FLAGS)),
+            claims, stored.clicked_at_ms, not created,
+        ))  # fmt: skip
 
 
 def _check_extras(device_id: str | None, country: str | None) -> None:

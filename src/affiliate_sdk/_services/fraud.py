@@ -7,6 +7,7 @@ one fraudster is one fraudster for every merchant of the alliance.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Final, Literal, NamedTuple
 
 from affiliate_sdk._kernel.fields import check_identifier
@@ -44,6 +45,9 @@ from .exchange import Exchanger
 __all__ = ["BlacklistKind", "FraudService", "OrderRisk", "UserAgentView", "judge_order_risk"]
 
 BlacklistKind = Literal["network", "device", "affiliate", "payment"]
+
+#: Builds a ``ClickFacts`` from all its fields in order (tuple.__new__: no keyword handling).
+_new_click_facts: Final = partial(tuple.__new__, ClickFacts)
 #: Complaints are counted over this trailing span.
 COMPLAINT_WINDOW_MS: Final = 3_600_000
 
@@ -105,7 +109,8 @@ class FraudService:
             Exchanger(shared, ctx.now_ms, log=ctx.log) if background and shared else None
         )
         self._ttl = ctx.settings.campaign_cache_ttl.total_seconds()
-        self._agents: dict[str | None, UserAgentView] = {}
+        #: ``user_agent()``'s memo, by user agent as given: a hot path reads it first.
+        self.agent_views: dict[str | None, UserAgentView] = {}
         self._judged: dict[tuple[object, ...], tuple[Verdict, str]] = {}
         self._blacklist: tuple[float, frozenset[str]] | None = None
 
@@ -123,7 +128,7 @@ class FraudService:
         """The remembered verdict and hash of a user agent, judged on first sight."""
         if user_agent is not None and len(user_agent) > MAX_USER_AGENT_LENGTH:
             user_agent = user_agent[:MAX_USER_AGENT_LENGTH]  # bounds the memo and the match
-        view = self._agents.get(user_agent)
+        view = self.agent_views.get(user_agent)
         if view is None:
             limits = self._ctx.settings.fraud
             matched = self._bots.match(user_agent) if user_agent else None
@@ -134,9 +139,9 @@ class FraudService:
             digest = self._ctx.pseudonyms.digest
             ua_hash = digest(user_agent.encode("utf-8", "replace")) if user_agent else None
             view = UserAgentView(verdict, verdict.model_dump_json(), ua_hash, reasons)
-            if len(self._agents) >= MAX_CACHED:
-                self._agents.clear()
-            self._agents[user_agent] = view
+            if len(self.agent_views) >= MAX_CACHED:
+                self.agent_views.clear()
+            self.agent_views[user_agent] = view
         return view
 
     def click_verdict(
@@ -159,15 +164,27 @@ class FraudService:
         returning ``visitor_id`` per visitor per minute and per visitor and
         affiliate per day.
         """
-        facts = self._click_facts(
-            url,
-            affiliate_id,
-            visitor_id=visitor_id,
-            packed_ip=packed_ip,
-            ip_network=ip_network,
-            device_id=device_id,
-            now_ms=now_ms,
-        )
+        minute, day, networks = self.per_minute, self.per_day, self._networks
+        per_affiliate = f"a/{affiliate_id}"
+        day.add(per_affiliate, now_ms)
+        paid: tuple[str, ...] = ()
+        _, mark, query = url.partition("?")
+        if mark:
+            names = {part.partition("=")[0] for part in query.split("&")}
+            paid = tuple(sorted(names & PAID_CLICK_PARAMETERS))
+        entries = self.blacklist_entries(now_ms / 1000)
+        facts = _new_click_facts((
+            None, None,
+            networks.kind_of_packed(packed_ip) if networks is not None and packed_ip else None,
+            minute.add(f"n/{ip_network}", now_ms) if ip_network else 0,
+            minute.add(f"v/{visitor_id}", now_ms) if visitor_id else 1,
+            minute.add(f"d/{device_id}", now_ms) if device_id else 0,
+            minute.add(per_affiliate, now_ms),
+            day.add(f"{visitor_id}/{affiliate_id}", now_ms) if visitor_id else 1,
+            paid,
+            _click_listed(entries, ip_network, visitor_id, device_id, affiliate_id)
+            if entries else (),
+        ))  # fmt: skip
         fired = [reason for rule in self.click_rules if (reason := rule(facts, limits))]
         if not fired:
             return agent.verdict, agent.verdict_json
@@ -181,48 +198,6 @@ class FraudService:
                 self._judged.clear()
             self._judged[key] = judged
         return judged
-
-    def _click_facts(
-        self,
-        url: str,
-        affiliate_id: str,
-        *,
-        visitor_id: str | None,
-        packed_ip: bytes | None,
-        ip_network: str | None,
-        device_id: str | None,
-        now_ms: int,
-    ) -> ClickFacts:
-        minute, day = self.per_minute, self.per_day
-        day.add(f"a/{affiliate_id}", now_ms)
-        paid: tuple[str, ...] = ()
-        _, mark, query = url.partition("?")
-        if mark:
-            names = {part.partition("=")[0] for part in query.split("&")}
-            paid = tuple(sorted(names & PAID_CLICK_PARAMETERS))
-        networks = self._networks
-        return ClickFacts(
-            user_agent=None,
-            bot_pattern=None,
-            network_kind=(
-                networks.kind_of_packed(packed_ip) if networks is not None and packed_ip else None
-            ),
-            network_clicks=minute.add(f"n/{ip_network}", now_ms) if ip_network else 0,
-            visitor_clicks=minute.add(f"v/{visitor_id}", now_ms) if visitor_id else 1,
-            device_clicks=minute.add(f"d/{device_id}", now_ms) if device_id else 0,
-            affiliate_clicks=minute.add(f"a/{affiliate_id}", now_ms),
-            visitor_affiliate_clicks_today=(
-                day.add(f"{visitor_id}/{affiliate_id}", now_ms) if visitor_id else 1
-            ),
-            paid_parameters=paid,
-            blacklisted=self.listed(
-                f"network:{ip_network}" if ip_network else None,
-                f"device:{visitor_id}" if visitor_id else None,
-                f"device:{device_id}" if device_id else None,
-                f"affiliate:{affiliate_id}",
-                now=now_ms / 1000,
-            ),
-        )
 
     # -- identity ----------------------------------------------------------------------------
     def identity_hashes(
@@ -307,15 +282,19 @@ class FraudService:
             f"cannot blacklist {kind!r} {value!r}: kinds are network, device, affiliate, payment"
         )
 
-    def listed(self, *keys: str | None, now: float) -> tuple[str, ...]:
-        """Which of ``keys`` are on the blacklist (read at most once per cache period)."""
+    def blacklist_entries(self, now: float) -> frozenset[str]:
+        """The blacklist's keys (read at most once per cache period)."""
         loaded = self._blacklist
         if loaded is None or now - loaded[0] >= self._ttl:
             loaded = self._blacklist = (now, frozenset(self.blacklisted()))
-        entries = loaded[1]
+        return loaded[1]
+
+    def listed(self, *keys: str | None, now: float) -> tuple[str, ...]:
+        """Which of ``keys`` are on the blacklist (read at most once per cache period)."""
+        entries = self.blacklist_entries(now)
         if not entries:
             return ()
-        return tuple(key.partition(":")[0] for key in keys if key and key in entries)
+        return _kinds_listed(entries, keys)
 
     # -- complaints --------------------------------------------------------------------------
     def complain(
@@ -523,3 +502,27 @@ def _customer_signals(
         place = path_key(risk.primary_affiliate, risk.ip_network, week)
         neighbours = tx.risk.add_distinct("network_customers", place, customer, keep=keep)
     return duplicates, near, payers, neighbours
+
+
+def _kinds_listed(entries: frozenset[str], keys: Iterable[str | None]) -> tuple[str, ...]:
+    """The kinds (``network``, ``device``, ...) of those of ``keys`` on the blacklist."""
+    return tuple(key.partition(":")[0] for key in keys if key and key in entries)
+
+
+def _click_listed(
+    entries: frozenset[str],
+    ip_network: str | None,
+    visitor_id: str | None,
+    device_id: str | None,
+    affiliate_id: str,
+) -> tuple[str, ...]:
+    """What of a click is on the (non-empty) blacklist: its network, devices, affiliate."""
+    return _kinds_listed(
+        entries,
+        (
+            f"network:{ip_network}" if ip_network else None,
+            f"device:{visitor_id}" if visitor_id else None,
+            f"device:{device_id}" if device_id else None,
+            f"affiliate:{affiliate_id}",
+        ),
+    )

@@ -104,7 +104,7 @@ class _Scope:
     def __enter__(self) -> MemoryUnitOfWork:
         self._lock.acquire()
         if not self._depth:
-            self._log.begin()
+            self._log.steps = []  # begin: inline, as every click enters here
         self._depth += 1
         return self._uow
 
@@ -118,7 +118,7 @@ class _Scope:
             self._depth -= 1
             if not self._depth:
                 if exc_type is None:
-                    self._log.commit()
+                    self._log.steps = None  # commit
                 else:
                     self._log.rollback()
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, Final, TypeVar
 
 from affiliate_sdk.errors import DuplicateEntry
 from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
@@ -15,11 +15,16 @@ __all__ = ["MemoryClicks"]
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")
+#: What a lookup in a merchant missing from an index reads.
+_NONE: Final[dict[Any, Any]] = {}
 
 
 class MemoryClicks:
-    """``ClickRepo`` over per-visitor and per-campaign lists kept in time order, and each
-    visitor's latest click per link."""
+    """``ClickRepo`` over indexes nested by merchant, so that recording a click allocates
+    nothing the collector has to follow but the click itself and, from a visitor's second
+    click on, the list of their clicks: each visitor's clicks in time order (a lone click
+    held as it is), each visitor's latest click per link, each campaign's clicks in time
+    order."""
 
     __slots__ = (
         "_by_campaign",
@@ -35,10 +40,12 @@ class MemoryClicks:
     def __init__(self, log: UndoLog) -> None:
         self._log = log
         self._clicks: dict[str, ClickRow] = {}
-        self._by_visitor: dict[tuple[str, str], list[ClickRow]] = {}
-        # (merchant, visitor, link) -> the click on the link clicked last (a repeat's match)
-        self._by_link: dict[tuple[str, str, str], ClickRow] = {}
-        self._by_campaign: dict[tuple[str, str], list[ClickRow]] = {}
+        # merchant -> visitor -> their only click, or their clicks in time order
+        self._by_visitor: dict[str, dict[str, ClickRow | list[ClickRow]]] = {}
+        # merchant -> link -> visitor -> the visitor's latest click on the link (a repeat's match)
+        self._by_link: dict[str, dict[str, dict[str, ClickRow]]] = {}
+        # merchant -> campaign -> its clicks in time order
+        self._by_campaign: dict[str, dict[str, list[ClickRow]]] = {}
         self._impressions: dict[tuple[str, str], list[ImpressionRow]] = {}
         # (merchant, customer) -> (first linked at, visitor id), in time order
         self._visitors: dict[tuple[str, str], list[tuple[int, str]]] = {}
@@ -47,8 +54,9 @@ class MemoryClicks:
     def record(self, click: ClickRow, *, dedupe_since_ms: int | None) -> tuple[ClickRow, bool]:
         """Store ``click``, or return the visitor's latest click on the same link since
         ``dedupe_since_ms`` (``DuplicateEntry`` for a click id already stored)."""
-        link_key = (click.merchant_id, click.visitor_id, click.link_id)
-        latest = self._by_link.get(link_key)
+        merchant, visitor = click.merchant_id, click.visitor_id
+        on_link = self._by_link.get(merchant, _NONE).get(click.link_id)
+        latest = None if on_link is None else on_link.get(visitor)
         if (
             dedupe_since_ms is not None
             and latest is not None
@@ -60,41 +68,62 @@ class MemoryClicks:
             raise DuplicateEntry("click", click.click_id)
         at_ms = click.clicked_at_ms
         if latest is None or latest.clicked_at_ms <= at_ms:
-            self._by_link[link_key] = click
-        visitor_key = (click.merchant_id, click.visitor_id)
-        campaign_key = (click.merchant_id, click.campaign_id)
-        by_visitor = self._by_visitor.get(visitor_key)
-        by_campaign = self._by_campaign.get(campaign_key)
-        if (not by_visitor or by_visitor[-1].clicked_at_ms <= at_ms) and (
-            not by_campaign or by_campaign[-1].clicked_at_ms <= at_ms
-        ):  # the usual case, a click no older than any before it: appended
-            if by_visitor is None:
-                self._by_visitor[visitor_key] = [click]
-            else:
-                by_visitor.append(click)
-            if by_campaign is None:
-                self._by_campaign[campaign_key] = [click]
-            else:
-                by_campaign.append(click)
+            if on_link is None:
+                on_link = _inner(self._by_link, merchant)[click.link_id] = {}
+            on_link[visitor] = click
+        try:
+            visitors = self._by_visitor[merchant]
+        except KeyError:
+            visitors = self._by_visitor[merchant] = {}
+        held = visitors.get(visitor)
+        if held is None:
+            visitors[visitor] = click
+        elif isinstance(held, list):
+            _insert_click(held, click)
         else:
-            _insert_click(self._by_visitor, visitor_key, click)
-            _insert_click(self._by_campaign, campaign_key, click)
+            visitors[visitor] = [held, click] if held.clicked_at_ms <= at_ms else [click, held]
+        try:
+            in_campaign = self._by_campaign[merchant][click.campaign_id]
+        except KeyError:
+            _inner(self._by_campaign, merchant)[click.campaign_id] = [click]
+        else:
+            if in_campaign[-1].clicked_at_ms <= at_ms:
+                in_campaign.append(click)
+            else:
+                _insert_click(in_campaign, click)
         clicks[click.click_id] = click
-        if self._log.active:  # one undo step takes the click out of everything
-            self._log.record(lambda: self._take_out(click, latest))
+        steps = self._log.steps
+        if steps is not None:  # one undo step takes the click out of everything
+            steps.append(lambda: self._take_out(click, latest))
         return click, True
 
     def _take_out(self, click: ClickRow, latest_before: ClickRow | None) -> None:
-        """Undo a recorded click: out of the table and of every index (a list it leaves
-        empty goes too), so a rollback leaves the indexes as they were."""
+        """Undo a recorded click: out of the table and of every index (what it leaves
+        empty goes too, a visitor left with one click holds it alone again), so a
+        rollback leaves the indexes as they were."""
         del self._clicks[click.click_id]
-        link_key = (click.merchant_id, click.visitor_id, click.link_id)
+        merchant, visitor = click.merchant_id, click.visitor_id
+        links = self._by_link[merchant]
         if latest_before is None:
-            del self._by_link[link_key]
+            _drop(links, click.link_id, visitor)
+            _drop(self._by_link, merchant)
         else:
-            self._by_link[link_key] = latest_before
-        _remove_click(self._by_visitor, (click.merchant_id, click.visitor_id), click)
-        _remove_click(self._by_campaign, (click.merchant_id, click.campaign_id), click)
+            links[click.link_id][visitor] = latest_before
+        visitors = self._by_visitor[merchant]
+        held = visitors[visitor]
+        if isinstance(held, list):
+            _remove_click(held, click)
+            if len(held) == 1:
+                visitors[visitor] = held[0]
+        else:
+            del visitors[visitor]
+            _drop(self._by_visitor, merchant)
+        campaigns = self._by_campaign[merchant]
+        in_campaign = campaigns[click.campaign_id]
+        _remove_click(in_campaign, click)
+        if not in_campaign:
+            del campaigns[click.campaign_id]
+            _drop(self._by_campaign, merchant)
 
     def get(self, click_id: str) -> ClickRow | None:
         """The click, if stored."""
@@ -104,18 +133,20 @@ class MemoryClicks:
         self, merchant_id: str, visitor_id: str, *, since_ms: int, until_ms: int
     ) -> list[ClickRow]:
         """The visitor's clicks on the merchant's campaigns, ``since_ms <= t <= until_ms``."""
-        clicks = self._by_visitor.get((merchant_id, visitor_id))
-        if not clicks:
+        held = self._by_visitor.get(merchant_id, _NONE).get(visitor_id)
+        if held is None:
             return []
-        start = bisect_left(clicks, since_ms, key=_clicked_at)
-        end = bisect_right(clicks, until_ms, key=_clicked_at)
-        return clicks[start:end]
+        if not isinstance(held, list):
+            return [held] if since_ms <= held.clicked_at_ms <= until_ms else []
+        start = bisect_left(held, since_ms, key=_clicked_at)
+        end = bisect_right(held, until_ms, key=_clicked_at)
+        return held[start:end]
 
     def count_unblocked(
         self, merchant_id: str, campaign_id: str, *, since_ms: int, until_ms: int
     ) -> dict[str, int]:
         """Affiliate id -> clicks not blocked in the campaign, ``since_ms <= t < until_ms``."""
-        clicks = self._by_campaign.get((merchant_id, campaign_id))
+        clicks = self._by_campaign.get(merchant_id, _NONE).get(campaign_id)
         counts: dict[str, int] = {}
         if not clicks:
             return counts
@@ -183,24 +214,41 @@ def _insert_in_time(
         log.record(lambda: rows.pop(at))
 
 
-def _insert_click(index: dict[_K, list[ClickRow]], key: _K, click: ClickRow) -> None:
-    """Insert ``click`` into ``index[key]`` after every click at or before its time."""
-    rows = index.get(key)
-    if rows is None:
-        index[key] = [click]
+def _inner(index: dict[str, dict[_K, _T]], merchant_id: str) -> dict[_K, _T]:
+    """``index[merchant_id]``, made empty if missing."""
+    inner = index.get(merchant_id)
+    if inner is None:
+        inner = index[merchant_id] = {}
+    return inner
+
+
+def _drop(index: dict[str, Any], key: str, inner_key: str | None = None) -> None:
+    """Delete ``index[key][inner_key]`` (or, without it, ``index[key]`` if it is empty);
+    an inner dictionary left empty goes too."""
+    if inner_key is not None:
+        inner = index[key]
+        del inner[inner_key]
+        if inner:
+            return
+    elif index[key]:
+        return
+    del index[key]
+
+
+def _insert_click(rows: list[ClickRow], click: ClickRow) -> None:
+    """Put ``click`` after every click of ``rows`` at or before its time (usually last)."""
+    if rows[-1].clicked_at_ms <= click.clicked_at_ms:
+        rows.append(click)
     else:
         rows.insert(bisect_right(rows, click.clicked_at_ms, key=_clicked_at), click)
 
 
-def _remove_click(index: dict[_K, list[ClickRow]], key: _K, click: ClickRow) -> None:
-    """Take ``click`` out of ``index[key]`` (usually its last), dropping the list if empty."""
-    rows = index[key]
+def _remove_click(rows: list[ClickRow], click: ClickRow) -> None:
+    """Take ``click`` out of ``rows`` (usually their last)."""
     if rows[-1] is click:
         rows.pop()
     else:
         del rows[next(at for at in range(len(rows) - 1, -1, -1) if rows[at] is click)]
-    if not rows:
-        del index[key]
 
 
 def _clicked_at(click: ClickRow) -> int:

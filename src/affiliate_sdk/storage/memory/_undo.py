@@ -13,34 +13,38 @@ __all__ = ["UndoLog", "del_item", "set_item"]
 
 
 class UndoLog:
-    """The undo steps of the open unit of work (None between units of work)."""
+    """The undo steps of the open unit of work.
 
-    __slots__ = ("_steps",)
+    ``steps`` is None between units of work; a hot path may append to it
+    directly (``if log.steps is not None: log.steps.append(step)``).
+    """
+
+    __slots__ = ("steps",)
 
     def __init__(self) -> None:
-        self._steps: list[Callable[[], object]] | None = None
+        self.steps: list[Callable[[], object]] | None = None
 
     @property
     def active(self) -> bool:
         """Whether a unit of work is open."""
-        return self._steps is not None
+        return self.steps is not None
 
     def begin(self) -> None:
         """Open a unit of work: start recording."""
-        self._steps = []
+        self.steps = []
 
     def record(self, step: Callable[[], object]) -> None:
         """Remember how to take back a write just made."""
-        if self._steps is not None:
-            self._steps.append(step)
+        if self.steps is not None:
+            self.steps.append(step)
 
     def commit(self) -> None:
         """Keep every write: forget the steps."""
-        self._steps = None
+        self.steps = None
 
     def rollback(self) -> None:
         """Take back every write of the unit of work, newest first."""
-        steps, self._steps = self._steps, None
+        steps, self.steps = self.steps, None
         for step in reversed(steps or ()):
             step()
 
