@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from affiliate_sdk import InvalidInput
 from affiliate_sdk.antifraud import SlidingCounts
@@ -69,6 +71,27 @@ def test_local_counts_slide_out_of_the_window() -> None:
     assert counts.total("never", 0) == 0
     assert len(counts) == 1  # reading an unknown key keeps nothing
     counts.flush(0)  # nothing to write
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("ab"), st.integers(-25_000, 130_000), st.integers(0, 3)),
+        max_size=60,
+    )
+)
+def test_local_counts_agree_with_every_event_kept(events: list[tuple[str, int, int]]) -> None:
+    """Against a list of every event: a key's total is what fell in the buckets of the
+    window that ends with the latest bucket it was counted in, late events ignored."""
+    counts = LocalCounts(60_000, buckets=6)  # 10 s buckets
+    kept: dict[str, list[tuple[int, int]]] = {"a": [], "b": []}
+    newest: dict[str, int] = {}
+    for key, at_ms, count in events:
+        bucket = at_ms // 10_000
+        newest[key] = max(newest.get(key, bucket), bucket)
+        if bucket > newest[key] - 6:
+            kept[key].append((bucket, count))
+        expected = sum(n for b, n in kept[key] if b > newest[key] - 6)
+        assert counts.add(key, at_ms, count) == expected
 
 
 def test_local_counts_ignore_events_older_than_the_window() -> None:

@@ -137,7 +137,8 @@ class LocalCounts:
         self._width = _bucket_width(window_ms, buckets, max_keys)
         self._buckets = buckets
         self._max_keys = max_keys
-        # key -> [last bucket index, count per bucket...]; ordered so the oldest leaves in O(1)
+        # key -> [last bucket index, the window's total, count per bucket...]; ordered so
+        # the key counted least recently leaves in O(1)
         self._keys: OrderedDict[str, list[int]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -150,20 +151,23 @@ class LocalCounts:
             if slots is None:
                 if len(self._keys) >= self._max_keys:
                     self._keys.popitem(last=False)
-                slots = self._keys[key] = [index] + [0] * size
+                slots = self._keys[key] = [index, 0, *([0] * size)]
             else:
                 self._keys.move_to_end(key)
                 last = slots[0]
-                if index - last >= size:
-                    slots[1:] = [0] * size
-                elif index > last:
-                    for step in range(last + 1, index + 1):
-                        slots[1 + step % size] = 0
                 if index > last:
+                    if index - last >= size:
+                        slots[1:] = [0] * (size + 1)
+                    else:  # the buckets that fell out of the window leave the total
+                        for step in range(last + 1, index + 1):
+                            at = 2 + step % size
+                            slots[1] -= slots[at]
+                            slots[at] = 0
                     slots[0] = index
-            if index >= slots[0] - size + 1:  # late events older than the window are ignored
-                slots[1 + index % size] += count
-            return sum(slots[1:])
+            if index > slots[0] - size:  # late events older than the window are ignored
+                slots[2 + index % size] += count
+                slots[1] += count
+            return slots[1]
 
     def total(self, key: str, now_ms: int) -> int:
         """The window's total for ``key`` at ``now_ms`` without counting anything."""
