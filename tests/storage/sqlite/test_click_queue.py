@@ -12,7 +12,8 @@ import pytest
 
 from affiliate_sdk.storage.rows import ClickRow
 from affiliate_sdk.storage.sqlite import SQLiteStore
-from affiliate_sdk.storage.sqlite._click_writer import ClickWriter, link_visit
+from affiliate_sdk.storage.sqlite._click_writer import ClickWriter
+from affiliate_sdk.storage.sqlite._recent import link_visit
 
 _WAIT_S = 10.0
 
@@ -37,12 +38,14 @@ class _HeldWriter:
             f"INSERT INTO clicks ({columns}) VALUES ({', '.join('?' * len(ClickRow._fields))})",
             on_commit=self._committed,
             name="test clicks",
+            token="test-writer",
         )
 
     @staticmethod
     def _connect() -> sqlite3.Connection:
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         conn.execute(f"CREATE TABLE clicks ({', '.join(ClickRow._fields)})")
+        conn.execute("CREATE TABLE click_writers (token TEXT PRIMARY KEY, last_ms INTEGER)")
         return conn
 
     def _committed(self) -> None:

@@ -210,10 +210,43 @@ def test_migrating_is_done_once(v4_file: Path) -> None:
     first = _count(_migrated(v4_file), "lines")
     store = SQLiteStore(v4_file)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
     finally:
         store.close()
     assert _count(v4_file, "lines") == first
+
+
+def test_the_clicks_of_earlier_versions_count_as_one_writer_of_their_own(v4_file: Path) -> None:
+    latest = _legacy(v4_file, "SELECT max(clicked_at_ms) FROM clicks")[0][0]
+    assert latest is not None  # the fixture holds clicks
+    _migrated(v4_file)
+    assert _legacy(v4_file, "SELECT token, last_ms FROM click_writers") == [("before-v6", latest)]
+
+
+def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE click_writers")
+    conn.execute(
+        "INSERT INTO clicks (click_id, visitor_id, link_id, affiliate_id, campaign_id, "
+        "merchant_id, landing_url, sub_fields, clicked_at_ms, decision, verdict_json) "
+        "VALUES ('k1', 'v1', 'L1', 'a1', 'c1', 'm1', 'https://shop.example.com/', x'00', "
+        "1700000000123, 'allow', '{}')"
+    )
+    conn.execute("PRAGMA user_version = 5")
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 6
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT token, last_ms FROM click_writers").fetchall()
+    finally:
+        conn.close()
+    assert rows == [("before-v6", 1700000000123)]
 
 
 def test_a_file_from_the_future_is_refused(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import sqlite3
 import threading
 import weakref
@@ -155,8 +156,13 @@ class SQLiteStore:
         self._checkpointer: WalCheckpointer | None = None
         self._commits = 0
         self._closed = False
+        #: This store's name among the file's click writers (a forked child takes its own).
+        self._token = secrets.token_hex(8)
         clicks = SqliteClicks(
-            self._db, self._current_writer, background=self.click_commit == "background"
+            self._db,
+            self._current_writer,
+            background=self.click_commit == "background",
+            token=self._token,
         )
         self._uow = SqliteUnitOfWork(self._db, clicks)
         self._counters = SqliteCounters(self._counter_conns, self._conns)
@@ -207,6 +213,7 @@ class SQLiteStore:
                         INSERT_CLICK,
                         on_commit=self._committed,
                         name=f"affiliate-sdk clicks {self.path.name}",
+                        token=self._token,
                         max_queued=self._max_queued,
                     )
         return writer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -18,11 +19,16 @@ from affiliate_sdk.errors import StorageError
 from affiliate_sdk.storage.rows import ClickRow
 
 from ._dialect import BEGIN_WRITE
+from ._recent import LinkVisit, RecentClicks, link_visit
 
-__all__ = ["MAX_QUEUED_CLICKS", "ClickWriter", "LinkVisit", "link_visit"]
+__all__ = ["MAX_QUEUED_CLICKS", "REGISTER_WRITER", "ClickWriter"]
 
-#: What a repeat click is matched on: (merchant id, visitor id, link id).
-LinkVisit = tuple[str, str, str]
+#: Records, with a writer's clicks, the time of the latest click it has written.
+REGISTER_WRITER: Final = (
+    "INSERT INTO click_writers (token, last_ms) VALUES (?, ?) "
+    "ON CONFLICT (token) DO UPDATE SET last_ms = max(last_ms, excluded.last_ms)"
+)
+_OTHERS: Final = "SELECT max(last_ms) FROM click_writers WHERE token != ?"
 
 #: Clicks queued for the background writer before a submitter waits for it.
 MAX_QUEUED_CLICKS: Final = 4096
@@ -35,7 +41,9 @@ class ClickWriter:
     (being written). A click leaves ``in_flight`` only after its batch has
     committed, so a reader that looks at the queue under the lock and then at
     the database never misses it. Each part keeps its visitors' latest click per
-    link (``latest``), so a repeat click is found without scanning the queue.
+    link (``latest``), so a repeat click is found without scanning the queue;
+    ``recent`` holds what the writer knows beyond the queue (see ``_recent``).
+    ``token`` names this writer in ``click_writers``.
     """
 
     def __init__(
@@ -45,9 +53,12 @@ class ClickWriter:
         *,
         on_commit: Callable[[], None],
         name: str,
+        token: str,
         max_queued: int = MAX_QUEUED_CLICKS,
     ) -> None:
-        self._connect = connect
+        self._token = token
+        #: This writer's recent clicks and the other writers' latest time (under ``lock``).
+        self.recent = RecentClicks()
         self._insert = insert_sql
         self._on_commit = on_commit
         self._name = name
@@ -64,6 +75,11 @@ class ClickWriter:
         self._in_flight_latest: dict[LinkVisit, ClickRow] = {}
         self._error: StorageError | None = None
         self._stopping = False
+        # Opened here, so that what the file says of the other writers is known from the
+        # first click on; the thread then uses it.
+        with self.guard:
+            self._conn = connect()
+            self._learn(self._conn)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -94,6 +110,7 @@ class ClickWriter:
                     self._wake.notify()
                 self.pending.append(click)
                 _keep_latest(self._pending_latest, click)
+                self.recent.add(click)
 
     def stop(self) -> None:
         """Write out the queue and stop the thread; raises a batch's error if one failed."""
@@ -117,8 +134,7 @@ class ClickWriter:
             return batch
 
     def _run(self) -> None:
-        with self.guard:
-            conn = self._connect()
+        conn = self._conn
         try:
             while (batch := self._take()) is not None:
                 with self.guard:
@@ -135,6 +151,8 @@ class ClickWriter:
         try:
             conn.execute(BEGIN_WRITE)
             conn.executemany(self._insert, batch)
+            last_ms = max(click.clicked_at_ms for click in batch)
+            conn.execute(REGISTER_WRITER, (self._token, last_ms))
             conn.execute("COMMIT")
         except Exception as exc:  # kept for a caller: this thread has no one to tell
             try:
@@ -144,16 +162,21 @@ class ClickWriter:
                 pass
             return StorageError(f"{len(batch)} clicks could not be written ({self._name}): {exc}")
         self._on_commit()
+        self._learn(conn)
         return None
 
-
-def link_visit(click: ClickRow) -> LinkVisit:
-    """The (merchant, visitor, link) a repeat of ``click`` would share with it."""
-    return (click.merchant_id, click.visitor_id, click.link_id)
+    def _learn(self, conn: sqlite3.Connection) -> None:
+        """Read the other writers' latest click time (left stale if the read fails)."""
+        try:
+            others = conn.execute(_OTHERS, (self._token,)).fetchone()[0]
+        except sqlite3.Error:
+            return
+        with self.lock:
+            self.recent.learn(None if others is None else int(others), time.monotonic())
 
 
 def _keep_latest(latest: dict[LinkVisit, ClickRow], click: ClickRow) -> None:
-    key = (click.merchant_id, click.visitor_id, click.link_id)
+    key = link_visit(click)
     kept = latest.get(key)
     if kept is None or click.clicked_at_ms >= kept.clicked_at_ms:
         latest[key] = click

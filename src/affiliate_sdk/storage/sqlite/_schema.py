@@ -37,7 +37,7 @@ from affiliate_sdk.errors import SchemaVersionError
 
 from ._legacy import convert_v4
 
-__all__ = ["LEGACY_STEPS", "SCHEMA_VERSION", "V5_TABLES", "migrate"]
+__all__ = ["LATER_STEPS", "LEGACY_STEPS", "SCHEMA_VERSION", "V5", "V5_TABLES", "migrate"]
 
 #: The statements of versions 1 to 4, as files of those versions hold them.
 LEGACY_STEPS: Final[tuple[tuple[str, ...], ...]] = (
@@ -222,7 +222,21 @@ V5_INDEXES: Final[tuple[str, ...]] = (
     "CREATE INDEX webhook_dead_by_subscription ON webhook_dead (scope, subscription_id)",
 )
 
-SCHEMA_VERSION: Final = len(LEGACY_STEPS) + 1
+#: The version ``to_v5`` makes.
+V5: Final = len(LEGACY_STEPS) + 1
+
+#: The statements of each version after 5, in order.
+LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
+    (  # 6: every click writer's latest click time (``storage/sqlite/_recent.py``)
+        "CREATE TABLE click_writers (token TEXT PRIMARY KEY, last_ms INTEGER NOT NULL) "
+        "WITHOUT ROWID",
+        # the clicks written before writers kept count, as one writer of their own
+        "INSERT INTO click_writers (token, last_ms) "
+        "SELECT 'before-v6', max(clicked_at_ms) FROM clicks HAVING count(*) > 0",
+    ),
+)
+
+SCHEMA_VERSION: Final = V5 + len(LATER_STEPS)
 
 
 def to_v5(conn: sqlite3.Connection) -> None:
@@ -246,7 +260,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     for statements in LEGACY_STEPS[found:]:
         for statement in statements:
             conn.execute(statement)
-    if found < SCHEMA_VERSION:
+    if found < V5:
         to_v5(conn)
+    for statements in LATER_STEPS[max(found, V5) - V5 :]:
+        for statement in statements:
+            conn.execute(statement)
+    if found < SCHEMA_VERSION:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return found

@@ -10,15 +10,17 @@ of work like any other row.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Final
 
 from affiliate_sdk.errors import StorageError
 from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
 
-from ._click_writer import ClickWriter, link_visit
+from ._click_writer import REGISTER_WRITER, ClickWriter
 from ._connection import Db
 from ._dialect import chunks, placeholders
+from ._recent import link_visit
 
 __all__ = ["INSERT_CLICK", "SqliteClicks"]
 
@@ -42,10 +44,13 @@ def _click(values: tuple[object, ...]) -> ClickRow:
 class SqliteClicks:
     """Clicks (with the background writer's queue), impressions and customer visitors."""
 
-    def __init__(self, db: Db, writer: Callable[[], ClickWriter | None], *, background: bool):
+    def __init__(
+        self, db: Db, writer: Callable[[], ClickWriter | None], *, background: bool, token: str
+    ):
         self._db = db
         self._writer = writer
         self._background = background
+        self._token = token  # this store's row in click_writers
         self._gate = threading.Lock()
 
     def _unwritten(self) -> list[ClickRow]:
@@ -85,36 +90,53 @@ class SqliteClicks:
             session.clicks.append(click)
         else:
             self._db.run(INSERT_CLICK, click)
+            self._db.run(REGISTER_WRITER, (self._token, click.clicked_at_ms))
         return click, True
 
     def _earlier(self, click: ClickRow, since_ms: int) -> ClickRow | None:
         """The visitor's latest click on the link since ``since_ms``: held by this unit of
-        work, queued for the writer (looked up by key) or stored, whichever is latest."""
-        found = self._held_latest(click) if self._background else None
+        work, queued for the writer (looked up by key), known to the writer (``_recent``:
+        then the file is read only for the click found) or stored, whichever is latest."""
+        if not self._background:
+            params = (click.merchant_id, click.visitor_id, since_ms, click.link_id)
+            row = self._db.row(_DEDUPE, params)
+            return None if row is None else _click(row)
+        found, (answerable, known) = self._held_latest(click, since_ms)
         if found is not None and found.clicked_at_ms < since_ms:
             found = None
+        if answerable:
+            if known is None or (found is not None and found.clicked_at_ms >= known[0]):
+                return found
+            row = self._db.peek(f"{_SELECT} WHERE click_id = ?", (known[1],))
+            if row is not None:
+                return _click(row)
         params = (click.merchant_id, click.visitor_id, since_ms, click.link_id)
-        row = self._db.peek(_DEDUPE, params) if self._background else self._db.row(_DEDUPE, params)
+        row = self._db.peek(_DEDUPE, params)
         stored = None if row is None else _click(row)
         if stored is not None and (found is None or stored.clicked_at_ms > found.clicked_at_ms):
             return stored
         return found
 
-    def _held_latest(self, click: ClickRow) -> ClickRow | None:
+    def _held_latest(
+        self, click: ClickRow, since_ms: int
+    ) -> tuple[ClickRow | None, tuple[bool, tuple[int, str] | None]]:
         """The latest click of ``click``'s visitor on its link that this process holds
-        unwritten: in this unit of work, or in the writer's queue."""
+        unwritten (in this unit of work, or in the writer's queue), and what the writer
+        knows beyond its queue (``RecentClicks.lookup``)."""
         key = link_visit(click)
         found: ClickRow | None = None
+        known: tuple[bool, tuple[int, str] | None] = (False, None)
         writer = self._writer()
         if writer is not None:
             with writer.lock:
                 found = writer.latest(key)
+                known = writer.recent.lookup(click, since_ms, time.monotonic())
         for held in self._db.session.clicks:  # this unit of work's own: few, and the newest
             if link_visit(held) == key and (
                 found is None or held.clicked_at_ms >= found.clicked_at_ms
             ):
                 found = held
-        return found
+        return found, known
 
     def get(self, click_id: str) -> ClickRow | None:
         """The click with this id, written or queued."""

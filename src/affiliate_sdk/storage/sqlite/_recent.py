@@ -1,0 +1,105 @@
+"""What a background click writer knows without reading the file: its own recent clicks by
+link visit, and how recent the clicks of every other writer on the file are.
+
+A returning visitor's click needs "the visitor's latest click on this link since T". Read
+from SQLite that is an indexed query, but one the click path pays dearly for: the page cache
+of a connection is dropped whenever another connection has committed, and the query gives
+up the interpreter lock to the threads of the process. Most of the time the answer is
+already known here:
+
+* every click this store handed to its writer is held by link visit (the latest one per
+  visit; at most ``max_clicks`` of them, the oldest let go first, and ``horizon_ms`` says
+  from when on nothing has been let go);
+* every writer on the file records, in the transaction of its clicks, the time of the
+  latest click it wrote (table ``click_writers``, one row per store instance, version 6),
+  and this writer reads the others' latest time after each batch it commits.
+
+A query is answerable here when no other writer has written a click inside the span that
+matters (from T, or from the visitor id's birth when it is one of this SDK's ids and not
+from the future) and none of this store's clicks in that span has been let go. What another
+writer committed after this writer last looked is not seen: the knowledge counts only while
+fresh (``STALE_S``), so a click a second process wrote is missed by a repeat arriving here
+only within that lag.
+
+Call every method with the writer's lock held.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Final
+
+from affiliate_sdk.ids import id_timestamp_ms, is_valid_id
+from affiliate_sdk.storage.rows import ClickRow
+
+__all__ = ["MAX_RECENT_CLICKS", "STALE_S", "LinkVisit", "RecentClicks", "link_visit"]
+
+#: What a repeat click is matched on: (merchant id, visitor id, link id).
+LinkVisit = tuple[str, str, str]
+
+#: Link visits held (about 360 bytes each).
+MAX_RECENT_CLICKS: Final = 65_536
+#: How old (seconds, monotonic) what is known of the other writers may be and still count.
+STALE_S: Final = 0.25
+_NEVER: Final = -(2**63)
+
+
+def link_visit(click: ClickRow) -> LinkVisit:
+    """The (merchant, visitor, link) a repeat of ``click`` would share with it."""
+    return (click.merchant_id, click.visitor_id, click.link_id)
+
+
+class RecentClicks:
+    """This store's recent clicks by link visit, and the other writers' latest click time."""
+
+    __slots__ = ("_latest", "_learned_at", "_max", "_others_ms", "horizon_ms")
+
+    def __init__(self, max_clicks: int = MAX_RECENT_CLICKS) -> None:
+        self._max = max_clicks
+        # link visit -> (clicked at, click id) of its latest click; least recently added first
+        self._latest: OrderedDict[LinkVisit, tuple[int, str]] = OrderedDict()
+        #: Every click of this store clicked at or after this time is held.
+        self.horizon_ms = _NEVER
+        self._others_ms: int | None = None  # None: not known yet
+        self._learned_at = 0.0
+
+    def add(self, click: ClickRow) -> None:
+        """Hold a click handed to the writer (it replaces an older one of the same visit)."""
+        key = link_visit(click)
+        held = self._latest.get(key)
+        if held is not None:
+            if held[0] > click.clicked_at_ms:
+                return
+            self._latest.move_to_end(key)
+        elif len(self._latest) >= self._max:
+            _, (dropped_ms, _) = self._latest.popitem(last=False)
+            self.horizon_ms = max(self.horizon_ms, dropped_ms + 1)
+        self._latest[key] = (click.clicked_at_ms, click.click_id)
+
+    def learn(self, others_latest_ms: int | None, at: float) -> None:
+        """What the file says at monotonic time ``at``: the latest click time of any other
+        writer (None: there is none)."""
+        self._others_ms = _NEVER if others_latest_ms is None else others_latest_ms
+        self._learned_at = at
+
+    def lookup(
+        self, click: ClickRow, since_ms: int, now: float
+    ) -> tuple[bool, tuple[int, str] | None]:
+        """``(answerable, latest)``: whether this store alone can say which click ``click``
+        repeats, and if so its latest click on the same link since ``since_ms`` as
+        ``(clicked at, click id)`` (None: no such click). ``now`` is monotonic time."""
+        others = self._others_ms
+        if others is None or now - self._learned_at > STALE_S:
+            return False, None
+        start = since_ms
+        visitor = click.visitor_id
+        if is_valid_id(visitor):
+            born = id_timestamp_ms(visitor)
+            if start < born <= click.clicked_at_ms:  # no click of this visitor is older
+                start = born
+        if others >= start or start < self.horizon_ms:
+            return False, None
+        held = self._latest.get(link_visit(click))
+        if held is None or held[0] < since_ms:
+            return True, None
+        return True, held

@@ -1,0 +1,204 @@
+"""What the background click writer knows without reading the file: its own recent clicks,
+and when the other writers on the file last wrote one; and that a repeat click is still
+found when another store on the file wrote the first."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from affiliate_sdk.ids import new_id
+from affiliate_sdk.storage.rows import ClickRow
+from affiliate_sdk.storage.sqlite import SQLiteStore
+from affiliate_sdk.storage.sqlite import _recent as recent_module
+from affiliate_sdk.storage.sqlite._recent import RecentClicks
+from affiliate_sdk.storage.sqlite.clicks import _DEDUPE
+
+_WAIT_S = 10.0
+
+
+def _click(click_id: str, at: int, *, visitor: str = "visitor-1", link: str = "L1") -> ClickRow:
+    return ClickRow(
+        click_id, visitor, link, "a1", "c1", "m1", "https://shop.example.com/", b"s", at,
+        None, None, None, None, "allow", "{}",
+    )  # fmt: skip
+
+
+# -- the decision ----------------------------------------------------------------------------
+
+
+def test_nothing_is_answered_before_the_other_writers_are_known() -> None:
+    recent = RecentClicks()
+    assert recent.lookup(_click("k2", 5_000), 1_000, now=0.0) == (False, None)
+
+
+def test_alone_on_the_file_the_writer_answers_from_its_own_clicks() -> None:
+    recent = RecentClicks()
+    recent.learn(None, at=10.0)
+    recent.add(_click("k1", 2_000))
+    assert recent.lookup(_click("k2", 5_000), 1_000, now=10.1) == (True, (2_000, "k1"))
+    # another link, or a first click older than the span: answered, and nothing found
+    assert recent.lookup(_click("k3", 5_000, link="L2"), 1_000, now=10.1) == (True, None)
+    assert recent.lookup(_click("k4", 5_000), 2_001, now=10.1) == (True, None)
+
+
+def test_a_later_click_of_the_same_visit_replaces_the_earlier_one() -> None:
+    recent = RecentClicks()
+    recent.learn(None, at=0.0)
+    recent.add(_click("k1", 2_000))
+    recent.add(_click("k2", 3_000))
+    recent.add(_click("k0", 1_000))  # handed over late: older, kept out
+    assert recent.lookup(_click("k9", 4_000), 0, now=0.0) == (True, (3_000, "k2"))
+
+
+def test_knowledge_of_the_other_writers_counts_only_while_fresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(recent_module, "STALE_S", 0.25)
+    recent = RecentClicks()
+    recent.learn(None, at=10.0)
+    assert recent.lookup(_click("k2", 5_000), 1_000, now=10.25)[0]
+    assert recent.lookup(_click("k2", 5_000), 1_000, now=10.26) == (False, None)
+
+
+def test_another_writers_click_inside_the_span_sends_the_question_to_the_file() -> None:
+    recent = RecentClicks()
+    recent.learn(1_000, at=0.0)  # another writer's latest click: at 1,000 ms
+    assert recent.lookup(_click("k2", 5_000), 1_000, now=0.0) == (False, None)
+    assert recent.lookup(_click("k2", 5_000), 1_001, now=0.0) == (True, None)
+
+
+def test_a_visitor_born_after_the_other_writers_last_click_is_answered_here() -> None:
+    recent = RecentClicks()
+    recent.learn(1_000_000, at=0.0)
+    born = new_id(2_000_000)  # an id of this SDK, minted at 2,000,000 ms
+    click = _click("k2", 2_500_000, visitor=born)
+    assert recent.lookup(click, 500_000, now=0.0) == (True, None)
+    # an id stamped after the click itself is no evidence
+    early = _click("k3", 1_500_000, visitor=born)
+    assert recent.lookup(early, 500_000, now=0.0) == (False, None)
+
+
+def test_clicks_let_go_move_the_horizon() -> None:
+    recent = RecentClicks(max_clicks=2)
+    recent.learn(None, at=0.0)
+    recent.add(_click("k1", 1_000, visitor="visitor-1"))
+    recent.add(_click("k2", 2_000, visitor="visitor-2"))
+    recent.add(_click("k3", 3_000, visitor="visitor-3"))  # k1 is let go
+    assert recent.horizon_ms == 1_001
+    assert recent.lookup(_click("k4", 4_000, visitor="visitor-1"), 0, now=0.0) == (False, None)
+    assert recent.lookup(_click("k5", 4_000, visitor="visitor-2"), 1_001, now=0.0) == (
+        True,
+        (2_000, "k2"),
+    )
+
+
+# -- on the file -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "clicks.db"
+
+
+@pytest.fixture
+def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Knowledge stays fresh for the length of a test on a slow machine."""
+    monkeypatch.setattr(recent_module, "STALE_S", 60.0)
+
+
+def _settle(store: SQLiteStore) -> None:
+    """Wait until the store's writer has committed everything queued (and learned after)."""
+    deadline = time.monotonic() + _WAIT_S
+    writer = store._current_writer()
+    assert writer is not None
+    while True:
+        with writer.lock:
+            if not writer.queued():
+                return
+        assert time.monotonic() < deadline, "the click writer did not finish"
+        time.sleep(0.005)
+
+
+def _dedupe_queries(statements: list[str]) -> list[str]:
+    """The statements that asked the file for a visitor's latest click on a link."""
+    ask = _DEDUPE.partition(" WHERE ")[2].partition(" AND ")[0]  # merchant_id = ?
+    assert ask
+    return [s for s in statements if " AND link_id = " in s and ask[:11] in s]
+
+
+def _record(store: SQLiteStore, click: ClickRow, since_ms: int | None) -> tuple[str, bool]:
+    with store.transaction() as tx:
+        stored, created = tx.clicks.record(click, dedupe_since_ms=since_ms)
+    return stored.click_id, created
+
+
+@pytest.fixture
+def traced(path: Path) -> Iterator[tuple[SQLiteStore, list[str]]]:
+    store = SQLiteStore(path)
+    statements: list[str] = []
+    store._conns.current().set_trace_callback(statements.append)
+    try:
+        yield store, statements
+    finally:
+        store.close()
+
+
+@pytest.mark.usefixtures("fresh")
+def test_a_store_alone_on_its_file_finds_repeats_without_the_dedupe_query(
+    traced: tuple[SQLiteStore, list[str]],
+) -> None:
+    store, statements = traced
+    assert _record(store, _click("k0", 500, link="L9"), 0) == ("k0", True)
+    assert _dedupe_queries(statements)  # no writer yet: the file is asked (and seen here)
+    assert _record(store, _click("k1", 1_000), None) == ("k1", True)
+    _settle(store)
+    statements.clear()
+    # the same visitor on another link: a new click, and the file is not asked
+    assert _record(store, _click("k2", 2_000, link="L2"), 0) == ("k2", True)
+    assert not _dedupe_queries(statements)
+    # the same link again: the first click, read back by its id
+    assert _record(store, _click("k3", 3_000), 0) == ("k1", False)
+    assert not _dedupe_queries(statements)
+
+
+@pytest.mark.usefixtures("fresh")
+def test_a_repeat_of_a_click_another_store_wrote_is_found(path: Path) -> None:
+    first, second = SQLiteStore(path), SQLiteStore(path)
+    try:
+        assert _record(second, _click("s1", 500, visitor="visitor-9"), None) == ("s1", True)
+        _settle(second)  # the second store's writer exists and knows the file
+        assert _record(first, _click("k1", 1_000), None) == ("k1", True)
+        _settle(first)
+        assert _record(second, _click("s2", 1_500, visitor="visitor-8"), None) == ("s2", True)
+        _settle(second)  # it committed after the first store's click: it knows of it
+        assert _record(second, _click("k2", 2_000), 0) == ("k1", False)
+        # a link the first store's visitor never clicked: a new click
+        assert _record(second, _click("k3", 2_500, link="L2"), 0) == ("k3", True)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_store_writing_clicks_in_its_units_of_work_is_a_writer_too(path: Path) -> None:
+    immediate = SQLiteStore(path, click_commit="immediate")
+    try:
+        assert _record(immediate, _click("k1", 1_000), None) == ("k1", True)
+    finally:
+        immediate.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert [row[0] for row in conn.execute("SELECT last_ms FROM click_writers")] == [1_000]
+    finally:
+        conn.close()
+    background = SQLiteStore(path)
+    try:  # so a background store asks the file, and finds the click
+        assert _record(background, _click("k2", 2_000, link="L2"), None) == ("k2", True)
+        _settle(background)
+        assert _record(background, _click("k3", 3_000), 0) == ("k1", False)
+    finally:
+        background.close()
