@@ -8,8 +8,9 @@ up the interpreter lock to the threads of the process. Most of the time the answ
 already known here:
 
 * every click this store handed to its writer is held by link visit (the latest one per
-  visit; at most ``max_clicks`` of them, the oldest let go first, and ``horizon_ms`` says
-  from when on nothing has been let go);
+  visit, as the row it is, so a repeat is answered without a read; at most ``max_clicks``
+  of them, the oldest let go first, and ``horizon_ms`` says from when on nothing has been
+  let go);
 * every writer on the file records, in the transaction of its clicks, the time of the
   latest click it wrote (table ``click_writers``, one row per store instance, version 6),
   and this writer reads the others' latest time after each batch it commits.
@@ -37,8 +38,8 @@ __all__ = ["MAX_RECENT_CLICKS", "STALE_S", "LinkVisit", "RecentClicks", "link_vi
 #: What a repeat click is matched on: (merchant id, visitor id, link id).
 LinkVisit = tuple[str, str, str]
 
-#: Link visits held (about 360 bytes each).
-MAX_RECENT_CLICKS: Final = 65_536
+#: Link visits held (a click row each: about 1 KB with its strings, so some 32 MB at most).
+MAX_RECENT_CLICKS: Final = 32_768
 #: How old (seconds, monotonic) what is known of the other writers may be and still count.
 STALE_S: Final = 0.25
 _NEVER: Final = -(2**63)
@@ -56,8 +57,8 @@ class RecentClicks:
 
     def __init__(self, max_clicks: int = MAX_RECENT_CLICKS) -> None:
         self._max = max_clicks
-        # link visit -> (clicked at, click id) of its latest click; least recently added first
-        self._latest: OrderedDict[LinkVisit, tuple[int, str]] = OrderedDict()
+        # link visit -> its latest click; least recently added first
+        self._latest: OrderedDict[LinkVisit, ClickRow] = OrderedDict()
         #: Every click of this store clicked at or after this time is held.
         self.horizon_ms = _NEVER
         self._others_ms: int | None = None  # None: not known yet
@@ -68,13 +69,13 @@ class RecentClicks:
         key = link_visit(click)
         held = self._latest.get(key)
         if held is not None:
-            if held[0] > click.clicked_at_ms:
+            if held.clicked_at_ms > click.clicked_at_ms:
                 return
             self._latest.move_to_end(key)
         elif len(self._latest) >= self._max:
-            _, (dropped_ms, _) = self._latest.popitem(last=False)
-            self.horizon_ms = max(self.horizon_ms, dropped_ms + 1)
-        self._latest[key] = (click.clicked_at_ms, click.click_id)
+            _, dropped = self._latest.popitem(last=False)
+            self.horizon_ms = max(self.horizon_ms, dropped.clicked_at_ms + 1)
+        self._latest[key] = click
 
     def learn(self, others_latest_ms: int | None, at: float) -> None:
         """What the file says at monotonic time ``at``: the latest click time of any other
@@ -82,12 +83,10 @@ class RecentClicks:
         self._others_ms = _NEVER if others_latest_ms is None else others_latest_ms
         self._learned_at = at
 
-    def lookup(
-        self, click: ClickRow, since_ms: int, now: float
-    ) -> tuple[bool, tuple[int, str] | None]:
+    def lookup(self, click: ClickRow, since_ms: int, now: float) -> tuple[bool, ClickRow | None]:
         """``(answerable, latest)``: whether this store alone can say which click ``click``
-        repeats, and if so its latest click on the same link since ``since_ms`` as
-        ``(clicked at, click id)`` (None: no such click). ``now`` is monotonic time."""
+        repeats, and if so the visitor's latest click on the same link since ``since_ms``
+        (None: no such click). ``now`` is monotonic time."""
         others = self._others_ms
         if others is None or now - self._learned_at > STALE_S:
             return False, None
@@ -100,6 +99,6 @@ class RecentClicks:
         if others >= start or start < self.horizon_ms:
             return False, None
         held = self._latest.get(link_visit(click))
-        if held is None or held[0] < since_ms:
+        if held is None or held.clicked_at_ms < since_ms:
             return True, None
         return True, held

@@ -95,48 +95,43 @@ class SqliteClicks:
 
     def _earlier(self, click: ClickRow, since_ms: int) -> ClickRow | None:
         """The visitor's latest click on the link since ``since_ms``: held by this unit of
-        work, queued for the writer (looked up by key), known to the writer (``_recent``:
-        then the file is read only for the click found) or stored, whichever is latest."""
+        work, known to the writer (its queue, or ``_recent``) or stored, whichever is
+        latest; the file is read only when another writer could hold it."""
+        params = (click.merchant_id, click.visitor_id, since_ms, click.link_id)
         if not self._background:
-            params = (click.merchant_id, click.visitor_id, since_ms, click.link_id)
             row = self._db.row(_DEDUPE, params)
             return None if row is None else _click(row)
-        found, (answerable, known) = self._held_latest(click, since_ms)
+        found, answerable = self._held_latest(click, since_ms)
         if found is not None and found.clicked_at_ms < since_ms:
             found = None
         if answerable:
-            if known is None or (found is not None and found.clicked_at_ms >= known[0]):
-                return found
-            row = self._db.peek(f"{_SELECT} WHERE click_id = ?", (known[1],))
-            if row is not None:
-                return _click(row)
-        params = (click.merchant_id, click.visitor_id, since_ms, click.link_id)
+            return found
         row = self._db.peek(_DEDUPE, params)
         stored = None if row is None else _click(row)
         if stored is not None and (found is None or stored.clicked_at_ms > found.clicked_at_ms):
             return stored
         return found
 
-    def _held_latest(
-        self, click: ClickRow, since_ms: int
-    ) -> tuple[ClickRow | None, tuple[bool, tuple[int, str] | None]]:
-        """The latest click of ``click``'s visitor on its link that this process holds
-        unwritten (in this unit of work, or in the writer's queue), and what the writer
-        knows beyond its queue (``RecentClicks.lookup``)."""
+    def _held_latest(self, click: ClickRow, since_ms: int) -> tuple[ClickRow | None, bool]:
+        """The latest click of ``click``'s visitor on its link that this process holds (in
+        this unit of work, the writer's queue or its recent clicks), and whether that is
+        the answer (``RecentClicks.lookup``) or the file must be asked too."""
         key = link_visit(click)
         found: ClickRow | None = None
-        known: tuple[bool, tuple[int, str] | None] = (False, None)
+        answerable = False
         writer = self._writer()
         if writer is not None:
             with writer.lock:
                 found = writer.latest(key)
-                known = writer.recent.lookup(click, since_ms, time.monotonic())
+                answerable, known = writer.recent.lookup(click, since_ms, time.monotonic())
+            if known is not None and (found is None or known.clicked_at_ms > found.clicked_at_ms):
+                found = known
         for held in self._db.session.clicks:  # this unit of work's own: few, and the newest
             if link_visit(held) == key and (
                 found is None or held.clicked_at_ms >= found.clicked_at_ms
             ):
                 found = held
-        return found, known
+        return found, answerable
 
     def get(self, click_id: str) -> ClickRow | None:
         """The click with this id, written or queued."""
