@@ -19,7 +19,7 @@ from affiliate_sdk.errors import StorageError
 from affiliate_sdk.storage.rows import ClickRow
 
 from ._dialect import BEGIN_WRITE
-from ._recent import LinkVisit, RecentClicks, link_visit
+from ._recent import LinkVisit, RecentClicks
 
 __all__ = ["MAX_QUEUED_CLICKS", "REGISTER_WRITER", "ClickWriter"]
 
@@ -41,8 +41,8 @@ class ClickWriter:
     (being written). A click leaves ``in_flight`` only after its batch has
     committed, so a reader that looks at the queue under the lock and then at
     the database never misses it. Each part keeps its visitors' latest click per
-    link (``latest``), so a repeat click is found without scanning the queue;
-    ``recent`` holds what the writer knows beyond the queue (see ``_recent``).
+    link, with the clicks recently written (``recent``, see ``_recent``), so a repeat
+    click is found without scanning the queue.
     ``token`` names this writer in ``click_writers``.
     """
 
@@ -71,8 +71,6 @@ class ClickWriter:
         self._room = threading.Condition(self.lock)
         self.pending: list[ClickRow] = []
         self.in_flight: list[ClickRow] = []
-        self._pending_latest: dict[LinkVisit, ClickRow] = {}
-        self._in_flight_latest: dict[LinkVisit, ClickRow] = {}
         self._error: StorageError | None = None
         self._stopping = False
         # Opened here, so that what the file says of the other writers is known from the
@@ -88,13 +86,10 @@ class ClickWriter:
         return self.in_flight + self.pending
 
     def latest(self, key: LinkVisit) -> ClickRow | None:
-        """The queued click of ``key`` (merchant, visitor, link) clicked last (call with
-        ``lock`` held); of two clicked in the same millisecond, the one queued later."""
-        newer = self._pending_latest.get(key)
-        older = self._in_flight_latest.get(key)
-        if older is None or (newer is not None and newer.clicked_at_ms >= older.clicked_at_ms):
-            return newer
-        return older
+        """The click of ``key`` (merchant, visitor, link) clicked last of those this writer
+        holds, queued or recently written (call with ``lock`` held); of two clicked in the
+        same millisecond, the one queued later."""
+        return self.recent.latest(key)
 
     def submit(self, clicks: Sequence[ClickRow]) -> None:
         """Queue clicks, waiting while the queue is full; a failed batch's error is raised
@@ -109,7 +104,6 @@ class ClickWriter:
                 if not self.pending:  # the writer waits only for an empty queue
                     self._wake.notify()
                 self.pending.append(click)
-                _keep_latest(self._pending_latest, click)
                 self.recent.add(click)
 
     def stop(self) -> None:
@@ -129,7 +123,6 @@ class ClickWriter:
                 return None
             batch, self.pending = self.pending, []
             self.in_flight = batch
-            self._in_flight_latest, self._pending_latest = self._pending_latest, {}
             self._room.notify_all()
             return batch
 
@@ -141,7 +134,6 @@ class ClickWriter:
                     failure = self._write(conn, batch)
                 with self.lock:
                     self.in_flight = []
-                    self._in_flight_latest = {}
                     if failure is not None:
                         self._error = failure
         finally:
@@ -173,10 +165,3 @@ class ClickWriter:
             return
         with self.lock:
             self.recent.learn(None if others is None else int(others), time.monotonic())
-
-
-def _keep_latest(latest: dict[LinkVisit, ClickRow], click: ClickRow) -> None:
-    key = link_visit(click)
-    kept = latest.get(key)
-    if kept is None or click.clicked_at_ms >= kept.clicked_at_ms:
-        latest[key] = click

@@ -77,6 +77,10 @@ class RecentClicks:
             self.horizon_ms = max(self.horizon_ms, dropped.clicked_at_ms + 1)
         self._latest[key] = click
 
+    def latest(self, key: LinkVisit) -> ClickRow | None:
+        """The latest click held of a link visit."""
+        return self._latest.get(key)
+
     def learn(self, others_latest_ms: int | None, at: float) -> None:
         """What the file says at monotonic time ``at``: the latest click time of any other
         writer (None: there is none)."""
@@ -85,20 +89,18 @@ class RecentClicks:
 
     def lookup(self, click: ClickRow, since_ms: int, now: float) -> tuple[bool, ClickRow | None]:
         """``(answerable, latest)``: whether this store alone can say which click ``click``
-        repeats, and if so the visitor's latest click on the same link since ``since_ms``
-        (None: no such click). ``now`` is monotonic time."""
+        repeats, and the visitor's latest click on the same link since ``since_ms`` that is
+        held here (None: none is). ``now`` is monotonic time."""
+        held = self._latest.get(link_visit(click))
+        if held is not None and held.clicked_at_ms < since_ms:
+            held = None
         others = self._others_ms
         if others is None or now - self._learned_at > STALE_S:
-            return False, None
+            return False, held
         start = since_ms
         visitor = click.visitor_id
         if is_valid_id(visitor):
             born = id_timestamp_ms(visitor)
             if start < born <= click.clicked_at_ms:  # no click of this visitor is older
                 start = born
-        if others >= start or start < self.horizon_ms:
-            return False, None
-        held = self._latest.get(link_visit(click))
-        if held is None or held.clicked_at_ms < since_ms:
-            return True, None
-        return True, held
+        return not (others >= start or start < self.horizon_ms), held

@@ -122,10 +122,7 @@ class SqliteClicks:
         writer = self._writer()
         if writer is not None:
             with writer.lock:
-                found = writer.latest(key)
-                answerable, known = writer.recent.lookup(click, since_ms, time.monotonic())
-            if known is not None and (found is None or known.clicked_at_ms > found.clicked_at_ms):
-                found = known
+                answerable, found = writer.recent.lookup(click, since_ms, time.monotonic())
         for held in self._db.session.clicks:  # this unit of work's own: few, and the newest
             if link_visit(held) == key and (
                 found is None or held.clicked_at_ms >= found.clicked_at_ms
