@@ -1,8 +1,6 @@
 """Latency of each click under sustained load, and the click path against an earlier release.
 
 Run: ``python benchmarks/bench_clicks.py [--clicks 200000] [--prev DIR] [--rounds 3]``
-or, for the latency of clicks with the velocity exchange on its own thread (as it runs under
-the wall clock), ``python benchmarks/bench_clicks.py --exchange thread``.
 
 The workload is a stream of ``track_click`` calls with the variety of real
 traffic: a dozen links of two campaigns, many visitors on distinct networks
@@ -157,17 +155,15 @@ def _percentile(ordered: list[int], fraction: float) -> int:
 
 
 def _run_store(
-    url: str, clicks: int, chunk: int, between: Callable[[], None] | None, exchange: str
+    url: str, clicks: int, chunk: int, between: Callable[[], None] | None
 ) -> dict[str, Any]:
     """The workload on the store at ``url``; ``between`` is called (untimed) before each
-    ``chunk`` timed clicks; ``exchange`` is the ``velocity_exchange`` setting ("auto":
-    left out, so an earlier release runs too)."""
+    ``chunk`` timed clicks."""
     from affiliate_sdk import Alliance, Campaign, CommissionPlan
     from affiliate_sdk.testing import FakeClock
 
     clock = FakeClock()
-    options: dict[str, Any] = {} if exchange == "auto" else {"velocity_exchange": exchange}
-    alliance = Alliance.open(url, keys={"k1": b"\x5a" * 32}, clock=clock, **options)
+    alliance = Alliance.open(url, keys={"k1": b"\x5a" * 32}, clock=clock)
     for campaign_id, domain in (("spring-sale", "shop.example.com"), ("audio", "hifi.example.de")):
         alliance.add_campaign(
             Campaign(
@@ -292,11 +288,7 @@ def _run_store(
 
 
 def run(
-    clicks: int,
-    stores: list[str],
-    chunk: int = CHUNK,
-    between: Callable[[], None] | None = None,
-    exchange: str = "auto",
+    clicks: int, stores: list[str], chunk: int = CHUNK, between: Callable[[], None] | None = None
 ) -> dict[str, Any]:
     """The workload on each store in this process, with whatever ``affiliate_sdk`` imports."""
     import affiliate_sdk
@@ -306,13 +298,13 @@ def run(
         results: dict[str, Any] = {"package": str(Path(affiliate_sdk.__file__).parent)}
         for store in stores:
             url = "memory://" if store == "memory" else f"sqlite:///{workdir / 'clicks.db'}"
-            results[store] = _run_store(url, clicks, chunk, between, exchange)
+            results[store] = _run_store(url, clicks, chunk, between)
         return results
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _serve(clicks: int, store: str, chunk: int, exchange: str) -> None:
+def _serve(clicks: int, store: str, chunk: int) -> None:
     """The workload under the control of another process: before each chunk of clicks
     say ``ready`` and wait for a line on stdin; at the end print the results as JSON."""
 
@@ -321,18 +313,16 @@ def _serve(clicks: int, store: str, chunk: int, exchange: str) -> None:
         if not sys.stdin.readline():
             raise SystemExit("the controlling process went away")
 
-    print(json.dumps(run(clicks, [store], chunk, between, exchange)), flush=True)
+    print(json.dumps(run(clicks, [store], chunk, between)), flush=True)
 
 
 class _Worker:
     """One version's workload in a process of its own, run a chunk at a time."""
 
-    def __init__(
-        self, name: str, src: Path, clicks: int, store: str, *, chunk: int, exchange: str
-    ) -> None:
+    def __init__(self, name: str, src: Path, clicks: int, store: str, chunk: int) -> None:
         self.name, self.src = name, src
         command = [sys.executable, __file__, "--serve", "--clicks", str(clicks)]
-        command += ["--stores", store, "--chunk", str(chunk), "--exchange", exchange]
+        command += ["--stores", store, "--chunk", str(chunk)]
         self._proc = subprocess.Popen(
             command,
             env=dict(os.environ, PYTHONPATH=str(src)),
@@ -368,13 +358,11 @@ class _Worker:
 
 
 def _interleaved(
-    versions: list[tuple[str, Path]], clicks: int, store: str, chunk: int, exchange: str
+    versions: list[tuple[str, Path]], clicks: int, store: str, chunk: int
 ) -> dict[str, dict[str, Any]]:
     """Each version's workload in its own process, the chunks taking turns (who goes first
     alternates), so a change in the machine's load falls on both alike."""
-    workers = [
-        _Worker(name, src, clicks, store, chunk=chunk, exchange=exchange) for name, src in versions
-    ]
+    workers = [_Worker(name, src, clicks, store, chunk) for name, src in versions]
     for worker in workers:
         worker.ready()
     results: dict[str, dict[str, Any]] = {}
@@ -419,25 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=CHUNK, help="timed clicks per turn")
     parser.add_argument("--run", action="store_true", help="run the workload in this process")
     parser.add_argument("--json", action="store_true", help="with --run: print one JSON line")
-    parser.add_argument(
-        "--exchange",
-        choices=("auto", "thread", "call"),
-        default="auto",
-        help="velocity_exchange for the new release (auto: inside the call, as the fake "
-        "clock makes it; thread: on its own thread, as under the wall clock)",
-    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.exchange != "auto" and args.prev is not None:
-        parser.error("--exchange is a setting of the new release alone: leave out --prev")
     stores = [s for s in args.stores.split(",") if s]
     if not stores or any(s not in STORES for s in stores):
         parser.error(f"--stores takes {', '.join(STORES)}")
     if args.serve:
-        _serve(args.clicks, stores[0], args.chunk, args.exchange)
+        _serve(args.clicks, stores[0], args.chunk)
         return 0
     if args.run:
-        result = run(args.clicks, stores, exchange=args.exchange)
+        result = run(args.clicks, stores)
         if args.json:
             print(json.dumps(result))
         else:
@@ -453,8 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.clicks:,} timed clicks per store and run after {WARMUP:,} untimed, "
         f"{' and '.join(n for n, _ in versions)} taking turns every {args.chunk:,}; "
-        f"times in us; target p99/median <= {TAIL_TARGET:g}x; velocity exchange: "
-        f"{'in the call (the fake clock)' if args.exchange in ('auto', 'call') else 'thread'}"
+        f"times in us; target p99/median <= {TAIL_TARGET:g}x"
     )
     print(
         f"{'run':<8}{'store':<8}{'median':>9}{'mean':>9}{'p90':>9}{'p99':>9}{'p99.9':>10}"
@@ -465,8 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     for round_no in range(rounds):
         done: dict[str, dict[str, Any]] = {name: {} for name, _ in versions}
         for store in stores:
-            turns = _interleaved(versions, args.clicks, store, args.chunk, args.exchange)
-            for name, result in turns.items():
+            for name, result in _interleaved(versions, args.clicks, store, args.chunk).items():
                 done[name][store] = result[store]
         for name, _ in versions:
             runs[name].append(done[name])

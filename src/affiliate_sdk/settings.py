@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import attrs
 from pydantic import TypeAdapter
@@ -34,14 +34,7 @@ __all__ = [
     "DEFAULT_SETTLE_AFTER",
     "MAX_USER_AGENT_LENGTH",
     "AllianceSettings",
-    "VelocityExchange",
 ]
-
-#: Where shared velocity windows exchange their counts with the store: ``"auto"`` on a
-#: thread of the alliance under the wall clock and inside the call that finds the period
-#: gone under any other clock (a test's steps stay reproducible); ``"thread"`` or
-#: ``"call"`` whatever the clock.
-VelocityExchange = Literal["auto", "thread", "call"]
 
 #: A second click by the same visitor on the same link within this span
 #: returns the first click instead of counting again.
@@ -92,13 +85,6 @@ def _pseudonym_key(
         raise ConfigurationError("pseudonym_key must be 16 to 64 bytes")
 
 
-def _exchange(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in ("auto", "thread", "call"):
-        raise ConfigurationError(
-            f"velocity_exchange must be 'auto', 'thread' or 'call', not {value!r}"
-        )
-
-
 def _positive(_: object, attribute: Any, value: Any) -> None:
     if isinstance(value, timedelta):
         if value < timedelta(0):
@@ -115,8 +101,7 @@ class AllianceSettings:
     identity details; by default a random one is made at first open and kept
     sealed with the keyring beside the data, so rotating the link keys never
     re-keys stored hashes. ``fraud``: the alliance's fraud thresholds (a
-    campaign may carry its own). ``velocity_exchange``: see ``VelocityExchange``
-    (it matters only for a store whose counters other processes share).
+    campaign may carry its own).
     """
 
     redirect_base: str = attrs.field(default=DEFAULT_REDIRECT_BASE, validator=_redirect_base)
@@ -136,7 +121,6 @@ class AllianceSettings:
     )
     checkpoint_every: int = attrs.field(default=DEFAULT_CHECKPOINT_EVERY, validator=_positive)
     fraud: FraudThresholds = attrs.field(factory=FraudThresholds)
-    velocity_exchange: VelocityExchange = attrs.field(default="auto", validator=_exchange)
 
 
 #: The settings of an ``Alliance`` opened without options.

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from affiliate_sdk import Alliance, ConfigurationError, FraudThresholds
+from affiliate_sdk import Alliance, FraudThresholds
 from affiliate_sdk._services.exchange import THREAD_NAME, Exchanger
 from affiliate_sdk.antifraud.velocity import SharedCounts
 from affiliate_sdk.storage.sqlite.counters import SqliteCounters
@@ -92,25 +92,6 @@ def test_only_shared_counters_on_the_wall_clock_get_a_thread(db: Path) -> None:
         assert not alliance.fraud.per_minute.background
     with Alliance.open("memory://", keys={"k1": SECRET}) as alliance:
         assert alliance.fraud.exchanger is None
-
-
-def test_the_exchange_goes_where_the_setting_says_whatever_the_clock(db: Path) -> None:
-    clock = FakeClock()
-    with _open(db, clock=clock, velocity_exchange="thread") as alliance:
-        exchanger = _exchanger(alliance)
-        assert exchanger.thread.is_alive()
-        window = alliance.fraud.per_minute
-        assert isinstance(window, SharedCounts) and window.background
-        link = _link(alliance)
-        assert _click(alliance, link, 1) == "allow"
-        _wait_for_a_whole_round(exchanger)  # on the thread, at the fake clock's instant
-        assert _network_counts(db) == 1
-    with _open(db, velocity_exchange="call") as alliance:  # the wall clock, no thread
-        assert alliance.fraud.exchanger is None
-        window = alliance.fraud.per_minute
-        assert isinstance(window, SharedCounts) and not window.background
-    with pytest.raises(ConfigurationError, match="velocity_exchange"):
-        _open(db, velocity_exchange="sometimes")
 
 
 def test_two_alliances_on_one_file_see_each_others_clicks_within_a_second(db: Path) -> None:

@@ -93,14 +93,10 @@ class FraudService:
         self.order_rules = (*ORDER_RULES, *order_rules)
         counters = ctx.store.counters
         # Velocity windows follow the store: shared with every process that opens it,
-        # or in memory when the counters are this process's alone. Shared ones exchange
-        # where ``velocity_exchange`` says: by default on a thread of their own under the
-        # wall clock, and under any other clock (a test's, the simulator's) inside the call
-        # that finds a second of that clock gone.
-        mode = ctx.settings.velocity_exchange
-        background = counters.shared and (
-            mode == "thread" or (mode == "auto" and isinstance(ctx.clock, SystemClock))
-        )
+        # or in memory when the counters are this process's alone. Shared ones on the
+        # wall clock exchange on a thread of their own; on any other clock (a test's, the
+        # simulator's) inside the call that finds a second of that clock gone.
+        background = counters.shared and isinstance(ctx.clock, SystemClock)
         self.per_minute: Counts = window_for(
             counters, "velocity/minute", 60_000, buckets=6, background=background
         )
