@@ -177,6 +177,23 @@ def test_shared_counts_slide_out_of_the_window() -> None:
     assert counts.total("never", 0) == 0
 
 
+def test_a_bucket_that_leaves_the_window_leaves_the_shared_total_at_once() -> None:
+    """Read back just before a bucket boundary, the shared total must not keep the bucket
+    that the boundary takes out of the window (until the next exchange it did, by a whole
+    bucket's events)."""
+    counters = DictCounters()
+    counts = _minute(counters, background=True)  # 10 s buckets; the test exchanges
+    local = LocalCounts(60_000, buckets=6)
+    for _ in range(5):
+        counts.add("k", 1_000)  # bucket 0
+        local.add("k", 1_000)
+    counts.exchange(55_000)  # bucket 5: the window is buckets 0-5, the total 5
+    assert counts.total("k", 55_000) == local.total("k", 55_000) == 5
+    # bucket 6: bucket 0 has left the window, though the next exchange has not come yet
+    assert counts.add("k", 61_000) == local.add("k", 61_000) == 1
+    assert counts.total("k", 64_999) == 1
+
+
 def test_a_key_idle_for_a_bucket_is_read_again() -> None:
     counters = DictCounters()
     counters.buckets["t/k", 0] = 7  # counted by another process

@@ -15,9 +15,11 @@ one-off visitors.
 repository (``CounterBuckets``: a store's ``counters``). Writing every click's
 counts to it would double the click path's cost, so each process counts in
 memory and, about every ``sync_ms``, exchanges: it adds what it counted to the
-shared buckets and reads back the totals of the keys it counted since. A
-key's total is then the shared total at the last exchange plus this
-process's events since, so other processes' events show within ``sync_ms``.
+shared buckets and reads back the totals of the keys it counted since (with
+and without the window's oldest bucket). A key's total is then the shared
+total at the last exchange (without that bucket once a bucket boundary has
+taken it out of the window) plus this process's events since, so other
+processes' events show within ``sync_ms``.
 Buckets are numbered by absolute time (``now_ms // width``), so processes
 agree on them without talking; old buckets are pruned once a bucket's width.
 A key idle for longer than a bucket's width counts from zero again until the
@@ -239,7 +241,10 @@ class SharedCounts:
         self._fresh: dict[str, int] = {}  # key -> this process's events since the last swap
         self._inflight: dict[str, int] = {}  # key -> events being exchanged right now
         self._unread: set[str] = set()  # keys whose read-back failed: read at the next exchange
-        self._base: OrderedDict[str, tuple[int, int]] = OrderedDict()  # key -> (total, read at)
+        # key -> (the window's total when read, the total from the next bucket on, read at):
+        # trusted for a bucket's width; once the bucket it was read in is over, the window's
+        # oldest bucket has left it, and the second total is the one
+        self._base: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
         self._lock = threading.Lock()  # the in-memory state; never held over I/O
         self._io = threading.Lock()  # one exchange (or read of an unknown key) at a time
 
@@ -270,8 +275,9 @@ class SharedCounts:
             if inflight:
                 total += inflight.get(key, 0)
             base = self._base.get(key)
-            if base is not None and now_ms - base[1] < self._width:
-                total += base[0]
+            if base is not None and now_ms - base[2] < self._width:
+                width = self._width
+                total += base[0] if now_ms // width <= base[2] // width else base[1]
             return total
 
     def total(self, key: str, now_ms: int) -> int:
@@ -288,12 +294,13 @@ class SharedCounts:
         with self._io:  # no exchange in flight: the buckets hold all but the pending counts
             with self._lock:
                 known = self._shared(key, now_ms)
-            if known is None:
-                (known,) = self._counters.sum(
-                    [self._prefix + key], since_bucket=self._first_bucket(now_ms)
-                )
+                if known is not None:
+                    return known + self._unshared(key)
+            first = self._first_bucket(now_ms)
+            (known,) = self._counters.sum([self._prefix + key], since_bucket=first)
+            (later,) = self._counters.sum([self._prefix + key], since_bucket=first + 1)
             with self._lock:
-                self._remember(key, known, now_ms)
+                self._remember(key, (known, later, now_ms))
                 return known + self._unshared(key)
 
     def exchange(self, now_ms: int) -> None:
@@ -321,13 +328,15 @@ class SharedCounts:
                 self._restore(sent, keys)
                 raise
             try:
-                found = self._counters.sum([self._prefix + key for key in keys], since_bucket=first)
+                shared = [self._prefix + key for key in keys]
+                found = self._counters.sum(shared, since_bucket=first)
+                later = self._counters.sum(shared, since_bucket=first + 1)
             except BaseException:
                 with self._lock:
                     self._inflight = {}
                     self._unread.update(keys)
                 raise
-            self._merge(keys, found, now_ms)
+            self._merge(keys, found, later, now_ms)
             if sent and now_ms - self._pruned_ms >= self._width:  # old buckets go once a bucket
                 self._pruned_ms = now_ms
                 self._counters.prune(self._prefix, before_bucket=first)
@@ -359,11 +368,12 @@ class SharedCounts:
         return len(self._base)
 
     def _shared(self, key: str, now_ms: int) -> int | None:
-        """The key's shared total at the last read, None when unknown or too old to use."""
+        """The key's shared total at the last read, for the window at ``now_ms``; None when
+        unknown or too old to use."""
         base = self._base.get(key)
-        if base is None or now_ms - base[1] >= self._width:
+        if base is None or now_ms - base[2] >= self._width:
             return None
-        return base[0]
+        return base[0] if now_ms // self._width <= base[2] // self._width else base[1]
 
     def _unshared(self, key: str) -> int:
         """This process's events for ``key`` not in its shared total (lock held)."""
@@ -372,9 +382,9 @@ class SharedCounts:
     def _first_bucket(self, now_ms: int) -> int:
         return now_ms // self._width - self._buckets + 1
 
-    def _remember(self, key: str, total: int, now_ms: int) -> None:
+    def _remember(self, key: str, read: tuple[int, int, int]) -> None:
         base = self._base
-        base[key] = (total, now_ms)
+        base[key] = read
         base.move_to_end(key)
         if len(base) > self._max_keys:
             base.popitem(last=False)
@@ -396,15 +406,18 @@ class SharedCounts:
             self._inflight = {}
             self._unread.update(key for key in keys if key not in fresh)
 
-    def _merge(self, keys: list[str], found: list[int], now_ms: int) -> None:
+    def _merge(self, keys: list[str], found: list[int], later: list[int], now_ms: int) -> None:
         """Take the read-back totals in, ``MERGE_STEP`` keys per hold of the lock; a key's
-        in-flight count leaves as its new total (which includes it) arrives."""
+        in-flight count leaves as its new total (which includes it) arrives. ``later`` are the
+        totals without the window's oldest bucket, which leaves it at the next bucket."""
         step = MERGE_STEP
         for at in range(0, len(keys), step):
             with self._lock:
                 base, inflight = self._base, self._inflight
-                for key, total in zip(keys[at : at + step], found[at : at + step], strict=True):
-                    base[key] = (total, now_ms)
+                for key, total, rest in zip(
+                    keys[at : at + step], found[at : at + step], later[at : at + step], strict=True
+                ):
+                    base[key] = (total, rest, now_ms)
                     base.move_to_end(key)
                     inflight.pop(key, None)
         with self._lock:
