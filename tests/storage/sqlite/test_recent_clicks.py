@@ -208,3 +208,25 @@ def test_a_store_writing_clicks_in_its_units_of_work_is_a_writer_too(path: Path)
         assert _record(background, _click("k3", 3_000), 0) == ("k1", False)
     finally:
         background.close()
+
+
+def test_writers_silent_for_over_a_year_are_forgotten(path: Path) -> None:
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    day = 86_400_000
+    conn.execute("INSERT INTO click_writers VALUES ('gone', ?), ('recent', ?)", (day, 500 * day))
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        assert _record(store, _click("k1", 501 * day), None) == ("k1", True)
+        _settle(store)
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    try:
+        left = {row[0] for row in conn.execute("SELECT token FROM click_writers")}
+    finally:
+        conn.close()
+    assert "gone" not in left
+    assert "recent" in left
+    assert len(left) == 2  # and the store's own row

@@ -29,6 +29,9 @@ REGISTER_WRITER: Final = (
     "ON CONFLICT (token) DO UPDATE SET last_ms = max(last_ms, excluded.last_ms)"
 )
 _OTHERS: Final = "SELECT max(last_ms) FROM click_writers WHERE token != ?"
+#: Writers silent this long before a click are forgotten (with a writer's first batch).
+FORGET_WRITERS_AFTER_MS: Final = 400 * 86_400_000
+_FORGET: Final = "DELETE FROM click_writers WHERE token != ? AND last_ms < ?"
 
 #: Clicks queued for the background writer before a submitter waits for it.
 MAX_QUEUED_CLICKS: Final = 4096
@@ -60,6 +63,7 @@ class ClickWriter:
         #: This writer's recent clicks and the other writers' latest time (under ``lock``).
         self.recent = RecentClicks()
         self._insert = insert_sql
+        self._forgot = False  # whether long-silent writers were forgotten yet
         self._on_commit = on_commit
         self._name = name
         self._max = max_queued
@@ -145,6 +149,8 @@ class ClickWriter:
             conn.executemany(self._insert, batch)
             last_ms = max(click.clicked_at_ms for click in batch)
             conn.execute(REGISTER_WRITER, (self._token, last_ms))
+            if not self._forgot:
+                conn.execute(_FORGET, (self._token, last_ms - FORGET_WRITERS_AFTER_MS))
             conn.execute("COMMIT")
         except Exception as exc:  # kept for a caller: this thread has no one to tell
             try:
@@ -153,6 +159,7 @@ class ClickWriter:
             except sqlite3.Error:
                 pass
             return StorageError(f"{len(batch)} clicks could not be written ({self._name}): {exc}")
+        self._forgot = True
         self._on_commit()
         self._learn(conn)
         return None
