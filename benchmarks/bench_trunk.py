@@ -18,7 +18,10 @@ and ``python benchmarks/bench_trunk.py --parts 3,4,5 [--api-orders 10000]
    statement on the unit of work's connection (``sqlite3`` trace callback).
 2. Per-order ``record_order`` at each of ``--stages`` existing orders, on
    ``memory://`` and on SQLite; the history is recorded through the public API
-   (a click per order, the order ten minutes later); the ratio last / first.
+   (a click per order, the order ten minutes later), one store per stage, all
+   built before any is timed; the stages then take turns (``--rounds`` each way
+   round), so the process's heap and the machine's load fall on all alike; the
+   ratio last / first.
 3. An order judged ``review`` (its lines frozen by ``conversion.too_fast``: the
    order 3 s after its click) against an allowed one (30 s after its click),
    interleaved one by one: at every stage of part 2 and, with ``--parts 3``, at
@@ -554,37 +557,45 @@ def bench_floor(workdir: Path, keys: dict[str, bytes], orders: int, rounds: int)
 
 # -- 2 and 3. per-order cost as the history grows, frozen against allowed -------------------
 def bench_stages(
-    shop: Shop, label: str, stages: Sequence[int], *, batch: int, rounds: int, pairs: int
+    shops: dict[int, Shop], label: str, *, batch: int, rounds: int, pairs: int
 ) -> dict[int, float]:
-    """Per-order cost at each stage; frozen against allowed at each stage."""
-    costs: dict[int, float] = {}
-    for stage in stages:
+    """Per-order cost at each stage (a shop holding that many orders; every shop is built
+    first and they take turns, so the process's heap and the machine's load are the same for
+    all); frozen against allowed at each stage."""
+    for stage, shop in shops.items():
         start = time.perf_counter()
         before = shop.orders
         shop.grow(stage)
         grown = shop.orders - before
         build = time.perf_counter() - start
-        runs = [shop.timed(batch) for _ in range(rounds)]
-        costs[stage] = statistics.median(runs)
-        allowed, frozen, fine = shop.pairs(pairs, f"{label}{stage}")
-        rate = f"; built at {build / grown * 1e3:.2f} ms per order with its click" if grown else ""
+        print(f"  {label:7} {stage:>9,} orders built at {build / grown * 1e3:.2f} ms per order "
+              f"with its click; {_load()}")  # fmt: skip
+    order = list(shops)
+    runs: dict[int, list[float]] = {stage: [] for stage in order}
+    for turn in range(rounds * 2):  # each stage measured in every position of the turn
+        for stage in order if turn % 2 == 0 else order[::-1]:
+            runs[stage].append(shops[stage].timed(batch))
+    costs = {stage: statistics.median(runs[stage]) for stage in order}
+    for stage in order:
+        allowed, frozen, fine = shops[stage].pairs(pairs, f"{label}{stage}")
         print(
             f"  {label:7} {stage:>9,} orders: record_order {_us(costs[stage])} "
-            f"(rounds {', '.join(f'{r * 1e6:.0f}' for r in runs)}){rate}; {_load()}"
+            f"(turns {', '.join(f'{r * 1e6:.0f}' for r in runs[stage])}); {_load()}"
         )
         print(
             f"  {'':7} {'':>9}  frozen {_us(frozen)} vs allowed {_us(allowed)}: "
             f"{frozen / allowed:.2f}x ({_verdict(frozen / allowed, 2)}); "
             f"{fine}/{2 * pairs} outcomes as meant"
         )
-    first, last = stages[0], stages[-1]
+    first, last = order[0], order[-1]
     ratio = costs[last] / costs[first]
     print(
         f"  {label}: per-order cost at {last:,} / at {first:,} = {ratio:.2f} "
         f"({_verdict(ratio, 1.2)})"
     )
-    if shop.unexpected:
-        print(f"  {label}: unexpected outcomes: {dict(shop.unexpected)}")
+    for shop in shops.values():
+        if shop.unexpected:
+            print(f"  {label}: unexpected outcomes: {dict(shop.unexpected)}")
     return costs
 
 
@@ -877,14 +888,17 @@ def run_stages(args: argparse.Namespace, workdir: Path, keys: dict[str, bytes]) 
     stages = sorted(int(s) for s in args.stages.split(","))
     print("\n== 2 (and 3). per-order cost as the history grows; frozen against allowed ==")
     for store in args.stores.split(","):
-        if store == "memory":
-            shop = Shop("memory://", keys)
-        else:
-            path = _fresh(workdir / "history.db")
-            shop = Shop(f"sqlite:///{path}?click_commit=immediate", keys)
-        bench_stages(shop, store, stages, batch=args.batch, rounds=args.rounds, pairs=args.pairs)
-        shop.close()
-        del shop
+        shops: dict[int, Shop] = {}
+        for stage in stages:
+            if store == "memory":
+                shops[stage] = Shop("memory://", keys)
+            else:
+                path = _fresh(workdir / f"history-{stage}.db")
+                shops[stage] = Shop(f"sqlite:///{path}?click_commit=immediate", keys)
+        bench_stages(shops, store, batch=args.batch, rounds=args.rounds, pairs=args.pairs)
+        for shop in shops.values():
+            shop.close()
+        del shops
 
 
 def run_large(args: argparse.Namespace, workdir: Path, keys: dict[str, bytes]) -> None:
