@@ -12,16 +12,9 @@ from affiliate_sdk.storage.memory import MemoryStore
 from affiliate_sdk.storage.memory._clicks import MemoryClicks
 from affiliate_sdk.storage.rows import ClickRow
 
+from ..click_rows import click_row
+
 _INDEXES = ("_clicks", "_by_link", "_by_visitor", "_by_campaign")
-
-
-def _click(
-    click_id: str, at: int, *, visitor: str = "visitor-1", link: str = "L1", campaign: str = "c1"
-) -> ClickRow:
-    return ClickRow(
-        click_id, visitor, link, "a1", campaign, "m1", "https://shop.example.com/", b"s", at,
-        None, None, None, None, "allow", "{}",
-    )  # fmt: skip
 
 
 def _state(store: MemoryStore) -> dict[str, object]:
@@ -33,20 +26,27 @@ def _state(store: MemoryStore) -> dict[str, object]:
 
 def _seed(store: MemoryStore) -> None:
     with store.transaction() as tx:
-        tx.clicks.record(_click("k1", 1_000), dedupe_since_ms=None)
-        tx.clicks.record(_click("k2", 2_000, visitor="visitor-2"), dedupe_since_ms=None)
-        tx.clicks.record(_click("k3", 3_000, link="L2", campaign="c2"), dedupe_since_ms=None)
+        tx.clicks.record(click_row("k1", 1_000), dedupe_since_ms=None)
+        tx.clicks.record(click_row("k2", 2_000, visitor="visitor-2"), dedupe_since_ms=None)
+        tx.clicks.record(click_row("k3", 3_000, link="L2", campaign="c2"), dedupe_since_ms=None)
 
 
 @pytest.mark.parametrize(
     "clicks",
     [
         # in order: appended (new visitor, new link, new campaign, an existing visitor)
-        [_click("n1", 4_000, visitor="visitor-3"), _click("n2", 4_000, link="L3", campaign="c3")],
+        [
+            click_row("n1", 4_000, visitor="visitor-3"),
+            click_row("n2", 4_000, link="L3", campaign="c3"),
+        ],
         # older than what an index holds: inserted in time order
-        [_click("o1", 1_500), _click("o2", 500, visitor="visitor-2", campaign="c2")],
+        [click_row("o1", 1_500), click_row("o2", 500, visitor="visitor-2", campaign="c2")],
         # both, in one unit of work
-        [_click("n1", 5_000), _click("o1", 1_200), _click("n2", 5_000, visitor="visitor-9")],
+        [
+            click_row("n1", 5_000),
+            click_row("o1", 1_200),
+            click_row("n2", 5_000, visitor="visitor-9"),
+        ],
     ],
     ids=["appended", "inserted", "mixed"],
 )
@@ -67,9 +67,9 @@ def test_a_rollback_leaves_every_index_as_it_was(clicks: list[ClickRow]) -> None
 def test_a_nested_failure_caught_inside_keeps_the_outer_units_clicks() -> None:
     store = MemoryStore()
     with store.transaction() as tx:
-        tx.clicks.record(_click("k1", 1_000), dedupe_since_ms=None)
+        tx.clicks.record(click_row("k1", 1_000), dedupe_since_ms=None)
         with pytest.raises(RuntimeError), store.transaction() as inner:
-            inner.clicks.record(_click("k2", 2_000), dedupe_since_ms=None)
+            inner.clicks.record(click_row("k2", 2_000), dedupe_since_ms=None)
             raise RuntimeError
     with store.reader() as tx:  # the inner unit of work joined the outer one, which committed
         assert tx.clicks.get("k1") is not None
@@ -81,22 +81,22 @@ def test_clicks_out_of_order_are_read_in_time_order() -> None:
     order = [("k3", 3_000), ("k1", 1_000), ("k4", 4_000), ("k2", 1_000), ("k0", 0)]
     with store.transaction() as tx:
         for click_id, at in order:
-            tx.clicks.record(_click(click_id, at), dedupe_since_ms=None)
+            tx.clicks.record(click_row(click_id, at), dedupe_since_ms=None)
         seen = tx.clicks.by_visitor("m1", "visitor-1", since_ms=0, until_ms=10_000)
         # same millisecond: the click recorded later comes later
         assert [c.click_id for c in seen] == ["k0", "k1", "k2", "k3", "k4"]
         counts = tx.clicks.count_unblocked("m1", "c1", since_ms=1_000, until_ms=4_000)
         assert counts == {"a1": 3}
         # a repeat click finds the latest click on the link, wherever it was inserted
-        latest, created = tx.clicks.record(_click("r1", 4_500), dedupe_since_ms=3_500)
+        latest, created = tx.clicks.record(click_row("r1", 4_500), dedupe_since_ms=3_500)
         assert (latest.click_id, created) == ("k4", False)
 
 
 def test_a_click_id_is_stored_once() -> None:
     store = MemoryStore()
     with store.transaction() as tx:
-        tx.clicks.record(_click("k1", 1_000), dedupe_since_ms=None)
+        tx.clicks.record(click_row("k1", 1_000), dedupe_since_ms=None)
     before = _state(store)
     with pytest.raises(DuplicateEntry), store.transaction() as tx:
-        tx.clicks.record(_click("k1", 2_000, visitor="visitor-2"), dedupe_since_ms=None)
+        tx.clicks.record(click_row("k1", 2_000, visitor="visitor-2"), dedupe_since_ms=None)
     assert _state(store) == before

@@ -15,14 +15,9 @@ from affiliate_sdk.storage.sqlite import SQLiteStore
 from affiliate_sdk.storage.sqlite._click_writer import ClickWriter
 from affiliate_sdk.storage.sqlite._recent import link_visit
 
+from ..click_rows import click_row
+
 _WAIT_S = 10.0
-
-
-def _click(click_id: str, at: int, *, visitor: str = "visitor-1", link: str = "L1") -> ClickRow:
-    return ClickRow(
-        click_id, visitor, link, "a1", "c1", "m1", "https://shop.example.com/", b"s", at,
-        None, None, None, None, "allow", "{}",
-    )  # fmt: skip
 
 
 class _HeldWriter:
@@ -69,23 +64,23 @@ def held() -> Iterator[_HeldWriter]:
 def test_the_latest_click_per_visitor_and_link_is_found_in_flight_and_pending(
     held: _HeldWriter,
 ) -> None:
-    first = _click("k1", 1_000)
+    first = click_row("k1", 1_000)
     held.writer.submit([first])
     assert held.entered.wait(_WAIT_S)  # k1's batch is committed but not yet let go
     assert held.latest(first) == first
     later, other_link, other_visitor = (
-        _click("k2", 2_000),
-        _click("k3", 2_500, link="L2"),
-        _click("k4", 2_600, visitor="visitor-2"),
+        click_row("k2", 2_000),
+        click_row("k3", 2_500, link="L2"),
+        click_row("k4", 2_600, visitor="visitor-2"),
     )
     held.writer.submit([later, other_link, other_visitor])
     assert held.latest(first) == later  # pending, newer than the one in flight
     assert held.latest(other_link) == other_link
     assert held.latest(other_visitor) == other_visitor
-    assert held.latest(_click("x", 0, visitor="visitor-3")) is None
-    held.writer.submit([_click("k5", 1_500)])  # queued later but clicked earlier
+    assert held.latest(click_row("x", 0, visitor="visitor-3")) is None
+    held.writer.submit([click_row("k5", 1_500)])  # queued later but clicked earlier
     assert held.latest(first) == later
-    same_ms = _click("k6", 2_000)
+    same_ms = click_row("k6", 2_000)
     held.writer.submit([same_ms])  # the same millisecond: the one queued later
     assert held.latest(first) == same_ms
     held.release.set()
@@ -94,17 +89,17 @@ def test_the_latest_click_per_visitor_and_link_is_found_in_flight_and_pending(
 
 
 def test_an_in_flight_click_clicked_later_beats_a_pending_one(held: _HeldWriter) -> None:
-    held.writer.submit([_click("k1", 5_000)])
+    held.writer.submit([click_row("k1", 5_000)])
     assert held.entered.wait(_WAIT_S)
-    held.writer.submit([_click("k2", 4_000)])
-    assert held.latest(_click("q", 0)) == _click("k1", 5_000)
+    held.writer.submit([click_row("k2", 4_000)])
+    assert held.latest(click_row("q", 0)) == click_row("k1", 5_000)
 
 
 def test_the_writer_wakes_for_each_click_that_finds_the_queue_empty(held: _HeldWriter) -> None:
     held.release.set()
     for round_ in range(3):
         held.entered.clear()
-        held.writer.submit([_click(f"k{round_}", 1_000 + round_)])
+        held.writer.submit([click_row(f"k{round_}", 1_000 + round_)])
         assert held.entered.wait(_WAIT_S)  # written without waiting for stop()
     assert held.batches == 3
 
@@ -113,19 +108,19 @@ def test_repeat_clicks_are_found_wherever_the_first_click_is(tmp_path: Path) -> 
     store = SQLiteStore(tmp_path / "s.db", max_queued_clicks=64)
     try:
         # enough clicks that some are written, some being written and some queued
-        firsts = [_click(f"k{n}", 10_000 + n, visitor=f"visitor-{n:04d}") for n in range(600)]
+        firsts = [click_row(f"k{n}", 10_000 + n, visitor=f"visitor-{n:04d}") for n in range(600)]
         for click in firsts:
             with store.transaction() as tx:
                 tx.clicks.record(click, dedupe_since_ms=None)
         for n, first in enumerate(firsts):
-            repeat = _click(f"r{n}", 20_000, visitor=first.visitor_id)
+            repeat = click_row(f"r{n}", 20_000, visitor=first.visitor_id)
             with store.transaction() as tx:
                 assert tx.clicks.record(repeat, dedupe_since_ms=10_000) == (first, False)
         with store.transaction() as tx:  # outside the window: a click of its own
-            late = _click("late", 30_000, visitor="visitor-0000")
+            late = click_row("late", 30_000, visitor="visitor-0000")
             assert tx.clicks.record(late, dedupe_since_ms=10_001) == (late, True)
             # the unit of work's own click, not yet handed to the writer
-            again = _click("again", 30_001, visitor="visitor-0000")
+            again = click_row("again", 30_001, visitor="visitor-0000")
             assert tx.clicks.record(again, dedupe_since_ms=29_000) == (late, False)
     finally:
         store.close()

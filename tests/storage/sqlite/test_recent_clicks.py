@@ -18,14 +18,9 @@ from affiliate_sdk.storage.sqlite import _recent as recent_module
 from affiliate_sdk.storage.sqlite._recent import RecentClicks
 from affiliate_sdk.storage.sqlite.clicks import _DEDUPE
 
+from ..click_rows import click_row
+
 _WAIT_S = 10.0
-
-
-def _click(click_id: str, at: int, *, visitor: str = "visitor-1", link: str = "L1") -> ClickRow:
-    return ClickRow(
-        click_id, visitor, link, "a1", "c1", "m1", "https://shop.example.com/", b"s", at,
-        None, None, None, None, "allow", "{}",
-    )  # fmt: skip
 
 
 # -- the decision ----------------------------------------------------------------------------
@@ -39,26 +34,26 @@ def _ask(recent: RecentClicks, click: ClickRow, since_ms: int, now: float) -> tu
 
 def test_nothing_is_answered_before_the_other_writers_are_known() -> None:
     recent = RecentClicks()
-    assert _ask(recent, _click("k2", 5_000), 1_000, 0.0) == (False, "")
+    assert _ask(recent, click_row("k2", 5_000), 1_000, 0.0) == (False, "")
 
 
 def test_alone_on_the_file_the_writer_answers_from_its_own_clicks() -> None:
     recent = RecentClicks()
     recent.learn(None, at=10.0)
-    recent.add(_click("k1", 2_000))
-    assert _ask(recent, _click("k2", 5_000), 1_000, 10.1) == (True, "k1")
+    recent.add(click_row("k1", 2_000))
+    assert _ask(recent, click_row("k2", 5_000), 1_000, 10.1) == (True, "k1")
     # another link, or a first click older than the span: answered, and nothing found
-    assert _ask(recent, _click("k3", 5_000, link="L2"), 1_000, 10.1) == (True, "")
-    assert _ask(recent, _click("k4", 5_000), 2_001, 10.1) == (True, "")
+    assert _ask(recent, click_row("k3", 5_000, link="L2"), 1_000, 10.1) == (True, "")
+    assert _ask(recent, click_row("k4", 5_000), 2_001, 10.1) == (True, "")
 
 
 def test_a_later_click_of_the_same_visit_replaces_the_earlier_one() -> None:
     recent = RecentClicks()
     recent.learn(None, at=0.0)
-    recent.add(_click("k1", 2_000))
-    recent.add(_click("k2", 3_000))
-    recent.add(_click("k0", 1_000))  # handed over late: older, kept out
-    assert _ask(recent, _click("k9", 4_000), 0, 0.0) == (True, "k2")
+    recent.add(click_row("k1", 2_000))
+    recent.add(click_row("k2", 3_000))
+    recent.add(click_row("k0", 1_000))  # handed over late: older, kept out
+    assert _ask(recent, click_row("k9", 4_000), 0, 0.0) == (True, "k2")
 
 
 def test_knowledge_of_the_other_writers_counts_only_while_fresh(
@@ -67,37 +62,37 @@ def test_knowledge_of_the_other_writers_counts_only_while_fresh(
     monkeypatch.setattr(recent_module, "STALE_S", 0.25)
     recent = RecentClicks()
     recent.learn(None, at=10.0)
-    assert _ask(recent, _click("k2", 5_000), 1_000, 10.25)[0]
-    assert _ask(recent, _click("k2", 5_000), 1_000, 10.26) == (False, "")
+    assert _ask(recent, click_row("k2", 5_000), 1_000, 10.25)[0]
+    assert _ask(recent, click_row("k2", 5_000), 1_000, 10.26) == (False, "")
 
 
 def test_another_writers_click_inside_the_span_sends_the_question_to_the_file() -> None:
     recent = RecentClicks()
     recent.learn(1_000, at=0.0)  # another writer's latest click: at 1,000 ms
-    assert _ask(recent, _click("k2", 5_000), 1_000, 0.0) == (False, "")
-    assert _ask(recent, _click("k2", 5_000), 1_001, 0.0) == (True, "")
+    assert _ask(recent, click_row("k2", 5_000), 1_000, 0.0) == (False, "")
+    assert _ask(recent, click_row("k2", 5_000), 1_001, 0.0) == (True, "")
 
 
 def test_a_visitor_born_after_the_other_writers_last_click_is_answered_here() -> None:
     recent = RecentClicks()
     recent.learn(1_000_000, at=0.0)
     born = new_id(2_000_000)  # an id of this SDK, minted at 2,000,000 ms
-    click = _click("k2", 2_500_000, visitor=born)
+    click = click_row("k2", 2_500_000, visitor=born)
     assert _ask(recent, click, 500_000, 0.0) == (True, "")
     # an id stamped after the click itself is no evidence
-    early = _click("k3", 1_500_000, visitor=born)
+    early = click_row("k3", 1_500_000, visitor=born)
     assert _ask(recent, early, 500_000, 0.0) == (False, "")
 
 
 def test_clicks_let_go_move_the_horizon() -> None:
     recent = RecentClicks(max_clicks=2)
     recent.learn(None, at=0.0)
-    recent.add(_click("k1", 1_000, visitor="visitor-1"))
-    recent.add(_click("k2", 2_000, visitor="visitor-2"))
-    recent.add(_click("k3", 3_000, visitor="visitor-3"))  # k1 is let go
+    recent.add(click_row("k1", 1_000, visitor="visitor-1"))
+    recent.add(click_row("k2", 2_000, visitor="visitor-2"))
+    recent.add(click_row("k3", 3_000, visitor="visitor-3"))  # k1 is let go
     assert recent.horizon_ms == 1_001
-    assert _ask(recent, _click("k4", 4_000, visitor="visitor-1"), 0, 0.0) == (False, "")
-    assert _ask(recent, _click("k5", 4_000, visitor="visitor-2"), 1_001, 0.0) == (
+    assert _ask(recent, click_row("k4", 4_000, visitor="visitor-1"), 0, 0.0) == (False, "")
+    assert _ask(recent, click_row("k5", 4_000, visitor="visitor-2"), 1_001, 0.0) == (
         True,
         "k2",
     )
@@ -159,16 +154,16 @@ def test_a_store_alone_on_its_file_finds_repeats_without_the_dedupe_query(
     traced: tuple[SQLiteStore, list[str]],
 ) -> None:
     store, statements = traced
-    assert _record(store, _click("k0", 500, link="L9"), 0) == ("k0", True)
+    assert _record(store, click_row("k0", 500, link="L9"), 0) == ("k0", True)
     assert _dedupe_queries(statements)  # no writer yet: the file is asked (and seen here)
-    assert _record(store, _click("k1", 1_000), None) == ("k1", True)
+    assert _record(store, click_row("k1", 1_000), None) == ("k1", True)
     _settle(store)
     statements.clear()
     # the same visitor on another link: a new click, and the file is not asked
-    assert _record(store, _click("k2", 2_000, link="L2"), 0) == ("k2", True)
+    assert _record(store, click_row("k2", 2_000, link="L2"), 0) == ("k2", True)
     assert not _dedupe_queries(statements)
     # the same link again: the first click, as the writer holds it (the file is not read)
-    assert _record(store, _click("k3", 3_000), 0) == ("k1", False)
+    assert _record(store, click_row("k3", 3_000), 0) == ("k1", False)
     assert not [s for s in statements if "FROM clicks" in s]
 
 
@@ -176,15 +171,15 @@ def test_a_store_alone_on_its_file_finds_repeats_without_the_dedupe_query(
 def test_a_repeat_of_a_click_another_store_wrote_is_found(path: Path) -> None:
     first, second = SQLiteStore(path), SQLiteStore(path)
     try:
-        assert _record(second, _click("s1", 500, visitor="visitor-9"), None) == ("s1", True)
+        assert _record(second, click_row("s1", 500, visitor="visitor-9"), None) == ("s1", True)
         _settle(second)  # the second store's writer exists and knows the file
-        assert _record(first, _click("k1", 1_000), None) == ("k1", True)
+        assert _record(first, click_row("k1", 1_000), None) == ("k1", True)
         _settle(first)
-        assert _record(second, _click("s2", 1_500, visitor="visitor-8"), None) == ("s2", True)
+        assert _record(second, click_row("s2", 1_500, visitor="visitor-8"), None) == ("s2", True)
         _settle(second)  # it committed after the first store's click: it knows of it
-        assert _record(second, _click("k2", 2_000), 0) == ("k1", False)
+        assert _record(second, click_row("k2", 2_000), 0) == ("k1", False)
         # a link the first store's visitor never clicked: a new click
-        assert _record(second, _click("k3", 2_500, link="L2"), 0) == ("k3", True)
+        assert _record(second, click_row("k3", 2_500, link="L2"), 0) == ("k3", True)
     finally:
         first.close()
         second.close()
@@ -193,7 +188,7 @@ def test_a_repeat_of_a_click_another_store_wrote_is_found(path: Path) -> None:
 def test_a_store_writing_clicks_in_its_units_of_work_is_a_writer_too(path: Path) -> None:
     immediate = SQLiteStore(path, click_commit="immediate")
     try:
-        assert _record(immediate, _click("k1", 1_000), None) == ("k1", True)
+        assert _record(immediate, click_row("k1", 1_000), None) == ("k1", True)
     finally:
         immediate.close()
     conn = sqlite3.connect(path)
@@ -203,9 +198,9 @@ def test_a_store_writing_clicks_in_its_units_of_work_is_a_writer_too(path: Path)
         conn.close()
     background = SQLiteStore(path)
     try:  # so a background store asks the file, and finds the click
-        assert _record(background, _click("k2", 2_000, link="L2"), None) == ("k2", True)
+        assert _record(background, click_row("k2", 2_000, link="L2"), None) == ("k2", True)
         _settle(background)
-        assert _record(background, _click("k3", 3_000), 0) == ("k1", False)
+        assert _record(background, click_row("k3", 3_000), 0) == ("k1", False)
     finally:
         background.close()
 
@@ -218,7 +213,7 @@ def test_writers_silent_for_over_a_year_are_forgotten(path: Path) -> None:
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert _record(store, _click("k1", 501 * day), None) == ("k1", True)
+        assert _record(store, click_row("k1", 501 * day), None) == ("k1", True)
         _settle(store)
     finally:
         store.close()
