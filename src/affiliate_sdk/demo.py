@@ -26,6 +26,7 @@ from affiliate_sdk.errors import StorageError
 from affiliate_sdk.models import Campaign, Order
 from affiliate_sdk.money import Money
 from affiliate_sdk.testing import FakeClock
+from affiliate_sdk.tracking.clicks import Click
 
 __all__ = ["DemoSummary", "run_demo"]
 
@@ -175,33 +176,10 @@ def run_demo(
     with Alliance.open(
         f"sqlite:///{db}", keys={"demo": secret}, clock=clock, platform_take=PLATFORM_TAKE
     ) as alliance:
-        for campaign_id, merchant_id, rate, domain, category in _CAMPAIGNS:
-            alliance.add_campaign(
-                Campaign(
-                    campaign_id=campaign_id,
-                    merchant_id=merchant_id,
-                    plan=CommissionPlan(rate=rate),
-                    landing_domains=[domain],
-                    country="CN",
-                    category=category,
-                )
-            )
-        links = [
-            alliance.create_link(
-                affiliate_id=affiliate,
-                campaign_id=campaign_id,
-                landing_url=f"https://{domain}/p/{rng.randint(1, 40)}",
-                sub_ids={"sub1": rng.choice(["feed", "video", "search", "email"])},
-                expires_in=timedelta(days=90),
-            )
-            for affiliate in _AFFILIATES
-            for campaign_id, _, _, domain, _ in _CAMPAIGNS
-            if rng.random() < 0.8
-        ]
+        links = _open_shops(alliance, rng)
         # Some affiliates bring far more traffic than others.
         weights = [1 + 6 * math.exp(-0.4 * i) for i in range(len(links))]
         visitors: list[str] = []
-        order_count = 0
         for n in range(clicks):
             clock.advance(timedelta(seconds=rng.expovariate(1 / 40)))
             link = rng.choices(links, weights)[0]
@@ -220,53 +198,84 @@ def run_demo(
             if not bot:
                 visitors.append(click.visitor_id)
             if not bot and rng.random() < CONVERSION_RATE:
-                order_count += 1
-                merchant = next(m for c, m, *_ in _CAMPAIGNS if c == click.claims.campaign_id)
-                value = Decimal(str(round(math.exp(rng.gauss(5.3, 0.7)), 2)))
-                order = Order(
-                    order_id=f"SO-{order_count:06d}",
-                    merchant_id=merchant,
-                    total=Money(value, CURRENCY),
-                    country="CN",
-                    new_customer=rng.random() < 0.6,
-                )
-                # Half the shops pass the click id back server-to-server, most others
-                # the visitor cookie; some orders arrive with neither (no attribution).
-                signal = rng.random()
-                outcome = alliance.record_order(
-                    order,
-                    click_id=click.click_id if signal < 0.5 else None,
-                    visitor_id=click.visitor_id if 0.5 <= signal < 0.92 else None,
-                )
-                summary.orders += 1
-                summary.attributed_orders += outcome.attributed
-                summary.gmv += order.total
-                if rng.random() < REFUND_RATE:
-                    part = None if rng.random() < 0.5 else (order.total * Decimal("0.3")).round()
-                    refund = alliance.refund(
-                        merchant_id=merchant, order_id=order.order_id, amount=part
-                    )
-                    summary.refunds += 1
-                    summary.refunded += refund.amount
+                _buy(alliance, rng, click, summary)
             bar.update(n + 1)
             if on_click is not None:
                 on_click(n + 1)
         bar.close()
-
-        per_affiliate: dict[str, Money] = defaultdict(lambda: Money.zero(CURRENCY))
-        for entry in alliance.commissions():
-            summary.merchants_owe += entry.amount
-            if entry.account == "platform":
-                summary.platform_take += entry.amount
-            else:
-                per_affiliate[entry.affiliate_id] += entry.amount
-        summary.per_affiliate = dict(per_affiliate)
-        # raises LedgerImbalance if any merchant is off by a cent
-        summary.reconciled_merchants = len(
-            alliance.reconcile(start=DEMO_START, end=clock.now() + timedelta(seconds=1))
-        )
-        report = alliance.verify_ledger()
-        if not report.ok:  # pragma: no cover - would mean the ledger itself is broken
-            raise StorageError(f"ledger verification failed at entry {report.first_bad_seq}")
-        summary.ledger_entries = report.entries
+        _settle_up(alliance, summary, clock.now() + timedelta(seconds=1))
     return summary
+
+
+def _open_shops(alliance: Alliance, rng: random.Random) -> list[str]:
+    """The demo's campaigns, and the links its affiliates made for most of them."""
+    for campaign_id, merchant_id, rate, domain, category in _CAMPAIGNS:
+        alliance.add_campaign(
+            Campaign(
+                campaign_id=campaign_id,
+                merchant_id=merchant_id,
+                plan=CommissionPlan(rate=rate),
+                landing_domains=[domain],
+                country="CN",
+                category=category,
+            )
+        )
+    return [
+        alliance.create_link(
+            affiliate_id=affiliate,
+            campaign_id=campaign_id,
+            landing_url=f"https://{domain}/p/{rng.randint(1, 40)}",
+            sub_ids={"sub1": rng.choice(["feed", "video", "search", "email"])},
+            expires_in=timedelta(days=90),
+        )
+        for affiliate in _AFFILIATES
+        for campaign_id, _, _, domain, _ in _CAMPAIGNS
+        if rng.random() < 0.8
+    ]
+
+
+def _buy(alliance: Alliance, rng: random.Random, click: Click, summary: DemoSummary) -> None:
+    """An order after ``click``, and now and then its refund, counted in ``summary``."""
+    merchant = next(m for c, m, *_ in _CAMPAIGNS if c == click.claims.campaign_id)
+    value = Decimal(str(round(math.exp(rng.gauss(5.3, 0.7)), 2)))
+    order = Order(
+        order_id=f"SO-{summary.orders + 1:06d}",
+        merchant_id=merchant,
+        total=Money(value, CURRENCY),
+        country="CN",
+        new_customer=rng.random() < 0.6,
+    )
+    # Half the shops pass the click id back server-to-server, most others the visitor
+    # cookie; some orders arrive with neither (no attribution).
+    signal = rng.random()
+    outcome = alliance.record_order(
+        order,
+        click_id=click.click_id if signal < 0.5 else None,
+        visitor_id=click.visitor_id if 0.5 <= signal < 0.92 else None,
+    )
+    summary.orders += 1
+    summary.attributed_orders += outcome.attributed
+    summary.gmv += order.total
+    if rng.random() < REFUND_RATE:
+        part = None if rng.random() < 0.5 else (order.total * Decimal("0.3")).round()
+        refund = alliance.refund(merchant_id=merchant, order_id=order.order_id, amount=part)
+        summary.refunds += 1
+        summary.refunded += refund.amount
+
+
+def _settle_up(alliance: Alliance, summary: DemoSummary, end: datetime) -> None:
+    """What is owed, reconciled per merchant up to ``end``, and the ledger verified."""
+    per_affiliate: dict[str, Money] = defaultdict(lambda: Money.zero(CURRENCY))
+    for entry in alliance.commissions():
+        summary.merchants_owe += entry.amount
+        if entry.account == "platform":
+            summary.platform_take += entry.amount
+        else:
+            per_affiliate[entry.affiliate_id] += entry.amount
+    summary.per_affiliate = dict(per_affiliate)
+    # raises LedgerImbalance if any merchant is off by a cent
+    summary.reconciled_merchants = len(alliance.reconcile(start=DEMO_START, end=end))
+    report = alliance.verify_ledger()
+    if not report.ok:  # pragma: no cover - would mean the ledger itself is broken
+        raise StorageError(f"ledger verification failed at entry {report.first_bad_seq}")
+    summary.ledger_entries = report.entries
