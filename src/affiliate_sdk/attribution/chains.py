@@ -116,28 +116,70 @@ def markov(journeys: Journeys, order: int = 1) -> MarkovCredits:
     """Removal-effect credits of the order-``order`` Markov chain (see the module)."""
     if order not in range(1, MAX_ORDER + 1):
         raise InvalidInput(f"order must be 1 to {MAX_ORDER}, not {order}")
-    weights_all = journeys.conversions + journeys.nulls
-    if np.any(weights_all == 0):
-        keep = np.repeat(weights_all > 0, journeys.lengths)
-        rows_kept = weights_all > 0
-        lengths = journeys.lengths[rows_kept]
-        journeys = Journeys(
-            journeys.channels,
-            np.concatenate(([0], np.cumsum(lengths))),
-            journeys.touches[keep],
-            journeys.conversions[rows_kept],
-            values=journeys.values[rows_kept],
-            nulls=journeys.nulls[rows_kept],
-        )
-    journeys = journeys.collapsed()
+    journeys = _weighed(journeys).collapsed()
     channels = journeys.channels
     size = len(channels)
-    total_conversions = float(journeys.conversions.sum())
-    total_value = float(journeys.values.sum())
     if len(journeys) == 0:
         zeros = np.zeros(size)
         return MarkovCredits("markov", channels, zeros, zeros.copy(), order=order)
+    chain = _chain(journeys, order)
+    base_p, base_v, without, without_value = _without_each(chain, size, order)
+    effects = _effects(base_p, without)
+    value_effects = _effects(base_v, without_value)
+    return MarkovCredits(
+        "markov",
+        channels,
+        _shares(effects, float(journeys.conversions.sum())),
+        _shares(value_effects, float(journeys.values.sum())),
+        {
+            "order": order,
+            "states": chain.states,
+            "conversion probability": base_p,
+            "removal effects": dict(zip(channels, effects.tolist(), strict=True)),
+        },
+        order=order,
+        states=("(start)", *(" > ".join(channels[c] for c in label) for label in chain.labels)),
+        transitions=chain.probabilities,
+        removal_effects=effects,
+        value_removal_effects=value_effects,
+        conversion_probability=base_p,
+        expected_value=base_v,
+    )
 
+
+def _weighed(journeys: Journeys) -> Journeys:
+    """The journeys with a weight: those with neither conversions nor nulls left out."""
+    weights = journeys.conversions + journeys.nulls
+    if not np.any(weights == 0):
+        return journeys
+    rows_kept = weights > 0
+    lengths = journeys.lengths[rows_kept]
+    return Journeys(
+        journeys.channels,
+        np.concatenate(([0], np.cumsum(lengths))),
+        journeys.touches[np.repeat(rows_kept, journeys.lengths)],
+        journeys.conversions[rows_kept],
+        values=journeys.values[rows_kept],
+        nulls=journeys.nulls[rows_kept],
+    )
+
+
+@attrs.frozen
+class _Chain:
+    """The absorbing chain of a set of journeys: ``states`` transient states (``(start)``
+    first), then conversion and null."""
+
+    states: int
+    labels: list[tuple[int, ...]]  # each state's channels after (start)
+    members: Ints  # state - 1 -> its channels, -1 padded
+    probabilities: sp.csr_matrix
+    transient: sp.csr_matrix
+    to_conversion: Floats
+    to_value: Floats
+
+
+def _chain(journeys: Journeys, order: int) -> _Chain:
+    """Count every journey's steps into transition probabilities."""
     ids, counts, members, labels = _states(journeys, order)
     states = len(labels) + 1  # + (start)
     conv, null = states, states + 1
@@ -158,62 +200,47 @@ def markov(journeys: Journeys, order: int = 1) -> MarkovCredits:
     counted.sum_duplicates()
     out = np.asarray(counted.sum(axis=1)).ravel()
     probabilities = sp.csr_matrix(sp.diags(1.0 / out) @ counted)
-    to_conversion = np.asarray(probabilities[:, conv].todense()).ravel()
-    value_out = tally(ids[ends], journeys.values, states)
-    to_value = value_out / out
-    transient = probabilities[:, :states]
+    return _Chain(
+        states,
+        labels,
+        members,
+        probabilities,
+        probabilities[:, :states],
+        np.asarray(probabilities[:, conv].todense()).ravel(),
+        tally(ids[ends], journeys.values, states) / out,
+    )
 
-    # Which states contain each channel: the removed set of that channel.
+
+def _without_each(chain: _Chain, size: int, order: int) -> tuple[float, float, Floats, Floats]:
+    """The conversion probability and expected value from ``(start)``, and both with each
+    channel removed (every state containing it)."""
+    states = chain.states
     holder = np.repeat(np.arange(1, states, dtype=np.int64), order)
-    member = members.ravel()
+    member = chain.members.ravel()
     present = member >= 0
     pairs = np.unique(np.stack((member[present], holder[present])), axis=1)
+    if states > DENSE_STATES:
+        kept = np.ones((states, size + 1))
+        kept[pairs[1], pairs[0]] = 0.0
+        won, worth = _propagate(
+            chain.transient.T.tocsr(), chain.to_conversion, chain.to_value, kept
+        )
+        return float(won[size]), float(worth[size]), won[:size], worth[:size]
+    fundamental = np.linalg.inv(np.identity(states) - chain.transient.toarray())
+    x = fundamental @ chain.to_conversion
+    xv = fundamental @ chain.to_value
+    base_p, base_v = float(x[0]), float(xv[0])
+    without = np.full(size, base_p)
+    without_value = np.full(size, base_v)
     by_channel = np.split(pairs[1], np.searchsorted(pairs[0], np.arange(1, size)))
-
-    if states <= DENSE_STATES:
-        fundamental = np.linalg.inv(np.identity(states) - transient.toarray())
-        x = fundamental @ to_conversion
-        xv = fundamental @ to_value
-        base_p, base_v = float(x[0]), float(xv[0])
-        without = np.empty(size)
-        without_value = np.empty(size)
-        for channel, removed in enumerate(by_channel):
-            if len(removed) == 0:
-                without[channel], without_value[channel] = base_p, base_v
-                continue
+    for channel, removed in enumerate(by_channel):
+        if len(removed):
             block = fundamental[np.ix_(removed, removed)]
             row = fundamental[0, removed]
             solved = np.linalg.solve(block, np.stack((x[removed], xv[removed]), axis=1))
             without[channel] = base_p - row @ solved[:, 0]
             without_value[channel] = base_v - row @ solved[:, 1]
-    else:
-        kept = np.ones((states, size + 1))
-        kept[pairs[1], pairs[0]] = 0.0
-        won, worth = _propagate(transient.T.tocsr(), to_conversion, to_value, kept)
-        base_p, base_v = float(won[size]), float(worth[size])
-        without, without_value = won[:size], worth[:size]
-
-    effects = _effects(base_p, without)
-    value_effects = _effects(base_v, without_value)
-    return MarkovCredits(
-        "markov",
-        channels,
-        _shares(effects, total_conversions),
-        _shares(value_effects, total_value),
-        {
-            "order": order,
-            "states": states,
-            "conversion probability": base_p,
-            "removal effects": dict(zip(channels, effects.tolist(), strict=True)),
-        },
-        order=order,
-        states=("(start)", *(" > ".join(channels[c] for c in label) for label in labels)),
-        transitions=probabilities,
-        removal_effects=effects,
-        value_removal_effects=value_effects,
-        conversion_probability=base_p,
-        expected_value=base_v,
-    )
+    return base_p, base_v, without, without_value
 
 
 def _propagate(
