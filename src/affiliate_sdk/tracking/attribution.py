@@ -203,69 +203,9 @@ def decide(
     each touch that did not count was passed over, then what was decided.
     """
     decision = Decision()
-    eligible: list[ClickRecord] = []
-    seen: set[str] = set()
-    for click in sorted(clicks, key=lambda c: (c.clicked_at_ms, c.click_id)):
-        if click.click_id in seen:
-            continue
-        seen.add(click.click_id)
-        reason = _click_reason(
-            click,
-            merchant_id=merchant_id,
-            placed_at_ms=placed_at_ms,
-            rules=campaigns.get(click.campaign_id),
-        )
-        if reason is None:
-            eligible.append(click)
-        else:
-            decision.touches.append(_click_touch(click, reason))
-    seen_views: list[View] = []
-    for view in sorted(set(views), key=lambda v: (v.at_ms, v.impression_id)):
-        rules = campaigns.get(view.campaign_id)
-        reason = None
-        if view.merchant_id != merchant_id or rules is None:
-            reason = "is for another merchant or an unknown campaign"
-        elif rules.policy.view_through is None:
-            reason = "its campaign does not count views"
-        elif view.at_ms > placed_at_ms:
-            reason = "came after the order"
-        elif placed_at_ms - view.at_ms > rules.policy.view_through.total_seconds() * 1000:
-            reason = "is outside its view-through window"
-        if reason is None:
-            seen_views.append(view)
-        else:
-            decision.touches.append(_view_touch(view, reason))
-    coupon: Coupon | None = None
-    coupon_notes: list[Touch] = []
-    for code in coupons:
-        if isinstance(code, str):
-            coupon_notes.append(
-                Touch("coupon", None, None, None, code, None, False, None, "is not assigned")
-            )
-            continue
-        rules = campaigns.get(code.campaign_id)
-        reason = None
-        if rules is None:
-            reason = "belongs to a campaign of another merchant or an unknown one"
-        elif not rules.active:
-            reason = "belongs to an inactive campaign"
-        elif coupon is not None:
-            reason = f"comes after coupon {coupon.code}, which takes precedence"
-        if reason is None:
-            coupon = code
-        coupon_notes.append(
-            Touch(
-                "coupon",
-                code.affiliate_id,
-                code.campaign_id,
-                None,
-                code.code,
-                None,
-                False,
-                None,
-                reason,
-            )
-        )
+    eligible = _usable_clicks(clicks, decision, merchant_id, placed_at_ms, campaigns)
+    seen_views = _usable_views(views, decision, merchant_id, placed_at_ms, campaigns)
+    coupon, coupon_notes = _usable_coupon(coupons, campaigns)
     if binding is not None:
         rules = campaigns.get(binding.campaign_id)
         if rules is None or (binding.until_ms is not None and placed_at_ms >= binding.until_ms):
@@ -297,39 +237,10 @@ def decide(
     }
     signal = next((s for s in policy.precedence if available[s]), None)
     decision.signal = signal
-    if signal == "bound_customer" and binding is not None:
-        decision.shares.append(
-            Share(binding.affiliate_id, binding.campaign_id, None, Fraction(1), signal, None)
-        )
-        decision.touches.append(_binding_touch(binding, None))
-        decision.notes.append(f"the customer is bound to affiliate {binding.affiliate_id}")
-    elif binding is not None:
-        decision.touches.append(
-            _binding_touch(binding, f"{signal} takes precedence in campaign {governing}")
-        )
-    for note in coupon_notes:
-        if signal == "coupon" and coupon is not None and note.coupon_code == coupon.code:
-            decision.shares.append(
-                Share(
-                    coupon.affiliate_id,
-                    coupon.campaign_id,
-                    None,
-                    Fraction(1),
-                    "coupon",
-                    coupon.code,
-                )
-            )
-            decision.touches.append(note._replace(counted=True, weight=Fraction(1)))
-            decision.notes.append(
-                f"coupon {coupon.code} of affiliate {coupon.affiliate_id} takes the order"
-            )
-        elif note.reason is None:
-            decision.touches.append(
-                note._replace(reason=f"{signal} takes precedence in campaign {governing}")
-            )
-        else:
-            decision.touches.append(note)
     passed_over = f"{signal} takes precedence in campaign {governing}"
+    if binding is not None:
+        _credit_binding(decision, binding, None if signal == "bound_customer" else passed_over)
+    _credit_coupon(decision, coupon_notes, coupon if signal == "coupon" else None, passed_over)
     if signal != "click":
         decision.touches += [_click_touch(click, passed_over) for click in eligible]
     if signal != "view":
@@ -353,6 +264,125 @@ def decide(
         touches = [_view_touch(view, None) for view in seen_views]
         _weigh(decision, policy, touches, [None] * len(touches), placed_at_ms=placed_at_ms)
     return _explained(decision)
+
+
+def _usable_clicks(
+    clicks: Sequence[ClickRecord],
+    decision: Decision,
+    merchant_id: str,
+    placed_at_ms: int,
+    campaigns: Mapping[str, CampaignRules],
+) -> list[ClickRecord]:
+    """The clicks that may count, oldest first (each other one noted with its reason)."""
+    eligible: list[ClickRecord] = []
+    seen: set[str] = set()
+    for click in sorted(clicks, key=lambda c: (c.clicked_at_ms, c.click_id)):
+        if click.click_id in seen:
+            continue
+        seen.add(click.click_id)
+        reason = _click_reason(
+            click,
+            merchant_id=merchant_id,
+            placed_at_ms=placed_at_ms,
+            rules=campaigns.get(click.campaign_id),
+        )
+        if reason is None:
+            eligible.append(click)
+        else:
+            decision.touches.append(_click_touch(click, reason))
+    return eligible
+
+
+def _usable_views(
+    views: Sequence[View],
+    decision: Decision,
+    merchant_id: str,
+    placed_at_ms: int,
+    campaigns: Mapping[str, CampaignRules],
+) -> list[View]:
+    """The views that may count, oldest first (each other one noted with its reason)."""
+    usable: list[View] = []
+    for view in sorted(set(views), key=lambda v: (v.at_ms, v.impression_id)):
+        rules = campaigns.get(view.campaign_id)
+        reason = None
+        if view.merchant_id != merchant_id or rules is None:
+            reason = "is for another merchant or an unknown campaign"
+        elif rules.policy.view_through is None:
+            reason = "its campaign does not count views"
+        elif view.at_ms > placed_at_ms:
+            reason = "came after the order"
+        elif placed_at_ms - view.at_ms > rules.policy.view_through.total_seconds() * 1000:
+            reason = "is outside its view-through window"
+        if reason is None:
+            usable.append(view)
+        else:
+            decision.touches.append(_view_touch(view, reason))
+    return usable
+
+
+def _usable_coupon(
+    coupons: Sequence[Coupon | str], campaigns: Mapping[str, CampaignRules]
+) -> tuple[Coupon | None, list[Touch]]:
+    """The first coupon that may count, and a touch for every code (a reason on those that
+    may not)."""
+    coupon: Coupon | None = None
+    notes: list[Touch] = []
+    for code in coupons:
+        if isinstance(code, str):
+            notes.append(
+                Touch("coupon", None, None, None, code, None, False, None, "is not assigned")
+            )
+            continue
+        rules = campaigns.get(code.campaign_id)
+        reason = None
+        if rules is None:
+            reason = "belongs to a campaign of another merchant or an unknown one"
+        elif not rules.active:
+            reason = "belongs to an inactive campaign"
+        elif coupon is not None:
+            reason = f"comes after coupon {coupon.code}, which takes precedence"
+        if reason is None:
+            coupon = code
+        notes.append(
+            Touch(
+                "coupon", code.affiliate_id, code.campaign_id, None, code.code, None, False,
+                None, reason,
+            )
+        )  # fmt: skip
+    return coupon, notes
+
+
+def _credit_binding(decision: Decision, binding: Binding, passed_over: str | None) -> None:
+    """The bound affiliate takes the order, unless ``passed_over`` says why not."""
+    if passed_over is not None:
+        decision.touches.append(_binding_touch(binding, passed_over))
+        return
+    decision.shares.append(
+        Share(binding.affiliate_id, binding.campaign_id, None, Fraction(1), "bound_customer", None)
+    )
+    decision.touches.append(_binding_touch(binding, None))
+    decision.notes.append(f"the customer is bound to affiliate {binding.affiliate_id}")
+
+
+def _credit_coupon(
+    decision: Decision, notes: list[Touch], winner: Coupon | None, passed_over: str
+) -> None:
+    """The coupons' touches: ``winner`` (if coupons decide) takes the order, the other usable
+    codes are passed over."""
+    for note in notes:
+        if winner is not None and note.coupon_code == winner.code:
+            decision.shares.append(
+                Share(winner.affiliate_id, winner.campaign_id, None, Fraction(1), "coupon",
+                      winner.code)
+            )  # fmt: skip
+            decision.touches.append(note._replace(counted=True, weight=Fraction(1)))
+            decision.notes.append(
+                f"coupon {winner.code} of affiliate {winner.affiliate_id} takes the order"
+            )
+        elif note.reason is None:
+            decision.touches.append(note._replace(reason=passed_over))
+        else:
+            decision.touches.append(note)
 
 
 def _explained(decision: Decision) -> Decision:
