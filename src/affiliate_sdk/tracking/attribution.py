@@ -212,17 +212,7 @@ def decide(
             decision.touches.append(_binding_touch(binding, "the binding has expired"))
             binding = None
 
-    governing = (
-        eligible[-1].campaign_id
-        if eligible
-        else coupon.campaign_id
-        if coupon is not None
-        else binding.campaign_id
-        if binding is not None
-        else seen_views[-1].campaign_id
-        if seen_views
-        else None
-    )
+    governing = _governing(eligible, coupon, binding, seen_views)
     if governing is None:
         decision.touches += coupon_notes
         decision.notes.append("no click, view, coupon or bound customer can be credited")
@@ -246,24 +236,49 @@ def decide(
     if signal != "view":
         decision.touches += [_view_touch(view, passed_over) for view in seen_views]
     if signal == "click":
-        counting = [
-            c for c in eligible if channels.get(c.affiliate_id) not in policy.ignore_channels
-        ]
-        if not counting:
-            counting = eligible
-        for click in eligible:
-            if click not in counting:
-                decision.touches.append(
-                    _click_touch(
-                        click, "its affiliate's channel counts only when nothing else does"
-                    )
-                )
-        touches = [_click_touch(click, None) for click in counting]
-        _weigh(decision, policy, touches, counting, placed_at_ms=placed_at_ms)
+        _credit_clicks(decision, policy, eligible, channels, placed_at_ms)
     elif signal == "view":
         touches = [_view_touch(view, None) for view in seen_views]
         _weigh(decision, policy, touches, [None] * len(touches), placed_at_ms=placed_at_ms)
     return _explained(decision)
+
+
+def _governing(
+    eligible: Sequence[ClickRecord],
+    coupon: Coupon | None,
+    binding: Binding | None,
+    views: Sequence[View],
+) -> str | None:
+    """The campaign whose policy decides: that of the latest usable click, else of the
+    coupon, else of the binding, else of the latest usable view."""
+    if eligible:
+        return eligible[-1].campaign_id
+    if coupon is not None:
+        return coupon.campaign_id
+    if binding is not None:
+        return binding.campaign_id
+    return views[-1].campaign_id if views else None
+
+
+def _credit_clicks(
+    decision: Decision,
+    policy: AttributionPolicy,
+    eligible: list[ClickRecord],
+    channels: Mapping[str, str | None],
+    placed_at_ms: int,
+) -> None:
+    """Clicks decide: those of channels the policy ignores count only when nothing else
+    does; the rest share the order by the policy's model."""
+    counting = [c for c in eligible if channels.get(c.affiliate_id) not in policy.ignore_channels]
+    if not counting:
+        counting = eligible
+    for click in eligible:
+        if click not in counting:
+            decision.touches.append(
+                _click_touch(click, "its affiliate's channel counts only when nothing else does")
+            )
+    touches = [_click_touch(click, None) for click in counting]
+    _weigh(decision, policy, touches, counting, placed_at_ms=placed_at_ms)
 
 
 def _usable_clicks(
