@@ -237,7 +237,9 @@ class SharedCounts:
         self._background = bool(background)
         self._synced_ms: int | None = None
         self._pruned_ms = 0
-        self._pending: dict[tuple[str, int], int] = {}  # (key, bucket) -> not yet handed over
+        # bucket -> key -> count not yet handed over (nested, so that counting allocates no
+        # key tuple that would live until the exchange)
+        self._pending: dict[int, dict[str, int]] = {}
         self._fresh: dict[str, int] = {}  # key -> this process's events since the last swap
         self._inflight: dict[str, int] = {}  # key -> events being exchanged right now
         self._unread: set[str] = set()  # keys whose read-back failed: read at the next exchange
@@ -266,9 +268,11 @@ class SharedCounts:
                 self.exchange(now_ms)
         # Inlined: this runs several times on every click.
         with self._lock:
-            slot = (key, now_ms // self._width)
-            pending = self._pending
-            pending[slot] = pending.get(slot, 0) + count
+            bucket = now_ms // self._width
+            pending = self._pending.get(bucket)
+            if pending is None:
+                pending = self._pending[bucket] = {}
+            pending[key] = pending.get(key, 0) + count
             fresh = self._fresh
             total = fresh[key] = fresh.get(key, 0) + count
             inflight = self._inflight
@@ -389,18 +393,22 @@ class SharedCounts:
         if len(base) > self._max_keys:
             base.popitem(last=False)
 
-    def _hand_over(self, sent: dict[tuple[str, int], int]) -> None:
+    def _hand_over(self, sent: dict[int, dict[str, int]]) -> None:
         """Add the swapped-out counts to the shared buckets (one atomic call)."""
         if sent:
             prefix = self._prefix
-            self._counters.add([(prefix + key, b, n) for (key, b), n in sent.items()])
+            self._counters.add(
+                [(prefix + key, b, n) for b, counts in sent.items() for key, n in counts.items()]
+            )
 
-    def _restore(self, sent: dict[tuple[str, int], int], keys: list[str]) -> None:
+    def _restore(self, sent: dict[int, dict[str, int]], keys: list[str]) -> None:
         """Put counts that were not handed over back with those counted since."""
         with self._lock:
-            pending, fresh = self._pending, self._fresh
-            for slot, n in sent.items():
-                pending[slot] = pending.get(slot, 0) + n
+            fresh = self._fresh
+            for b, counts in sent.items():
+                pending = self._pending.setdefault(b, {})
+                for key, n in counts.items():
+                    pending[key] = pending.get(key, 0) + n
             for key, n in self._inflight.items():
                 fresh[key] = fresh.get(key, 0) + n
             self._inflight = {}

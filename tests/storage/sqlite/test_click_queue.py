@@ -3,6 +3,7 @@ and the writer woken for a click that arrives at an empty queue."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -86,6 +87,16 @@ def test_the_latest_click_per_visitor_and_link_is_found_in_flight_and_pending(
     held.release.set()
     held.writer.stop()
     assert held.latest(first) == same_ms  # written, and still held among the recent clicks
+
+
+def test_held_clicks_are_nothing_the_garbage_collector_walks_again(held: _HeldWriter) -> None:
+    held.writer.submit([click_row(f"k{n}", 1_000 + n, visitor=f"v{n}") for n in range(50)])
+    gc.collect()
+    with held.writer.lock:
+        queued = held.writer.queued()
+    assert len(queued) == 50
+    assert not any(gc.is_tracked(click) for click in queued)
+    assert held.latest(click_row("q", 0, visitor="v7")) == click_row("k7", 1_007, visitor="v7")
 
 
 def test_an_in_flight_click_clicked_later_beats_a_pending_one(held: _HeldWriter) -> None:

@@ -56,6 +56,14 @@ def test_a_later_click_of_the_same_visit_replaces_the_earlier_one() -> None:
     assert _ask(recent, click_row("k9", 4_000), 0, 0.0) == (True, "k2")
 
 
+def test_visits_whose_ids_run_into_each_other_are_told_apart() -> None:
+    recent = RecentClicks()
+    recent.learn(None, at=0.0)
+    recent.add(click_row("k1", 2_000, visitor="ab", link="c"))
+    assert _ask(recent, click_row("k2", 3_000, visitor="a", link="bc"), 0, 0.0) == (True, "")
+    assert _ask(recent, click_row("k3", 3_000, visitor="ab", link="c"), 0, 0.0) == (True, "k1")
+
+
 def test_knowledge_of_the_other_writers_counts_only_while_fresh(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -13,13 +13,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, cast
 
 from affiliate_sdk.errors import StorageError
 from affiliate_sdk.storage.rows import ClickRow
 
 from ._dialect import BEGIN_WRITE
-from ._recent import LinkVisit, RecentClicks
+from ._recent import AT, HeldClick, LinkVisit, RecentClicks
 
 __all__ = ["MAX_QUEUED_CLICKS", "REGISTER_WRITER", "ClickWriter"]
 
@@ -73,8 +73,8 @@ class ClickWriter:
         self.guard = threading.Lock()
         self._wake = threading.Condition(self.lock)
         self._room = threading.Condition(self.lock)
-        self.pending: list[ClickRow] = []
-        self.in_flight: list[ClickRow] = []
+        self.pending: list[HeldClick] = []
+        self.in_flight: list[HeldClick] = []
         self._error: StorageError | None = None
         self._stopping = False
         # Opened here, so that what the file says of the other writers is known from the
@@ -85,7 +85,7 @@ class ClickWriter:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def queued(self) -> list[ClickRow]:
+    def queued(self) -> list[HeldClick]:
         """Queued clicks, oldest first (call with ``lock`` held)."""
         return self.in_flight + self.pending
 
@@ -107,8 +107,9 @@ class ClickWriter:
                     self._room.wait()
                 if not self.pending:  # the writer waits only for an empty queue
                     self._wake.notify()
-                self.pending.append(click)
-                self.recent.add(click)
+                held = cast("HeldClick", tuple(click))  # untracked by the collector
+                self.pending.append(held)
+                self.recent.add(held)
 
     def stop(self) -> None:
         """Write out the queue and stop the thread; raises a batch's error if one failed."""
@@ -119,7 +120,7 @@ class ClickWriter:
         if self._error is not None:
             raise self._error
 
-    def _take(self) -> list[ClickRow] | None:
+    def _take(self) -> list[HeldClick] | None:
         with self.lock:
             while not self.pending and not self._stopping:
                 self._wake.wait()
@@ -143,11 +144,11 @@ class ClickWriter:
         finally:
             conn.close()
 
-    def _write(self, conn: sqlite3.Connection, batch: list[ClickRow]) -> StorageError | None:
+    def _write(self, conn: sqlite3.Connection, batch: list[HeldClick]) -> StorageError | None:
         try:
             conn.execute(BEGIN_WRITE)
             conn.executemany(self._insert, batch)
-            last_ms = max(click.clicked_at_ms for click in batch)
+            last_ms = max(click[AT] for click in batch)
             conn.execute(REGISTER_WRITER, (self._token, last_ms))
             if not self._forgot:
                 conn.execute(_FORGET, (self._token, last_ms - FORGET_WRITERS_AFTER_MS))

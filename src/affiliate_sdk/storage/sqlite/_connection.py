@@ -22,6 +22,7 @@ from affiliate_sdk.errors import DuplicateEntry, StorageError
 from affiliate_sdk.storage.rows import ClickRow
 
 from ._dialect import BEGIN_READ, BEGIN_WRITE, is_busy, is_unique_violation
+from ._recent import HeldClick
 from ._wal import BACKSTOP_PAGES
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "Connections", "Db", "Session"]
@@ -48,7 +49,7 @@ class Session:
         self.started = False
         self.clicks: list[ClickRow] = []
         self.counter_ops: list[tuple[str, list[Sequence[object]]]] = []
-        self.queued: list[ClickRow] | None = None
+        self.queued: list[HeldClick] | None = None
 
     def reset(self) -> None:
         """Back to no unit of work (the click gate is released by whoever ends it)."""

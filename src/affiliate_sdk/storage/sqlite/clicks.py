@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from affiliate_sdk.errors import StorageError
@@ -20,7 +20,17 @@ from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
 from ._click_writer import REGISTER_WRITER, ClickWriter
 from ._connection import Db
 from ._dialect import chunks, placeholders
-from ._recent import link_visit
+from ._recent import (
+    AFFILIATE,
+    AT,
+    CAMPAIGN,
+    CLICK_ID,
+    DECISION,
+    MERCHANT,
+    VISITOR,
+    HeldClick,
+    link_visit,
+)
 
 __all__ = ["INSERT_CLICK", "SqliteClicks"]
 
@@ -53,7 +63,7 @@ class SqliteClicks:
         self._token = token  # this store's row in click_writers
         self._gate = threading.Lock()
 
-    def _unwritten(self) -> list[ClickRow]:
+    def _unwritten(self) -> Sequence[ClickRow | HeldClick]:
         """Clicks this process holds that may not be in the database yet, oldest first.
 
         Read before the database: a click leaves the writer's queue only once
@@ -68,7 +78,7 @@ class SqliteClicks:
             return list(session.clicks)
         with writer.lock:
             queued = writer.queued()
-        return queued + session.clicks
+        return [*queued, *session.clicks]
 
     def record(self, click: ClickRow, *, dedupe_since_ms: int | None) -> tuple[ClickRow, bool]:
         """Store ``click``, or return the visitor's latest click on the same link."""
@@ -134,8 +144,8 @@ class SqliteClicks:
         """The click with this id, written or queued."""
         self._db.connection()
         for held in self._unwritten():
-            if held.click_id == click_id:
-                return held
+            if held[CLICK_ID] == click_id:
+                return ClickRow._make(held)
         found = self._db.row(f"{_SELECT} WHERE click_id = ?", (click_id,))
         return None if found is None else _click(found)
 
@@ -146,11 +156,11 @@ class SqliteClicks:
         oldest first."""
         self._db.connection()
         held = [
-            c
+            ClickRow._make(c)
             for c in self._unwritten()
-            if c.merchant_id == merchant_id
-            and c.visitor_id == visitor_id
-            and since_ms <= c.clicked_at_ms <= until_ms
+            if c[MERCHANT] == merchant_id
+            and c[VISITOR] == visitor_id
+            and since_ms <= c[AT] <= until_ms
         ]
         rows = self._db.rows(
             f"{_SELECT} WHERE merchant_id = ? AND visitor_id = ? "
@@ -168,12 +178,12 @@ class SqliteClicks:
         """Affiliate id -> clicks not blocked in the campaign, ``since_ms <= t < until_ms``."""
         self._db.connection()
         held = {
-            c.click_id: c.affiliate_id
+            c[CLICK_ID]: c[AFFILIATE]
             for c in self._unwritten()
-            if c.merchant_id == merchant_id
-            and c.campaign_id == campaign_id
-            and since_ms <= c.clicked_at_ms < until_ms
-            and c.decision != "block"
+            if c[MERCHANT] == merchant_id
+            and c[CAMPAIGN] == campaign_id
+            and since_ms <= c[AT] < until_ms
+            and c[DECISION] != "block"
         }
         rows = self._db.rows(
             "SELECT affiliate_id, count(*) FROM clicks WHERE merchant_id = ? AND campaign_id = ? "
