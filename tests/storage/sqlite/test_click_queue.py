@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ _WAIT_S = 10.0
 class _HeldWriter:
     """A ``ClickWriter`` into an in-memory table whose batches stay in flight until let go."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, batch_every_s: float = 0.0, max_queued: int = 4096) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.batches = 0
@@ -35,6 +36,8 @@ class _HeldWriter:
             on_commit=self._committed,
             name="test clicks",
             token="test-writer",
+            max_queued=max_queued,
+            batch_every_s=batch_every_s,
         )
 
     @staticmethod
@@ -135,3 +138,24 @@ def test_repeat_clicks_are_found_wherever_the_first_click_is(tmp_path: Path) -> 
             assert tx.clicks.record(again, dedupe_since_ms=29_000) == (late, False)
     finally:
         store.close()
+
+
+def test_clicks_are_gathered_between_batches_until_half_the_queue_is_full() -> None:
+    held = _HeldWriter(batch_every_s=60.0, max_queued=8)
+    held.release.set()
+    try:
+        held.writer.submit([click_row("k0", 1_000)])
+        assert held.entered.wait(_WAIT_S)  # the first batch in a minute begins at once
+        held.entered.clear()
+        held.writer.submit([click_row(f"k{n}", 1_000 + n, visitor=f"v{n}") for n in (1, 2, 3)])
+        assert not held.entered.wait(0.3)  # gathered: the next batch is due in a minute
+        assert held.batches == 1
+        held.writer.submit([click_row("k4", 1_004, visitor="v4")])  # 4 of 8: half full
+        assert held.entered.wait(_WAIT_S)
+        assert held.batches == 2
+        held.writer.submit([click_row("k5", 1_005, visitor="v5")])
+        started = time.monotonic()
+    finally:
+        held.writer.stop()  # writes the rest out without waiting for the minute
+    assert held.batches == 3
+    assert time.monotonic() - started < _WAIT_S

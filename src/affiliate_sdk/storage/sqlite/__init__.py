@@ -37,7 +37,7 @@ from typing import Final, Literal
 
 from affiliate_sdk.errors import StorageError
 
-from ._click_writer import MAX_QUEUED_CLICKS, ClickWriter
+from ._click_writer import BATCH_EVERY_S, MAX_QUEUED_CLICKS, ClickWriter
 from ._connection import DEFAULT_BUSY_TIMEOUT, Connections, Db, Session
 from ._dialect import BEGIN_READ
 from ._schema import SCHEMA_VERSION, migrate
@@ -106,6 +106,7 @@ class SQLiteStore:
         click_commit: ClickCommit = "background",
         busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
         max_queued_clicks: int = MAX_QUEUED_CLICKS,
+        click_batch_every: timedelta = timedelta(seconds=BATCH_EVERY_S),
     ) -> None:
         if str(path) in ("", ":memory:"):
             raise StorageError("an SQLite store needs a file path; use 'memory://' for memory")
@@ -119,6 +120,9 @@ class SQLiteStore:
         self.click_commit: ClickCommit = click_commit
         self._busy_timeout = busy_timeout
         self._max_queued = max_queued_clicks
+        if click_batch_every < timedelta(0):
+            raise StorageError(f"click_batch_every must not be negative, not {click_batch_every}")
+        self._batch_every_s = click_batch_every.total_seconds()
         self._start_fresh()
         self._migrate()
         _OPEN_STORES.add(self)
@@ -215,6 +219,7 @@ class SQLiteStore:
                         name=f"affiliate-sdk clicks {self.path.name}",
                         token=self._token,
                         max_queued=self._max_queued,
+                        batch_every_s=self._batch_every_s,
                     )
         return writer
 
