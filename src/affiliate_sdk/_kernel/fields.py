@@ -9,7 +9,7 @@ is built.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Final, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -87,7 +87,7 @@ def parse_rate(value: object) -> Decimal:
             if text.endswith("%"):
                 return Decimal(text[:-1].strip()) / 100
             return Decimal(text)
-        except InvalidOperation:
+        except ArithmeticError:  # not a number, or a percentage out of decimal's range
             raise ValueError(f"{value!r} is not a rate like '12.5%' or '0.125'") from None
     if isinstance(value, Decimal | int):
         return Decimal(value)
