@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -245,3 +246,16 @@ def test_a_positive_flat_per_unit_books_per_unit() -> None:
         "o1", "300.00", items=[{"sku": "x", "quantity": 3, "unit_price": _money("100.00")}]
     )
     assert amounts(book(sold)) == [("affiliate", "commission", cny("150.00"))]
+
+
+@pytest.mark.parametrize(
+    "rate", [Decimal("1E-99"), "1e-999999999", "1e-999999999%", "0." + "0" * 40 + "1"]
+)
+def test_rates_finer_than_forty_places_are_refused(rate: object) -> None:
+    # such a rate times an amount would leave Money's bounds when an order is booked
+    bands = [{"from": 0, "rate": rate}]
+    message = _refused({"tiers": {"currency": "CNY", "bands": bands}})
+    assert "tiers.bands.0.rate:" in message
+    assert "at most 40 digits after the point" in message
+    finest = "0." + "0" * 39 + "1"
+    assert CommissionPlan.model_validate({"rate": finest}).rate == Decimal(finest)
