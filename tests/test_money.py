@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, Inexact, Rounded, localcontext
 from fractions import Fraction
 
 import pytest
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from affiliate_sdk import AffiliateError, CurrencyMismatch, InvalidAmount, Money, UnknownCurrency
-from affiliate_sdk.money import MINOR_UNITS
+from affiliate_sdk.money import MAX_MINOR_UNITS, MINOR_UNITS, bookable
 
 
 def test_exact_decimal_arithmetic() -> None:
@@ -150,3 +150,112 @@ def test_pydantic_round_trip_and_schema() -> None:
 def test_absurd_amounts_are_refused(huge: str) -> None:
     with pytest.raises(InvalidAmount, match="below 10"):
         Money(huge, "USD")
+
+
+# --- hostile amounts: every one is refused with InvalidAmount, never a decimal signal ---
+
+
+@pytest.mark.parametrize(
+    ("hostile", "reason"),
+    [
+        ("1e999999999", "below 10"),
+        ("-1e999999999", "below 10"),
+        (Decimal("1E+999999999"), "below 10"),
+        (Decimal("-1E+999999999999999999"), "below 10"),
+        ("9" * 5000, "below 10"),
+        ("1e-999999999", "digits after the point"),
+        (Decimal("1E-999999999"), "digits after the point"),
+        ("0." + "1" * 5000, "digits after the point"),
+        ("NaN", "finite"),
+        ("-NaN", "finite"),
+        ("sNaN", "finite"),
+        (Decimal("sNaN"), "finite"),
+        ("Infinity", "finite"),
+        ("-Infinity", "finite"),
+    ],
+)
+def test_hostile_amounts_are_invalid_amounts(hostile: object, reason: str) -> None:
+    with pytest.raises(InvalidAmount, match=reason):
+        Money(hostile, "CNY")  # type: ignore[arg-type]
+
+
+def test_the_scale_bound_is_one_hundred_places() -> None:
+    assert Money("0." + "0" * 99 + "1", "CNY").amount == Decimal(1).scaleb(-100)
+    with pytest.raises(InvalidAmount):
+        Money("0." + "0" * 100 + "1", "CNY")
+
+
+@pytest.mark.parametrize("zero", ["-0", "-0.00", "0E+999999999", "-0E-999999999"])
+def test_a_zero_has_no_sign_and_a_bounded_exponent(zero: str) -> None:
+    money = Money(zero, "CNY")
+    assert money == Money.zero("CNY")
+    assert not money.amount.is_signed()
+    assert money.round() == Money.zero("CNY")
+    assert str(money.round()) == "0.00 CNY"
+
+
+def test_negating_or_rounding_to_zero_gives_an_unsigned_zero() -> None:
+    assert str(-Money.zero("CNY")) == "0.00 CNY"
+    assert str(Money("-0.001", "CNY").round()) == "0.00 CNY"
+    assert str(Money("1.00", "CNY") - Money("1.00", "CNY")) == "0.00 CNY"
+
+
+@pytest.mark.parametrize(
+    "factor",
+    [
+        Decimal("1e999990"),  # past the decimal context's largest exponent
+        Decimal("NaN"),
+        Decimal("sNaN"),
+        Decimal("Infinity"),
+        Decimal("-Infinity"),
+        10**40,
+    ],
+)
+def test_products_out_of_range_are_invalid_amounts(factor: Decimal | int) -> None:
+    with pytest.raises(InvalidAmount):
+        Money("100000000000000000", "CNY") * factor
+
+
+def test_sums_out_of_range_are_invalid_amounts() -> None:
+    almost = Money("900000000000000000", "CNY")
+    with pytest.raises(InvalidAmount):
+        almost + almost
+    with pytest.raises(InvalidAmount):
+        -almost - almost
+
+
+@pytest.mark.parametrize("currency", [["CNY"], {"CNY": 1}, b"CNY", 156, None, "cny", " CNY"])
+def test_a_currency_of_any_type_is_an_unknown_currency(currency: object) -> None:
+    with pytest.raises(UnknownCurrency):
+        Money("1.00", currency)  # type: ignore[arg-type]
+
+
+def test_money_does_not_depend_on_the_hosts_decimal_context() -> None:
+    with localcontext() as host:
+        host.prec = 5
+        host.traps[Inexact] = True
+        host.traps[Rounded] = True
+        price = Money("123456.785", "CNY")
+        assert price.round() == Money("123456.78", "CNY")  # 8 digits, half-even
+        assert not price.is_rounded
+        assert Money("123456.78", "CNY").to_minor() == 12345678
+        assert -price == Money("-123456.785", "CNY")
+        assert abs(-price) == price
+
+
+def test_bookable_amounts_fit_in_a_signed_64_bit_integer() -> None:
+    assert MAX_MINOR_UNITS == 9_223_372_036_854_775_807
+    most = Money("92233720368547758.07", "CNY")
+    assert bookable(most) == most
+    assert bookable(-most, allow_negative=True) == -most
+    # without minor units, Money's own bound (below 10^18) comes first
+    assert bookable(Money("999999999999999999", "JPY")).to_minor() == 10**18 - 1
+    with pytest.raises(InvalidAmount, match="MAX_MINOR_UNITS"):
+        bookable(Money("92233720368547758.08", "CNY"))
+    with pytest.raises(InvalidAmount, match="MAX_MINOR_UNITS"):
+        bookable(Money("9223372036854775.808", "KWD"))
+    with pytest.raises(InvalidAmount, match="negative"):
+        bookable(Money("-0.01", "CNY"))
+    with pytest.raises(InvalidAmount, match="minor unit"):
+        bookable(Money("0.001", "CNY"))
+    assert str(bookable(Money("5", "CNY"))) == "5.00 CNY"

@@ -249,6 +249,77 @@ def test_failed_refund_writes_nothing(alliance: Alliance) -> None:
     assert alliance.refund(merchant_id="m1", order_id="o1").amount == Money("100.00", "CNY")
 
 
+def _written(alliance: Alliance) -> tuple[int, int]:
+    """How many orders the store holds, and how many journal entries verify."""
+    with alliance.store.transaction() as tx:
+        orders = len(tx.orders.scan())
+    verification = alliance.verify_ledger()
+    assert verification.ok
+    return orders, verification.entries
+
+
+_OVER = {"amount": "92233720368547758.08", "currency": "CNY"}  # 2^63 fen: one over the bound
+_ONE = {"amount": "1.00", "currency": "CNY"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"total": _OVER}, "total"),
+        ({"total": _ONE, "shipping": _OVER}, "shipping"),
+        ({"total": _ONE, "tax": _OVER}, "tax"),
+        ({"total": _ONE, "discount": _OVER}, "discount"),
+        ({"total": _ONE, "items": [{"sku": "s", "unit_price": _OVER}]}, "items.0.unit_price"),
+        # 2^62 units at 2.00 are 2^63 fen
+        (
+            {
+                "total": _ONE,
+                "items": [{"sku": "s", "quantity": 2**62, "unit_price": _ONE | {"amount": "2.00"}}],
+            },
+            "items.0",
+        ),
+        (
+            {"total": _ONE, "items": [{"sku": "s", "quantity": 10**30, "unit_price": _ONE}]},
+            "items.0.quantity",
+        ),
+        # two lines of 5 x 10^18 fen each: each is bookable, their sum is not
+        (
+            {
+                "total": _ONE,
+                "items": [
+                    {"sku": s, "unit_price": {"amount": "50000000000000000.00", "currency": "CNY"}}
+                    for s in "ab"
+                ],
+            },
+            "(model)",
+        ),
+    ],
+)
+def test_amounts_beyond_max_minor_units_are_refused_alike_by_every_store(
+    alliance: Alliance, payload: dict[str, object], field: str
+) -> None:
+    click_id, _ = _click(alliance)
+    browse(alliance)
+    most = Money("92233720368547758.07", "CNY")  # 2^63 - 1 fen, the most a store holds
+    outcome = alliance.record_order(
+        Order(order_id="o1", merchant_id="m1", total=most), click_id=click_id
+    )
+    # 10% is 9,223,372,036,854,775.807, rounded half-even
+    assert [c.amount for c in outcome.commissions] == [Money("9223372036854775.81", "CNY")]
+    before = _written(alliance)
+    assert before[0] == 1
+    with pytest.raises(InvalidInput) as info:
+        alliance.record_order(
+            Order.model_validate({"order_id": "big", "merchant_id": "m1", **payload}),
+            click_id=click_id,
+        )
+    assert f"{field}:" in str(info.value)
+    with pytest.raises(RefundExceedsOrder):
+        alliance.refund(merchant_id="m1", order_id="o1", amount=Money.from_minor(2**63, "CNY"))
+    assert _written(alliance) == before
+    assert alliance.refund(merchant_id="m1", order_id="o1").amount == most
+
+
 def test_commission_filters(alliance: Alliance) -> None:
     _, v1 = _click(alliance, "a1")
     _, v2 = _click(alliance, "a2")

@@ -186,6 +186,20 @@ def test_retroactive_tiers_book_a_true_up(clock: FakeClock) -> None:
     assert row.balanced
 
 
+def test_an_order_after_refunds_may_book_a_negative_true_up(clock: FakeClock) -> None:
+    # the one negative line an order books: re-pricing the period's earlier orders down
+    alliance = _alliance(clock, {"mode": "retroactive", "currency": "CNY", "bands": SEED_BANDS})
+    _buy(alliance, "o1", "90000.00")  # 13,500 at 15%
+    _buy(alliance, "o2", "20000.00")  # 4,000 at 20% and a 4,500 true-up on the first 90,000
+    alliance.refund(merchant_id="m1", order_id="o2")  # back to 90,000: the 15% band
+    # 5,000 at 15% = 750; the earlier 90,000 at 15% instead of 20%: -4,500
+    assert _buy(alliance, "o3", "5000.00") == [
+        ("commission", Money("750.00", "CNY")),
+        ("trueup", Money("-4500.00", "CNY")),
+    ]
+    assert alliance.verify_ledger().ok
+
+
 def test_order_count_tiers(clock: FakeClock) -> None:
     bands = [{"from": 0, "to": 2, "rate": "5%"}, {"from": 2, "rate": "8%"}]
     alliance = _alliance(clock, {"basis": "affiliate_orders", "bands": bands})

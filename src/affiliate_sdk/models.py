@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ._base import AffiliateModel, Identifier, Rate
 from .commission.plans import CommissionPlan
-from .money import Money
+from .money import MAX_MINOR_UNITS, Money, bookable, sum_money
 from .tracking.landing import normalize_domain_pattern
 
 __all__ = [
@@ -70,11 +70,9 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _booked(value: Money, *, allow_negative: bool = False) -> Money:
-    if not value.is_rounded:
-        raise ValueError(f"{value} has digits below the {value.currency} minor unit")
-    if not allow_negative and value.amount < 0:
-        raise ValueError("amounts must not be negative")
-    return value.round()  # canonical exponent, so equal amounts serialise alike
+    # whole minor units within MAX_MINOR_UNITS, with the canonical exponent so
+    # equal amounts serialise alike
+    return bookable(value, allow_negative=allow_negative)
 
 
 # --- orders -----------------------------------------------------------------------
@@ -85,13 +83,23 @@ class LineItem(AffiliateModel):
 
     sku: Text
     category: Text | None = None
-    quantity: int = Field(default=1, ge=1)
+    quantity: int = Field(default=1, ge=1, le=MAX_MINOR_UNITS)
     unit_price: Money
 
     @field_validator("unit_price")
     @classmethod
     def _price(cls, value: Money) -> Money:
         return _booked(value)
+
+    @property
+    def value(self) -> Money:
+        """The line's price times its quantity."""
+        return self.unit_price * self.quantity
+
+    @model_validator(mode="after")
+    def _bookable_value(self) -> LineItem:
+        _booked(self.value)  # the price times the quantity is booked too
+        return self
 
 
 class Order(AffiliateModel):
@@ -158,6 +166,12 @@ class Order(AffiliateModel):
             part = getattr(self, name)
             if part is not None and part.currency != currency:
                 raise ValueError(f"{name} is in {part.currency}, the order in {currency}")
+        return self
+
+    @model_validator(mode="after")
+    def _bookable_lines(self) -> Order:
+        if self.items:  # the lines' sum is booked too (the eligible amount)
+            _booked(sum_money((item.value for item in self.items), self.total.currency))
         return self
 
 

@@ -2,12 +2,19 @@
 
 Floats are refused, currencies never mix, and rounding to the currency's minor
 unit happens only when asked (``round()``), with the rounding mode named.
+
+Every amount is finite, below ``MAX_MAGNITUDE`` and has at most ``MAX_SCALE``
+digits after the point; arithmetic that would leave those bounds raises
+``InvalidAmount``, never a ``decimal`` signal. An amount that is booked or
+stored (an order's money, a refund, a plan's amounts) also fits in
+``MAX_MINOR_UNITS`` minor units (``bookable``), the widest integer the stores
+hold, so every backend accepts and refuses the same amounts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DecimalException, InvalidOperation
 from fractions import Fraction
 from typing import Any, Final
 
@@ -20,9 +27,13 @@ from .errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
 __all__ = [
     "DEFAULT_ROUNDING",
     "MAX_MAGNITUDE",
+    "MAX_MINOR_UNITS",
+    "MAX_SCALE",
     "MINOR_UNITS",
     "Money",
+    "bookable",
     "minor_unit_exponent",
+    "parse_amount",
     "sum_money",
 ]
 
@@ -35,6 +46,13 @@ _CONTEXT: Final = Context(prec=60)
 #: Amounts are below 10^18 in magnitude: far above any real order, well inside
 #: the context's precision once multiplied by a rate.
 MAX_MAGNITUDE: Final = Decimal(10) ** 18
+#: Amounts have at most this many digits after the point: far finer than any
+#: minor unit or exact share, and a bound on what one amount costs to work with.
+MAX_SCALE: Final = 100
+#: The most minor units an amount that is booked or stored may hold, either
+#: sign: a signed 64-bit integer, the widest integer column of every store.
+MAX_MINOR_UNITS: Final = 2**63 - 1
+_INTEGER: Final = Decimal(0)
 
 _ZERO_DIGIT = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE_DIGIT = "BHD IQD JOD KWD LYD OMR TND"
@@ -72,7 +90,13 @@ def minor_unit_exponent(currency: str) -> int:
         raise UnknownCurrency(currency) from None
 
 
-def _to_decimal(value: object) -> Decimal:
+def parse_amount(value: object) -> Decimal:
+    """An amount as a ``Decimal``: from a ``str``, ``int`` or ``Decimal``, within the bounds.
+
+    Floats, booleans, NaN and infinities are refused, as are amounts of
+    ``MAX_MAGNITUDE`` or more and amounts with more than ``MAX_SCALE`` digits
+    after the point (``InvalidAmount``). A zero loses its sign: ``-0`` is ``0``.
+    """
     if isinstance(value, bool):
         raise InvalidAmount(value, "booleans are not amounts")
     if isinstance(value, Decimal):
@@ -90,8 +114,13 @@ def _to_decimal(value: object) -> Decimal:
         raise InvalidAmount(value, f"unsupported type {type(value).__name__}")
     if not result.is_finite():
         raise InvalidAmount(value, "amount must be finite")
-    if abs(result) >= MAX_MAGNITUDE:
+    exponent = int(result.as_tuple().exponent)
+    if not result:  # a zero: no sign, and no exponent beyond the bounds
+        return result.copy_abs() if -MAX_SCALE <= exponent <= 0 else _INTEGER
+    if result.copy_abs() >= MAX_MAGNITUDE:
         raise InvalidAmount(value, "amount must be below 10^18 in magnitude")
+    if exponent < -MAX_SCALE:
+        raise InvalidAmount(value, f"amount has more than {MAX_SCALE} digits after the point")
     return result
 
 
@@ -108,16 +137,18 @@ class Money:
     currency: str
 
     def __init__(self, amount: Decimal | int | str, currency: str) -> None:
-        if currency not in _QUANTUM:
+        if not isinstance(currency, str) or currency not in _QUANTUM:
             raise UnknownCurrency(currency)
-        object.__setattr__(self, "amount", _to_decimal(amount))
+        object.__setattr__(self, "amount", parse_amount(amount))
         object.__setattr__(self, "currency", currency)
 
     @classmethod
     def _trusted(cls, amount: Decimal, currency: str) -> Money:
-        """A Money from a known currency and a finite amount (results of Money arithmetic)."""
-        if abs(amount) >= MAX_MAGNITUDE:
-            raise InvalidAmount(amount, "amount must be below 10^18 in magnitude")
+        """A Money from a known currency and a computed amount (results of Money arithmetic)."""
+        if not amount.is_finite() or amount.copy_abs() >= MAX_MAGNITUDE:
+            raise InvalidAmount(amount, "the result must be finite and below 10^18 in magnitude")
+        if not amount:
+            amount = amount.copy_abs()  # no negative zero
         money = object.__new__(cls)
         object.__setattr__(money, "amount", amount)
         object.__setattr__(money, "currency", currency)
@@ -157,18 +188,21 @@ class Money:
     def is_rounded(self) -> bool:
         """True when the amount has no digits below the currency's minor unit."""
         quantum = _QUANTUM[self.currency]
-        return self.amount == self.amount.quantize(quantum, rounding=DEFAULT_ROUNDING)
+        return self.amount == self.amount.quantize(
+            quantum, rounding=DEFAULT_ROUNDING, context=_CONTEXT
+        )
 
     def to_minor(self) -> int:
         """The amount in minor units; the amount must already be rounded."""
         if not self.is_rounded:
             raise InvalidAmount(self.amount, f"has digits below the {self.currency} minor unit")
-        return int(self.amount.scaleb(self.exponent))
+        return int(self.amount.scaleb(self.exponent, context=_CONTEXT))
 
     def round(self, rounding: str = DEFAULT_ROUNDING) -> Money:
         """Round to the currency's minor unit with the named ``decimal`` mode."""
+        quantum = _QUANTUM[self.currency]
         return Money._trusted(
-            self.amount.quantize(_QUANTUM[self.currency], rounding=rounding), self.currency
+            self.amount.quantize(quantum, rounding=rounding, context=_CONTEXT), self.currency
         )
 
     # -- arithmetic --------------------------------------------------------------
@@ -190,15 +224,19 @@ class Money:
     def __mul__(self, factor: Number) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
             raise InvalidAmount(factor, "money can only be multiplied by a Decimal or int")
-        return Money._trusted(_CONTEXT.multiply(self.amount, Decimal(factor)), self.currency)
+        try:
+            product = _CONTEXT.multiply(self.amount, Decimal(factor))
+        except DecimalException:  # overflow, or a signalling NaN
+            raise InvalidAmount(factor, f"{self} times it is out of range") from None
+        return Money._trusted(product, self.currency)
 
     __rmul__ = __mul__
 
     def __neg__(self) -> Money:
-        return Money._trusted(-self.amount, self.currency)
+        return Money._trusted(self.amount.copy_negate(), self.currency)
 
     def __abs__(self) -> Money:
-        return Money._trusted(abs(self.amount), self.currency)
+        return Money._trusted(self.amount.copy_abs(), self.currency)
 
     def __bool__(self) -> bool:
         return bool(self.amount)
@@ -311,3 +349,21 @@ def sum_money(amounts: Iterable[Money], currency: str | None = None) -> Money:
     if total is None:
         raise InvalidAmount([], "cannot sum no amounts without a currency")
     return total
+
+
+def bookable(value: Money, *, allow_negative: bool = False) -> Money:
+    """``value`` as it is booked and stored, written with its currency's exponent (``199.00``).
+
+    A booked amount is in whole minor units, holds at most ``MAX_MINOR_UNITS``
+    of them and is not negative unless ``allow_negative`` (reversals); else
+    ``InvalidAmount``.
+    """
+    if not value.is_rounded:
+        raise InvalidAmount(value, f"has digits below the {value.currency} minor unit")
+    if not allow_negative and value.amount < 0:
+        raise InvalidAmount(value, "must not be negative")
+    if abs(value.to_minor()) > MAX_MINOR_UNITS:
+        raise InvalidAmount(
+            value, f"holds more than MAX_MINOR_UNITS (2^63 - 1) {value.currency} minor units"
+        )
+    return value.round()

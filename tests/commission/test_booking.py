@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from affiliate_sdk import LineItem, MissingFxRate, Money
+from affiliate_sdk import CommissionPlan, InvalidAmount, LineItem, MissingFxRate, Money
 from affiliate_sdk.commission.booking import (
     Party,
     TrafficHome,
@@ -19,6 +19,7 @@ from affiliate_sdk.commission.booking import (
 )
 from affiliate_sdk.commission.ledger import Posting
 from affiliate_sdk.commission.periods import Totals
+from affiliate_sdk.commission.plans import Match, Override
 from affiliate_sdk.fx import StaticFxRates
 from affiliate_sdk.models import Affiliate
 
@@ -374,3 +375,58 @@ def test_traffic_lines_are_booked_under_their_reference() -> None:
     assert line.hold_until == NOW + timedelta(days=7)
     assert booked.event_id == "traffic/cpc%2Fc1%2Fa1%2F1-2"
     assert sum((p.amount for p in booked.postings), cny("0")) == cny("0")
+
+
+# --- defence in depth: a plan that skipped validation still books nothing negative ---
+
+
+def _unvalidated(flat_per_unit: Money) -> CommissionPlan:
+    """A 10% plan whose override for "x" never went through validation (``model_construct``)."""
+    override = Override.model_construct(
+        name=None, match=Match(sku="x"), rate=None, flat_per_unit=flat_per_unit
+    )
+    return CommissionPlan.model_construct(rate=Decimal("0.1"), overrides=[override])
+
+
+def test_booking_refuses_a_negative_line_from_a_plan_that_skipped_validation() -> None:
+    negative = _unvalidated(cny("-50.00"))
+    three = LineItem(sku="x", quantity=3, unit_price=cny("100.00"))
+    with pytest.raises(InvalidAmount, match="line 'x' would earn a negative commission"):
+        book_order(facts(negative, order("o1", "300.00", items=[three])), new_id=ids())
+    # a positive line beside it (10% of 2,000.00 = 200.00 against -150.00) does not hide it
+    other = LineItem(sku="y", unit_price=cny("2000.00"))
+    with pytest.raises(InvalidAmount, match="line 'x'"):
+        book_order(facts(negative, order("o2", "2300.00", items=[three, other])), new_id=ids())
+    # the same plan with +50.00 books 3 x 50.00
+    booking = book_order(
+        facts(_unvalidated(cny("50.00")), order("o3", "300.00", items=[three])), new_id=ids()
+    )
+    assert amounts(booking) == [("affiliate", "commission", cny("150.00"))]
+
+
+def test_booking_refuses_a_negative_order_commission_from_a_plan_that_skipped_validation() -> None:
+    negative_flat = CommissionPlan.model_construct(rate=Decimal("0.1"), flat=cny("-30.00"))
+    # 10% of 100.00 = 10.00, plus -30.00: -20.00
+    with pytest.raises(InvalidAmount, match="negative commission"):
+        book_order(facts(negative_flat, order("o1", "100.00")), new_id=ids())
+
+
+def test_traffic_refuses_a_negative_commission() -> None:
+    home = TrafficHome(
+        merchant_id="m1", campaign_id="c1", affiliate_id="a1", plan_version=1, hold_days=7
+    )
+    with pytest.raises(InvalidAmount, match="a commission cannot be negative"):
+        book_traffic(
+            home, cny("-0.30") * 4, rule="cpc", reference="cpc/c1/a1/1-2", now=NOW, new_id=ids()
+        )
+    # a period close may take money back: its true-ups and bonus adjustments are signed
+    close = book_traffic(
+        home,
+        cny("-45.00"),
+        rule="target missed",
+        reference="close/c1/a1/2026-05",
+        now=NOW,
+        new_id=ids(),
+        kind="bonus",
+    )
+    assert [x.amount for x in close.lines] == [cny("-45.00")]

@@ -9,7 +9,7 @@ is built.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Final, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -19,6 +19,7 @@ from affiliate_sdk.errors import InvalidInput
 
 __all__ = [
     "IDENTIFIER_PATTERN",
+    "MAX_RATE_SCALE",
     "TEXT_MAX_LENGTH",
     "AffiliateModel",
     "Identifier",
@@ -35,6 +36,10 @@ _IDENTIFIER: Final = re.compile(IDENTIFIER_PATTERN)
 
 #: The longest free-text field (an order id, a SKU, a coupon code).
 TEXT_MAX_LENGTH: Final = 256
+
+#: Rates have at most this many digits after the point: far finer than any real
+#: rate, and what keeps a rate times an amount within Money's bounds.
+MAX_RATE_SCALE: Final = 40
 
 
 class AffiliateModel(BaseModel):
@@ -87,7 +92,7 @@ def parse_rate(value: object) -> Decimal:
             if text.endswith("%"):
                 return Decimal(text[:-1].strip()) / 100
             return Decimal(text)
-        except InvalidOperation:
+        except ArithmeticError:  # not a number, or a percentage out of decimal's range
             raise ValueError(f"{value!r} is not a rate like '12.5%' or '0.125'") from None
     if isinstance(value, Decimal | int):
         return Decimal(value)
@@ -97,6 +102,8 @@ def parse_rate(value: object) -> Decimal:
 def _check_fraction(value: Decimal) -> Decimal:
     if not value.is_finite() or not 0 <= value <= 1:
         raise ValueError("a rate must lie between 0% and 100%")
+    if int(value.as_tuple().exponent) < -MAX_RATE_SCALE:
+        raise ValueError(f"a rate has at most {MAX_RATE_SCALE} digits after the point")
     return value
 
 
@@ -111,7 +118,8 @@ def check_identifier(field: str, value: object) -> str:
     return value
 
 
-#: A fraction in [0, 1], written as ``"12.5%"`` or ``Decimal("0.125")``.
+#: A fraction in [0, 1], written as ``"12.5%"`` or ``Decimal("0.125")``, with at most
+#: ``MAX_RATE_SCALE`` digits after the point.
 Rate = Annotated[Decimal, BeforeValidator(parse_rate), AfterValidator(_check_fraction)]
 
 #: Merchant, campaign and affiliate ids.

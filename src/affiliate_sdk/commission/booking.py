@@ -18,6 +18,9 @@ Rules, in order:
 * a retroactive band crossed books a ``trueup`` line, a target passed a
   ``bonus`` line (both to the primary);
 * a period cap trims the amounts in order (``ROUND_DOWN``, never above it);
+* nothing an order books is negative but a ``trueup`` that re-prices the
+  period after refunds (``InvalidAmount`` otherwise, for a plan that was
+  built without validation);
 * the commission is shared among the parties by their weights
   (``Money.allocate``: the shares add up to the whole); each share is split
   into the affiliate's line and the platform's take (or the alliance's share
@@ -69,7 +72,7 @@ from affiliate_sdk.commission.pricing import (
 from affiliate_sdk.commission.targets import PeriodCap
 from affiliate_sdk.commission.tiers import Period, TierState
 from affiliate_sdk.commission.traffic import TrafficBooking, TrafficHome, book_traffic, home_lines
-from affiliate_sdk.errors import InvalidInput, MissingFxRate
+from affiliate_sdk.errors import InvalidAmount, InvalidInput, MissingFxRate
 from affiliate_sdk.fx import FxRates
 from affiliate_sdk.money import Money, sum_money
 
@@ -176,6 +179,7 @@ def book_order(facts: PricingFacts, *, new_id: NewId) -> Booking:
     totals: dict[str, Totals] = {}
     priced = _price(facts, keys, totals)
     parts = _parts(facts, keys, priced)
+    _refuse_negative(priced.calculation, parts)
     if plan.period_cap is not None and keys.cap is not None:
         parts = _capped(facts, parts, plan.period_cap, keys.cap, totals)
     if keys.target is not None:
@@ -197,6 +201,27 @@ def book_order(facts: PricingFacts, *, new_id: NewId) -> Booking:
         postings=tuple(from_merchant(order.merchant_id, commissions)),
         rule=calculation.rule,
     )
+
+
+def _refuse_negative(calculation: Calculation, parts: Sequence[_Part]) -> None:
+    """An order earns nothing negative: only reversals take booked money back.
+
+    The one exception is a retroactive ``trueup``: after refunds left the
+    period below a band, the next order re-prices its earlier orders down.
+    A plan that loads cannot price a line below zero; this refuses one that
+    was built without validation.
+    """
+    for item in calculation.items:
+        if item.amount.amount < 0:
+            line = "the order" if item.sku is None else f"line {item.sku!r}"
+            raise InvalidAmount(
+                item.amount, f"{line} would earn a negative commission ({item.rule})"
+            )
+    for part in parts:
+        if part.kind != "trueup" and part.amount.amount < 0:
+            raise InvalidAmount(
+                part.amount, f"an order cannot book a negative {part.kind} ({part.rule})"
+            )
 
 
 def _loaded(facts: PricingFacts, written: Mapping[str, Totals], key: str) -> Totals:

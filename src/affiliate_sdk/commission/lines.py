@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from affiliate_sdk.commission.calculator import CommissionSplit
 from affiliate_sdk.commission.periods import join_id
+from affiliate_sdk.errors import InvalidAmount
 from affiliate_sdk.models import Commission
 from affiliate_sdk.money import Money
 
@@ -30,8 +31,12 @@ def split_lines(
 ) -> list[Commission]:
     """The affiliate's line (with ``tier`` fields) and the platform's, when its take is not zero.
 
-    Event ids are ``<event parts>/<account>``.
+    Event ids are ``<event parts>/<account>``. A ``commission`` is earned,
+    never negative (``InvalidAmount``): money goes back only by reversals,
+    clawbacks and the true-ups and bonus adjustments of a period.
     """
+    if kind == "commission" and split.gross.amount < 0:
+        raise InvalidAmount(split.gross, f"a commission cannot be negative ({rule})")
     lines = []
     for account, amount in (("affiliate", split.affiliate), ("platform", split.platform)):
         if account == "platform" and not amount:

@@ -2,7 +2,10 @@
 
 A plan is data: it loads from a dict, JSON or TOML (``CommissionPlan.model_validate``)
 and exports JSON Schema, so a host can store one per merchant or campaign.
-Invalid plans fail at load with a message naming the field.
+Invalid plans fail at load with a message naming the field: every amount in
+a plan is whole minor units, not negative, in a known currency
+(``commission.amounts``), and a plan counts and pays in one currency (orders
+in other currencies convert through the alliance's FX provider).
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Final
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Rate
+from affiliate_sdk.commission.amounts import PlanMoney
 from affiliate_sdk.commission.targets import Levels, PeriodCap, Target
 from affiliate_sdk.commission.tiers import Tiers
-from affiliate_sdk.money import Money
 
 __all__ = [
     "DEFAULT_HOLD_DAYS",
@@ -82,7 +85,7 @@ class Override(AffiliateModel):
     name: str | None = None
     match: Match
     rate: Rate | None = None
-    flat_per_unit: Money | None = None
+    flat_per_unit: PlanMoney | None = None
 
     @model_validator(mode="after")
     def _pays_something(self) -> Override:
@@ -144,15 +147,15 @@ class CommissionPlan(AffiliateModel):
     """
 
     rate: Rate | None = None
-    flat: Money | None = None
-    per_click: Money | None = None
-    per_mille: Money | None = None
+    flat: PlanMoney | None = None
+    per_click: PlanMoney | None = None
+    per_mille: PlanMoney | None = None
     eligibility: Eligibility = Field(default_factory=Eligibility)
     overrides: list[Override] = Field(default_factory=list)
     category_caps: dict[str, Rate] = Field(default_factory=dict)
     floor_rate: Rate | None = None
     bounds: RateBounds | None = None
-    order_cap: Money | None = None
+    order_cap: PlanMoney | None = None
     tiers: Tiers | None = None
     target: Target | None = None
     period_cap: PeriodCap | None = None
@@ -162,17 +165,20 @@ class CommissionPlan(AffiliateModel):
     parent_share: Rate | None = None
     hold_days: int = Field(default=DEFAULT_HOLD_DAYS, ge=0, le=3650)
 
-    @field_validator("flat", "order_cap", "per_click", "per_mille")
-    @classmethod
-    def _non_negative(cls, value: Money | None) -> Money | None:
-        if value is not None and (value.amount < 0 or not value.is_rounded):
-            raise ValueError("must be a non-negative amount in whole minor units")
-        return value
-
     @model_validator(mode="after")
     def _one_share_rule(self) -> CommissionPlan:
         if self.levels is not None and self.platform_take is not None:
             raise ValueError("levels set the affiliate's share: drop platform_take")
+        return self
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> CommissionPlan:
+        found = self.currencies
+        if len(set(found.values())) > 1:
+            named = ", ".join(f"{field} is {code}" for field, code in found.items())
+            raise ValueError(
+                f"a plan's amounts and currencies must all be in one currency: {named}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -181,6 +187,27 @@ class CommissionPlan(AffiliateModel):
         if all(value is None for value in pays) and not self.overrides:
             raise ValueError("a plan needs a rate, tiers, a flat, per-click or per-mille amount")
         return self
+
+    @property
+    def currencies(self) -> dict[str, str]:
+        """Each field of the plan that names a currency, and that currency."""
+        found: dict[str, str] = {}
+        for name in ("flat", "per_click", "per_mille", "order_cap"):
+            amount = getattr(self, name)
+            if amount is not None:
+                found[f"{name}.currency"] = amount.currency
+        for n, override in enumerate(self.overrides):
+            if override.flat_per_unit is not None:
+                found[f"overrides.{n}.flat_per_unit.currency"] = override.flat_per_unit.currency
+        if self.tiers is not None and self.tiers.currency is not None:
+            found["tiers.currency"] = self.tiers.currency
+        if self.target is not None:
+            found["target.amount.currency"] = self.target.amount.currency
+        if self.period_cap is not None:
+            found["period_cap.amount.currency"] = self.period_cap.amount.currency
+        if self.levels is not None:
+            found["levels.currency"] = self.levels.currency
+        return found
 
     @property
     def percent(self) -> Decimal | None:

@@ -19,9 +19,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Final
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Rate, parse_rate
+from affiliate_sdk.commission.amounts import Currency, PlanMoney, PlanVolume, whole_units
 from affiliate_sdk.commission.tiers import Period
 from affiliate_sdk.money import Money
 
@@ -44,7 +45,7 @@ class Target(AffiliateModel):
     """A sales target per affiliate and period, with steps and an over-target bonus."""
 
     period: Period = "month"
-    amount: Money
+    amount: PlanMoney
     bonus_rate: Rate | None = None
     steps: list[TargetStep] = Field(default_factory=list)
 
@@ -67,7 +68,7 @@ class PeriodCap(AffiliateModel):
     """At most ``amount`` of commission per affiliate per ``period`` from this campaign."""
 
     period: Period = "month"
-    amount: Money
+    amount: PlanMoney
 
 
 class Level(AffiliateModel):
@@ -76,7 +77,7 @@ class Level(AffiliateModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
     name: str = Field(min_length=1, max_length=64)
-    lower: Decimal = Field(alias="from", ge=0)
+    lower: PlanVolume = Field(alias="from")
     share: Rate
 
 
@@ -89,7 +90,7 @@ class Levels(AffiliateModel):
     order is priced at the level reached before it.
     """
 
-    currency: str
+    currency: Currency
     levels: list[Level] = Field(min_length=1)
 
     @field_validator("levels")
@@ -100,6 +101,15 @@ class Levels(AffiliateModel):
         if [lv.lower for lv in levels] != sorted({lv.lower for lv in levels}):
             raise ValueError("levels must ascend by annual sales without repeats")
         return levels
+
+    @model_validator(mode="after")
+    def _whole_thresholds(self) -> Levels:
+        for n, level in enumerate(self.levels):
+            try:
+                whole_units(level.lower, self.currency)
+            except ValueError as exc:
+                raise ValueError(f"levels.{n}.from: {exc}") from None
+        return self
 
     def level_at(self, annual_sales: Decimal) -> Level:
         reached = self.levels[0]

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Rate
+from affiliate_sdk.commission.amounts import Currency, PlanVolume, whole_units
 
 __all__ = [
     "Period",
@@ -42,8 +43,8 @@ _ZERO: Final = Decimal(0)
 class TierBand(AffiliateModel):
     """Volumes from ``from`` (inclusive) to ``to`` (exclusive; none for the top band)."""
 
-    lower: Decimal = Field(alias="from", ge=0)
-    upper: Decimal | None = Field(default=None, alias="to")
+    lower: PlanVolume = Field(alias="from")
+    upper: PlanVolume | None = Field(default=None, alias="to")
     rate: Rate
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
@@ -62,12 +63,14 @@ class Tiers(AffiliateModel):
     campaign), ``affiliate_orders`` (their order count) or ``merchant_sales``
     (the merchant's total across affiliates). Sales volumes are counted in
     ``currency``; other currencies convert through the alliance's FX provider.
+    Band bounds are whole minor units of ``currency`` (whole orders for
+    ``affiliate_orders``).
     """
 
     period: Period = "quarter"
     basis: Literal["affiliate_sales", "affiliate_orders", "merchant_sales"] = "affiliate_sales"
     mode: Literal["marginal", "retroactive"] = "marginal"
-    currency: str | None = None
+    currency: Currency | None = None
     bands: list[TierBand] = Field(min_length=1)
 
     @field_validator("bands")
@@ -96,6 +99,19 @@ class Tiers(AffiliateModel):
             raise ValueError(
                 "retroactive tiers need an affiliate basis: true-ups go to one affiliate"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _whole_bounds(self) -> Tiers:
+        unit = None if self.basis == "affiliate_orders" else self.currency
+        for n, band in enumerate(self.bands):
+            for name, bound in (("from", band.lower), ("to", band.upper)):
+                if bound is None:
+                    continue
+                try:
+                    whole_units(bound, unit)
+                except ValueError as exc:
+                    raise ValueError(f"bands.{n}.{name}: {exc}") from None
         return self
 
     def rate_at(self, volume: Decimal) -> Decimal:
