@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from affiliate_sdk.errors import WebhookError
 from affiliate_sdk.storage.rows import OutboxRow
 
+from .destinations import ascii_host
 from .sealing import PREFIX as SEALED
 from .sealing import SecretBox
 from .signing import SIGNATURE_HEADER, signature_header
@@ -130,10 +131,14 @@ def _pinned(url: str, address: str) -> tuple[str, str, str, dict[str, str]]:
     if parts.query:
         target += "?" + parts.query
     host = parts.netloc.rpartition("@")[2]
+    name = parts.hostname or ""
+    if not host.isascii():  # an international name: in Host and SNI as the resolver saw it
+        name = ascii_host(name)
+        host = name if parts.port is None else f"{name}:{parts.port}"
     literal = f"[{address}]" if ":" in address else address
     netloc = literal if parts.port is None else f"{literal}:{parts.port}"
     pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-    extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+    extensions = {"sni_hostname": name} if parts.scheme == "https" else {}
     return target, host, pinned, extensions
 
 

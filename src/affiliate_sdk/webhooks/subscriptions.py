@@ -13,25 +13,24 @@ two owners may choose the same subscription id. ``disabled_by`` says who
 turned a subscription off: only one disabled by ``"failures"`` (its events
 kept dying) is probed and turns itself back on when its receiver answers.
 
-``check_destination`` refuses URLs whose host resolves to loopback, private,
-link-local (cloud metadata lives there), multicast, reserved or unspecified
-addresses unless the host allows them.
+``check_destination`` (kept in ``webhooks.destinations``, importable from
+here too) refuses URLs whose host is, or resolves to, an address that is not
+public (loopback, private, link-local where cloud metadata lives, and the
+rest of its table), whatever the spelling.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Identifier
-from affiliate_sdk.errors import ForbiddenDestination
 
+from .destinations import Resolver, check_destination
 from .events import EventType
 
 __all__ = [
@@ -63,7 +62,6 @@ MACROS: Final = frozenset(
     }
 )
 _MACRO: Final = re.compile(r"\{([a-z0-9_]+)\}")
-Resolver = Callable[[str, int], Sequence[str]]
 #: Who turned a subscription off: its own failures (probed, re-enabled on its own),
 #: its endpoint answering 410, the destination guard, or an operator.
 DisabledBy = Literal["failures", "gone", "destination", "operator"]
@@ -146,38 +144,3 @@ def fill_template(url: str, values: Mapping[str, object]) -> str:
         return quote("" if found is None else str(found), safe="")
 
     return _MACRO.sub(value, url)
-
-
-def _system_resolver(host: str, port: int) -> Sequence[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-def check_destination(
-    url: str, *, allow_private: bool = False, resolver: Resolver | None = None
-) -> list[str]:
-    """The addresses ``url``'s host resolves to, or ``ForbiddenDestination``.
-
-    Every address must be public unless ``allow_private`` (for a host's own
-    internal receivers). A name that does not resolve is refused too.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname
-    if parts.scheme not in ("http", "https") or not host:
-        raise ForbiddenDestination(url, "not an http(s) URL with a host")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        addresses = list((resolver or _system_resolver)(host, port))
-    except OSError as exc:
-        raise ForbiddenDestination(url, f"the host does not resolve ({exc})") from None
-    if not addresses:
-        raise ForbiddenDestination(url, "the host does not resolve")
-    if allow_private:
-        return addresses
-    for text in addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            raise ForbiddenDestination(url, f"{host} resolves to non-public address {address}")
-    return addresses
