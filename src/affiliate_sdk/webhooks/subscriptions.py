@@ -3,9 +3,16 @@
 A ``Subscription`` names who it is for (the platform, one merchant or one
 affiliate), where to deliver, which event types, its secrets (the first
 signs; more during a rotation) and whether it is active. A URL may carry
-macros (``{click_id}``, ``{sub1}``..``{sub5}``, ``{order_id}``, ``{amount}``,
-``{currency}``, ``{commission}``, ``{event_id}``, ``{event_type}``): an
-affiliate's postback, filled from the event with every value URL-encoded.
+macros, an affiliate's postback filled from the event with every value
+URL-encoded. The SDK's own values (``MACROS``: ``{click_id}``,
+``{order_id}``, ``{amount}``, ``{currency}``, ``{commission}``,
+``{event_id}``, ``{event_type}``) come from the event and never from the
+affiliate: the sub-ids of the link, the affiliate's own values, have a
+namespace of their own, ``{sub.<name>}`` (``{sub.campaign}``,
+``{sub.sub1}``), and ``{sub1}``..``{sub5}`` are the sub-ids of those names.
+A sub-id named ``commission`` is ``{sub.commission}``; ``{commission}`` is
+always the commission booked. Any other macro is refused when the
+subscription is made (``InvalidInput``).
 
 Each subscription lives under its owner's *scope* (``Subscription.scope``):
 ``""`` for the platform, ``m:<merchant id>`` or ``a:<affiliate id>``, so
@@ -36,6 +43,7 @@ from .events import EventType
 __all__ = [
     "MACROS",
     "PLATFORM_SCOPE",
+    "SUB_MACRO_PREFIX",
     "DisabledBy",
     "Resolver",
     "Subscription",
@@ -44,7 +52,7 @@ __all__ = [
     "scope_for",
 ]
 
-#: The macros a URL may carry.
+#: The macros a URL may carry besides ``{sub.<name>}`` (a sub-id of the link, by name).
 MACROS: Final = frozenset(
     {
         "click_id",
@@ -61,7 +69,12 @@ MACROS: Final = frozenset(
         "sub5",
     }
 )
-_MACRO: Final = re.compile(r"\{([a-z0-9_]+)\}")
+#: The prefix of the affiliate's sub-id macros: ``{sub.<name>}``, a name as links allow.
+SUB_MACRO_PREFIX: Final = "sub."
+_SUB_NAME: Final = re.compile(r"sub\.[A-Za-z0-9_]{1,32}")
+_MACRO: Final = re.compile(r"\{([a-z0-9_]+|sub\.[A-Za-z0-9_]{1,32})\}")
+#: What a URL may mean as a macro: each must be one (``{Sub1}`` and ``{sub.}`` are refused).
+_LIKE_A_MACRO: Final = re.compile(r"\{([A-Za-z0-9_.-]*)\}")
 #: Who turned a subscription off: its own failures (probed, re-enabled on its own),
 #: its endpoint answering 410, the destination guard, or an operator.
 DisabledBy = Literal["failures", "gone", "destination", "operator"]
@@ -102,9 +115,16 @@ class Subscription(AffiliateModel):
         parts = urlsplit(_MACRO.sub("x", value))
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("the URL must be http(s) with a host")
-        unknown = set(_MACRO.findall(value)) - MACROS
+        unknown = {
+            name
+            for name in _LIKE_A_MACRO.findall(value)
+            if name not in MACROS and not _SUB_NAME.fullmatch(name)
+        }
         if unknown:
-            raise ValueError(f"unknown macros {sorted(unknown)}; known: {sorted(MACROS)}")
+            raise ValueError(
+                f"unknown macros {sorted(unknown)}; known: {sorted(MACROS)} "
+                "and {sub.<name>} for a sub-id of the link"
+            )
         if _MACRO.search(urlsplit(value).netloc):
             raise ValueError("macros may not change the URL's host")
         return value
