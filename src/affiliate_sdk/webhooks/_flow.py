@@ -12,7 +12,8 @@ The semantics:
 * **In order, at least once.** A subscription's cursor walks the outbox;
   the event at its head is retried (``delivery.decide``) until it is
   delivered or given up on, and only then does the next one go. The event id
-  is the ``Idempotency-Key``; every attempt is logged (the response capped).
+  is the ``Idempotency-Key``; every attempt is logged, the receiver's answer
+  by its length and a keyed digest only.
 * **One deliverer.** A lease per subscription, renewed before each attempt,
   lets dispatchers in other processes pass it by.
 * **Dead letters.** What ``decide`` gives up on is dead-lettered and the
@@ -163,7 +164,8 @@ class DeliveryFlow:
         self._box = secrets
         self._scope = scope
         log = logger if logger is not None else logging.getLogger(LOGGER_NAME)
-        self._state = DeliveryState(store, clock, backoff, log)
+        digest = secrets.digest if secrets is not None else None
+        self._state = DeliveryState(store, clock, backoff, log, digest)
 
     def targets(self) -> list[Target]:
         """The subscriptions worth a pass: active ones, and those their failures disabled."""

@@ -115,8 +115,7 @@ def _report(tallies: list[Tally]) -> DispatchReport:
 
 def _answer(response: httpx.Response, read: bytes | bytearray, *, now: float) -> AttemptResult:
     retry_after = retry_after_seconds(response.headers.get("Retry-After"), now=now)
-    text = bytes(read).decode("utf-8", "replace")
-    return AttemptResult(response.status_code, None, retry_after, text)
+    return AttemptResult(response.status_code, None, retry_after, bytes(read))
 
 
 def _failure(exc: httpx.HTTPError) -> AttemptResult:
