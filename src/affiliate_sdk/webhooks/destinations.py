@@ -29,7 +29,10 @@ reserved 240.0.0.0/4, site-local and the IPv6 address space outside
 ``2000::/3``); ``docs/webhooks.md`` lists the spellings and their verdicts.
 The dispatchers send each request to the first address returned, with the
 name in ``Host`` and SNI, so a DNS answer that changes after the check
-cannot move a delivery.
+cannot move a delivery. They call ``resolve_destination``, which tells a name
+that does not resolve now (``Unresolved``: retried like a refused connection,
+as a receiver's DNS outage is its outage) from a destination no delivery may
+go to (``ForbiddenDestination``: the subscription is disabled).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import re
 import socket
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 from affiliate_sdk.errors import ForbiddenDestination
@@ -50,9 +53,11 @@ __all__ = [
     "REFUSED_V4",
     "REFUSED_V6",
     "Resolver",
+    "Unresolved",
     "ascii_host",
     "check_destination",
     "refusal",
+    "resolve_destination",
 ]
 
 #: Resolves ``(host, port)`` to address strings; raises ``OSError`` when it cannot.
@@ -197,6 +202,12 @@ def _system_resolver(host: str, port: int) -> Sequence[str]:
     return [str(info[4][0]) for info in infos]
 
 
+class Unresolved(NamedTuple):
+    """The name does not resolve now (a DNS outage is an outage: worth trying again)."""
+
+    reason: str
+
+
 def check_destination(
     url: str, *, allow_private: bool = False, resolver: Resolver | None = None
 ) -> list[str]:
@@ -206,6 +217,21 @@ def check_destination(
     or the system's) and every address it has must be public, unless
     ``allow_private`` (for a host's own internal receivers: then only the
     spelling rules apply). A name that does not resolve is refused too.
+    """
+    found = resolve_destination(url, allow_private=allow_private, resolver=resolver)
+    if isinstance(found, Unresolved):
+        raise ForbiddenDestination(url, found.reason)
+    return found
+
+
+def resolve_destination(
+    url: str, *, allow_private: bool = False, resolver: Resolver | None = None
+) -> list[str] | Unresolved:
+    """``check_destination``, telling a name that does not resolve (``Unresolved``) from
+    a destination no delivery may go to (``ForbiddenDestination``).
+
+    The dispatchers retry the first as they retry a refused connection, and
+    disable a subscription for the second.
     """
     parts = urlsplit(url)
     try:
@@ -219,7 +245,10 @@ def check_destination(
         addresses = [literal]
     else:
         name = _name(url, parts.hostname, allow_private=allow_private)
-        addresses = _resolve(url, name, port, resolver or _system_resolver)
+        resolved = _resolve(url, name, port, resolver or _system_resolver)
+        if isinstance(resolved, Unresolved):
+            return resolved
+        addresses = resolved
     if not allow_private:
         for address in addresses:
             why = refusal(address)
@@ -300,13 +329,17 @@ def _name(url: str, hostname: str, *, allow_private: bool) -> str:
     return name
 
 
-def _resolve(url: str, name: str, port: int, resolver: Resolver) -> list[IPv4Address | IPv6Address]:
+def _resolve(
+    url: str, name: str, port: int, resolver: Resolver
+) -> list[IPv4Address | IPv6Address] | Unresolved:
     try:
         answers = list(resolver(name, port))
-    except (OSError, UnicodeError) as exc:
-        raise ForbiddenDestination(url, f"the host does not resolve ({exc})") from None
+    except OSError as exc:
+        return Unresolved(f"the host does not resolve ({exc})")
+    except UnicodeError:
+        raise ForbiddenDestination(url, f"{name!r} is not a valid host name") from None
     if not answers:
-        raise ForbiddenDestination(url, "the host does not resolve")
+        return Unresolved("the host does not resolve (no address)")
     addresses: list[IPv4Address | IPv6Address] = []
     for answer in answers:
         if isinstance(answer, str) and "%" in answer:

@@ -248,3 +248,19 @@ def test_unknown_subscriptions_and_bad_input(service: WebhookService) -> None:
         service.subscribe(json.loads("{}"))
     with pytest.raises(InvalidInput):
         service.replay("nope")
+
+
+def test_a_name_that_does_not_resolve_is_retried_not_refused(
+    service: WebhookService, store: MemoryStore, clock: FakeClock
+) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        raise OSError("Temporary failure in name resolution")
+
+    service.subscribe(subscription("https://hooks.example.com/cb"))
+    write(store, booked(clock, 1))
+    report = service.dispatcher(resolver=resolver).run_once()
+    assert (report.retried, report.refused, report.dead) == (1, 0, 0)
+    assert service.subscription("s1").active  # an outage, not a forbidden destination
+    (entry,) = service.delivery_log("s1")
+    assert entry["status"] is None and "does not resolve" in entry["error"]
+    assert service.dead_letters("s1") == []
