@@ -162,7 +162,7 @@ def refusal(address: IPv4Address | IPv6Address) -> str | None:
             best = (network.prefixlen, what)
     for network, what, extract in EMBEDDED_V4:
         if address in network and network.prefixlen > best[0]:
-            best = (network.prefixlen, _embedded(address, what, extract(address)))
+            best = (network.prefixlen, _embedded(what, extract(address)))
     if best[0] >= 0:
         return best[1]
     if address not in GLOBAL_UNICAST:
@@ -178,7 +178,8 @@ def _refused_v4(address: IPv4Address) -> str | None:
     return best[1]
 
 
-def _embedded(address: IPv6Address, what: str, inner: tuple[IPv4Address, ...]) -> str | None:
+def _embedded(what: str, inner: tuple[IPv4Address, ...]) -> str | None:
+    """Why an IPv6 address of kind ``what`` is refused: the first refused IPv4 it carries."""
     for v4 in inner:
         why = _refused_v4(v4)
         if why is not None:
