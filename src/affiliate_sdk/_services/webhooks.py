@@ -11,7 +11,7 @@ subscriptions; any other is an ``UnknownSubscription`` to it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final, Unpack
 
@@ -168,12 +168,31 @@ class WebhookService:
     def delivery_log(
         self, subscription_id: str, *, scope: str | None = None, event_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Every attempt for a subscription (or one of its events), oldest first."""
+        """Every attempt for a subscription (or one of its events), oldest first.
+
+        Each: seq, event_id, type, attempt, at_ms, status, error, latency_ms,
+        and the receiver's answer by ``response_bytes`` (how much was read)
+        and ``response_digest`` (keyed; see ``response_matches``). The answer
+        itself is not kept (receivers echo personal data): ``response`` is
+        None, kept for callers that read it.
+        """
         scope = self._scope(scope, subscription_id)
         with self._ctx.store.reader() as tx:
             _load(tx, scope, subscription_id)
             rows = tx.webhooks.attempts(scope, subscription_id, event_id=event_id)
-        return [row._asdict() for row in rows]
+        return [{**row._asdict(), "response": None} for row in rows]
+
+    def response_matches(self, entry: Mapping[str, Any], body: bytes) -> bool:
+        """Whether a logged attempt (from ``delivery_log``) got ``body`` as its answer.
+
+        ``body`` is what the receiver says it answered; only its first
+        ``response_bytes`` were read, so only they are compared. False when the
+        attempt got no answer, or its digest's key has left the keyring.
+        """
+        digest, read = entry.get("response_digest"), entry.get("response_bytes")
+        if not isinstance(digest, str) or not isinstance(read, int):
+            return False
+        return self._box.digest_matches(digest, bytes(body[:read]))
 
     def dead_letters(
         self, subscription_id: str, *, scope: str | None = None

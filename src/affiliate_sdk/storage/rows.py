@@ -258,7 +258,8 @@ class DeliveryLogRow(NamedTuple):
     status: int | None
     error: str | None
     latency_ms: float
-    response: str | None  # the start of the receiver's answer
+    response_bytes: int | None  # how much of the receiver's answer was read (None: no answer)
+    response_digest: str | None  # its keyed digest, ``<key id>:<hex>``; never the answer itself
 
 
 class DeadLetterRow(NamedTuple):

@@ -12,13 +12,16 @@ The semantics:
 * **In order, at least once.** A subscription's cursor walks the outbox;
   the event at its head is retried (``delivery.decide``) until it is
   delivered or given up on, and only then does the next one go. The event id
-  is the ``Idempotency-Key``; every attempt is logged (the response capped).
+  is the ``Idempotency-Key``; every attempt is logged, the receiver's answer
+  by its length and a keyed digest only.
 * **One deliverer.** A lease per subscription, renewed before each attempt,
   lets dispatchers in other processes pass it by.
 * **Dead letters.** What ``decide`` gives up on is dead-lettered and the
   cursor moves on. An endpoint that answers 410, or a destination the guard
   refuses, disables the subscription; so do ``disable_after_dead`` dead
-  letters in a row (``disabled_by="failures"``).
+  letters in a row (``disabled_by="failures"``). A name that does not
+  resolve is no refusal: it fails the attempt like a refused connection (a
+  receiver's DNS outage is its outage), so it is retried, then probed.
 * **Coming back.** A subscription disabled by its failures is probed: its
   cursor is put back before the run of events that disabled it, and the
   first of them is tried again after ``ProbePolicy.first`` (1 h), then after
@@ -63,8 +66,9 @@ from ._requests import (
 )
 from ._state import LEASE_MS, DeliveryState, Pending, Target
 from .delivery import DEFAULT_POLICY, AttemptResult, DeliveryPolicy, decide
+from .destinations import Unresolved, resolve_destination
 from .sealing import SecretBox
-from .subscriptions import DisabledBy, Resolver, Subscription, check_destination
+from .subscriptions import DisabledBy, Resolver, Subscription
 
 __all__ = [
     "DEFAULT_PROBE_POLICY",
@@ -163,7 +167,8 @@ class DeliveryFlow:
         self._box = secrets
         self._scope = scope
         log = logger if logger is not None else logging.getLogger(LOGGER_NAME)
-        self._state = DeliveryState(store, clock, backoff, log)
+        digest = secrets.digest if secrets is not None else None
+        self._state = DeliveryState(store, clock, backoff, log, digest)
 
     def targets(self) -> list[Target]:
         """The subscriptions worth a pass: active ones, and those their failures disabled."""
@@ -262,14 +267,20 @@ class DeliveryFlow:
     def _attempt(
         self, subscription: Subscription, pending: Pending
     ) -> Generator[DeliveryRequest, Attempted, Attempted | _Refused]:
-        """Check the destination (resolving its name), sign, and yield the request."""
+        """Check the destination (resolving its name), sign, and yield the request.
+
+        A name that does not resolve now is a failed attempt, retried like a
+        refused connection; a destination the guard refuses is ``_Refused``.
+        """
         try:
-            addresses = check_destination(
+            found = resolve_destination(
                 pending.url, allow_private=self._allow_private, resolver=self._resolver
             )
         except ForbiddenDestination as exc:
             return _Refused(exc.reason)
-        answer = yield self._request(subscription, pending, addresses[0])
+        if isinstance(found, Unresolved):
+            return Attempted(AttemptResult(None, found.reason))
+        answer = yield self._request(subscription, pending, found[0])
         return answer
 
     # -- reading and signing -------------------------------------------------------------------

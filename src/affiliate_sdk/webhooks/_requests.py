@@ -14,11 +14,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from affiliate_sdk.errors import WebhookError
 from affiliate_sdk.storage.rows import OutboxRow
+from affiliate_sdk.tracking.links import SUB_ID_SLOTS
 
+from .destinations import ascii_host
 from .sealing import PREFIX as SEALED
 from .sealing import SecretBox
 from .signing import SIGNATURE_HEADER, signature_header
-from .subscriptions import Subscription, fill_template
+from .subscriptions import SUB_MACRO_PREFIX, Subscription, fill_template
 
 __all__ = [
     "USER_AGENT",
@@ -130,21 +132,36 @@ def _pinned(url: str, address: str) -> tuple[str, str, str, dict[str, str]]:
     if parts.query:
         target += "?" + parts.query
     host = parts.netloc.rpartition("@")[2]
+    name = parts.hostname or ""
+    if not host.isascii():  # an international name: in Host and SNI as the resolver saw it
+        name = ascii_host(name)
+        host = name if parts.port is None else f"{name}:{parts.port}"
     literal = f"[{address}]" if ":" in address else address
     netloc = literal if parts.port is None else f"{literal}:{parts.port}"
     pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-    extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+    extensions = {"sni_hostname": name} if parts.scheme == "https" else {}
     return target, host, pinned, extensions
 
 
 def _macros(event: Mapping[str, Any]) -> dict[str, object]:
-    """The values a postback URL's macros are filled from."""
+    """The values a postback URL's macros are filled from.
+
+    The affiliate's sub-ids go under ``sub.<name>`` (and ``sub1``..``sub5``
+    as themselves); the SDK's own values are set last, so no sub-id can
+    stand in for them, whatever it is named.
+    """
     data: Mapping[str, Any] = event.get("data", {})
+    sub_ids: Mapping[str, Any] = data.get("sub_ids") or {}
     values: dict[str, object] = {
-        "event_id": event.get("event_id"),
-        "event_type": event.get("type"),
-        **{name: data.get(name) for name in ("click_id", "order_id", "amount", "currency")},
-        "commission": data.get("commission", data.get("amount")),
+        f"{SUB_MACRO_PREFIX}{name}": value for name, value in sub_ids.items()
     }
-    values.update(data.get("sub_ids", {}))
+    values.update({slot: sub_ids.get(slot) for slot in SUB_ID_SLOTS})
+    values.update(
+        {
+            "event_id": event.get("event_id"),
+            "event_type": event.get("type"),
+            **{name: data.get(name) for name in ("click_id", "order_id", "amount", "currency")},
+            "commission": data.get("commission", data.get("amount")),
+        }
+    )
     return values

@@ -1,7 +1,8 @@
 """A subscription's delivery state in the store, read and written in short units of work.
 
 The lease that keeps one deliverer per subscription, the cursor that only
-moves from where a run last left it, the attempt log, dead letters, and the
+moves from where a run last left it, the attempt log (a receiver's answer
+only by its length and a keyed digest, never its text), dead letters, and the
 switch between active and disabled (with the probe schedule a subscription
 its failures disabled follows, and the log lines saying it changed).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
@@ -27,12 +29,12 @@ from ._probes import _Backoff
 from .delivery import AttemptResult
 from .subscriptions import DisabledBy, Subscription
 
-__all__ = ["LEASE_MS", "MAX_SNIPPET", "DeliveryState", "Pending", "Target"]
+__all__ = ["LEASE_MS", "DeliveryState", "Digest", "Pending", "Target"]
 
 #: How long a flow's hold on a subscription lasts unless renewed (each attempt renews it).
 LEASE_MS: Final = 5 * 60 * 1000
-#: How much of a response the delivery log keeps.
-MAX_SNIPPET: Final = 256
+#: A keyed digest of a receiver's answer (``SecretBox.digest``).
+Digest = Callable[[bytes], str]
 
 
 class Target(NamedTuple):
@@ -57,12 +59,18 @@ class DeliveryState:
     """Reads and writes the subscriptions' delivery state for one flow (its lease holder)."""
 
     def __init__(
-        self, store: Store, clock: Clock, backoff: _Backoff, logger: logging.Logger
+        self,
+        store: Store,
+        clock: Clock,
+        backoff: _Backoff,
+        logger: logging.Logger,
+        digest: Digest | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._backoff = backoff
         self._log = logger
+        self._digest = digest
         self._holder = f"{os.getpid()}-{os.urandom(6).hex()}"
 
     def now_ms(self) -> int:
@@ -93,6 +101,9 @@ class DeliveryState:
         return Subscription.model_validate_json(row.data), cursor or DeliveryCursor()
 
     def log_row(self, pending: Pending, result: AttemptResult, latency: float) -> DeliveryLogRow:
+        """The attempt as logged: the receiver's answer by its length and keyed digest only
+        (receivers echo what they were sent, personal data included)."""
+        answered = result.status is not None
         return DeliveryLogRow(
             seq=pending.row.seq,
             event_id=pending.row.event_id,
@@ -102,7 +113,10 @@ class DeliveryState:
             status=result.status,
             error=result.error,
             latency_ms=round(latency, 3),
-            response=result.snippet[:MAX_SNIPPET],
+            response_bytes=len(result.body) if answered else None,
+            response_digest=(
+                self._digest(result.body) if answered and self._digest is not None else None
+            ),
         )
 
     # -- writing -------------------------------------------------------------------------------

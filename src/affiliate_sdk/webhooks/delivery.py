@@ -48,12 +48,13 @@ DEFAULT_POLICY: Final = DeliveryPolicy()
 
 class AttemptResult(NamedTuple):
     """What one attempt got: a status code, or an error (no response), ``Retry-After``
-    in seconds, and the start of the response body."""
+    in seconds, and the start of the response body as read (never stored: the delivery
+    log keeps its length and a keyed digest)."""
 
     status: int | None
     error: str | None = None
     retry_after: float | None = None
-    snippet: str = ""
+    body: bytes = b""
 
 
 class DeliveryDecision(NamedTuple):

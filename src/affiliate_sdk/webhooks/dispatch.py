@@ -9,7 +9,9 @@ runs whole on one thread.
 
 Requests never follow redirects, read at most ``max_response_bytes`` of a
 response, and go to the very address the destination guard approved, with
-the host name in ``Host`` and TLS SNI. Each subscription's requests use a
+the host name in ``Host`` and TLS SNI: the clients ignore the environment
+(``trust_env=False``), so no ``HTTP_PROXY`` or ``HTTPS_PROXY`` stands in
+between. Each subscription's requests use a
 client of their own: a connection made for one host name must not carry
 another's.
 """
@@ -85,6 +87,14 @@ class DispatcherOptions(TypedDict, total=False):
     logger: logging.Logger | None
 
 
+class _ClientOptions(TypedDict):
+    """How each subscription's httpx client is made."""
+
+    timeout: httpx.Timeout
+    follow_redirects: bool
+    trust_env: bool
+
+
 class DispatchReport(NamedTuple):
     """What one pass did: deliveries made, retries scheduled, events dead-lettered,
     deliveries the destination guard refused."""
@@ -105,8 +115,7 @@ def _report(tallies: list[Tally]) -> DispatchReport:
 
 def _answer(response: httpx.Response, read: bytes | bytearray, *, now: float) -> AttemptResult:
     retry_after = retry_after_seconds(response.headers.get("Retry-After"), now=now)
-    text = bytes(read).decode("utf-8", "replace")
-    return AttemptResult(response.status_code, None, retry_after, text)
+    return AttemptResult(response.status_code, None, retry_after, bytes(read))
 
 
 def _failure(exc: httpx.HTTPError) -> AttemptResult:
@@ -131,7 +140,11 @@ class _Driver:
             scope=options.get("scope"),
             logger=options.get("logger"),
         )
-        self._timeout = options.get("timeout", DEFAULT_TIMEOUT)
+        # No redirects; and no environment (trust_env): a proxy from HTTP(S)_PROXY would be
+        # connected to instead of the address the destination guard approved.
+        self._client_options = _ClientOptions(
+            timeout=options.get("timeout", DEFAULT_TIMEOUT), follow_redirects=False, trust_env=False
+        )
         self._max = options.get("max_response_bytes", MAX_RESPONSE_BYTES)
         self._clock = clock
 
@@ -175,9 +188,7 @@ class Dispatcher(_Driver):
             request = advance(flow, None)
             if request is None:
                 return tally  # nothing due: no client made
-            with httpx.Client(
-                timeout=self._timeout, follow_redirects=False, transport=self._transport
-            ) as client:
+            with httpx.Client(**self._client_options, transport=self._transport) as client:
                 while request is not None:
                     request = advance(flow, self._send(client, request))
         finally:
@@ -249,7 +260,7 @@ class AsyncDispatcher(_Driver):
             if request is None:
                 return tally  # nothing due: no client made
             async with httpx.AsyncClient(
-                timeout=self._timeout, follow_redirects=False, transport=self._transport
+                **self._client_options, transport=self._transport
             ) as client:
                 while request is not None:
                     answer = await self._send(client, request)

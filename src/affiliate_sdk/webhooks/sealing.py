@@ -7,11 +7,19 @@ secret copied to another subscription does not open. Reading the store alone
 gives no usable secret. The newest keyring key seals; any key still in the
 keyring opens. After rotating the keyring, ``Alliance.reseal_secrets()`` seals
 every secret with the new key, before the old key is removed.
+
+The same keys make the keyed digests the delivery log keeps of receivers'
+answers instead of the answers (``digest``, ``<key id>:<hex HMAC-SHA256>``
+under a key derived for that use): whoever reads the store learns nothing of
+an answer, not even by hashing guesses, and the host can still tell whether
+an answer was a given body (``digest_matches``).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 from typing import Final
 
@@ -27,6 +35,7 @@ __all__ = ["PREFIX", "SecretBox"]
 
 PREFIX: Final = "sealed:v1:"
 _CONTEXT: Final = b"affiliate_sdk/webhook-secrets/v1"
+_DIGEST_PURPOSE: Final = "webhook-responses"
 
 
 class SecretBox:
@@ -46,6 +55,22 @@ class SecretBox:
                 "holds: put it back, or subscribe again with the secret"
             ) from None
         return AESGCM(key.tag(_CONTEXT))
+
+    def digest(self, data: bytes) -> str:
+        """A keyed digest of ``data``: ``<key id>:<hex HMAC-SHA256>``, with the newest key."""
+        key_id = self._keyring.signing_key.key_id
+        return f"{key_id}:{self._mac(key_id, data)}"
+
+    def digest_matches(self, digest: str, data: bytes) -> bool:
+        """Whether ``digest`` (from ``digest``) is of ``data``; False once its key is gone."""
+        key_id, _, mac = digest.partition(":")
+        if key_id not in self._keyring:
+            return False
+        return hmac.compare_digest(self._mac(key_id, data), mac)
+
+    def _mac(self, key_id: str, data: bytes) -> str:
+        key = self._keyring.derive(_DIGEST_PURPOSE, key_id=key_id)
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
 
     def seal(self, secret: str, subscription_id: str) -> str:
         if secret.startswith(PREFIX):

@@ -10,13 +10,17 @@ receiver holding either accepts it.
 A receiver checks a delivery with ``verify_signature(header, body, secrets,
 now=...)``: it raises ``WebhookSignatureError`` unless the timestamp is
 within ``tolerance`` seconds (300 by default) of ``now`` and one signature
-matches one of the receiver's secrets.
+matches one of the receiver's secrets. Whatever a header holds (it comes
+from the network), the answer is a timestamp or that error, never another
+exception: ``t`` must be ASCII digits and each ``v1`` 64 hex digits.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -34,10 +38,22 @@ SIGNATURE_HEADER: Final = "Affiliate-Signature"
 #: How far (seconds) a delivery's timestamp may be from the receiver's clock.
 DEFAULT_TOLERANCE: Final = 300
 MIN_SECRET_LENGTH: Final = 16
+#: The most ``v1`` signatures a header may carry (a delivery carries one per secret, up to 3).
+MAX_SIGNATURES: Final = 8
+_TIMESTAMP: Final = re.compile(r"[0-9]{1,12}")  # ASCII digits: str.isdigit() takes "²" too
+_SIGNATURE: Final = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def _key(secret: str | bytes) -> bytes:
-    key = secret.encode() if isinstance(secret, str) else bytes(secret)
+def _key(secret: object) -> bytes:
+    if isinstance(secret, str):
+        try:
+            key = secret.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput("a webhook secret must be valid text (no lone surrogates)") from None
+    elif isinstance(secret, bytes | bytearray | memoryview):
+        key = bytes(secret)
+    else:
+        raise InvalidInput(f"a webhook secret is str or bytes, not {type(secret).__name__}")
     if len(key) < MIN_SECRET_LENGTH:
         raise InvalidInput(f"a webhook secret must be at least {MIN_SECRET_LENGTH} bytes")
     return key
@@ -58,8 +74,8 @@ def signature_header(secrets: Sequence[str | bytes], timestamp: int, body: bytes
 
 
 def verify_signature(
-    header: str | None,
-    body: bytes,
+    header: str | bytes | None,
+    body: bytes | str,
     secrets: Sequence[str | bytes],
     *,
     now: float,
@@ -67,13 +83,52 @@ def verify_signature(
 ) -> int:
     """Check a delivery's signature header; returns its timestamp.
 
-    ``secrets`` are the receiver's (during a rotation, old and new); ``now``
-    is the receiver's clock in Unix seconds. Raises ``WebhookSignatureError``
-    for a missing or malformed header, a timestamp outside ``tolerance``, or
-    no matching signature.
+    ``body`` is the request body as received (a GET postback's: its request
+    target), bytes or text (checked as UTF-8). ``secrets`` are the
+    receiver's (during a rotation, old and new); ``now`` is the receiver's
+    clock in Unix seconds. Raises ``WebhookSignatureError`` for a missing or
+    malformed header or body, a timestamp outside ``tolerance``, or no
+    matching signature, whatever the header holds; ``InvalidInput`` for the
+    receiver's own mistakes (a secret too short, a clock that is not a number).
     """
+    _check_clock(now, tolerance)
+    timestamp, candidates = _parse(header)
+    signed = _body(body)
+    if abs(now - timestamp) > tolerance:
+        raise WebhookSignatureError(
+            f"the timestamp is {now - timestamp:+.0f} s from now (tolerance {tolerance:g} s)"
+        )
+    for secret in secrets:
+        expected = sign_payload(secret, timestamp, signed)
+        if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+            return timestamp
+    raise WebhookSignatureError("no signature matches a known secret")
+
+
+def _check_clock(now: float, tolerance: float) -> None:
+    """``now`` and ``tolerance`` are finite numbers of seconds, ``tolerance`` >= 0."""
+    for value in (now, tolerance):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise InvalidInput("now and tolerance are finite numbers of seconds")
+    if tolerance < 0:
+        raise InvalidInput("tolerance is a number of seconds >= 0")
+
+
+def _parse(header: object) -> tuple[int, list[str]]:
+    """The timestamp and the ``v1`` signatures of a header, or ``WebhookSignatureError``."""
     if not header:
         raise WebhookSignatureError(f"no {SIGNATURE_HEADER} header")
+    if isinstance(header, bytes):
+        try:
+            header = header.decode("ascii")
+        except UnicodeDecodeError:
+            raise WebhookSignatureError("the header is not ASCII") from None
+    if not isinstance(header, str):
+        raise WebhookSignatureError(f"the header is text, not {type(header).__name__}")
     timestamp: int | None = None
     candidates: list[str] = []
     for part in header.split(","):
@@ -81,21 +136,31 @@ def verify_signature(
         if not eq:
             raise WebhookSignatureError("the header is not a list of name=value pairs")
         if name == "t":
-            if not value.isdigit() or timestamp is not None:
-                raise WebhookSignatureError("the header needs exactly one numeric t=")
+            if not _TIMESTAMP.fullmatch(value) or timestamp is not None:
+                raise WebhookSignatureError(
+                    "the header needs exactly one numeric t= (ASCII digits, Unix seconds)"
+                )
             timestamp = int(value)
         elif name == "v1":
-            candidates.append(value)
+            if not _SIGNATURE.fullmatch(value):
+                raise WebhookSignatureError("a v1= signature is 64 hexadecimal digits")
+            candidates.append(value.lower())
     if timestamp is None:
         raise WebhookSignatureError("the header has no t= timestamp")
     if not candidates:
         raise WebhookSignatureError("the header has no v1= signature")
-    if abs(now - timestamp) > tolerance:
-        raise WebhookSignatureError(
-            f"the timestamp is {now - timestamp:+.0f} s from now (tolerance {tolerance:g} s)"
-        )
-    for secret in secrets:
-        expected = sign_payload(secret, timestamp, body)
-        if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
-            return timestamp
-    raise WebhookSignatureError("no signature matches a known secret")
+    if len(candidates) > MAX_SIGNATURES:
+        raise WebhookSignatureError(f"the header has more than {MAX_SIGNATURES} signatures")
+    return timestamp, candidates
+
+
+def _body(body: object) -> bytes:
+    """The signed bytes of a body given as bytes or text."""
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise WebhookSignatureError("the body is not valid text (a lone surrogate)") from None
+    raise InvalidInput(f"the body is bytes or str, not {type(body).__name__}")

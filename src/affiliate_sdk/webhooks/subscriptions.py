@@ -3,9 +3,16 @@
 A ``Subscription`` names who it is for (the platform, one merchant or one
 affiliate), where to deliver, which event types, its secrets (the first
 signs; more during a rotation) and whether it is active. A URL may carry
-macros (``{click_id}``, ``{sub1}``..``{sub5}``, ``{order_id}``, ``{amount}``,
-``{currency}``, ``{commission}``, ``{event_id}``, ``{event_type}``): an
-affiliate's postback, filled from the event with every value URL-encoded.
+macros, an affiliate's postback filled from the event with every value
+URL-encoded. The SDK's own values (``MACROS``: ``{click_id}``,
+``{order_id}``, ``{amount}``, ``{currency}``, ``{commission}``,
+``{event_id}``, ``{event_type}``) come from the event and never from the
+affiliate: the sub-ids of the link, the affiliate's own values, have a
+namespace of their own, ``{sub.<name>}`` (``{sub.campaign}``,
+``{sub.sub1}``), and ``{sub1}``..``{sub5}`` are the sub-ids of those names.
+A sub-id named ``commission`` is ``{sub.commission}``; ``{commission}`` is
+always the commission booked. Any other macro is refused when the
+subscription is made (``InvalidInput``).
 
 Each subscription lives under its owner's *scope* (``Subscription.scope``):
 ``""`` for the platform, ``m:<merchant id>`` or ``a:<affiliate id>``, so
@@ -13,30 +20,30 @@ two owners may choose the same subscription id. ``disabled_by`` says who
 turned a subscription off: only one disabled by ``"failures"`` (its events
 kept dying) is probed and turns itself back on when its receiver answers.
 
-``check_destination`` refuses URLs whose host resolves to loopback, private,
-link-local (cloud metadata lives there), multicast, reserved or unspecified
-addresses unless the host allows them.
+``check_destination`` (kept in ``webhooks.destinations``, importable from
+here too) refuses URLs whose host is, or resolves to, an address that is not
+public (loopback, private, link-local where cloud metadata lives, and the
+rest of its table), whatever the spelling.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Identifier
-from affiliate_sdk.errors import ForbiddenDestination
 
+from .destinations import Resolver, check_destination
 from .events import EventType
 
 __all__ = [
     "MACROS",
     "PLATFORM_SCOPE",
+    "SUB_MACRO_PREFIX",
     "DisabledBy",
     "Resolver",
     "Subscription",
@@ -45,7 +52,7 @@ __all__ = [
     "scope_for",
 ]
 
-#: The macros a URL may carry.
+#: The macros a URL may carry besides ``{sub.<name>}`` (a sub-id of the link, by name).
 MACROS: Final = frozenset(
     {
         "click_id",
@@ -62,8 +69,12 @@ MACROS: Final = frozenset(
         "sub5",
     }
 )
-_MACRO: Final = re.compile(r"\{([a-z0-9_]+)\}")
-Resolver = Callable[[str, int], Sequence[str]]
+#: The prefix of the affiliate's sub-id macros: ``{sub.<name>}``, a name as links allow.
+SUB_MACRO_PREFIX: Final = "sub."
+_SUB_NAME: Final = re.compile(r"sub\.[A-Za-z0-9_]{1,32}")
+_MACRO: Final = re.compile(r"\{([a-z0-9_]+|sub\.[A-Za-z0-9_]{1,32})\}")
+#: What a URL may mean as a macro: each must be one (``{Sub1}`` and ``{sub.}`` are refused).
+_LIKE_A_MACRO: Final = re.compile(r"\{([A-Za-z0-9_.-]*)\}")
 #: Who turned a subscription off: its own failures (probed, re-enabled on its own),
 #: its endpoint answering 410, the destination guard, or an operator.
 DisabledBy = Literal["failures", "gone", "destination", "operator"]
@@ -104,9 +115,16 @@ class Subscription(AffiliateModel):
         parts = urlsplit(_MACRO.sub("x", value))
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("the URL must be http(s) with a host")
-        unknown = set(_MACRO.findall(value)) - MACROS
+        unknown = {
+            name
+            for name in _LIKE_A_MACRO.findall(value)
+            if name not in MACROS and not _SUB_NAME.fullmatch(name)
+        }
         if unknown:
-            raise ValueError(f"unknown macros {sorted(unknown)}; known: {sorted(MACROS)}")
+            raise ValueError(
+                f"unknown macros {sorted(unknown)}; known: {sorted(MACROS)} "
+                "and {sub.<name>} for a sub-id of the link"
+            )
         if _MACRO.search(urlsplit(value).netloc):
             raise ValueError("macros may not change the URL's host")
         return value
@@ -146,38 +164,3 @@ def fill_template(url: str, values: Mapping[str, object]) -> str:
         return quote("" if found is None else str(found), safe="")
 
     return _MACRO.sub(value, url)
-
-
-def _system_resolver(host: str, port: int) -> Sequence[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-def check_destination(
-    url: str, *, allow_private: bool = False, resolver: Resolver | None = None
-) -> list[str]:
-    """The addresses ``url``'s host resolves to, or ``ForbiddenDestination``.
-
-    Every address must be public unless ``allow_private`` (for a host's own
-    internal receivers). A name that does not resolve is refused too.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname
-    if parts.scheme not in ("http", "https") or not host:
-        raise ForbiddenDestination(url, "not an http(s) URL with a host")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        addresses = list((resolver or _system_resolver)(host, port))
-    except OSError as exc:
-        raise ForbiddenDestination(url, f"the host does not resolve ({exc})") from None
-    if not addresses:
-        raise ForbiddenDestination(url, "the host does not resolve")
-    if allow_private:
-        return addresses
-    for text in addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            raise ForbiddenDestination(url, f"{host} resolves to non-public address {address}")
-    return addresses

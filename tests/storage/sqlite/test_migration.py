@@ -1,4 +1,4 @@
-"""The v4 fixture opens on the v5 store and keeps everything it held."""
+"""The v4 fixture opens on the current store and keeps everything it held; so do later versions."""
 
 from __future__ import annotations
 
@@ -14,8 +14,16 @@ import pytest
 
 from affiliate_sdk.errors import SchemaVersionError
 from affiliate_sdk.models import Commission
-from affiliate_sdk.storage.rows import BindingRow, CouponRow, DeliveryCursor, LineFilter, Mark
+from affiliate_sdk.storage.rows import (
+    BindingRow,
+    CouponRow,
+    DeliveryCursor,
+    DeliveryLogRow,
+    LineFilter,
+    Mark,
+)
 from affiliate_sdk.storage.sqlite import SCHEMA_VERSION, SQLiteStore
+from affiliate_sdk.storage.sqlite._schema import V5_TABLES
 
 FIXTURES: Final = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED: Final[dict[str, Any]] = json.loads((FIXTURES / "alliance_v4.expected.json").read_text())
@@ -210,7 +218,7 @@ def test_migrating_is_done_once(v4_file: Path) -> None:
     first = _count(_migrated(v4_file), "lines")
     store = SQLiteStore(v4_file)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 6
+        assert store.schema_version == SCHEMA_VERSION == 7
     finally:
         store.close()
     assert _count(v4_file, "lines") == first
@@ -238,7 +246,7 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 6
+        assert store.schema_version == SCHEMA_VERSION == 7
     finally:
         store.close()
     conn = sqlite3.connect(path)
@@ -268,3 +276,64 @@ def test_a_new_file_is_at_v5_without_legacy_tables(tmp_path: Path) -> None:
     finally:
         store.close()
     assert _count(tmp_path / "new.db", "lines") == 0
+
+
+#: What a receiver answered, kept in plain text by version 6.
+_ECHO: Final = "thanks, alice.liddell@example.com (+44 20 7946 0958)"
+
+
+def _v6_with_an_answer(path: Path) -> None:
+    """A version 6 file whose delivery log holds a receiver's answer, as version 6 kept it."""
+    SQLiteStore(path).close()
+    [v6_log] = [s for s in V5_TABLES if s.startswith("CREATE TABLE webhook_log ")]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE webhook_log")
+    conn.execute(v6_log)
+    conn.execute("CREATE INDEX webhook_log_by_subscription ON webhook_log (scope, subscription_id)")
+    conn.execute(
+        "INSERT INTO webhook_log (scope, subscription_id, seq, event_id, type, attempt, at_ms, "
+        "status, error, latency_ms, response) VALUES ('m:m1', 's1', 3, 'ev3', 'commission.booked', "
+        "2, 1700000000123, 200, NULL, 12.5, ?)",
+        (_ECHO,),
+    )
+    conn.execute("PRAGMA user_version = 6")
+    conn.close()
+    assert _ECHO.encode() in path.read_bytes()
+
+
+def test_version_6_loses_the_receivers_answers_and_keeps_the_attempts(tmp_path: Path) -> None:
+    path = tmp_path / "v6.db"
+    _v6_with_an_answer(path)
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 7
+        with store.reader() as tx:
+            attempts = tx.webhooks.attempts("m:m1", "s1")
+        with store.transaction() as tx:  # the log goes on in the new shape
+            tx.webhooks.log_attempt(
+                "m:m1",
+                "s1",
+                DeliveryLogRow(
+                    4, "ev4", "commission.booked", 1, 1700000000999, 200, None, 3.0, 2, "k1:ab"
+                ),
+            )
+        with store.reader() as tx:
+            assert tx.webhooks.attempts("m:m1", "s1")[-1].response_digest == "k1:ab"
+    finally:
+        store.close()
+    assert attempts == [
+        DeliveryLogRow(3, "ev3", "commission.booked", 2, 1700000000123, 200, None, 12.5, None, None)
+    ]
+    columns = [row[1] for row in _legacy(path, "PRAGMA table_info(webhook_log)")]
+    assert "response" not in columns and columns[-2:] == ["response_bytes", "response_digest"]
+    assert _legacy(path, "PRAGMA index_list(webhook_log)")[0][1] == "webhook_log_by_subscription"
+    for file in tmp_path.iterdir():  # overwritten, not left in a free page or the journal
+        assert b"alice.liddell" not in file.read_bytes(), file.name
+
+
+def test_the_v4_log_comes_across_without_its_answers(v4_file: Path) -> None:
+    assert b'"response": "ok"' in v4_file.read_bytes()
+    path = _migrated(v4_file)
+    rows = _legacy(path, "SELECT response_bytes, response_digest FROM webhook_log")
+    assert len(rows) == KINDS["webhook_log"] and set(rows) == {(None, None)}
+    assert b'"response": "ok"' not in path.read_bytes()

@@ -53,8 +53,9 @@ def test_store_work_and_dns_run_off_the_loop(clock: FakeClock, receiver: Receive
         lookups.append(threading.get_ident())
         return ["127.0.0.1"]
 
-    for n in range(3):
-        service.subscribe(subscription(f"{receiver.url}/s{n}", subscription_id=f"s{n}"))
+    for n in range(3):  # a name, looked up before each attempt (a literal never is)
+        url = f"http://hooks.test:{receiver.port}/s{n}"
+        service.subscribe(subscription(url, subscription_id=f"s{n}"))
     write(store.inner, *(booked(clock, n) for n in range(1, 4)))
     store.threads.clear()
 

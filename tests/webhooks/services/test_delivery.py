@@ -46,7 +46,8 @@ def test_events_arrive_signed_in_order_once(
         assert request.headers["Affiliate-Event-Type"] == "commission.booked"
     assert _dispatcher(service).run_once().delivered == 0  # nothing twice
     log = service.delivery_log("s1")
-    assert [(e["attempt"], e["status"], e["response"]) for e in log] == [(1, 200, "ok")] * 3
+    assert [(e["attempt"], e["status"], e["response_bytes"]) for e in log] == [(1, 200, 2)] * 3
+    assert all(service.response_matches(e, b"ok") for e in log)
 
 
 def test_secrets_are_kept_sealed_and_write_only(
@@ -73,10 +74,12 @@ def test_a_500_is_retried_later_with_the_same_idempotency_key(
     keys = [r.headers["Idempotency-Key"] for r in receiver.received]
     assert len(keys) == 2 and keys[0] == keys[1]
     log = service.delivery_log("s1", event_id=keys[0])
-    assert [(e["attempt"], e["status"], e["response"]) for e in log] == [
-        (1, 500, "boom"),
-        (2, 200, "ok"),
+    assert [(e["attempt"], e["status"], e["response_bytes"]) for e in log] == [
+        (1, 500, 4),
+        (2, 200, 2),
     ]
+    assert service.response_matches(log[0], b"boom") and service.response_matches(log[1], b"ok")
+    assert not service.response_matches(log[0], b"ok")
 
 
 def test_retry_now_makes_the_waiting_event_due(
@@ -205,7 +208,10 @@ def test_a_long_response_is_capped_in_the_log(
         transport=transport, resolver=lambda host, port: ["93.184.216.34"], max_response_bytes=512
     )
     assert dispatcher.run_once().retried == 1
-    assert len(service.delivery_log("s1")[0]["response"]) == 256
+    (entry,) = service.delivery_log("s1")
+    assert entry["response_bytes"] == 512  # what was read, no more
+    assert service.response_matches(entry, b"x" * 100_000)  # its first 512 bytes
+    assert not service.response_matches(entry, b"y" * 100_000)
 
 
 def test_network_errors_and_timeouts_are_retried(
@@ -242,3 +248,19 @@ def test_unknown_subscriptions_and_bad_input(service: WebhookService) -> None:
         service.subscribe(json.loads("{}"))
     with pytest.raises(InvalidInput):
         service.replay("nope")
+
+
+def test_a_name_that_does_not_resolve_is_retried_not_refused(
+    service: WebhookService, store: MemoryStore, clock: FakeClock
+) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        raise OSError("Temporary failure in name resolution")
+
+    service.subscribe(subscription("https://hooks.example.com/cb"))
+    write(store, booked(clock, 1))
+    report = service.dispatcher(resolver=resolver).run_once()
+    assert (report.retried, report.refused, report.dead) == (1, 0, 0)
+    assert service.subscription("s1").active  # an outage, not a forbidden destination
+    (entry,) = service.delivery_log("s1")
+    assert entry["status"] is None and "does not resolve" in entry["error"]
+    assert service.dead_letters("s1") == []

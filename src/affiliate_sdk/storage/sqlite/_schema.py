@@ -1,4 +1,4 @@
-"""The schema (version 5) and the migrations that lead to it.
+"""The schema (version 5, then the later steps) and the migrations that lead to it.
 
 ``PRAGMA user_version`` holds the version. Opening a file applies what it
 lacks in one transaction: the legacy steps 1-4 (as files of those versions
@@ -6,6 +6,9 @@ were made), then ``to_v5``, which rebuilds the generic tables of version 4
 into typed ones (``_legacy``). A new file takes the same path, so the one
 route every file takes is the one that is tested. A newer file is refused
 with ``SchemaVersionError``.
+
+Every step runs with ``PRAGMA secure_delete`` on, so what it drops is
+overwritten rather than left readable in the file's free pages.
 
 Version 5, in brief (every id a merchant chooses is keyed with its merchant):
 
@@ -26,6 +29,10 @@ Version 5, in brief (every id a merchant chooses is keyed with its merchant):
   handed out again), ``webhook_subscriptions``, ``webhook_cursors``,
   ``webhook_leases``, ``webhook_log``, ``webhook_dead``;
 * ``sealed_secrets``, ``counters``, ``meta``.
+
+Later versions (``LATER_STEPS``): 6 adds ``click_writers``; 7 rebuilds
+``webhook_log`` without the receivers' answers (``response``), keeping their
+length and keyed digest instead, with deleted content overwritten.
 """
 
 from __future__ import annotations
@@ -234,6 +241,19 @@ LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
         "INSERT INTO click_writers (token, last_ms) "
         "SELECT 'before-v6', max(clicked_at_ms) FROM clicks HAVING count(*) > 0",
     ),
+    (  # 7: the delivery log keeps no receiver's answer, only its length and keyed digest
+        "CREATE TABLE webhook_log_v7 (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, "
+        "subscription_id TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL, "
+        "type TEXT NOT NULL, attempt INTEGER NOT NULL, at_ms INTEGER NOT NULL, status INTEGER, "
+        "error TEXT, latency_ms REAL NOT NULL, response_bytes INTEGER, response_digest TEXT)",
+        # Earlier answers were kept cut to 256 characters: their length is not known.
+        "INSERT INTO webhook_log_v7 (id, scope, subscription_id, seq, event_id, type, attempt, "
+        "at_ms, status, error, latency_ms) SELECT id, scope, subscription_id, seq, event_id, "
+        "type, attempt, at_ms, status, error, latency_ms FROM webhook_log",
+        "DROP TABLE webhook_log",
+        "ALTER TABLE webhook_log_v7 RENAME TO webhook_log",
+        "CREATE INDEX webhook_log_by_subscription ON webhook_log (scope, subscription_id)",
+    ),
 )
 
 SCHEMA_VERSION: Final = V5 + len(LATER_STEPS)
@@ -257,6 +277,21 @@ def migrate(conn: sqlite3.Connection) -> int:
     found = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if found > SCHEMA_VERSION:
         raise SchemaVersionError(found, SCHEMA_VERSION)
+    if found == SCHEMA_VERSION:
+        return found
+    # What a step drops (receivers' answers among it) is overwritten, not left in free pages.
+    secure = int(conn.execute("PRAGMA secure_delete").fetchone()[0])
+    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        _steps(conn, found)
+    finally:
+        conn.execute(f"PRAGMA secure_delete = {secure}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return found
+
+
+def _steps(conn: sqlite3.Connection, found: int) -> None:
+    """The steps from version ``found`` on."""
     for statements in LEGACY_STEPS[found:]:
         for statement in statements:
             conn.execute(statement)
@@ -265,6 +300,3 @@ def migrate(conn: sqlite3.Connection) -> int:
     for statements in LATER_STEPS[max(found, V5) - V5 :]:
         for statement in statements:
             conn.execute(statement)
-    if found < SCHEMA_VERSION:
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    return found

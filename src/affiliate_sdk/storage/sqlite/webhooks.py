@@ -16,6 +16,7 @@ from ._connection import Db
 __all__ = ["SqliteWebhooks"]
 
 _LOG_COLUMNS: Final = ", ".join(DeliveryLogRow._fields)
+_LOG_PLACES: Final = ", ".join("?" * len(DeliveryLogRow._fields))
 _DEAD_COLUMNS: Final = ", ".join(DeadLetterRow._fields)
 _WHO: Final = "scope = ? AND subscription_id = ?"
 
@@ -94,7 +95,7 @@ class SqliteWebhooks:
         """Log one delivery attempt."""
         self._db.run(
             f"INSERT INTO webhook_log (scope, subscription_id, {_LOG_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"VALUES (?, ?, {_LOG_PLACES})",
             (scope, subscription_id, *row),
         )
 

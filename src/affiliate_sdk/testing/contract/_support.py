@@ -220,5 +220,5 @@ def _enforcement(affiliate_id: str, steps: int, level: str = "warn") -> Enforcem
 
 def _attempt(seq: int, event_id: str, attempt: int) -> DeliveryLogRow:
     return DeliveryLogRow(
-        seq, event_id, "commission.created", attempt, 1_000 + attempt, 500, None, 12.5, "oops"
+        seq, event_id, "commission.created", attempt, 1_000 + attempt, 500, None, 12.5, 4, "k1:0f"
     )
