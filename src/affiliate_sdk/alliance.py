@@ -177,8 +177,8 @@ class Alliance:
             merchant_id=merchant_id,
         )
 
-    def verify_link(self, url: str) -> LinkClaims:
-        return self.links.verify(url)
+    def verify_link(self, url: str, *, redirect_base: str | None = None) -> LinkClaims:
+        return self.links.verify(url, redirect_base=redirect_base)
 
     def track_click(
         self,

@@ -23,7 +23,7 @@ from affiliate_sdk._kernel.fields import Rate
 from affiliate_sdk.errors import ConfigurationError
 from affiliate_sdk.models import FraudThresholds
 from affiliate_sdk.tracking.clicks import DEFAULT_CLICK_PARAM, DEFAULT_VISITOR_COOKIE
-from affiliate_sdk.tracking.links import DEFAULT_REDIRECT_BASE
+from affiliate_sdk.tracking.links import DEFAULT_REDIRECT_BASE, LINK_CLOCK_SKEW
 
 __all__ = [
     "DEFAULT_CAMPAIGN_CACHE_TTL",
@@ -101,7 +101,8 @@ class AllianceSettings:
     identity details; by default a random one is made at first open and kept
     sealed with the keyring beside the data, so rotating the link keys never
     re-keys stored hashes. ``fraud``: the alliance's fraud thresholds (a
-    campaign may carry its own).
+    campaign may carry its own). ``link_clock_skew``: how far ahead of this
+    host's clock a link's issue time may lie (``tracking.links.LINK_CLOCK_SKEW``).
     """
 
     redirect_base: str = attrs.field(default=DEFAULT_REDIRECT_BASE, validator=_redirect_base)
@@ -120,6 +121,7 @@ class AllianceSettings:
         default=DEFAULT_CAMPAIGN_CACHE_TTL, validator=_positive
     )
     checkpoint_every: int = attrs.field(default=DEFAULT_CHECKPOINT_EVERY, validator=_positive)
+    link_clock_skew: timedelta = attrs.field(default=LINK_CLOCK_SKEW, validator=_positive)
     fraud: FraudThresholds = attrs.field(factory=FraudThresholds)
 
 

@@ -20,7 +20,13 @@ from affiliate_sdk.tracking.clicks import (
     referrer_host,
 )
 from affiliate_sdk.tracking.landing import check_landing_url
-from affiliate_sdk.tracking.links import LinkClaims, decode_token, encode_token, expiry_from
+from affiliate_sdk.tracking.links import (
+    LinkClaims,
+    check_link_base,
+    decode_token,
+    encode_token,
+    expiry_from,
+)
 
 from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
@@ -51,6 +57,7 @@ class LinkService:
         self._ctx = ctx
         self._catalog = catalog
         self._base = ctx.settings.redirect_base
+        self._skew = ctx.settings.link_clock_skew.total_seconds()
 
     def create(
         self,
@@ -86,13 +93,17 @@ class LinkService:
         )
         return f"{self._base}/{token}"
 
-    def verify(self, url: str) -> LinkClaims:
+    def verify(self, url: str, *, redirect_base: str | None = None) -> LinkClaims:
         """The claims of a link (or bare token), or a ``LinkError`` subclass.
 
-        Checks the signature and expiry only; ``track_click`` also checks the
-        campaign and the landing URL.
+        Checks the signature, the issue time (not later than the clock allows)
+        and expiry only; ``track_click`` also checks the campaign and the
+        landing URL. The token is accepted under any host; with
+        ``redirect_base``, only a link under that base is (``MalformedLink``).
         """
-        return decode_token(self._ctx.keyring, url, self._ctx.clock.timestamp())
+        if redirect_base is not None:
+            check_link_base(url, redirect_base)
+        return decode_token(self._ctx.keyring, url, self._ctx.clock.timestamp(), self._skew)
 
 
 class ClickService:
@@ -105,6 +116,7 @@ class ClickService:
         self._param = ctx.settings.click_param
         self._cookie = ctx.settings.cookie_name
         self._dedupe_ms = int(ctx.settings.click_dedupe_window.total_seconds() * 1000)
+        self._skew = ctx.settings.link_clock_skew.total_seconds()
         self._verdicts: dict[str, Verdict] = {}
 
     def track_impression(
@@ -116,7 +128,7 @@ class ClickService:
         impression's id; a known bot's impression is not recorded (None).
         """
         now = self._ctx.clock.timestamp()
-        claims = decode_token(self._ctx.keyring, url, now)
+        claims = decode_token(self._ctx.keyring, url, now, self._skew)
         campaign = self._catalog.view(claims.merchant_id, claims.campaign_id, now).campaign
         if not campaign.active:
             raise CampaignInactive(campaign.campaign_id, claims.landing_url)
@@ -164,7 +176,7 @@ class ClickService:
             _check_extras(device_id, country)
         ctx, now = self._ctx, self._ctx.clock.timestamp()
         now_ms = int(now * 1000)
-        claims = decode_token(ctx.keyring, url, now)
+        claims = decode_token(ctx.keyring, url, now, self._skew)
         view = self._catalog.view(claims.merchant_id, claims.campaign_id, now)
         if not view.campaign.active:
             raise CampaignInactive(view.campaign.campaign_id, claims.landing_url)
