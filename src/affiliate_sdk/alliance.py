@@ -17,6 +17,7 @@ from typing import Any, Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ._compat import moved
+from ._kernel.fields import check_text
 from ._services.catalog import CatalogService
 from ._services.clicks import ClickService, LinkService
 from ._services.enforcement import EnforcementService
@@ -105,7 +106,7 @@ class Alliance:
         ``options`` are the keyword arguments of ``Alliance`` itself, the
         fields of ``AllianceSettings`` among them.
         """
-        store = open_store(url)
+        store = open_store(check_text("url", url))
         try:
             return cls(store, keys, **options)
         except BaseException:

@@ -57,9 +57,11 @@ _COOKIE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _redirect_base(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value.startswith(("https://", "http://")) or value.endswith("/"):
+    plain = value.isascii() and value.isprintable() and " " not in value
+    if not plain or not value.startswith(("https://", "http://")) or value.endswith("/"):
         raise ConfigurationError(
-            f"redirect_base {value!r} must be an http(s) URL without a trailing slash"
+            f"redirect_base {value!r} must be an http(s) URL of printable ASCII without "
+            "spaces or a trailing slash"
         )
 
 

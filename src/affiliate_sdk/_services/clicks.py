@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Final
 
+from affiliate_sdk._kernel.fields import check_text
 from affiliate_sdk.errors import CampaignInactive, InvalidInput
 from affiliate_sdk.ids import new_id, new_id_pair
 from affiliate_sdk.models import Verdict
@@ -172,8 +173,8 @@ class ClickService:
 
         The hot path: written out in one function, since every call here costs each click.
         """
-        if device_id is not None or country is not None:
-            _check_extras(device_id, country)
+        if device_id is not None or country is not None or (referrer and not referrer.isascii()):
+            _check_extras(device_id, country, referrer)
         ctx, now = self._ctx, self._ctx.clock.timestamp()
         now_ms = int(now * 1000)
         claims = decode_token(ctx.keyring, url, now, self._skew)
@@ -187,6 +188,8 @@ class ClickService:
         dedupe_since = None  # a new visitor has no earlier click to repeat
         if visitor_id is not None and _VISITOR_ID.fullmatch(visitor_id):
             visitor, dedupe_since = visitor_id, now_ms - self._dedupe_ms
+        elif visitor_id is not None:  # another shape: a new visitor, if it is text at all
+            check_text("visitor_id", visitor_id)
         packed_ip = ip_hash = ip_network = None
         if ip:  # parsed once: its hash, its network and its kind all come from this
             packed_ip, ip_network = ctx.pseudonyms.parse(ip)
@@ -216,7 +219,10 @@ class ClickService:
         ))  # fmt: skip
 
 
-def _check_extras(device_id: str | None, country: str | None) -> None:
+def _check_extras(device_id: str | None, country: str | None, referrer: str | None) -> None:
+    """The checks of the rarer click parameters (and of a referrer that is not ASCII)."""
+    if referrer is not None:
+        check_text("referrer", referrer)
     if device_id is not None:
         check_visitor_id("device_id", device_id)
     if country is not None and not _COUNTRY.fullmatch(country):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Final, Literal, NamedTuple
 
-from affiliate_sdk._kernel.fields import check_identifier
+from affiliate_sdk._kernel.fields import check_identifier, check_text, check_texts
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.antifraud import signals
 from affiliate_sdk.antifraud.click_rules import CLICK_RULES, PAID_CLICK_PARAMETERS, USER_AGENT_RULES
@@ -125,7 +125,10 @@ class FraudService:
 
     # -- clicks ------------------------------------------------------------------------------
     def user_agent(self, user_agent: str | None) -> UserAgentView:
-        """The remembered verdict and hash of a user agent, judged on first sight."""
+        """The remembered verdict and hash of a user agent, judged on first sight
+        (``InvalidInput`` for one that is not valid Unicode text)."""
+        if user_agent is not None and not user_agent.isascii():
+            check_text("user_agent", user_agent)  # before it is cut: all of it must be text
         if user_agent is not None and len(user_agent) > MAX_USER_AGENT_LENGTH:
             user_agent = user_agent[:MAX_USER_AGENT_LENGTH]  # bounds the memo and the match
         view = self.agent_views.get(user_agent)
@@ -238,6 +241,8 @@ class FraudService:
         digest = self._ctx.pseudonyms.digest
         hashes = []
         for kind, value in details:
+            if value is not None:
+                check_text(kind, value)
             normal = normal_identity(kind, value)
             if normal:
                 hashes.append(f"{kind}:{digest(f'{kind}:{normal}'.encode())}")
@@ -255,6 +260,7 @@ class FraudService:
         merchant's clicks and orders are checked against it; with ``remove``
         the entry is taken off. Returns the key the entry is kept under.
         """
+        check_texts(value=value, reason=reason)
         key = self._blacklist_key(kind, value)
         if not remove and not reason.strip():
             raise InvalidInput("a blacklist entry needs a reason")
@@ -314,6 +320,7 @@ class FraudService:
         """
         if (campaign_id is None) == (affiliate_id is None):
             raise InvalidInput("a complaint is about one campaign or one affiliate")
+        check_texts(reason=reason)
         if not reason.strip():
             raise InvalidInput("a complaint needs a reason")
         now_ms = self._ctx.now_ms()

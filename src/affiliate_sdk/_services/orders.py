@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+from affiliate_sdk._kernel.fields import check_texts
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.antifraud.verdicts import ALLOW, merge
 from affiliate_sdk.commission.booking import (
@@ -135,6 +136,7 @@ class OrderService:
     ) -> _Request:
         if not isinstance(order, Order):
             raise InvalidInput("record_order takes an Order")
+        check_texts(visitor_id=visitor_id, click_id=click_id)
         now = self._ctx.clock.now()
         placed_at = order.placed_at or now
         verdict = ALLOW if user_agent is None else self._fraud.user_agent(user_agent).verdict
