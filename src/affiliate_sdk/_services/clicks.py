@@ -31,7 +31,7 @@ from affiliate_sdk.tracking.links import (
 
 from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
-from .fraud import FraudService
+from .fraud import FraudService, UserAgentView
 
 __all__ = ["ClickService", "LinkService"]
 
@@ -149,6 +149,25 @@ class ClickService:
             tx.clicks.add_impression(impression)
         return impression.impression_id
 
+    def _store(
+        self, row: ClickRow, dedupe_since: int | None, agent: UserAgentView, device_id: str | None
+    ) -> tuple[ClickRow, bool]:
+        """Record the click (or find the one it repeats); a click that cannot be stored is
+        uncounted again, so a ``track`` that raises leaves the velocity windows as they were."""
+        try:
+            with self._ctx.store.transaction() as tx:
+                return tx.clicks.record(row, dedupe_since_ms=dedupe_since)
+        except BaseException:
+            if agent.verdict.decision != "block":  # only what was counted is uncounted
+                self._fraud.uncount_click(
+                    affiliate_id=row.affiliate_id,
+                    visitor_id=None if dedupe_since is None else row.visitor_id,
+                    ip_network=row.ip_network,
+                    device_id=device_id,
+                    now_ms=row.clicked_at_ms,
+                )
+            raise
+
     def _stored_verdict(self, verdict_json: str) -> Verdict:
         verdict = self._verdicts.get(verdict_json)
         if verdict is None:
@@ -208,8 +227,7 @@ class ClickService:
             ip_network, agent.ua_hash, referrer_host(referrer) if referrer else None,
             verdict.decision, verdict_json, country,
         ))  # fmt: skip
-        with ctx.store.transaction() as tx:
-            stored, created = tx.clicks.record(row, dedupe_since_ms=dedupe_since)
+        stored, created = self._store(row, dedupe_since, agent, device_id)
         return _new_click((
             stored.click_id, visitor,
             append_click_id(claims.landing_url, self._param, stored.click_id),

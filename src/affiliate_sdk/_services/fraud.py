@@ -202,6 +202,33 @@ class FraudService:
             self._judged[key] = judged
         return judged
 
+    def count_order(self, affiliate_id: str, placed_ms: int) -> None:
+        """Count a recorded order in its affiliate's orders of the day (the velocity window
+        ``judge_order_risk`` reads; called once the order's unit of work has committed)."""
+        self.per_day.add(f"o/{affiliate_id}", placed_ms)
+
+    def uncount_click(
+        self,
+        *,
+        affiliate_id: str,
+        visitor_id: str | None,
+        ip_network: str | None,
+        device_id: str | None,
+        now_ms: int,
+    ) -> None:
+        """Take back what ``click_verdict`` counted, given the same arguments, for a click
+        that was not recorded after all."""
+        minute, day, per_affiliate = self.per_minute, self.per_day, f"a/{affiliate_id}"
+        day.add(per_affiliate, now_ms, -1)
+        minute.add(per_affiliate, now_ms, -1)
+        if ip_network:
+            minute.add(f"n/{ip_network}", now_ms, -1)
+        if device_id:
+            minute.add(f"d/{device_id}", now_ms, -1)
+        if visitor_id:
+            minute.add(f"v/{visitor_id}", now_ms, -1)
+            day.add(f"{visitor_id}/{affiliate_id}", now_ms, -1)
+
     # -- identity ----------------------------------------------------------------------------
     def identity_hashes(
         self,
@@ -237,7 +264,8 @@ class FraudService:
         )
 
     def identity(self, details: Iterable[tuple[str, str | None]]) -> list[str]:
-        """``kind:hash`` of each detail given (empty ones left out)."""
+        """``kind:hash`` of each detail given (empty ones left out; ``InvalidInput`` for one
+        that is not valid Unicode text)."""
         digest = self._ctx.pseudonyms.digest
         hashes = []
         for kind, value in details:
@@ -414,7 +442,9 @@ def judge_order_risk(
     The blacklist, the affiliate's history, the order's shape, the merchant's
     value statistics and the distinct customers per card and per network are
     read, the pure rules decide, and the updated signals are written in the
-    order's unit of work.
+    order's unit of work. The order is counted in the affiliate's orders of the
+    day as if already recorded; the caller counts it with ``count_order`` once it
+    is (a call that fails counts nothing).
     """
     ctx = fraud.ctx
     affiliate_id, placed_ms = risk.primary_affiliate, risk.placed_ms
@@ -451,7 +481,7 @@ def judge_order_risk(
         network_customers=neighbours,
         value_sigmas=sigmas,
         affiliate_clicks_today=fraud.per_day.total(f"a/{affiliate_id}", placed_ms),
-        affiliate_orders_today=fraud.per_day.add(f"o/{affiliate_id}", placed_ms),
+        affiliate_orders_today=fraud.per_day.total(f"o/{affiliate_id}", placed_ms) + 1,
         blacklisted=listed,
         affiliate_grade=grade(history),
     )

@@ -171,6 +171,7 @@ class OrderService:
         ``ConflictingOrder``.
         """
         request = self._request(order, visitor_id, click_id, ip, user_agent)
+        judged: list[str] = []  # whose orders of the day count this one, once it is recorded
         with self._ctx.store.transaction() as tx:
             existing = tx.orders.get(order.merchant_id, order.order_id)
             if existing is not None:
@@ -179,7 +180,7 @@ class OrderService:
                 return OrderOutcome.model_validate_json(existing.outcome_json)
             decision = self._credit(tx, request)
             events: list[OutboxRow] = []  # written in one call, with the order
-            result = self._settle(tx, request, decision, events)
+            result = self._settle(tx, request, decision, events, judged)
             if order.customer_id is not None and visitor_id is not None:
                 tx.clicks.link_visitor(
                     order.merchant_id, order.customer_id, visitor_id, at_ms=request.placed_ms
@@ -213,6 +214,8 @@ class OrderService:
             tx.orders.insert(
                 request.row()._replace(outcome_json=outcome.model_dump_json(), seq=seq)
             )
+        for affiliate_id in judged:
+            self._fraud.count_order(affiliate_id, request.placed_ms)
         return outcome
 
     def _journal_order(self, tx: UnitOfWork, request: _Request, events: list[OutboxRow]) -> int:
@@ -239,9 +242,15 @@ class OrderService:
         )
 
     def _settle(
-        self, tx: UnitOfWork, request: _Request, decision: Decision, events: list[OutboxRow]
+        self,
+        tx: UnitOfWork,
+        request: _Request,
+        decision: Decision,
+        events: list[OutboxRow],
+        judged: list[str],
     ) -> _Result:
-        """Judge and book an attributed order (nothing for an unattributed one)."""
+        """Judge and book an attributed order (nothing for an unattributed one); the
+        affiliate whose order rules judged it joins ``judged``."""
         order, notes = request.order, decision.notes
         credits, parties = credits_of(decision, order)
         verdict = request.request_verdict
@@ -251,6 +260,7 @@ class OrderService:
         self._bind(tx, request, decision, primary)
         if verdict.decision != "block":
             verdict = self._judge(tx, request, decision, primary, verdict)
+            judged.append(primary.affiliate_id)
         if verdict.decision == "block":
             notes.append("no commission: the order was judged invalid")
             return _Result(credits, [], verdict, [], None)
