@@ -51,6 +51,7 @@ from ._order_io import (
     fingerprint,
     order_events,
     price_order,
+    same_order,
     touch_note,
     write_booking,
 )
@@ -147,7 +148,7 @@ class OrderService:
             int(placed_at.timestamp() * 1000),
             now,
             int(now.timestamp() * 1000),
-            fingerprint(order),
+            fingerprint(order, self._ctx.pseudonyms),
             verdict,
             visitor_id,
             click_id,
@@ -175,7 +176,9 @@ class OrderService:
         with self._ctx.store.transaction() as tx:
             existing = tx.orders.get(order.merchant_id, order.order_id)
             if existing is not None:
-                if existing.fingerprint != request.fingerprint:
+                if existing.fingerprint != request.fingerprint and not same_order(
+                    existing.fingerprint, order, self._ctx.pseudonyms
+                ):
                     raise ConflictingOrder(order.merchant_id, order.order_id)
                 return OrderOutcome.model_validate_json(existing.outcome_json)
             decision = self._credit(tx, request)
