@@ -17,6 +17,7 @@ from typing import Any, Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ._compat import moved
+from ._kernel.fields import check_text
 from ._services.catalog import CatalogService
 from ._services.clicks import ClickService, LinkService
 from ._services.enforcement import EnforcementService
@@ -105,7 +106,7 @@ class Alliance:
         ``options`` are the keyword arguments of ``Alliance`` itself, the
         fields of ``AllianceSettings`` among them.
         """
-        store = open_store(url)
+        store = open_store(check_text("url", url))
         try:
             return cls(store, keys, **options)
         except BaseException:
@@ -177,8 +178,8 @@ class Alliance:
             merchant_id=merchant_id,
         )
 
-    def verify_link(self, url: str) -> LinkClaims:
-        return self.links.verify(url)
+    def verify_link(self, url: str, *, redirect_base: str | None = None) -> LinkClaims:
+        return self.links.verify(url, redirect_base=redirect_base)
 
     def track_click(
         self,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from ._base import AffiliateModel, Identifier, Rate
+from ._kernel.fields import UnicodeText
 from .commission.plans import CommissionPlan
 from .money import MAX_MINOR_UNITS, Money, bookable, sum_money
 from .tracking.landing import normalize_domain_pattern
@@ -374,7 +375,7 @@ class FraudThresholds(AffiliateModel):
     min_clicks_for_flooding: int = Field(default=1000, ge=1)
     outlier_sigmas: float = Field(default=4.0, gt=0)
     forbid_paid_search: bool = False
-    block_network_kinds: frozenset[str] = frozenset({"datacenter", "crawler"})
+    block_network_kinds: frozenset[UnicodeText] = frozenset({"datacenter", "crawler"})
     complaints_per_hour: int = Field(default=50, ge=1)
     freeze_grade_c: bool = True
 
@@ -456,7 +457,7 @@ class Affiliate(AffiliateModel):
     group: Text | None = None
     channel: Text | None = None
     rate: Rate | None = None
-    identity: list[str] = Field(default_factory=list)
+    identity: list[UnicodeText] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _not_own_parent(self) -> Affiliate:

@@ -23,7 +23,7 @@ from affiliate_sdk._kernel.fields import Rate
 from affiliate_sdk.errors import ConfigurationError
 from affiliate_sdk.models import FraudThresholds
 from affiliate_sdk.tracking.clicks import DEFAULT_CLICK_PARAM, DEFAULT_VISITOR_COOKIE
-from affiliate_sdk.tracking.links import DEFAULT_REDIRECT_BASE
+from affiliate_sdk.tracking.links import DEFAULT_REDIRECT_BASE, LINK_CLOCK_SKEW
 
 __all__ = [
     "DEFAULT_CAMPAIGN_CACHE_TTL",
@@ -57,9 +57,11 @@ _COOKIE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _redirect_base(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value.startswith(("https://", "http://")) or value.endswith("/"):
+    plain = value.isascii() and value.isprintable() and " " not in value
+    if not plain or not value.startswith(("https://", "http://")) or value.endswith("/"):
         raise ConfigurationError(
-            f"redirect_base {value!r} must be an http(s) URL without a trailing slash"
+            f"redirect_base {value!r} must be an http(s) URL of printable ASCII without "
+            "spaces or a trailing slash"
         )
 
 
@@ -85,6 +87,15 @@ def _pseudonym_key(
         raise ConfigurationError("pseudonym_key must be 16 to 64 bytes")
 
 
+def _previous_pseudonym_keys(
+    _: object, attribute: attrs.Attribute[tuple[bytes, ...]], value: tuple[bytes, ...]
+) -> None:
+    if not isinstance(value, tuple) or not all(
+        isinstance(key, bytes) and 16 <= len(key) <= 64 for key in value
+    ):
+        raise ConfigurationError("previous_pseudonym_keys must be a tuple of 16 to 64 byte keys")
+
+
 def _positive(_: object, attribute: Any, value: Any) -> None:
     if isinstance(value, timedelta):
         if value < timedelta(0):
@@ -100,8 +111,12 @@ class AllianceSettings:
     ``pseudonym_key``: the secret that keys the hashes of IPs, user agents and
     identity details; by default a random one is made at first open and kept
     sealed with the keyring beside the data, so rotating the link keys never
-    re-keys stored hashes. ``fraud``: the alliance's fraud thresholds (a
-    campaign may carry its own).
+    re-keys stored hashes. ``previous_pseudonym_keys``: the keys ``pseudonym_key``
+    replaced, newest first; orders fingerprinted under them are still recognised
+    when sent again (IP, user-agent and identity hashes are compared under the
+    current key only). ``fraud``: the alliance's fraud thresholds (a campaign
+    may carry its own). ``link_clock_skew``: how far ahead of this host's clock
+    a link's issue time may lie (``tracking.links.LINK_CLOCK_SKEW``).
     """
 
     redirect_base: str = attrs.field(default=DEFAULT_REDIRECT_BASE, validator=_redirect_base)
@@ -113,6 +128,9 @@ class AllianceSettings:
     )
     platform_take: Decimal = attrs.field(default=DEFAULT_PLATFORM_TAKE, converter=_rate)
     pseudonym_key: bytes | None = attrs.field(default=None, validator=_pseudonym_key)
+    previous_pseudonym_keys: tuple[bytes, ...] = attrs.field(
+        default=(), validator=_previous_pseudonym_keys
+    )
     click_dedupe_window: timedelta = attrs.field(
         default=DEFAULT_CLICK_DEDUPE_WINDOW, validator=_positive
     )
@@ -120,6 +138,7 @@ class AllianceSettings:
         default=DEFAULT_CAMPAIGN_CACHE_TTL, validator=_positive
     )
     checkpoint_every: int = attrs.field(default=DEFAULT_CHECKPOINT_EVERY, validator=_positive)
+    link_clock_skew: timedelta = attrs.field(default=LINK_CLOCK_SKEW, validator=_positive)
     fraud: FraudThresholds = attrs.field(factory=FraudThresholds)
 
 

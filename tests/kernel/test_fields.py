@@ -3,10 +3,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pydantic import Field
 
 from affiliate_sdk import _base, _validation
 from affiliate_sdk._kernel import fields
-from affiliate_sdk._kernel.fields import AffiliateModel, Identifier, Rate, Text, check_identifier
+from affiliate_sdk._kernel.fields import (
+    AffiliateModel,
+    Identifier,
+    Rate,
+    Text,
+    UnicodeText,
+    check_identifier,
+    check_text,
+    check_texts,
+)
 from affiliate_sdk.errors import InvalidInput
 
 
@@ -54,3 +64,36 @@ def test_models_are_frozen_and_strict() -> None:
         _Row.model_validate({"name": "a1", "rate": "1%", "other": 1})
     with pytest.raises(InvalidInput):
         _Row.model_validate_json('{"name": "a1", "rate": 0.5}')
+
+
+class _Texts(AffiliateModel):
+    name: Identifier | None = None
+    note: Text | None = None
+    free: UnicodeText | None = None
+    many: list[UnicodeText] = Field(default_factory=list)
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "ok\udfff", "\udcff" * 3, "é\ud83d"])
+def test_lone_surrogates_are_refused_naming_the_field(bad: str) -> None:
+    with pytest.raises(InvalidInput, match="user_agent") as caught:
+        check_text("user_agent", bad)
+    assert caught.value.errors == [
+        {"loc": ("user_agent",), "msg": "must be valid Unicode text (no lone surrogates)",
+         "type": "unicode"}
+    ]  # fmt: skip
+    with pytest.raises(InvalidInput, match="referrer"):
+        check_texts(visitor_id="v1", referrer=bad)
+    for field in ("name", "note", "free"):
+        with pytest.raises(InvalidInput, match=field):
+            _Texts(**{field: bad})
+    with pytest.raises(InvalidInput, match=r"many\.1"):
+        _Texts(many=["fine", bad])
+
+
+def test_valid_text_passes_and_other_types_are_left_to_their_own_checks() -> None:
+    for good in ["", "plain", "Größe 😀"]:
+        assert check_text("note", good) == good
+        assert _Texts(free=good, many=[good]).free == good
+    check_texts(a=None, b=7, c="ok")  # None and non-strings pass: their own checks apply
+    with pytest.raises(TypeError, match="note must be a str"):
+        check_text("note", 7)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from affiliate_sdk._kernel.instants import EPOCH, from_ms, to_ms
+from affiliate_sdk._kernel.instants import EPOCH, check_aware, from_ms, to_ms
 from affiliate_sdk.errors import InvalidInput
 
 _FIRST_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
@@ -60,3 +60,13 @@ def test_datetimes_round_trip_to_the_millisecond(instant: datetime) -> None:
     assert from_ms(to_ms(instant)) == instant.replace(
         microsecond=instant.microsecond // 1000 * 1000
     )
+
+
+def test_check_aware_names_the_field_of_a_naive_datetime() -> None:
+    aware = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+    assert check_aware("start", aware) is aware
+    with pytest.raises(InvalidInput, match="start must be a timezone-aware datetime") as caught:
+        check_aware("start", datetime(2026, 1, 1))
+    assert caught.value.errors[0]["loc"] == ("start",)
+    with pytest.raises(TypeError, match="start must be a datetime"):
+        check_aware("start", "2026-01-01")  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from affiliate_sdk import (
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.testing import FakeClock
 from affiliate_sdk.tracking.keys import LinkKey
-from affiliate_sdk.tracking.links import decode_token, encode_token
+from affiliate_sdk.tracking.links import LINK_CLOCK_SKEW, decode_token, encode_token
 
 from ..conftest import SECRET, START, make_campaign
 
@@ -226,3 +226,59 @@ def test_tokens_carry_their_merchant_and_version_1_tokens_still_verify() -> None
     token = (signed + b"." + ring["k1"].tag_b64(signed)).decode()
     old = decode_token(ring, token, NOW)
     assert (old.campaign_id, old.merchant_id, old.sub_ids) == ("c1", None, {"sub1": "s"})
+
+
+def test_a_link_is_not_valid_before_its_issue_time_less_the_clock_skew() -> None:
+    assert timedelta(minutes=5) == LINK_CLOCK_SKEW
+    clock = FakeClock(START)
+    with Alliance.open(keys={"k1": SECRET}, clock=clock) as alliance:
+        alliance.add_campaign(make_campaign())
+        url = alliance.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        clock.set(START - LINK_CLOCK_SKEW)  # a server whose clock is 5 minutes behind
+        assert alliance.verify_link(url).issued_at == START
+        assert alliance.track_click(url, ip=None, user_agent=None).claims.issued_at == START
+        clock.set(START - LINK_CLOCK_SKEW - timedelta(seconds=1))
+        for verify in (
+            lambda: alliance.verify_link(url),
+            lambda: alliance.track_click(url, ip=None, user_agent=None),
+            lambda: alliance.track_impression(url, visitor_id="visitor-0001"),
+        ):
+            with pytest.raises(MalformedLink, match="not valid yet") as caught:
+                verify()
+            assert "2026-03-01T12:00:00+00:00" in caught.value.reason
+    ring = Keyring({"k1": SECRET})
+    future = _token(ring, issued_at_ts=int(NOW) + 60)
+    assert decode_token(ring, future, NOW).issued_at_ts == int(NOW) + 60
+    with pytest.raises(MalformedLink, match="not valid yet"):
+        decode_token(ring, future, NOW, 59)
+
+
+def test_the_clock_skew_is_a_setting() -> None:
+    clock = FakeClock(START)
+    with Alliance.open(keys={"k1": SECRET}, clock=clock, link_clock_skew=timedelta(0)) as strict:
+        strict.add_campaign(make_campaign())
+        url = strict.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        clock.set(START - timedelta(seconds=1))
+        with pytest.raises(MalformedLink, match="not valid yet"):
+            strict.verify_link(url)
+
+
+def test_the_token_is_host_independent_unless_a_redirect_base_is_required() -> None:
+    with Alliance.open(keys={"k1": SECRET}, clock=FakeClock(START)) as alliance:
+        alliance.add_campaign(make_campaign())
+        url = alliance.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        token = url.rpartition("/")[2]
+        elsewhere = f"https://go.other-merchant.example/r/{token}?utm_source=x"
+        assert alliance.verify_link(elsewhere) == alliance.verify_link(url)
+        base = url.rpartition("/")[0]
+        assert alliance.verify_link(f"{url}#top", redirect_base=base).affiliate_id == "a1"
+        assert alliance.verify_link(url, redirect_base=base + "/").affiliate_id == "a1"
+        for wrong in (elsewhere, token, f"{base}/extra/{token}"):
+            with pytest.raises(MalformedLink, match="not under the redirect base"):
+                alliance.verify_link(wrong, redirect_base=base)

@@ -4,6 +4,15 @@
 ``Rate``, ``Identifier`` and ``Text`` are the annotated field types;
 ``check_identifier`` applies the identifier rule on hot paths where no model
 is built.
+
+Every string that enters through the public API must be valid Unicode text:
+encodable as UTF-8, so it can be hashed, signed, stored and logged. Python
+strings may hold lone surrogates (``"\\ud800"``, say from a host decoding bytes
+with ``surrogateescape``) that no codec accepts; ``check_text`` refuses them
+with ``InvalidInput`` naming the field (one ``str.isascii()`` first, so ASCII
+costs next to nothing), and ``UnicodeText`` is the model field type that does
+the same. ``Identifier`` and ``Text`` refuse them already (their patterns only
+match valid text).
 """
 
 from __future__ import annotations
@@ -25,7 +34,10 @@ __all__ = [
     "Identifier",
     "Rate",
     "Text",
+    "UnicodeText",
     "check_identifier",
+    "check_text",
+    "check_texts",
     "parse_rate",
 ]
 
@@ -118,12 +130,49 @@ def check_identifier(field: str, value: object) -> str:
     return value
 
 
+def check_text(field: str, value: str) -> str:
+    """Return ``value`` if it is valid Unicode text (no lone surrogates), else raise
+    ``InvalidInput`` naming ``field`` (``TypeError`` if it is no string at all)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a str, not {type(value).__name__}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(
+                f"{field} must be valid Unicode text: it holds a lone surrogate",
+                errors=[{"loc": (field,), "msg": _NOT_UNICODE, "type": "unicode"}],
+            ) from None
+    return value
+
+
+def check_texts(**fields: object) -> None:
+    """``check_text`` on each string given by keyword (``None`` and other types pass)."""
+    for field, value in fields.items():
+        if isinstance(value, str) and not value.isascii():
+            check_text(field, value)
+
+
+def _valid_unicode(value: str) -> str:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(_NOT_UNICODE) from None
+    return value
+
+
+_NOT_UNICODE: Final = "must be valid Unicode text (no lone surrogates)"
+
 #: A fraction in [0, 1], written as ``"12.5%"`` or ``Decimal("0.125")``, with at most
 #: ``MAX_RATE_SCALE`` digits after the point.
 Rate = Annotated[Decimal, BeforeValidator(parse_rate), AfterValidator(_check_fraction)]
 
 #: Merchant, campaign and affiliate ids.
 Identifier = Annotated[str, _Constraints(pattern=f"^{IDENTIFIER_PATTERN}$")]
+
+#: A string of any length that must be valid Unicode text (see the module's docstring).
+UnicodeText = Annotated[str, AfterValidator(_valid_unicode)]
 
 #: Free text a merchant chooses (order ids, SKUs, coupon codes): 1-256
 #: characters, no control characters.

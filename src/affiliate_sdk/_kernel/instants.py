@@ -19,11 +19,24 @@ from typing import Final
 from affiliate_sdk.clock import from_timestamp
 from affiliate_sdk.errors import InvalidInput
 
-__all__ = ["EPOCH", "from_ms", "to_ms"]
+__all__ = ["EPOCH", "check_aware", "from_ms", "to_ms"]
 
 #: The Unix epoch, aware, in UTC.
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS: Final = timedelta(milliseconds=1)
+
+
+def check_aware(field: str, instant: datetime) -> datetime:
+    """``instant`` if it is a timezone-aware datetime; ``InvalidInput`` naming ``field`` if it
+    is naive (``TypeError`` if it is no datetime at all)."""
+    if not isinstance(instant, datetime):
+        raise TypeError(f"{field} must be a datetime, not {type(instant).__name__}")
+    if instant.utcoffset() is None:
+        raise InvalidInput(
+            f"{field} must be a timezone-aware datetime (say, in UTC); got the naive {instant!r}",
+            errors=[{"loc": (field,), "msg": "timezone-aware datetime needed", "type": "aware"}],
+        )
+    return instant
 
 
 def to_ms(instant: datetime) -> int:

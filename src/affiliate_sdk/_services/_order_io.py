@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from hmac import compare_digest
 from typing import Any, Final
 
 from affiliate_sdk.clock import from_timestamp
@@ -37,6 +38,7 @@ from affiliate_sdk.storage.rows import (
     PeriodTotals,
 )
 from affiliate_sdk.tracking.attribution import WEIGHT_PLACES, Decision, Touch, rounded_weights
+from affiliate_sdk.tracking.clicks import IpPseudonymizer
 from affiliate_sdk.tracking.links import decode_sub_ids
 from affiliate_sdk.webhooks.events import order_events as build_order_events
 
@@ -45,6 +47,7 @@ from .journal import JournalWriter
 from .projections import Proof, line_doc, period_doc
 
 __all__ = [
+    "FINGERPRINT_CONTEXT",
     "credits_of",
     "fingerprint",
     "line_measures",
@@ -52,15 +55,40 @@ __all__ = [
     "measures_of",
     "order_events",
     "price_order",
+    "same_order",
     "touch_note",
     "write_booking",
 ]
 
 
-def fingerprint(order: Order) -> str:
-    """A digest of the order as the host gave it (a defaulted ``placed_at`` is left out)."""
+#: What an order's content is prefixed with before it is hashed under the pseudonym key, so
+#: its digest never equals that of an IP, a user agent or an identity detail.
+FINGERPRINT_CONTEXT: Final = b"affiliate_sdk/order-fingerprint\x00"
+
+
+def _content(order: Order) -> bytes:
+    """The order as the host gave it, in JSON (a defaulted ``placed_at`` is left out)."""
     exclude = None if "placed_at" in order.model_fields_set else {"placed_at"}
-    return hashlib.sha256(order.model_dump_json(exclude=exclude).encode()).hexdigest()
+    return order.model_dump_json(exclude=exclude).encode()
+
+
+def fingerprint(order: Order, pseudonyms: IpPseudonymizer) -> str:
+    """A keyed digest of the order as the host gave it, to tell a retry from a conflict.
+
+    The order holds the customer's email, phone and payment details, so its
+    digest is keyed (BLAKE2b under the pseudonymisation key, like IPs): whoever
+    reads the database cannot confirm a guessed email against it.
+    """
+    return pseudonyms.digest(FINGERPRINT_CONTEXT + _content(order))
+
+
+def same_order(stored: str, order: Order, pseudonyms: IpPseudonymizer) -> bool:
+    """Whether ``stored`` is the fingerprint of ``order``: under the pseudonymisation key or
+    a previous one, or the unkeyed SHA-256 of orders recorded before fingerprints were keyed."""
+    content = _content(order)
+    keyed = pseudonyms.digests(FINGERPRINT_CONTEXT + content)
+    legacy = hashlib.sha256(content).hexdigest()
+    return any(compare_digest(stored, digest) for digest in (*keyed, legacy))
 
 
 def line_measures(measures: Measures | None) -> LineMeasures | None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final, NamedTuple, TypeVar
 
-from affiliate_sdk._kernel.fields import check_identifier
+from affiliate_sdk._kernel.fields import check_identifier, check_texts
 from affiliate_sdk.commission.plans import CommissionPlan
 from affiliate_sdk.errors import AmbiguousCampaign, InvalidInput, UnknownCampaign
 from affiliate_sdk.models import Affiliate, Campaign, FraudThresholds, Merchant, PlanVersion
@@ -107,6 +107,7 @@ class CatalogService:
         """The merchant whose campaign has this id; ``AmbiguousCampaign`` if several do."""
         cached = self._owners.get(campaign_id)
         if cached is None or now - cached[0] >= self._ttl:
+            check_texts(campaign_id=campaign_id)
             with self._ctx.store.reader() as tx:
                 found = tx.catalog.campaigns(campaign_id=campaign_id)
             cached = (now, tuple(c.merchant_id for c in found))
@@ -126,6 +127,7 @@ class CatalogService:
         view = self._views.get(key)
         if view is not None and now - view.loaded_at < self._ttl:
             return view
+        check_texts(merchant_id=merchant_id, campaign_id=campaign_id)
         with self._ctx.store.reader() as tx:
             view = self._load(tx, merchant_id, campaign_id, now)
         _remember(self._views, key, view)
@@ -164,6 +166,7 @@ class CatalogService:
         return self.view(merchant_id, campaign_id, self._ctx.clock.timestamp()).campaign
 
     def campaigns(self, *, merchant_id: str | None = None) -> list[Campaign]:
+        check_texts(merchant_id=merchant_id)
         with self._ctx.store.reader() as tx:
             return tx.catalog.campaigns(merchant_id=merchant_id)
 
@@ -173,6 +176,7 @@ class CatalogService:
         """Every plan the campaign has had, oldest first."""
         if merchant_id is None:
             merchant_id = self.merchant_of(campaign_id, self._ctx.clock.timestamp())
+        check_texts(merchant_id=merchant_id, campaign_id=campaign_id)
         with self._ctx.store.reader() as tx:
             return tx.catalog.plan_versions(merchant_id, campaign_id)
 
@@ -197,6 +201,7 @@ class CatalogService:
 
     def affiliate(self, affiliate_id: str) -> Affiliate | None:
         """The registered affiliate, or None (affiliates need not be registered)."""
+        check_texts(affiliate_id=affiliate_id)
         with self._ctx.store.reader() as tx:
             return tx.catalog.get_affiliate(affiliate_id)
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Final
 
+from affiliate_sdk._kernel.fields import check_text
 from affiliate_sdk.errors import CampaignInactive, InvalidInput
 from affiliate_sdk.ids import new_id, new_id_pair
 from affiliate_sdk.models import Verdict
@@ -20,11 +21,17 @@ from affiliate_sdk.tracking.clicks import (
     referrer_host,
 )
 from affiliate_sdk.tracking.landing import check_landing_url
-from affiliate_sdk.tracking.links import LinkClaims, decode_token, encode_token, expiry_from
+from affiliate_sdk.tracking.links import (
+    LinkClaims,
+    check_link_base,
+    decode_token,
+    encode_token,
+    expiry_from,
+)
 
 from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
-from .fraud import FraudService
+from .fraud import FraudService, UserAgentView
 
 __all__ = ["ClickService", "LinkService"]
 
@@ -51,6 +58,7 @@ class LinkService:
         self._ctx = ctx
         self._catalog = catalog
         self._base = ctx.settings.redirect_base
+        self._skew = ctx.settings.link_clock_skew.total_seconds()
 
     def create(
         self,
@@ -86,13 +94,17 @@ class LinkService:
         )
         return f"{self._base}/{token}"
 
-    def verify(self, url: str) -> LinkClaims:
+    def verify(self, url: str, *, redirect_base: str | None = None) -> LinkClaims:
         """The claims of a link (or bare token), or a ``LinkError`` subclass.
 
-        Checks the signature and expiry only; ``track_click`` also checks the
-        campaign and the landing URL.
+        Checks the signature, the issue time (not later than the clock allows)
+        and expiry only; ``track_click`` also checks the campaign and the
+        landing URL. The token is accepted under any host; with
+        ``redirect_base``, only a link under that base is (``MalformedLink``).
         """
-        return decode_token(self._ctx.keyring, url, self._ctx.clock.timestamp())
+        if redirect_base is not None:
+            check_link_base(url, redirect_base)
+        return decode_token(self._ctx.keyring, url, self._ctx.clock.timestamp(), self._skew)
 
 
 class ClickService:
@@ -105,6 +117,7 @@ class ClickService:
         self._param = ctx.settings.click_param
         self._cookie = ctx.settings.cookie_name
         self._dedupe_ms = int(ctx.settings.click_dedupe_window.total_seconds() * 1000)
+        self._skew = ctx.settings.link_clock_skew.total_seconds()
         self._verdicts: dict[str, Verdict] = {}
 
     def track_impression(
@@ -116,7 +129,7 @@ class ClickService:
         impression's id; a known bot's impression is not recorded (None).
         """
         now = self._ctx.clock.timestamp()
-        claims = decode_token(self._ctx.keyring, url, now)
+        claims = decode_token(self._ctx.keyring, url, now, self._skew)
         campaign = self._catalog.view(claims.merchant_id, claims.campaign_id, now).campaign
         if not campaign.active:
             raise CampaignInactive(campaign.campaign_id, claims.landing_url)
@@ -135,6 +148,25 @@ class ClickService:
         with self._ctx.store.transaction() as tx:
             tx.clicks.add_impression(impression)
         return impression.impression_id
+
+    def _store(
+        self, row: ClickRow, dedupe_since: int | None, agent: UserAgentView, device_id: str | None
+    ) -> tuple[ClickRow, bool]:
+        """Record the click (or find the one it repeats); a click that cannot be stored is
+        uncounted again, so a ``track`` that raises leaves the velocity windows as they were."""
+        try:
+            with self._ctx.store.transaction() as tx:
+                return tx.clicks.record(row, dedupe_since_ms=dedupe_since)
+        except BaseException:
+            if agent.verdict.decision != "block":  # only what was counted is uncounted
+                self._fraud.uncount_click(
+                    affiliate_id=row.affiliate_id,
+                    visitor_id=None if dedupe_since is None else row.visitor_id,
+                    ip_network=row.ip_network,
+                    device_id=device_id,
+                    now_ms=row.clicked_at_ms,
+                )
+            raise
 
     def _stored_verdict(self, verdict_json: str) -> Verdict:
         verdict = self._verdicts.get(verdict_json)
@@ -160,11 +192,11 @@ class ClickService:
 
         The hot path: written out in one function, since every call here costs each click.
         """
-        if device_id is not None or country is not None:
-            _check_extras(device_id, country)
+        if device_id is not None or country is not None or (referrer and not referrer.isascii()):
+            _check_extras(device_id, country, referrer)
         ctx, now = self._ctx, self._ctx.clock.timestamp()
         now_ms = int(now * 1000)
-        claims = decode_token(ctx.keyring, url, now)
+        claims = decode_token(ctx.keyring, url, now, self._skew)
         view = self._catalog.view(claims.merchant_id, claims.campaign_id, now)
         if not view.campaign.active:
             raise CampaignInactive(view.campaign.campaign_id, claims.landing_url)
@@ -175,6 +207,8 @@ class ClickService:
         dedupe_since = None  # a new visitor has no earlier click to repeat
         if visitor_id is not None and _VISITOR_ID.fullmatch(visitor_id):
             visitor, dedupe_since = visitor_id, now_ms - self._dedupe_ms
+        elif visitor_id is not None:  # another shape: a new visitor, if it is text at all
+            check_text("visitor_id", visitor_id)
         packed_ip = ip_hash = ip_network = None
         if ip:  # parsed once: its hash, its network and its kind all come from this
             packed_ip, ip_network = ctx.pseudonyms.parse(ip)
@@ -193,8 +227,7 @@ class ClickService:
             ip_network, agent.ua_hash, referrer_host(referrer) if referrer else None,
             verdict.decision, verdict_json, country,
         ))  # fmt: skip
-        with ctx.store.transaction() as tx:
-            stored, created = tx.clicks.record(row, dedupe_since_ms=dedupe_since)
+        stored, created = self._store(row, dedupe_since, agent, device_id)
         return _new_click((
             stored.click_id, visitor,
             append_click_id(claims.landing_url, self._param, stored.click_id),
@@ -204,7 +237,10 @@ class ClickService:
         ))  # fmt: skip
 
 
-def _check_extras(device_id: str | None, country: str | None) -> None:
+def _check_extras(device_id: str | None, country: str | None, referrer: str | None) -> None:
+    """The checks of the rarer click parameters (and of a referrer that is not ASCII)."""
+    if referrer is not None:
+        check_text("referrer", referrer)
     if device_id is not None:
         check_visitor_id("device_id", device_id)
     if country is not None and not _COUNTRY.fullmatch(country):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from affiliate_sdk._kernel.fields import check_identifier
+from affiliate_sdk._kernel.fields import check_identifier, check_texts
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.models import Enforcement
 from affiliate_sdk.storage.contract import UnitOfWork
@@ -41,6 +41,7 @@ class EnforcementService:
         check_identifier("affiliate_id", affiliate_id)
         if level not in _LEVELS:
             raise InvalidInput(f"level must be warn, freeze or expel, not {level!r}")
+        check_texts(reason=reason)
         if not reason.strip():
             raise InvalidInput("an enforcement needs a reason")
         now = self._ctx.clock.now()
@@ -66,6 +67,7 @@ class EnforcementService:
 
     def enforcements(self, affiliate_id: str) -> list[Enforcement]:
         """The enforcement steps taken against an affiliate, oldest first."""
+        check_texts(affiliate_id=affiliate_id)
         with self._ctx.store.reader() as tx:
             return tx.sanctions.enforcements(affiliate_id)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Final, Literal, NamedTuple
 
-from affiliate_sdk._kernel.fields import check_identifier
+from affiliate_sdk._kernel.fields import check_identifier, check_text, check_texts
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.antifraud import signals
 from affiliate_sdk.antifraud.click_rules import CLICK_RULES, PAID_CLICK_PARAMETERS, USER_AGENT_RULES
@@ -125,7 +125,10 @@ class FraudService:
 
     # -- clicks ------------------------------------------------------------------------------
     def user_agent(self, user_agent: str | None) -> UserAgentView:
-        """The remembered verdict and hash of a user agent, judged on first sight."""
+        """The remembered verdict and hash of a user agent, judged on first sight
+        (``InvalidInput`` for one that is not valid Unicode text)."""
+        if user_agent is not None and not user_agent.isascii():
+            check_text("user_agent", user_agent)  # before it is cut: all of it must be text
         if user_agent is not None and len(user_agent) > MAX_USER_AGENT_LENGTH:
             user_agent = user_agent[:MAX_USER_AGENT_LENGTH]  # bounds the memo and the match
         view = self.agent_views.get(user_agent)
@@ -199,6 +202,33 @@ class FraudService:
             self._judged[key] = judged
         return judged
 
+    def count_order(self, affiliate_id: str, placed_ms: int) -> None:
+        """Count a recorded order in its affiliate's orders of the day (the velocity window
+        ``judge_order_risk`` reads; called once the order's unit of work has committed)."""
+        self.per_day.add(f"o/{affiliate_id}", placed_ms)
+
+    def uncount_click(
+        self,
+        *,
+        affiliate_id: str,
+        visitor_id: str | None,
+        ip_network: str | None,
+        device_id: str | None,
+        now_ms: int,
+    ) -> None:
+        """Take back what ``click_verdict`` counted, given the same arguments, for a click
+        that was not recorded after all."""
+        minute, day, per_affiliate = self.per_minute, self.per_day, f"a/{affiliate_id}"
+        day.add(per_affiliate, now_ms, -1)
+        minute.add(per_affiliate, now_ms, -1)
+        if ip_network:
+            minute.add(f"n/{ip_network}", now_ms, -1)
+        if device_id:
+            minute.add(f"d/{device_id}", now_ms, -1)
+        if visitor_id:
+            minute.add(f"v/{visitor_id}", now_ms, -1)
+            day.add(f"{visitor_id}/{affiliate_id}", now_ms, -1)
+
     # -- identity ----------------------------------------------------------------------------
     def identity_hashes(
         self,
@@ -234,10 +264,13 @@ class FraudService:
         )
 
     def identity(self, details: Iterable[tuple[str, str | None]]) -> list[str]:
-        """``kind:hash`` of each detail given (empty ones left out)."""
+        """``kind:hash`` of each detail given (empty ones left out; ``InvalidInput`` for one
+        that is not valid Unicode text)."""
         digest = self._ctx.pseudonyms.digest
         hashes = []
         for kind, value in details:
+            if value is not None:
+                check_text(kind, value)
             normal = normal_identity(kind, value)
             if normal:
                 hashes.append(f"{kind}:{digest(f'{kind}:{normal}'.encode())}")
@@ -255,6 +288,7 @@ class FraudService:
         merchant's clicks and orders are checked against it; with ``remove``
         the entry is taken off. Returns the key the entry is kept under.
         """
+        check_texts(value=value, reason=reason)
         key = self._blacklist_key(kind, value)
         if not remove and not reason.strip():
             raise InvalidInput("a blacklist entry needs a reason")
@@ -314,6 +348,7 @@ class FraudService:
         """
         if (campaign_id is None) == (affiliate_id is None):
             raise InvalidInput("a complaint is about one campaign or one affiliate")
+        check_texts(reason=reason)
         if not reason.strip():
             raise InvalidInput("a complaint needs a reason")
         now_ms = self._ctx.now_ms()
@@ -407,7 +442,9 @@ def judge_order_risk(
     The blacklist, the affiliate's history, the order's shape, the merchant's
     value statistics and the distinct customers per card and per network are
     read, the pure rules decide, and the updated signals are written in the
-    order's unit of work.
+    order's unit of work. The order is counted in the affiliate's orders of the
+    day as if already recorded; the caller counts it with ``count_order`` once it
+    is (a call that fails counts nothing).
     """
     ctx = fraud.ctx
     affiliate_id, placed_ms = risk.primary_affiliate, risk.placed_ms
@@ -444,7 +481,7 @@ def judge_order_risk(
         network_customers=neighbours,
         value_sigmas=sigmas,
         affiliate_clicks_today=fraud.per_day.total(f"a/{affiliate_id}", placed_ms),
-        affiliate_orders_today=fraud.per_day.add(f"o/{affiliate_id}", placed_ms),
+        affiliate_orders_today=fraud.per_day.total(f"o/{affiliate_id}", placed_ms) + 1,
         blacklisted=listed,
         affiliate_grade=grade(history),
     )

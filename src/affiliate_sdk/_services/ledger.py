@@ -17,7 +17,8 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from affiliate_sdk._kernel.instants import to_ms
+from affiliate_sdk._kernel.fields import check_texts
+from affiliate_sdk._kernel.instants import check_aware, to_ms
 from affiliate_sdk.commission.checkpoints import (
     Checkpoint,
     SignedStatement,
@@ -113,6 +114,7 @@ class LedgerService:
         order_id: str | None = None,
     ) -> list[Commission]:
         """Ledger lines matching every given filter, in booking order (signed amounts)."""
+        check_texts(merchant_id=merchant_id, affiliate_id=affiliate_id, order_id=order_id)
         where = LineFilter(merchant_id=merchant_id, affiliate_id=affiliate_id, order_id=order_id)
         with self._ctx.store.reader() as tx:
             return [row.line for row in self.lines(tx, where)]
@@ -126,6 +128,8 @@ class LedgerService:
         For one affiliate the figures come from its own (proven) lines and
         payouts; for every affiliate from one pass over the journal up to ``end``.
         """
+        _check_window(start, end)
+        check_texts(affiliate_id=affiliate_id)
         with self._ctx.store.reader() as tx:
             return self._statements(tx, start, end, affiliate_id)
 
@@ -143,6 +147,7 @@ class LedgerService:
 
     def invoices(self, *, start: datetime, end: datetime) -> list[Invoice]:
         """What each merchant owes for commission booked in ``start <= t < end``."""
+        _check_window(start, end)
         with self._ctx.store.reader() as tx:
             window = self._entries(tx, to_ms(start), to_ms(end))
             return invoices_from_lines(window_lines(window, start, end), start=start, end=end)
@@ -154,6 +159,7 @@ class LedgerService:
         ``start <= at < end``; the earnings are the lines booked in that window.
         Raises ``LedgerImbalance`` naming every row that is off by even a cent.
         """
+        _check_window(start, end)
         with self._ctx.store.reader() as tx:
             window = self._entries(tx, to_ms(start), to_ms(end))
             rows = reconcile_window(window, start=start, end=end)
@@ -224,6 +230,8 @@ class LedgerService:
     ) -> list[SignedStatement]:
         """Statements an affiliate can verify with the public key alone, signed together
         with a checkpoint of the journal they were computed from."""
+        _check_window(start, end)
+        check_texts(affiliate_id=affiliate_id)
         with self._ctx.store.transaction() as tx:
             checkpoint = self._checkpoint(tx, signing_key, key_id)
             statements = self._statements(tx, start, end, affiliate_id)
@@ -249,3 +257,9 @@ class LedgerService:
         """
         with self._ctx.store.reader() as tx:
             return self._verifier.verify(tx, trusted_keys=trusted_keys, expect_head=expect_head)
+
+
+def _check_window(start: datetime, end: datetime) -> None:
+    """A report's window must be timezone-aware at both ends (``InvalidInput`` naming it)."""
+    check_aware("start", start)
+    check_aware("end", end)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from affiliate_sdk._kernel.fields import check_identifier
+from affiliate_sdk._kernel.fields import check_identifier, check_texts
 from affiliate_sdk.errors import InvalidInput, UnknownOrder
 from affiliate_sdk.models import (
     Campaign,
@@ -149,6 +149,7 @@ class MerchantView:
 
     def order(self, order_id: str) -> OrderOutcome:
         """The outcome recorded for one of this merchant's orders."""
+        check_texts(order_id=order_id)
         with self._s.ctx.store.reader() as tx:
             row = tx.orders.get(self.merchant_id, order_id)
         if row is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+from affiliate_sdk._kernel.fields import check_texts
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.antifraud.verdicts import ALLOW, merge
 from affiliate_sdk.commission.booking import (
@@ -50,6 +51,7 @@ from ._order_io import (
     fingerprint,
     order_events,
     price_order,
+    same_order,
     touch_note,
     write_booking,
 )
@@ -135,6 +137,7 @@ class OrderService:
     ) -> _Request:
         if not isinstance(order, Order):
             raise InvalidInput("record_order takes an Order")
+        check_texts(visitor_id=visitor_id, click_id=click_id)
         now = self._ctx.clock.now()
         placed_at = order.placed_at or now
         verdict = ALLOW if user_agent is None else self._fraud.user_agent(user_agent).verdict
@@ -145,7 +148,7 @@ class OrderService:
             int(placed_at.timestamp() * 1000),
             now,
             int(now.timestamp() * 1000),
-            fingerprint(order),
+            fingerprint(order, self._ctx.pseudonyms),
             verdict,
             visitor_id,
             click_id,
@@ -169,15 +172,18 @@ class OrderService:
         ``ConflictingOrder``.
         """
         request = self._request(order, visitor_id, click_id, ip, user_agent)
+        judged: list[str] = []  # whose orders of the day count this one, once it is recorded
         with self._ctx.store.transaction() as tx:
             existing = tx.orders.get(order.merchant_id, order.order_id)
             if existing is not None:
-                if existing.fingerprint != request.fingerprint:
+                if existing.fingerprint != request.fingerprint and not same_order(
+                    existing.fingerprint, order, self._ctx.pseudonyms
+                ):
                     raise ConflictingOrder(order.merchant_id, order.order_id)
                 return OrderOutcome.model_validate_json(existing.outcome_json)
             decision = self._credit(tx, request)
             events: list[OutboxRow] = []  # written in one call, with the order
-            result = self._settle(tx, request, decision, events)
+            result = self._settle(tx, request, decision, events, judged)
             if order.customer_id is not None and visitor_id is not None:
                 tx.clicks.link_visitor(
                     order.merchant_id, order.customer_id, visitor_id, at_ms=request.placed_ms
@@ -211,6 +217,8 @@ class OrderService:
             tx.orders.insert(
                 request.row()._replace(outcome_json=outcome.model_dump_json(), seq=seq)
             )
+        for affiliate_id in judged:
+            self._fraud.count_order(affiliate_id, request.placed_ms)
         return outcome
 
     def _journal_order(self, tx: UnitOfWork, request: _Request, events: list[OutboxRow]) -> int:
@@ -237,9 +245,15 @@ class OrderService:
         )
 
     def _settle(
-        self, tx: UnitOfWork, request: _Request, decision: Decision, events: list[OutboxRow]
+        self,
+        tx: UnitOfWork,
+        request: _Request,
+        decision: Decision,
+        events: list[OutboxRow],
+        judged: list[str],
     ) -> _Result:
-        """Judge and book an attributed order (nothing for an unattributed one)."""
+        """Judge and book an attributed order (nothing for an unattributed one); the
+        affiliate whose order rules judged it joins ``judged``."""
         order, notes = request.order, decision.notes
         credits, parties = credits_of(decision, order)
         verdict = request.request_verdict
@@ -249,6 +263,7 @@ class OrderService:
         self._bind(tx, request, decision, primary)
         if verdict.decision != "block":
             verdict = self._judge(tx, request, decision, primary, verdict)
+            judged.append(primary.affiliate_id)
         if verdict.decision == "block":
             notes.append("no commission: the order was judged invalid")
             return _Result(credits, [], verdict, [], None)

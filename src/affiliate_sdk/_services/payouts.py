@@ -14,11 +14,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from affiliate_sdk._kernel.fields import check_identifier
+from affiliate_sdk._kernel.fields import check_identifier, check_texts
+from affiliate_sdk._kernel.instants import check_aware
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.commission.journal import JournalDraft, Posting, affiliate_account
 from affiliate_sdk.commission.lifecycle import EARNING_KINDS
 from affiliate_sdk.commission.settlement import payouts_csv, payouts_json
+from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.models import Commission, PayoutBatch
 from affiliate_sdk.money import Money
 from affiliate_sdk.settings import DEFAULT_SETTLE_AFTER
@@ -82,7 +84,9 @@ class PayoutService:
         ``LedgerTampered`` and nothing is paid.
         """
         check_identifier("run_id", run_id)
-        at = now or self._ctx.clock.now()
+        at = self._ctx.clock.now() if now is None else check_aware("now", now)
+        if settle_after < timedelta(0):
+            raise InvalidInput(f"settle_after must not be negative, not {settle_after!r}")
         with self._ctx.store.transaction() as tx:
             if tx.ledger.has_run(run_id):
                 done = tx.ledger.payouts(run_id=run_id)
@@ -176,6 +180,7 @@ class PayoutService:
         self, *, run_id: str | None = None, affiliate_id: str | None = None
     ) -> list[PayoutBatch]:
         """Payout batches made so far, oldest run first, each proven against the journal."""
+        check_texts(run_id=run_id, affiliate_id=affiliate_id)
         with self._ctx.store.reader() as tx:
             rows = tx.ledger.payouts(run_id=run_id, affiliate_id=affiliate_id)
             self._ledger.proof(tx).payouts(rows)
@@ -197,4 +202,5 @@ def _settled(line: Commission, at: datetime, settle_after: timedelta) -> bool:
         return False
     if line.kind not in EARNING_KINDS:
         return True
-    return line.approved_at is not None and line.approved_at + settle_after <= at
+    # ``at - approved_at``: a difference of two instants cannot overflow, a sum can
+    return line.approved_at is not None and at - line.approved_at >= settle_after

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from affiliate_sdk._kernel.fields import check_identifier
+from affiliate_sdk._kernel.fields import check_identifier, check_texts
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.clock import from_timestamp
 from affiliate_sdk.commission.booking import (
@@ -75,6 +75,7 @@ class RefundService:
         first outcome and books nothing.
         """
         check_identifier("merchant_id", merchant_id)
+        check_texts(order_id=order_id)
         if refund_id is not None:
             check_identifier("refund_id", refund_id)
         now_ms = self._ctx.now_ms()

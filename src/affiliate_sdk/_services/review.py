@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
-from affiliate_sdk._kernel.instants import to_ms
+from affiliate_sdk._kernel.fields import check_texts
+from affiliate_sdk._kernel.instants import check_aware, to_ms
 from affiliate_sdk.commission.journal import JournalDraft, Posting
 from affiliate_sdk.commission.lifecycle import EARNING_KINDS, move, to_merchant
 from affiliate_sdk.errors import CommissionStateError, UnknownCommission
@@ -67,7 +68,8 @@ class ReviewService:
         by one journal entry, all in one unit of work. The amounts moved are
         net of reversals, read for each page's orders in one query.
         """
-        at = now or self._ctx.clock.now()
+        check_texts(merchant_id=merchant_id)
+        at = self._ctx.clock.now() if now is None else check_aware("now", now)
         until_ms = to_ms(at)
         approved: list[Commission] = []
         with self._ctx.store.transaction() as tx:
@@ -139,6 +141,7 @@ class ReviewService:
     def review_queue(self, *, merchant_id: str | None = None) -> list[Commission]:
         """Frozen commissions waiting for a reviewer, oldest first; each line's
         ``reason`` says why it was frozen."""
+        check_texts(merchant_id=merchant_id)
         where = LineFilter(merchant_id=merchant_id, status="frozen")
         with self._ctx.store.reader() as tx:
             return [row.line for row in self._ledger.lines(tx, where)]
@@ -155,6 +158,9 @@ class ReviewService:
     ) -> list[Commission]:
         """Move the lines from (one of) ``sources`` to ``target``, all or none."""
         wanted = list(dict.fromkeys(entry_ids))
+        check_texts(reason=reason, merchant_id=merchant_id)
+        for entry_id in wanted:
+            check_texts(entry_id=entry_id)
         with self._ctx.store.transaction() as tx:
             found = {
                 row.line.entry_id: row

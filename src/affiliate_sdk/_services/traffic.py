@@ -9,6 +9,7 @@ entry's seq.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -40,10 +41,12 @@ from .context import ServiceContext
 from .journal import JournalWriter
 from .projections import Proof, line_doc, mark_doc, period_doc
 
-__all__ = ["CampaignView", "Catalog", "TrafficService"]
+__all__ = ["PERIOD_PATTERN", "CampaignView", "Catalog", "TrafficService"]
 
 #: Impressions are paid per this many.
 IMPRESSIONS_PER_MILLE: Final = 1000
+#: A period as ``close_period`` takes it: a year, a month or a quarter (``period_key``'s keys).
+PERIOD_PATTERN: Final = re.compile(r"[0-9]{4}(?:-(?:0[1-9]|1[0-2])|-Q[1-4])?")
 #: The period scopes a close settles, in order.
 _CLOSING: Final[tuple[ScopeKind, ...]] = ("tier", "target")
 #: Journal entry kinds of changes that book no line.
@@ -185,15 +188,20 @@ class TrafficService:
         makes the period's retroactive tier commission the net volume times the
         rate of the band finally reached, and the bonus adjustment (kind
         ``bonus``) that makes the bonus what the net volume earns. Closing
-        twice books nothing more.
+        twice books nothing more. ``period`` is a year, month or quarter
+        (``"2026"``, ``"2026-03"``, ``"2026-Q1"``; ``InvalidInput`` otherwise).
         """
+        if not isinstance(period, str) or not PERIOD_PATTERN.fullmatch(period):
+            raise InvalidInput(
+                f"period {period!r} must be a year, month or quarter: '2026', '2026-03', '2026-Q1'"
+            )
         now = self._ctx.clock.now()
         with self._ctx.store.transaction() as tx:
             view = self._catalog.campaign_view(merchant_id, campaign_id)
             closed = closed_key(campaign_id, period)
             if self._mark(tx, closed) is not None:
                 return []
-            instant = settling_instant(period, view.campaign.timezone)
+            instant = _settling_instant(period, view.campaign.timezone)
             plan = view.plan_at(instant).plan
             booked: list[Commission] = []
             for what in _CLOSING:
@@ -342,3 +350,12 @@ class TrafficService:
             tx.periods.put([row._replace(seq=entry.seq) for row in totals])
         for mark in marks:
             tx.periods.put_mark(mark._replace(seq=entry.seq), replace=True)
+
+
+def _settling_instant(period: str, timezone: str) -> datetime:
+    """``settling_instant`` of a well-formed period; ``InvalidInput`` for one outside the
+    calendar (year 0, or one that ends after year 9999)."""
+    try:
+        return settling_instant(period, timezone)
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"period {period!r} lies outside the calendar") from None

@@ -81,7 +81,7 @@ def _keys(
         if tx.keys.get_sealed(PSEUDONYM_KEY) is None and _has_history(tx):
             initial = keyring[next(iter(keyring))].tag(_LEGACY_PSEUDONYM_CONTEXT)
         key = data.get_or_create(PSEUDONYM_KEY, initial=initial)
-    return chain, IpPseudonymizer(key)
+    return chain, IpPseudonymizer(key, previous=settings.previous_pseudonym_keys)
 
 
 def build_services(

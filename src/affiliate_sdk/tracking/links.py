@@ -19,7 +19,14 @@ UTF-8, so no field needs escaping)::
 campaign is then looked up by its id alone).
 
 Times are whole POSIX seconds; an empty expires-at means the link never
-expires; an empty sub-id is absent. A link is valid while ``now < expires_at``.
+expires; an empty sub-id is absent. A link is valid from its issue time, less
+``LINK_CLOCK_SKEW`` (the clocks of a host's servers disagree by a little), while
+``now < expires_at``; earlier it is refused as ``MalformedLink``.
+
+The token names no host: the platform serves the redirect on any of its domains
+(each merchant's own, a shared one, one added later), so the same token works
+under each of them. ``check_link_base`` is the optional check that a link sits
+under one given redirect base.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import re
 from binascii import Error as BinasciiError
 from binascii import a2b_base64
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from hmac import compare_digest
 from typing import Final, NamedTuple
@@ -49,10 +56,13 @@ from .keys import Keyring, LinkKey
 
 __all__ = [
     "DEFAULT_REDIRECT_BASE",
+    "LATEST_EXPIRY_TS",
+    "LINK_CLOCK_SKEW",
     "MAX_EXTRA_SUB_IDS",
     "MAX_SUB_ID_LENGTH",
     "SUB_ID_SLOTS",
     "LinkClaims",
+    "check_link_base",
     "decode_sub_ids",
     "decode_token",
     "encode_sub_ids",
@@ -65,6 +75,15 @@ DEFAULT_REDIRECT_BASE: Final = "https://go.invalid/r"
 SUB_ID_SLOTS: Final = ("sub1", "sub2", "sub3", "sub4", "sub5")
 MAX_SUB_ID_LENGTH: Final = 512
 MAX_EXTRA_SUB_IDS: Final = 20
+#: How far a link's issue time may lie ahead of the verifying host's clock: the servers
+#: of one host disagree by seconds, so a link signed on one whose clock runs ahead still
+#: verifies at once on another. A link issued later than this is not valid yet
+#: (``AllianceSettings.link_clock_skew`` overrides it).
+LINK_CLOCK_SKEW: Final = timedelta(minutes=5)
+#: The latest expiry a link may have: 9999-12-31T23:59:59Z, the last second a
+#: ``datetime`` holds (``LinkClaims.expires_at`` must be able to show it).
+LATEST_EXPIRY_TS: Final = 253_402_300_799
+_SKEW_S: Final = LINK_CLOCK_SKEW.total_seconds()
 
 _VERSION: Final = "2"
 _V2_HEAD: Final = b"2\xff"
@@ -182,14 +201,17 @@ def expiry_from(issued_at: float, expires_in_seconds: float | None) -> int | Non
         return None
     if expires_in_seconds <= 0:
         raise InvalidInput("expires_in must be positive")
+    if issued_at + expires_in_seconds > LATEST_EXPIRY_TS:
+        raise InvalidInput("expires_in reaches past the year 9999; leave it out for no expiry")
     return math.ceil(issued_at + expires_in_seconds)
 
 
-def decode_token(keyring: Keyring, link: str, now_ts: float) -> LinkClaims:
+def decode_token(keyring: Keyring, link: str, now_ts: float, skew_s: float = _SKEW_S) -> LinkClaims:
     """Verify a link (or its bare token) and return its claims, or raise a ``LinkError``.
 
     The token is the link's last path segment; a query or fragment appended to
-    the link (``?utm_source=...``) is ignored.
+    the link (``?utm_source=...``) is ignored. A link issued more than
+    ``skew_s`` seconds after ``now_ts`` is not valid yet (``MalformedLink``).
     """
     try:
         if "?" in link or "#" in link:
@@ -239,7 +261,29 @@ def decode_token(keyring: Keyring, link: str, now_ts: float) -> LinkClaims:
         raise MalformedLink("the payload does not decode") from None
     if expires is not None and now_ts >= expires:
         raise LinkExpired(from_timestamp(expires))
+    if now_ts + skew_s < claims.issued_at_ts:
+        raise MalformedLink(_not_yet(claims.issued_at_ts, now_ts, skew_s))
     return claims
+
+
+def _not_yet(issued_at_ts: int, now_ts: float, skew_s: float) -> str:
+    issued = from_timestamp(issued_at_ts).isoformat()
+    return (
+        f"the link was issued at {issued}, {issued_at_ts - now_ts:.0f} s after this host's "
+        f"clock says it is now (more than the {skew_s:.0f} s allowed): it is not valid yet"
+    )
+
+
+def check_link_base(link: str, redirect_base: str) -> None:
+    """``MalformedLink`` unless ``link`` is ``<redirect_base>/<token>`` (a query or fragment
+    after it is ignored): for hosts that accept links under one redirect base only.
+
+    Tokens name no host (see the module's docstring), so ``decode_token`` accepts
+    one under any; this is the optional, stricter check.
+    """
+    path = link.partition("?")[0].partition("#")[0]
+    if path.rpartition("/")[0] != redirect_base.rstrip("/"):
+        raise MalformedLink(f"the link is not under the redirect base {redirect_base!r}")
 
 
 _new_claims: Final = partial(tuple.__new__, LinkClaims)
