@@ -67,7 +67,10 @@ def _utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         raise ValueError("datetimes must be timezone-aware")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # within a day of datetime.min or max, in a far zone
+        raise ValueError("the datetime lies outside what UTC can show") from None
 
 
 def _booked(value: Money, *, allow_negative: bool = False) -> Money:
@@ -409,8 +412,8 @@ class Campaign(AffiliateModel):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
+            raise ValueError(f"{value[:80]!r} is not an IANA time zone") from None
         return value
 
     @field_validator("landing_domains")
@@ -477,9 +480,9 @@ class PlanVersion(AffiliateModel):
     @field_validator("effective_from")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("datetimes must be timezone-aware")
-        return value.astimezone(UTC)
+        utc = _utc(value)
+        assert utc is not None
+        return utc
 
 
 # --- verdicts -----------------------------------------------------------------------

@@ -152,8 +152,12 @@ def encode_sub_ids(sub_ids: Mapping[str, str]) -> bytes:
 
 
 def decode_sub_ids(encoded: bytes) -> dict[str, str]:
-    """The sub-id mapping for ``encoded`` (as made by ``encode_sub_ids``)."""
-    fields = [part.decode("utf-8") for part in encoded.split(_SEP)]
+    """The sub-id mapping for ``encoded`` (as made by ``encode_sub_ids``); ``MalformedLink``
+    for bytes that no ``encode_sub_ids`` made."""
+    try:
+        fields = [part.decode("utf-8") for part in encoded.split(_SEP)]
+    except UnicodeDecodeError:
+        raise MalformedLink("the sub-ids do not decode") from None
     found = {name: value for name, value in zip(SUB_ID_SLOTS, fields[:5], strict=False) if value}
     for at in range(5, len(fields) - 1, 2):
         found[fields[at]] = fields[at + 1]
@@ -244,6 +248,12 @@ def decode_token(keyring: Keyring, link: str, now_ts: float, skew_s: float = _SK
         else:
             raise ValueError("unknown layout")
         expires = int(fields[5]) if fields[5] else None
+        issued = int(fields[4])
+        if not 0 <= issued <= LATEST_EXPIRY_TS or not 0 <= (expires or 0) <= LATEST_EXPIRY_TS:
+            raise ValueError("a time out of range")
+        # The sub-ids decode on access, so they must be able to: each part (an ASCII byte
+        # in the separator's place ends any multi-byte sequence) is UTF-8.
+        subs.replace(_SEP, b"\0").decode("utf-8")
         claims = _new_claims(
             (
                 key.key_id,
@@ -251,7 +261,7 @@ def decode_token(keyring: Keyring, link: str, now_ts: float, skew_s: float = _SK
                 fields[1].decode("utf-8"),
                 fields[2].decode("utf-8"),
                 fields[3].decode("utf-8"),
-                int(fields[4]),
+                issued,
                 expires,
                 subs,
                 merchant,

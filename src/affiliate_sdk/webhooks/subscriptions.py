@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from affiliate_sdk._base import AffiliateModel, Identifier
+from affiliate_sdk._kernel.fields import UnicodeText, check_text
 
 from .destinations import Resolver, check_destination
 from .events import EventType
@@ -96,12 +97,12 @@ class Subscription(AffiliateModel):
     subscription_id: Identifier
     owner: Literal["platform", "merchant", "affiliate"]
     owner_id: Identifier | None = None
-    url: str = Field(min_length=8, max_length=2048)
+    url: UnicodeText = Field(min_length=8, max_length=2048)
     event_types: list[EventType] = Field(min_length=1)
-    secrets: list[str] = Field(min_length=1, max_length=3, repr=False)
+    secrets: list[UnicodeText] = Field(min_length=1, max_length=3, repr=False)
     method: Literal["POST", "GET"] = "POST"
     active: bool = True
-    disabled_reason: str | None = None
+    disabled_reason: UnicodeText | None = None
     disabled_by: DisabledBy | None = None
 
     @property
@@ -157,10 +158,12 @@ class Subscription(AffiliateModel):
 
 
 def fill_template(url: str, values: Mapping[str, object]) -> str:
-    """``url`` with each macro replaced by its URL-encoded value (empty when unknown)."""
+    """``url`` with each macro replaced by its URL-encoded value (empty when unknown);
+    ``InvalidInput`` for a value that is not valid Unicode text."""
 
     def value(match: re.Match[str]) -> str:
         found = values.get(match.group(1))
-        return quote("" if found is None else str(found), safe="")
+        text = "" if found is None else str(found)
+        return quote(check_text(f"the value of {{{match.group(1)}}}", text), safe="")
 
     return _MACRO.sub(value, url)
