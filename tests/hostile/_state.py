@@ -8,14 +8,16 @@ service and the store's ``counters`` repository. Two snapshots compare equal whe
 nothing of that changed.
 
 ``attempt(call)`` runs a call and returns its result or the ``AffiliateError`` it
-raised; any other exception propagates (that is the first property: hostile input
-gets a typed error). ``check(alliance, call)`` adds the second: after a failure the
-snapshot is unchanged, and in every case the ledger still verifies.
+raised (and counts it in ``TALLY``); any other exception propagates (that is the
+first property: hostile input gets a typed error). ``check(alliance, call)`` adds the
+second: after a failure the snapshot is unchanged, and in every case the ledger still
+verifies.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, fields
@@ -28,7 +30,7 @@ from affiliate_sdk.storage.memory import MemoryStore
 from affiliate_sdk.storage.rows import Mark, OrderRow, PayoutRow, PeriodTotals
 from affiliate_sdk.storage.sqlite import SQLiteStore
 
-__all__ = ["Snapshot", "assert_unchanged", "attempt", "check", "snapshot"]
+__all__ = ["TALLY", "Snapshot", "assert_unchanged", "attempt", "check", "snapshot"]
 
 T = TypeVar("T")
 
@@ -162,12 +164,22 @@ def snapshot(alliance: Alliance) -> Snapshot:
     )
 
 
+#: Hostile calls made in this process: ``tried``, ``typed`` (an ``AffiliateError``) and
+#: ``outside`` (anything else, which also fails the test); ``conftest.py`` prints them.
+TALLY: Counter[str] = Counter()
+
+
 def attempt(call: Callable[[], T]) -> T | AffiliateError:
     """The call's result, or the ``AffiliateError`` it raised (anything else escapes)."""
+    TALLY["tried"] += 1
     try:
         return call()
     except AffiliateError as exc:
+        TALLY["typed"] += 1
         return exc
+    except BaseException:
+        TALLY["outside"] += 1
+        raise
 
 
 def assert_unchanged(alliance: Alliance, before: Snapshot, error: AffiliateError) -> None:
