@@ -13,6 +13,7 @@ without the health checks that a fixture-free body does not need.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import partial
@@ -54,12 +55,15 @@ _QUIET: Final = [
     HealthCheck.data_too_large,
     HealthCheck.large_base_example,
 ]
+#: Multiplies every property's examples: CI runs 1; a longer soak, say
+#: ``HOSTILE_SCALE=50 python -m pytest tests/hostile``, finds rarer cases.
+SCALE: Final = max(1, int(os.environ.get("HOSTILE_SCALE", "1")))
 #: Properties over a fresh memory alliance per example.
-HOSTILE: Final = settings(max_examples=60, deadline=None, suppress_health_check=_QUIET)
+HOSTILE: Final = settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=_QUIET)
 #: Properties whose examples cost more (an SQLite file, a seeded ledger).
-SLOW: Final = settings(max_examples=25, deadline=None, suppress_health_check=_QUIET)
+SLOW: Final = settings(max_examples=25 * SCALE, deadline=None, suppress_health_check=_QUIET)
 #: The parser fuzz targets: cheap examples, many of them.
-FUZZ: Final = settings(max_examples=400, deadline=None, suppress_health_check=_QUIET)
+FUZZ: Final = settings(max_examples=400 * SCALE, deadline=None, suppress_health_check=_QUIET)
 
 
 def variants(
