@@ -22,8 +22,15 @@ from affiliate_sdk import (
 )
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.testing import FakeClock
+from affiliate_sdk.tracking import links as links_module
 from affiliate_sdk.tracking.keys import LinkKey
-from affiliate_sdk.tracking.links import LINK_CLOCK_SKEW, decode_token, encode_token
+from affiliate_sdk.tracking.links import (
+    LINK_CLOCK_SKEW,
+    LinkClaims,
+    VerifiedLinks,
+    decode_token,
+    encode_token,
+)
 
 from ..conftest import SECRET, START, make_campaign
 
@@ -282,3 +289,36 @@ def test_the_token_is_host_independent_unless_a_redirect_base_is_required() -> N
         for wrong in (elsewhere, token, f"{base}/extra/{token}"):
             with pytest.raises(MalformedLink, match="not under the redirect base"):
                 alliance.verify_link(wrong, redirect_base=base)
+
+
+def test_verified_links_are_verified_once_and_their_times_checked_at_every_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ring = Keyring({"k1": SECRET})
+    links = VerifiedLinks(ring, max_links=2)
+    token = _token(ring)
+    decoded: list[str] = []
+
+    def counting(keyring: Keyring, link: str, now_ts: float, skew_s: float) -> LinkClaims:
+        decoded.append(link)
+        return decode_token(keyring, link, now_ts, skew_s)
+
+    monkeypatch.setattr(links_module, "decode_token", counting)
+    assert (
+        links.claims(token, NOW) == links.claims(token, NOW + 60) == decode_token(ring, token, NOW)
+    )
+    assert decoded == [token]  # the second use was not verified again
+    with pytest.raises(LinkExpired):
+        links.claims(token, NOW + 3600)  # expired while held
+    with pytest.raises(MalformedLink, match="not valid yet"):
+        links.claims(token, NOW - LINK_CLOCK_SKEW.total_seconds() - 1)
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    for _ in range(2):
+        with pytest.raises(InvalidSignature):
+            links.claims(forged, NOW)
+    assert decoded == [token, forged, forged]  # a link that failed is never held
+    others = [_token(ring, affiliate_id=f"a{n}") for n in (2, 3)]
+    for other in others:
+        links.claims(other, NOW)
+    links.claims(token, NOW)  # all were let go when the third arrived
+    assert decoded[-3:] == [*others, token]

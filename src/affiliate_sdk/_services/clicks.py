@@ -23,6 +23,7 @@ from affiliate_sdk.tracking.clicks import (
 from affiliate_sdk.tracking.landing import check_landing_url
 from affiliate_sdk.tracking.links import (
     LinkClaims,
+    VerifiedLinks,
     check_link_base,
     decode_token,
     encode_token,
@@ -118,6 +119,7 @@ class ClickService:
         self._cookie = ctx.settings.cookie_name
         self._dedupe_ms = int(ctx.settings.click_dedupe_window.total_seconds() * 1000)
         self._skew = ctx.settings.link_clock_skew.total_seconds()
+        self._links = VerifiedLinks(ctx.keyring)  # a link clicked again is verified once
         self._verdicts: dict[str, Verdict] = {}
 
     def track_impression(
@@ -129,7 +131,7 @@ class ClickService:
         impression's id; a known bot's impression is not recorded (None).
         """
         now = self._ctx.clock.timestamp()
-        claims = decode_token(self._ctx.keyring, url, now, self._skew)
+        claims = self._links.claims(url, now, self._skew)
         campaign = self._catalog.view(claims.merchant_id, claims.campaign_id, now).campaign
         if not campaign.active:
             raise CampaignInactive(campaign.campaign_id, claims.landing_url)
@@ -196,7 +198,7 @@ class ClickService:
             _check_extras(device_id, country, referrer)
         ctx, now = self._ctx, self._ctx.clock.timestamp()
         now_ms = int(now * 1000)
-        claims = decode_token(ctx.keyring, url, now, self._skew)
+        claims = self._links.claims(url, now, self._skew)
         view = self._catalog.view(claims.merchant_id, claims.campaign_id, now)
         if not view.campaign.active:
             raise CampaignInactive(view.campaign.campaign_id, claims.landing_url)

@@ -62,6 +62,7 @@ __all__ = [
     "MAX_SUB_ID_LENGTH",
     "SUB_ID_SLOTS",
     "LinkClaims",
+    "VerifiedLinks",
     "check_link_base",
     "decode_sub_ids",
     "decode_token",
@@ -269,11 +270,47 @@ def decode_token(keyring: Keyring, link: str, now_ts: float, skew_s: float = _SK
         )
     except (ValueError, BinasciiError):
         raise MalformedLink("the payload does not decode") from None
+    return _in_time(claims, now_ts, skew_s)
+
+
+def _in_time(claims: LinkClaims, now_ts: float, skew_s: float) -> LinkClaims:
+    """``claims`` if the link is valid at ``now_ts``: not expired, issued no later than
+    ``skew_s`` after it."""
+    expires = claims.expires_at_ts
     if expires is not None and now_ts >= expires:
         raise LinkExpired(from_timestamp(expires))
     if now_ts + skew_s < claims.issued_at_ts:
         raise MalformedLink(_not_yet(claims.issued_at_ts, now_ts, skew_s))
     return claims
+
+
+class VerifiedLinks:
+    """The claims of links one keyring has verified, by the link as it was given.
+
+    A link clicked again needs no second signature check and decode: its bytes are the
+    ones that verified, and a ``Keyring`` never changes. Its times are checked again at
+    every use (``decode_token``'s expiry and not-before rules). Only links that verified
+    are held, at most ``max_links`` (then all are let go at once, which keeps the holder
+    free of locks: a dict's single operations are atomic).
+    """
+
+    __slots__ = ("_claims", "_keyring", "_max")
+
+    def __init__(self, keyring: Keyring, max_links: int = 4096) -> None:
+        self._keyring = keyring
+        self._max = max_links
+        self._claims: dict[str, LinkClaims] = {}
+
+    def claims(self, link: str, now_ts: float, skew_s: float = _SKEW_S) -> LinkClaims:
+        """What ``decode_token(keyring, link, now_ts, skew_s)`` returns or raises."""
+        known = self._claims.get(link)
+        if known is not None:
+            return _in_time(known, now_ts, skew_s)
+        claims = decode_token(self._keyring, link, now_ts, skew_s)
+        if len(self._claims) >= self._max:
+            self._claims.clear()
+        self._claims[link] = claims
+        return claims
 
 
 def _not_yet(issued_at_ts: int, now_ts: float, skew_s: float) -> str:
