@@ -198,19 +198,7 @@ class OrderService:
                     lines=result.lines,
                     now=request.now,
                 )
-            outcome = OrderOutcome(
-                merchant_id=order.merchant_id,
-                order_id=order.order_id,
-                total=order.total,
-                placed_at=request.placed_at,
-                credits=result.credits,
-                commissions=result.lines,
-                verdict=result.verdict,
-                notes=decision.notes,
-                breakdown=result.breakdown,
-                model=decision.model,
-                touches=[touch_note(touch) for touch in decision.touches],
-            )
+            outcome = _outcome(request, decision, result)
             seq = result.seq or self._journal_order(tx, request, events)
             if events:
                 tx.outbox.add(events)
@@ -388,3 +376,21 @@ class OrderService:
         first outcome and books nothing.
         """
         return self._refunds.refund(merchant_id, order_id, amount, refund_id=refund_id)
+
+
+def _outcome(request: _Request, decision: Decision, result: _Result) -> OrderOutcome:
+    """What ``record`` returns (and stores, for the same order sent again)."""
+    order = request.order
+    return OrderOutcome(
+        merchant_id=order.merchant_id,
+        order_id=order.order_id,
+        total=order.total,
+        placed_at=request.placed_at,
+        credits=result.credits,
+        commissions=result.lines,
+        verdict=result.verdict,
+        notes=decision.notes,
+        breakdown=result.breakdown,
+        model=decision.model,
+        touches=[touch_note(touch) for touch in decision.touches],
+    )
