@@ -127,11 +127,15 @@ class FraudService:
     def user_agent(self, user_agent: str | None) -> UserAgentView:
         """The remembered verdict and hash of a user agent, judged on first sight
         (``InvalidInput`` for one that is not valid Unicode text)."""
-        if user_agent is not None and not user_agent.isascii():
-            check_text("user_agent", user_agent)  # before it is cut: all of it must be text
-        if user_agent is not None and len(user_agent) > MAX_USER_AGENT_LENGTH:
-            user_agent = user_agent[:MAX_USER_AGENT_LENGTH]  # bounds the memo and the match
-        view = self.agent_views.get(user_agent)
+        view = self.agent_views.get(user_agent)  # remembered: checked when first seen
+        if view is not None:
+            return view
+        if user_agent is not None:
+            if not user_agent.isascii():
+                check_text("user_agent", user_agent)  # before it is cut: all of it is text
+            if len(user_agent) > MAX_USER_AGENT_LENGTH:
+                user_agent = user_agent[:MAX_USER_AGENT_LENGTH]  # bounds the memo and match
+                view = self.agent_views.get(user_agent)
         if view is None:
             limits = self._ctx.settings.fraud
             matched = self._bots.match(user_agent) if user_agent else None
