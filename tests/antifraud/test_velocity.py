@@ -6,6 +6,7 @@ caller's clock passed as plain milliseconds.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -343,3 +344,13 @@ def test_the_window_for_a_thread_exchanges_in_the_background() -> None:
     assert isinstance(window, SharedCounts) and window.background
     local = window_for(DictCounters(shared=False), "velocity/minute", 60_000, background=True)
     assert isinstance(local, LocalCounts)
+
+
+def test_local_counts_hold_nothing_the_garbage_collector_follows() -> None:
+    counts = LocalCounts(60_000)
+    for at in range(0, 120_000, 7_000):
+        counts.add("k", at)
+    gc.collect()
+    held = counts._keys["k"]
+    assert not gc.is_tracked(held)
+    assert counts.total("k", 119_000) == sum(1 for at in range(0, 120_000, 7_000) if at >= 60_000)

@@ -139,9 +139,12 @@ class LocalCounts:
         self._width = _bucket_width(window_ms, buckets, max_keys)
         self._buckets = buckets
         self._max_keys = max_keys
-        # key -> [last bucket index, the window's total, count per bucket...]; ordered so
-        # the key counted least recently leaves in O(1)
-        self._keys: OrderedDict[str, list[int]] = OrderedDict()
+        # key -> (last bucket index, the window's total, count per bucket...); ordered so
+        # the key counted least recently leaves in O(1). A tuple, replaced at every count,
+        # not a list changed in place: the garbage collector stops following a tuple of
+        # ints at its first collection, a list it walks at every collection for good (with
+        # a key per visitor and network, older collections of hundreds of milliseconds)
+        self._keys: OrderedDict[str, tuple[int, ...]] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
@@ -149,13 +152,14 @@ class LocalCounts:
         index = now_ms // self._width
         size = self._buckets
         with self._lock:
-            slots = self._keys.get(key)
-            if slots is None:
+            held = self._keys.get(key)
+            if held is None:
                 if len(self._keys) >= self._max_keys:
                     self._keys.popitem(last=False)
-                slots = self._keys[key] = [index, 0, *([0] * size)]
+                slots = [index, 0, *([0] * size)]
             else:
                 self._keys.move_to_end(key)
+                slots = list(held)
                 last = slots[0]
                 if index > last:
                     if index - last >= size:
@@ -169,6 +173,7 @@ class LocalCounts:
             if index > slots[0] - size:  # late events older than the window are ignored
                 slots[2 + index % size] += count
                 slots[1] += count
+            self._keys[key] = tuple(slots)
             return slots[1]
 
     def total(self, key: str, now_ms: int) -> int:

@@ -4,6 +4,7 @@ that leave every index exactly as it was."""
 from __future__ import annotations
 
 import copy
+import gc
 
 import pytest
 
@@ -100,3 +101,24 @@ def test_a_click_id_is_stored_once() -> None:
     with pytest.raises(DuplicateEntry), store.transaction() as tx:
         tx.clicks.record(click_row("k1", 2_000, visitor="visitor-2"), dedupe_since_ms=None)
     assert _state(store) == before
+
+
+def test_held_clicks_are_nothing_the_garbage_collector_walks_again() -> None:
+    store = MemoryStore()
+    with store.transaction() as tx:
+        for n in range(40):
+            tx.clicks.record(
+                click_row(f"k{n}", 1_000 + n, visitor=f"v{n % 8}"), dedupe_since_ms=None
+            )
+    gc.collect()
+    with store.reader() as tx:
+        clicks = tx.clicks
+        assert isinstance(clicks, MemoryClicks)
+        held = list(clicks._clicks.values())
+        assert len(held) == 40
+        assert not any(gc.is_tracked(click) for click in held)
+        # handed out with their names, in time order
+        found = clicks.by_visitor("m1", "v3", since_ms=0, until_ms=10_000)
+        assert [c.click_id for c in found] == ["k3", "k11", "k19", "k27", "k35"]
+        assert all(isinstance(c, ClickRow) for c in found)
+        assert clicks.get("k11") == click_row("k11", 1_011, visitor="v3")

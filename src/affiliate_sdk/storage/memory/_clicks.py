@@ -7,6 +7,19 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 from affiliate_sdk.errors import DuplicateEntry
+from affiliate_sdk.storage.held import (
+    AFFILIATE,
+    AT,
+    CAMPAIGN,
+    CLICK_ID,
+    DECISION,
+    LINK,
+    MERCHANT,
+    VISITOR,
+    HeldClick,
+    held,
+    named,
+)
 from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
 
 from ._undo import UndoLog
@@ -21,7 +34,8 @@ _NONE: Final[dict[Any, Any]] = {}
 
 class MemoryClicks:
     """``ClickRepo`` over indexes nested by merchant, so that recording a click allocates
-    nothing the collector has to follow but the click itself and, from a visitor's second
+    nothing the collector has to follow but the click itself (a plain tuple, which it
+    stops following at its first collection: ``storage.held``) and, from a visitor's second
     click on, the list of their clicks: each visitor's clicks in time order (a lone click
     held as it is), each visitor's latest click per link, each campaign's clicks in time
     order."""
@@ -39,13 +53,13 @@ class MemoryClicks:
 
     def __init__(self, log: UndoLog) -> None:
         self._log = log
-        self._clicks: dict[str, ClickRow] = {}
+        self._clicks: dict[str, HeldClick] = {}
         # merchant -> visitor -> their only click, or their clicks in time order
-        self._by_visitor: dict[str, dict[str, ClickRow | list[ClickRow]]] = {}
+        self._by_visitor: dict[str, dict[str, HeldClick | list[HeldClick]]] = {}
         # merchant -> link -> visitor -> the visitor's latest click on the link (a repeat's match)
-        self._by_link: dict[str, dict[str, dict[str, ClickRow]]] = {}
+        self._by_link: dict[str, dict[str, dict[str, HeldClick]]] = {}
         # merchant -> campaign -> its clicks in time order
-        self._by_campaign: dict[str, dict[str, list[ClickRow]]] = {}
+        self._by_campaign: dict[str, dict[str, list[HeldClick]]] = {}
         self._impressions: dict[tuple[str, str], list[ImpressionRow]] = {}
         # (merchant, customer) -> (first linked at, visitor id), in time order
         self._visitors: dict[tuple[str, str], list[tuple[int, str]]] = {}
@@ -57,90 +71,85 @@ class MemoryClicks:
         merchant, visitor = click.merchant_id, click.visitor_id
         on_link = self._by_link.get(merchant, _NONE).get(click.link_id)
         latest = None if on_link is None else on_link.get(visitor)
-        if (
-            dedupe_since_ms is not None
-            and latest is not None
-            and latest.clicked_at_ms >= dedupe_since_ms
-        ):
-            return latest, False
+        if dedupe_since_ms is not None and latest is not None and latest[AT] >= dedupe_since_ms:
+            return named(latest), False
         clicks = self._clicks
         if click.click_id in clicks:
             raise DuplicateEntry("click", click.click_id)
+        kept = held(click)
         at_ms = click.clicked_at_ms
-        if latest is None or latest.clicked_at_ms <= at_ms:
+        if latest is None or latest[AT] <= at_ms:
             if on_link is None:
                 on_link = _inner(self._by_link, merchant)[click.link_id] = {}
-            on_link[visitor] = click
+            on_link[visitor] = kept
         try:
             visitors = self._by_visitor[merchant]
         except KeyError:
             visitors = self._by_visitor[merchant] = {}
-        held = visitors.get(visitor)
-        if held is None:
-            visitors[visitor] = click
-        elif isinstance(held, list):
-            _insert_click(held, click)
+        before = visitors.get(visitor)
+        if before is None:
+            visitors[visitor] = kept
+        elif isinstance(before, list):
+            _insert_click(before, kept)
         else:
-            visitors[visitor] = [held, click] if held.clicked_at_ms <= at_ms else [click, held]
+            visitors[visitor] = [before, kept] if before[AT] <= at_ms else [kept, before]
         try:
             in_campaign = self._by_campaign[merchant][click.campaign_id]
         except KeyError:
-            _inner(self._by_campaign, merchant)[click.campaign_id] = [click]
+            _inner(self._by_campaign, merchant)[click.campaign_id] = [kept]
         else:
-            if in_campaign[-1].clicked_at_ms <= at_ms:
-                in_campaign.append(click)
-            else:
-                _insert_click(in_campaign, click)
-        clicks[click.click_id] = click
+            _insert_click(in_campaign, kept)
+        clicks[click.click_id] = kept
         steps = self._log.steps
         if steps is not None:  # one undo step takes the click out of everything
-            steps.append(lambda: self._take_out(click, latest))
+            steps.append(lambda: self._take_out(kept, latest))
         return click, True
 
-    def _take_out(self, click: ClickRow, latest_before: ClickRow | None) -> None:
+    def _take_out(self, click: HeldClick, latest_before: HeldClick | None) -> None:
         """Undo a recorded click: out of the table and of every index (what it leaves
         empty goes too, a visitor left with one click holds it alone again), so a
         rollback leaves the indexes as they were."""
-        del self._clicks[click.click_id]
-        merchant, visitor = click.merchant_id, click.visitor_id
+        del self._clicks[click[CLICK_ID]]
+        merchant, visitor = click[MERCHANT], click[VISITOR]
         links = self._by_link[merchant]
         if latest_before is None:
-            _drop(links, click.link_id, visitor)
+            _drop(links, click[LINK], visitor)
             _drop(self._by_link, merchant)
         else:
-            links[click.link_id][visitor] = latest_before
+            links[click[LINK]][visitor] = latest_before
         visitors = self._by_visitor[merchant]
-        held = visitors[visitor]
-        if isinstance(held, list):
-            _remove_click(held, click)
-            if len(held) == 1:
-                visitors[visitor] = held[0]
+        kept = visitors[visitor]
+        if isinstance(kept, list):
+            _remove_click(kept, click)
+            if len(kept) == 1:
+                visitors[visitor] = kept[0]
         else:
             del visitors[visitor]
             _drop(self._by_visitor, merchant)
         campaigns = self._by_campaign[merchant]
-        in_campaign = campaigns[click.campaign_id]
+        in_campaign = campaigns[click[CAMPAIGN]]
         _remove_click(in_campaign, click)
         if not in_campaign:
-            del campaigns[click.campaign_id]
+            del campaigns[click[CAMPAIGN]]
             _drop(self._by_campaign, merchant)
 
     def get(self, click_id: str) -> ClickRow | None:
         """The click, if stored."""
-        return self._clicks.get(click_id)
+        kept = self._clicks.get(click_id)
+        return None if kept is None else named(kept)
 
     def by_visitor(
         self, merchant_id: str, visitor_id: str, *, since_ms: int, until_ms: int
     ) -> list[ClickRow]:
         """The visitor's clicks on the merchant's campaigns, ``since_ms <= t <= until_ms``."""
-        held = self._by_visitor.get(merchant_id, _NONE).get(visitor_id)
-        if held is None:
+        kept = self._by_visitor.get(merchant_id, _NONE).get(visitor_id)
+        if kept is None:
             return []
-        if not isinstance(held, list):
-            return [held] if since_ms <= held.clicked_at_ms <= until_ms else []
-        start = bisect_left(held, since_ms, key=_clicked_at)
-        end = bisect_right(held, until_ms, key=_clicked_at)
-        return held[start:end]
+        if not isinstance(kept, list):
+            return [named(kept)] if since_ms <= kept[AT] <= until_ms else []
+        start = bisect_left(kept, since_ms, key=_clicked_at)
+        end = bisect_right(kept, until_ms, key=_clicked_at)
+        return [named(click) for click in kept[start:end]]
 
     def count_unblocked(
         self, merchant_id: str, campaign_id: str, *, since_ms: int, until_ms: int
@@ -154,8 +163,9 @@ class MemoryClicks:
         end = bisect_left(clicks, until_ms, key=_clicked_at)
         for at in range(start, end):
             click = clicks[at]
-            if click.decision != "block":
-                counts[click.affiliate_id] = counts.get(click.affiliate_id, 0) + 1
+            if click[DECISION] != "block":
+                affiliate = click[AFFILIATE]
+                counts[affiliate] = counts.get(affiliate, 0) + 1
         return counts
 
     def add_impression(self, impression: ImpressionRow) -> None:
@@ -235,15 +245,15 @@ def _drop(index: dict[str, Any], key: str, inner_key: str | None = None) -> None
     del index[key]
 
 
-def _insert_click(rows: list[ClickRow], click: ClickRow) -> None:
+def _insert_click(rows: list[HeldClick], click: HeldClick) -> None:
     """Put ``click`` after every click of ``rows`` at or before its time (usually last)."""
-    if rows[-1].clicked_at_ms <= click.clicked_at_ms:
+    if rows[-1][AT] <= click[AT]:
         rows.append(click)
     else:
-        rows.insert(bisect_right(rows, click.clicked_at_ms, key=_clicked_at), click)
+        rows.insert(bisect_right(rows, click[AT], key=_clicked_at), click)
 
 
-def _remove_click(rows: list[ClickRow], click: ClickRow) -> None:
+def _remove_click(rows: list[HeldClick], click: HeldClick) -> None:
     """Take ``click`` out of ``rows`` (usually their last)."""
     if rows[-1] is click:
         rows.pop()
@@ -251,8 +261,8 @@ def _remove_click(rows: list[ClickRow], click: ClickRow) -> None:
         del rows[next(at for at in range(len(rows) - 1, -1, -1) if rows[at] is click)]
 
 
-def _clicked_at(click: ClickRow) -> int:
-    return click.clicked_at_ms
+def _clicked_at(click: HeldClick) -> int:
+    return click[AT]
 
 
 def _seen_at(impression: ImpressionRow) -> int:

@@ -19,9 +19,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Final, cast
+from typing import Final
 
 from affiliate_sdk.errors import StorageError
+from affiliate_sdk.storage.held import held
 from affiliate_sdk.storage.rows import ClickRow
 
 from ._dialect import BEGIN_WRITE
@@ -117,9 +118,9 @@ class ClickWriter:
             for click in clicks:
                 while len(self.pending) >= self._max:
                     self._room.wait()
-                held = cast("HeldClick", tuple(click))  # untracked by the collector
-                self.pending.append(held)
-                self.recent.add(held)
+                kept = held(click)
+                self.pending.append(kept)
+                self.recent.add(kept)
                 queued = len(self.pending)
                 if queued == 1 or queued == self._max // 2:
                     self._wake.notify()  # it waits for a first click, then for a full half

@@ -22,12 +22,8 @@ writer committed after this writer last looked is not seen: the knowledge counts
 fresh (``STALE_S``), so a click a second process wrote is missed by a repeat arriving here
 only within that lag.
 
-The writer holds each click as a plain tuple of the row's values (``HeldClick``), not as
-the ``ClickRow`` it was given: the garbage collector stops tracking a tuple of plain values
-at its first collection, while a ``NamedTuple`` instance stays tracked, and every collection
-of its generation walks it again (about 0.7 µs per row: tens of thousands of held rows made
-each young collection a pause of hundreds of microseconds on some click). ``ClickRow._make``
-gives a held click its names back.
+The writer holds each click as a plain tuple of the row's values (``HeldClick``, see
+``storage.held``): nothing the garbage collector walks again.
 
 Call every method with the writer's lock held.
 """
@@ -38,13 +34,31 @@ from collections import OrderedDict
 from typing import Final
 
 from affiliate_sdk.ids import id_timestamp_ms, is_valid_id
+from affiliate_sdk.storage.held import (
+    AFFILIATE,
+    AT,
+    CAMPAIGN,
+    CLICK_ID,
+    DECISION,
+    LINK,
+    MERCHANT,
+    VISITOR,
+    HeldClick,
+)
+from affiliate_sdk.storage.held import named as as_row
 from affiliate_sdk.storage.rows import ClickRow
 
 __all__ = [
+    "AFFILIATE",
     "AT",
+    "CAMPAIGN",
     "CLICK_ID",
+    "DECISION",
+    "LINK",
     "MAX_RECENT_CLICKS",
+    "MERCHANT",
     "STALE_S",
+    "VISITOR",
     "HeldClick",
     "LinkVisit",
     "RecentClicks",
@@ -54,21 +68,6 @@ __all__ = [
 #: What a repeat click is matched on: the merchant id, visitor id and link id in one string
 #: (a string, unlike a tuple, is nothing the garbage collector tracks).
 LinkVisit = str
-#: A ``ClickRow``'s values as a plain tuple (see above).
-HeldClick = tuple[
-    str, str, str, str, str, str, str, bytes, int,
-    str | None, str | None, str | None, str | None, str, str, str | None,
-]  # fmt: skip
-#: Positions in a ``HeldClick`` (and a ``ClickRow``).
-CLICK_ID: Final = 0
-VISITOR: Final = 1
-LINK: Final = 2
-AFFILIATE: Final = 3
-CAMPAIGN: Final = 4
-MERCHANT: Final = 5
-AT: Final = 8
-DECISION: Final = 13
-
 #: Link visits held (a click row each: about 1 KB with its strings, so some 32 MB at most).
 MAX_RECENT_CLICKS: Final = 32_768
 #: How old (seconds, monotonic) what is known of the other writers may be and still count.
@@ -85,7 +84,7 @@ def link_visit(click: ClickRow | HeldClick) -> LinkVisit:
 
 def named(held: HeldClick | None) -> ClickRow | None:
     """A held click as a ``ClickRow`` (None stays None)."""
-    return None if held is None else ClickRow._make(held)
+    return None if held is None else as_row(held)
 
 
 class RecentClicks:
