@@ -32,6 +32,8 @@ from __future__ import annotations
 import argparse
 import bisect
 import gc
+import hashlib
+import hmac
 import json
 import os
 import platform
@@ -58,6 +60,12 @@ CHUNK = 10_000
 #: The velocity windows' exchange period (``DEFAULT_SYNC_MS`` in both releases).
 EXCHANGE_MS = 1_000
 SEED = 20261123
+#: Clicks after an exchange that the tail report counts as right after it.
+AFTER_EXCHANGE = 20
+#: Calls of the constant-work control (the machine's noise), and how much slower than its
+#: median a call must be to count as hit by the machine.
+CONTROL_CALLS = 100_000
+NOISE_US = 30
 STORES = ("sqlite", "memory")
 _PLATFORMS = (
     ("Windows NT 10.0; Win64; x64", "Windows"),
@@ -148,6 +156,38 @@ def _visits(count: int, rng: random.Random) -> list[Visit]:
             )
         )
     return visits
+
+
+def _control(calls: int) -> dict[str, float]:
+    """The machine's own noise: a call that does the same work every time (builds a small
+    dict, one HMAC), timed like the clicks. ``events_per_s`` counts the calls that took
+    more than ``NOISE_US`` longer than the median, per second of the run: what the machine
+    adds to any call (interrupts, the hypervisor), whatever the code."""
+    key = b"\x5a" * 32
+    perf_ns = time.perf_counter_ns
+
+    def work(n: int) -> bytes:
+        held = {}
+        name = f"key-{n % 100}"
+        for j in range(60):
+            held[name + str(j % 7)] = j
+        return hmac.new(key, name.encode(), hashlib.sha256).digest()
+
+    times = []
+    began = time.perf_counter()
+    for n in range(calls):
+        start = perf_ns()
+        work(n)
+        times.append(perf_ns() - start)
+    took = time.perf_counter() - began
+    ordered = sorted(times)
+    median = statistics.median(ordered)
+    events = sum(1 for t in times if t > median + NOISE_US * 1000)
+    return {
+        "median": median,
+        "p99": _percentile(ordered, 0.99),
+        "events_per_s": events / took,
+    }
 
 
 def _percentile(ordered: list[int], fraction: float) -> int:
@@ -261,9 +301,23 @@ def _run_store(
             by_gc[j] = True
     slow = [i for i, t in enumerate(times) if t > 1_000_000]
     exchange_times = sorted(times[i] for i in exchanges)
+    median = statistics.median(ordered)
+    over = [i for i, t in enumerate(times) if t > TAIL_TARGET * median]
+    after = set()  # the clicks right after an exchange
+    for i in exchanges:
+        after.update(range(i + 1, i + 1 + AFTER_EXCHANGE))
+    tail = {
+        "clicks": len(over),
+        "in_gc": sum(1 for i in over if by_gc[i]),
+        "on_exchange": sum(1 for i in over if i in exchange_set),
+        "after_exchange": sum(1 for i in over if i in after and not by_gc[i]),
+        "returning": sum(1 for i in over if visits[i].returning),
+    }
     return {
         "clicks": len(times),
-        "median": statistics.median(ordered),
+        "median": median,
+        "tail": tail,
+        "control": _control(CONTROL_CALLS),
         "mean": statistics.fmean(ordered),
         "p90": _percentile(ordered, 0.90),
         "p99": _percentile(ordered, 0.99),
@@ -465,6 +519,18 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  gc collections per generation {last['gc_collections']}, "
                 f"gen-2 pauses ms {last['gc_gen2_ms']}"
+            )
+            t, c = last["tail"], last["control"]
+            print(
+                f"  clicks over {TAIL_TARGET:g}x the median: {t['clicks']} "
+                f"({t['clicks'] / last['clicks']:.2%}); in a collection {t['in_gc']}, on an "
+                f"exchange {t['on_exchange']}, in the {AFTER_EXCHANGE} clicks after one "
+                f"{t['after_exchange']}, returning visitors {t['returning']}"
+            )
+            print(
+                f"  control (the same work every call): median {_us(c['median'])}, p99 "
+                f"{_us(c['p99'])} ({c['p99'] / c['median']:.2f}x); calls slowed by over "
+                f"{NOISE_US} us: {c['events_per_s']:.0f} a second"
             )
             print(f"  verdicts: {last['decisions']}")
     if args.prev is not None:
