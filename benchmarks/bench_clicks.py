@@ -303,7 +303,7 @@ def _run_store(
     exchange_times = sorted(times[i] for i in exchanges)
     median = statistics.median(ordered)
     over = [i for i, t in enumerate(times) if t > TAIL_TARGET * median]
-    after = set()  # the clicks right after an exchange
+    after: set[int] = set()  # the clicks right after an exchange
     for i in exchanges:
         after.update(range(i + 1, i + 1 + AFTER_EXCHANGE))
     tail = {
