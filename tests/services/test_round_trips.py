@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from affiliate_sdk import Alliance, Money, Order
+from affiliate_sdk import Alliance, CampaignInactive, Money, Order
 from affiliate_sdk.storage.rows import LineFilter
 from affiliate_sdk.testing import FakeClock
 
@@ -58,8 +58,8 @@ def _count(
     def wrap(opening: Callable[..., Any]) -> Callable[..., Any]:
         @contextlib.contextmanager
         def counted(self: object) -> Iterator[_CountingUnit]:
-            with opening(self) as unit:
-                yield _CountingUnit(unit, calls)
+            with opening(self) as unit:  # (a reader may be a counted transaction already)
+                yield unit if isinstance(unit, _CountingUnit) else _CountingUnit(unit, calls)
 
         return counted
 
@@ -128,3 +128,51 @@ def test_no_call_reads_the_whole_ledger(
     ]
     assert unfiltered == []
     assert "ledger.query" not in [name for name, _ in calls]
+
+
+def test_a_catalog_nobody_changed_is_not_read_again_when_the_cache_period_ends(
+    alliance: Alliance, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link = alliance.create_link(
+        affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    alliance.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA)  # caches filled
+    calls = _count(alliance, monkeypatch)
+    for n in range(2, 5):
+        clock.advance(alliance.settings.campaign_cache_ttl + timedelta(seconds=1))
+        alliance.track_click(link, ip=f"203.0.113.{n}", user_agent=HUMAN_UA)
+    names = [name for name, _ in calls]
+    assert names.count("catalog.revision") == 3
+    assert names.count("sanctions.blacklist_revision") == 3
+    rereads = {"catalog.get_campaign", "catalog.campaigns", "catalog.plan_versions"}
+    assert not rereads & set(names), names
+    assert "sanctions.blacklist" not in names
+
+
+def test_a_change_made_by_another_process_is_seen_once_the_cache_period_ends(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    with (
+        Alliance.open(url, keys={"k1": SECRET}, clock=clock) as here,
+        Alliance.open(url, keys={"k1": SECRET}, clock=clock) as there,
+    ):
+        here.add_campaign(make_campaign())
+        link = here.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        assert here.track_click(link, ip="203.0.113.1", user_agent=HUMAN_UA).verdict.decision == (
+            "allow"
+        )
+        there.blacklist("network", "203.0.113.9", reason="click farm")
+        there.add_campaign(make_campaign(active=False))
+        # within the cache period this process still goes by what it read
+        assert here.campaign("c1").active
+        assert here.track_click(link, ip="203.0.113.9", user_agent=HUMAN_UA).verdict.decision == (
+            "allow"
+        )
+        clock.advance(here.settings.campaign_cache_ttl)
+        assert not here.campaign("c1").active
+        with pytest.raises(CampaignInactive):
+            here.track_click(link, ip="203.0.113.9", user_agent=HUMAN_UA)
+        assert here.blacklisted() == {"network:203.0.113.0/24": "click farm"}

@@ -1,8 +1,11 @@
 """The catalog: campaigns and their plan versions, merchants, affiliates and coupons.
 
 Campaigns are kept per merchant: two merchants may both have a campaign
-``c1``. Reads are cached for ``campaign_cache_ttl``; changes made through this
-service apply at once.
+``c1``. Reads are cached; changes made through this service apply at once,
+changes made elsewhere (another process, a hand edit of the file) within
+``campaign_cache_ttl``: once per that period the cache asks the store for the
+catalog's revision (one small read) and is dropped only when it changed, so a
+click never rereads campaigns that did not change.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ __all__ = ["MAX_CACHED", "CampaignView", "CatalogService", "coupon_code"]
 
 #: Entries kept per cache before it is cleared.
 MAX_CACHED: Final = 65_536
+
+#: What a registry lookup finds for a key not cached (None is a cached "not registered").
+_MISSING: Final = object()
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")
@@ -63,9 +69,11 @@ class CatalogService:
         self._ctx = ctx
         self._ttl = ctx.settings.campaign_cache_ttl.total_seconds()
         self._views: dict[tuple[str, str], CampaignView] = {}
-        self._owners: dict[str, tuple[float, tuple[str, ...]]] = {}
-        self._registry: dict[tuple[str, str], tuple[float, object]] = {}
-        self._view_through: dict[str, tuple[float, bool]] = {}
+        self._owners: dict[str, tuple[str, ...]] = {}
+        self._registry: dict[tuple[str, object], object] = {}
+        self._view_through: dict[str, bool] = {}
+        self._revision: int | None = None  # the store's catalog revision the caches are of
+        self._checked_at = float("-inf")  # when that was asked last (the clock's seconds)
 
     # -- campaigns ---------------------------------------------------------------------------
     def add_campaign(
@@ -97,6 +105,24 @@ class CatalogService:
         self.forget(merchant_id, campaign_id)
         return campaign
 
+    def _current(self, now: float, tx: UnitOfWork | None = None) -> None:
+        """Drop the caches if the catalog changed since they were filled (asked of the store
+        at most once per ``campaign_cache_ttl``; in ``tx`` when given)."""
+        if 0 <= now - self._checked_at < self._ttl:
+            return
+        if tx is None:
+            with self._ctx.store.reader() as reader:
+                revision = reader.catalog.revision()
+        else:
+            revision = tx.catalog.revision()
+        self._checked_at = now
+        if revision != self._revision:
+            self._revision = revision
+            self._views.clear()
+            self._owners.clear()
+            self._registry.clear()
+            self._view_through.clear()
+
     def forget(self, merchant_id: str, campaign_id: str) -> None:
         """Drop the cached view of a campaign (after it changed)."""
         self._views.pop((merchant_id, campaign_id), None)
@@ -105,14 +131,14 @@ class CatalogService:
 
     def merchant_of(self, campaign_id: str, now: float) -> str:
         """The merchant whose campaign has this id; ``AmbiguousCampaign`` if several do."""
-        cached = self._owners.get(campaign_id)
-        if cached is None or now - cached[0] >= self._ttl:
+        self._current(now)
+        owners = self._owners.get(campaign_id)
+        if owners is None:
             check_texts(campaign_id=campaign_id)
             with self._ctx.store.reader() as tx:
                 found = tx.catalog.campaigns(campaign_id=campaign_id)
-            cached = (now, tuple(c.merchant_id for c in found))
-            _remember(self._owners, campaign_id, cached)
-        owners = cached[1]
+            owners = tuple(c.merchant_id for c in found)
+            _remember(self._owners, campaign_id, owners)
         if not owners:
             raise UnknownCampaign(campaign_id)
         if len(owners) > 1:
@@ -123,9 +149,10 @@ class CatalogService:
         """The campaign's cached view (looked up by id alone when ``merchant_id`` is None)."""
         if merchant_id is None:
             merchant_id = self.merchant_of(campaign_id, now)
+        self._current(now)
         key = (merchant_id, campaign_id)
         view = self._views.get(key)
-        if view is not None and now - view.loaded_at < self._ttl:
+        if view is not None:
             return view
         check_texts(merchant_id=merchant_id, campaign_id=campaign_id)
         with self._ctx.store.reader() as tx:
@@ -148,15 +175,15 @@ class CatalogService:
         )
 
     def view_through(self, merchant_id: str, now: float) -> bool:
-        """Whether any of the merchant's campaigns counts views (read once per cache period)."""
-        cached = self._view_through.get(merchant_id)
-        if cached is None or now - cached[0] >= self._ttl:
+        """Whether any of the merchant's campaigns counts views (cached like the campaigns)."""
+        self._current(now)
+        counted = self._view_through.get(merchant_id)
+        if counted is None:
             with self._ctx.store.reader() as tx:
                 campaigns = tx.catalog.campaigns(merchant_id=merchant_id)
             counted = any(c.attribution.view_through is not None for c in campaigns)
-            cached = (now, counted)
-            _remember(self._view_through, merchant_id, cached)
-        return cached[1]
+            _remember(self._view_through, merchant_id, counted)
+        return counted
 
     def campaign_view(self, merchant_id: str | None, campaign_id: str) -> CampaignView:
         """The campaign's view now (see ``view``)."""
@@ -206,25 +233,27 @@ class CatalogService:
             return tx.catalog.get_affiliate(affiliate_id)
 
     def member(self, tx: UnitOfWork, affiliate_id: str) -> Affiliate | None:
-        """The affiliate's registration, read at most once per cache period."""
-        return self._registered("affiliate", affiliate_id, tx.catalog.get_affiliate)
+        """The affiliate's registration (cached like the campaigns)."""
+        return self._registered(tx, "affiliate", affiliate_id, tx.catalog.get_affiliate)
 
     def take(self, tx: UnitOfWork, plan: CommissionPlan, merchant_id: str) -> Decimal:
         """The platform's share: the plan's, else the merchant's, else the alliance default."""
         if plan.platform_take is not None:
             return plan.platform_take
-        merchant = self._registered("merchant", merchant_id, tx.catalog.get_merchant)
+        merchant = self._registered(tx, "merchant", merchant_id, tx.catalog.get_merchant)
         if merchant is not None and merchant.platform_take is not None:
             return merchant.platform_take
         return self._ctx.settings.platform_take
 
-    def _registered(self, kind: str, key: str, load: Callable[[str], _T | None]) -> _T | None:
-        now = self._ctx.clock.timestamp()
-        cached = self._registry.get((kind, key))
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]  # type: ignore[return-value]
+    def _registered(
+        self, tx: UnitOfWork, kind: str, key: str, load: Callable[[str], _T | None]
+    ) -> _T | None:
+        self._current(self._ctx.clock.timestamp(), tx)
+        cached = self._registry.get((kind, key), _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
         value = load(key)
-        _remember(self._registry, (kind, key), (now, value))
+        _remember(self._registry, (kind, key), value)
         return value
 
     # -- coupons -----------------------------------------------------------------------------

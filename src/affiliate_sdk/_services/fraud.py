@@ -112,7 +112,8 @@ class FraudService:
         #: ``user_agent()``'s memo, by user agent as given: a hot path reads it first.
         self.agent_views: dict[str | None, UserAgentView] = {}
         self._judged: dict[tuple[object, ...], tuple[Verdict, str]] = {}
-        self._blacklist: tuple[float, frozenset[str]] | None = None
+        # (when its revision was asked, the revision, the keys)
+        self._blacklist: tuple[float, int, frozenset[str]] | None = None
 
     def flush(self, now_ms: int) -> None:
         """Hand the velocity counts over to the shared buckets (on close): the background
@@ -321,11 +322,19 @@ class FraudService:
         )
 
     def blacklist_entries(self, now: float) -> frozenset[str]:
-        """The blacklist's keys (read at most once per cache period)."""
+        """The blacklist's keys: reread only when the store's blacklist revision (asked at
+        most once per cache period) has changed."""
         loaded = self._blacklist
-        if loaded is None or now - loaded[0] >= self._ttl:
-            loaded = self._blacklist = (now, frozenset(self.blacklisted()))
-        return loaded[1]
+        if loaded is not None and 0 <= now - loaded[0] < self._ttl:
+            return loaded[2]
+        with self._ctx.store.reader() as tx:
+            revision = tx.sanctions.blacklist_revision()
+            if loaded is None or loaded[1] != revision:
+                loaded = (now, revision, frozenset(tx.sanctions.blacklist()))
+            else:
+                loaded = (now, revision, loaded[2])
+        self._blacklist = loaded
+        return loaded[2]
 
     def listed(self, *keys: str | None, now: float) -> tuple[str, ...]:
         """Which of ``keys`` are on the blacklist (read at most once per cache period)."""

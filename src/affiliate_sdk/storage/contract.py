@@ -106,6 +106,12 @@ class CatalogRepo(Protocol):
 
     def get_coupon(self, merchant_id: str, code: str) -> CouponRow | None: ...
 
+    def revision(self) -> int:
+        """A number that changes whenever anything above does, written by any process (and,
+        on a file, by a hand edit too): a cache of the catalog that has seen this number is
+        current while it stays the same."""
+        ...
+
 
 class ClickRepo(Protocol):
     """Clicks, impressions, and the visitors (devices) a customer ordered from."""
@@ -383,6 +389,10 @@ class SanctionRepo(Protocol):
 
     def blacklist(self) -> dict[str, str]:
         """Every listed key -> its reason."""
+        ...
+
+    def blacklist_revision(self) -> int:
+        """A number that changes whenever the blacklist does (see ``CatalogRepo.revision``)."""
         ...
 
     def add_complaint(self, target: str, complaint_id: str, reason: str, *, at_ms: int) -> None: ...

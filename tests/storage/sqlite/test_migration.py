@@ -23,7 +23,7 @@ from affiliate_sdk.storage.rows import (
     Mark,
 )
 from affiliate_sdk.storage.sqlite import SCHEMA_VERSION, SQLiteStore
-from affiliate_sdk.storage.sqlite._schema import V5_TABLES
+from affiliate_sdk.storage.sqlite._schema import REVISED, V5_TABLES
 
 FIXTURES: Final = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED: Final[dict[str, Any]] = json.loads((FIXTURES / "alliance_v4.expected.json").read_text())
@@ -218,7 +218,7 @@ def test_migrating_is_done_once(v4_file: Path) -> None:
     first = _count(_migrated(v4_file), "lines")
     store = SQLiteStore(v4_file)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 7
+        assert store.schema_version == SCHEMA_VERSION == 8
     finally:
         store.close()
     assert _count(v4_file, "lines") == first
@@ -236,6 +236,7 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     SQLiteStore(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE click_writers")
+    _without_revisions(conn)
     conn.execute(
         "INSERT INTO clicks (click_id, visitor_id, link_id, affiliate_id, campaign_id, "
         "merchant_id, landing_url, sub_fields, clicked_at_ms, decision, verdict_json) "
@@ -246,7 +247,7 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 7
+        assert store.schema_version == SCHEMA_VERSION == 8
     finally:
         store.close()
     conn = sqlite3.connect(path)
@@ -255,6 +256,43 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert rows == [("before-v6", 1700000000123)]
+
+
+def _without_revisions(conn: sqlite3.Connection) -> None:
+    """Take out what version 8 added (a file of version 7 or before has none of it)."""
+    for table, _ in REVISED:
+        for event in ("insert", "update", "delete"):
+            conn.execute(f"DROP TRIGGER {table}_{event}_revision")
+    conn.execute("DROP TABLE revisions")
+
+
+def test_version_7_gains_revisions_counted_by_every_change_of_the_catalog(tmp_path: Path) -> None:
+    path = tmp_path / "v7.db"
+    store = SQLiteStore(path)
+    store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    _without_revisions(conn)
+    conn.execute("INSERT INTO merchants (merchant_id, data) VALUES ('m1', '{}')")
+    conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 8
+        with store.reader() as tx:
+            assert (tx.catalog.revision(), tx.sanctions.blacklist_revision()) == (0, 0)
+    finally:
+        store.close()
+    conn = sqlite3.connect(path, isolation_level=None)  # a hand edit counts too
+    conn.execute('UPDATE merchants SET data = \'{"merchant_id": "m1"}\'')
+    conn.execute("DELETE FROM merchants")
+    conn.execute("INSERT INTO blacklist (key, reason) VALUES ('device:d1', 'fraud')")
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        with store.reader() as tx:
+            assert (tx.catalog.revision(), tx.sanctions.blacklist_revision()) == (2, 1)
+    finally:
+        store.close()
 
 
 def test_a_file_from_the_future_is_refused(tmp_path: Path) -> None:
@@ -296,6 +334,7 @@ def _v6_with_an_answer(path: Path) -> None:
         "2, 1700000000123, 200, NULL, 12.5, ?)",
         (_ECHO,),
     )
+    _without_revisions(conn)
     conn.execute("PRAGMA user_version = 6")
     conn.close()
     assert _ECHO.encode() in path.read_bytes()
@@ -306,7 +345,7 @@ def test_version_6_loses_the_receivers_answers_and_keeps_the_attempts(tmp_path: 
     _v6_with_an_answer(path)
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 7
+        assert store.schema_version == SCHEMA_VERSION == 8
         with store.reader() as tx:
             attempts = tx.webhooks.attempts("m:m1", "s1")
         with store.transaction() as tx:  # the log goes on in the new shape

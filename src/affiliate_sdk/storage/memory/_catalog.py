@@ -25,6 +25,7 @@ class MemoryCatalog:
         "_log",
         "_merchants",
         "_plans",
+        "_revision",
     )
 
     def __init__(self, log: UndoLog) -> None:
@@ -36,9 +37,11 @@ class MemoryCatalog:
         self._merchants: dict[str, Merchant] = {}
         self._affiliates: dict[str, Affiliate] = {}
         self._coupons: dict[tuple[str, str], CouponRow] = {}
+        self._revision = 0  # counted up by every write (a rolled-back one too: harmless)
 
     def put_campaign(self, campaign: Campaign) -> None:
         """Insert or replace the campaign with this ``(merchant_id, campaign_id)``."""
+        self._revision += 1
         merchant_id, campaign_id = campaign.merchant_id, campaign.campaign_id
         log = self._log
         set_item(log, self._campaigns, (merchant_id, campaign_id), campaign)
@@ -66,6 +69,7 @@ class MemoryCatalog:
 
     def add_plan_version(self, merchant_id: str, version: PlanVersion) -> None:
         """Record a campaign's plan version (``DuplicateEntry`` if that number exists)."""
+        self._revision += 1
         key = (merchant_id, version.campaign_id)
         versions = self._plans.get(key)
         if versions is None:
@@ -86,6 +90,7 @@ class MemoryCatalog:
 
     def put_merchant(self, merchant: Merchant) -> None:
         """Insert or replace a merchant."""
+        self._revision += 1
         set_item(self._log, self._merchants, merchant.merchant_id, merchant)
 
     def get_merchant(self, merchant_id: str) -> Merchant | None:
@@ -94,6 +99,7 @@ class MemoryCatalog:
 
     def put_affiliate(self, affiliate: Affiliate) -> None:
         """Insert or replace an affiliate."""
+        self._revision += 1
         set_item(self._log, self._affiliates, affiliate.affiliate_id, affiliate)
 
     def get_affiliate(self, affiliate_id: str) -> Affiliate | None:
@@ -102,8 +108,13 @@ class MemoryCatalog:
 
     def put_coupon(self, coupon: CouponRow) -> None:
         """Insert or replace the coupon with this ``(merchant_id, code)``."""
+        self._revision += 1
         set_item(self._log, self._coupons, (coupon.merchant_id, coupon.code), coupon)
 
     def get_coupon(self, merchant_id: str, code: str) -> CouponRow | None:
         """The coupon, if stored."""
         return self._coupons.get((merchant_id, code))
+
+    def revision(self) -> int:
+        """Changes with every write (see ``CatalogRepo.revision``)."""
+        return self._revision

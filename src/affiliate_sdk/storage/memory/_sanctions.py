@@ -14,7 +14,14 @@ __all__ = ["MemorySanctions"]
 class MemorySanctions:
     """``SanctionRepo`` over dictionaries and per-target sorted complaint instants."""
 
-    __slots__ = ("_blacklist", "_complaint_ids", "_complaints", "_enforcements", "_log")
+    __slots__ = (
+        "_blacklist",
+        "_complaint_ids",
+        "_complaints",
+        "_enforcements",
+        "_log",
+        "_revision",
+    )
 
     def __init__(self, log: UndoLog) -> None:
         self._log = log
@@ -22,9 +29,11 @@ class MemorySanctions:
         self._complaints: dict[str, list[int]] = {}  # target -> at_ms, sorted
         self._complaint_ids: set[tuple[str, str]] = set()
         self._enforcements: dict[str, list[Enforcement]] = {}
+        self._revision = 0  # the blacklist's, counted up by every change
 
     def put_blacklisted(self, key: str, reason: str | None) -> None:
         """List ``key`` with a reason, or take it off with None."""
+        self._revision += 1
         if reason is None:
             del_item(self._log, self._blacklist, key)
         else:
@@ -33,6 +42,10 @@ class MemorySanctions:
     def blacklist(self) -> dict[str, str]:
         """Every listed key -> its reason."""
         return dict(self._blacklist)
+
+    def blacklist_revision(self) -> int:
+        """Changes with every change of the blacklist."""
+        return self._revision
 
     def add_complaint(self, target: str, complaint_id: str, reason: str, *, at_ms: int) -> None:
         """Count a complaint about ``target`` (a complaint id already counted is ignored)."""

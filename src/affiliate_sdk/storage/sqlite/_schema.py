@@ -232,6 +232,16 @@ V5_INDEXES: Final[tuple[str, ...]] = (
 #: The version ``to_v5`` makes.
 V5: Final = len(LEGACY_STEPS) + 1
 
+#: The tables whose every change counts up a revision (``revisions``), and the revision.
+REVISED: Final = (
+    ("campaigns", "catalog"),
+    ("plan_versions", "catalog"),
+    ("merchants", "catalog"),
+    ("affiliates", "catalog"),
+    ("coupons", "catalog"),
+    ("blacklist", "blacklist"),
+)
+
 #: The statements of each version after 5, in order.
 LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
     (  # 6: every click writer's latest click time (``storage/sqlite/_recent.py``)
@@ -253,6 +263,16 @@ LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
         "DROP TABLE webhook_log",
         "ALTER TABLE webhook_log_v7 RENAME TO webhook_log",
         "CREATE INDEX webhook_log_by_subscription ON webhook_log (scope, subscription_id)",
+    ),
+    (  # 8: revisions the caches of the catalog and the blacklist check instead of rereading
+        "CREATE TABLE revisions (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
+        "INSERT INTO revisions (name, n) VALUES ('catalog', 0), ('blacklist', 0)",
+        *(
+            f"CREATE TRIGGER {table}_{event.lower()}_revision AFTER {event} ON {table} "
+            f"BEGIN UPDATE revisions SET n = n + 1 WHERE name = '{name}'; END"
+            for table, name in REVISED
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
     ),
 )
 

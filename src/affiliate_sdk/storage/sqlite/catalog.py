@@ -112,3 +112,8 @@ class SqliteCatalog:
             (merchant_id, code),
         )
         return None if found is None else CouponRow(*map(str, found))
+
+    def revision(self) -> int:
+        """The catalog's revision: counted up by a trigger at every change of its tables."""
+        found = self._db.row("SELECT n FROM revisions WHERE name = 'catalog'")
+        return 0 if found is None else int(str(found[0]))

@@ -31,6 +31,11 @@ class SqliteSanctions:
         rows = self._db.rows("SELECT key, reason FROM blacklist ORDER BY key")
         return {str(key): str(reason) for key, reason in rows}
 
+    def blacklist_revision(self) -> int:
+        """The blacklist's revision: counted up by a trigger at every change of it."""
+        found = self._db.row("SELECT n FROM revisions WHERE name = 'blacklist'")
+        return 0 if found is None else int(str(found[0]))
+
     def add_complaint(self, target: str, complaint_id: str, reason: str, *, at_ms: int) -> None:
         """Record a complaint about ``target``."""
         self._db.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -128,3 +129,24 @@ class CatalogContract:
             assert tx.catalog.get_coupon("m1", "X") is None
         with store.transaction() as tx:  # the refused number is free again
             tx.catalog.add_plan_version("m1", _plan("c1", 1))
+
+    def test_every_change_moves_the_revision_and_reads_do_not(self, store: Store) -> None:
+        writes: list[Callable[[UnitOfWork], None]] = [
+            lambda tx: tx.catalog.put_campaign(_campaign(rate="10%")),
+            lambda tx: tx.catalog.put_campaign(_campaign(rate="12%")),
+            lambda tx: tx.catalog.add_plan_version("m1", _plan("c1", 1, "10%")),
+            lambda tx: tx.catalog.put_merchant(Merchant(merchant_id="m1")),
+            lambda tx: tx.catalog.put_affiliate(Affiliate(affiliate_id="a1")),
+            lambda tx: tx.catalog.put_coupon(CouponRow("m1", "SPRING", "a1", "c1")),
+        ]
+        with store.reader() as tx:
+            seen = [tx.catalog.revision()]
+        for write in writes:
+            with store.transaction() as tx:
+                write(tx)
+            with store.reader() as tx:
+                tx.catalog.get_campaign("m1", "c1")
+                tx.catalog.campaigns()
+                seen.append(tx.catalog.revision())
+                assert tx.catalog.revision() == seen[-1]  # a read leaves it
+        assert len(set(seen)) == len(seen), seen

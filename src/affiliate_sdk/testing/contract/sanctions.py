@@ -66,3 +66,19 @@ class SanctionContract:
             assert tx.sanctions.blacklist() == {"k1": "kept"}
             assert tx.sanctions.complaints_since("t", since_ms=0) == 0
             assert tx.sanctions.enforcements("a1") == []
+
+    def test_every_blacklist_change_moves_its_revision(self, store: Store) -> None:
+        changes = [
+            ("affiliate:a1", "fraud"),
+            ("affiliate:a1", "fraud, again"),
+            ("affiliate:a1", None),
+        ]
+        with store.reader() as tx:
+            seen = [tx.sanctions.blacklist_revision()]
+        for key, reason in changes:
+            with store.transaction() as tx:
+                tx.sanctions.put_blacklisted(key, reason)
+            with store.reader() as tx:
+                tx.sanctions.blacklist()
+                seen.append(tx.sanctions.blacklist_revision())
+        assert len(set(seen)) == len(seen), seen
