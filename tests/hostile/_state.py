@@ -73,7 +73,8 @@ def _window(counts: Counts, now_ms: int) -> Window:
     if isinstance(counts, LocalCounts):
         width, size = counts._width, counts._buckets
         found = []
-        for key, slots in counts._keys.items():
+        for key, at in counts._keys.items():
+            slots = counts._cells[at : at + counts._stride]
             last = slots[0]
             end = max(last, now_ms // width)
             live = tuple(

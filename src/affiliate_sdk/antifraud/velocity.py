@@ -127,7 +127,7 @@ def _bucket_width(window_ms: int, buckets: int, max_keys: int) -> int:
 class LocalCounts:
     """Events per key over the last ``window_ms`` (to a bucket's width), in this process."""
 
-    __slots__ = ("_buckets", "_keys", "_lock", "_max_keys", "_width")
+    __slots__ = ("_buckets", "_cells", "_keys", "_lock", "_max_keys", "_stride", "_width")
 
     def __init__(
         self,
@@ -139,42 +139,52 @@ class LocalCounts:
         self._width = _bucket_width(window_ms, buckets, max_keys)
         self._buckets = buckets
         self._max_keys = max_keys
-        # key -> (last bucket index, the window's total, count per bucket...); ordered so
-        # the key counted least recently leaves in O(1). A tuple, replaced at every count,
-        # not a list changed in place: the garbage collector stops following a tuple of
-        # ints at its first collection, a list it walks at every collection for good (with
-        # a key per visitor and network, older collections of hundreds of milliseconds)
-        self._keys: OrderedDict[str, tuple[int, ...]] = OrderedDict()
+        # Every key's counts are ``stride`` cells of one list: [last bucket index, the
+        # window's total, count per bucket...]; ``_keys`` maps a key to where its cells
+        # begin, ordered so the key counted least recently leaves in O(1) (its cells go to
+        # the next new key). Nothing here is an object per key that the garbage collector
+        # would follow: a list per key, or a tuple, made every click add to the young
+        # generation, and every collection walk them.
+        self._stride = buckets + 2
+        self._cells: list[int] = []
+        self._keys: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
         """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
         index = now_ms // self._width
         size = self._buckets
+        cells = self._cells
         with self._lock:
-            held = self._keys.get(key)
-            if held is None:
+            at = self._keys.get(key)
+            if at is None:
                 if len(self._keys) >= self._max_keys:
-                    self._keys.popitem(last=False)
-                slots = [index, 0, *([0] * size)]
+                    _, at = self._keys.popitem(last=False)
+                    cells[at : at + self._stride] = self._zeros()
+                else:
+                    at = len(cells)
+                    cells.extend(self._zeros())
+                self._keys[key] = at
+                cells[at] = index
             else:
                 self._keys.move_to_end(key)
-                slots = list(held)
-                last = slots[0]
+                last = cells[at]
                 if index > last:
                     if index - last >= size:
-                        slots[1:] = [0] * (size + 1)
+                        cells[at + 1 : at + self._stride] = self._zeros()[1:]
                     else:  # the buckets that fell out of the window leave the total
                         for step in range(last + 1, index + 1):
-                            at = 2 + step % size
-                            slots[1] -= slots[at]
-                            slots[at] = 0
-                    slots[0] = index
-            if index > slots[0] - size:  # late events older than the window are ignored
-                slots[2 + index % size] += count
-                slots[1] += count
-            self._keys[key] = tuple(slots)
-            return slots[1]
+                            bucket = at + 2 + step % size
+                            cells[at + 1] -= cells[bucket]
+                            cells[bucket] = 0
+                    cells[at] = index
+            if index > cells[at] - size:  # late events older than the window are ignored
+                cells[at + 2 + index % size] += count
+                cells[at + 1] += count
+            return cells[at + 1]
+
+    def _zeros(self) -> list[int]:
+        return [0] * self._stride
 
     def total(self, key: str, now_ms: int) -> int:
         """The window's total for ``key`` at ``now_ms`` without counting anything."""

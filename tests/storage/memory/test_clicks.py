@@ -15,7 +15,7 @@ from affiliate_sdk.storage.rows import ClickRow
 
 from ..click_rows import click_row
 
-_INDEXES = ("_clicks", "_by_link", "_by_visitor", "_by_campaign")
+_INDEXES = ("_cells", "_clicks", "_by_link", "_by_visitor", "_by_campaign")
 
 
 def _state(store: MemoryStore) -> dict[str, object]:
@@ -103,22 +103,34 @@ def test_a_click_id_is_stored_once() -> None:
     assert _state(store) == before
 
 
-def test_held_clicks_are_nothing_the_garbage_collector_walks_again() -> None:
+def test_recording_clicks_makes_nothing_the_garbage_collector_follows() -> None:
     store = MemoryStore()
     with store.transaction() as tx:
-        for n in range(40):
-            tx.clicks.record(
-                click_row(f"k{n}", 1_000 + n, visitor=f"v{n % 8}"), dedupe_since_ms=None
-            )
-    gc.collect()
+        tx.clicks.record(click_row("k0", 1_000, visitor="v0"), dedupe_since_ms=None)
+    tracked = len(gc.get_objects())
+    with store.transaction() as tx:
+        for n in range(1, 400):  # a new visitor each
+            tx.clicks.record(click_row(f"k{n}", 1_000 + n, visitor=f"v{n}"), dedupe_since_ms=None)
+    assert len(gc.get_objects()) - tracked < 10
     with store.reader() as tx:
         clicks = tx.clicks
-        assert isinstance(clicks, MemoryClicks)
-        held = list(clicks._clicks.values())
-        assert len(held) == 40
-        assert not any(gc.is_tracked(click) for click in held)
-        # handed out with their names, in time order
-        found = clicks.by_visitor("m1", "v3", since_ms=0, until_ms=10_000)
-        assert [c.click_id for c in found] == ["k3", "k11", "k19", "k27", "k35"]
-        assert all(isinstance(c, ClickRow) for c in found)
-        assert clicks.get("k11") == click_row("k11", 1_011, visitor="v3")
+        # handed out as rows, with their names
+        assert clicks.get("k11") == click_row("k11", 1_011, visitor="v11")
+        assert clicks.by_visitor("m1", "v7", since_ms=0, until_ms=10_000) == [
+            click_row("k7", 1_007, visitor="v7")
+        ]
+        assert clicks.count_unblocked("m1", "c1", since_ms=0, until_ms=10_000) == {"a1": 400}
+
+
+def test_a_visitors_clicks_come_back_in_time_order() -> None:
+    store = MemoryStore()
+    with store.transaction() as tx:
+        for n, at in enumerate((5_000, 1_000, 3_000, 3_000, 9_000)):
+            tx.clicks.record(click_row(f"k{n}", at, link=f"L{n}"), dedupe_since_ms=None)
+    with store.reader() as tx:
+        found = tx.clicks.by_visitor("m1", "visitor-1", since_ms=2_000, until_ms=5_000)
+    assert [(c.click_id, c.clicked_at_ms) for c in found] == [
+        ("k2", 3_000),
+        ("k3", 3_000),
+        ("k0", 5_000),
+    ]
