@@ -66,6 +66,8 @@ AFTER_EXCHANGE = 20
 #: median a call must be to count as hit by the machine.
 CONTROL_CALLS = 100_000
 NOISE_US = 30
+#: The control's calls in this run (``--control``).
+_CONTROL = [CONTROL_CALLS]
 STORES = ("sqlite", "memory")
 _PLATFORMS = (
     ("Windows NT 10.0; Win64; x64", "Windows"),
@@ -317,7 +319,7 @@ def _run_store(
         "clicks": len(times),
         "median": median,
         "tail": tail,
-        "control": _control(CONTROL_CALLS),
+        "control": _control(_CONTROL[0]) if _CONTROL[0] else {},
         "mean": statistics.fmean(ordered),
         "p90": _percentile(ordered, 0.90),
         "p99": _percentile(ordered, 0.99),
@@ -376,7 +378,7 @@ class _Worker:
     def __init__(self, name: str, src: Path, clicks: int, store: str, chunk: int) -> None:
         self.name, self.src = name, src
         command = [sys.executable, __file__, "--serve", "--clicks", str(clicks)]
-        command += ["--stores", store, "--chunk", str(chunk)]
+        command += ["--stores", store, "--chunk", str(chunk), "--control", str(_CONTROL[0])]
         self._proc = subprocess.Popen(
             command,
             env=dict(os.environ, PYTHONPATH=str(src)),
@@ -461,8 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=CHUNK, help="timed clicks per turn")
     parser.add_argument("--run", action="store_true", help="run the workload in this process")
     parser.add_argument("--json", action="store_true", help="with --run: print one JSON line")
+    parser.add_argument(
+        "--control", type=int, default=CONTROL_CALLS, help="calls of the control (0: none)"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    _CONTROL[0] = args.control
     stores = [s for s in args.stores.split(",") if s]
     if not stores or any(s not in STORES for s in stores):
         parser.error(f"--stores takes {', '.join(STORES)}")
@@ -521,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"gen-2 pauses ms {last['gc_gen2_ms']}"
             )
             t, c = last["tail"], last["control"]
+            if not c:
+                continue
             print(
                 f"  clicks over {TAIL_TARGET:g}x the median: {t['clicks']} "
                 f"({t['clicks'] / last['clicks']:.2%}); in a collection {t['in_gc']}, on an "
