@@ -22,11 +22,11 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from affiliate_sdk.errors import StorageError
-from affiliate_sdk.storage.held import held
+from affiliate_sdk.storage.held import AT, HeldClick, held
 from affiliate_sdk.storage.rows import ClickRow
 
 from ._dialect import BEGIN_WRITE
-from ._recent import AT, HeldClick, LinkVisit, RecentClicks
+from ._recent import LinkVisit, RecentClicks
 
 __all__ = ["BATCH_EVERY_S", "MAX_QUEUED_CLICKS", "REGISTER_WRITER", "ClickWriter"]
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Final
 
 from affiliate_sdk.errors import DuplicateEntry, StorageError
+from affiliate_sdk.storage.held import HeldClick
 from affiliate_sdk.storage.rows import ClickRow
 
 from ._dialect import BEGIN_READ, BEGIN_WRITE, is_busy, is_unique_violation
-from ._recent import HeldClick
 from ._wal import BACKSTOP_PAGES
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "Connections", "Db", "Session"]

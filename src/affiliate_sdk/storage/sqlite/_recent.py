@@ -34,32 +34,13 @@ from collections import OrderedDict
 from typing import Final
 
 from affiliate_sdk.ids import id_timestamp_ms, is_valid_id
-from affiliate_sdk.storage.held import (
-    AFFILIATE,
-    AT,
-    CAMPAIGN,
-    CLICK_ID,
-    DECISION,
-    LINK,
-    MERCHANT,
-    VISITOR,
-    HeldClick,
-)
+from affiliate_sdk.storage.held import AT, LINK, MERCHANT, VISITOR, HeldClick
 from affiliate_sdk.storage.held import named as as_row
 from affiliate_sdk.storage.rows import ClickRow
 
 __all__ = [
-    "AFFILIATE",
-    "AT",
-    "CAMPAIGN",
-    "CLICK_ID",
-    "DECISION",
-    "LINK",
     "MAX_RECENT_CLICKS",
-    "MERCHANT",
     "STALE_S",
-    "VISITOR",
-    "HeldClick",
     "LinkVisit",
     "RecentClicks",
     "link_visit",

@@ -15,12 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from affiliate_sdk.errors import StorageError
-from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
-
-from ._click_writer import REGISTER_WRITER, ClickWriter
-from ._connection import Db
-from ._dialect import chunks, placeholders
-from ._recent import (
+from affiliate_sdk.storage.held import (
     AFFILIATE,
     AT,
     CAMPAIGN,
@@ -29,8 +24,13 @@ from ._recent import (
     MERCHANT,
     VISITOR,
     HeldClick,
-    link_visit,
 )
+from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
+
+from ._click_writer import REGISTER_WRITER, ClickWriter
+from ._connection import Db
+from ._dialect import chunks, placeholders
+from ._recent import link_visit
 
 __all__ = ["INSERT_CLICK", "SqliteClicks"]
 
