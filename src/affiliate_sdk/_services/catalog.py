@@ -132,6 +132,10 @@ class CatalogService:
     def merchant_of(self, campaign_id: str, now: float) -> str:
         """The merchant whose campaign has this id; ``AmbiguousCampaign`` if several do."""
         self._current(now)
+        return self._owner(campaign_id)
+
+    def _owner(self, campaign_id: str) -> str:
+        """``merchant_of`` once the caches are known to be current."""
         owners = self._owners.get(campaign_id)
         if owners is None:
             check_texts(campaign_id=campaign_id)
@@ -147,9 +151,9 @@ class CatalogService:
 
     def view(self, merchant_id: str | None, campaign_id: str, now: float) -> CampaignView:
         """The campaign's cached view (looked up by id alone when ``merchant_id`` is None)."""
-        if merchant_id is None:
-            merchant_id = self.merchant_of(campaign_id, now)
         self._current(now)
+        if merchant_id is None:
+            merchant_id = self._owner(campaign_id)
         key = (merchant_id, campaign_id)
         view = self._views.get(key)
         if view is not None:

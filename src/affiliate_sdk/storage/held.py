@@ -1,12 +1,11 @@
-"""Clicks as a store holds them in memory: plain tuples, not ``ClickRow`` named tuples.
+"""Clicks as the SQLite click writer holds them: plain tuples, not ``ClickRow`` named tuples.
 
 The garbage collector stops tracking a tuple of plain values (strings, numbers, bytes,
 None) at its first collection, while a ``NamedTuple`` instance stays tracked for good, and
-every collection of its generation walks it again: a store holding every click as a
-``ClickRow`` made each older collection walk all of them (pauses of hundreds of
-milliseconds on some click once a few hundred thousand were held). A store holds each
-click as ``HeldClick`` (``tuple(row)``) and gives it its names back with ``named`` when it
-hands it out.
+every collection of its generation walks it again. The writer's queue and recent clicks
+hold each click as ``HeldClick`` (``held(row)``) and give it its names back with ``named``.
+The positions below serve the memory store too, which keeps a click's values as cells of
+one list.
 """
 
 from __future__ import annotations
