@@ -314,6 +314,12 @@ def _run_store(
         "on_exchange": sum(1 for i in over if i in exchange_set),
         "after_exchange": sum(1 for i in over if i in after and not by_gc[i]),
         "returning": sum(1 for i in over if visits[i].returning),
+        "returning_median": statistics.median(
+            t for t, v in zip(times, visits, strict=True) if v.returning
+        ),
+        "new_median": statistics.median(
+            t for t, v in zip(times, visits, strict=True) if not v.returning
+        ),
     }
     return {
         "clicks": len(times),
@@ -533,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  clicks over {TAIL_TARGET:g}x the median: {t['clicks']} "
                 f"({t['clicks'] / last['clicks']:.2%}); in a collection {t['in_gc']}, on an "
                 f"exchange {t['on_exchange']}, in the {AFTER_EXCHANGE} clicks after one "
-                f"{t['after_exchange']}, returning visitors {t['returning']}"
+                f"{t['after_exchange']}, returning visitors {t['returning']} (their median "
+                f"{_us(t['returning_median'])}, new visitors' {_us(t['new_median'])})"
             )
             print(
                 f"  control (the same work every call): median {_us(c['median'])}, p99 "

@@ -132,7 +132,7 @@ class SqliteClicks:
         writer = self._writer()
         if writer is not None:
             with writer.lock:
-                answerable, found = writer.recent.lookup(click, since_ms, time.monotonic())
+                answerable, found = writer.recent.lookup(click, since_ms, time.monotonic(), key)
         for held in self._db.session.clicks:  # this unit of work's own: few, and the newest
             if link_visit(held) == key and (
                 found is None or held.clicked_at_ms >= found.clicked_at_ms
