@@ -12,6 +12,12 @@ exchange of the fraud counters with the store falls about every 1,000 clicks,
 as it does in production at that rate. Each call is timed on its own with
 ``time.perf_counter_ns``; 2,000 clicks of the same kind run first, untimed.
 
+With ``--rate N`` the clicks run on the system clock instead, as in production, each
+step waiting out its share of the second so that N clicks arrive a second (a click
+that ends late is followed at once); the velocity windows then exchange on their own
+thread, and the exchange report stays empty. Every click then begins after a pause,
+on cold caches: its median is several times the back-to-back one.
+
 Every workload runs in a fresh process on SQLite (clicks committed by the
 background writer, the default) and on ``memory://``. With ``--prev DIR`` (a
 checkout of an earlier release, say ``git worktree add /tmp/prev 6c20213``) the
@@ -68,6 +74,8 @@ CONTROL_CALLS = 100_000
 NOISE_US = 30
 #: The control's calls in this run (``--control``).
 _CONTROL = [CONTROL_CALLS]
+#: Clicks a second of wall time when paced (``--rate``; 0: back to back on a ``FakeClock``).
+_RATE = [0]
 STORES = ("sqlite", "memory")
 _PLATFORMS = (
     ("Windows NT 10.0; Win64; x64", "Windows"),
@@ -204,8 +212,12 @@ def _run_store(
     from affiliate_sdk import Alliance, Campaign, CommissionPlan
     from affiliate_sdk.testing import FakeClock
 
+    rate = _RATE[0]
     clock = FakeClock()
-    alliance = Alliance.open(url, keys={"k1": b"\x5a" * 32}, clock=clock)
+    if rate:  # the wall clock, as in production: each step waits out its share of a second
+        alliance = Alliance.open(url, keys={"k1": b"\x5a" * 32})
+    else:
+        alliance = Alliance.open(url, keys={"k1": b"\x5a" * 32}, clock=clock)
     for campaign_id, domain in (("spring-sale", "shop.example.com"), ("audio", "hifi.example.de")):
         alliance.add_campaign(
             Campaign(
@@ -235,7 +247,17 @@ def _run_store(
     visits = _visits(clicks, rng)
     track = alliance.track_click
     perf_ns = time.perf_counter_ns
-    advance = clock.advance
+    due = [time.perf_counter()]
+    stretch = 1_000 / rate if rate else 0.0  # the steps last 1 ms on average
+
+    def advance(step: timedelta) -> None:
+        if not rate:
+            clock.advance(step)
+            return
+        due[0] += step.total_seconds() * stretch
+        wait = due[0] - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)  # a late click goes at once: arrivals do not wait for clicks
 
     def stream(batch: list[Visit], offset: int, times: list[int] | None) -> dict[str, int]:
         visitor_ids: dict[int, str] = {}
@@ -248,7 +270,8 @@ def _run_store(
             visitor_id = visitor_ids.get(visit.visitor) if visit.returning else None
             advance(visit.step)
             now_ms = int(clock.timestamp() * 1000)
-            if now_ms - synced[0] >= EXCHANGE_MS:  # the shared windows exchange on this click
+            # on a FakeClock the shared windows exchange on this click
+            if not rate and now_ms - synced[0] >= EXCHANGE_MS:
                 synced[0] = now_ms
                 if times is not None:
                     exchanges.append(i)
@@ -385,6 +408,7 @@ class _Worker:
         self.name, self.src = name, src
         command = [sys.executable, __file__, "--serve", "--clicks", str(clicks)]
         command += ["--stores", store, "--chunk", str(chunk), "--control", str(_CONTROL[0])]
+        command += ["--rate", str(_RATE[0])]
         self._proc = subprocess.Popen(
             command,
             env=dict(os.environ, PYTHONPATH=str(src)),
@@ -472,9 +496,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--control", type=int, default=CONTROL_CALLS, help="calls of the control (0: none)"
     )
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=0,
+        help="clicks a second of wall time, on the system clock (0: back to back)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     _CONTROL[0] = args.control
+    _RATE[0] = args.rate
     stores = [s for s in args.stores.split(",") if s]
     if not stores or any(s not in STORES for s in stores):
         parser.error(f"--stores takes {', '.join(STORES)}")
