@@ -209,6 +209,7 @@ class RecentClicks:
         if key is None:
             key = link_visit(click)
         held = self._latest.get(key)
+        holds = held is not None  # the visit's latest click: whatever was let go of is older
         if held is not None and held[AT] < since_ms:
             held = None
         others = self._others_ms
@@ -222,6 +223,6 @@ class RecentClicks:
                 start = born
         if others >= start:
             return False, named(held)
-        if key in self._latest:  # the visit's latest click: whatever was let go of is older
+        if holds:
             return True, named(held)
         return not (start < self.horizon_ms or self._maybe_let_go(key, start)), None
