@@ -23,8 +23,9 @@ background writer, the default) and on ``memory://``. With ``--prev DIR`` (a
 checkout of an earlier release, say ``git worktree add /tmp/prev 6c20213``) the
 same workload runs against ``DIR/src`` too, in a process of its own: the two
 take turns every ``--chunk`` clicks (who goes first alternates), so a change in
-the machine's load falls on both alike; this is repeated ``--rounds`` times
-with fresh processes and the medians and means are compared. The workload uses
+the machine's load falls on both alike; the medians and means are compared. Each
+run is repeated ``--rounds`` times with fresh processes, with or without ``--prev``
+(the ratio moves from run to run on a machine of two cores: one run says little). The workload uses
 only what both releases share: ``Alliance.open``, ``add_campaign``,
 ``create_link``, ``track_click`` and ``affiliate_sdk.testing.FakeClock``.
 
@@ -524,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     versions: list[tuple[str, Path]] = [("new", here)]
     if args.prev is not None:
         versions.insert(0, ("old", args.prev.resolve() / "src"))
-    rounds = args.rounds if args.prev is not None else 1
+    rounds = args.rounds
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores")
     print(
         f"{args.clicks:,} timed clicks per store and run after {WARMUP:,} untimed, "
