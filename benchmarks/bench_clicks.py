@@ -25,8 +25,8 @@ same workload runs against ``DIR/src`` too, in a process of its own: the two
 take turns every ``--chunk`` clicks (who goes first alternates), so a change in
 the machine's load falls on both alike; the medians and means are compared. Each
 run is repeated ``--rounds`` times with fresh processes, with or without ``--prev``
-(the ratio moves from run to run on a machine of two cores: one run says little). The workload uses
-only what both releases share: ``Alliance.open``, ``add_campaign``,
+(the ratio moves from run to run on a machine of two cores: one run says little).
+The workload uses only what both releases share: ``Alliance.open``, ``add_campaign``,
 ``create_link``, ``track_click`` and ``affiliate_sdk.testing.FakeClock``.
 
 ``--run`` runs the workload in this process with whatever ``affiliate_sdk``
@@ -270,12 +270,12 @@ def _run_store(
             ip, agent = _address(number), agents[number % len(agents)]
             visitor_id = visitor_ids.get(visit.visitor) if visit.returning else None
             advance(visit.step)
-            now_ms = int(clock.timestamp() * 1000)
-            # on a FakeClock the shared windows exchange on this click
-            if not rate and now_ms - synced[0] >= EXCHANGE_MS:
-                synced[0] = now_ms
-                if times is not None:
-                    exchanges.append(i)
+            if not rate:  # on a FakeClock the shared windows exchange on the click that
+                now_ms = int(clock.timestamp() * 1000)  # finds a second of it gone
+                if now_ms - synced[0] >= EXCHANGE_MS:
+                    synced[0] = now_ms
+                    if times is not None:
+                        exchanges.append(i)
             start = perf_ns()
             click = track(
                 links[visit.link],
