@@ -49,11 +49,11 @@ def _snapshot(alliance: Alliance) -> tuple[list[int], list[int]]:
     fraud.flush(now_ms)  # what is pending goes to the store's counters first
     totals = [fraud.per_minute.total(key, now_ms) for key in MINUTE_KEYS]
     totals += [fraud.per_day.total(key, now_ms) for key in DAY_KEYS]
-    stored = alliance.store.counters.sum(
-        [f"velocity/minute/{key}" for key in MINUTE_KEYS]
-        + [f"velocity/day/{key}" for key in DAY_KEYS],
-        since_bucket=0,
-    )
+    stored: list[int] = []
+    for namespace, keys in (("velocity/minute", MINUTE_KEYS), ("velocity/day", DAY_KEYS)):
+        names = [f"{namespace}/{key}" for key in keys]  # read as a writer of its own
+        sums = alliance.store.counters.exchange(namespace, "reader", [], names, since_bucket=0)
+        stored += [0] * len(keys) if sums is None else [total for total, _ in sums]
     return totals, stored
 
 

@@ -33,27 +33,49 @@ class DictCounters:
     def __init__(self, *, shared: bool = True) -> None:
         self.shared = shared
         self.buckets: dict[tuple[str, int], int] = {}
+        self.writers: dict[tuple[str, str], int] = {}  # (namespace, writer) -> latest bucket
         self.adds = 0
-        self.fail_sums = 0
+        self.reads = 0  # calls that read sums back
+        self.fail = 0  # calls still to fail (adding nothing)
 
-    def add(self, rows: Sequence[tuple[str, int, int]]) -> None:
-        self.adds += 1
+    def exchange(
+        self,
+        namespace: str,
+        writer: str,
+        rows: Sequence[tuple[str, int, int]],
+        keys: Sequence[str],
+        *,
+        since_bucket: int,
+    ) -> list[tuple[int, int]] | None:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("the counter server went away")
+        if rows:
+            self.adds += 1
+            latest = max(bucket for _, bucket, _ in rows)
+            self.writers[namespace, writer] = max(
+                self.writers.get((namespace, writer), latest), latest
+            )
         for key, bucket, count in rows:
             self.buckets[key, bucket] = self.buckets.get((key, bucket), 0) + count
+        if not any(
+            ns == namespace and w != writer and b >= since_bucket
+            for (ns, w), b in self.writers.items()
+        ):
+            return None
+        self.reads += 1
+        return [(self.sum(key, since_bucket), self.sum(key, since_bucket + 1)) for key in keys]
 
-    def sum(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
-        if self.fail_sums:
-            self.fail_sums -= 1
-            raise ConnectionError("the counter server went away")
-        return [
-            sum(n for (k, b), n in self.buckets.items() if k == key and b >= since_bucket)
-            for key in keys
-        ]
+    def sum(self, key: str, since_bucket: int) -> int:
+        return sum(n for (k, b), n in self.buckets.items() if k == key and b >= since_bucket)
 
-    def prune(self, prefix: str, *, before_bucket: int) -> None:
+    def prune(self, namespace: str, *, before_bucket: int) -> None:
         for key, bucket in list(self.buckets):
-            if key.startswith(prefix) and bucket < before_bucket:
+            if key.startswith(f"{namespace}/") and bucket < before_bucket:
                 del self.buckets[key, bucket]
+        for ns, w in [k for k, b in self.writers.items() if b < before_bucket]:
+            if ns == namespace:
+                del self.writers[ns, w]
 
 
 def _minute(counters: CounterBuckets, **kw: Any) -> SharedCounts:
@@ -197,10 +219,10 @@ def test_a_bucket_that_leaves_the_window_leaves_the_shared_total_at_once() -> No
 
 def test_a_key_idle_for_a_bucket_is_read_again() -> None:
     counters = DictCounters()
-    counters.buckets["t/k", 0] = 7  # counted by another process
+    counters.exchange("t", "another", [("t/k", 0, 7)], [], since_bucket=0)
     counts = _minute(counters)
     assert counts.total("k", 1) == 7  # unknown here: read from the repository
-    counters.buckets["t/k", 0] = 9
+    counters.buckets["t/k", 0] = 9  # two more by the other process
     assert counts.total("k", 9_999) == 7  # known for a bucket's width
     assert counts.total("k", 10_001) == 9
 
@@ -216,26 +238,35 @@ def test_old_buckets_are_pruned_and_other_namespaces_kept() -> None:
     assert counters.buckets == {("other/k", 0): 5, ("t/k", 7): 1}
 
 
+def _another_writer(counters: DictCounters, *rows: tuple[str, int, int]) -> None:
+    """Counts by another process (at least one, so that there is another writer)."""
+    counters.exchange("t", "another", rows or [("t/other", 0, 1)], [], since_bucket=0)
+
+
+def test_a_window_alone_on_the_repository_reads_nothing_back() -> None:
+    counters = DictCounters()
+    counts = _minute(counters)
+    local = LocalCounts(60_000, buckets=6)
+    for ms in range(0, 70_000, 500):
+        assert counts.add("k", ms) == local.add("k", ms)  # exact, with no read
+    assert counts.total("k", 70_001) == local.total("k", 70_001)
+    assert counters.adds == 70 and counters.reads == 0
+    _another_writer(counters, ("t/k", 7, 4))  # a second process starts counting
+    reads = counters.reads
+    assert counts.add("k", 71_000) == local.add("k", 71_000)  # not read back yet
+    assert counts.add("k", 72_000) == local.add("k", 72_000) + 4  # read back at the exchange
+    assert counters.reads == reads + 1
+
+
 def test_shared_memory_is_bounded() -> None:
     counters = DictCounters()
+    _another_writer(counters)
     counts = _minute(counters, max_keys=3, sync_ms=1)
     for n, key in enumerate("abcde"):
         counts.add(key, n)
     counts.flush(10)
     assert len(counts) == 3
     assert counts.total("a", 11) == 1  # forgotten in memory, read back from the repository
-
-
-def test_counts_shared_before_a_failed_read_are_not_added_twice() -> None:
-    counters = DictCounters()
-    counts = _minute(counters)
-    counts.add("k", 0)
-    counters.fail_sums = 1
-    with pytest.raises(ConnectionError):
-        counts.flush(1_000)
-    counts.flush(2_000)
-    assert counters.buckets == {("t/k", 0): 1}
-    assert counts.total("k", 2_001) == 1
 
 
 @pytest.mark.parametrize(
@@ -260,12 +291,12 @@ def test_the_window_follows_the_repositorys_capability() -> None:
 # -- exchanged by the owner ------------------------------------------------------------------
 def test_a_background_window_never_calls_the_repository_while_counting() -> None:
     counters = DictCounters()
-    counters.buckets["t/k", 0] = 5  # counted by another process
+    _another_writer(counters, ("t/k", 0, 5))
     counts = SharedCounts(counters, "t", 60_000, background=True)
     assert counts.background
     for ms in range(0, 5_000, 100):
         counts.add("k", ms)  # seconds of the caller's time pass: still no exchange
-    assert counters.adds == 0
+    assert counters.adds == 1  # the other process's
     assert counts.add("k", 5_000) == 51  # its own only, until it exchanges
     counts.exchange(5_000)
     assert counters.buckets == {("t/k", 0): 56}
@@ -277,10 +308,18 @@ def test_counts_made_while_an_exchange_is_in_flight_are_neither_lost_nor_doubled
     seen: list[int] = []
 
     class Slow(DictCounters):
-        def sum(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
+        def exchange(
+            self,
+            namespace: str,
+            writer: str,
+            rows: Sequence[tuple[str, int, int]],
+            keys: Sequence[str],
+            *,
+            since_bucket: int,
+        ) -> list[tuple[int, int]] | None:
             if not seen:
                 seen.append(counts.add("k", 1_500))  # a click meanwhile, on another thread
-            return super().sum(keys, since_bucket=since_bucket)
+            return super().exchange(namespace, writer, rows, keys, since_bucket=since_bucket)
 
     counters = Slow()
     counts = SharedCounts(counters, "t", 60_000, background=True)
@@ -294,21 +333,14 @@ def test_counts_made_while_an_exchange_is_in_flight_are_neither_lost_nor_doubled
     assert counts.total("k", 2_001) == 3
 
 
-def test_a_failed_hand_over_keeps_the_counts_pending() -> None:
-    class Refusing(DictCounters):
-        refuse = 1
-
-        def add(self, rows: Sequence[tuple[str, int, int]]) -> None:
-            if self.refuse:
-                self.refuse -= 1
-                raise ConnectionError("the counter server went away")
-            super().add(rows)
-
-    counters = Refusing()
+def test_a_failed_exchange_shares_nothing_and_keeps_the_counts_pending() -> None:
+    counters = DictCounters()
     counts = SharedCounts(counters, "t", 60_000, background=True)
     counts.add("k", 0, 2)
+    counters.fail = 1
     with pytest.raises(ConnectionError):
         counts.exchange(1_000)
+    assert counters.buckets == {}
     assert counts.add("k", 1_100) == 3  # nothing lost meanwhile
     counts.exchange(2_000)
     assert counters.buckets == {("t/k", 0): 3}
@@ -317,6 +349,7 @@ def test_a_failed_hand_over_keeps_the_counts_pending() -> None:
 
 def test_the_read_back_merges_in_steps_and_stays_bounded() -> None:
     counters = DictCounters()
+    _another_writer(counters)
     counts = SharedCounts(counters, "t", 60_000, max_keys=3_000, background=True)
     for n in range(5_000):  # more keys than one merge step, and than are kept
         counts.add(f"k{n}", 0)
@@ -332,11 +365,13 @@ def test_a_forked_child_forgets_the_counts_its_parent_will_share() -> None:
     counts.add("k", 0)
     counts.exchange(1_000)
     counts.add("k", 1_100)
+    parent = counts.writer
     counts.before_fork()
     counts.after_fork_in_child()  # fresh locks: the parent's held one is not the child's
     counts.exchange(2_000)
     assert counters.buckets == {("t/k", 0): 1}  # the parent's pending one is the parent's
-    assert counts.total("k", 2_001) == 1
+    assert counts.writer != parent  # the child is another writer
+    assert counts.total("k", 2_001) == 2  # both happened: the child counts from the parent's
 
 
 def test_the_window_for_a_thread_exchanges_in_the_background() -> None:

@@ -86,14 +86,9 @@ def _window(counts: Counts, now_ms: int) -> Window:
                 found.append((key, live))
         return tuple(sorted(found))
     if isinstance(counts, SharedCounts):
-        counts.flush(now_ms)
-        pending = [
-            (f"pending:{key}", ((bucket, n),))
-            for bucket, keyed in counts._pending.items()
-            for key, n in keyed.items()
-        ]
-        fresh = [(f"fresh:{key}", ((0, n),)) for key, n in counts._fresh.items()]
-        return tuple(sorted(pending + fresh))
+        counts.flush(now_ms)  # nothing pending after it: its own counts are all shared
+        assert not counts._pending
+        return _window(counts._own, now_ms)
     raise TypeError(f"no snapshot for a {type(counts).__name__} window")
 
 

@@ -14,9 +14,9 @@ one-off visitors.
 ``SharedCounts`` adds up across every process that uses one counter
 repository (``CounterBuckets``: a store's ``counters``). Writing every click's
 counts to it would double the click path's cost, so each process counts in
-memory and, about every ``sync_ms``, exchanges: it adds what it counted to the
-shared buckets and reads back the totals of the keys it counted since (with
-and without the window's oldest bucket). A key's total is then the shared
+memory and, about every ``sync_ms``, exchanges: in one call, it adds what it
+counted to the shared buckets and reads back the totals of the keys it counted
+since (with and without the window's oldest bucket). A key's total is then the shared
 total at the last exchange (without that bucket once a bucket boundary has
 taken it out of the window) plus this process's events since, so other
 processes' events show within ``sync_ms``.
@@ -42,6 +42,7 @@ reads a clock.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -96,16 +97,30 @@ class CounterBuckets(Protocol):
     #: Whether other processes see these counts (False: this process alone).
     shared: bool
 
-    def add(self, rows: Sequence[tuple[str, int, int]]) -> None:
-        """Add each ``(key, bucket, count)``'s count to that bucket of that key, atomically."""
+    def exchange(
+        self,
+        namespace: str,
+        writer: str,
+        rows: Sequence[tuple[str, int, int]],
+        keys: Sequence[str],
+        *,
+        since_bucket: int,
+    ) -> list[tuple[int, int]] | None:
+        """Add each ``(key, bucket, count)``'s count to that bucket of that key, as
+        ``writer``'s counts in ``namespace`` (whose keys start with ``namespace/``); then, per
+        key of ``keys`` in order, the sums of its buckets numbered ``since_bucket`` or more
+        and ``since_bucket + 1`` or more, the rows just added included.
+
+        None instead of the sums when no other writer has added to a bucket of
+        ``namespace`` numbered ``since_bucket`` or more: every sum would then be the
+        caller's own. Atomic: either every row is added and the answer given, or the
+        call raises and nothing is added.
+        """
         ...
 
-    def sum(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
-        """Per key, in order, the sum of its buckets numbered ``since_bucket`` or more."""
-        ...
-
-    def prune(self, prefix: str, *, before_bucket: int) -> None:
-        """Forget buckets numbered below ``before_bucket`` of keys starting with ``prefix``."""
+    def prune(self, namespace: str, *, before_bucket: int) -> None:
+        """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
+        writers that added to none since."""
         ...
 
 
@@ -152,36 +167,48 @@ class LocalCounts:
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
         """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
-        index = now_ms // self._width
+        with self._lock:
+            return self._add(key, now_ms // self._width, count)
+
+    def _add(self, key: str, index: int, count: int) -> int:
+        """``add`` in bucket ``index``, the lock held."""
         size = self._buckets
         cells = self._cells
-        with self._lock:
-            at = self._keys.get(key)
-            if at is None:
-                if len(self._keys) >= self._max_keys:
-                    _, at = self._keys.popitem(last=False)
-                    cells[at : at + self._stride] = self._zeros()
-                else:
-                    at = len(cells)
-                    cells.extend(self._zeros())
-                self._keys[key] = at
-                cells[at] = index
+        at = self._keys.get(key)
+        if at is None:
+            if len(self._keys) >= self._max_keys:
+                _, at = self._keys.popitem(last=False)
+                cells[at : at + self._stride] = self._zeros()
             else:
-                self._keys.move_to_end(key)
-                last = cells[at]
-                if index > last:
-                    if index - last >= size:
-                        cells[at + 1 : at + self._stride] = self._zeros()[1:]
-                    else:  # the buckets that fell out of the window leave the total
-                        for step in range(last + 1, index + 1):
-                            bucket = at + 2 + step % size
-                            cells[at + 1] -= cells[bucket]
-                            cells[bucket] = 0
-                    cells[at] = index
-            if index > cells[at] - size:  # late events older than the window are ignored
-                cells[at + 2 + index % size] += count
-                cells[at + 1] += count
-            return cells[at + 1]
+                at = len(cells)
+                cells.extend(self._zeros())
+            self._keys[key] = at
+            cells[at] = index
+        else:
+            self._keys.move_to_end(key)
+            last = cells[at]
+            if index > last:
+                if index - last >= size:
+                    cells[at + 1 : at + self._stride] = self._zeros()[1:]
+                else:  # the buckets that fell out of the window leave the total
+                    for step in range(last + 1, index + 1):
+                        bucket = at + 2 + step % size
+                        cells[at + 1] -= cells[bucket]
+                        cells[bucket] = 0
+                cells[at] = index
+        if index > cells[at] - size:  # late events older than the window are ignored
+            cells[at + 2 + index % size] += count
+            cells[at + 1] += count
+        return cells[at + 1]
+
+    def _split(self, key: str, index: int) -> tuple[int, int]:
+        """The window's total for ``key`` in bucket ``index``, and the same without the
+        window's oldest bucket (the lock held; nothing is kept for an unknown key)."""
+        at = self._keys.get(key)
+        if at is None:
+            return 0, 0
+        total = self._add(key, index, 0)
+        return total, total - self._cells[at + 2 + (index + 1) % self._buckets]
 
     def _zeros(self) -> list[int]:
         return [0] * self._stride
@@ -204,28 +231,31 @@ class SharedCounts:
     """Events per key over the last ``window_ms``, counted by every process on ``counters``.
 
     ``namespace`` prefixes the keys in the shared buckets (``namespace/key``),
-    so windows of different lengths can share one repository. With
-    ``background`` the window never exchanges by itself: whoever owns it
-    calls ``exchange`` about every ``sync_ms`` (see the module's docstring).
+    so windows of different lengths can share one repository. ``writer`` names
+    this window's counts among those of other processes (random unless given;
+    a forked child takes a new one). With ``background`` the window never
+    exchanges by itself: whoever owns it calls ``exchange`` about every
+    ``sync_ms`` (see the module's docstring).
     """
 
     __slots__ = (
+        "_alone_ms",
         "_background",
-        "_base",
         "_buckets",
         "_counters",
-        "_fresh",
-        "_inflight",
         "_io",
         "_lock",
         "_max_keys",
+        "_namespace",
+        "_others",
+        "_own",
         "_pending",
         "_prefix",
         "_pruned_ms",
         "_sync_ms",
         "_synced_ms",
-        "_unread",
         "_width",
+        "_writer",
     )
 
     def __init__(
@@ -238,30 +268,37 @@ class SharedCounts:
         max_keys: int = DEFAULT_MAX_KEYS,
         sync_ms: int = DEFAULT_SYNC_MS,
         background: bool = False,
+        writer: str | None = None,
     ) -> None:
         self._width = _bucket_width(window_ms, buckets, max_keys)
         if not isinstance(sync_ms, int) or isinstance(sync_ms, bool) or sync_ms <= 0:
             raise InvalidInput(f"sync_ms must be a positive int, not {sync_ms!r}")
         if not isinstance(namespace, str) or not namespace:
             raise InvalidInput("the namespace must be a non-empty string")
+        if writer is not None and (not isinstance(writer, str) or not writer):
+            raise InvalidInput("the writer must be a non-empty string")
         self._counters = counters
+        self._namespace = namespace
         self._prefix = f"{namespace}/"
+        self._writer = writer or secrets.token_hex(8)
         self._buckets = buckets
         self._max_keys = max_keys
         self._sync_ms = sync_ms
         self._background = bool(background)
         self._synced_ms: int | None = None
         self._pruned_ms = 0
+        #: This process's own events, exactly (``LocalCounts``, used under ``_lock``).
+        self._own = LocalCounts(window_ms, buckets=buckets, max_keys=max_keys)
         # bucket -> key -> count not yet handed over (nested, so that counting allocates no
         # key tuple that would live until the exchange)
         self._pending: dict[int, dict[str, int]] = {}
-        self._fresh: dict[str, int] = {}  # key -> this process's events since the last swap
-        self._inflight: dict[str, int] = {}  # key -> events being exchanged right now
-        self._unread: set[str] = set()  # keys whose read-back failed: read at the next exchange
-        # key -> (the window's total when read, the total from the next bucket on, read at):
-        # trusted for a bucket's width; once the bucket it was read in is over, the window's
-        # oldest bucket has left it, and the second total is the one
-        self._base: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
+        # key -> (the other processes' total when read, the same from the next bucket on,
+        # read at): trusted for a bucket's width; once the bucket it was read in is over,
+        # the window's oldest bucket has left it, and the second total is the one
+        self._others: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
+        # when the repository last said no other writer counted in this window (None: it
+        # did not); until a bucket's width later, a key's unknown others' total is zero
+        self._alone_ms: int | None = None
         self._lock = threading.Lock()  # the in-memory state; never held over I/O
         self._io = threading.Lock()  # one exchange (or read of an unknown key) at a time
 
@@ -275,6 +312,11 @@ class SharedCounts:
         """How often, of the caller's time, the counts are to be exchanged."""
         return self._sync_ms
 
+    @property
+    def writer(self) -> str:
+        """This window's name among the writers of its namespace."""
+        return self._writer
+
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
         """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
         if not self._background:
@@ -283,82 +325,88 @@ class SharedCounts:
                 self.exchange(now_ms)
         # Inlined: this runs several times on every click.
         with self._lock:
-            bucket = now_ms // self._width
+            width = self._width
+            bucket = now_ms // width
             pending = self._pending.get(bucket)
             if pending is None:
                 pending = self._pending[bucket] = {}
             pending[key] = pending.get(key, 0) + count
-            fresh = self._fresh
-            total = fresh[key] = fresh.get(key, 0) + count
-            inflight = self._inflight
-            if inflight:
-                total += inflight.get(key, 0)
-            base = self._base.get(key)
-            if base is not None and now_ms - base[2] < self._width:
-                width = self._width
-                total += base[0] if now_ms // width <= base[2] // width else base[1]
+            total = self._own._add(key, bucket, count)
+            others = self._others.get(key)
+            if others is not None and now_ms - others[2] < width:
+                total += others[0] if bucket <= others[2] // width else others[1]
             return total
 
     def total(self, key: str, now_ms: int) -> int:
-        """The window's total for ``key`` at ``now_ms``, read from the shared buckets if not
-        known."""
+        """The window's total for ``key`` at ``now_ms``, read from the shared buckets if the
+        other processes' part is not known."""
         if not self._background:
             synced = self._synced_ms
             if synced is None or now_ms - synced >= self._sync_ms:
                 self.exchange(now_ms)
         with self._lock:
-            known = self._shared(key, now_ms)
+            known = self._known(key, now_ms)
             if known is not None:
-                return known + self._unshared(key)
+                return known
         with self._io:  # no exchange in flight: the buckets hold all but the pending counts
             with self._lock:
-                known = self._shared(key, now_ms)
+                known = self._known(key, now_ms)
                 if known is not None:
-                    return known + self._unshared(key)
+                    return known
             first = self._first_bucket(now_ms)
-            (known,) = self._counters.sum([self._prefix + key], since_bucket=first)
-            (later,) = self._counters.sum([self._prefix + key], since_bucket=first + 1)
+            found = self._counters.exchange(
+                self._namespace, self._writer, (), [self._prefix + key], since_bucket=first
+            )
             with self._lock:
-                self._remember(key, (known, later, now_ms))
-                return known + self._unshared(key)
+                index = now_ms // self._width
+                total, rest = self._own._split(key, index)
+                for bucket, counts in self._pending.items():  # not in the shared buckets
+                    count = counts.get(key, 0)
+                    total -= count if bucket >= first else 0
+                    rest -= count if bucket > first else 0
+                mine = (max(total, 0), max(rest, 0))  # (a key forgotten here: none of its own)
+                self._merge_locked([key], found, [mine], now_ms)
+                known = self._known(key, now_ms)
+                return self._own._add(key, index, 0) if known is None else known
 
     def exchange(self, now_ms: int) -> None:
         """Hand the pending counts to the shared buckets and read back the totals of the keys
-        counted since the last exchange (and prune old buckets once a bucket's width).
+        counted since the last exchange, in one call (and prune old buckets once a bucket's
+        width). The other processes' part of a key's total is what was read back less this
+        process's own events (``LocalCounts``, exact) as they were handed over.
 
         The in-memory state is swapped out under the lock and merged back in short steps,
         and the repository is called outside it, so counting goes on meanwhile. Should
-        the handing over fail, the counts stay pending; should only the read fail, the
-        counts are shared (never handed over twice) and the keys are read next time.
+        the call fail, nothing was shared: the counts stay pending.
         """
         with self._io:
             with self._lock:
                 self._synced_ms = now_ms
                 sent, self._pending = self._pending, {}
-                self._inflight, self._fresh = self._fresh, {}
-                keys = list(self._inflight.keys() | self._unread)
-                self._unread = set()
+                keys = list({key: None for counts in sent.values() for key in counts})
+                index = now_ms // self._width
+                split = self._own._split
+                mine = [split(key, index) for key in keys]  # all that is handed over
             if not keys:
                 return
             first = self._first_bucket(now_ms)
+            prefix = self._prefix
+            rows = [(prefix + key, b, n) for b, counts in sent.items() for key, n in counts.items()]
             try:
-                self._hand_over(sent)
+                found = self._counters.exchange(
+                    self._namespace,
+                    self._writer,
+                    rows,
+                    [prefix + key for key in keys],
+                    since_bucket=first,
+                )
             except BaseException:
-                self._restore(sent, keys)
+                self._restore(sent)
                 raise
-            try:
-                shared = [self._prefix + key for key in keys]
-                found = self._counters.sum(shared, since_bucket=first)
-                later = self._counters.sum(shared, since_bucket=first + 1)
-            except BaseException:
-                with self._lock:
-                    self._inflight = {}
-                    self._unread.update(keys)
-                raise
-            self._merge(keys, found, later, now_ms)
-            if sent and now_ms - self._pruned_ms >= self._width:  # old buckets go once a bucket
+            self._merge(keys, found, mine, now_ms)
+            if now_ms - self._pruned_ms >= self._width:  # old buckets go once a bucket
                 self._pruned_ms = now_ms
-                self._counters.prune(self._prefix, before_bucket=first)
+                self._counters.prune(self._namespace, before_bucket=first)
 
     def flush(self, now_ms: int) -> None:
         """Add this process's unshared counts to the shared buckets (say, before it stops)."""
@@ -375,79 +423,81 @@ class SharedCounts:
 
     def after_fork_in_child(self) -> None:
         """In a forked child: forget the counts not yet shared (the parent shares them; the
-        child sharing them too would count them twice) and take fresh locks."""
+        child sharing them too would count them twice), take a writer name of its own and
+        fresh locks. What it counted of its own is the parent's too: the child's totals
+        start from the parent's."""
         self._lock = threading.Lock()
         self._io = threading.Lock()
         self._pending = {}
-        self._fresh = {}
-        self._inflight = {}
+        self._writer = secrets.token_hex(8)
+        self._alone_ms = None
 
     def __len__(self) -> int:
-        """The number of keys whose shared total is kept."""
-        return len(self._base)
+        """The number of keys whose other processes' total is kept."""
+        return len(self._others)
 
-    def _shared(self, key: str, now_ms: int) -> int | None:
-        """The key's shared total at the last read, for the window at ``now_ms``; None when
-        unknown or too old to use."""
-        base = self._base.get(key)
-        if base is None or now_ms - base[2] >= self._width:
+    def _known(self, key: str, now_ms: int) -> int | None:
+        """The key's total at ``now_ms`` if the other processes' part of it is known (lock
+        held); None if it must be read."""
+        width = self._width
+        others = self._others.get(key)
+        if others is not None and now_ms - others[2] < width:
+            part = others[0] if now_ms // width <= others[2] // width else others[1]
+        elif self._alone_ms is not None and now_ms - self._alone_ms < width:
+            part = 0
+        else:
             return None
-        return base[0] if now_ms // self._width <= base[2] // self._width else base[1]
-
-    def _unshared(self, key: str) -> int:
-        """This process's events for ``key`` not in its shared total (lock held)."""
-        return self._fresh.get(key, 0) + self._inflight.get(key, 0)
+        return self._own._add(key, now_ms // width, 0) + part
 
     def _first_bucket(self, now_ms: int) -> int:
         return now_ms // self._width - self._buckets + 1
 
-    def _remember(self, key: str, read: tuple[int, int, int]) -> None:
-        base = self._base
-        base[key] = read
-        base.move_to_end(key)
-        if len(base) > self._max_keys:
-            base.popitem(last=False)
-
-    def _hand_over(self, sent: dict[int, dict[str, int]]) -> None:
-        """Add the swapped-out counts to the shared buckets (one atomic call)."""
-        if sent:
-            prefix = self._prefix
-            self._counters.add(
-                [(prefix + key, b, n) for b, counts in sent.items() for key, n in counts.items()]
-            )
-
-    def _restore(self, sent: dict[int, dict[str, int]], keys: list[str]) -> None:
+    def _restore(self, sent: dict[int, dict[str, int]]) -> None:
         """Put counts that were not handed over back with those counted since."""
         with self._lock:
-            fresh = self._fresh
             for b, counts in sent.items():
                 pending = self._pending.setdefault(b, {})
                 for key, n in counts.items():
                     pending[key] = pending.get(key, 0) + n
-            for key, n in self._inflight.items():
-                fresh[key] = fresh.get(key, 0) + n
-            self._inflight = {}
-            self._unread.update(key for key in keys if key not in fresh)
 
-    def _merge(self, keys: list[str], found: list[int], later: list[int], now_ms: int) -> None:
-        """Take the read-back totals in, ``MERGE_STEP`` keys per hold of the lock; a key's
-        in-flight count leaves as its new total (which includes it) arrives. ``later`` are the
-        totals without the window's oldest bucket, which leaves it at the next bucket."""
+    def _merge(
+        self,
+        keys: list[str],
+        found: list[tuple[int, int]] | None,
+        mine: list[tuple[int, int]],
+        now_ms: int,
+    ) -> None:
+        """Take the read-back totals in, ``MERGE_STEP`` keys per hold of the lock."""
         step = MERGE_STEP
-        for at in range(0, len(keys), step):
+        for at in range(0, max(len(keys), 1), step):
             with self._lock:
-                base, inflight = self._base, self._inflight
-                for key, total, rest in zip(
-                    keys[at : at + step], found[at : at + step], later[at : at + step], strict=True
-                ):
-                    base[key] = (total, rest, now_ms)
-                    base.move_to_end(key)
-                    inflight.pop(key, None)
-        with self._lock:
-            self._inflight = {}
-            base = self._base
-            for _ in range(len(base) - self._max_keys):
-                base.popitem(last=False)
+                self._merge_locked(
+                    keys[at : at + step],
+                    None if found is None else found[at : at + step],
+                    mine[at : at + step],
+                    now_ms,
+                )
+
+    def _merge_locked(
+        self,
+        keys: list[str],
+        found: list[tuple[int, int]] | None,
+        mine: list[tuple[int, int]],
+        now_ms: int,
+    ) -> None:
+        """The other processes' totals: what was read less this process's own (lock held).
+        None read: no other writer counted in the window, and nothing is known of others."""
+        others = self._others
+        if found is None:
+            others.clear()
+            self._alone_ms = now_ms
+            return
+        self._alone_ms = None
+        for key, (total, rest), (own, own_rest) in zip(keys, found, mine, strict=True):
+            others[key] = (max(total - own, 0), max(rest - own_rest, 0), now_ms)
+            others.move_to_end(key)
+        for _ in range(len(others) - self._max_keys):
+            others.popitem(last=False)
 
 
 def window_for(

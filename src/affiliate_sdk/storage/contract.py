@@ -488,16 +488,30 @@ class CounterRepo(Protocol):
     #: Whether other processes see these counts (False: this process alone).
     shared: bool
 
-    def add(self, rows: Sequence[tuple[str, int, int]]) -> None:
-        """Add each ``(key, bucket, count)``'s count to that bucket of that key, atomically."""
+    def exchange(
+        self,
+        namespace: str,
+        writer: str,
+        rows: Sequence[tuple[str, int, int]],
+        keys: Sequence[str],
+        *,
+        since_bucket: int,
+    ) -> list[tuple[int, int]] | None:
+        """Add each ``(key, bucket, count)``'s count to that bucket of that key, as
+        ``writer``'s counts in ``namespace`` (whose keys start with ``namespace/``); then, per
+        key of ``keys`` in order, the sums of its buckets numbered ``since_bucket`` or more
+        and ``since_bucket + 1`` or more, the rows just added included.
+
+        None instead of the sums when no other writer has added to a bucket of
+        ``namespace`` numbered ``since_bucket`` or more: every sum would then be the
+        caller's own. Atomic: either every row is added and the answer given, or the
+        call raises and nothing is added.
+        """
         ...
 
-    def sum(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
-        """Per key, in order, the sum of its buckets numbered ``since_bucket`` or more."""
-        ...
-
-    def prune(self, prefix: str, *, before_bucket: int) -> None:
-        """Forget buckets numbered below ``before_bucket`` of keys starting with ``prefix``."""
+    def prune(self, namespace: str, *, before_bucket: int) -> None:
+        """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
+        writers that added to none since."""
         ...
 
 

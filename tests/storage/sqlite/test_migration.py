@@ -218,7 +218,7 @@ def test_migrating_is_done_once(v4_file: Path) -> None:
     first = _count(_migrated(v4_file), "lines")
     store = SQLiteStore(v4_file)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 8
+        assert store.schema_version == SCHEMA_VERSION == 9
     finally:
         store.close()
     assert _count(v4_file, "lines") == first
@@ -236,7 +236,7 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     SQLiteStore(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE click_writers")
-    _without_revisions(conn)
+    _before_v8(conn)
     conn.execute(
         "INSERT INTO clicks (click_id, visitor_id, link_id, affiliate_id, campaign_id, "
         "merchant_id, landing_url, sub_fields, clicked_at_ms, decision, verdict_json) "
@@ -247,7 +247,7 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 8
+        assert store.schema_version == SCHEMA_VERSION == 9
     finally:
         store.close()
     conn = sqlite3.connect(path)
@@ -258,8 +258,9 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     assert rows == [("before-v6", 1700000000123)]
 
 
-def _without_revisions(conn: sqlite3.Connection) -> None:
-    """Take out what version 8 added (a file of version 7 or before has none of it)."""
+def _before_v8(conn: sqlite3.Connection) -> None:
+    """Take out what versions 8 and 9 added (a file of version 7 or before has none of it)."""
+    conn.execute("DROP TABLE counter_writers")
     for table, _ in REVISED:
         for event in ("insert", "update", "delete"):
             conn.execute(f"DROP TRIGGER {table}_{event}_revision")
@@ -271,13 +272,13 @@ def test_version_7_gains_revisions_counted_by_every_change_of_the_catalog(tmp_pa
     store = SQLiteStore(path)
     store.close()
     conn = sqlite3.connect(path, isolation_level=None)
-    _without_revisions(conn)
+    _before_v8(conn)
     conn.execute("INSERT INTO merchants (merchant_id, data) VALUES ('m1', '{}')")
     conn.execute("PRAGMA user_version = 7")
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 8
+        assert store.schema_version == SCHEMA_VERSION == 9
         with store.reader() as tx:
             assert (tx.catalog.revision(), tx.sanctions.blacklist_revision()) == (0, 0)
     finally:
@@ -334,7 +335,7 @@ def _v6_with_an_answer(path: Path) -> None:
         "2, 1700000000123, 200, NULL, 12.5, ?)",
         (_ECHO,),
     )
-    _without_revisions(conn)
+    _before_v8(conn)
     conn.execute("PRAGMA user_version = 6")
     conn.close()
     assert _ECHO.encode() in path.read_bytes()
@@ -345,7 +346,7 @@ def test_version_6_loses_the_receivers_answers_and_keeps_the_attempts(tmp_path: 
     _v6_with_an_answer(path)
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 8
+        assert store.schema_version == SCHEMA_VERSION == 9
         with store.reader() as tx:
             attempts = tx.webhooks.attempts("m:m1", "s1")
         with store.transaction() as tx:  # the log goes on in the new shape
@@ -376,3 +377,34 @@ def test_the_v4_log_comes_across_without_its_answers(v4_file: Path) -> None:
     rows = _legacy(path, "SELECT response_bytes, response_digest FROM webhook_log")
     assert len(rows) == KINDS["webhook_log"] and set(rows) == {(None, None)}
     assert b'"response": "ok"' not in path.read_bytes()
+
+
+def test_version_8_names_the_writer_of_the_counts_it_holds(tmp_path: Path) -> None:
+    path = tmp_path / "v8.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE counter_writers")
+    conn.executemany(
+        "INSERT INTO counters (key, bucket, count) VALUES (?, ?, ?)",
+        [
+            ("velocity/minute/n/203.0.113.0/24", 17, 2),
+            ("velocity/minute/a/a1", 19, 1),
+            ("velocity/day/a/a1", 3, 4),
+            ("velocity/minutes/x", 99, 1),  # of no namespace the SDK writes
+        ],
+    )
+    conn.execute("PRAGMA user_version = 8")
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 9
+        # another process's counts, read back by a process alone on the file since
+        sums = store.counters.exchange(
+            "velocity/minute", "new", [], ["velocity/minute/a/a1"], since_bucket=19
+        )
+        assert sums == [(1, 0)]
+        assert store.counters.exchange("velocity/minute", "new", [], [], since_bucket=20) is None
+    finally:
+        store.close()
+    rows = _legacy(path, "SELECT namespace, writer, bucket FROM counter_writers ORDER BY 1")
+    assert rows == [("velocity/day", "before-v9", 3), ("velocity/minute", "before-v9", 19)]

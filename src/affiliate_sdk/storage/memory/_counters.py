@@ -1,7 +1,7 @@
 """Time-bucketed counts for the velocity windows, seen by this process alone.
 
 Outside transactions: a rollback does not take counts back (they are
-observations, not bookings). Keys are kept sorted so a prune by prefix is a
+observations, not bookings). Keys are kept sorted so a prune by namespace is a
 bisect and a walk over the keys it touches.
 """
 
@@ -17,7 +17,7 @@ __all__ = ["MemoryCounters"]
 class MemoryCounters:
     """``CounterRepo`` over ``key -> bucket -> count`` dictionaries, under its own lock."""
 
-    __slots__ = ("_counts", "_keys", "_lock")
+    __slots__ = ("_counts", "_keys", "_lock", "_writers")
 
     #: Other processes do not see these counts.
     shared: bool = False
@@ -26,35 +26,55 @@ class MemoryCounters:
         self._lock = threading.Lock()
         self._counts: dict[str, dict[int, int]] = {}
         self._keys: list[str] = []  # sorted
+        # namespace -> writer -> the latest bucket it added to
+        self._writers: dict[str, dict[str, int]] = {}
 
-    def add(self, rows: Sequence[tuple[str, int, int]]) -> None:
-        """Add each ``(key, bucket, count)``'s count to that bucket of that key, atomically."""
+    def exchange(
+        self,
+        namespace: str,
+        writer: str,
+        rows: Sequence[tuple[str, int, int]],
+        keys: Sequence[str],
+        *,
+        since_bucket: int,
+    ) -> list[tuple[int, int]] | None:
+        """Add each ``(key, bucket, count)`` as ``writer``'s; then per key of ``keys``, in
+        order, the sums of its buckets numbered ``since_bucket`` or more and
+        ``since_bucket + 1`` or more (None: no other writer added to the namespace since)."""
         with self._lock:
             counts = self._counts
             for key, bucket, count in rows:
                 buckets = counts.get(key)
                 if buckets is None:
                     buckets = counts[key] = {}
-                    keys = self._keys
-                    keys.insert(bisect_left(keys, key), key)
+                    sorted_keys = self._keys
+                    sorted_keys.insert(bisect_left(sorted_keys, key), key)
                 buckets[bucket] = buckets.get(bucket, 0) + count
-
-    def sum(self, keys: Sequence[str], *, since_bucket: int) -> list[int]:
-        """Per key, in order, the sum of its buckets numbered ``since_bucket`` or more."""
-        with self._lock:
-            counts = self._counts
-            sums: list[int] = []
+            writers = self._writers.setdefault(namespace, {})
+            if rows:
+                latest = max(bucket for _, bucket, _ in rows)
+                writers[writer] = max(writers.get(writer, latest), latest)
+            if not any(w != writer and b >= since_bucket for w, b in writers.items()):
+                return None
+            sums: list[tuple[int, int]] = []
             for key in keys:
-                buckets = counts.get(key)
-                if buckets:
-                    sums.append(sum([n for b, n in buckets.items() if b >= since_bucket]))
-                else:
-                    sums.append(0)
+                total = rest = 0
+                for bucket, n in counts.get(key, {}).items():
+                    if bucket >= since_bucket:
+                        total += n
+                        if bucket > since_bucket:
+                            rest += n
+                sums.append((total, rest))
             return sums
 
-    def prune(self, prefix: str, *, before_bucket: int) -> None:
-        """Forget buckets numbered below ``before_bucket`` of keys starting with ``prefix``."""
+    def prune(self, namespace: str, *, before_bucket: int) -> None:
+        """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
+        writers that added to none since."""
+        prefix = f"{namespace}/"
         with self._lock:
+            writers = self._writers.get(namespace, {})
+            for writer in [w for w, b in writers.items() if b < before_bucket]:
+                del writers[writer]
             counts, keys = self._counts, self._keys
             start = end = bisect_left(keys, prefix)
             emptied: list[int] = []

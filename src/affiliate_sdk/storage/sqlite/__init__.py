@@ -169,7 +169,11 @@ class SQLiteStore:
             token=self._token,
         )
         self._uow = SqliteUnitOfWork(self._db, clicks)
-        self._counters = SqliteCounters(self._counter_conns, self._conns)
+        self._counters = SqliteCounters(
+            self._counter_conns,
+            self._conns,
+            self._click_writer if self.click_commit == "background" else lambda: None,
+        )
 
     def _migrate(self) -> None:
         with self.transaction():

@@ -6,6 +6,10 @@ when the queue is half full). This process sees queued clicks at once (``queued(
 processes once they are committed. ``stop()`` writes out the queue without waiting.
 A crash loses only the clicks still queued.
 
+``call`` runs other background writes of this file (the velocity counters' exchange) on the
+same thread, inside its next batch's transaction: this process's writes then never wait on
+each other for SQLite's lock (whose busy handler sleeps from 1 to 100 ms at a time).
+
 Why not commit continuously: the thread needs the interpreter lock back after every call
 into SQLite, and while the clicks keep the lock busy, it gets it only by forcing a hand-over
 (after ``sys.getswitchinterval()``, 5 ms); each forced hand-over stalls whichever click is
@@ -19,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from affiliate_sdk.errors import StorageError
 from affiliate_sdk.storage.held import AT, HeldClick, held
@@ -45,6 +49,35 @@ MAX_QUEUED_CLICKS: Final = 4096
 #: The background writer begins a batch at most this often (seconds) unless its queue is
 #: half full.
 BATCH_EVERY_S: Final = 0.1
+
+
+_T = TypeVar("_T")
+
+
+class _Job(Generic[_T]):
+    """Work given to the writer's thread, and what came of it."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], _T]) -> None:
+        self.work = work
+        self.result: _T | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+    def run(self, conn: sqlite3.Connection) -> None:
+        """Do the work in a savepoint of the writer's transaction: its failure takes back
+        its own writes only."""
+        conn.execute("SAVEPOINT job")
+        try:
+            self.result = self.work(conn)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO job")
+            self.error = exc
+        conn.execute("RELEASE job")
+
+    def fail(self, error: BaseException) -> None:
+        self.result, self.error = None, error
 
 
 class ClickWriter:
@@ -88,6 +121,7 @@ class ClickWriter:
         self._room = threading.Condition(self.lock)
         self.pending: list[HeldClick] = []
         self.in_flight: list[HeldClick] = []
+        self._jobs: list[_Job[object]] = []
         self._error: StorageError | None = None
         self._stopping = False
         # Opened here, so that what the file says of the other writers is known from the
@@ -125,6 +159,22 @@ class ClickWriter:
                 if queued == 1 or queued == self._max // 2:
                     self._wake.notify()  # it waits for a first click, then for a full half
 
+    def call(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` on the writer's connection, inside the transaction of its next batch
+        (at once: a waiting call does not wait out the batch interval), and return what it
+        returns; what it raises, or the batch's failure, is raised here. A failing ``work``
+        takes back its own writes only."""
+        job = _Job(work)
+        with self.lock:
+            if self._stopping:
+                raise StorageError(f"the click writer is stopped ({self._name})")
+            self._jobs.append(job)  # type: ignore[arg-type]
+            self._wake.notify()
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
     def stop(self) -> None:
         """Write out the queue and stop the thread; raises a batch's error if one failed."""
         with self.lock:
@@ -134,45 +184,66 @@ class ClickWriter:
         if self._error is not None:
             raise self._error
 
-    def _take(self) -> list[HeldClick] | None:
+    def _take(self) -> tuple[list[HeldClick], list[_Job[object]]] | None:
         with self.lock:
-            while not self.pending and not self._stopping:
+            while not self.pending and not self._jobs and not self._stopping:
                 self._wake.wait()
-            if not self.pending:
+            if not self.pending and not self._jobs:
                 return None
             due = self._began + self._every
-            while not self._stopping and len(self.pending) < self._max // 2:
+            while not self._stopping and not self._jobs and len(self.pending) < self._max // 2:
                 wait = due - time.monotonic()
                 if wait <= 0:
                     break
                 self._wake.wait(wait)
             self._began = time.monotonic()
             batch, self.pending = self.pending, []
+            jobs, self._jobs = self._jobs, []
             self.in_flight = batch
             self._room.notify_all()
-            return batch
+            return batch, jobs
 
     def _run(self) -> None:
         conn = self._conn
+        jobs: list[_Job[object]] = []
         try:
-            while (batch := self._take()) is not None:
+            while (taken := self._take()) is not None:
+                batch, jobs = taken
                 with self.guard:
-                    failure = self._write(conn, batch)
+                    failure = self._write(conn, batch, jobs)
                 with self.lock:
                     self.in_flight = []
-                    if failure is not None:
+                    if failure is not None and batch:
                         self._error = failure
+                for job in jobs:
+                    if failure is not None:
+                        job.fail(failure)
+                    job.done.set()
+                jobs = []
         finally:
+            with self.lock:
+                self._stopping = True
+                jobs += self._jobs
+                self._jobs = []
+            for job in jobs:
+                if not job.done.is_set():
+                    job.fail(StorageError(f"the click writer stopped ({self._name})"))
+                    job.done.set()
             conn.close()
 
-    def _write(self, conn: sqlite3.Connection, batch: list[HeldClick]) -> StorageError | None:
+    def _write(
+        self, conn: sqlite3.Connection, batch: list[HeldClick], jobs: list[_Job[object]]
+    ) -> StorageError | None:
         try:
             conn.execute(BEGIN_WRITE)
-            conn.executemany(self._insert, batch)
-            last_ms = max(click[AT] for click in batch)
-            conn.execute(REGISTER_WRITER, (self._token, last_ms))
-            if not self._forgot:
-                conn.execute(_FORGET, (self._token, last_ms - FORGET_WRITERS_AFTER_MS))
+            if batch:
+                conn.executemany(self._insert, batch)
+                last_ms = max(click[AT] for click in batch)
+                conn.execute(REGISTER_WRITER, (self._token, last_ms))
+                if not self._forgot:
+                    conn.execute(_FORGET, (self._token, last_ms - FORGET_WRITERS_AFTER_MS))
+            for job in jobs:
+                job.run(conn)
             conn.execute("COMMIT")
         except Exception as exc:  # kept for a caller: this thread has no one to tell
             try:
@@ -180,8 +251,10 @@ class ClickWriter:
                     conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            return StorageError(f"{len(batch)} clicks could not be written ({self._name}): {exc}")
-        self._forgot = True
+            what = f"{len(batch)} clicks" + (f" and {len(jobs)} other writes" if jobs else "")
+            return StorageError(f"{what} could not be written ({self._name}): {exc}")
+        if batch:
+            self._forgot = True
         self._on_commit()
         self._learn(conn)
         return None

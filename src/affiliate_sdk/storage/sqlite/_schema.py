@@ -32,7 +32,10 @@ Version 5, in brief (every id a merchant chooses is keyed with its merchant):
 
 Later versions (``LATER_STEPS``): 6 adds ``click_writers``; 7 rebuilds
 ``webhook_log`` without the receivers' answers (``response``), keeping their
-length and keyed digest instead, with deleted content overwritten.
+length and keyed digest instead, with deleted content overwritten; 8 adds
+``revisions``; 9 adds ``counter_writers`` (which process added to which
+namespace of ``counters`` last, so a process alone on the file need not read
+its own counts back).
 """
 
 from __future__ import annotations
@@ -272,6 +275,17 @@ LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
             f"BEGIN UPDATE revisions SET n = n + 1 WHERE name = '{name}'; END"
             for table, name in REVISED
             for event in ("INSERT", "UPDATE", "DELETE")
+        ),
+    ),
+    (  # 9: who added to the counters of each namespace, and to which bucket last
+        "CREATE TABLE counter_writers (namespace TEXT NOT NULL, writer TEXT NOT NULL, "
+        "bucket INTEGER NOT NULL, PRIMARY KEY (namespace, writer)) WITHOUT ROWID",
+        # the counts of the velocity windows before writers were named, as one writer's
+        *(
+            "INSERT INTO counter_writers (namespace, writer, bucket) "
+            f"SELECT '{namespace}', 'before-v9', max(bucket) FROM counters "
+            f"WHERE key >= '{namespace}/' AND key < '{namespace}0' HAVING count(*) > 0"
+            for namespace in ("velocity/minute", "velocity/day")
         ),
     ),
 )
