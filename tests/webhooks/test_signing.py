@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from affiliate_sdk import InvalidInput, WebhookSignatureError
-from affiliate_sdk.webhooks.signing import signature_header, verify_signature
+from affiliate_sdk.webhooks.signing import MAX_SIGNATURES, signature_header, verify_signature
 
 OLD, NEW = "old-secret-0123456789", "new-secret-9876543210"
 BODY = b'{"type":"commission.booked"}'
@@ -70,6 +70,13 @@ def test_short_or_missing_secrets_are_refused() -> None:
         signature_header(["short"], T, BODY)
     with pytest.raises(InvalidInput, match="at least one"):
         signature_header([], T, BODY)
+
+
+def test_no_more_secrets_sign_than_a_receiver_reads() -> None:
+    header = signature_header([NEW] * MAX_SIGNATURES, T, BODY)
+    assert verify_signature(header, BODY, [NEW], now=T) == T
+    with pytest.raises(InvalidInput, match=f"at most {MAX_SIGNATURES} secrets"):
+        signature_header([NEW] * (MAX_SIGNATURES + 1), T, BODY)
 
 
 # -- hostile headers: the typed error, whatever the header holds -------------------------------

@@ -67,9 +67,15 @@ def sign_payload(secret: str | bytes, timestamp: int, body: bytes) -> str:
 
 def signature_header(secrets: Sequence[str | bytes], timestamp: int, body: bytes) -> str:
     """The ``Affiliate-Signature`` value: the time and one signature per secret, in order.
-    ``timestamp`` is Unix seconds of at most 12 digits (what ``verify_signature`` reads)."""
+    ``timestamp`` is Unix seconds of at most 12 digits, and at most ``MAX_SIGNATURES``
+    secrets sign (what ``verify_signature`` reads)."""
     if not secrets:
         raise InvalidInput("signing needs at least one secret")
+    if len(secrets) > MAX_SIGNATURES:
+        raise InvalidInput(
+            f"at most {MAX_SIGNATURES} secrets sign one delivery (a receiver reads no more), "
+            f"not {len(secrets)}"
+        )
     if not 0 <= timestamp < 10**12:
         raise InvalidInput(f"timestamp must be Unix seconds of 0 to 12 digits, not {timestamp}")
     signatures = ",".join(f"v1={sign_payload(s, timestamp, body)}" for s in secrets)
