@@ -116,6 +116,14 @@ def test_bad_bands(bands: list[dict[str, object]], message: str) -> None:
         CommissionPlan.model_validate({"tiers": {"currency": "CNY", "bands": bands}})
 
 
+def test_retroactive_rates_may_not_fall_as_the_volume_grows() -> None:
+    falling = [{"from": 0, "to": 350, "rate": "10%"}, {"from": 350, "rate": "5%"}]
+    plan = {"tiers": {"currency": "CNY", "bands": falling}}
+    assert CommissionPlan.model_validate(plan).tiers is not None  # marginal: each band its own
+    with pytest.raises(InvalidInput, match="may not fall"):
+        CommissionPlan.model_validate({"tiers": {**plan["tiers"], "mode": "retroactive"}})
+
+
 def test_periods_follow_the_merchant_time_zone() -> None:
     # 31 March 20:00 UTC is already 1 April in Shanghai
     instant = datetime(2026, 3, 31, 20, 0, tzinfo=UTC)

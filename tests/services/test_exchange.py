@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -79,19 +80,41 @@ def _wait_for_a_whole_round(exchanger: Exchanger) -> None:
         assert exchanger.exchanged.wait(WAIT_S)
 
 
-def test_only_shared_counters_on_the_wall_clock_get_a_thread(db: Path) -> None:
-    with _open(db) as alliance:
-        assert _exchanger(alliance).thread.is_alive()
-        assert _exchanger(alliance).thread.daemon
-        assert _exchanger(alliance).thread.name == THREAD_NAME
-        assert isinstance(alliance.fraud.per_minute, SharedCounts)
-        assert alliance.fraud.per_minute.background
-    with _open(db, clock=FakeClock()) as alliance:
-        assert alliance.fraud.exchanger is None
-        assert isinstance(alliance.fraud.per_minute, SharedCounts)
-        assert not alliance.fraud.per_minute.background
+def test_only_shared_counters_get_a_thread(db: Path) -> None:
+    for clock in (None, FakeClock()):
+        with _open(db, clock=clock) as alliance:
+            assert _exchanger(alliance).thread.is_alive()
+            assert _exchanger(alliance).thread.daemon
+            assert _exchanger(alliance).thread.name == THREAD_NAME
+            assert isinstance(alliance.fraud.per_minute, SharedCounts)
+            assert alliance.fraud.per_minute.background
     with Alliance.open("memory://", keys={"k1": SECRET}) as alliance:
         assert alliance.fraud.exchanger is None
+
+
+def test_a_second_of_the_alliances_clock_wakes_the_exchange(db: Path) -> None:
+    clock = FakeClock()
+    with _open(db, clock=clock) as alliance:
+        link, exchanger = _link(alliance), _exchanger(alliance)
+        pokes: list[float] = []
+        poke = exchanger.poke
+
+        def recorded() -> None:
+            pokes.append(clock.timestamp())
+            poke()
+
+        exchanger.poke = recorded  # type: ignore[method-assign]
+        _click(alliance, link, 0)  # the windows' first count: an exchange is due
+        assert exchanger.exchange_now(WAIT_S)
+        woken = len(pokes)
+        for n in range(1, 5):
+            _click(alliance, link, n)  # within the second: counted in memory only
+        assert len(pokes) == woken
+        clock.advance(timedelta(seconds=1))
+        _click(alliance, link, 5)  # finds a second gone: wakes the thread, does not wait
+        assert len(pokes) == woken + 2  # once per window
+        assert exchanger.exchange_now(WAIT_S)
+        assert _network_counts(db) == 6
 
 
 def test_two_alliances_on_one_file_see_each_others_clicks_within_a_second(db: Path) -> None:

@@ -1,9 +1,10 @@
 """The background exchange of the shared velocity windows with the store's counters.
 
 A click only counts in memory (``SharedCounts`` built with ``background=True``);
-once a second of wall time a daemon thread of this alliance hands the pending
-counts to the counter repository and reads back the shared totals, so no
-click waits for that I/O. ``close`` stops the thread and exchanges one last
+once a second of wall time, and whenever a call finds a second of the alliance's
+clock gone (``poke``), a daemon thread of this alliance hands the pending counts
+to the counter repository and reads back the shared totals, so no click waits
+for that I/O. ``close`` stops the thread and exchanges one last
 time on the caller's thread. A forked child does not inherit the parent's
 thread: no exchange is under way across a fork (one in progress is waited
 for), and the child forgets the counts the parent has yet to share (they are
@@ -116,6 +117,10 @@ class Exchanger:
     def thread(self) -> threading.Thread:
         """The exchanging thread (alive until ``close``)."""
         return self._thread
+
+    def poke(self) -> None:
+        """Wake the thread for a round, without waiting for it."""
+        self._wake.set()
 
     def exchange_now(self, timeout: float = 10.0) -> bool:
         """Wake the thread and wait until a round that began after this call has finished;

@@ -21,7 +21,6 @@ from affiliate_sdk.antifraud.order_rules import ORDER_RULES
 from affiliate_sdk.antifraud.useragents import BotUserAgents
 from affiliate_sdk.antifraud.velocity import Counts, SharedCounts, window_for
 from affiliate_sdk.antifraud.verdicts import ALLOW, judge
-from affiliate_sdk.clock import SystemClock
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.ids import new_id
 from affiliate_sdk.models import (
@@ -93,21 +92,27 @@ class FraudService:
         self.order_rules = (*ORDER_RULES, *order_rules)
         counters = ctx.store.counters
         # Velocity windows follow the store: shared with every process that opens it,
-        # or in memory when the counters are this process's alone. Shared ones on the
-        # wall clock exchange on a thread of their own; on any other clock (a test's, the
-        # simulator's) inside the call that finds a second of that clock gone.
-        background = counters.shared and isinstance(ctx.clock, SystemClock)
+        # or in memory when the counters are this process's alone. Shared ones exchange on
+        # a thread of their own: once a second of wall time, and when a call finds a
+        # second of the alliance's clock gone (so a test's or the simulator's clock
+        # drives them too); no call waits for it.
+        background = counters.shared
+
+        def wake() -> None:
+            if self.exchanger is not None:
+                self.exchanger.poke()
+
         self.per_minute: Counts = window_for(
-            counters, "velocity/minute", 60_000, buckets=6, background=background
+            counters, "velocity/minute", 60_000, buckets=6, background=background, wake=wake
         )
         self.per_day: Counts = window_for(
-            counters, "velocity/day", 86_400_000, buckets=4, background=background
+            counters, "velocity/day", 86_400_000, buckets=4, background=background, wake=wake
         )
         shared = [w for w in (self.per_minute, self.per_day) if isinstance(w, SharedCounts)]
-        #: The thread exchanging the shared windows (None when the calls exchange).
-        self.exchanger: Exchanger | None = (
-            Exchanger(shared, ctx.now_ms, log=ctx.log) if background and shared else None
-        )
+        #: The thread exchanging the shared windows (None when the counters are not shared).
+        self.exchanger: Exchanger | None = None
+        if shared:
+            self.exchanger = Exchanger(shared, ctx.now_ms, log=ctx.log)
         self._ttl = ctx.settings.campaign_cache_ttl.total_seconds()
         #: ``user_agent()``'s memo, by user agent as given: a hot path reads it first.
         self.agent_views: dict[str | None, UserAgentView] = {}

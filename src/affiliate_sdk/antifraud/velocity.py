@@ -45,7 +45,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 from affiliate_sdk.errors import InvalidInput
@@ -254,7 +254,10 @@ class SharedCounts:
         "_pruned_ms",
         "_sync_ms",
         "_synced_ms",
+        "_unread",
+        "_wake",
         "_width",
+        "_woken",
         "_writer",
     )
 
@@ -268,6 +271,7 @@ class SharedCounts:
         max_keys: int = DEFAULT_MAX_KEYS,
         sync_ms: int = DEFAULT_SYNC_MS,
         background: bool = False,
+        wake: Callable[[], None] | None = None,
         writer: str | None = None,
     ) -> None:
         self._width = _bucket_width(window_ms, buckets, max_keys)
@@ -285,6 +289,8 @@ class SharedCounts:
         self._max_keys = max_keys
         self._sync_ms = sync_ms
         self._background = bool(background)
+        self._wake = wake if background else None
+        self._woken = False  # whether ``wake`` was called since the last exchange
         self._synced_ms: int | None = None
         self._pruned_ms = 0
         #: This process's own events, exactly (``LocalCounts``, used under ``_lock``).
@@ -299,6 +305,7 @@ class SharedCounts:
         # when the repository last said no other writer counted in this window (None: it
         # did not); until a bucket's width later, a key's unknown others' total is zero
         self._alone_ms: int | None = None
+        self._unread: set[str] = set()  # keys asked for during an exchange: read at the next
         self._lock = threading.Lock()  # the in-memory state; never held over I/O
         self._io = threading.Lock()  # one exchange (or read of an unknown key) at a time
 
@@ -319,10 +326,9 @@ class SharedCounts:
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
         """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
-        if not self._background:
-            synced = self._synced_ms
-            if synced is None or now_ms - synced >= self._sync_ms:
-                self.exchange(now_ms)
+        synced = self._synced_ms
+        if (synced is None or now_ms - synced >= self._sync_ms) and not self._woken:
+            self._due(now_ms)
         # Inlined: this runs several times on every click.
         with self._lock:
             width = self._width
@@ -340,15 +346,20 @@ class SharedCounts:
     def total(self, key: str, now_ms: int) -> int:
         """The window's total for ``key`` at ``now_ms``, read from the shared buckets if the
         other processes' part is not known."""
-        if not self._background:
-            synced = self._synced_ms
-            if synced is None or now_ms - synced >= self._sync_ms:
-                self.exchange(now_ms)
+        synced = self._synced_ms
+        if (synced is None or now_ms - synced >= self._sync_ms) and not self._woken:
+            self._due(now_ms)
         with self._lock:
             known = self._known(key, now_ms)
             if known is not None:
                 return known
-        with self._io:  # no exchange in flight: the buckets hold all but the pending counts
+        # Not waited for: an exchange in flight may wait for the write lock this caller
+        # holds. Meanwhile the key counts its own events, and the exchange after reads it.
+        if not self._io.acquire(blocking=False):
+            with self._lock:
+                self._unread.add(key)
+                return self._own._add(key, now_ms // self._width, 0)
+        try:  # no exchange in flight: the buckets hold all but the pending counts
             with self._lock:
                 known = self._known(key, now_ms)
                 if known is not None:
@@ -368,6 +379,8 @@ class SharedCounts:
                 self._merge_locked([key], found, [mine], now_ms)
                 known = self._known(key, now_ms)
                 return self._own._add(key, index, 0) if known is None else known
+        finally:
+            self._io.release()
 
     def exchange(self, now_ms: int) -> None:
         """Hand the pending counts to the shared buckets and read back the totals of the keys
@@ -382,8 +395,12 @@ class SharedCounts:
         with self._io:
             with self._lock:
                 self._synced_ms = now_ms
+                self._woken = False
                 sent, self._pending = self._pending, {}
-                keys = list({key: None for counts in sent.values() for key in counts})
+                wanted = {key: None for counts in sent.values() for key in counts}
+                wanted.update(dict.fromkeys(self._unread))
+                keys = list(wanted)
+                self._unread = set()
                 index = now_ms // self._width
                 split = self._own._split
                 mine = [split(key, index) for key in keys]  # all that is handed over
@@ -401,7 +418,7 @@ class SharedCounts:
                     since_bucket=first,
                 )
             except BaseException:
-                self._restore(sent)
+                self._restore(sent, keys)
                 raise
             self._merge(keys, found, mine, now_ms)
             if now_ms - self._pruned_ms >= self._width:  # old buckets go once a bucket
@@ -429,12 +446,21 @@ class SharedCounts:
         self._lock = threading.Lock()
         self._io = threading.Lock()
         self._pending = {}
+        self._unread = set()
         self._writer = secrets.token_hex(8)
         self._alone_ms = None
 
     def __len__(self) -> int:
         """The number of keys whose other processes' total is kept."""
         return len(self._others)
+
+    def _due(self, now_ms: int) -> None:
+        """An exchange is due at ``now_ms``: made here, or asked of the owner (once)."""
+        if not self._background:
+            self.exchange(now_ms)
+        elif self._wake is not None:
+            self._woken = True
+            self._wake()
 
     def _known(self, key: str, now_ms: int) -> int | None:
         """The key's total at ``now_ms`` if the other processes' part of it is known (lock
@@ -452,9 +478,11 @@ class SharedCounts:
     def _first_bucket(self, now_ms: int) -> int:
         return now_ms // self._width - self._buckets + 1
 
-    def _restore(self, sent: dict[int, dict[str, int]]) -> None:
-        """Put counts that were not handed over back with those counted since."""
+    def _restore(self, sent: dict[int, dict[str, int]], keys: list[str]) -> None:
+        """Put counts that were not handed over back with those counted since (and the keys
+        to read with them)."""
         with self._lock:
+            self._unread.update(keys)
             for b, counts in sent.items():
                 pending = self._pending.setdefault(b, {})
                 for key, n in counts.items():
@@ -508,11 +536,14 @@ def window_for(
     buckets: int = DEFAULT_BUCKETS,
     max_keys: int = DEFAULT_MAX_KEYS,
     background: bool = False,
+    wake: Callable[[], None] | None = None,
 ) -> Counts:
     """The velocity window ``counters`` call for: ``SharedCounts`` over them when other
     processes see them, else ``LocalCounts`` (which is cheaper and exact).
 
-    ``background`` is passed on to a shared window: its owner then calls ``exchange``.
+    ``background`` and ``wake`` are passed on to a shared window: its owner then calls
+    ``exchange``, about every ``sync_ms`` and when ``wake`` is called (by a call that finds
+    an exchange due).
     """
     if counters.shared:
         return SharedCounts(
@@ -522,5 +553,6 @@ def window_for(
             buckets=buckets,
             max_keys=max_keys,
             background=background,
+            wake=wake,
         )
     return LocalCounts(window_ms, buckets=buckets, max_keys=max_keys)

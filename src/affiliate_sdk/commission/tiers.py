@@ -8,7 +8,8 @@ the band that starts at 100,000. Two readings:
 * **retroactive**: the whole period's volume earns the rate of the band it
   has reached; when an order lifts the volume into a higher band, a true-up
   pays the difference on the period's earlier volume, and closing the period
-  after refunds that fell back below a band books the negative true-up.
+  after refunds that fell back below a band books the negative true-up. Rates
+  may not fall from band to band (reaching a band would take commission back).
 """
 
 from __future__ import annotations
@@ -99,6 +100,14 @@ class Tiers(AffiliateModel):
             raise ValueError(
                 "retroactive tiers need an affiliate basis: true-ups go to one affiliate"
             )
+        if self.mode == "retroactive":
+            for lower, higher in itertools.pairwise(self.bands):
+                if higher.rate < lower.rate:
+                    raise ValueError(
+                        f"retroactive rates may not fall as the volume grows (band from "
+                        f"{higher.lower} pays {higher.rate} after {lower.rate}): reaching it "
+                        "would take back commission already booked"
+                    )
         return self
 
     @model_validator(mode="after")
