@@ -32,7 +32,7 @@ class _HeldWriter:
         columns = ", ".join(ClickRow._fields)
         self.writer = ClickWriter(
             self._connect,
-            f"INSERT INTO clicks ({columns}) VALUES ({', '.join('?' * len(ClickRow._fields))})",
+            (f"INSERT INTO clicks ({columns})", ""),
             on_commit=self._committed,
             name="test clicks",
             token="test-writer",

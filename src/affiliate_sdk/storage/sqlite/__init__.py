@@ -43,7 +43,7 @@ from ._dialect import BEGIN_READ
 from ._schema import SCHEMA_VERSION, migrate
 from ._wal import WAL_CHECKPOINT_EVERY, WalCheckpointer
 from .catalog import SqliteCatalog
-from .clicks import INSERT_CLICK, SqliteClicks
+from .clicks import INSERT_CLICKS, SqliteClicks
 from .counters import SqliteCounters
 from .journal import SqliteJournal
 from .keys import SqliteKeys
@@ -218,7 +218,7 @@ class SQLiteStore:
                 if writer is None:
                     writer = self._writer = ClickWriter(
                         self._conns.open,
-                        INSERT_CLICK,
+                        INSERT_CLICKS,
                         on_commit=self._committed,
                         name=f"affiliate-sdk clicks {self.path.name}",
                         token=self._token,

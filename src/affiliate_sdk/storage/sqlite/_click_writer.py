@@ -29,7 +29,7 @@ from affiliate_sdk.errors import StorageError
 from affiliate_sdk.storage.held import AT, HeldClick, held
 from affiliate_sdk.storage.rows import ClickRow
 
-from ._dialect import BEGIN_WRITE
+from ._dialect import BEGIN_WRITE, insert_rows
 from ._recent import LinkVisit, RecentClicks
 
 __all__ = ["BATCH_EVERY_S", "MAX_QUEUED_CLICKS", "REGISTER_WRITER", "ClickWriter"]
@@ -95,7 +95,7 @@ class ClickWriter:
     def __init__(
         self,
         connect: Callable[[], sqlite3.Connection],
-        insert_sql: str,
+        insert: tuple[str, str],
         *,
         on_commit: Callable[[], None],
         name: str,
@@ -108,7 +108,7 @@ class ClickWriter:
         self._began = -batch_every_s  # monotonic time the last batch began
         #: This writer's recent clicks and the other writers' latest time (under ``lock``).
         self.recent = RecentClicks()
-        self._insert = insert_sql
+        self._insert = insert  # the statement's head and tail around its VALUES
         self._forgot = False  # whether long-silent writers were forgotten yet
         self._on_commit = on_commit
         self._name = name
@@ -237,7 +237,7 @@ class ClickWriter:
         try:
             conn.execute(BEGIN_WRITE)
             if batch:
-                conn.executemany(self._insert, batch)
+                insert_rows(conn, self._insert[0], batch, self._insert[1])
                 last_ms = max(click[AT] for click in batch)
                 conn.execute(REGISTER_WRITER, (self._token, last_ms))
                 if not self._forgot:

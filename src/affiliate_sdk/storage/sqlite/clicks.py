@@ -32,13 +32,15 @@ from ._connection import Db
 from ._dialect import chunks, placeholders
 from ._recent import link_visit
 
-__all__ = ["INSERT_CLICK", "SqliteClicks"]
+__all__ = ["INSERT_CLICK", "INSERT_CLICKS", "SqliteClicks"]
 
 _COLUMNS: Final = ", ".join(ClickRow._fields)
-#: Writes a click (a click id already written is left as it is).
+#: Writes clicks: ``INSERT_CLICKS[0] VALUES (...), ... INSERT_CLICKS[1]`` (a click id already
+#: written is left as it is).
+INSERT_CLICKS: Final = (f"INSERT INTO clicks ({_COLUMNS})", "ON CONFLICT (click_id) DO NOTHING")
+#: Writes one click.
 INSERT_CLICK: Final = (
-    f"INSERT INTO clicks ({_COLUMNS}) VALUES ({placeholders(len(ClickRow._fields))}) "
-    "ON CONFLICT (click_id) DO NOTHING"
+    f"{INSERT_CLICKS[0]} VALUES ({placeholders(len(ClickRow._fields))}) {INSERT_CLICKS[1]}"
 )
 _SELECT: Final = f"SELECT {_COLUMNS} FROM clicks"
 _DEDUPE: Final = (

@@ -22,16 +22,17 @@ from typing import Final, TypeVar
 
 from ._click_writer import ClickWriter
 from ._connection import Connections
-from ._dialect import BEGIN_WRITE, chunks, placeholders
+from ._dialect import BEGIN_WRITE, chunks, insert_rows, placeholders
 
 __all__ = ["SqliteCounters"]
 
 _T = TypeVar("_T")
 
-_ADD: Final = (
-    "INSERT INTO counters (key, bucket, count) VALUES (?, ?, ?) "
-    "ON CONFLICT (key, bucket) DO UPDATE SET count = counters.count + excluded.count"
+_ADD_ROWS: Final = (
+    "INSERT INTO counters (key, bucket, count)",
+    "ON CONFLICT (key, bucket) DO UPDATE SET count = counters.count + excluded.count",
 )
+_ADD: Final = f"{_ADD_ROWS[0]} VALUES (?, ?, ?) {_ADD_ROWS[1]}"
 _WROTE: Final = (
     "INSERT INTO counter_writers (namespace, writer, bucket) VALUES (?, ?, ?) "
     "ON CONFLICT (namespace, writer) DO UPDATE SET bucket = max(bucket, excluded.bucket)"
@@ -137,7 +138,10 @@ class SqliteCounters:
 
 def _write(conn: sqlite3.Connection, ops: Sequence[tuple[str, list[Sequence[object]]]]) -> None:
     for sql, rows in ops:
-        conn.executemany(sql, rows)
+        if sql == _ADD:
+            insert_rows(conn, _ADD_ROWS[0], rows, _ADD_ROWS[1])
+        else:
+            conn.executemany(sql, rows)
 
 
 def _others(conn: sqlite3.Connection, others: tuple[str, str, int]) -> bool:
