@@ -69,12 +69,12 @@ EXCHANGE_MS = 1_000
 SEED = 20261123
 #: Clicks after an exchange that the tail report counts as right after it.
 AFTER_EXCHANGE = 20
-#: Calls of the constant-work control (the machine's noise), and how much slower than its
-#: median a call must be to count as hit by the machine.
-CONTROL_CALLS = 100_000
+#: One call of the constant-work control (the machine's own tail) after every this many
+#: timed clicks, and how much slower than its median a call must be to count as hit.
+CONTROL_EVERY = 4
 NOISE_US = 30
-#: The control's calls in this run (``--control``).
-_CONTROL = [CONTROL_CALLS]
+#: The control's spacing in this run (``--control``; 0: none).
+_CONTROL = [CONTROL_EVERY]
 #: Clicks a second of wall time when paced (``--rate``; 0: back to back on a ``FakeClock``).
 _RATE = [0]
 STORES = ("sqlite", "memory")
@@ -169,35 +169,44 @@ def _visits(count: int, rng: random.Random) -> list[Visit]:
     return visits
 
 
-def _control(calls: int) -> dict[str, float]:
-    """The machine's own noise: a call that does the same work every time (builds a small
-    dict, one HMAC), timed like the clicks. ``events_per_s`` counts the calls that took
-    more than ``NOISE_US`` longer than the median, per second of the run: what the machine
-    adds to any call (interrupts, the hypervisor), whatever the code."""
+def _control_work(target_ns: float) -> Callable[[int], bytes]:
+    """The control: the same work every call (small dicts, one HMAC), repeated so that its
+    median is about ``target_ns`` (the clicks' median, measured on the warm-up)."""
     key = b"\x5a" * 32
-    perf_ns = time.perf_counter_ns
 
-    def work(n: int) -> bytes:
+    def unit(n: int) -> bytes:
         held = {}
         name = f"key-{n % 100}"
         for j in range(60):
             held[name + str(j % 7)] = j
         return hmac.new(key, name.encode(), hashlib.sha256).digest()
 
-    times = []
-    began = time.perf_counter()
-    for n in range(calls):
+    perf_ns = time.perf_counter_ns
+    samples = []
+    for n in range(2_000):
         start = perf_ns()
-        work(n)
-        times.append(perf_ns() - start)
-    took = time.perf_counter() - began
+        unit(n)
+        samples.append(perf_ns() - start)
+    reps = max(1, round(target_ns / statistics.median(samples)))
+
+    def work(n: int) -> bytes:
+        for _ in range(reps - 1):
+            unit(n)
+        return unit(n)
+
+    return work
+
+
+def _control_figures(times: list[int], took_s: float) -> dict[str, float]:
+    """The control's median, p99, share of calls over ``TAIL_TARGET`` times its median, and
+    calls slowed by over ``NOISE_US`` per second of the run."""
     ordered = sorted(times)
     median = statistics.median(ordered)
-    events = sum(1 for t in times if t > median + NOISE_US * 1000)
     return {
         "median": median,
         "p99": _percentile(ordered, 0.99),
-        "events_per_s": events / took,
+        "over_target": sum(1 for t in times if t > TAIL_TARGET * median) / len(times),
+        "events_per_s": sum(1 for t in times if t > median + NOISE_US * 1000) / took_s,
     }
 
 
@@ -263,7 +272,12 @@ def _run_store(
     def stream(batch: list[Visit], offset: int, times: list[int] | None) -> dict[str, int]:
         visitor_ids: dict[int, str] = {}
         decisions: dict[str, int] = {}
+        every = _CONTROL[0]
         for i, visit in enumerate(batch):
+            if times is not None and every and i % every == every - 1:
+                start = perf_ns()
+                control(i)
+                control_times.append(perf_ns() - start)
             if between is not None and times is not None and i % chunk == 0:
                 between()
             number = visit.visitor + offset
@@ -289,6 +303,8 @@ def _run_store(
             if times is not None:
                 starts.append(start)
                 times.append(took)
+            elif warmup_times is not None:
+                warmup_times.append(took)
             if not visit.returning:
                 visitor_ids[visit.visitor] = click.visitor_id
             decision = click.verdict.decision
@@ -298,7 +314,12 @@ def _run_store(
     synced = [-(2**62)]  # when the velocity windows last exchanged: at the first click
     exchanges: list[int] = []
     starts: list[int] = []
+    warmup_times: list[int] | None = []
+    control_times: list[int] = []
     stream(warmup, 10_000_000, None)
+    assert warmup_times is not None
+    control = _control_work(statistics.median(warmup_times[len(warmup_times) // 2 :]))
+    warmup_times = None
     times: list[int] = []
     pauses: list[tuple[int, int, int]] = []  # (start ns, duration ns, generation)
     began_gc = [0]
@@ -310,10 +331,12 @@ def _run_store(
             pauses.append((began_gc[0], perf_ns() - began_gc[0], info["generation"]))
 
     gc.callbacks.append(on_gc)
+    began = time.perf_counter()
     try:
         decisions = stream(visits, 0, times)
     finally:
         gc.callbacks.remove(on_gc)
+    streamed_s = time.perf_counter() - began
     closing = time.perf_counter()
     alliance.close()
     closed = time.perf_counter() - closing
@@ -349,7 +372,7 @@ def _run_store(
         "clicks": len(times),
         "median": median,
         "tail": tail,
-        "control": _control(_CONTROL[0]) if _CONTROL[0] else {},
+        "control": _control_figures(control_times, streamed_s) if control_times else {},
         "mean": statistics.fmean(ordered),
         "p90": _percentile(ordered, 0.90),
         "p99": _percentile(ordered, 0.99),
@@ -495,7 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", action="store_true", help="run the workload in this process")
     parser.add_argument("--json", action="store_true", help="with --run: print one JSON line")
     parser.add_argument(
-        "--control", type=int, default=CONTROL_CALLS, help="calls of the control (0: none)"
+        "--control",
+        type=int,
+        default=CONTROL_EVERY,
+        help="one control call after every N clicks (0: none)",
     )
     parser.add_argument(
         "--rate",
@@ -575,9 +601,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{_us(t['returning_median'])}, new visitors' {_us(t['new_median'])})"
             )
             print(
-                f"  control (the same work every call): median {_us(c['median'])}, p99 "
-                f"{_us(c['p99'])} ({c['p99'] / c['median']:.2f}x); calls slowed by over "
-                f"{NOISE_US} us: {c['events_per_s']:.0f} a second"
+                f"  control (the same work every call, as long as a click at the median, one "
+                f"after every {_CONTROL[0]} clicks): median {_us(c['median'])}, p99 "
+                f"{_us(c['p99'])} ({c['p99'] / c['median']:.2f}x), over {TAIL_TARGET:g}x its "
+                f"median {c['over_target']:.2%}; calls slowed by over {NOISE_US} us: "
+                f"{c['events_per_s']:.0f} a second"
             )
             print(f"  verdicts: {last['decisions']}")
     if args.prev is not None:
