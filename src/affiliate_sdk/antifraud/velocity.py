@@ -13,27 +13,31 @@ one-off visitors.
 
 ``SharedCounts`` adds up across every process that uses one counter
 repository (``CounterBuckets``: a store's ``counters``). Writing every click's
-counts to it would double the click path's cost, so each process counts in
-memory and, about every ``sync_ms``, exchanges: in one call, it adds what it
-counted to the shared buckets and reads back the totals of the keys it counted
-since (with and without the window's oldest bucket). A key's total is then the shared
-total at the last exchange (without that bucket once a bucket boundary has
-taken it out of the window) plus this process's events since, so other
-processes' events show within ``sync_ms``.
-Buckets are numbered by absolute time (``now_ms // width``), so processes
-agree on them without talking; old buckets are pruned once a bucket's width.
-A key idle for longer than a bucket's width counts from zero again until the
-next exchange refreshes it. At most ``max_keys`` shared totals are kept, the
-least recently counted forgotten first.
+counts to it would double the click path's cost, so each process counts its
+own events in memory, exactly (a ``LocalCounts``), and, about every
+``sync_ms``, exchanges: in one call it adds what it counted since to the shared
+buckets and reads back the totals of the keys it counted (with and without the
+window's oldest bucket), or learns that no other writer counted in the window
+(then it reads nothing, and its own counts are the totals). The other
+processes' part of a key's total is what was read less this process's own
+events at the exchange; a key's total is its own events plus that part, so
+other processes' events show within ``sync_ms``. Buckets are numbered by
+absolute time (``now_ms // width``), so processes agree on them without
+talking; old buckets are pruned once a bucket's width. The other processes'
+part of a key is trusted for a bucket's width, then counts as unknown (zero
+for ``add``, read by ``total``) until the next exchange refreshes it. At most
+``max_keys`` keys are kept, the least recently counted forgotten first.
 
 Who exchanges is chosen at construction. By default ``add`` and ``total``
 do, inside the call that finds ``sync_ms`` of the caller's time gone since
-the last exchange: deterministic under a fake clock, but that call waits for
-the repository. With ``background=True`` they only touch memory under a lock
-and never call the repository for a known key; the owner calls ``exchange``
-about every ``sync_ms`` from a thread of its own (the service layer runs one
-per alliance). ``exchange`` holds the lock only to swap the pending counts
-out and to merge the read-back totals in, a few thousand keys at a time.
+the last exchange: deterministic, but that call waits for the repository.
+With ``background=True`` they only touch memory under a lock and never wait
+for the repository for a known key; the owner calls ``exchange`` from a
+thread of its own (the service layer runs one per alliance), about every
+``sync_ms`` and whenever the ``wake`` callback is called, by the first call
+that finds an exchange due. ``exchange`` holds the lock only to swap the
+pending counts out and to merge the read-back totals in, a few thousand keys
+at a time.
 
 ``window_for`` picks the kind a counter repository calls for: shared when it
 is shared between processes, local otherwise. Nothing here starts a thread or
