@@ -99,14 +99,21 @@ class Alliance:
 
     @classmethod
     def open(
-        cls, url: str = "memory://", *, keys: Mapping[str, bytes] | Keyring, **options: Any
+        cls,
+        url: str = "memory://",
+        *,
+        keys: Mapping[str, bytes] | Keyring,
+        counters: str | None = None,
+        **options: Any,
     ) -> Alliance:
-        """Open the store at ``url`` (``memory://`` or ``sqlite:///path.db``).
+        """Open the store at ``url`` (``memory://`` or ``sqlite:///path.db``), with the
+        velocity counters on ``counters`` if given (``redis://host:6379/0``).
 
         ``options`` are the keyword arguments of ``Alliance`` itself, the
         fields of ``AllianceSettings`` among them.
         """
-        store = open_store(check_text("url", url))
+        shared = None if counters is None else check_text("counters", counters)
+        store = open_store(check_text("url", url), counters=shared)
         try:
             return cls(store, keys, **options)
         except BaseException:

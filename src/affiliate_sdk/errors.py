@@ -561,10 +561,10 @@ class UnsupportedStore(StorageError):
     code: ClassVar[str] = "unsupported_store"
     http_status: ClassVar[int] = _HTTP_SERVER_ERROR
 
-    def __init__(self, url: str) -> None:
-        super().__init__(
-            f"unsupported store URL {url!r}: use 'memory://' or 'sqlite:///path/to/file.db'"
-        )
+    def __init__(
+        self, url: str, expected: str = "'memory://' or 'sqlite:///path/to/file.db'"
+    ) -> None:
+        super().__init__(f"unsupported store URL {url!r}: use {expected}")
         self.url = url
 
 

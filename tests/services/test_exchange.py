@@ -184,6 +184,7 @@ def test_a_forked_child_starts_its_own_exchanger_without_its_parents_counts(db: 
         link = _link(alliance)
         exchanger = _exchanger(alliance)
         parent_thread = exchanger.thread
+        assert exchanger.exchange_now(WAIT_S)  # so the clicks find no exchange due
         for n in range(3):
             _click(alliance, link, n)  # pending in the parent when it forks
         pid = os.fork()

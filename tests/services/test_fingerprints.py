@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ def _unkeyed(order: Order) -> str:
 
 
 def _open(path: Path, key: bytes, previous: tuple[bytes, ...] = ()) -> Alliance:
-    rotation = {"previous_pseudonym_keys": previous} if previous else {}
+    rotation: dict[str, Any] = {"previous_pseudonym_keys": previous} if previous else {}
     alliance = Alliance.open(
         f"sqlite:///{path}",
         keys={"k1": SECRET},

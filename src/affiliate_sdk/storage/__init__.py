@@ -8,6 +8,11 @@
   commit each click before ``track_click`` returns instead of in the
   background (see ``affiliate_sdk.storage.sqlite``).
 
+``open_store(url, counters="redis://host:6379/0")`` keeps the velocity counters
+on a Redis server instead (the ``redis`` extra; ``?prefix=...`` names the keys'
+prefix, ``affiliate-sdk:`` by default), composed with the store of ``url``
+(``ComposedStore``).
+
 The contract (``storage.contract``): a ``Store`` yields units of work whose
 repositories (one per aggregate) read and write typed rows
 (``storage.rows``); ``affiliate_sdk.testing.contract`` tests a backend of
@@ -17,10 +22,11 @@ one's own against it.
 from __future__ import annotations
 
 from typing import Literal, cast
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from affiliate_sdk.errors import UnsupportedStore
 
+from .composed import ClosableCounters, ComposedStore
 from .contract import Store, UnitOfWork
 from .memory import MemoryStore
 from .rows import ClickRow
@@ -29,19 +35,50 @@ from .sqlite import SQLiteStore
 __all__ = [
     "ClickRecord",
     "ClickRow",
+    "ComposedStore",
     "MemoryStore",
     "SQLiteStore",
     "Store",
     "UnitOfWork",
+    "open_counters",
     "open_store",
 ]
+
+_COUNTERS = "'redis://host:6379/0' (with '?prefix=...' if the keys need one)"
 
 #: The stored click under its earlier name.
 ClickRecord = ClickRow
 
 
-def open_store(url: str) -> Store:
-    """Open the store a URL names (see the module docstring)."""
+def open_store(url: str, *, counters: str | None = None) -> Store:
+    """Open the store a URL names, with the velocity counters of ``counters`` if given (see
+    the module docstring)."""
+    if counters is None:
+        return _open(url)
+    shared = open_counters(counters)
+    try:
+        return ComposedStore(_open(url), shared)
+    except BaseException:
+        shared.close()
+        raise
+
+
+def open_counters(url: str) -> ClosableCounters:
+    """The counter repository a URL names (``redis://`` or ``rediss://``)."""
+    if not url.startswith(("redis://", "rediss://")):
+        raise UnsupportedStore(url, _COUNTERS)
+    from .redis import RedisCounters
+
+    base, _, query = url.partition("?")
+    options = parse_qs(query, keep_blank_values=True)
+    prefix = options.pop("prefix", ["affiliate-sdk:"])
+    if len(prefix) != 1 or not prefix[0]:
+        raise UnsupportedStore(url, _COUNTERS)
+    rest = urlencode(options, doseq=True)
+    return RedisCounters(f"{base}?{rest}" if rest else base, prefix=prefix[0])
+
+
+def _open(url: str) -> Store:
     if url == "memory://":
         return MemoryStore()
     prefix = "sqlite:///"

@@ -1,9 +1,27 @@
-"""The CounterContract on every registered backend."""
+"""The CounterContract on every registered backend, and on Redis counters composed with a
+store of another backend."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
+from affiliate_sdk.storage import ComposedStore, MemoryStore
+from affiliate_sdk.storage.contract import Store
 from affiliate_sdk.testing.contract import CounterContract
+
+from ...servers import redis_counters
 
 
 class TestCounter(CounterContract):
     pass
+
+
+class TestRedisCounter(CounterContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        with redis_counters() as counters:
+            composed = ComposedStore(MemoryStore(), counters)
+            yield composed
+            composed.store.close()

@@ -1,0 +1,50 @@
+"""A store whose velocity counters come from another backend (``open_store(url,
+counters=...)``): everything else is the store's own."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from .contract import CounterRepo, Store, UnitOfWork
+
+__all__ = ["ClosableCounters", "ComposedStore"]
+
+
+class ClosableCounters(CounterRepo, Protocol):
+    """A counter repository of a backend of its own, closed with the store."""
+
+    def close(self) -> None: ...
+
+
+class ComposedStore:
+    """``store``'s units of work, with ``counters`` for its velocity counts."""
+
+    def __init__(self, store: Store, counters: ClosableCounters) -> None:
+        self._store = store
+        self._counters = counters
+        self.scheme = store.scheme
+
+    @property
+    def store(self) -> Store:
+        """The store the units of work come from."""
+        return self._store
+
+    @property
+    def counters(self) -> ClosableCounters:
+        return self._counters
+
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work of the store (the counters stay outside it)."""
+        return self._store.transaction()
+
+    def reader(self) -> AbstractContextManager[UnitOfWork]:
+        """A read-only unit of work of the store."""
+        return self._store.reader()
+
+    def close(self) -> None:
+        """Close the store, then the counters' backend."""
+        try:
+            self._store.close()
+        finally:
+            self._counters.close()

@@ -1,0 +1,59 @@
+"""The real servers some tests need: Redis (and, as it comes, PostgreSQL).
+
+``AFFILIATE_SDK_TEST_REDIS`` names the Redis server (``redis://127.0.0.1:6379/0`` unless
+set); ``scripts/test-servers`` starts one on loopback. Without a server the tests that need
+it are skipped, except under ``CI=true``, where a missing server fails them: CI starts the
+servers, so a missing one is a broken run, not a reason to test less.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from affiliate_sdk.storage.redis import RedisCounters
+
+#: The Redis server of the tests.
+REDIS_URL = os.environ.get("AFFILIATE_SDK_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _unavailable(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable ({error}); start it with scripts/test-servers"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of its own on the test server; every key under it is removed after."""
+    import redis
+
+    prefix = f"affiliate-sdk-test:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        _unavailable(f"Redis at {REDIS_URL}", exc)
+    try:
+        yield prefix
+    finally:
+        for key in client.scan_iter(match=f"{prefix}*", count=1_000):
+            client.delete(key)
+        client.close()
+
+
+@contextmanager
+def redis_counters() -> Iterator[RedisCounters]:
+    """Counters on the test server under a prefix of their own."""
+    with redis_prefix() as prefix:
+        counters = RedisCounters(REDIS_URL, prefix=prefix)
+        try:
+            yield counters
+        finally:
+            counters.close()

@@ -1,0 +1,84 @@
+"""Velocity counters on Redis, composed with another store: every process sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from affiliate_sdk import Alliance, FraudThresholds, StorageError, UnsupportedStore
+from affiliate_sdk.storage import ComposedStore, MemoryStore, open_store
+from affiliate_sdk.storage.redis import RedisCounters
+from affiliate_sdk.testing import FakeClock
+
+from ..conftest import HUMAN_UA, SECRET, make_campaign
+from ..servers import REDIS_URL, redis_prefix
+
+WAIT_S = 10.0
+
+
+@pytest.fixture
+def counters_url() -> Iterator[str]:
+    with redis_prefix() as prefix:
+        yield f"{REDIS_URL}?prefix={quote(prefix)}"
+
+
+def _click(alliance: Alliance, link: str, n: int) -> str:
+    click = alliance.track_click(link, ip=f"198.51.100.{n + 1}", user_agent=f"{HUMAN_UA} {n}")
+    return click.verdict.decision
+
+
+def test_two_alliances_on_one_redis_see_each_others_clicks_within_a_second(
+    counters_url: str,
+) -> None:
+    limits = FraudThresholds(network_clicks_per_minute=3)
+    clock = FakeClock()
+    options: dict[str, Any] = {"clock": clock, "fraud": limits, "counters": counters_url}
+    with (
+        Alliance.open("memory://", keys={"k1": SECRET}, **options) as first,
+        Alliance.open("memory://", keys={"k1": SECRET}, **options) as second,
+    ):
+        for alliance in (first, second):
+            alliance.add_campaign(make_campaign())
+        link = first.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        assert isinstance(first.store, ComposedStore)
+        assert [_click(first, link, n) for n in range(3)] == ["allow"] * 3
+        _exchange(first)  # the first's three are on the server
+        assert _click(second, link, 3) == "allow"  # its own one only, so far
+        _exchange(second)  # the key it counted is read back
+        assert _click(second, link, 4) == "block"  # 5 from the network this minute
+
+
+def _exchange(alliance: Alliance) -> None:
+    exchanger = alliance.fraud.exchanger
+    assert exchanger is not None
+    assert exchanger.exchange_now(WAIT_S)
+
+
+def test_counter_urls_are_checked() -> None:
+    with pytest.raises(UnsupportedStore, match="redis://"):
+        open_store("memory://", counters="memcached://localhost")
+    with pytest.raises(UnsupportedStore, match="prefix"):
+        open_store("memory://", counters="redis://localhost:6379/0?prefix=")
+
+
+def test_a_password_stays_out_of_messages() -> None:
+    counters = RedisCounters("redis://user:s3cret@127.0.0.1:1/0")
+    try:
+        assert "s3cret" not in counters.url
+        with pytest.raises(StorageError) as info:
+            counters.exchange("t", "w", [("t/k", 1, 1)], [], since_bucket=0)
+        assert "s3cret" not in str(info.value)
+    finally:
+        counters.close()
+
+
+def test_closing_the_alliance_closes_both(counters_url: str) -> None:
+    store = open_store("memory://", counters=counters_url)
+    assert isinstance(store, ComposedStore)
+    assert isinstance(store.store, MemoryStore) and store.counters.shared
+    store.close()
