@@ -50,7 +50,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from affiliate_sdk.errors import InvalidInput
 
@@ -62,6 +62,7 @@ __all__ = [
     "MERGE_STEP",
     "CounterBuckets",
     "Counts",
+    "ExactCounters",
     "LocalCounts",
     "SharedCounts",
     "window_for",
@@ -125,6 +126,21 @@ class CounterBuckets(Protocol):
     def prune(self, namespace: str, *, before_bucket: int) -> None:
         """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
         writers that added to none since."""
+        ...
+
+
+@runtime_checkable
+class ExactCounters(Protocol):
+    """A counter repository that counts every event on a server all processes share (Redis):
+    its windows need no exchange, and the counts of one call can go in one round trip."""
+
+    def window(self, namespace: str, window_ms: int, *, buckets: int) -> Counts:
+        """A window of ``window_ms`` in ``buckets`` buckets, its keys ``namespace/key``."""
+        ...
+
+    def count_many(self, items: Sequence[tuple[Any, str, int]], now_ms: int) -> list[int]:
+        """Count each ``(window, key, count)`` (windows of this repository) at ``now_ms``;
+        each key's total after its count, in order."""
         ...
 
 
@@ -542,13 +558,17 @@ def window_for(
     background: bool = False,
     wake: Callable[[], None] | None = None,
 ) -> Counts:
-    """The velocity window ``counters`` call for: ``SharedCounts`` over them when other
-    processes see them, else ``LocalCounts`` (which is cheaper and exact).
+    """The velocity window ``counters`` call for: their own when they count on a shared
+    server (``ExactCounters``), ``SharedCounts`` over them when other processes see them,
+    else ``LocalCounts`` (which is cheaper and exact).
 
     ``background`` and ``wake`` are passed on to a shared window: its owner then calls
     ``exchange``, about every ``sync_ms`` and when ``wake`` is called (by a call that finds
     an exchange due).
     """
+    if isinstance(counters, ExactCounters):
+        _bucket_width(window_ms, buckets, max_keys)
+        return counters.window(namespace, window_ms, buckets=buckets)
     if counters.shared:
         return SharedCounts(
             counters,

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from affiliate_sdk.errors import StorageError, UnsupportedStore
 
+from .windows import RedisWindow, count_on_server
+
 __all__ = ["PRUNE_STEP", "RedisCounters"]
 
 #: Buckets a single prune call drops at most (a script blocks the server while it runs).
@@ -141,6 +143,22 @@ class RedisCounters:
                 pass
         except self._errors as exc:
             raise StorageError(f"cannot prune counters on {self.url}: {exc}") from exc
+
+    def window(self, namespace: str, window_ms: int, *, buckets: int) -> RedisWindow:
+        """A velocity window counted on this server, exact across processes (see
+        ``storage.redis.windows``); its keys are ``namespace/key``."""
+        return RedisWindow(
+            self._client,
+            url=self.url,
+            prefix=self._prefix,
+            namespace=namespace,
+            window_ms=window_ms,
+            buckets=buckets,
+        )
+
+    def count_many(self, items: Sequence[tuple[Any, str, int]], now_ms: int) -> list[int]:
+        """Count each ``(window, key, count)`` of this server's windows in one round trip."""
+        return count_on_server(items, now_ms)
 
     def close(self) -> None:
         """Close the connections to the server."""
