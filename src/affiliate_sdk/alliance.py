@@ -9,10 +9,11 @@ contract delegates to them, and every other method is an alias of a service's
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -43,6 +44,9 @@ from .storage.contract import Store
 from .tracking.clicks import Click
 from .tracking.keys import Keyring
 from .tracking.links import LinkClaims
+
+if TYPE_CHECKING:
+    from .aio import AsyncAlliance
 
 __all__ = ["Alliance"]
 
@@ -96,6 +100,8 @@ class Alliance:
         self.fraud: FraudService = services.fraud
         self.enforcement: EnforcementService = services.enforcement
         self.webhooks: WebhookService = services.webhooks
+        self._aio: AsyncAlliance | None = None
+        self._aio_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -143,11 +149,29 @@ class Alliance:
         before removing the old one."""
         return reseal(self._services)
 
+    @property
+    def aio(self) -> AsyncAlliance:
+        """This alliance for async hosts: the same calls, awaited, each on a worker thread of
+        the alliance's pool, never on the event loop (``affiliate_sdk.aio``)."""
+        face = self._aio
+        if face is None:
+            from .aio import AsyncAlliance, pool
+
+            with self._aio_lock:
+                if self._aio is None:
+                    self._aio = AsyncAlliance(self, pool())
+                face = self._aio
+        return face
+
     def close(self) -> None:
         try:
             self.fraud.flush(self._services.ctx.now_ms())
         finally:
-            self.store.close()
+            try:
+                self.store.close()
+            finally:
+                if self._aio is not None:
+                    self._aio.shutdown()
 
     def __enter__(self) -> Self:
         return self

@@ -1,0 +1,103 @@
+"""The alliance for async hosts: calls awaited off the event loop, even while another
+process holds SQLite's write lock."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from affiliate_sdk import Alliance, MalformedLink, Money, Order
+
+from .conftest import HUMAN_UA, SECRET, make_campaign
+
+#: The event loop's largest stall allowed while calls wait for the store.
+STALL_BUDGET_S = 0.010
+HOLD_S = 1.0
+
+_HOLDER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
+
+
+async def _largest_stall(stop: asyncio.Event) -> float:
+    """How much longer than asked the loop once took to come back to a 1 ms sleep."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    while not stop.is_set():
+        began = loop.time()
+        await asyncio.sleep(0.001)
+        worst = max(worst, loop.time() - began - 0.001)
+    return worst
+
+
+def test_the_loop_runs_on_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "alliance.db"
+    with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}) as alliance:
+        alliance.add_campaign(make_campaign())
+        link = alliance.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        holder = subprocess.Popen(
+            [sys.executable, "-c", _HOLDER, str(path), str(HOLD_S)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+
+            async def endpoint() -> tuple[float, float, list[str]]:
+                stop = asyncio.Event()
+                monitor = asyncio.create_task(_largest_stall(stop))
+                clicks = [
+                    await alliance.aio.track_click(
+                        link, ip=f"198.51.100.{n + 1}", user_agent=HUMAN_UA
+                    )
+                    for n in range(20)
+                ]
+                began = time.monotonic()
+                order = Order(order_id="o1", merchant_id="m1", total=Money("80.00", "CNY"))
+                await alliance.aio.record_order(order, click_id=clicks[0].click_id)
+                waited = time.monotonic() - began
+                stop.set()
+                return await monitor, waited, [c.verdict.decision for c in clicks]
+
+            stall, waited, decisions = asyncio.run(endpoint())
+        finally:
+            holder.wait(30)
+            if holder.stdout is not None:
+                holder.stdout.close()
+        assert decisions == ["allow"] * 20
+        assert waited > HOLD_S / 2  # the order did wait for the other process's lock
+        assert stall < STALL_BUDGET_S, f"the loop stalled {stall * 1000:.1f} ms"
+        assert [c.order_id for c in alliance.commissions()] == ["o1"]
+
+
+def test_calls_run_on_the_alliances_worker_threads() -> None:
+    with Alliance.open("memory://", keys={"k1": SECRET}) as alliance:
+
+        async def where() -> str:
+            return await alliance.aio.run(lambda: threading.current_thread().name)
+
+        assert asyncio.run(where()).startswith("affiliate-sdk-aio")
+        assert alliance.aio is alliance.aio
+
+
+def test_an_error_is_raised_to_the_awaiting_caller() -> None:
+    with Alliance.open("memory://", keys={"k1": SECRET}) as alliance:
+
+        async def verify() -> None:
+            await alliance.aio.verify_link("https://shop.example.com/?aff=forged")
+
+        with pytest.raises(MalformedLink):
+            asyncio.run(verify())
