@@ -17,12 +17,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from affiliate_sdk.errors import AffiliateError, InvalidInput
+from affiliate_sdk.errors import AffiliateError
 from affiliate_sdk.tracking.keys import MIN_SECRET_BYTES
 
 __all__ = ["main"]
@@ -113,35 +114,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _keys_from_env() -> dict[str, bytes]:
-    import os
-
-    text = os.environ.get("AFFILIATE_SDK_KEYS", "")
-    keys = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key_id, _, value = part.partition("=")
-        try:
-            keys[key_id] = bytes.fromhex(value)
-        except ValueError:
-            raise InvalidInput(f"AFFILIATE_SDK_KEYS: {key_id!r} is not id=hex") from None
-    return keys
-
-
 def _webhooks(args: argparse.Namespace) -> int:
     import json
     from datetime import datetime, timedelta
 
     from affiliate_sdk.alliance import Alliance
     from affiliate_sdk.storage.rows import DeliveryCursor
+    from affiliate_sdk.tracking.keys import Keyring
 
     if not args.db.is_file():
         print(f"affiliate-sdk: no database at {args.db}", file=sys.stderr)
         return 2
     # The alliance's keys open its sealed secrets (AFFILIATE_SDK_KEYS="id=hex,id=hex").
-    keys = _keys_from_env()
-    if not keys:
+    if not os.environ.get("AFFILIATE_SDK_KEYS", "").strip(" ,"):
         print("affiliate-sdk: set AFFILIATE_SDK_KEYS to the alliance's keys", file=sys.stderr)
         return 2
+    keys = Keyring.from_environment()
     with Alliance.open(f"sqlite:///{args.db}", keys=keys) as alliance:
         command = args.hooks_command
         if command == "list":

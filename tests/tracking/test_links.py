@@ -322,3 +322,13 @@ def test_verified_links_are_verified_once_and_their_times_checked_at_every_use(
         links.claims(other, NOW)
     links.claims(token, NOW)  # all were let go when the third arrived
     assert decoded[-3:] == [*others, token]
+
+
+def test_a_keyring_from_the_environment() -> None:
+    environ = {"AFFILIATE_SDK_KEYS": f" k1={'11' * 32}, k2={'22' * 32} "}
+    keyring = Keyring.from_environment(environ=environ)
+    assert list(keyring) == ["k1", "k2"] and keyring.signing_key.key_id == "k2"
+    with pytest.raises(InvalidInput, match="'k1' is not id=hex"):
+        Keyring.from_environment(environ={"AFFILIATE_SDK_KEYS": "k1=zz"})
+    with pytest.raises(InvalidKey, match="holds no key"):
+        Keyring.from_environment("MY_KEYS", environ={})

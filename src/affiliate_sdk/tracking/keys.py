@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 from binascii import b2a_base64
 from collections.abc import Iterator, Mapping
@@ -108,6 +109,25 @@ class Keyring(Mapping[str, LinkKey]):
         self._secrets = secrets
         #: The keys by id as ASCII bytes, for the verify hot path.
         self.by_ascii: Mapping[bytes, LinkKey] = {k.encode("ascii"): v for k, v in built.items()}
+
+    @classmethod
+    def from_environment(
+        cls, name: str = "AFFILIATE_SDK_KEYS", environ: Mapping[str, str] | None = None
+    ) -> Keyring:
+        """The keys in the environment variable ``name``: ``id=hex,id=hex``, oldest first
+        (the last signs). ``InvalidInput`` for a part that is not ``id=hex``, ``InvalidKey``
+        for none at all or a key the keyring refuses."""
+        text = (os.environ if environ is None else environ).get(name, "")
+        keys: dict[str, bytes] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key_id, _, value = part.partition("=")
+            try:
+                keys[key_id] = bytes.fromhex(value)
+            except ValueError:
+                raise InvalidInput(f"{name}: {key_id!r} is not id=hex") from None
+        if not keys:
+            raise InvalidKey(None, f"{name} holds no key (set it to id=hex,id=hex)")
+        return cls(keys)
 
     @property
     def signing_key(self) -> LinkKey:
