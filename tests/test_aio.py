@@ -42,7 +42,22 @@ async def _largest_stall(stop: asyncio.Event) -> float:
 
 
 def test_the_loop_runs_on_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
-    path = tmp_path / "alliance.db"
+    # The machine may take the processor away for a few ms at any time (docs/performance.md):
+    # of three runs, one must stay in the budget. Blocking the loop fails all three.
+    stalls = []
+    for attempt in range(3):
+        stall = _one_run(tmp_path / f"alliance-{attempt}.db")
+        stalls.append(stall)
+        if stall < STALL_BUDGET_S:
+            break
+    assert min(stalls) < STALL_BUDGET_S, (
+        f"the loop stalled {[round(s * 1000, 1) for s in stalls]} ms"
+    )
+
+
+def _one_run(path: Path) -> float:
+    """The loop's largest stall while clicks and an order are awaited and another process
+    holds the write lock (the order waits for it)."""
     with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}) as alliance:
         alliance.add_campaign(make_campaign())
         link = alliance.create_link(
@@ -79,8 +94,8 @@ def test_the_loop_runs_on_while_another_process_holds_the_write_lock(tmp_path: P
                 holder.stdout.close()
         assert decisions == ["allow"] * 20
         assert waited > HOLD_S / 2  # the order did wait for the other process's lock
-        assert stall < STALL_BUDGET_S, f"the loop stalled {stall * 1000:.1f} ms"
         assert [c.order_id for c in alliance.commissions()] == ["o1"]
+        return stall
 
 
 def test_calls_run_on_the_alliances_worker_threads() -> None:
@@ -101,3 +116,25 @@ def test_an_error_is_raised_to_the_awaiting_caller() -> None:
 
         with pytest.raises(MalformedLink):
             asyncio.run(verify())
+
+
+def test_a_forked_child_makes_a_pool_of_its_own() -> None:
+    import os
+    import signal
+
+    with Alliance.open("memory://", keys={"k1": SECRET}) as alliance:
+
+        async def one() -> int:
+            return await alliance.aio.run(lambda: 1)
+
+        assert asyncio.run(one()) == 1  # the parent's pool has threads
+        pid = os.fork()
+        if pid == 0:  # the child: exits by itself in any case
+            signal.alarm(20)
+            code = 1
+            try:
+                code = 0 if asyncio.run(one()) == 1 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0

@@ -9,7 +9,9 @@ contract delegates to them, and every other method is an alias of a service's
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -102,6 +104,14 @@ class Alliance:
         self.webhooks: WebhookService = services.webhooks
         self._aio: AsyncAlliance | None = None
         self._aio_lock = threading.Lock()
+        this = weakref.ref(self)
+
+        def after_fork_in_child() -> None:  # the parent's pool has no threads here
+            alliance = this()
+            if alliance is not None:
+                alliance._aio, alliance._aio_lock = None, threading.Lock()
+
+        os.register_at_fork(after_in_child=after_fork_in_child)
 
     @classmethod
     def open(

@@ -390,3 +390,36 @@ def test_local_counts_hold_nothing_the_garbage_collector_follows() -> None:
         counts.add(f"visitor-{n}", 119_000)
     assert len(gc.get_objects()) - tracked < 10
     assert counts.total("k", 119_000) == sum(1 for at in range(0, 120_000, 7_000) if at >= 60_000)
+
+
+def test_an_exchange_at_a_clock_read_before_a_bucket_boundary_counts_each_event_once() -> None:
+    counters = DictCounters()
+    _another_writer(counters, *[("t/k", 0, 1)] * 8)  # eight in bucket 0, by another process
+    counts = SharedCounts(counters, "t", 60_000, background=True)
+    counts.add("k", 10_001)  # bucket 1, on request threads...
+    counts.add("k", 10_001)
+    counts.exchange(9_999)  # ...while the exchanger read its clock just before it
+    assert counts.add("k", 10_002, 0) == 10
+    assert counts.total("k", 10_003) == 10
+
+
+def test_a_process_alone_a_moment_ago_reads_what_another_counted_since() -> None:
+    counters = DictCounters()
+    first = SharedCounts(counters, "t", 86_400_000, buckets=4, background=True)
+    first.add("mine", 0)
+    first.exchange(0)  # alone: nothing read back
+    second = SharedCounts(counters, "t", 86_400_000, buckets=4, background=True)
+    for _ in range(50):
+        second.add("a/x", 100)
+    second.exchange(200)
+    assert first.total("a/x", 1_500) == 50  # not taken for zero for the rest of the bucket
+
+
+def test_reading_unknown_keys_keeps_the_counted_ones() -> None:
+    counts = _minute(DictCounters(), max_keys=3, background=True)
+    for ms in range(5):
+        counts.add("hot", ms)
+    counts.exchange(10)  # alone
+    for key in ("x", "y", "z"):
+        assert counts.total(key, 20) == 0
+    assert counts.add("hot", 30, 0) == 5

@@ -11,6 +11,7 @@ import os
 import signal
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -110,11 +111,16 @@ def test_a_second_of_the_alliances_clock_wakes_the_exchange(db: Path) -> None:
         for n in range(1, 5):
             _click(alliance, link, n)  # within the second: counted in memory only
         assert len(pokes) == woken
-        clock.advance(timedelta(seconds=1))
-        _click(alliance, link, 5)  # finds a second gone: wakes the thread, does not wait
-        assert len(pokes) == woken + 2  # once per window
+        for attempt in range(3):  # the wall clock's own round may come first: try again
+            clock.advance(timedelta(seconds=1))
+            before = len(pokes)
+            _click(alliance, link, 5 + attempt)  # finds a second gone: wakes the thread
+            if len(pokes) == before + 2:  # once per window, and the click did not wait
+                break
+        else:
+            raise AssertionError("no click woke the exchange")
         assert exchanger.exchange_now(WAIT_S)
-        assert _network_counts(db) == 6
+        assert _network_counts(db) == 6 + attempt
 
 
 def test_two_alliances_on_one_file_see_each_others_clicks_within_a_second(db: Path) -> None:
@@ -204,3 +210,26 @@ def test_a_forked_child_starts_its_own_exchanger_without_its_parents_counts(db: 
         assert _network_counts(db) == 1  # the child's own; the parent's three are its own
         assert parent_thread.is_alive()
     assert _network_counts(db) == 4
+
+
+def test_a_forked_child_reads_an_unknown_key_inside_its_unit_of_work_at_once(db: Path) -> None:
+    from affiliate_sdk.storage.rows import PeriodTotals
+
+    with _open(db, "?click_commit=immediate") as alliance:
+        assert _exchanger(alliance).exchange_now(WAIT_S)  # no exchange under way at the fork
+        window = alliance.fraud.per_day
+        assert isinstance(window, SharedCounts)
+        pid = os.fork()
+        if pid == 0:  # the child: exits by itself in any case
+            signal.alarm(20)  # the busy timeout is 30 s: a read that waits for it fails here
+            code = 1
+            try:
+                with alliance.store.transaction() as tx:  # this thread takes the write lock
+                    tx.periods.put([PeriodTotals("fork/x")])
+                    began = time.monotonic()
+                    total = window.total("o/never-counted", alliance.fraud.ctx.now_ms())
+                    code = 0 if total == 0 and time.monotonic() - began < 5 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0

@@ -51,11 +51,13 @@ def test_two_alliances_on_one_redis_count_each_others_clicks_at_once(counters_ur
         assert _click(second, link, 4) == "allow"  # a new minute
 
 
-def test_counter_urls_are_checked() -> None:
-    with pytest.raises(UnsupportedStore, match="redis://"):
-        open_store("memory://", counters="memcached://localhost")
-    with pytest.raises(UnsupportedStore, match="prefix"):
-        open_store("memory://", counters="redis://localhost:6379/0?prefix=")
+def test_counter_urls_are_checked_and_keep_passwords_out_of_messages() -> None:
+    with pytest.raises(UnsupportedStore, match="redis://") as info:
+        open_store("memory://", counters="memcached://u:hunter2@localhost")
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(UnsupportedStore, match="prefix") as info:
+        open_store("memory://", counters="redis://:hunter2@localhost:6379/0?prefix=")
+    assert "hunter2" not in str(info.value)
 
 
 def test_a_password_stays_out_of_messages() -> None:
@@ -69,8 +71,22 @@ def test_a_password_stays_out_of_messages() -> None:
         counters.close()
 
 
-def test_closing_the_alliance_closes_both(counters_url: str) -> None:
-    store = open_store("memory://", counters=counters_url)
-    assert isinstance(store, ComposedStore)
-    assert isinstance(store.store, MemoryStore) and store.counters.shared
+def test_closing_the_composed_store_closes_both(counters_url: str) -> None:
+    closed: list[str] = []
+
+    class Recorded(MemoryStore):
+        def close(self) -> None:
+            closed.append("store")
+            super().close()
+
+    opened = open_store("memory://", counters=counters_url)
+    assert isinstance(opened, ComposedStore) and opened.counters.shared
+    counters = opened.counters
+    assert isinstance(counters, RedisCounters)
+    store = ComposedStore(Recorded(), counters)
+    counters.exchange("t", "w", [("t/k", 1, 1)], [], since_bucket=0)  # a connection in use
     store.close()
+    assert closed == ["store"]
+    pool = counters._client.connection_pool
+    assert pool._available_connections  # the one it used, given back...
+    assert all(c._sock is None for c in pool._available_connections)  # ...and disconnected

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affiliate_sdk.antifraud.velocity import LocalCounts, window_for
+from affiliate_sdk.storage.redis import RedisCounters
 from affiliate_sdk.storage.redis.windows import RedisWindow, count_on_server
 
 from ..servers import redis_counters
@@ -27,7 +31,7 @@ def test_a_window_on_the_server_agrees_with_one_in_memory(
         local = LocalCounts(60_000, buckets=6)
         now = -(2**40)
         for key, at_ms, count in events:
-            now = max(now, at_ms)  # the clock moves forward; events may be late
+            now = max(now, at_ms)  # the clock moves forward (by steps of any size)
             assert window.add(key, now, count) == local.add(key, now, count)
             assert window.total("a", now) == local.total("a", now)
 
@@ -40,3 +44,19 @@ def test_one_round_trip_counts_across_windows() -> None:
         assert count_on_server(items, 1_000) == [1, 2, 2, 5]
         assert counters.count_many([(minute, "k", 0), (day, "k", -1)], 61_000) == [0, 1]
         assert count_on_server([], 0) == []
+
+
+def test_without_the_server_a_window_counts_in_this_process_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    counters = RedisCounters("redis://127.0.0.1:1/0", prefix="unreachable:")
+    try:
+        minute = counters.window("m", 60_000, buckets=6)
+        with caplog.at_level(logging.WARNING, logger="affiliate_sdk.storage.redis"):
+            assert [minute.add("k", 1_000) for _ in range(3)] == [1, 2, 3]
+            assert counters.count_many([(minute, "k", 1), (minute, "j", 1)], 2_000) == [4, 1]
+        warnings = [r for r in caplog.records if "counting in this process" in r.getMessage()]
+        assert len(warnings) == 1
+        assert minute.total("k", 61_000) == 0  # the local window slides like any other
+    finally:
+        counters.close()

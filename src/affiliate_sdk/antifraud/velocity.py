@@ -264,6 +264,7 @@ class SharedCounts:
         "_buckets",
         "_counters",
         "_io",
+        "_latest",
         "_lock",
         "_max_keys",
         "_namespace",
@@ -325,6 +326,7 @@ class SharedCounts:
         # when the repository last said no other writer counted in this window (None: it
         # did not); until a bucket's width later, a key's unknown others' total is zero
         self._alone_ms: int | None = None
+        self._latest = -(2**62)  # the latest bucket counted in
         self._unread: set[str] = set()  # keys asked for during an exchange: read at the next
         self._lock = threading.Lock()  # the in-memory state; never held over I/O
         self._io = threading.Lock()  # one exchange (or read of an unknown key) at a time
@@ -356,6 +358,7 @@ class SharedCounts:
             pending = self._pending.get(bucket)
             if pending is None:
                 pending = self._pending[bucket] = {}
+                self._latest = max(self._latest, bucket)
             pending[key] = pending.get(key, 0) + count
             total = self._own._add(key, bucket, count)
             others = self._others.get(key)
@@ -378,9 +381,10 @@ class SharedCounts:
         if not self._io.acquire(blocking=False):
             with self._lock:
                 self._unread.add(key)
-                return self._own._add(key, now_ms // self._width, 0)
+                return self._own_total(key, now_ms // self._width)
         try:  # no exchange in flight: the buckets hold all but the pending counts
             with self._lock:
+                now_ms = max(now_ms, self._latest * self._width)  # as an exchange would
                 known = self._known(key, now_ms)
                 if known is not None:
                     return known
@@ -398,7 +402,7 @@ class SharedCounts:
                 mine = (max(total, 0), max(rest, 0))  # (a key forgotten here: none of its own)
                 self._merge_locked([key], found, [mine], now_ms)
                 known = self._known(key, now_ms)
-                return self._own._add(key, index, 0) if known is None else known
+                return self._own_total(key, index) if known is None else known
         finally:
             self._io.release()
 
@@ -414,6 +418,9 @@ class SharedCounts:
         """
         with self._io:
             with self._lock:
+                # A caller's clock read before the lock may be behind a bucket already
+                # counted in: the window is the latest one either has seen.
+                now_ms = max(now_ms, self._latest * self._width)
                 self._synced_ms = now_ms
                 self._woken = False
                 sent, self._pending = self._pending, {}
@@ -489,11 +496,17 @@ class SharedCounts:
         others = self._others.get(key)
         if others is not None and now_ms - others[2] < width:
             part = others[0] if now_ms // width <= others[2] // width else others[1]
-        elif self._alone_ms is not None and now_ms - self._alone_ms < width:
-            part = 0
+        elif self._alone_ms is not None and now_ms - self._alone_ms < self._sync_ms:
+            part = 0  # no other writer a moment ago: none since, or within an exchange's lag
         else:
             return None
-        return self._own._add(key, now_ms // width, 0) + part
+        return self._own_total(key, now_ms // width) + part
+
+    def _own_total(self, key: str, index: int) -> int:
+        """This process's own events of ``key`` in the window at bucket ``index``, keeping
+        nothing for a key not counted here (lock held)."""
+        own = self._own
+        return own._add(key, index, 0) if key in own._keys else 0
 
     def _first_bucket(self, now_ms: int) -> int:
         return now_ms // self._width - self._buckets + 1

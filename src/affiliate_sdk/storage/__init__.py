@@ -65,15 +65,16 @@ def open_store(url: str, *, counters: str | None = None) -> Store:
 
 def open_counters(url: str) -> ClosableCounters:
     """The counter repository a URL names (``redis://`` or ``rediss://``)."""
+    from .redis.counters import RedisCounters, redacted
+
     if not url.startswith(("redis://", "rediss://")):
-        raise UnsupportedStore(url, _COUNTERS)
-    from .redis import RedisCounters
+        raise UnsupportedStore(redacted(url), _COUNTERS)
 
     base, _, query = url.partition("?")
     options = parse_qs(query, keep_blank_values=True)
     prefix = options.pop("prefix", ["affiliate-sdk:"])
     if len(prefix) != 1 or not prefix[0]:
-        raise UnsupportedStore(url, _COUNTERS)
+        raise UnsupportedStore(redacted(url), _COUNTERS)
     rest = urlencode(options, doseq=True)
     return RedisCounters(f"{base}?{rest}" if rest else base, prefix=prefix[0])
 

@@ -25,8 +25,10 @@ from affiliate_sdk.errors import StorageError, UnsupportedStore
 
 from .windows import RedisWindow, count_on_server
 
-__all__ = ["PRUNE_STEP", "RedisCounters"]
+__all__ = ["PRUNE_STEP", "TIMEOUT_S", "RedisCounters", "redacted"]
 
+#: Seconds a call waits for the server (to connect, or for an answer) unless the URL says.
+TIMEOUT_S: Final = 0.5
 #: Buckets a single prune call drops at most (a script blocks the server while it runs).
 PRUNE_STEP: Final = 1_000
 
@@ -93,17 +95,19 @@ class RedisCounters:
         try:
             import redis
         except ImportError as exc:  # the optional extra is not installed
-            raise UnsupportedStore(_redacted(url), "it with the redis extra installed") from exc
+            raise UnsupportedStore(redacted(url), "it with the redis extra installed") from exc
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError,)
         self._prefix = prefix
-        try:
-            self._client: Any = redis.Redis.from_url(url)
+        try:  # a slow server costs a click at most this much (the URL may say otherwise)
+            self._client: Any = redis.Redis.from_url(
+                url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S
+            )
         except ValueError as exc:
-            raise UnsupportedStore(_redacted(url), "'redis://host:6379/0'") from exc
+            raise UnsupportedStore(redacted(url), "'redis://host:6379/0'") from exc
         self._exchange = self._client.register_script(_EXCHANGE)
         self._prune = self._client.register_script(_PRUNE)
         #: The server's URL, its password left out (for messages).
-        self.url = _redacted(url)
+        self.url = redacted(url)
 
     def exchange(
         self,
@@ -168,8 +172,8 @@ class RedisCounters:
         return f"{self._prefix}{{{namespace}}}"
 
 
-def _redacted(url: str) -> str:
-    """``url`` without its password."""
+def redacted(url: str) -> str:
+    """``url`` without its password (for messages)."""
     parts = urlsplit(url)
     if parts.password is None:
         return url

@@ -5,18 +5,30 @@ for a window and a bucket after its last count. One Lua script counts every key 
 (a click's five, in both windows): for each it adds the event, drops the buckets that left
 the window and sums the rest, atomic on the server, in one round trip. The script is loaded
 once and called by its digest (``EVALSHA``), loaded again if the server has forgotten it.
+
+While the server cannot be reached, each window counts in this process alone (a
+``LocalCounts``) and says so once in the log; clicks go on, judged on this process's counts,
+and the server is asked again every ``RETRY_S`` seconds, not at every click. Velocity is a
+signal, not a booking: it fails open.
 Its keys may lie in different slots, so on a Redis Cluster the counters need a single
 node (or a proxy that keeps them on one).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Final
 
-from affiliate_sdk.errors import StorageError
+from affiliate_sdk.antifraud.velocity import LocalCounts
 
-__all__ = ["RedisWindow", "count_on_server"]
+__all__ = ["RETRY_S", "RedisWindow", "count_on_server"]
+
+#: While the server is unreachable, how long the windows count here before asking it again.
+RETRY_S: Final = 1.0
+
+_LOG: Final = logging.getLogger("affiliate_sdk.storage.redis")
 
 _COUNT: Final = """
 local totals = {}
@@ -48,7 +60,10 @@ class RedisWindow:
         "_buckets",
         "_client",
         "_errors",
+        "_failing",
+        "_local",
         "_name",
+        "_retry_at",
         "_script",
         "_ttl_ms",
         "_url",
@@ -68,6 +83,9 @@ class RedisWindow:
         self._width = window_ms // buckets
         self._buckets = buckets
         self._ttl_ms = window_ms + self._width
+        self._local = LocalCounts(window_ms, buckets=buckets)  # while the server is away
+        self._failing = False
+        self._retry_at = 0.0  # monotonic time from which the server is asked again
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
         """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them
@@ -98,7 +116,19 @@ def count_on_server(items: Sequence[tuple[RedisWindow, str, int]], now_ms: int) 
     for window, key, count in items:
         window._args(key, count, now_ms, names, args)
     first = items[0][0]
+    if first._failing and time.monotonic() < first._retry_at:
+        return [window._local.add(key, now_ms, count) for window, key, count in items]
     try:
-        return [int(total) for total in first._script(keys=names, args=args)]
+        totals = [int(total) for total in first._script(keys=names, args=args)]
     except first._errors as exc:
-        raise StorageError(f"cannot count on {first._url}: {exc}") from exc
+        if not first._failing:
+            _LOG.warning("cannot count on %s (%s); counting in this process", first._url, exc)
+        retry_at = time.monotonic() + RETRY_S
+        for window, _, _ in items:
+            window._failing, window._retry_at = True, retry_at
+        return [window._local.add(key, now_ms, count) for window, key, count in items]
+    if first._failing:
+        _LOG.info("counting on %s again", first._url)
+        for window, _, _ in items:
+            window._failing = False
+    return totals

@@ -169,11 +169,11 @@ class SQLiteStore:
             token=self._token,
         )
         self._uow = SqliteUnitOfWork(self._db, clicks)
-        self._counters = SqliteCounters(
-            self._counter_conns,
-            self._conns,
-            self._click_writer if self.click_commit == "background" else lambda: None,
-        )
+        writer = self._click_writer if self.click_commit == "background" else lambda: None
+        if getattr(self, "_counters", None) is None:
+            self._counters = SqliteCounters(self._counter_conns, self._conns, writer)
+        else:  # a forked child: the windows hold this object; it takes the child's parts
+            self._counters.rebind(self._counter_conns, self._conns, writer)
 
     def _migrate(self) -> None:
         with self.transaction():

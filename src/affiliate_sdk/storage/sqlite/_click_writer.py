@@ -215,11 +215,15 @@ class ClickWriter:
                     self.in_flight = []
                     if failure is not None and batch:
                         self._error = failure
-                for job in jobs:
+                for job in jobs:  # told before anything else runs: they are committed
                     if failure is not None:
                         job.fail(failure)
                     job.done.set()
                 jobs = []
+                if failure is None:
+                    self._on_commit()
+                    with self.guard:
+                        self._learn(conn)
         finally:
             with self.lock:
                 self._stopping = True
@@ -255,8 +259,6 @@ class ClickWriter:
             return StorageError(f"{what} could not be written ({self._name}): {exc}")
         if batch:
             self._forgot = True
-        self._on_commit()
-        self._learn(conn)
         return None
 
     def _learn(self, conn: sqlite3.Connection) -> None:

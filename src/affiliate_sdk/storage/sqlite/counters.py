@@ -53,6 +53,13 @@ class SqliteCounters:
     def __init__(
         self, own: Connections, work: Connections, writer: Callable[[], ClickWriter | None]
     ) -> None:
+        self.rebind(own, work, writer)
+
+    def rebind(
+        self, own: Connections, work: Connections, writer: Callable[[], ClickWriter | None]
+    ) -> None:
+        """Use these connections and this writer (a forked child's: the velocity windows keep
+        this repository across the fork)."""
         self._own = own
         self._work = work
         self._writer = writer
@@ -69,7 +76,8 @@ class SqliteCounters:
         """Add each ``(key, bucket, count)`` as ``writer``'s; then per key of ``keys``, in
         order, the sums of its buckets numbered ``since_bucket`` or more and
         ``since_bucket + 1`` or more (None: no other writer added to the namespace since).
-        Atomic: the rows are added in the transaction the sums are read in."""
+        Atomic: the rows are added in the transaction the sums are read in; a call that adds
+        nothing reads without the write lock."""
         ops: Ops = []
         if rows:
             ops.append((_ADD, list(rows)))
@@ -78,10 +86,10 @@ class SqliteCounters:
         others = (namespace, writer, since_bucket)
         session = self._work.session()
         try:
-            if not (session.started and session.writable):
+            if ops and not (session.started and session.writable):
                 found = self._apply(lambda conn: _exchange(conn, ops, others, wanted))
-            else:  # this thread holds the write lock: the rows wait for its unit's end
-                session.counter_ops.extend(ops)
+            else:  # a read (no write lock needed), or this thread holds the write lock: the
+                session.counter_ops.extend(ops)  # rows wait for its unit of work's end
                 conn = self._own.current()
                 found = _sums(conn, wanted, since_bucket) if _others(conn, others) else None
                 if found is not None:
