@@ -211,10 +211,6 @@ class ClickWriter:
                 batch, jobs = taken
                 with self.guard:
                     failure = self._write(conn, batch, jobs)
-                with self.lock:
-                    self.in_flight = []
-                    if failure is not None and batch:
-                        self._error = failure
                 for job in jobs:  # told before anything else runs: they are committed
                     if failure is not None:
                         job.fail(failure)
@@ -224,6 +220,10 @@ class ClickWriter:
                     self._on_commit()
                     with self.guard:
                         self._learn(conn)
+                with self.lock:  # the batch leaves the queue once committed
+                    self.in_flight = []
+                    if failure is not None and batch:
+                        self._error = failure
         finally:
             with self.lock:
                 self._stopping = True
