@@ -1,7 +1,9 @@
-"""The real servers some tests need: Redis (and, as it comes, PostgreSQL).
+"""The real servers some tests need: Redis and PostgreSQL.
 
 ``AFFILIATE_SDK_TEST_REDIS`` names the Redis server (``redis://127.0.0.1:6379/0`` unless
-set); ``scripts/test-servers`` starts one on loopback. Without a server the tests that need
+set), ``AFFILIATE_SDK_TEST_POSTGRES`` the PostgreSQL database
+(``postgresql://postgres@127.0.0.1:54329/postgres`` unless set); ``scripts/test-servers``
+starts both on loopback. Without a server the tests that need
 it are skipped, except under ``CI=true``, where a missing server fails them: CI starts the
 servers, so a missing one is a broken run, not a reason to test less.
 """
@@ -15,10 +17,15 @@ from contextlib import contextmanager
 
 import pytest
 
+from affiliate_sdk.storage.postgres import PostgresCounters
 from affiliate_sdk.storage.redis import RedisCounters
 
 #: The Redis server of the tests.
 REDIS_URL = os.environ.get("AFFILIATE_SDK_TEST_REDIS", "redis://127.0.0.1:6379/0")
+#: The PostgreSQL database of the tests.
+POSTGRES_URL = os.environ.get(
+    "AFFILIATE_SDK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:54329/postgres"
+)
 
 
 def _unavailable(what: str, error: Exception) -> None:
@@ -53,6 +60,34 @@ def redis_counters() -> Iterator[RedisCounters]:
     """Counters on the test server under a prefix of their own."""
     with redis_prefix() as prefix:
         counters = RedisCounters(REDIS_URL, prefix=prefix)
+        try:
+            yield counters
+        finally:
+            counters.close()
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A PostgreSQL schema of its own on the test database, dropped afterwards."""
+    import psycopg
+
+    schema = f"test_{uuid.uuid4().hex}"
+    try:
+        conn = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        _unavailable(f"PostgreSQL at {POSTGRES_URL}", exc)
+    try:
+        yield schema
+    finally:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.close()
+
+
+@contextmanager
+def postgres_counters() -> Iterator[PostgresCounters]:
+    """Counters on the test database, in a schema of their own."""
+    with postgres_schema() as schema:
+        counters = PostgresCounters(POSTGRES_URL, schema=schema)
         try:
             yield counters
         finally:

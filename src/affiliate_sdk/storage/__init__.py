@@ -44,7 +44,10 @@ __all__ = [
     "open_store",
 ]
 
-_COUNTERS = "'redis://host:6379/0' (with '?prefix=...' if the keys need one)"
+_COUNTERS = (
+    "'redis://host:6379/0' (with '?prefix=...' if the keys need one) or "
+    "'postgresql://...' (with '?schema=...')"
+)
 
 #: The stored click under its earlier name.
 ClickRecord = ClickRow
@@ -64,11 +67,23 @@ def open_store(url: str, *, counters: str | None = None) -> Store:
 
 
 def open_counters(url: str) -> ClosableCounters:
-    """The counter repository a URL names (``redis://`` or ``rediss://``)."""
-    from .redis.counters import RedisCounters, redacted
+    """The counter repository a URL names (``redis://``, ``rediss://`` or
+    ``postgresql://``)."""
+    from ._urls import redacted
 
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import DEFAULT_SCHEMA, PostgresCounters
+
+        base, _, query = url.partition("?")
+        options = parse_qs(query, keep_blank_values=True)
+        schema = options.pop("schema", [DEFAULT_SCHEMA])
+        if len(schema) != 1:
+            raise UnsupportedStore(redacted(url), _COUNTERS)
+        rest = urlencode(options, doseq=True)
+        return PostgresCounters(f"{base}?{rest}" if rest else base, schema=schema[0])
     if not url.startswith(("redis://", "rediss://")):
         raise UnsupportedStore(redacted(url), _COUNTERS)
+    from .redis.counters import RedisCounters
 
     base, _, query = url.partition("?")
     options = parse_qs(query, keep_blank_values=True)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 from affiliate_sdk.errors import StorageError, UnsupportedStore
+from affiliate_sdk.storage._urls import redacted
 
 from .windows import RedisWindow, count_on_server
 
-__all__ = ["PRUNE_STEP", "TIMEOUT_S", "RedisCounters", "redacted"]
+__all__ = ["PRUNE_STEP", "TIMEOUT_S", "RedisCounters"]
 
 #: Seconds a call waits for the server (to connect, or for an answer) unless the URL says.
 TIMEOUT_S: Final = 0.5
@@ -170,14 +170,3 @@ class RedisCounters:
 
     def _base(self, namespace: str) -> str:
         return f"{self._prefix}{{{namespace}}}"
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password (for messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))

@@ -1,0 +1,147 @@
+"""``CounterRepo`` on PostgreSQL: the velocity windows' buckets in the host's database.
+
+Two tables in the schema named at construction (made if missing): ``counters`` (key,
+bucket, count; keys in byte order, ``COLLATE "C"``, so a namespace is a key range) and
+``counter_writers`` (the latest bucket each writer added to, per namespace). An exchange
+is one transaction: the rows, summed per key and bucket and taken in key order (so two
+processes' exchanges lock the same rows in the same order and never deadlock), one upsert
+statement; the writer's row; whether another writer counted since; the sums, one query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+from affiliate_sdk.errors import StorageError, UnsupportedStore
+from affiliate_sdk.storage._urls import redacted
+
+__all__ = ["DEFAULT_SCHEMA", "PostgresCounters"]
+
+#: The PostgreSQL schema the tables live in unless another is named.
+DEFAULT_SCHEMA: Final = "affiliate_sdk"
+_SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class PostgresCounters:
+    """Velocity counts shared by every process on one PostgreSQL database."""
+
+    #: Every process on the database sees these counts.
+    shared: bool = True
+
+    def __init__(self, conninfo: str, *, schema: str = DEFAULT_SCHEMA, max_size: int = 4) -> None:
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError as exc:  # the optional extra is not installed
+            raise UnsupportedStore(redacted(conninfo), "it with the postgres extra") from exc
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise UnsupportedStore(schema, "a schema name of a-z, 0-9 and _ (63 at most)")
+        self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+        self.url = redacted(conninfo)
+        self._schema = schema
+        self._pool: Any = ConnectionPool(
+            conninfo, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": False}
+        )
+        try:
+            self._pool.open(wait=True, timeout=10.0)
+            with self._pool.connection() as conn:
+                for statement in _tables(schema):
+                    conn.execute(statement)
+        except self._errors as exc:
+            self._pool.close()
+            raise StorageError(f"cannot open counters on {self.url}: {exc}") from exc
+        self._sql = _statements(schema)
+
+    def exchange(
+        self,
+        namespace: str,
+        writer: str,
+        rows: Sequence[tuple[str, int, int]],
+        keys: Sequence[str],
+        *,
+        since_bucket: int,
+    ) -> list[tuple[int, int]] | None:
+        """Add each ``(key, bucket, count)`` as ``writer``'s; then per key of ``keys``, in
+        order, the sums of its buckets numbered ``since_bucket`` or more and
+        ``since_bucket + 1`` or more (None: no other writer added to the namespace since).
+        One transaction."""
+        sql = self._sql
+        try:
+            with self._pool.connection() as conn:
+                if rows:
+                    conn.execute(
+                        sql["add"],
+                        (
+                            [key for key, _, _ in rows],
+                            [bucket for _, bucket, _ in rows],
+                            [count for _, _, count in rows],
+                        ),
+                    )
+                    latest = max(bucket for _, bucket, _ in rows)
+                    conn.execute(sql["wrote"], (namespace, writer, latest))
+                others = conn.execute(sql["others"], (namespace, writer, since_bucket)).fetchone()
+                if others is None:
+                    return None
+                found = dict.fromkeys(keys, (0, 0))
+                wanted = list(found)
+                for key, total, rest in conn.execute(
+                    sql["sums"], (since_bucket, wanted, since_bucket)
+                ):
+                    found[key] = (int(total), int(rest))
+                return [found[key] for key in keys]
+        except self._errors as exc:
+            raise StorageError(f"cannot exchange counters on {self.url}: {exc}") from exc
+
+    def prune(self, namespace: str, *, before_bucket: int) -> None:
+        """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
+        writers that added to none since."""
+        try:
+            with self._pool.connection() as conn:
+                # the keys from "namespace/" up to "namespace0", the next character after "/"
+                conn.execute(self._sql["prune"], (f"{namespace}/", f"{namespace}0", before_bucket))
+                conn.execute(self._sql["forget"], (namespace, before_bucket))
+        except self._errors as exc:
+            raise StorageError(f"cannot prune counters on {self.url}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the pool's connections."""
+        self._pool.close()
+
+
+def _tables(schema: str) -> list[str]:
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        f'CREATE TABLE IF NOT EXISTS {schema}.counters (key text COLLATE "C" NOT NULL, '
+        "bucket bigint NOT NULL, count bigint NOT NULL, PRIMARY KEY (key, bucket))",
+        f"CREATE TABLE IF NOT EXISTS {schema}.counter_writers (namespace text NOT NULL, "
+        "writer text NOT NULL, bucket bigint NOT NULL, PRIMARY KEY (namespace, writer))",
+    ]
+
+
+def _statements(schema: str) -> dict[str, str]:
+    counters, writers = f"{schema}.counters", f"{schema}.counter_writers"
+    return {
+        "add": (
+            f"INSERT INTO {counters} AS c (key, bucket, count) "
+            "SELECT k, b, sum(n) FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS r(k, b, n) "
+            'GROUP BY k, b ORDER BY k COLLATE "C", b '
+            "ON CONFLICT (key, bucket) DO UPDATE SET count = c.count + excluded.count"
+        ),
+        "wrote": (
+            f"INSERT INTO {writers} AS w (namespace, writer, bucket) VALUES (%s, %s, %s) "
+            "ON CONFLICT (namespace, writer) DO UPDATE SET bucket = greatest(w.bucket, "
+            "excluded.bucket)"
+        ),
+        "others": (
+            f"SELECT 1 FROM {writers} WHERE namespace = %s AND writer <> %s AND bucket >= %s "
+            "LIMIT 1"
+        ),
+        "sums": (
+            "SELECT key, sum(count), coalesce(sum(count) FILTER (WHERE bucket > %s), 0) "
+            f"FROM {counters} WHERE key = ANY(%s) AND bucket >= %s GROUP BY key"
+        ),
+        "prune": f"DELETE FROM {counters} WHERE key >= %s AND key < %s AND bucket < %s",
+        "forget": f"DELETE FROM {writers} WHERE namespace = %s AND bucket < %s",
+    }
