@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ import pytest
 from affiliate_sdk import Alliance, MalformedLink, Money, Order
 
 from .conftest import HUMAN_UA, SECRET, make_campaign
+from .webhooks.receiver import Receiver
+from .webhooks.services.support import subscription
 
 #: The event loop's largest stall allowed while calls wait for the store.
 STALL_BUDGET_S = 0.010
@@ -28,6 +32,35 @@ print("holding", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.execute("ROLLBACK")
 """
+
+
+@contextmanager
+def _lock_held(path: Path) -> Iterator[None]:
+    """Another process holds the file's write lock for ``HOLD_S`` from now."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path), str(HOLD_S)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        yield
+    finally:
+        holder.wait(30)
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def _best_of_three(run: Callable[[Path], float], directory: Path) -> None:
+    """The machine may take the processor away for a few ms at any time
+    (docs/performance.md): of three runs, one must stay in the budget. Blocking the loop
+    fails all three."""
+    stalls = []
+    for attempt in range(3):
+        stall = run(directory / f"alliance-{attempt}.db")
+        stalls.append(stall)
+        if stall < STALL_BUDGET_S:
+            break
+    shown = [round(s * 1000, 1) for s in stalls]
+    assert min(stalls) < STALL_BUDGET_S, f"the loop stalled {shown} ms"
 
 
 async def _largest_stall(stop: asyncio.Event) -> float:
@@ -63,13 +96,7 @@ def _one_run(path: Path) -> float:
         link = alliance.create_link(
             affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
         )
-        holder = subprocess.Popen(
-            [sys.executable, "-c", _HOLDER, str(path), str(HOLD_S)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        with _lock_held(path):
 
             async def endpoint() -> tuple[float, float, list[str]]:
                 stop = asyncio.Event()
@@ -88,10 +115,6 @@ def _one_run(path: Path) -> float:
                 return await monitor, waited, [c.verdict.decision for c in clicks]
 
             stall, waited, decisions = asyncio.run(endpoint())
-        finally:
-            holder.wait(30)
-            if holder.stdout is not None:
-                holder.stdout.close()
         assert decisions == ["allow"] * 20
         assert waited > HOLD_S / 2  # the order did wait for the other process's lock
         assert [c.order_id for c in alliance.commissions()] == ["o1"]
@@ -138,3 +161,38 @@ def test_a_forked_child_makes_a_pool_of_its_own() -> None:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_async_dispatcher_leaves_the_loop_free_while_the_lock_is_held(
+    tmp_path: Path,
+) -> None:
+    receiver = Receiver()
+    try:
+
+        def one_run(path: Path) -> float:
+            with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}) as alliance:
+                alliance.add_campaign(make_campaign())
+                alliance.subscribe(subscription(f"{receiver.url}/{path.stem}"))
+                link = alliance.create_link(
+                    affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+                )
+                click = alliance.track_click(link, ip="198.51.100.1", user_agent=HUMAN_UA)
+                order = Order(order_id="o1", merchant_id="m1", total=Money("80.00", "CNY"))
+                alliance.record_order(order, click_id=click.click_id)
+                with _lock_held(path):
+
+                    async def dispatch() -> tuple[float, int]:
+                        stop = asyncio.Event()
+                        monitor = asyncio.create_task(_largest_stall(stop))
+                        async with alliance.async_dispatcher(allow_private=True) as dispatcher:
+                            report = await dispatcher.run_once()
+                        stop.set()
+                        return await monitor, report.delivered
+
+                    stall, delivered = asyncio.run(dispatch())
+                assert delivered == 1
+                return stall
+
+        _best_of_three(one_run, tmp_path)
+    finally:
+        receiver.stop()

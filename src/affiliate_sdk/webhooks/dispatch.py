@@ -3,7 +3,8 @@
 The flow (``webhooks._flow``) decides what to deliver and records what
 happened; a driver only makes the requests it yields and sends back what
 came of them. ``AsyncDispatcher`` runs every step of the flow (units of work
-on the store, the DNS lookup of the destination guard, signing) through
+on the store, the DNS lookup of the destination guard, signing) and the
+making of its HTTP clients (which load the certificates) through
 ``asyncio.to_thread``, so none of it blocks the event loop, and each step
 runs whole on one thread.
 
@@ -259,9 +260,11 @@ class AsyncDispatcher(_Driver):
             request = await asyncio.to_thread(advance, flow, None)
             if request is None:
                 return tally  # nothing due: no client made
-            async with httpx.AsyncClient(
-                **self._client_options, transport=self._transport
-            ) as client:
+            # made off the loop too: a client loads its certificates (tens of ms)
+            client = await asyncio.to_thread(
+                httpx.AsyncClient, **self._client_options, transport=self._transport
+            )
+            async with client:
                 while request is not None:
                     answer = await self._send(client, request)
                     request = await asyncio.to_thread(advance, flow, answer)
