@@ -27,6 +27,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from affiliate_sdk.antifraud.grades import History
+from affiliate_sdk.antifraud.velocity import CounterBuckets
 from affiliate_sdk.commission.checkpoints import Checkpoint
 from affiliate_sdk.models import Affiliate, Campaign, Enforcement, Merchant, PlanVersion
 
@@ -482,37 +483,9 @@ class KeyRepo(Protocol):
         ...
 
 
-class CounterRepo(Protocol):
-    """Shared, time-bucketed counts for the velocity windows (outside transactions)."""
-
-    #: Whether other processes see these counts (False: this process alone).
-    shared: bool
-
-    def exchange(
-        self,
-        namespace: str,
-        writer: str,
-        rows: Sequence[tuple[str, int, int]],
-        keys: Sequence[str],
-        *,
-        since_bucket: int,
-    ) -> list[tuple[int, int]] | None:
-        """Add each ``(key, bucket, count)``'s count to that bucket of that key, as
-        ``writer``'s counts in ``namespace`` (whose keys start with ``namespace/``); then, per
-        key of ``keys`` in order, the sums of its buckets numbered ``since_bucket`` or more
-        and ``since_bucket + 1`` or more, the rows just added included.
-
-        None instead of the sums when no other writer has added to a bucket of
-        ``namespace`` numbered ``since_bucket`` or more: every sum would then be the
-        caller's own. Atomic: either every row is added and the answer given, or the
-        call raises and nothing is added.
-        """
-        ...
-
-    def prune(self, namespace: str, *, before_bucket: int) -> None:
-        """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
-        writers that added to none since."""
-        ...
+#: Shared, time-bucketed counts for the velocity windows (outside transactions): the
+#: protocol the windows are written against (``antifraud.velocity.CounterBuckets``).
+CounterRepo = CounterBuckets
 
 
 class UnitOfWork(Protocol):
