@@ -179,24 +179,15 @@ class FraudService:
         returning ``visitor_id`` per visitor per minute and per visitor and
         affiliate per day.
         """
-        minute, day, networks = self.per_minute, self.per_day, self._networks
-        per_affiliate = f"a/{affiliate_id}"
-        if self._count_many is None:  # in memory: one call each
-            day.add(per_affiliate, now_ms)
-            network = minute.add(f"n/{ip_network}", now_ms) if ip_network else 0
-            visitor = minute.add(f"v/{visitor_id}", now_ms) if visitor_id else 1
-            device = minute.add(f"d/{device_id}", now_ms) if device_id else 0
-            affiliate = minute.add(per_affiliate, now_ms)
-            visits = day.add(f"{visitor_id}/{affiliate_id}", now_ms) if visitor_id else 1
-        else:  # on a server: one round trip
-            network, visitor, device, affiliate, visits = self._count_click(
-                1,
-                now_ms,
-                affiliate_id=affiliate_id,
-                visitor_id=visitor_id,
-                ip_network=ip_network,
-                device_id=device_id,
-            )
+        networks = self._networks
+        network, visitor, device, affiliate, visits = self._count_click(
+            1,
+            now_ms,
+            affiliate_id=affiliate_id,
+            visitor_id=visitor_id,
+            ip_network=ip_network,
+            device_id=device_id,
+        )
         paid: tuple[str, ...] = ()
         _, mark, query = url.partition("?")
         if mark:
@@ -213,7 +204,13 @@ class FraudService:
         fired = [reason for rule in self.click_rules if (reason := rule(facts, limits))]
         if not fired:
             return agent.verdict, agent.verdict_json
-        # Reasons carry no per-click numbers, so a burst of bad clicks shares one verdict.
+        return self._judged_verdict(agent, fired, limits)
+
+    def _judged_verdict(
+        self, agent: UserAgentView, fired: list[Reason], limits: FraudThresholds
+    ) -> tuple[Verdict, str]:
+        """The verdict on the user agent's reasons and the click rules that fired, judged
+        once: reasons carry no per-click numbers, so a burst of bad clicks shares one."""
         key = (agent.verdict_json, *fired)
         judged = self._judged.get(key)
         if judged is None:
@@ -240,26 +237,14 @@ class FraudService:
     ) -> None:
         """Take back what ``click_verdict`` counted, given the same arguments, for a click
         that was not recorded after all."""
-        if self._count_many is not None:
-            self._count_click(
-                -1,
-                now_ms,
-                affiliate_id=affiliate_id,
-                visitor_id=visitor_id,
-                ip_network=ip_network,
-                device_id=device_id,
-            )
-            return
-        minute, day, per_affiliate = self.per_minute, self.per_day, f"a/{affiliate_id}"
-        day.add(per_affiliate, now_ms, -1)
-        minute.add(per_affiliate, now_ms, -1)
-        if ip_network:
-            minute.add(f"n/{ip_network}", now_ms, -1)
-        if device_id:
-            minute.add(f"d/{device_id}", now_ms, -1)
-        if visitor_id:
-            minute.add(f"v/{visitor_id}", now_ms, -1)
-            day.add(f"{visitor_id}/{affiliate_id}", now_ms, -1)
+        self._count_click(
+            -1,
+            now_ms,
+            affiliate_id=affiliate_id,
+            visitor_id=visitor_id,
+            ip_network=ip_network,
+            device_id=device_id,
+        )
 
     def _count_click(
         self,
@@ -271,11 +256,20 @@ class FraudService:
         ip_network: str | None,
         device_id: str | None,
     ) -> tuple[int, int, int, int, int]:
-        """``count`` a click in every window in one call of ``count_many``: the network's,
-        visitor's, device's and affiliate's clicks this minute and the visitor's clicks on
-        the affiliate's links today (the defaults for a part that is not there)."""
-        assert self._count_many is not None
+        """``count`` a click in every window: the network's, visitor's, device's and
+        affiliate's clicks this minute and the visitor's clicks on the affiliate's links today
+        (the defaults for a part that is not there); the affiliate's clicks today are counted
+        too. In memory one call each; on a server one call of ``count_many``."""
         minute, day, per_affiliate = self.per_minute, self.per_day, f"a/{affiliate_id}"
+        if self._count_many is None:  # inlined: this runs on every click
+            day.add(per_affiliate, now_ms, count)
+            return (
+                minute.add(f"n/{ip_network}", now_ms, count) if ip_network else 0,
+                minute.add(f"v/{visitor_id}", now_ms, count) if visitor_id else 1,
+                minute.add(f"d/{device_id}", now_ms, count) if device_id else 0,
+                minute.add(per_affiliate, now_ms, count),
+                day.add(f"{visitor_id}/{affiliate_id}", now_ms, count) if visitor_id else 1,
+            )
         items: list[tuple[Counts, str, int]] = [(day, per_affiliate, count)]
         parts = (
             (minute, f"n/{ip_network}" if ip_network else None, 0),

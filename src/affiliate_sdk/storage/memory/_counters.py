@@ -38,9 +38,7 @@ class MemoryCounters:
         *,
         since_bucket: int,
     ) -> list[tuple[int, int]] | None:
-        """Add each ``(key, bucket, count)`` as ``writer``'s; then per key of ``keys``, in
-        order, the sums of its buckets numbered ``since_bucket`` or more and
-        ``since_bucket + 1`` or more (None: no other writer added to the namespace since)."""
+        """``CounterRepo.exchange``, under the lock."""
         with self._lock:
             counts = self._counts
             for key, bucket, count in rows:
@@ -68,8 +66,7 @@ class MemoryCounters:
             return sums
 
     def prune(self, namespace: str, *, before_bucket: int) -> None:
-        """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
-        writers that added to none since."""
+        """``CounterRepo.prune``, under the lock."""
         prefix = f"{namespace}/"
         with self._lock:
             writers = self._writers.get(namespace, {})

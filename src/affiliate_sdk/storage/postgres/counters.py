@@ -63,10 +63,7 @@ class PostgresCounters:
         *,
         since_bucket: int,
     ) -> list[tuple[int, int]] | None:
-        """Add each ``(key, bucket, count)`` as ``writer``'s; then per key of ``keys``, in
-        order, the sums of its buckets numbered ``since_bucket`` or more and
-        ``since_bucket + 1`` or more (None: no other writer added to the namespace since).
-        One transaction."""
+        """``CounterRepo.exchange``: one transaction."""
         sql = self._sql
         try:
             with self._pool.connection() as conn:
@@ -95,8 +92,7 @@ class PostgresCounters:
             raise StorageError(f"cannot exchange counters on {self.url}: {exc}") from exc
 
     def prune(self, namespace: str, *, before_bucket: int) -> None:
-        """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
-        writers that added to none since."""
+        """``CounterRepo.prune``: one transaction."""
         try:
             with self._pool.connection() as conn:
                 # the keys from "namespace/" up to "namespace0", the next character after "/"

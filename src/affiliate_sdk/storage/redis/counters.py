@@ -118,10 +118,7 @@ class RedisCounters:
         *,
         since_bucket: int,
     ) -> list[tuple[int, int]] | None:
-        """Add each ``(key, bucket, count)`` as ``writer``'s; then per key of ``keys``, in
-        order, the sums of its buckets numbered ``since_bucket`` or more and
-        ``since_bucket + 1`` or more (None: no other writer added to the namespace since).
-        One script, atomic on the server."""
+        """``CounterRepo.exchange``: one script, atomic on the server."""
         base = self._base(namespace)
         names = [f"{base}:w", f"{base}:i"]
         names += [f"{base}:c:{key}" for key, _, _ in rows]
@@ -139,8 +136,7 @@ class RedisCounters:
         return list(zip(sums[0::2], sums[1::2], strict=True))
 
     def prune(self, namespace: str, *, before_bucket: int) -> None:
-        """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
-        writers that added to none since (``PRUNE_STEP`` buckets a call)."""
+        """``CounterRepo.prune``, ``PRUNE_STEP`` buckets a script call."""
         base = self._base(namespace)
         try:
             while self._prune(keys=[f"{base}:w", f"{base}:i"], args=[before_bucket, PRUNE_STEP]):

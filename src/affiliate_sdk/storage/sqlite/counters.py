@@ -73,11 +73,8 @@ class SqliteCounters:
         *,
         since_bucket: int,
     ) -> list[tuple[int, int]] | None:
-        """Add each ``(key, bucket, count)`` as ``writer``'s; then per key of ``keys``, in
-        order, the sums of its buckets numbered ``since_bucket`` or more and
-        ``since_bucket + 1`` or more (None: no other writer added to the namespace since).
-        Atomic: the rows are added in the transaction the sums are read in; a call that adds
-        nothing reads without the write lock."""
+        """``CounterRepo.exchange``: the rows added in the transaction the sums are read in;
+        a call that adds nothing reads without the write lock."""
         ops: Ops = []
         if rows:
             ops.append((_ADD, list(rows)))
@@ -101,8 +98,8 @@ class SqliteCounters:
         return None if found is None else [found[key] for key in keys]
 
     def prune(self, namespace: str, *, before_bucket: int) -> None:
-        """Forget the buckets of ``namespace`` numbered below ``before_bucket``, and its
-        writers that added to none since."""
+        """``CounterRepo.prune`` (held back like the rows while this thread's unit of work
+        has the write lock)."""
         ops: Ops = [
             (  # the keys from "namespace/" up to "namespace0", the next character after "/"
                 "DELETE FROM counters WHERE key >= ? AND key < ? AND bucket < ?",
