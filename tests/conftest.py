@@ -10,6 +10,8 @@ from affiliate_sdk import Alliance, Campaign, CommissionPlan
 from affiliate_sdk.storage import ClickRecord
 from affiliate_sdk.testing import FakeClock
 
+from .servers import POSTGRES_URL, drop_schemas, postgres_schema_name
+
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET = bytes(range(32))
 HUMAN_UA = (
@@ -65,15 +67,28 @@ def click_record(
     )
 
 
-STORE_KINDS = ["memory", "sqlite", "sqlite-immediate"]
+STORE_KINDS = ["memory", "sqlite", "sqlite-immediate", "postgres"]
+
+#: The PostgreSQL schemas the tests of this process made (dropped at the end).
+_SCHEMAS: list[str] = []
 
 
 def store_url_for(kind: str, directory: Path) -> str:
-    """A store URL of each kind the contract covers."""
+    """A store URL of each kind the contract covers (PostgreSQL: a schema of its own)."""
     if kind == "memory":
         return "memory://"
+    if kind == "postgres":
+        schema = postgres_schema_name()
+        _SCHEMAS.append(schema)
+        return f"{POSTGRES_URL}?schema={schema}"
     url = f"sqlite:///{directory / 'alliance.db'}"
     return url + "?click_commit=immediate" if kind == "sqlite-immediate" else url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_schemas() -> Iterator[None]:
+    yield
+    drop_schemas(_SCHEMAS)
 
 
 @pytest.fixture(params=STORE_KINDS)

@@ -14,10 +14,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
-from affiliate_sdk.storage.postgres import PostgresCounters
+from affiliate_sdk.storage.postgres import PostgresCounters, PostgresStore
 from affiliate_sdk.storage.redis import RedisCounters
 
 #: The Redis server of the tests.
@@ -92,3 +93,42 @@ def postgres_counters() -> Iterator[PostgresCounters]:
             yield counters
         finally:
             counters.close()
+
+
+class ThrowawayPostgresStore(PostgresStore):
+    """A store on the test database in a schema of its own, dropped when it closes."""
+
+    def close(self) -> None:
+        super().close()
+        drop_schemas([self.schema])
+
+
+def postgres_schema_name() -> str:
+    """A new schema name on the test database, once the server answers (else skipped, or
+    failed under CI)."""
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        _unavailable(f"PostgreSQL at {POSTGRES_URL}", exc)
+    return f"test_{uuid.uuid4().hex}"
+
+
+def drop_schemas(schemas: list[str]) -> None:
+    """Drop these schemas of the test database, if it answers."""
+    import psycopg
+
+    if not schemas:
+        return
+    try:
+        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
+            for schema in schemas:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    except psycopg.Error:
+        return
+
+
+def postgres_store(**options: Any) -> ThrowawayPostgresStore:
+    """A fresh store on the test database in a schema of its own."""
+    return ThrowawayPostgresStore(POSTGRES_URL, schema=postgres_schema_name(), **options)

@@ -11,6 +11,10 @@
   event; deliver again from an event or a time; delete delivered old events.
   Every command opens the alliance's sealed data with its keys, given in
   ``AFFILIATE_SDK_KEYS`` (``id=hex,id=hex``).
+* ``affiliate-sdk db upgrade --url postgresql://... [--schema NAME]``: bring a PostgreSQL
+  store's schema to this SDK's version (what a deploy pipeline runs before the app
+  servers start); ``affiliate-sdk db sql [--schema NAME] [--from-version N]`` prints the
+  same migrations as SQL, for a host that applies SQL itself.
 * ``affiliate-sdk keys new``: print a fresh 256-bit link-signing secret (hex).
 """
 
@@ -85,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
                 "--allow-private", action="store_true", help="allow private/loopback receivers"
             )
 
+    db = commands.add_parser("db", help="the PostgreSQL store's schema migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply the migrations a database lacks")
+    upgrade.add_argument("--url", required=True, help="postgresql://user@host:5432/db")
+    sql = db_commands.add_parser("sql", help="print the migrations as SQL")
+    sql.add_argument("--from-version", type=int, default=0, help="the version the database is at")
+    for command in (upgrade, sql):
+        command.add_argument(
+            "--schema", default=None, help="the PostgreSQL schema (default: affiliate_sdk)"
+        )
+
     keys = commands.add_parser("keys", help="signing key tools")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     key_commands.add_parser("new", help="print a fresh 256-bit secret as hex")
@@ -106,11 +121,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulate(args)
         elif args.command == "webhooks":
             return _webhooks(args)
+        elif args.command == "db":
+            return _db(args)
         elif args.command == "keys":
             print(secrets.token_hex(MIN_SECRET_BYTES))
     except AffiliateError as exc:
         print(f"affiliate-sdk: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from affiliate_sdk.storage.postgres._schema import DEFAULT_SCHEMA, SCHEMA_VERSION, script
+
+    if args.db_command == "sql":
+        if not 0 <= args.from_version <= SCHEMA_VERSION:
+            print(f"affiliate-sdk: --from-version must be 0 to {SCHEMA_VERSION}", file=sys.stderr)
+            return 2
+        print(script(args.schema or DEFAULT_SCHEMA, from_version=args.from_version), end="")
+        return 0
+    from affiliate_sdk.storage import postgres_options
+    from affiliate_sdk.storage.postgres import upgrade_url
+
+    conninfo, ours = postgres_options(args.url, ("schema",), "'postgresql://user@host/db'")
+    schema = args.schema or ours.get("schema", DEFAULT_SCHEMA)
+    before, after = upgrade_url(conninfo, schema)
+    if before == after:
+        print(f"schema {schema}: at version {after}, nothing to do")
+    else:
+        print(f"schema {schema}: version {before} -> {after}")
     return 0
 
 

@@ -8,6 +8,11 @@
   commit each click before ``track_click`` returns instead of in the
   background (see ``affiliate_sdk.storage.sqlite``).
 
+* ``postgresql://user@host:5432/db`` — PostgreSQL, for several app servers (the
+  ``postgres`` extra): ``?schema=name`` names the PostgreSQL schema of its tables
+  (``affiliate_sdk`` by default), ``?pool_size=n`` its connections per process; other
+  parameters go to libpq as they are (``sslmode=require``, ...).
+
 ``open_store(url, counters="redis://host:6379/0")`` keeps the velocity counters
 on a Redis server instead (the ``redis`` extra; ``?prefix=...`` names the keys'
 prefix, ``affiliate-sdk:`` by default), composed with the store of ``url``
@@ -42,6 +47,7 @@ __all__ = [
     "UnitOfWork",
     "open_counters",
     "open_store",
+    "postgres_options",
 ]
 
 _COUNTERS = (
@@ -66,6 +72,24 @@ def open_store(url: str, *, counters: str | None = None) -> Store:
         raise
 
 
+def postgres_options(url: str, names: tuple[str, ...], expected: str) -> tuple[str, dict[str, str]]:
+    """The libpq URL without this SDK's options, and those options (each given once)."""
+    from ._urls import redacted
+
+    base, _, query = url.partition("?")
+    options = parse_qs(query, keep_blank_values=True)
+    ours: dict[str, str] = {}
+    for name in names:
+        values = options.pop(name, None)
+        if values is None:
+            continue
+        if len(values) != 1 or not values[0]:
+            raise UnsupportedStore(redacted(url), expected)
+        ours[name] = values[0]
+    rest = urlencode(options, doseq=True)
+    return (f"{base}?{rest}" if rest else base), ours
+
+
 def open_counters(url: str) -> ClosableCounters:
     """The counter repository a URL names (``redis://``, ``rediss://`` or
     ``postgresql://``)."""
@@ -74,13 +98,8 @@ def open_counters(url: str) -> ClosableCounters:
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import DEFAULT_SCHEMA, PostgresCounters
 
-        base, _, query = url.partition("?")
-        options = parse_qs(query, keep_blank_values=True)
-        schema = options.pop("schema", [DEFAULT_SCHEMA])
-        if len(schema) != 1:
-            raise UnsupportedStore(redacted(url), _COUNTERS)
-        rest = urlencode(options, doseq=True)
-        return PostgresCounters(f"{base}?{rest}" if rest else base, schema=schema[0])
+        conninfo, ours = postgres_options(url, ("schema",), _COUNTERS)
+        return PostgresCounters(conninfo, schema=ours.get("schema", DEFAULT_SCHEMA))
     if not url.startswith(("redis://", "rediss://")):
         raise UnsupportedStore(redacted(url), _COUNTERS)
     from .redis.counters import RedisCounters
@@ -106,4 +125,18 @@ def _open(url: str) -> Store:
             raise UnsupportedStore(url)
         mode = cast(Literal["background", "immediate"], commit[0])
         return SQLiteStore(path[len(prefix) :], click_commit=mode)
+    if url.startswith(("postgresql://", "postgres://")):
+        return _open_postgres(url)
     raise UnsupportedStore(url)
+
+
+def _open_postgres(url: str) -> Store:
+    from ._urls import redacted
+    from .postgres import DEFAULT_SCHEMA, PostgresStore
+
+    expected = "'postgresql://user@host/db' with '?schema=name' and '?pool_size=n' if needed"
+    conninfo, ours = postgres_options(url, ("schema", "pool_size"), expected)
+    size = ours.get("pool_size", "16")
+    if not size.isdigit():
+        raise UnsupportedStore(redacted(url), expected)
+    return PostgresStore(conninfo, schema=ours.get("schema", DEFAULT_SCHEMA), pool_size=int(size))

@@ -16,6 +16,8 @@ from affiliate_sdk.storage.contract import Store
 from affiliate_sdk.storage.memory import MemoryStore
 from affiliate_sdk.storage.sqlite import SQLiteStore
 
+from ...servers import postgres_store
+
 #: Name -> a factory opening a fresh, empty store (files, if any, under the directory given).
 BACKENDS: Final[dict[str, Callable[[Path], Store]]] = {
     "memory": lambda tmp_path: MemoryStore(),
@@ -23,6 +25,7 @@ BACKENDS: Final[dict[str, Callable[[Path], Store]]] = {
     "sqlite-immediate": lambda tmp_path: SQLiteStore(
         tmp_path / "store.db", click_commit="immediate"
     ),
+    "postgres": lambda tmp_path: postgres_store(),
 }
 
 

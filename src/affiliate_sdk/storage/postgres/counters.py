@@ -10,18 +10,18 @@ statement; the writer's row; whether another writer counted since; the sums, one
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any, Final
 
 from affiliate_sdk.errors import StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted
 
-__all__ = ["DEFAULT_SCHEMA", "PostgresCounters"]
+from ._schema import DEFAULT_SCHEMA, check_schema_name, counter_tables
 
-#: The PostgreSQL schema the tables live in unless another is named.
-DEFAULT_SCHEMA: Final = "affiliate_sdk"
-_SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+__all__ = ["DEFAULT_SCHEMA", "INHERITED", "PostgresCounters"]
+
+# Pools a forked child inherited: never used, never closed.
+INHERITED: Final[list[Any]] = []
 
 
 class PostgresCounters:
@@ -33,26 +33,46 @@ class PostgresCounters:
     def __init__(self, conninfo: str, *, schema: str = DEFAULT_SCHEMA, max_size: int = 4) -> None:
         try:
             import psycopg
-            from psycopg_pool import ConnectionPool
+            import psycopg_pool  # noqa: F401  (the extra's other half)
         except ImportError as exc:  # the optional extra is not installed
             raise UnsupportedStore(redacted(conninfo), "it with the postgres extra") from exc
-        if not _SCHEMA_NAME.fullmatch(schema):
-            raise UnsupportedStore(schema, "a schema name of a-z, 0-9 and _ (63 at most)")
+        check_schema_name(schema)
         self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self.url = redacted(conninfo)
         self._schema = schema
-        self._pool: Any = ConnectionPool(
-            conninfo, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": False}
-        )
+        self._conninfo, self._max_size = conninfo, max_size
+        self._pool: Any = self._open_pool()
         try:
-            self._pool.open(wait=True, timeout=10.0)
             with self._pool.connection() as conn:
-                for statement in _tables(schema):
+                for statement in counter_tables(schema):
                     conn.execute(statement)
         except self._errors as exc:
             self._pool.close()
             raise StorageError(f"cannot open counters on {self.url}: {exc}") from exc
         self._sql = _statements(schema)
+
+    def _open_pool(self) -> Any:
+        from psycopg_pool import ConnectionPool
+
+        pool = ConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=self._max_size,
+            open=False,
+            kwargs={"autocommit": False},
+        )
+        try:
+            pool.open(wait=True, timeout=10.0)
+        except Exception as exc:
+            pool.close()
+            raise StorageError(f"cannot open counters on {self.url}: {exc}") from exc
+        return pool
+
+    def reopen(self) -> None:
+        """In a forked child: a pool of its own; the parent's is kept unused (closing it
+        here would end the parent's sessions)."""
+        INHERITED.append(self._pool)
+        self._pool = self._open_pool()
 
     def exchange(
         self,
@@ -104,16 +124,6 @@ class PostgresCounters:
     def close(self) -> None:
         """Close the pool's connections."""
         self._pool.close()
-
-
-def _tables(schema: str) -> list[str]:
-    return [
-        f"CREATE SCHEMA IF NOT EXISTS {schema}",
-        f'CREATE TABLE IF NOT EXISTS {schema}.counters (key text COLLATE "C" NOT NULL, '
-        "bucket bigint NOT NULL, count bigint NOT NULL, PRIMARY KEY (key, bucket))",
-        f"CREATE TABLE IF NOT EXISTS {schema}.counter_writers (namespace text NOT NULL, "
-        "writer text NOT NULL, bucket bigint NOT NULL, PRIMARY KEY (namespace, writer))",
-    ]
 
 
 def _statements(schema: str) -> dict[str, str]:

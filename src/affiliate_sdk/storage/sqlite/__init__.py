@@ -38,7 +38,7 @@ from typing import Final, Literal
 from affiliate_sdk.errors import StorageError
 
 from ._click_writer import BATCH_EVERY_S, MAX_QUEUED_CLICKS, ClickWriter
-from ._connection import DEFAULT_BUSY_TIMEOUT, Connections, Db, Session
+from ._connection import DEFAULT_BUSY_TIMEOUT, Connections, Db, Session, SqliteDb
 from ._dialect import BEGIN_READ
 from ._schema import SCHEMA_VERSION, migrate
 from ._wal import WAL_CHECKPOINT_EVERY, WalCheckpointer
@@ -153,7 +153,7 @@ class SQLiteStore:
         """Connections, threads and queue of this process (a forked child's are not ours)."""
         self._conns = Connections(self.path, busy_timeout=self._busy_timeout)
         self._counter_conns = Connections(self.path, busy_timeout=self._busy_timeout)
-        self._db = Db(self._conns)
+        self._db = SqliteDb(self._conns)
         self._lock = threading.Lock()
         self._held: list[threading.Lock] = []
         self._writer: ClickWriter | None = None

@@ -13,10 +13,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from affiliate_sdk.errors import DuplicateEntry, StorageError
 from affiliate_sdk.storage.held import HeldClick
@@ -25,7 +25,7 @@ from affiliate_sdk.storage.rows import ClickRow
 from ._dialect import BEGIN_READ, BEGIN_WRITE, is_busy, is_unique_violation
 from ._wal import BACKSTOP_PAGES
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "Connections", "Db", "Session"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "Connections", "Db", "Session", "SqliteDb"]
 
 #: How long a writer waits for another writer's transaction before failing.
 DEFAULT_BUSY_TIMEOUT: Final = timedelta(seconds=30)
@@ -148,7 +148,38 @@ class Connections:
         return StorageError(f"{doing} on {self.path}: SQLite error ({exc})")
 
 
-class Db:
+class Db(Protocol):
+    """The statements repositories run, inside the calling thread's unit of work: what the
+    SQL repositories need of an engine (``SqliteDb`` here, ``PostgresDb`` on PostgreSQL).
+
+    Parameters are ``?``; a unique key already present, on a write that names what it
+    writes (``what``, ``key``), raises ``DuplicateEntry``; every other engine error
+    ``StorageError``.
+    """
+
+    @property
+    def session(self) -> Session: ...
+
+    def connection(self) -> object:
+        """Begin the unit of work's transaction unless it has begun."""
+        ...
+
+    def rows(self, sql: str, params: Params = ()) -> list[tuple[object, ...]]: ...
+
+    def row(self, sql: str, params: Params = ()) -> tuple[object, ...] | None: ...
+
+    def run(self, sql: str, params: Params = (), *, what: str = "", key: str = "") -> int: ...
+
+    def many(
+        self, sql: str, params: Iterable[Params], *, what: str = "", key: str = ""
+    ) -> None: ...
+
+    def peek(self, sql: str, params: Params = ()) -> tuple[object, ...] | None: ...
+
+    def atomic(self) -> AbstractContextManager[None]: ...
+
+
+class SqliteDb:
     """The statements repositories run, inside the calling thread's unit of work.
 
     SQLite errors leave as ``StorageError``; a unique key already present, on an

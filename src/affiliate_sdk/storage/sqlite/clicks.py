@@ -57,12 +57,17 @@ class SqliteClicks:
     """Clicks (with the background writer's queue), impressions and customer visitors."""
 
     def __init__(
-        self, db: Db, writer: Callable[[], ClickWriter | None], *, background: bool, token: str
+        self,
+        db: Db,
+        writer: Callable[[], ClickWriter | None],
+        *,
+        background: bool,
+        token: str | None,
     ):
         self._db = db
         self._writer = writer
         self._background = background
-        self._token = token  # this store's row in click_writers
+        self._token = token  # this store's row in click_writers (None: no such table)
         self._gate = threading.Lock()
 
     def _unwritten(self) -> Sequence[ClickRow | HeldClick]:
@@ -102,7 +107,8 @@ class SqliteClicks:
             session.clicks.append(click)
         else:
             self._db.run(INSERT_CLICK, click)
-            self._db.run(REGISTER_WRITER, (self._token, click.clicked_at_ms))
+            if self._token is not None:
+                self._db.run(REGISTER_WRITER, (self._token, click.clicked_at_ms))
         return click, True
 
     def _earlier(self, click: ClickRow, since_ms: int) -> ClickRow | None:

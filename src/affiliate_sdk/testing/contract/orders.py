@@ -81,7 +81,8 @@ class OrderContract:
             assert page(("m1", "o1"), 3) == [("m1", "o1 "), ("m1", "o2"), ("m1", "o\U0001f600")]
             assert page(("m1", "o\U0001f600"), 3) == [("m1", "\uffff"), ("m10", "o1"), ("m2", "o1")]
             assert page(("m2", "o1"), 3) == []
-            assert page(("m1", "o1\x00"), 2) == [("m1", "o1 "), ("m1", "o2")]  # not stored
+            # not stored (no key holds NUL: models refuse control characters, PostgreSQL too)
+            assert page(("m1", "o1\x01"), 2) == [("m1", "o1 "), ("m1", "o2")]
             assert page(("m1", ""), 1) == [("m1", "O1")]
             assert page(("m0", "zzz"), 1) == [("m1", "O1")]
             assert page(("m10", ""), 9) == [("m10", "o1"), ("m2", "o1")]

@@ -1,0 +1,258 @@
+"""Pooled connections, this thread's unit of work, and the statements repositories run.
+
+A unit of work leases one connection from the pool at its first statement and gives it
+back when it ends. A writer's transaction is ``READ COMMITTED`` and starts by taking the
+schema's write lock (a transaction-scoped advisory lock, released at commit or rollback),
+so the check-then-write steps of a booking see every earlier booking and no other
+booking's half (the same order of writers SQLite's lock gives). A click takes only a lock
+on its visitor's link (``claim``): clicks never queue behind bookings. A reader is one
+``REPEATABLE READ READ ONLY`` snapshot.
+
+The repositories' SQL is the portable SQL of ``storage.sqlite``: ``?`` parameters become
+``%s`` here. An insert that names what it inserts is sent with ``ON CONFLICT DO NOTHING``
+and a row it did not insert raises ``DuplicateEntry``, so a duplicate never aborts the
+transaction around it (PostgreSQL refuses every statement after an error).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+from affiliate_sdk.errors import DuplicateEntry, StorageError
+from affiliate_sdk.storage.sqlite._connection import Session
+
+__all__ = ["BEGIN_READ", "PostgresDb", "PostgresSession"]
+
+Params = Sequence[object]
+
+#: Starts a reader's snapshot.
+BEGIN_READ: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_CACHED_SQL: Final = 4096
+
+
+class PostgresSession(Session):
+    """This thread's unit of work, with its leased connection and the locks it holds."""
+
+    __slots__ = ("conn", "free", "locked")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conn: Any = None
+        #: Inside a click repository call: statements do not take the write lock.
+        self.free = 0
+        self.locked = False
+
+    def reset(self) -> None:
+        super().reset()
+        self.conn = None
+        self.free = 0
+        self.locked = False
+
+
+class _Local(threading.local):
+    session: PostgresSession | None = None
+
+
+class PostgresDb:
+    """``storage.sqlite.Db`` on a psycopg pool (connections in autocommit mode: each unit
+    of work opens and ends its transaction itself)."""
+
+    def __init__(self, pool: Any, *, url: str, write_lock: int, errors: type[Exception]) -> None:
+        self._pool = pool
+        self.url = url
+        self._lock = f"SELECT pg_advisory_xact_lock({int(write_lock)})"
+        self._begin_locked = f"BEGIN; {self._lock}"
+        self._errors = errors
+        self._local = _Local()
+        self._sql: dict[str, str] = {}
+        import psycopg.errors
+
+        self._unique: type[Exception] = psycopg.errors.UniqueViolation
+
+    @property
+    def session(self) -> PostgresSession:
+        """This thread's unit-of-work state."""
+        session = self._local.session
+        if session is None:
+            session = self._local.session = PostgresSession()
+        return session
+
+    def forget(self, pool: Any) -> None:
+        """In a forked child: a pool of its own, no unit of work."""
+        self._pool = pool
+        self._local = _Local()
+
+    # -- the transaction ----------------------------------------------------------------------
+    def connection(self) -> Any:
+        """The leased connection, its transaction begun (and the write lock taken, for a
+        writer outside a click call)."""
+        session = self.session
+        if not session.started:
+            if not session.depth:
+                raise StorageError("a repository was used outside its unit of work")
+            conn = self._lease(session)
+            if not session.writable:
+                begin = BEGIN_READ
+            elif session.free:
+                begin = "BEGIN"
+            else:
+                begin, session.locked = self._begin_locked, True
+            self._execute(conn, begin, None, "cannot start a transaction")
+            session.started = True
+            return conn
+        if session.writable and not session.locked and not session.free:
+            self._execute(session.conn, self._lock, None, "cannot take the write lock")
+            session.locked = True
+        return session.conn
+
+    def _lease(self, session: PostgresSession) -> Any:
+        try:
+            session.conn = self._pool.getconn()
+        except Exception as exc:
+            raise StorageError(f"no connection to {self.url}: {exc}") from exc
+        return session.conn
+
+    def end(self, session: PostgresSession, *, commit: bool) -> None:
+        """Commit or roll back the session's transaction and give its connection back."""
+        conn, started = session.conn, session.started
+        session.reset()
+        if conn is None:
+            return
+        try:
+            if started:
+                try:
+                    conn.execute("COMMIT" if commit else "ROLLBACK")
+                except self._errors as exc:
+                    _quietly_roll_back(conn)
+                    raise StorageError(f"commit failed on {self.url}: {exc}") from exc
+        finally:
+            self._pool.putconn(conn)
+
+    @contextmanager
+    def free(self) -> Iterator[None]:
+        """Statements inside take no write lock (a click's own rows, under ``claim``)."""
+        session = self.session
+        session.free += 1
+        try:
+            yield
+        finally:
+            session.free -= 1
+
+    def claim(self, key: str) -> None:
+        """Hold a lock on ``key`` until the unit of work ends (others claiming it wait)."""
+        self._execute(
+            self.connection(),
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (key,),
+            "cannot take a lock",
+        )
+
+    # -- statements ---------------------------------------------------------------------------
+    def rows(self, sql: str, params: Params = ()) -> list[tuple[object, ...]]:
+        """Every row the query returns."""
+        cur = self._execute(self.connection(), self._translated(sql), params, "a read failed")
+        found: list[tuple[object, ...]] = cur.fetchall()
+        return found
+
+    def row(self, sql: str, params: Params = ()) -> tuple[object, ...] | None:
+        """The query's first row, if any."""
+        cur = self._execute(self.connection(), self._translated(sql), params, "a read failed")
+        found: tuple[object, ...] | None = cur.fetchone()
+        return found
+
+    peek = row
+
+    def run(self, sql: str, params: Params = (), *, what: str = "", key: str = "") -> int:
+        """Run a write; how many rows it changed."""
+        conn = self.connection()
+        if what and _plain_insert(sql):
+            cur = self._execute(conn, self._translated(sql, guarded=True), params, "a write failed")
+            if cur.rowcount == 0:
+                raise DuplicateEntry(what, key)
+            return int(cur.rowcount)
+        if what:
+            with self.atomic():
+                return int(self._write(conn, sql, params, what, key).rowcount)
+        return int(self._execute(conn, self._translated(sql), params, "a write failed").rowcount)
+
+    def many(self, sql: str, params: Iterable[Params], *, what: str = "", key: str = "") -> None:
+        """Run a write once per parameter row."""
+        conn = self.connection()
+        rows = list(params)
+        if not rows:
+            return
+        guarded = bool(what) and _plain_insert(sql)
+        try:
+            cur = conn.cursor()
+            cur.executemany(self._translated(sql, guarded=guarded), rows)
+        except self._errors as exc:
+            raise self._mapped(exc, what, key) from exc
+        if guarded and cur.rowcount < len(rows):
+            raise DuplicateEntry(what, key)
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A savepoint: a repository call that writes several rows writes all or none."""
+        conn = self.connection()
+        self._execute(conn, "SAVEPOINT repository_call", None, "cannot open a savepoint")
+        try:
+            yield
+        except BaseException:
+            self._execute(
+                conn,
+                "ROLLBACK TO SAVEPOINT repository_call; RELEASE SAVEPOINT repository_call",
+                None,
+                "cannot roll back a savepoint",
+            )
+            raise
+        self._execute(conn, "RELEASE SAVEPOINT repository_call", None, "cannot end a savepoint")
+
+    def _write(self, conn: Any, sql: str, params: Params, what: str, key: str) -> Any:
+        try:
+            return conn.execute(self._translated(sql), params)
+        except self._errors as exc:
+            raise self._mapped(exc, what, key) from exc
+
+    def _execute(self, conn: Any, sql: str, params: Params | None, doing: str) -> Any:
+        try:
+            return conn.execute(sql, params)
+        except self._errors as exc:
+            raise StorageError(f"{doing} on {self.url}: {_first_line(exc)}") from exc
+
+    def _mapped(self, exc: Exception, what: str, key: str) -> StorageError:
+        if what and isinstance(exc, self._unique):
+            return DuplicateEntry(what, key)
+        return StorageError(f"a write failed on {self.url}: {_first_line(exc)}")
+
+    def _translated(self, sql: str, *, guarded: bool = False) -> str:
+        """``sql`` with psycopg's ``%s`` parameters (and, ``guarded``, ``ON CONFLICT DO
+        NOTHING``)."""
+        cache_key = f"+{sql}" if guarded else sql
+        found = self._sql.get(cache_key)
+        if found is None:
+            found = sql.replace("%", "%%").replace("?", "%s")
+            if guarded:
+                found += " ON CONFLICT DO NOTHING"
+            if len(self._sql) >= _CACHED_SQL:
+                self._sql.clear()
+            self._sql[cache_key] = found
+        return found
+
+
+def _plain_insert(sql: str) -> bool:
+    """An ``INSERT`` without a conflict clause of its own."""
+    return sql.lstrip().upper().startswith("INSERT") and "ON CONFLICT" not in sql.upper()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _quietly_roll_back(conn: Any) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except Exception:  # the connection is gone; the pool discards it
+        return

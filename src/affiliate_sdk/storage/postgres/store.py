@@ -1,0 +1,249 @@
+"""``postgresql://``: the store for several app servers on one PostgreSQL database.
+
+The repositories are the SQL repositories of ``storage.sqlite`` on ``PostgresDb``
+(``_connection``), in a PostgreSQL schema of their own (``affiliate_sdk`` unless named),
+migrated by ``_schema`` when the store opens (or by the host's pipeline with
+``affiliate-sdk db upgrade``, then ``upgrade=False`` here). The velocity counters are
+``PostgresCounters`` in the same schema, unless the store is composed with Redis's.
+
+* ``transaction()``: nested calls join the outer one; an exception rolls back. A writer
+  holds the schema's write lock from its first statement to its commit; a unit of work
+  that only records clicks takes a lock on each click's visitor and link instead.
+* ``reader()``: one ``REPEATABLE READ`` snapshot, writes refused.
+* A forked child opens a pool of its own (the parent's connections are left alone).
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, Final
+
+from affiliate_sdk.errors import StorageError, UnsupportedStore
+from affiliate_sdk.storage._urls import redacted
+from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
+from affiliate_sdk.storage.sqlite.catalog import SqliteCatalog
+from affiliate_sdk.storage.sqlite.clicks import SqliteClicks
+from affiliate_sdk.storage.sqlite.journal import SqliteJournal
+from affiliate_sdk.storage.sqlite.keys import SqliteKeys
+from affiliate_sdk.storage.sqlite.ledger import SqliteLedger
+from affiliate_sdk.storage.sqlite.orders import SqliteOrders
+from affiliate_sdk.storage.sqlite.outbox import SqliteOutbox
+from affiliate_sdk.storage.sqlite.periods import SqlitePeriods
+from affiliate_sdk.storage.sqlite.risk import SqliteRisk
+from affiliate_sdk.storage.sqlite.sanctions import SqliteSanctions
+from affiliate_sdk.storage.sqlite.webhooks import SqliteWebhooks
+
+from ._connection import PostgresDb, PostgresSession
+from ._schema import (
+    DEFAULT_SCHEMA,
+    SCHEMA_VERSION,
+    check_schema_name,
+    lock_key,
+    version_of,
+)
+from ._schema import upgrade as upgrade_schema
+from .counters import INHERITED, PostgresCounters
+
+__all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "PostgresUnitOfWork"]
+
+#: Connections a process keeps open to the database at most.
+DEFAULT_POOL_SIZE: Final = 16
+#: How long a writer waits for a lock another transaction holds before failing.
+DEFAULT_LOCK_TIMEOUT: Final = timedelta(seconds=30)
+
+
+class PostgresClicks(SqliteClicks):
+    """Clicks on PostgreSQL: a click's check for the same visitor's click on the same link
+    and its insert hold a lock on that visitor and link, not the write lock."""
+
+    def __init__(self, db: PostgresDb) -> None:
+        super().__init__(db, lambda: None, background=False, token=None)
+        self._pg = db
+
+    def record(self, click: ClickRow, *, dedupe_since_ms: int | None) -> tuple[ClickRow, bool]:
+        """``ClickRepo.record``, under a lock on the visitor's link."""
+        with self._pg.free():
+            if dedupe_since_ms is not None:
+                self._pg.claim(f"click/{click.merchant_id}/{click.visitor_id}/{click.link_id}")
+            return super().record(click, dedupe_since_ms=dedupe_since_ms)
+
+    def add_impression(self, impression: ImpressionRow) -> None:
+        """``ClickRepo.add_impression`` (its key is its own: no lock)."""
+        with self._pg.free():
+            super().add_impression(impression)
+
+
+class PostgresUnitOfWork:
+    """The repositories of this store; each call runs in the calling thread's unit of work."""
+
+    def __init__(self, db: PostgresDb) -> None:
+        self.catalog = SqliteCatalog(db)
+        self.clicks = PostgresClicks(db)
+        self.orders = SqliteOrders(db)
+        self.ledger = SqliteLedger(db)
+        self.journal = SqliteJournal(db)
+        self.periods = SqlitePeriods(db)
+        self.risk = SqliteRisk(db)
+        self.sanctions = SqliteSanctions(db)
+        self.outbox = SqliteOutbox(db)
+        self.webhooks = SqliteWebhooks(db)
+        self.keys = SqliteKeys(db)
+
+
+class PostgresStore:
+    """The PostgreSQL backend of ``affiliate_sdk.storage.contract.Store``."""
+
+    scheme: str = "postgresql"
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        lock_timeout: timedelta = DEFAULT_LOCK_TIMEOUT,
+        upgrade: bool = True,
+    ) -> None:
+        try:
+            import psycopg
+            import psycopg_pool  # noqa: F401  (the extra's other half)
+        except ImportError as exc:  # the optional extra is not installed
+            raise UnsupportedStore(redacted(conninfo), "it with the postgres extra") from exc
+        self.schema = check_schema_name(schema)
+        if pool_size < 1:
+            raise StorageError(f"pool_size must be at least 1, not {pool_size}")
+        self.url = redacted(conninfo)
+        self._conninfo = conninfo
+        self._pool_size = pool_size
+        self._lock_ms = max(int(lock_timeout.total_seconds() * 1000), 1)
+        self._errors: type[Exception] = psycopg.Error
+        self._prepare(upgrade=upgrade)
+        self._pool = self._open_pool()
+        self._db = PostgresDb(
+            self._pool, url=self.url, write_lock=lock_key(schema, "write"), errors=psycopg.Error
+        )
+        self._uow = PostgresUnitOfWork(self._db)
+        self._counters = PostgresCounters(conninfo, schema=schema)
+        self._closed = False
+        this = weakref.ref(self)
+
+        def after_fork_in_child() -> None:
+            store = this()
+            if store is not None:
+                store._start_fresh()
+
+        os.register_at_fork(after_in_child=after_fork_in_child)
+
+    def _prepare(self, *, upgrade: bool) -> None:
+        """Migrate the schema (``upgrade``) or check that it is at this SDK's version."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
+                if upgrade:
+                    upgrade_schema(conn, self.schema)
+                    return
+                found = version_of(conn, self.schema)
+        except self._errors as exc:
+            raise StorageError(f"cannot open PostgreSQL store {self.url}: {exc}") from exc
+        if found != SCHEMA_VERSION:
+            raise StorageError(
+                f"schema {self.schema} of {self.url} is at version {found}, this SDK reads "
+                f"{SCHEMA_VERSION}: run 'affiliate-sdk db upgrade --url ...' first"
+            )
+
+    def _open_pool(self) -> Any:
+        from psycopg_pool import ConnectionPool
+
+        settings = f"SET search_path TO {self.schema}; SET lock_timeout = {self._lock_ms}"
+
+        def configure(conn: Any) -> None:
+            conn.execute(settings)
+
+        pool = ConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=self._pool_size,
+            open=False,
+            kwargs={"autocommit": True},
+            configure=configure,
+            name=f"affiliate-sdk {self.schema}",
+        )
+        try:
+            pool.open(wait=True, timeout=10.0)
+        except Exception as exc:
+            pool.close()
+            raise StorageError(f"cannot open PostgreSQL store {self.url}: {exc}") from exc
+        return pool
+
+    def _start_fresh(self) -> None:
+        """In a forked child: a pool of its own; the parent's is kept, unused."""
+        INHERITED.append(self._pool)
+        self._pool = self._open_pool()
+        self._db.forget(self._pool)
+        self._counters.reopen()
+
+    @property
+    def schema_version(self) -> int:
+        """The schema's migration version."""
+        with self._pool.connection() as conn:
+            return version_of(conn, self.schema)
+
+    @property
+    def counters(self) -> PostgresCounters:
+        """Velocity counts, in the same schema."""
+        return self._counters
+
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresUnitOfWork]:
+        """A unit of work: atomic and isolated; nested calls join the outer one."""
+        session = self._db.session
+        if session.depth:
+            if not session.writable:
+                raise StorageError("a write transaction cannot start inside a reader")
+            session.depth += 1
+            try:
+                yield self._uow
+            finally:
+                session.depth -= 1
+            return
+        self._check_open()
+        session.depth = 1
+        try:
+            yield self._uow
+        except BaseException:
+            self._db.end(session, commit=False)
+            raise
+        self._db.end(session, commit=True)
+
+    @contextmanager
+    def reader(self) -> Iterator[PostgresUnitOfWork]:
+        """A read-only unit of work over one snapshot (inside a transaction: its view)."""
+        session: PostgresSession = self._db.session
+        if session.depth:
+            session.depth += 1
+            try:
+                yield self._uow
+            finally:
+                session.depth -= 1
+            return
+        self._check_open()
+        session.depth, session.writable = 1, False
+        try:
+            yield self._uow
+        finally:
+            self._db.end(session, commit=False)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"the store at {self.url} is closed")
+
+    def close(self) -> None:
+        """Close the pools. Idempotent."""
+        self._closed = True
+        self._pool.close()
+        self._counters.close()
