@@ -1,10 +1,11 @@
 """Throughput of several app-server processes on one store: clicks/s and orders/s.
 
 Run: ``python benchmarks/bench_processes.py [--processes 1,2,4] [--seconds 5]
-[--counters redis://127.0.0.1:6379/0]``
+[--counters redis://127.0.0.1:6379/0] [--store postgresql://user@host/db]``
 
 Each process is started fresh (``spawn``, as app servers are), opens the alliance on one
-SQLite file, waits for the others, then for ``--seconds`` tracks clicks back to back
+SQLite file (or, with ``--store``, one PostgreSQL database, a fresh schema per run),
+waits for the others, then for ``--seconds`` tracks clicks back to back
 (distinct visitors and networks, spread over a thousand affiliates' links, so that none
 sends the hundreds of clicks per order that the click-flooding rule freezes) and, in a second phase,
 records orders, each to a click of its own from the first phase, ten minutes of the
@@ -86,13 +87,27 @@ def _serve(job: _Job, start: Barrier, out: multiprocessing.Queue[Any]) -> None:
         out.put(repr(exc))
 
 
-def _run(
-    processes: int, seconds: float, counters: str | None, workdir: Path
-) -> tuple[int, int, int]:
+def _store_url(store: str | None, processes: int, workdir: Path) -> str:
+    if store is None:
+        return f"sqlite:///{workdir / f'p{processes}.db'}"
+    joiner = "&" if "?" in store else "?"
+    return f"{store}{joiner}schema=bench_processes_{os.getpid()}_{processes}"
+
+
+def _drop_schema(url: str) -> None:
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        base, _, query = url.partition("?")
+        schema = query.rpartition("schema=")[2]
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _run(url: str, processes: int, seconds: float, counters: str | None) -> tuple[int, int, int]:
     from affiliate_sdk import Alliance, Campaign, CommissionPlan
     from affiliate_sdk.testing import FakeClock
 
-    url = f"sqlite:///{workdir / f'p{processes}.db'}"
     with Alliance.open(url, keys=KEYS, clock=FakeClock(BASE)) as setup:
         setup.add_campaign(
             Campaign(
@@ -133,19 +148,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--counters", default=None)
+    parser.add_argument("--store", default=None, help="postgresql://... (default: SQLite)")
     args = parser.parse_args(argv)
     counts = [int(p) for p in args.processes.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="bench-processes-"))
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
-        f"SQLite, counters {'on ' + args.counters if args.counters else 'in the file'}; "
+        f"{'PostgreSQL' if args.store else 'SQLite'}, counters "
+        f"{'on ' + args.counters if args.counters else 'in the store'}; "
         f"{args.seconds:g} s per phase"
     )
     print("processes   clicks/s   x one   orders/s   x one   booked")
     try:
         base: tuple[float, float] | None = None
         for processes in counts:
-            clicks, orders, booked = _run(processes, args.seconds, args.counters, workdir)
+            url = _store_url(args.store, processes, workdir)
+            try:
+                clicks, orders, booked = _run(url, processes, args.seconds, args.counters)
+            finally:
+                _drop_schema(url)
             rates = (clicks / args.seconds, orders / args.seconds)
             base = base or rates
             print(

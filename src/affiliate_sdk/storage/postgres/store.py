@@ -15,23 +15,24 @@ migrated by ``_schema`` when the store opens (or by the host's pipeline with
 
 from __future__ import annotations
 
+import collections
 import os
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Final
 
-from affiliate_sdk.errors import StorageError, UnsupportedStore
+from affiliate_sdk.errors import DuplicateEntry, StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted
-from affiliate_sdk.storage.rows import ClickRow, ImpressionRow
+from affiliate_sdk.storage.rows import ClickRow, ImpressionRow, OutboxRow
 from affiliate_sdk.storage.sqlite.catalog import SqliteCatalog
 from affiliate_sdk.storage.sqlite.clicks import SqliteClicks
 from affiliate_sdk.storage.sqlite.journal import SqliteJournal
 from affiliate_sdk.storage.sqlite.keys import SqliteKeys
 from affiliate_sdk.storage.sqlite.ledger import SqliteLedger
 from affiliate_sdk.storage.sqlite.orders import SqliteOrders
-from affiliate_sdk.storage.sqlite.outbox import SqliteOutbox
+from affiliate_sdk.storage.sqlite.outbox import OUTBOX_MARK, SqliteOutbox
 from affiliate_sdk.storage.sqlite.periods import SqlitePeriods
 from affiliate_sdk.storage.sqlite.risk import SqliteRisk
 from affiliate_sdk.storage.sqlite.sanctions import SqliteSanctions
@@ -49,6 +50,16 @@ from ._schema import upgrade as upgrade_schema
 from .counters import INHERITED, PostgresCounters
 
 __all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "PostgresUnitOfWork"]
+
+#: Moves the outbox's high-water mark by the events' number and writes them after it.
+_ADD_EVENTS: Final = (
+    "WITH mark AS (INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) "
+    "DO UPDATE SET value = (meta.value::bigint + %s)::text RETURNING value::bigint AS last) "
+    "INSERT INTO outbox (seq, event_id, type, created_at_ms, data) "
+    "SELECT mark.last - %s + r.n, r.e, r.t, r.c, r.d FROM mark, "
+    "unnest(%s::text[], %s::text[], %s::bigint[], %s::text[]) WITH ORDINALITY AS r(e, t, c, d, n) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 #: Connections a process keeps open to the database at most.
 DEFAULT_POOL_SIZE: Final = 16
@@ -77,6 +88,41 @@ class PostgresClicks(SqliteClicks):
             super().add_impression(impression)
 
 
+class PostgresOutbox(SqliteOutbox):
+    """The outbox on PostgreSQL: a call's events and the high-water mark in one statement."""
+
+    def __init__(self, db: PostgresDb) -> None:
+        super().__init__(db)
+        self._pg = db
+
+    def add(self, rows: Sequence[OutboxRow]) -> None:
+        """``OutboxRepo.add``: numbered after the high-water mark, which moves by as many."""
+        if not rows:
+            return
+        n = len(rows)
+        written = self._pg.returning(
+            _ADD_EVENTS,
+            (
+                OUTBOX_MARK,
+                str(n),
+                n,
+                n,
+                [row.event_id for row in rows],
+                [row.type for row in rows],
+                [row.created_at_ms for row in rows],
+                [row.data for row in rows],
+            ),
+        )
+        if len(written) < n:
+            self._pg.doom()  # the mark moved, and some events may be written
+            left = collections.Counter(str(event_id) for (event_id,) in written)
+            for row in rows:
+                if left[row.event_id]:
+                    left[row.event_id] -= 1
+                    continue
+                raise DuplicateEntry("outbox event", row.event_id)
+
+
 class PostgresUnitOfWork:
     """The repositories of this store; each call runs in the calling thread's unit of work."""
 
@@ -89,7 +135,7 @@ class PostgresUnitOfWork:
         self.periods = SqlitePeriods(db)
         self.risk = SqliteRisk(db)
         self.sanctions = SqliteSanctions(db)
-        self.outbox = SqliteOutbox(db)
+        self.outbox = PostgresOutbox(db)
         self.webhooks = SqliteWebhooks(db)
         self.keys = SqliteKeys(db)
 
