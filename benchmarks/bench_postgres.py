@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         pg_floor.run(prepared[: args.orders])
         seen = _statements(shop, 100)
         print(
-            "store statements per order: "
+            "store statements per order (BEGIN and the write lock go with the first): "
             + ", ".join(f"{kind} {n / 100:g}" for kind, n in seen.most_common())
         )
         store_runs, floor_runs = [], []

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from .servers import POSTGRES_URL, postgres_schema_name
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -24,6 +26,9 @@ def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert page.name == "performance.md", f"{page.name} has no runnable example"
         return
     monkeypatch.chdir(tmp_path)
+    if any("DATABASE_URL" in block for block in blocks):  # an example on PostgreSQL
+        postgres_schema_name()  # the server answers (else skipped, or failed under CI)
+        monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for number, block in enumerate(blocks, 1):
         code = compile(block, f"{page.name} (example {number})", "exec")

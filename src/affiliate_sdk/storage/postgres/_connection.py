@@ -6,7 +6,8 @@ schema's write lock (a transaction-scoped advisory lock, released at commit or r
 so the check-then-write steps of a booking see every earlier booking and no other
 booking's half (the same order of writers SQLite's lock gives). A click takes only a lock
 on its visitor's link (``claim``): clicks never queue behind bookings. A reader is one
-``REPEATABLE READ READ ONLY`` snapshot.
+``REPEATABLE READ READ ONLY`` snapshot. The statements that begin a transaction are sent
+with its first query, in one pipeline: one round trip, not two.
 
 The repositories' SQL is the portable SQL of ``storage.sqlite``: ``?`` parameters become
 ``%s`` here. An insert that names what it inserts is sent with ``ON CONFLICT DO NOTHING``
@@ -40,7 +41,7 @@ _DOOMED: Final = (
 class PostgresSession(Session):
     """This thread's unit of work, with its leased connection and the locks it holds."""
 
-    __slots__ = ("conn", "doomed", "free", "locked", "writes")
+    __slots__ = ("conn", "doomed", "free", "locked", "pending", "writes")
 
     def __init__(self) -> None:
         super().__init__()
@@ -51,6 +52,8 @@ class PostgresSession(Session):
         #: Write statements that succeeded, and whether a repository call failed after some.
         self.writes = 0
         self.doomed = False
+        #: Statements that begin the transaction, sent with the next one (one round trip).
+        self.pending: tuple[str, ...] = ()
 
     def reset(self) -> None:
         super().reset()
@@ -59,6 +62,7 @@ class PostgresSession(Session):
         self.locked = False
         self.writes = 0
         self.doomed = False
+        self.pending = ()
 
 
 class _Local(threading.local):
@@ -73,7 +77,6 @@ class PostgresDb:
         self._pool = pool
         self.url = url
         self._lock = f"SELECT pg_advisory_xact_lock({int(write_lock)})"
-        self._begin_locked = f"BEGIN; {self._lock}"
         self._errors = errors
         self._local = _Local()
         self._sql: dict[str, str] = {}
@@ -106,16 +109,15 @@ class PostgresDb:
                 raise StorageError("a repository was used outside its unit of work")
             conn = self._lease(session)
             if not session.writable:
-                begin = BEGIN_READ
+                session.pending = (BEGIN_READ,)
             elif session.free:
-                begin = "BEGIN"
+                session.pending = ("BEGIN",)
             else:
-                begin, session.locked = self._begin_locked, True
-            self._execute(conn, begin, None, "cannot start a transaction")
+                session.pending, session.locked = ("BEGIN", self._lock), True
             session.started = True
             return conn
         if session.writable and not session.locked and not session.free:
-            self._execute(session.conn, self._lock, None, "cannot take the write lock")
+            session.pending += (self._lock,)
             session.locked = True
         return session.conn
 
@@ -128,12 +130,13 @@ class PostgresDb:
 
     def end(self, session: PostgresSession, *, commit: bool) -> None:
         """Commit or roll back the session's transaction and give its connection back."""
-        conn, started, doomed = session.conn, session.started, session.doomed
+        conn, doomed = session.conn, session.doomed
+        begun = session.started and not session.pending  # else nothing reached the server
         session.reset()
         if conn is None:
             return
         try:
-            if started:
+            if begun:
                 try:
                     conn.execute("COMMIT" if commit and not doomed else "ROLLBACK")
                 except self._errors as exc:
@@ -200,9 +203,13 @@ class PostgresDb:
         if not rows:
             return
         guarded = bool(what) and _plain_insert(sql)
+        pending, self.session.pending = self.session.pending, ()
         try:
             cur = conn.cursor()
-            cur.executemany(self._translated(sql, guarded=guarded), rows)
+            with conn.pipeline():
+                for statement in pending:
+                    conn.execute(statement)
+                cur.executemany(self._translated(sql, guarded=guarded), rows)
         except self._errors as exc:
             raise self._mapped(exc, what, key) from exc
         if guarded and cur.rowcount < len(rows):
@@ -261,8 +268,15 @@ class PostgresDb:
             raise self._mapped(exc, what, key) from exc
 
     def _execute(self, conn: Any, sql: str, params: Params | None, doing: str) -> Any:
+        session = self.session
         try:
-            return conn.execute(sql, params)
+            if not session.pending:
+                return conn.execute(sql, params)
+            pending, session.pending = session.pending, ()
+            with conn.pipeline():  # the transaction's first statements and this one, sent once
+                for statement in pending:
+                    conn.execute(statement)
+                return conn.execute(sql, params)
         except self._errors as exc:
             raise StorageError(f"{doing} on {self.url}: {_first_line(exc)}") from exc
 
