@@ -10,7 +10,11 @@ into a fresh PostgreSQL schema made by the store's own migrations, with plain ps
 one connection: one transaction per order, one ``executemany`` per table. The store records
 orders through ``Alliance.record_order`` on ``postgresql://`` in a schema of its own.
 Rounds alternate store and floor; the medians and their ratio (target: at most 4x).
-Also the statements the store sends for one order, by kind.
+Also the statements the store sends for one order, by kind, and, when the server runs on this
+machine, the CPU its processes spent per order (store and floor) and per click
+(``track_click``), read from ``/proc``: what a capacity estimate for a server rests on. Where
+the database has ``pg_stat_statements``, also the time the server spent executing the store's
+statements per order.
 """
 
 from __future__ import annotations
@@ -109,6 +113,55 @@ class PostgresFloor:
         return (time.perf_counter() - start) / len(orders)
 
 
+def _server_cpu_s() -> float | None:
+    """CPU seconds spent so far by this machine's PostgreSQL processes (None: none seen)."""
+    total, seen = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition(") ")
+        if name.endswith("(postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+            seen = True
+    return total / os.sysconf("SC_CLK_TCK") if seen else None
+
+
+def _with_cpu(run: Any, *args: Any) -> tuple[float, float | None]:
+    """``run(*args)`` (seconds per item) and the server's CPU seconds while it ran."""
+    before = _server_cpu_s()
+    seconds = run(*args)
+    after = _server_cpu_s()
+    return seconds, None if before is None or after is None else after - before
+
+
+def _clicks_cpu(shop: Shop, count: int) -> tuple[float, float | None]:
+    """Seconds per ``track_click`` and the server's CPU seconds per click."""
+    before, start = _server_cpu_s(), time.perf_counter()
+    for n in range(count):
+        shop.click(f"cpu-{n % 50}")
+    seconds = (time.perf_counter() - start) / count
+    after = _server_cpu_s()
+    return seconds, None if before is None or after is None else (after - before) / count
+
+
+def _executor_time(conn: psycopg.Connection[Any], shop: Shop, count: int) -> float | None:
+    """Seconds the server spent executing the store's statements per order, from
+    ``pg_stat_statements`` (None where the extension is not installed)."""
+    try:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    except psycopg.Error:
+        return None
+    shop.timed(count)
+    row = conn.execute(
+        "SELECT sum(total_exec_time) FROM pg_stat_statements WHERE query NOT LIKE "
+        "'%pg_stat_statements%'"
+    ).fetchone()
+    return None if row is None or row[0] is None else float(row[0]) / 1000 / count
+
+
 def _statements(shop: Shop, count: int) -> collections.Counter[str]:
     """The statements the store sends for each of ``count`` more orders, by first word."""
     seen: collections.Counter[str] = collections.Counter()
@@ -164,9 +217,19 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{kind} {n / 100:g}" for kind, n in seen.most_common())
         )
         store_runs, floor_runs = [], []
+        store_cpu: list[float] = []
+        floor_cpu: list[float] = []
         for r in range(1, args.rounds + 1):
-            store_runs.append(shop.timed(args.orders))
-            floor_runs.append(pg_floor.run(prepared[r * args.orders : (r + 1) * args.orders]))
+            seconds, cpu = _with_cpu(shop.timed, args.orders)
+            store_runs.append(seconds)
+            if cpu is not None:
+                store_cpu.append(cpu / args.orders)
+            seconds, cpu = _with_cpu(
+                pg_floor.run, prepared[r * args.orders : (r + 1) * args.orders]
+            )
+            floor_runs.append(seconds)
+            if cpu is not None:
+                floor_cpu.append(cpu / args.orders)
         store, bare = statistics.median(store_runs), statistics.median(floor_runs)
         print(
             f"record_order, {args.orders:,} orders x {args.rounds} rounds: {_us(store)} per "
@@ -177,6 +240,22 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(
                 f"{s * 1e6:.0f}/{f * 1e6:.0f}" for s, f in zip(store_runs, floor_runs, strict=True)
             )
+        )
+        if store_cpu and floor_cpu:
+            print(
+                f"  server CPU per order: store {_us(statistics.median(store_cpu))}, "
+                f"floor {_us(statistics.median(floor_cpu))}"
+            )
+        executing = _executor_time(conn, shop, args.orders)
+        if executing is not None:
+            print(
+                f"  server time executing the store's statements: {_us(executing)} per order "
+                "(its click included)"
+            )
+        click_s, click_cpu = _clicks_cpu(shop, args.orders * 4)
+        print(
+            f"track_click, {args.orders * 4:,} clicks: {_us(click_s)} per click"
+            + ("" if click_cpu is None else f"; server CPU {_us(click_cpu)} per click")
         )
         if shop.unexpected:
             print(f"  unexpected outcomes: {dict(shop.unexpected)}")
