@@ -186,6 +186,40 @@ def _statements(shop: Shop, count: int) -> collections.Counter[str]:
     return seen
 
 
+def _rounds(
+    shop: Shop, floor: PostgresFloor, prepared: list[Any], orders: int, rounds: int
+) -> None:
+    """Store and floor in turns; their medians, ratio and server CPU per order."""
+    store_runs, floor_runs = [], []
+    store_cpu: list[float] = []
+    floor_cpu: list[float] = []
+    for r in range(1, rounds + 1):
+        seconds, cpu = _with_cpu(shop.timed, orders)
+        store_runs.append(seconds)
+        if cpu is not None:
+            store_cpu.append(cpu / orders)
+        seconds, cpu = _with_cpu(floor.run, prepared[r * orders : (r + 1) * orders])
+        floor_runs.append(seconds)
+        if cpu is not None:
+            floor_cpu.append(cpu / orders)
+    store, bare = statistics.median(store_runs), statistics.median(floor_runs)
+    print(
+        f"record_order, {orders:,} orders x {rounds} rounds: {_us(store)} per "
+        f"order; floor {_us(bare)}; ratio {store / bare:.2f}x ({_verdict(store / bare, 4)})"
+    )
+    print(
+        "  rounds (store / floor, µs): "
+        + ", ".join(
+            f"{s * 1e6:.0f}/{f * 1e6:.0f}" for s, f in zip(store_runs, floor_runs, strict=True)
+        )
+    )
+    if store_cpu and floor_cpu:
+        print(
+            f"  server CPU per order: store {_us(statistics.median(store_cpu))}, "
+            f"floor {_us(statistics.median(floor_cpu))}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", required=True, help="postgresql://user@host/db")
@@ -216,36 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             "store statements per order (BEGIN and the write lock go with the first): "
             + ", ".join(f"{kind} {n / 100:g}" for kind, n in seen.most_common())
         )
-        store_runs, floor_runs = [], []
-        store_cpu: list[float] = []
-        floor_cpu: list[float] = []
-        for r in range(1, args.rounds + 1):
-            seconds, cpu = _with_cpu(shop.timed, args.orders)
-            store_runs.append(seconds)
-            if cpu is not None:
-                store_cpu.append(cpu / args.orders)
-            seconds, cpu = _with_cpu(
-                pg_floor.run, prepared[r * args.orders : (r + 1) * args.orders]
-            )
-            floor_runs.append(seconds)
-            if cpu is not None:
-                floor_cpu.append(cpu / args.orders)
-        store, bare = statistics.median(store_runs), statistics.median(floor_runs)
-        print(
-            f"record_order, {args.orders:,} orders x {args.rounds} rounds: {_us(store)} per "
-            f"order; floor {_us(bare)}; ratio {store / bare:.2f}x ({_verdict(store / bare, 4)})"
-        )
-        print(
-            "  rounds (store / floor, µs): "
-            + ", ".join(
-                f"{s * 1e6:.0f}/{f * 1e6:.0f}" for s, f in zip(store_runs, floor_runs, strict=True)
-            )
-        )
-        if store_cpu and floor_cpu:
-            print(
-                f"  server CPU per order: store {_us(statistics.median(store_cpu))}, "
-                f"floor {_us(statistics.median(floor_cpu))}"
-            )
+        _rounds(shop, pg_floor, prepared, args.orders, args.rounds)
         executing = _executor_time(conn, shop, args.orders)
         if executing is not None:
             print(

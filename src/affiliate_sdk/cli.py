@@ -5,8 +5,8 @@
 * ``affiliate-sdk simulate [--scenario NAME|FILE.json] [--seed S] [--store memory|sqlite]
   [--json]``: play a seeded scenario with labelled fraud through an alliance and
   print how well the fraud engine did.
-* ``affiliate-sdk webhooks list|dispatch|retry|replay|prune --db PATH ...``:
-  the subscriptions of an alliance's SQLite file and their state; deliver what
+* ``affiliate-sdk webhooks list|dispatch|retry|replay|prune --db PATH|--url URL ...``:
+  the subscriptions of an alliance's SQLite file (or any store URL) and their state; deliver what
   is due now; retry a subscription now (re-enabling it) or a dead-lettered
   event; deliver again from an event or a time; delete delivered old events.
   Every command opens the alliance's sealed data with its keys, given in
@@ -26,6 +26,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from affiliate_sdk.errors import AffiliateError
 from affiliate_sdk.tracking.keys import MIN_SECRET_BYTES
@@ -43,7 +44,7 @@ def _positive(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="affiliate-sdk",
-        description="Affiliate alliance SDK: demo, fraud simulation and key tools.",
+        description="Affiliate alliance SDK: demo, fraud simulation, webhooks, migrations, keys.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -76,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         ("prune", "delete delivered events older than --days"),
     ):
         command = hook_commands.add_parser(name, help=text)
-        command.add_argument("--db", type=Path, required=True, help="the alliance's SQLite file")
+        where = command.add_mutually_exclusive_group(required=True)
+        where.add_argument("--db", type=Path, help="the alliance's SQLite file")
+        where.add_argument("--url", help="the alliance's store URL (postgresql://...)")
         if name in ("retry", "replay"):
             command.add_argument("subscription", help="subscription id")
             command.add_argument("--event", help="event id")
@@ -89,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
                 "--allow-private", action="store_true", help="allow private/loopback receivers"
             )
 
+    _db_parser(commands)
+    keys = commands.add_parser("keys", help="signing key tools")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    key_commands.add_parser("new", help="print a fresh 256-bit secret as hex")
+    return parser
+
+
+def _db_parser(commands: Any) -> None:
     db = commands.add_parser("db", help="the PostgreSQL store's schema migrations")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply the migrations a database lacks")
@@ -99,11 +110,6 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--schema", default=None, help="the PostgreSQL schema (default: affiliate_sdk)"
         )
-
-    keys = commands.add_parser("keys", help="signing key tools")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    key_commands.add_parser("new", help="print a fresh 256-bit secret as hex")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,7 +167,7 @@ def _webhooks(args: argparse.Namespace) -> int:
     from affiliate_sdk.storage.rows import DeliveryCursor
     from affiliate_sdk.tracking.keys import Keyring
 
-    if not args.db.is_file():
+    if args.db is not None and not args.db.is_file():
         print(f"affiliate-sdk: no database at {args.db}", file=sys.stderr)
         return 2
     # The alliance's keys open its sealed secrets (AFFILIATE_SDK_KEYS="id=hex,id=hex").
@@ -169,7 +175,8 @@ def _webhooks(args: argparse.Namespace) -> int:
         print("affiliate-sdk: set AFFILIATE_SDK_KEYS to the alliance's keys", file=sys.stderr)
         return 2
     keys = Keyring.from_environment()
-    with Alliance.open(f"sqlite:///{args.db}", keys=keys) as alliance:
+    url = args.url if args.db is None else f"sqlite:///{args.db}"
+    with Alliance.open(url, keys=keys) as alliance:
         command = args.hooks_command
         if command == "list":
             for sub in alliance.subscriptions():

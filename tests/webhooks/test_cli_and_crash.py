@@ -16,6 +16,7 @@ from affiliate_sdk.cli import main
 from affiliate_sdk.testing import FakeClock
 
 from ..conftest import SECRET, make_campaign
+from ..servers import POSTGRES_URL, drop_schemas, postgres_schema_name
 from .receiver import Answer, Receiver
 from .test_dispatch import HOOK_SECRET, _order, _subscribe
 
@@ -109,3 +110,25 @@ def test_the_command_lists_dispatches_retries_and_replays(
         assert main(["webhooks", "list", "--db", str(db / "nope")]) == 2
     finally:
         receiver.stop()
+
+
+def test_the_command_dispatches_from_a_postgresql_store(
+    clock: FakeClock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = postgres_schema_name()
+    url = f"{POSTGRES_URL}?schema={schema}"
+    receiver = Receiver()
+    try:
+        with Alliance.open(url, keys={"k1": SECRET}, clock=clock) as alliance:
+            alliance.add_campaign(make_campaign(rate="10%"))
+            _subscribe(alliance, f"{receiver.url}/hook")
+            _order(alliance, clock, 1)
+        monkeypatch.setenv("AFFILIATE_SDK_KEYS", f"k1={SECRET.hex()}")
+        assert main(["webhooks", "dispatch", "--url", url, "--allow-private"]) == 0
+        assert json.loads(capsys.readouterr().out)["delivered"] >= 1
+        assert receiver.received
+        assert main(["webhooks", "list", "--url", url]) == 0
+        assert "s1  platform" in capsys.readouterr().out
+    finally:
+        receiver.stop()
+        drop_schemas([schema])
