@@ -165,3 +165,22 @@ def test_two_stores_record_a_repeated_click_once() -> None:
     finally:
         second.close()
         first.close()
+
+
+def test_composed_with_redis_counters_the_store_opens_none_of_its_own(schema: str) -> None:
+    from affiliate_sdk.storage import ComposedStore
+
+    from ...servers import REDIS_URL, redis_prefix
+
+    with redis_prefix() as prefix:
+        composed = open_store(
+            f"{POSTGRES_URL}?schema={schema}", counters=f"{REDIS_URL}?prefix={prefix}"
+        )
+        try:
+            assert isinstance(composed, ComposedStore)
+            inner = composed.store
+            assert isinstance(inner, PostgresStore)
+            assert composed.counters is not inner._counters
+            assert inner._counters is None  # no pool for counters nobody asked for
+        finally:
+            composed.close()

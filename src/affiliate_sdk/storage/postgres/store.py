@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import os
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -173,7 +174,8 @@ class PostgresStore:
             self._pool, url=self.url, write_lock=lock_key(schema, "write"), errors=psycopg.Error
         )
         self._uow = PostgresUnitOfWork(self._db)
-        self._counters = PostgresCounters(conninfo, schema=schema)
+        self._counters: PostgresCounters | None = None  # opened when first asked for
+        self._counters_lock = threading.Lock()
         self._closed = False
         this = weakref.ref(self)
 
@@ -231,7 +233,9 @@ class PostgresStore:
         INHERITED.append(self._pool)
         self._pool = self._open_pool()
         self._db.forget(self._pool)
-        self._counters.reopen()
+        self._counters_lock = threading.Lock()
+        if self._counters is not None:
+            self._counters.reopen()
 
     @property
     def schema_version(self) -> int:
@@ -242,7 +246,15 @@ class PostgresStore:
     @property
     def counters(self) -> PostgresCounters:
         """Velocity counts, in the same schema."""
-        return self._counters
+        counters = self._counters
+        if counters is None:
+            with self._counters_lock:
+                self._check_open()
+                counters = self._counters
+                if counters is None:
+                    counters = PostgresCounters(self._conninfo, schema=self.schema)
+                    self._counters = counters
+        return counters
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresUnitOfWork]:
@@ -292,4 +304,6 @@ class PostgresStore:
         """Close the pools. Idempotent."""
         self._closed = True
         self._pool.close()
-        self._counters.close()
+        with self._counters_lock:
+            if self._counters is not None:
+                self._counters.close()
