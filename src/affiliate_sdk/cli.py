@@ -149,7 +149,9 @@ def _db(args: argparse.Namespace) -> int:
     from affiliate_sdk.storage import postgres_options
     from affiliate_sdk.storage.postgres import upgrade_url
 
-    conninfo, ours = postgres_options(args.url, ("schema",), "'postgresql://user@host/db'")
+    conninfo, ours = postgres_options(
+        args.url, ("schema", "pool_size"), "'postgresql://user@host/db'"
+    )
     schema = args.schema or ours.get("schema", DEFAULT_SCHEMA)
     before, after = upgrade_url(conninfo, schema)
     if before == after:

@@ -27,7 +27,7 @@ one's own against it.
 from __future__ import annotations
 
 from typing import Literal, cast
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, unquote_plus, urlencode
 
 from affiliate_sdk.errors import UnsupportedStore
 
@@ -73,21 +73,22 @@ def open_store(url: str, *, counters: str | None = None) -> Store:
 
 
 def postgres_options(url: str, names: tuple[str, ...], expected: str) -> tuple[str, dict[str, str]]:
-    """The libpq URL without this SDK's options, and those options (each given once)."""
+    """The libpq URL without this SDK's options, and those options (each given once, not
+    empty); every other parameter is passed on as it was written."""
     from ._urls import redacted
 
     base, _, query = url.partition("?")
-    options = parse_qs(query, keep_blank_values=True)
     ours: dict[str, str] = {}
-    for name in names:
-        values = options.pop(name, None)
-        if values is None:
+    rest: list[str] = []
+    for part in query.split("&") if query else []:
+        name, _, value = part.partition("=")
+        if unquote_plus(name) not in names:
+            rest.append(part)
             continue
-        if len(values) != 1 or not values[0]:
+        if unquote_plus(name) in ours or not value:
             raise UnsupportedStore(redacted(url), expected)
-        ours[name] = values[0]
-    rest = urlencode(options, doseq=True)
-    return (f"{base}?{rest}" if rest else base), ours
+        ours[unquote_plus(name)] = unquote_plus(value)
+    return (f"{base}?{'&'.join(rest)}" if rest else base), ours
 
 
 def open_counters(url: str) -> ClosableCounters:

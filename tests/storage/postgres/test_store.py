@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -184,3 +186,98 @@ def test_composed_with_redis_counters_the_store_opens_none_of_its_own(schema: st
             assert inner._counters is None  # no pool for counters nobody asked for
         finally:
             composed.close()
+
+
+def test_an_outbox_duplicate_writes_nothing_and_the_unit_of_work_goes_on() -> None:
+    store = postgres_store()
+    try:
+        with store.transaction() as tx:
+            tx.outbox.add([_event("e1", 1_000)])
+        with store.transaction() as tx:
+            with pytest.raises(DuplicateEntry) as raised:
+                tx.outbox.add([_event("e2", 1_000), _event("e1", 1_000)])
+            assert raised.value.key == "e1"
+            with pytest.raises(DuplicateEntry):
+                tx.outbox.add([_event("e4", 1_000), _event("e4", 1_000)])
+            tx.outbox.add([_event("e3", 1_000)])
+        with store.reader() as tx:
+            assert [(row.seq, row.event_id) for row in tx.outbox.after(0, limit=9)] == [
+                (1, "e1"),
+                (2, "e3"),
+            ]
+    finally:
+        store.close()
+
+
+def test_a_click_then_an_empty_call_still_commits() -> None:
+    store = postgres_store()
+    try:
+        with store.transaction() as tx:
+            tx.clicks.record(_click("k1", 1_000), dedupe_since_ms=0)
+            tx.ledger.append([])  # asks for the write lock, sends nothing
+        with store.reader() as tx:
+            assert tx.clicks.get("k1") is not None
+    finally:
+        store.close()
+
+
+def test_after_any_failed_statement_the_commit_refuses() -> None:
+    store = postgres_store()
+    try:
+        with pytest.raises(StorageError, match="can only roll back"), store.transaction() as tx:
+            tx.outbox.add([_event("e1", 1_000)])
+            with pytest.raises(StorageError, match="division by zero"):
+                store._db.rows("SELECT 1 / 0")  # a host catching a StorageError goes on
+        with store.reader() as tx:
+            assert tx.outbox.last_seq() == 0  # nothing was committed
+    finally:
+        store.close()
+
+
+def test_a_password_stays_out_of_the_error() -> None:
+    with pytest.raises(StorageError) as raised:
+        PostgresStore("postgresql://shop:s3cr%t@127.0.0.1:1/db")
+    assert "s3cr" not in str(raised.value)
+
+
+def test_libpq_parameters_are_passed_on_as_written(schema: str) -> None:
+    url = f"{POSTGRES_URL}?options=-c%20statement_timeout%3D5s&schema={schema}"
+    store = open_store(url)
+    try:
+        with store.reader() as tx:
+            assert tx.outbox.last_seq() == 0
+        assert isinstance(store, PostgresStore)
+        with store._db.pool().connection() as conn:
+            row = conn.execute("SHOW statement_timeout").fetchone()
+        assert row is not None and row[0] == "5s"
+    finally:
+        store.close()
+
+
+def test_a_forked_child_uses_pools_of_its_own() -> None:
+    store = postgres_store()
+    try:
+        with store.transaction() as tx:
+            tx.outbox.add([_event("parent-1", 1_000)])
+        pid = os.fork()
+        if pid == 0:  # the child: exits by itself in any case
+            code = 1
+            try:
+                signal.alarm(20)
+                with store.transaction() as tx:
+                    tx.outbox.add([_event("child", 1_000)])
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        with store.transaction() as tx:  # the parent's connections still work
+            tx.outbox.add([_event("parent-2", 1_000)])
+        with store.reader() as tx:
+            assert [row.event_id for row in tx.outbox.after(0, limit=9)] == [
+                "parent-1",
+                "child",
+                "parent-2",
+            ]
+    finally:
+        store.close()

@@ -18,11 +18,12 @@ transaction around it (PostgreSQL refuses every statement after an error).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
 from affiliate_sdk.errors import DuplicateEntry, StorageError
+from affiliate_sdk.storage._urls import redacted, scrubbed
 from affiliate_sdk.storage.sqlite._connection import Session
 
 __all__ = ["BEGIN_READ", "PostgresDb", "PostgresSession"]
@@ -33,15 +34,15 @@ Params = Sequence[object]
 BEGIN_READ: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _CACHED_SQL: Final = 4096
 _DOOMED: Final = (
-    "an earlier repository call of this unit of work failed after writing part of its rows: "
-    "the unit of work can only roll back"
+    "an earlier statement of this unit of work failed (or a repository call wrote only part "
+    "of its rows): the unit of work can only roll back"
 )
 
 
 class PostgresSession(Session):
     """This thread's unit of work, with its leased connection and the locks it holds."""
 
-    __slots__ = ("conn", "doomed", "free", "locked", "pending", "writes")
+    __slots__ = ("begun", "conn", "doomed", "free", "locked", "pending", "writes")
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,8 +53,10 @@ class PostgresSession(Session):
         #: Write statements that succeeded, and whether a repository call failed after some.
         self.writes = 0
         self.doomed = False
-        #: Statements that begin the transaction, sent with the next one (one round trip).
+        #: Statements that begin the transaction, sent with the next one (one round trip),
+        #: and whether BEGIN has reached the server.
         self.pending: tuple[str, ...] = ()
+        self.begun = False
 
     def reset(self) -> None:
         super().reset()
@@ -63,6 +66,7 @@ class PostgresSession(Session):
         self.writes = 0
         self.doomed = False
         self.pending = ()
+        self.begun = False
 
 
 class _Local(threading.local):
@@ -73,9 +77,19 @@ class PostgresDb:
     """``storage.sqlite.Db`` on a psycopg pool (connections in autocommit mode: each unit
     of work opens and ends its transaction itself)."""
 
-    def __init__(self, pool: Any, *, url: str, write_lock: int, errors: type[Exception]) -> None:
-        self._pool = pool
-        self.url = url
+    def __init__(
+        self,
+        open_pool: Callable[[], Any],
+        *,
+        conninfo: str,
+        write_lock: int,
+        errors: type[Exception],
+    ) -> None:
+        self._open_pool = open_pool
+        self._pool: Any = None
+        self._pool_lock = threading.Lock()
+        self._conninfo = conninfo
+        self.url = redacted(conninfo)
         self._lock = f"SELECT pg_advisory_xact_lock({int(write_lock)})"
         self._errors = errors
         self._local = _Local()
@@ -92,10 +106,30 @@ class PostgresDb:
             session = self._local.session = PostgresSession()
         return session
 
-    def forget(self, pool: Any) -> None:
-        """In a forked child: a pool of its own, no unit of work."""
-        self._pool = pool
+    def pool(self) -> Any:
+        """The connection pool, opened on first use (in a forked child: its own)."""
+        pool = self._pool
+        if pool is None:
+            with self._pool_lock:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = self._open_pool()
+        return pool
+
+    def forget(self) -> Any:
+        """In a forked child: no unit of work, and a pool of its own at first use; the
+        parent's pool (returned) must be kept, unused."""
+        inherited, self._pool = self._pool, None
+        self._pool_lock = threading.Lock()
         self._local = _Local()
+        return inherited
+
+    def close(self) -> None:
+        """Close the pool, if open."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     # -- the transaction ----------------------------------------------------------------------
     def connection(self) -> Any:
@@ -123,27 +157,28 @@ class PostgresDb:
 
     def _lease(self, session: PostgresSession) -> Any:
         try:
-            session.conn = self._pool.getconn()
+            session.conn = self.pool().getconn()
         except Exception as exc:
-            raise StorageError(f"no connection to {self.url}: {exc}") from exc
+            raise StorageError(f"no connection to {self.url}: {self._said(exc)}") from exc
         return session.conn
 
     def end(self, session: PostgresSession, *, commit: bool) -> None:
         """Commit or roll back the session's transaction and give its connection back."""
-        conn, doomed = session.conn, session.doomed
-        begun = session.started and not session.pending  # else nothing reached the server
+        conn, doomed, begun = session.conn, session.doomed, session.begun
         session.reset()
         if conn is None:
             return
         try:
-            if begun:
+            if begun and commit and not doomed:
                 try:
-                    conn.execute("COMMIT" if commit and not doomed else "ROLLBACK")
+                    conn.execute("COMMIT")
                 except self._errors as exc:
                     _quietly_roll_back(conn)
-                    raise StorageError(f"commit failed on {self.url}: {exc}") from exc
+                    raise StorageError(f"commit failed on {self.url}: {self._said(exc)}") from exc
+            elif begun:  # a failed rollback must not hide why the unit of work ended
+                _quietly_roll_back(conn)
         finally:
-            self._pool.putconn(conn)
+            self.pool().putconn(conn)
         if commit and doomed:
             raise StorageError(_DOOMED)
 
@@ -203,7 +238,7 @@ class PostgresDb:
         if not rows:
             return
         guarded = bool(what) and _plain_insert(sql)
-        pending, self.session.pending = self.session.pending, ()
+        pending = self._take_pending()
         try:
             cur = conn.cursor()
             with conn.pipeline():
@@ -211,6 +246,7 @@ class PostgresDb:
                     conn.execute(statement)
                 cur.executemany(self._translated(sql, guarded=guarded), rows)
         except self._errors as exc:
+            self._failed(conn)
             raise self._mapped(exc, what, key) from exc
         if guarded and cur.rowcount < len(rows):
             if cur.rowcount:
@@ -238,6 +274,7 @@ class PostgresDb:
     def _savepoint(self, conn: Any) -> Iterator[None]:
         """A savepoint around a write whose error must not end the transaction."""
         self._execute(conn, "SAVEPOINT repository_call", None, "cannot open a savepoint")
+        doomed = self.session.doomed
         try:
             yield
         except BaseException:
@@ -247,6 +284,7 @@ class PostgresDb:
                 None,
                 "cannot roll back a savepoint",
             )
+            self.session.doomed = doomed  # the savepoint undid the failed write
             raise
         self._execute(conn, "RELEASE SAVEPOINT repository_call", None, "cannot end a savepoint")
 
@@ -257,6 +295,13 @@ class PostgresDb:
         found: list[tuple[object, ...]] = cur.fetchall()
         return found
 
+    def native(self, sql: str, params: Params) -> list[tuple[object, ...]]:
+        """The rows of a read in PostgreSQL's own SQL (``%s`` parameters)."""
+        found: list[tuple[object, ...]] = self._execute(
+            self.connection(), sql, params, "a read failed"
+        ).fetchall()
+        return found
+
     def doom(self) -> None:
         """A repository call failed after writing part of its rows: roll back only."""
         self.session.doomed = True
@@ -265,25 +310,48 @@ class PostgresDb:
         try:
             return conn.execute(self._translated(sql), params)
         except self._errors as exc:
+            self._failed(conn)
             raise self._mapped(exc, what, key) from exc
 
     def _execute(self, conn: Any, sql: str, params: Params | None, doing: str) -> Any:
-        session = self.session
         try:
-            if not session.pending:
+            if not self.session.pending:
                 return conn.execute(sql, params)
-            pending, session.pending = session.pending, ()
+            pending = self._take_pending()
             with conn.pipeline():  # the transaction's first statements and this one, sent once
                 for statement in pending:
                     conn.execute(statement)
                 return conn.execute(sql, params)
         except self._errors as exc:
-            raise StorageError(f"{doing} on {self.url}: {_first_line(exc)}") from exc
+            self._failed(conn)
+            raise StorageError(f"{doing} on {self.url}: {self._said(exc)}") from exc
+
+    def _take_pending(self) -> tuple[str, ...]:
+        """The statements that begin the transaction, to be sent now."""
+        session = self.session
+        pending, session.pending = session.pending, ()
+        if pending:
+            session.begun = True
+        return pending
+
+    def _failed(self, conn: Any) -> None:
+        """After an error: a transaction PostgreSQL aborted can only roll back (its commit
+        would roll back without a word)."""
+        from psycopg.pq import TransactionStatus
+
+        if conn.info.transaction_status == TransactionStatus.INERROR:
+            self.session.doomed = True
 
     def _mapped(self, exc: Exception, what: str, key: str) -> StorageError:
         if what and isinstance(exc, self._unique):
             return DuplicateEntry(what, key)
-        return StorageError(f"a write failed on {self.url}: {_first_line(exc)}")
+        return StorageError(f"a write failed on {self.url}: {self._said(exc)}")
+
+    def _said(self, exc: BaseException) -> str:
+        """The first line of an error, without the URL's password."""
+        text = str(exc).strip()
+        line = text.splitlines()[0] if text else type(exc).__name__
+        return scrubbed(line, self._conninfo)
 
     def _translated(self, sql: str, *, guarded: bool = False) -> str:
         """``sql`` with psycopg's ``%s`` parameters (and, ``guarded``, ``ON CONFLICT DO
@@ -303,10 +371,6 @@ class PostgresDb:
 def _plain_insert(sql: str) -> bool:
     """An ``INSERT`` without a conflict clause of its own."""
     return sql.lstrip().upper().startswith("INSERT") and "ON CONFLICT" not in sql.upper()
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _quietly_roll_back(conn: Any) -> None:

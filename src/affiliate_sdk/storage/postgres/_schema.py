@@ -467,11 +467,13 @@ def upgrade_url(conninfo: str, schema: str = DEFAULT_SCHEMA) -> tuple[int, int]:
     """``upgrade`` on a connection of its own to ``conninfo``."""
     import psycopg
 
-    from affiliate_sdk.storage._urls import redacted
+    from affiliate_sdk.storage._urls import redacted, scrubbed
 
     check_schema_name(schema)
     try:
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
             return upgrade(conn, schema)
     except psycopg.Error as exc:
-        raise StorageError(f"cannot migrate {redacted(conninfo)}: {exc}") from exc
+        raise StorageError(
+            f"cannot migrate {redacted(conninfo)}: {scrubbed(str(exc), conninfo)}"
+        ) from exc

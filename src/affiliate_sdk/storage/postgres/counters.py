@@ -10,11 +10,12 @@ statement; the writer's row; whether another writer counted since; the sums, one
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, Final
 
 from affiliate_sdk.errors import StorageError, UnsupportedStore
-from affiliate_sdk.storage._urls import redacted
+from affiliate_sdk.storage._urls import redacted, scrubbed
 
 from ._schema import DEFAULT_SCHEMA, check_schema_name, counter_tables
 
@@ -30,7 +31,16 @@ class PostgresCounters:
     #: Every process on the database sees these counts.
     shared: bool = True
 
-    def __init__(self, conninfo: str, *, schema: str = DEFAULT_SCHEMA, max_size: int = 4) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        max_size: int = 4,
+        create: bool = True,
+    ) -> None:
+        """``create``: make the schema and tables if missing (a ``PostgresStore``'s
+        migrations made them already, and its role may not be allowed to create)."""
         try:
             import psycopg
             import psycopg_pool  # noqa: F401  (the extra's other half)
@@ -42,13 +52,16 @@ class PostgresCounters:
         self._schema = schema
         self._conninfo, self._max_size = conninfo, max_size
         self._pool: Any = self._open_pool()
+        self._lock = threading.Lock()
         try:
             with self._pool.connection() as conn:
-                for statement in counter_tables(schema):
+                for statement in counter_tables(schema) if create else ():
                     conn.execute(statement)
         except self._errors as exc:
             self._pool.close()
-            raise StorageError(f"cannot open counters on {self.url}: {exc}") from exc
+            raise StorageError(
+                f"cannot open counters on {self.url}: {scrubbed(str(exc), self._conninfo)}"
+            ) from exc
         self._sql = _statements(schema)
 
     def _open_pool(self) -> Any:
@@ -65,14 +78,26 @@ class PostgresCounters:
             pool.open(wait=True, timeout=10.0)
         except Exception as exc:
             pool.close()
-            raise StorageError(f"cannot open counters on {self.url}: {exc}") from exc
+            raise StorageError(
+                f"cannot open counters on {self.url}: {scrubbed(str(exc), self._conninfo)}"
+            ) from exc
         return pool
 
     def reopen(self) -> None:
-        """In a forked child: a pool of its own; the parent's is kept unused (closing it
-        here would end the parent's sessions)."""
+        """In a forked child: a pool of its own at first use; the parent's is kept unused
+        (closing it here would end the parent's sessions)."""
         INHERITED.append(self._pool)
-        self._pool = self._open_pool()
+        self._pool = None
+        self._lock = threading.Lock()
+
+    def _live(self) -> Any:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = self._open_pool()
+        return pool
 
     def exchange(
         self,
@@ -86,7 +111,7 @@ class PostgresCounters:
         """``CounterRepo.exchange``: one transaction."""
         sql = self._sql
         try:
-            with self._pool.connection() as conn:
+            with self._live().connection() as conn:
                 if rows:
                     conn.execute(
                         sql["add"],
@@ -109,21 +134,28 @@ class PostgresCounters:
                     found[key] = (int(total), int(rest))
                 return [found[key] for key in keys]
         except self._errors as exc:
-            raise StorageError(f"cannot exchange counters on {self.url}: {exc}") from exc
+            raise StorageError(
+                f"cannot exchange counters on {self.url}: {scrubbed(str(exc), self._conninfo)}"
+            ) from exc
 
     def prune(self, namespace: str, *, before_bucket: int) -> None:
         """``CounterRepo.prune``: one transaction."""
         try:
-            with self._pool.connection() as conn:
+            with self._live().connection() as conn:
                 # the keys from "namespace/" up to "namespace0", the next character after "/"
                 conn.execute(self._sql["prune"], (f"{namespace}/", f"{namespace}0", before_bucket))
                 conn.execute(self._sql["forget"], (namespace, before_bucket))
         except self._errors as exc:
-            raise StorageError(f"cannot prune counters on {self.url}: {exc}") from exc
+            raise StorageError(
+                f"cannot prune counters on {self.url}: {scrubbed(str(exc), self._conninfo)}"
+            ) from exc
 
     def close(self) -> None:
         """Close the pool's connections."""
-        self._pool.close()
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
 
 def _statements(schema: str) -> dict[str, str]:

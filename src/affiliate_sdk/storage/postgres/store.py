@@ -15,7 +15,6 @@ migrated by ``_schema`` when the store opens (or by the host's pipeline with
 
 from __future__ import annotations
 
-import collections
 import os
 import threading
 import weakref
@@ -25,7 +24,7 @@ from datetime import timedelta
 from typing import Any, Final
 
 from affiliate_sdk.errors import DuplicateEntry, StorageError, UnsupportedStore
-from affiliate_sdk.storage._urls import redacted
+from affiliate_sdk.storage._urls import redacted, scrubbed
 from affiliate_sdk.storage.rows import ClickRow, ImpressionRow, OutboxRow
 from affiliate_sdk.storage.sqlite.catalog import SqliteCatalog
 from affiliate_sdk.storage.sqlite.clicks import SqliteClicks
@@ -52,10 +51,14 @@ from .counters import INHERITED, PostgresCounters
 
 __all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "PostgresUnitOfWork"]
 
-#: Moves the outbox's high-water mark by the events' number and writes them after it.
+_TAKEN: Final = "SELECT event_id FROM outbox WHERE event_id = ANY(%s::text[])"
+#: Unless one of the events is there already: moves the outbox's high-water mark by the events'
+#: number and writes them after it (else writes nothing).
 _ADD_EVENTS: Final = (
-    "WITH mark AS (INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) "
-    "DO UPDATE SET value = (meta.value::bigint + %s)::text RETURNING value::bigint AS last) "
+    "WITH taken AS (SELECT 1 FROM outbox WHERE event_id = ANY(%s::text[]) LIMIT 1), "
+    "mark AS (INSERT INTO meta (name, value) SELECT %s, %s WHERE NOT EXISTS (SELECT 1 FROM taken) "
+    "ON CONFLICT (name) DO UPDATE SET value = (meta.value::bigint + %s)::text "
+    "RETURNING value::bigint AS last) "
     "INSERT INTO outbox (seq, event_id, type, created_at_ms, data) "
     "SELECT mark.last - %s + r.n, r.e, r.t, r.c, r.d FROM mark, "
     "unnest(%s::text[], %s::text[], %s::bigint[], %s::text[]) WITH ORDINALITY AS r(e, t, c, d, n) "
@@ -97,31 +100,38 @@ class PostgresOutbox(SqliteOutbox):
         self._pg = db
 
     def add(self, rows: Sequence[OutboxRow]) -> None:
-        """``OutboxRepo.add``: numbered after the high-water mark, which moves by as many."""
+        """``OutboxRepo.add``: numbered after the high-water mark, which moves by as many; an
+        event id already there (or twice in ``rows``) is ``DuplicateEntry`` and writes
+        nothing."""
         if not rows:
             return
+        ids = [row.event_id for row in rows]
+        seen: set[str] = set()
+        for event_id in ids:
+            if event_id in seen:
+                raise DuplicateEntry("outbox event", event_id)
+            seen.add(event_id)
         n = len(rows)
         written = self._pg.returning(
             _ADD_EVENTS,
             (
+                ids,
                 OUTBOX_MARK,
                 str(n),
                 n,
                 n,
-                [row.event_id for row in rows],
+                ids,
                 [row.type for row in rows],
                 [row.created_at_ms for row in rows],
                 [row.data for row in rows],
             ),
         )
-        if len(written) < n:
-            self._pg.doom()  # the mark moved, and some events may be written
-            left = collections.Counter(str(event_id) for (event_id,) in written)
-            for row in rows:
-                if left[row.event_id]:
-                    left[row.event_id] -= 1
-                    continue
-                raise DuplicateEntry("outbox event", row.event_id)
+        if len(written) == n:
+            return
+        if written:
+            self._pg.doom()  # another writer's event came between: some are written
+        taken = {str(row[0]) for row in self._pg.native(_TAKEN, (ids,))}
+        raise DuplicateEntry("outbox event", next((i for i in ids if i in taken), ids[0]))
 
 
 class PostgresUnitOfWork:
@@ -169,10 +179,13 @@ class PostgresStore:
         self._lock_ms = max(int(lock_timeout.total_seconds() * 1000), 1)
         self._errors: type[Exception] = psycopg.Error
         self._prepare(upgrade=upgrade)
-        self._pool = self._open_pool()
         self._db = PostgresDb(
-            self._pool, url=self.url, write_lock=lock_key(schema, "write"), errors=psycopg.Error
+            self._open_pool,
+            conninfo=conninfo,
+            write_lock=lock_key(schema, "write"),
+            errors=psycopg.Error,
         )
+        self._db.pool()  # connect now: a wrong URL fails here, not at the first click
         self._uow = PostgresUnitOfWork(self._db)
         self._counters: PostgresCounters | None = None  # opened when first asked for
         self._counters_lock = threading.Lock()
@@ -197,7 +210,9 @@ class PostgresStore:
                     return
                 found = version_of(conn, self.schema)
         except self._errors as exc:
-            raise StorageError(f"cannot open PostgreSQL store {self.url}: {exc}") from exc
+            raise StorageError(
+                f"cannot open PostgreSQL store {self.url}: {scrubbed(str(exc), self._conninfo)}"
+            ) from exc
         if found != SCHEMA_VERSION:
             raise StorageError(
                 f"schema {self.schema} of {self.url} is at version {found}, this SDK reads "
@@ -225,14 +240,17 @@ class PostgresStore:
             pool.open(wait=True, timeout=10.0)
         except Exception as exc:
             pool.close()
-            raise StorageError(f"cannot open PostgreSQL store {self.url}: {exc}") from exc
+            raise StorageError(
+                f"cannot open PostgreSQL store {self.url}: {scrubbed(str(exc), self._conninfo)}"
+            ) from exc
         return pool
 
     def _start_fresh(self) -> None:
-        """In a forked child: a pool of its own; the parent's is kept, unused."""
-        INHERITED.append(self._pool)
-        self._pool = self._open_pool()
-        self._db.forget(self._pool)
+        """In a forked child: pools of its own at first use (an error then reaches the
+        caller); the parent's are kept, unused."""
+        if self._closed:
+            return
+        INHERITED.append(self._db.forget())
         self._counters_lock = threading.Lock()
         if self._counters is not None:
             self._counters.reopen()
@@ -240,7 +258,7 @@ class PostgresStore:
     @property
     def schema_version(self) -> int:
         """The schema's migration version."""
-        with self._pool.connection() as conn:
+        with self._db.pool().connection() as conn:
             return version_of(conn, self.schema)
 
     @property
@@ -252,7 +270,7 @@ class PostgresStore:
                 self._check_open()
                 counters = self._counters
                 if counters is None:
-                    counters = PostgresCounters(self._conninfo, schema=self.schema)
+                    counters = PostgresCounters(self._conninfo, schema=self.schema, create=False)
                     self._counters = counters
         return counters
 
@@ -303,7 +321,7 @@ class PostgresStore:
     def close(self) -> None:
         """Close the pools. Idempotent."""
         self._closed = True
-        self._pool.close()
+        self._db.close()
         with self._counters_lock:
             if self._counters is not None:
                 self._counters.close()
