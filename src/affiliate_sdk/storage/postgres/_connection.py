@@ -295,17 +295,6 @@ class PostgresDb:
         found: list[tuple[object, ...]] = cur.fetchall()
         return found
 
-    def native(self, sql: str, params: Params) -> list[tuple[object, ...]]:
-        """The rows of a read in PostgreSQL's own SQL (``%s`` parameters)."""
-        found: list[tuple[object, ...]] = self._execute(
-            self.connection(), sql, params, "a read failed"
-        ).fetchall()
-        return found
-
-    def doom(self) -> None:
-        """A repository call failed after writing part of its rows: roll back only."""
-        self.session.doomed = True
-
     def _write(self, conn: Any, sql: str, params: Params, what: str, key: str) -> Any:
         try:
             return conn.execute(self._translated(sql), params)

@@ -51,18 +51,21 @@ from .counters import INHERITED, PostgresCounters
 
 __all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "PostgresUnitOfWork"]
 
-_TAKEN: Final = "SELECT event_id FROM outbox WHERE event_id = ANY(%s::text[])"
-#: Unless one of the events is there already: moves the outbox's high-water mark by the events'
-#: number and writes them after it (else writes nothing).
+#: Moves the outbox's high-water mark by the events' number and writes them after it (an
+#: event id already there is skipped: the caller undoes the rest, ``_UNDO_EVENTS``).
 _ADD_EVENTS: Final = (
-    "WITH taken AS (SELECT 1 FROM outbox WHERE event_id = ANY(%s::text[]) LIMIT 1), "
-    "mark AS (INSERT INTO meta (name, value) SELECT %s, %s WHERE NOT EXISTS (SELECT 1 FROM taken) "
-    "ON CONFLICT (name) DO UPDATE SET value = (meta.value::bigint + %s)::text "
-    "RETURNING value::bigint AS last) "
+    "WITH mark AS (INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) "
+    "DO UPDATE SET value = (meta.value::bigint + %s)::text RETURNING value::bigint AS last) "
     "INSERT INTO outbox (seq, event_id, type, created_at_ms, data) "
     "SELECT mark.last - %s + r.n, r.e, r.t, r.c, r.d FROM mark, "
     "unnest(%s::text[], %s::text[], %s::bigint[], %s::text[]) WITH ORDINALITY AS r(e, t, c, d, n) "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
+    "ON CONFLICT DO NOTHING RETURNING seq, event_id"
+)
+#: Takes back what ``_ADD_EVENTS`` wrote and the mark it moved (the write lock is held: no
+#: other writer moved the mark since, and no reader saw these numbers).
+_UNDO_EVENTS: Final = (
+    "WITH gone AS (DELETE FROM outbox WHERE seq = ANY(%s::bigint[])) "
+    "UPDATE meta SET value = (value::bigint - %s)::text WHERE name = %s RETURNING value"
 )
 
 #: Connections a process keeps open to the database at most.
@@ -115,7 +118,6 @@ class PostgresOutbox(SqliteOutbox):
         written = self._pg.returning(
             _ADD_EVENTS,
             (
-                ids,
                 OUTBOX_MARK,
                 str(n),
                 n,
@@ -128,10 +130,9 @@ class PostgresOutbox(SqliteOutbox):
         )
         if len(written) == n:
             return
-        if written:
-            self._pg.doom()  # another writer's event came between: some are written
-        taken = {str(row[0]) for row in self._pg.native(_TAKEN, (ids,))}
-        raise DuplicateEntry("outbox event", next((i for i in ids if i in taken), ids[0]))
+        self._pg.returning(_UNDO_EVENTS, ([seq for seq, _ in written], n, OUTBOX_MARK))
+        made = {str(event_id) for _, event_id in written}
+        raise DuplicateEntry("outbox event", next(i for i in ids if i not in made))
 
 
 class PostgresUnitOfWork:
