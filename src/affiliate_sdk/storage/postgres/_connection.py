@@ -33,6 +33,7 @@ Params = Sequence[object]
 #: Starts a reader's snapshot.
 BEGIN_READ: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _CACHED_SQL: Final = 4096
+_CLAIM: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 _DOOMED: Final = (
     "an earlier statement of this unit of work failed (or a repository call wrote only part "
     "of its rows): the unit of work can only roll back"
@@ -55,7 +56,7 @@ class PostgresSession(Session):
         self.doomed = False
         #: Statements that begin the transaction, sent with the next one (one round trip),
         #: and whether BEGIN has reached the server.
-        self.pending: tuple[str, ...] = ()
+        self.pending: tuple[tuple[str, Params | None], ...] = ()
         self.begun = False
 
     def reset(self) -> None:
@@ -143,15 +144,15 @@ class PostgresDb:
                 raise StorageError("a repository was used outside its unit of work")
             conn = self._lease(session)
             if not session.writable:
-                session.pending = (BEGIN_READ,)
+                session.pending = ((BEGIN_READ, None),)
             elif session.free:
-                session.pending = ("BEGIN",)
+                session.pending = (("BEGIN", None),)
             else:
-                session.pending, session.locked = ("BEGIN", self._lock), True
+                session.pending, session.locked = (("BEGIN", None), (self._lock, None)), True
             session.started = True
             return conn
         if session.writable and not session.locked and not session.free:
-            session.pending += (self._lock,)
+            session.pending += ((self._lock, None),)
             session.locked = True
         return session.conn
 
@@ -193,13 +194,10 @@ class PostgresDb:
             session.free -= 1
 
     def claim(self, key: str) -> None:
-        """Hold a lock on ``key`` until the unit of work ends (others claiming it wait)."""
-        self._execute(
-            self.connection(),
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            (key,),
-            "cannot take a lock",
-        )
+        """Hold a lock on ``key`` until the unit of work ends (others claiming it wait); sent
+        with the next statement, which runs once the lock is held."""
+        self.connection()
+        self.session.pending += ((_CLAIM, (key,)),)
 
     # -- statements ---------------------------------------------------------------------------
     def rows(self, sql: str, params: Params = ()) -> list[tuple[object, ...]]:
@@ -242,8 +240,8 @@ class PostgresDb:
         try:
             cur = conn.cursor()
             with conn.pipeline():
-                for statement in pending:
-                    conn.execute(statement)
+                for statement, values in pending:
+                    conn.execute(statement, values)
                 cur.executemany(self._translated(sql, guarded=guarded), rows)
         except self._errors as exc:
             self._failed(conn)
@@ -308,14 +306,14 @@ class PostgresDb:
                 return conn.execute(sql, params)
             pending = self._take_pending()
             with conn.pipeline():  # the transaction's first statements and this one, sent once
-                for statement in pending:
-                    conn.execute(statement)
+                for statement, values in pending:
+                    conn.execute(statement, values)
                 return conn.execute(sql, params)
         except self._errors as exc:
             self._failed(conn)
             raise StorageError(f"{doing} on {self.url}: {self._said(exc)}") from exc
 
-    def _take_pending(self) -> tuple[str, ...]:
+    def _take_pending(self) -> tuple[tuple[str, Params | None], ...]:
         """The statements that begin the transaction, to be sent now."""
         session = self.session
         pending, session.pending = session.pending, ()
