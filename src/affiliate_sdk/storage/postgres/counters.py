@@ -14,6 +14,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Final
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random
+
 from affiliate_sdk.errors import StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted, scrubbed
 
@@ -108,43 +110,57 @@ class PostgresCounters:
         *,
         since_bucket: int,
     ) -> list[tuple[int, int]] | None:
-        """``CounterRepo.exchange``: one transaction."""
-        sql = self._sql
+        """``CounterRepo.exchange``: one transaction (again, should the server end it as a
+        deadlock victim: nothing of it was kept)."""
         try:
-            with self._live().connection() as conn:
-                if rows:
-                    conn.execute(
-                        sql["add"],
-                        (
-                            [key for key, _, _ in rows],
-                            [bucket for _, bucket, _ in rows],
-                            [count for _, _, count in rows],
-                        ),
-                    )
-                    latest = max(bucket for _, bucket, _ in rows)
-                    conn.execute(sql["wrote"], (namespace, writer, latest))
-                others = conn.execute(sql["others"], (namespace, writer, since_bucket)).fetchone()
-                if others is None:
-                    return None
-                found = dict.fromkeys(keys, (0, 0))
-                wanted = list(found)
-                for key, total, rest in conn.execute(
-                    sql["sums"], (since_bucket, wanted, since_bucket)
-                ):
-                    found[key] = (int(total), int(rest))
-                return [found[key] for key in keys]
+            for attempt in _deadlocks():
+                with attempt:
+                    return self._exchange(namespace, writer, rows, keys, since_bucket)
         except self._errors as exc:
             raise StorageError(
                 f"cannot exchange counters on {self.url}: {scrubbed(str(exc), self._conninfo)}"
             ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange(
+        self,
+        namespace: str,
+        writer: str,
+        rows: Sequence[tuple[str, int, int]],
+        keys: Sequence[str],
+        since_bucket: int,
+    ) -> list[tuple[int, int]] | None:
+        sql = self._sql
+        with self._live().connection() as conn:
+            if rows:
+                conn.execute(
+                    sql["add"],
+                    (
+                        [key for key, _, _ in rows],
+                        [bucket for _, bucket, _ in rows],
+                        [count for _, _, count in rows],
+                    ),
+                )
+                latest = max(bucket for _, bucket, _ in rows)
+                conn.execute(sql["wrote"], (namespace, writer, latest))
+            others = conn.execute(sql["others"], (namespace, writer, since_bucket)).fetchone()
+            if others is None:
+                return None
+            found = dict.fromkeys(keys, (0, 0))
+            wanted = list(found)
+            for key, total, rest in conn.execute(sql["sums"], (since_bucket, wanted, since_bucket)):
+                found[key] = (int(total), int(rest))
+            return [found[key] for key in keys]
 
     def prune(self, namespace: str, *, before_bucket: int) -> None:
-        """``CounterRepo.prune``: one transaction."""
+        """``CounterRepo.prune``: one transaction (again, should it be a deadlock victim)."""
         try:
-            with self._live().connection() as conn:
-                # the keys from "namespace/" up to "namespace0", the next character after "/"
-                conn.execute(self._sql["prune"], (f"{namespace}/", f"{namespace}0", before_bucket))
-                conn.execute(self._sql["forget"], (namespace, before_bucket))
+            for attempt in _deadlocks():
+                with attempt, self._live().connection() as conn:
+                    # the keys from "namespace/" up to "namespace0", the character after "/"
+                    bounds = (f"{namespace}/", f"{namespace}0", before_bucket)
+                    conn.execute(self._sql["prune"], bounds)
+                    conn.execute(self._sql["forget"], (namespace, before_bucket))
         except self._errors as exc:
             raise StorageError(
                 f"cannot prune counters on {self.url}: {scrubbed(str(exc), self._conninfo)}"
@@ -156,6 +172,18 @@ class PostgresCounters:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+
+
+def _deadlocks() -> Retrying:
+    """Up to three attempts of a transaction PostgreSQL ended as a deadlock's victim."""
+    from psycopg.errors import DeadlockDetected
+
+    return Retrying(
+        retry=retry_if_exception_type(DeadlockDetected),
+        stop=stop_after_attempt(3),
+        wait=wait_random(0, 0.05),
+        reraise=True,
+    )
 
 
 def _statements(schema: str) -> dict[str, str]:
@@ -180,6 +208,11 @@ def _statements(schema: str) -> dict[str, str]:
             "SELECT key, sum(count), coalesce(sum(count) FILTER (WHERE bucket > %s), 0) "
             f"FROM {counters} WHERE key = ANY(%s) AND bucket >= %s GROUP BY key"
         ),
-        "prune": f"DELETE FROM {counters} WHERE key >= %s AND key < %s AND bucket < %s",
+        # rows taken in key order, as the exchanges take them: the two never deadlock
+        "prune": (
+            f"WITH old AS (SELECT key, bucket FROM {counters} WHERE key >= %s AND key < %s "
+            'AND bucket < %s ORDER BY key COLLATE "C", bucket FOR UPDATE) '
+            f"DELETE FROM {counters} AS c USING old WHERE c.key = old.key AND c.bucket = old.bucket"
+        ),
         "forget": f"DELETE FROM {writers} WHERE namespace = %s AND bucket < %s",
     }
