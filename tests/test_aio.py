@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -92,33 +92,37 @@ def _one_run(path: Path) -> float:
     """The loop's largest stall while clicks and an order are awaited and another process
     holds the write lock (the order waits for it)."""
     with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}) as alliance:
-        alliance.add_campaign(make_campaign())
-        link = alliance.create_link(
-            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
-        )
-        with _lock_held(path):
+        return awaited_while_held(alliance, _lock_held(path))
 
-            async def endpoint() -> tuple[float, float, list[str]]:
-                stop = asyncio.Event()
-                monitor = asyncio.create_task(_largest_stall(stop))
-                clicks = [
-                    await alliance.aio.track_click(
-                        link, ip=f"198.51.100.{n + 1}", user_agent=HUMAN_UA
-                    )
-                    for n in range(20)
-                ]
-                began = time.monotonic()
-                order = Order(order_id="o1", merchant_id="m1", total=Money("80.00", "CNY"))
-                await alliance.aio.record_order(order, click_id=clicks[0].click_id)
-                waited = time.monotonic() - began
-                stop.set()
-                return await monitor, waited, [c.verdict.decision for c in clicks]
 
-            stall, waited, decisions = asyncio.run(endpoint())
-        assert decisions == ["allow"] * 20
-        assert waited > HOLD_S / 2  # the order did wait for the other process's lock
-        assert [c.order_id for c in alliance.commissions()] == ["o1"]
-        return stall
+def awaited_while_held(alliance: Alliance, held: AbstractContextManager[None]) -> float:
+    """On a fresh alliance: the loop's largest stall while 20 clicks and an order are awaited
+    inside ``held`` (another process holding the store's write lock: the order waits)."""
+    alliance.add_campaign(make_campaign())
+    link = alliance.create_link(
+        affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    with held:
+
+        async def endpoint() -> tuple[float, float, list[str]]:
+            stop = asyncio.Event()
+            monitor = asyncio.create_task(_largest_stall(stop))
+            clicks = [
+                await alliance.aio.track_click(link, ip=f"198.51.100.{n + 1}", user_agent=HUMAN_UA)
+                for n in range(20)
+            ]
+            began = time.monotonic()
+            order = Order(order_id="o1", merchant_id="m1", total=Money("80.00", "CNY"))
+            await alliance.aio.record_order(order, click_id=clicks[0].click_id)
+            waited = time.monotonic() - began
+            stop.set()
+            return await monitor, waited, [c.verdict.decision for c in clicks]
+
+        stall, waited, decisions = asyncio.run(endpoint())
+    assert decisions == ["allow"] * 20
+    assert waited > HOLD_S / 2  # the order did wait for the other process's lock
+    assert [c.order_id for c in alliance.commissions()] == ["o1"]
+    return stall
 
 
 def test_calls_run_on_the_alliances_worker_threads() -> None:

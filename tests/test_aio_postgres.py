@@ -15,7 +15,7 @@ from affiliate_sdk.storage.postgres._schema import lock_key
 
 from .conftest import HUMAN_UA, SECRET, make_campaign
 from .servers import POSTGRES_URL, drop_schemas, postgres_schema_name
-from .test_aio import HOLD_S, STALL_BUDGET_S, _largest_stall
+from .test_aio import HOLD_S, STALL_BUDGET_S, _largest_stall, awaited_while_held
 from .webhooks.receiver import Receiver
 from .webhooks.services.support import subscription
 
@@ -49,33 +49,7 @@ def _lock_held(schema: str) -> Iterator[None]:
 
 def _one_run(schema: str) -> float:
     with Alliance.open(f"{POSTGRES_URL}?schema={schema}", keys={"k1": SECRET}) as alliance:
-        alliance.add_campaign(make_campaign())
-        link = alliance.create_link(
-            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
-        )
-        with _lock_held(schema):
-
-            async def endpoint() -> tuple[float, float, list[str]]:
-                stop = asyncio.Event()
-                monitor = asyncio.create_task(_largest_stall(stop))
-                clicks = [  # clicks take no write lock: they do not wait
-                    await alliance.aio.track_click(
-                        link, ip=f"198.51.100.{n + 1}", user_agent=HUMAN_UA
-                    )
-                    for n in range(20)
-                ]
-                began = time.monotonic()
-                order = Order(order_id="o1", merchant_id="m1", total=Money("80.00", "CNY"))
-                await alliance.aio.record_order(order, click_id=clicks[0].click_id)
-                waited = time.monotonic() - began
-                stop.set()
-                return await monitor, waited, [c.verdict.decision for c in clicks]
-
-            stall, waited, decisions = asyncio.run(endpoint())
-        assert decisions == ["allow"] * 20
-        assert waited > HOLD_S / 2  # the order did wait for the other process's lock
-        assert [c.order_id for c in alliance.commissions()] == ["o1"]
-        return stall
+        return awaited_while_held(alliance, _lock_held(schema))
 
 
 def test_the_loop_runs_on_while_another_process_holds_the_write_lock() -> None:

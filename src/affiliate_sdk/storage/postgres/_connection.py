@@ -26,6 +26,8 @@ from affiliate_sdk.errors import DuplicateEntry, StorageError
 from affiliate_sdk.storage._urls import redacted, scrubbed
 from affiliate_sdk.storage.sqlite._connection import Session
 
+from ._pools import LazyPool
+
 __all__ = ["BEGIN_READ", "PostgresDb", "PostgresSession"]
 
 Params = Sequence[object]
@@ -86,9 +88,7 @@ class PostgresDb:
         write_lock: int,
         errors: type[Exception],
     ) -> None:
-        self._open_pool = open_pool
-        self._pool: Any = None
-        self._pool_lock = threading.Lock()
+        self._pool = LazyPool(open_pool)
         self._conninfo = conninfo
         self.url = redacted(conninfo)
         self._lock = f"SELECT pg_advisory_xact_lock({int(write_lock)})"
@@ -109,28 +109,16 @@ class PostgresDb:
 
     def pool(self) -> Any:
         """The connection pool, opened on first use (in a forked child: its own)."""
-        pool = self._pool
-        if pool is None:
-            with self._pool_lock:
-                pool = self._pool
-                if pool is None:
-                    pool = self._pool = self._open_pool()
-        return pool
+        return self._pool.get()
 
-    def forget(self) -> Any:
-        """In a forked child: no unit of work, and a pool of its own at first use; the
-        parent's pool (returned) must be kept, unused."""
-        inherited, self._pool = self._pool, None
-        self._pool_lock = threading.Lock()
+    def forget(self) -> None:
+        """In a forked child: no unit of work, and a pool of its own at first use."""
+        self._pool.forget()
         self._local = _Local()
-        return inherited
 
     def close(self) -> None:
         """Close the pool, if open."""
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
+        self._pool.close()
 
     # -- the transaction ----------------------------------------------------------------------
     def connection(self) -> Any:

@@ -20,6 +20,7 @@ import re
 from typing import Any, Final
 
 from affiliate_sdk.errors import SchemaVersionError, StorageError, UnsupportedStore
+from affiliate_sdk.storage.sqlite._schema import REVISED  # the same tables count revisions
 
 __all__ = [
     "DEFAULT_SCHEMA",
@@ -38,15 +39,6 @@ __all__ = [
 DEFAULT_SCHEMA: Final = "affiliate_sdk"
 _SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
-#: The tables whose every change counts up a revision (``revisions``), and the revision.
-REVISED: Final = (
-    ("campaigns", "catalog"),
-    ("plan_versions", "catalog"),
-    ("merchants", "catalog"),
-    ("affiliates", "catalog"),
-    ("coupons", "catalog"),
-    ("blacklist", "blacklist"),
-)
 
 _V1_TABLES: Final[tuple[str, ...]] = (
     """CREATE TABLE affiliates (

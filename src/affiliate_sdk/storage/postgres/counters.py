@@ -10,21 +10,17 @@ statement; the writer's row; whether another writer counted since; the sums, one
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from typing import Any, Final
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from affiliate_sdk.errors import StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted, scrubbed
 
+from ._pools import LazyPool, open_pool
 from ._schema import DEFAULT_SCHEMA, check_schema_name, counter_tables
 
-__all__ = ["DEFAULT_SCHEMA", "INHERITED", "PostgresCounters"]
-
-# Pools a forked child inherited: never used, never closed.
-INHERITED: Final[list[Any]] = []
+__all__ = ["DEFAULT_SCHEMA", "PostgresCounters"]
 
 
 class PostgresCounters:
@@ -52,11 +48,14 @@ class PostgresCounters:
         self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self.url = redacted(conninfo)
         self._schema = schema
-        self._conninfo, self._max_size = conninfo, max_size
-        self._pool: Any = self._open_pool()
-        self._lock = threading.Lock()
+        self._conninfo = conninfo
+        self._pool = LazyPool(
+            lambda: open_pool(
+                conninfo, max_size=max_size, autocommit=False, doing="open counters on"
+            )
+        )
         try:
-            with self._pool.connection() as conn:
+            with self._pool.get().connection() as conn:
                 for statement in counter_tables(schema) if create else ():
                     conn.execute(statement)
         except self._errors as exc:
@@ -66,40 +65,9 @@ class PostgresCounters:
             ) from exc
         self._sql = _statements(schema)
 
-    def _open_pool(self) -> Any:
-        from psycopg_pool import ConnectionPool
-
-        pool = ConnectionPool(
-            self._conninfo,
-            min_size=1,
-            max_size=self._max_size,
-            open=False,
-            kwargs={"autocommit": False},
-        )
-        try:
-            pool.open(wait=True, timeout=10.0)
-        except Exception as exc:
-            pool.close()
-            raise StorageError(
-                f"cannot open counters on {self.url}: {scrubbed(str(exc), self._conninfo)}"
-            ) from exc
-        return pool
-
     def reopen(self) -> None:
-        """In a forked child: a pool of its own at first use; the parent's is kept unused
-        (closing it here would end the parent's sessions)."""
-        INHERITED.append(self._pool)
-        self._pool = None
-        self._lock = threading.Lock()
-
-    def _live(self) -> Any:
-        pool = self._pool
-        if pool is None:
-            with self._lock:
-                pool = self._pool
-                if pool is None:
-                    pool = self._pool = self._open_pool()
-        return pool
+        """In a forked child: a pool of its own at first use; the parent's is kept unused."""
+        self._pool.forget()
 
     def exchange(
         self,
@@ -131,7 +99,7 @@ class PostgresCounters:
         since_bucket: int,
     ) -> list[tuple[int, int]] | None:
         sql = self._sql
-        with self._live().connection() as conn:
+        with self._pool.get().connection() as conn:
             if rows:
                 conn.execute(
                     sql["add"],
@@ -156,7 +124,7 @@ class PostgresCounters:
         """``CounterRepo.prune``: one transaction (again, should it be a deadlock victim)."""
         try:
             for attempt in _deadlocks():
-                with attempt, self._live().connection() as conn:
+                with attempt, self._pool.get().connection() as conn:
                     # the keys from "namespace/" up to "namespace0", the character after "/"
                     bounds = (f"{namespace}/", f"{namespace}0", before_bucket)
                     conn.execute(self._sql["prune"], bounds)
@@ -168,10 +136,7 @@ class PostgresCounters:
 
     def close(self) -> None:
         """Close the pool's connections."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
+        self._pool.close()
 
 
 def _deadlocks() -> Retrying:

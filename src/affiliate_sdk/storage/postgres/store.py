@@ -26,19 +26,12 @@ from typing import Any, Final
 from affiliate_sdk.errors import DuplicateEntry, StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted, scrubbed
 from affiliate_sdk.storage.rows import ClickRow, ImpressionRow, OutboxRow
-from affiliate_sdk.storage.sqlite.catalog import SqliteCatalog
+from affiliate_sdk.storage.sqlite import SqliteUnitOfWork
 from affiliate_sdk.storage.sqlite.clicks import SqliteClicks
-from affiliate_sdk.storage.sqlite.journal import SqliteJournal
-from affiliate_sdk.storage.sqlite.keys import SqliteKeys
-from affiliate_sdk.storage.sqlite.ledger import SqliteLedger
-from affiliate_sdk.storage.sqlite.orders import SqliteOrders
 from affiliate_sdk.storage.sqlite.outbox import OUTBOX_MARK, SqliteOutbox
-from affiliate_sdk.storage.sqlite.periods import SqlitePeriods
-from affiliate_sdk.storage.sqlite.risk import SqliteRisk
-from affiliate_sdk.storage.sqlite.sanctions import SqliteSanctions
-from affiliate_sdk.storage.sqlite.webhooks import SqliteWebhooks
 
 from ._connection import PostgresDb, PostgresSession
+from ._pools import open_pool
 from ._schema import (
     DEFAULT_SCHEMA,
     SCHEMA_VERSION,
@@ -47,7 +40,7 @@ from ._schema import (
     version_of,
 )
 from ._schema import upgrade as upgrade_schema
-from .counters import INHERITED, PostgresCounters
+from .counters import PostgresCounters
 
 __all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "PostgresUnitOfWork"]
 
@@ -135,21 +128,13 @@ class PostgresOutbox(SqliteOutbox):
         raise DuplicateEntry("outbox event", next(i for i in ids if i not in made))
 
 
-class PostgresUnitOfWork:
-    """The repositories of this store; each call runs in the calling thread's unit of work."""
+class PostgresUnitOfWork(SqliteUnitOfWork):
+    """The SQL repositories on PostgreSQL, with its own clicks and outbox; each call runs in
+    the calling thread's unit of work."""
 
     def __init__(self, db: PostgresDb) -> None:
-        self.catalog = SqliteCatalog(db)
-        self.clicks = PostgresClicks(db)
-        self.orders = SqliteOrders(db)
-        self.ledger = SqliteLedger(db)
-        self.journal = SqliteJournal(db)
-        self.periods = SqlitePeriods(db)
-        self.risk = SqliteRisk(db)
-        self.sanctions = SqliteSanctions(db)
+        super().__init__(db, PostgresClicks(db))
         self.outbox = PostgresOutbox(db)
-        self.webhooks = SqliteWebhooks(db)
-        self.keys = SqliteKeys(db)
 
 
 class PostgresStore:
@@ -221,37 +206,26 @@ class PostgresStore:
             )
 
     def _open_pool(self) -> Any:
-        from psycopg_pool import ConnectionPool
-
         settings = f"SET search_path TO {self.schema}; SET lock_timeout = {self._lock_ms}"
 
         def configure(conn: Any) -> None:
             conn.execute(settings)
 
-        pool = ConnectionPool(
+        return open_pool(
             self._conninfo,
-            min_size=1,
             max_size=self._pool_size,
-            open=False,
-            kwargs={"autocommit": True},
+            autocommit=True,
+            doing="open PostgreSQL store",
             configure=configure,
             name=f"affiliate-sdk {self.schema}",
         )
-        try:
-            pool.open(wait=True, timeout=10.0)
-        except Exception as exc:
-            pool.close()
-            raise StorageError(
-                f"cannot open PostgreSQL store {self.url}: {scrubbed(str(exc), self._conninfo)}"
-            ) from exc
-        return pool
 
     def _start_fresh(self) -> None:
         """In a forked child: pools of its own at first use (an error then reaches the
         caller); the parent's are kept, unused."""
         if self._closed:
             return
-        INHERITED.append(self._db.forget())
+        self._db.forget()
         self._counters_lock = threading.Lock()
         if self._counters is not None:
             self._counters.reopen()
