@@ -281,3 +281,24 @@ def test_a_forked_child_uses_pools_of_its_own() -> None:
             ]
     finally:
         store.close()
+
+
+def test_a_journal_append_after_a_moved_head_writes_nothing() -> None:
+    from affiliate_sdk.commission.journal import GENESIS_HASH
+    from affiliate_sdk.testing.contract._support import _entry
+
+    store = postgres_store()
+    try:
+        first, second = _entry(1, 1_000), _entry(2, 2_000)
+        with store.transaction() as tx:
+            tx.journal.append([first], previous=GENESIS_HASH)
+        with store.transaction() as tx:
+            with pytest.raises(StorageError, match="head moved"):
+                tx.journal.append([second], previous=GENESIS_HASH)  # not the head any more
+            with pytest.raises(DuplicateEntry):  # its event id is the first's
+                tx.journal.append([second._replace(event_id=first.event_id)], previous=first.hash)
+            tx.journal.append([second], previous=first.hash)  # the unit of work goes on
+        with store.reader() as tx:
+            assert [row.seq for row in tx.journal.scan()] == [1, 2]
+    finally:
+        store.close()

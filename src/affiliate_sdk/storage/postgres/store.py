@@ -23,11 +23,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Final
 
+from affiliate_sdk.commission.journal import GENESIS_HASH
 from affiliate_sdk.errors import DuplicateEntry, StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted, scrubbed
-from affiliate_sdk.storage.rows import ClickRow, ImpressionRow, OutboxRow
+from affiliate_sdk.storage.rows import ClickRow, ImpressionRow, JournalRow, OutboxRow
 from affiliate_sdk.storage.sqlite import SqliteUnitOfWork
 from affiliate_sdk.storage.sqlite.clicks import SqliteClicks
+from affiliate_sdk.storage.sqlite.journal import SqliteJournal
 from affiliate_sdk.storage.sqlite.outbox import OUTBOX_MARK, SqliteOutbox
 
 from ._connection import PostgresDb, PostgresSession
@@ -44,6 +46,19 @@ from .counters import PostgresCounters
 
 __all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "PostgresUnitOfWork"]
 
+#: Writes journal entries if the head is the one they follow (the seq before the first, and
+#: the tag ``previous``; an empty journal's tag is the genesis tag).
+_APPEND_AFTER_HEAD: Final = (
+    "WITH head AS (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) "
+    "INSERT INTO journal (seq, event_id, at_ms, body, hash) "
+    "SELECT r.s, r.e, r.a, r.b, r.h "
+    "FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[]) "
+    "AS r(s, e, a, b, h) "
+    "WHERE coalesce((SELECT seq FROM head), 0) = %s "
+    "AND coalesce((SELECT hash FROM head), %s) = %s "
+    "ON CONFLICT DO NOTHING RETURNING seq"
+)
+_TAKE_BACK: Final = "DELETE FROM journal WHERE seq = ANY(%s::bigint[]) RETURNING seq"
 #: Moves the outbox's high-water mark by the events' number and writes them after it (an
 #: event id already there is skipped: the caller undoes the rest, ``_UNDO_EVENTS``).
 _ADD_EVENTS: Final = (
@@ -128,6 +143,41 @@ class PostgresOutbox(SqliteOutbox):
         raise DuplicateEntry("outbox event", next(i for i in ids if i not in made))
 
 
+class PostgresJournal(SqliteJournal):
+    """The journal on PostgreSQL: an append that names the head it follows checks it in the
+    insert itself (one round trip, not two)."""
+
+    def __init__(self, db: PostgresDb) -> None:
+        super().__init__(db)
+        self._pg = db
+
+    def append(self, rows: Sequence[JournalRow], *, previous: bytes | None = None) -> None:
+        """``JournalRepo.append``; when the fast insert writes nothing (the head is not
+        ``previous``, a seq or event id is taken), the SQLite path names why."""
+        seqs = [row.seq for row in rows]
+        if previous is None or not rows or seqs != list(range(seqs[0], seqs[0] + len(rows))):
+            super().append(rows, previous=previous)
+            return
+        written = self._pg.returning(
+            _APPEND_AFTER_HEAD,
+            (
+                seqs,
+                [row.event_id for row in rows],
+                [row.at_ms for row in rows],
+                [row.body for row in rows],
+                [row.hash for row in rows],
+                seqs[0] - 1,
+                GENESIS_HASH,
+                previous,
+            ),
+        )
+        if len(written) == len(rows):
+            return
+        if written:  # an event id was taken: take back the rest
+            self._pg.returning(_TAKE_BACK, ([seq for (seq,) in written],))
+        super().append(rows, previous=previous)
+
+
 class PostgresUnitOfWork(SqliteUnitOfWork):
     """The SQL repositories on PostgreSQL, with its own clicks and outbox; each call runs in
     the calling thread's unit of work."""
@@ -135,6 +185,7 @@ class PostgresUnitOfWork(SqliteUnitOfWork):
     def __init__(self, db: PostgresDb) -> None:
         super().__init__(db, PostgresClicks(db))
         self.outbox = PostgresOutbox(db)
+        self.journal = PostgresJournal(db)
 
 
 class PostgresStore:
