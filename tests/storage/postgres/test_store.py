@@ -302,3 +302,25 @@ def test_a_journal_append_after_a_moved_head_writes_nothing() -> None:
             assert [row.seq for row in tx.journal.scan()] == [1, 2]
     finally:
         store.close()
+
+
+def test_deferred_risk_writes_reach_the_next_read_and_the_commit() -> None:
+    from affiliate_sdk.antifraud.grades import History
+    from affiliate_sdk.storage.rows import ValueStats
+
+    store = postgres_store()
+    try:
+        with store.transaction() as tx:
+            tx.risk.put_history("a1", History(3, 1, 0, 0, 0))
+            assert tx.risk.history("a1") == History(3, 1, 0, 0, 0)  # sent before this read
+            tx.risk.put_value_stats(ValueStats("k", 2, 10.0, 1.0))  # sent with the commit
+        with store.reader() as tx:
+            assert tx.risk.history("a1") == History(3, 1, 0, 0, 0)
+            assert tx.risk.value_stats("k") == ValueStats("k", 2, 10.0, 1.0)
+        with pytest.raises(RuntimeError), store.transaction() as tx:
+            tx.risk.put_history("a2", History(1, 0, 0, 0, 0))
+            raise RuntimeError("the booking fails after it")
+        with store.reader() as tx:
+            assert tx.risk.history("a2") is None  # rolled back, never sent
+    finally:
+        store.close()

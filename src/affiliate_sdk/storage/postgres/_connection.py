@@ -45,7 +45,17 @@ _DOOMED: Final = (
 class PostgresSession(Session):
     """This thread's unit of work, with its leased connection and the locks it holds."""
 
-    __slots__ = ("begun", "conn", "doomed", "free", "locked", "pending", "writes")
+    __slots__ = (
+        "begun",
+        "conn",
+        "deferred",
+        "deferring",
+        "doomed",
+        "free",
+        "locked",
+        "pending",
+        "writes",
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,6 +70,10 @@ class PostgresSession(Session):
         #: and whether BEGIN has reached the server.
         self.pending: tuple[tuple[str, Params | None], ...] = ()
         self.begun = False
+        #: Inside a call whose writes need no answer: they wait in ``pending`` for the next
+        #: statement or the commit; how many wait.
+        self.deferring = 0
+        self.deferred = 0
 
     def reset(self) -> None:
         super().reset()
@@ -70,6 +84,8 @@ class PostgresSession(Session):
         self.doomed = False
         self.pending = ()
         self.begun = False
+        self.deferring = 0
+        self.deferred = 0
 
 
 class _Local(threading.local):
@@ -154,13 +170,17 @@ class PostgresDb:
     def end(self, session: PostgresSession, *, commit: bool) -> None:
         """Commit or roll back the session's transaction and give its connection back."""
         conn, doomed, begun = session.conn, session.doomed, session.begun
+        waiting = session.pending if session.deferred else ()
         session.reset()
         if conn is None:
             return
         try:
-            if begun and commit and not doomed:
+            if (begun or waiting) and commit and not doomed:
                 try:
-                    conn.execute("COMMIT")
+                    with conn.pipeline():  # the writes still waiting go with the commit
+                        for statement, values in waiting:
+                            conn.execute(statement, values)
+                        conn.execute("COMMIT")
                 except self._errors as exc:
                     _quietly_roll_back(conn)
                     raise StorageError(f"commit failed on {self.url}: {self._said(exc)}") from exc
@@ -170,6 +190,17 @@ class PostgresDb:
             self.pool().putconn(conn)
         if commit and doomed:
             raise StorageError(_DOOMED)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Writes inside whose answer nobody reads are sent with the next statement (or the
+        commit); an error of theirs fails that statement and the unit of work."""
+        session = self.session
+        session.deferring += 1
+        try:
+            yield
+        finally:
+            session.deferring -= 1
 
     @contextmanager
     def free(self) -> Iterator[None]:
@@ -203,8 +234,14 @@ class PostgresDb:
     peek = row
 
     def run(self, sql: str, params: Params = (), *, what: str = "", key: str = "") -> int:
-        """Run a write; how many rows it changed."""
+        """Run a write; how many rows it changed (inside ``deferred``: -1, not known yet)."""
         conn = self.connection()
+        session = self.session
+        if session.deferring and not what:
+            session.pending += ((self._translated(sql), params),)
+            session.deferred += 1
+            session.writes += 1
+            return -1
         if what and _plain_insert(sql):
             cur = self._execute(conn, self._translated(sql, guarded=True), params, "a write failed")
             if cur.rowcount == 0:
@@ -305,6 +342,7 @@ class PostgresDb:
         """The statements that begin the transaction, to be sent now."""
         session = self.session
         pending, session.pending = session.pending, ()
+        session.deferred = 0
         if pending:
             session.begun = True
         return pending

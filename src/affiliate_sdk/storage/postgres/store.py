@@ -23,14 +23,16 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Final
 
+from affiliate_sdk.antifraud.grades import History
 from affiliate_sdk.commission.journal import GENESIS_HASH
 from affiliate_sdk.errors import DuplicateEntry, StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted, scrubbed
-from affiliate_sdk.storage.rows import ClickRow, ImpressionRow, JournalRow, OutboxRow
+from affiliate_sdk.storage.rows import ClickRow, ImpressionRow, JournalRow, OutboxRow, ValueStats
 from affiliate_sdk.storage.sqlite import SqliteUnitOfWork
 from affiliate_sdk.storage.sqlite.clicks import SqliteClicks
 from affiliate_sdk.storage.sqlite.journal import SqliteJournal
 from affiliate_sdk.storage.sqlite.outbox import OUTBOX_MARK, SqliteOutbox
+from affiliate_sdk.storage.sqlite.risk import SqliteRisk
 
 from ._connection import PostgresDb, PostgresSession
 from ._pools import open_pool
@@ -178,6 +180,25 @@ class PostgresJournal(SqliteJournal):
         super().append(rows, previous=previous)
 
 
+class PostgresRisk(SqliteRisk):
+    """Risk state on PostgreSQL: a booking's history and statistics writes go with its next
+    statement (nobody reads their answer)."""
+
+    def __init__(self, db: PostgresDb) -> None:
+        super().__init__(db)
+        self._pg = db
+
+    def put_history(self, affiliate_id: str, history: History) -> None:
+        """``RiskRepo.put_history``, sent with the next statement."""
+        with self._pg.deferred():
+            super().put_history(affiliate_id, history)
+
+    def put_value_stats(self, stats: ValueStats) -> None:
+        """``RiskRepo.put_value_stats``, sent with the next statement."""
+        with self._pg.deferred():
+            super().put_value_stats(stats)
+
+
 class PostgresUnitOfWork(SqliteUnitOfWork):
     """The SQL repositories on PostgreSQL, with its own clicks and outbox; each call runs in
     the calling thread's unit of work."""
@@ -186,6 +207,7 @@ class PostgresUnitOfWork(SqliteUnitOfWork):
         super().__init__(db, PostgresClicks(db))
         self.outbox = PostgresOutbox(db)
         self.journal = PostgresJournal(db)
+        self.risk = PostgresRisk(db)
 
 
 class PostgresStore:
