@@ -125,6 +125,37 @@ def awaited_while_held(alliance: Alliance, held: AbstractContextManager[None]) -
     return stall
 
 
+def dispatched_while_held(
+    alliance: Alliance, hook_url: str, held: AbstractContextManager[None]
+) -> float:
+    """On a fresh alliance: one order's event, then the loop's largest stall during an async
+    dispatcher pass inside ``held`` (another process holding the write lock: the pass waits)."""
+    alliance.add_campaign(make_campaign())
+    alliance.subscribe(subscription(hook_url))
+    link = alliance.create_link(
+        affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    click = alliance.track_click(link, ip="198.51.100.1", user_agent=HUMAN_UA)
+    order = Order(order_id="o1", merchant_id="m1", total=Money("80.00", "CNY"))
+    alliance.record_order(order, click_id=click.click_id)
+    with held:
+
+        async def dispatch() -> tuple[float, float, int]:
+            stop = asyncio.Event()
+            monitor = asyncio.create_task(_largest_stall(stop))
+            began = time.monotonic()
+            async with alliance.async_dispatcher(allow_private=True) as dispatcher:
+                report = await dispatcher.run_once()
+            waited = time.monotonic() - began
+            stop.set()
+            return await monitor, waited, report.delivered
+
+        stall, waited, delivered = asyncio.run(dispatch())
+    assert delivered == 1
+    assert waited > HOLD_S / 2  # the pass did wait for the other process's lock
+    return stall
+
+
 def test_calls_run_on_the_alliances_worker_threads() -> None:
     with Alliance.open("memory://", keys={"k1": SECRET}) as alliance:
 
@@ -175,27 +206,9 @@ def test_the_async_dispatcher_leaves_the_loop_free_while_the_lock_is_held(
 
         def one_run(path: Path) -> float:
             with Alliance.open(f"sqlite:///{path}", keys={"k1": SECRET}) as alliance:
-                alliance.add_campaign(make_campaign())
-                alliance.subscribe(subscription(f"{receiver.url}/{path.stem}"))
-                link = alliance.create_link(
-                    affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+                return dispatched_while_held(
+                    alliance, f"{receiver.url}/{path.stem}", _lock_held(path)
                 )
-                click = alliance.track_click(link, ip="198.51.100.1", user_agent=HUMAN_UA)
-                order = Order(order_id="o1", merchant_id="m1", total=Money("80.00", "CNY"))
-                alliance.record_order(order, click_id=click.click_id)
-                with _lock_held(path):
-
-                    async def dispatch() -> tuple[float, int]:
-                        stop = asyncio.Event()
-                        monitor = asyncio.create_task(_largest_stall(stop))
-                        async with alliance.async_dispatcher(allow_private=True) as dispatcher:
-                            report = await dispatcher.run_once()
-                        stop.set()
-                        return await monitor, report.delivered
-
-                    stall, delivered = asyncio.run(dispatch())
-                assert delivered == 1
-                return stall
 
         _best_of_three(one_run, tmp_path)
     finally:

@@ -327,13 +327,8 @@ class PostgresStore:
         """A unit of work: atomic and isolated; nested calls join the outer one."""
         session = self._db.session
         if session.depth:
-            if not session.writable:
-                raise StorageError("a write transaction cannot start inside a reader")
-            session.depth += 1
-            try:
-                yield self._uow
-            finally:
-                session.depth -= 1
+            with session.joined(self._uow, writing=True) as joined:
+                yield joined
             return
         self._check_open()
         session.depth = 1
@@ -349,11 +344,8 @@ class PostgresStore:
         """A read-only unit of work over one snapshot (inside a transaction: its view)."""
         session: PostgresSession = self._db.session
         if session.depth:
-            session.depth += 1
-            try:
-                yield self._uow
-            finally:
-                session.depth -= 1
+            with session.joined(self._uow, writing=False) as joined:
+                yield joined
             return
         self._check_open()
         session.depth, session.writable = 1, False

@@ -232,13 +232,8 @@ class SQLiteStore:
         """A unit of work: atomic and isolated; nested calls join the outer one."""
         session = self._conns.session()
         if session.depth:
-            if not session.writable:
-                raise StorageError("a write transaction cannot start inside a reader")
-            session.depth += 1
-            try:
-                yield self._uow
-            finally:
-                session.depth -= 1
+            with session.joined(self._uow, writing=True) as joined:
+                yield joined
             return
         if self._closed:
             raise StorageError(f"the store at {self.path} is closed")
@@ -279,11 +274,8 @@ class SQLiteStore:
         transaction's view)."""
         session = self._conns.session()
         if session.depth:
-            session.depth += 1
-            try:
-                yield self._uow
-            finally:
-                session.depth -= 1
+            with session.joined(self._uow, writing=False) as joined:
+                yield joined
             return
         conn = self._conns.current()
         session.depth, session.writable = 1, False

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from affiliate_sdk.errors import DuplicateEntry, StorageError
 from affiliate_sdk.storage.held import HeldClick
@@ -31,6 +31,7 @@ __all__ = ["DEFAULT_BUSY_TIMEOUT", "Connections", "Db", "Session", "SqliteDb"]
 DEFAULT_BUSY_TIMEOUT: Final = timedelta(seconds=30)
 
 Params = Sequence[object]
+_U = TypeVar("_U")
 
 
 class Session:
@@ -50,6 +51,18 @@ class Session:
         self.clicks: list[ClickRow] = []
         self.counter_ops: list[tuple[str, list[Sequence[object]]]] = []
         self.queued: list[HeldClick] | None = None
+
+    @contextmanager
+    def joined(self, uow: _U, *, writing: bool) -> Iterator[_U]:
+        """A unit of work opened inside this one: it joins it (a writer may not join a
+        reader)."""
+        if writing and not self.writable:
+            raise StorageError("a write transaction cannot start inside a reader")
+        self.depth += 1
+        try:
+            yield uow
+        finally:
+            self.depth -= 1
 
     def reset(self) -> None:
         """Back to no unit of work (the click gate is released by whoever ends it)."""
