@@ -218,9 +218,13 @@ class CountingStore:
     def counters(self) -> CounterRepo:
         return self._counters
 
+    @property
+    def chains(self) -> int:
+        return self.inner.chains
+
     @contextmanager
-    def transaction(self) -> Iterator[UnitOfWork]:
-        with self.inner.transaction() as tx:
+    def transaction(self, *, chain: int | None = None) -> Iterator[UnitOfWork]:
+        with self.inner.transaction(chain=chain) as tx:
             yield cast(UnitOfWork, _CountingUnitOfWork(tx, self._tally))
 
     @contextmanager
@@ -736,7 +740,7 @@ def _book(
         model=None,
         touches=[],
     )
-    entry = JournalRow(seq, draft.event_id, int(at.timestamp() * 1000), body, tag)
+    entry = JournalRow(seq, draft.event_id, int(at.timestamp() * 1000), body, tag, 0, seq)
     return entry, lines, row._replace(outcome_json=outcome.model_dump_json(), seq=seq)
 
 

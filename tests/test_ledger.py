@@ -44,8 +44,10 @@ def _sell(alliance: Alliance, order_id: str, total: str, affiliate: str = "a1") 
 
 
 def _journal(alliance: Alliance) -> list[JournalRow]:
+    """Every chain's entries, in seq order."""
     with alliance.store.reader() as tx:
-        return list(tx.journal.scan())
+        rows = [row for chain in tx.journal.heads() for row in tx.journal.scan(chain=chain)]
+    return sorted(rows, key=lambda row: row.seq)
 
 
 def _replace_journal(alliance: Alliance, rows: list[JournalRow]) -> None:
@@ -53,10 +55,14 @@ def _replace_journal(alliance: Alliance, rows: list[JournalRow]) -> None:
     store = alliance.store
     assert isinstance(store, MemoryStore)
     journal = store._uow.journal
-    journal._rows[:] = rows  # type: ignore[attr-defined]
-    journal._at[:] = [row.at_ms for row in rows]  # type: ignore[attr-defined]
+    assert set(journal._chains) == {0}  # type: ignore[attr-defined]
+    chain = journal._chains[0]  # type: ignore[attr-defined]
+    chain.rows[:] = rows
+    chain.at[:] = [row.at_ms for row in rows]
     journal._events.clear()  # type: ignore[attr-defined]
     journal._events.update({row.event_id: row for row in rows})  # type: ignore[attr-defined]
+    journal._seqs.clear()  # type: ignore[attr-defined]
+    journal._seqs.update({row.seq: row for row in rows})  # type: ignore[attr-defined]
 
 
 def _balances(alliance: Alliance) -> dict[str, Money]:
@@ -406,7 +412,7 @@ def test_signed_checkpoints_catch_rewrites_and_truncation(clock: FakeClock) -> N
             )
             rebuilt = encode_entry(row.seq, previous, draft)
             rewritten.append(
-                JournalRow(row.seq, row.event_id, row.at_ms, rebuilt.body, rebuilt.hash)
+                JournalRow(row.seq, row.event_id, row.at_ms, rebuilt.body, rebuilt.hash, 0, row.seq)
             )
             previous = rebuilt.hash
         _replace_journal(alliance, rewritten)

@@ -112,8 +112,15 @@ class _Journal:
     def get_many(self, seqs: Sequence[int]) -> dict[int, JournalRow]:
         return {seq: self.rows[seq] for seq in seqs if seq in self.rows}
 
-    def head(self) -> JournalRow | None:
+    def head(self, chain: int = 0) -> JournalRow | None:
         return self.rows[max(self.rows)] if self.rows else None
+
+    def heads(self) -> dict[int, JournalRow]:
+        head = self.head()
+        return {} if head is None else {0: head}
+
+    def next_seq(self) -> int:
+        return max(self.rows, default=0) + 1
 
     def append(self, rows: Sequence[JournalRow], *, previous: bytes | None = None) -> None:
         raise NotImplementedError
@@ -121,10 +128,12 @@ class _Journal:
     def by_event(self, event_id: str) -> JournalRow | None:
         return None
 
-    def scan(self, *, after_seq: int = 0, until_seq: int | None = None) -> Iterator[JournalRow]:
+    def scan(
+        self, *, chain: int = 0, after: int = 0, until: int | None = None
+    ) -> Iterator[JournalRow]:
         return iter(())
 
-    def first_at(self, at_ms: int) -> int | None:
+    def first_at(self, at_ms: int, *, chain: int = 0) -> int | None:
         return None
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -136,7 +145,7 @@ class _Journal:
 
 def _journal_with_mark(value: str) -> _Journal:
     body, tag = encode_entry(1, GENESIS_HASH, _draft(1, {"marks": {"closed/c1/Q2": value}}), KEY)
-    return _Journal([JournalRow(1, "e1", 0, body, tag)])
+    return _Journal([JournalRow(1, "e1", 0, body, tag, 0, 1)])
 
 
 def test_a_row_that_matches_its_entry_is_proven() -> None:

@@ -57,8 +57,8 @@ def _count(
 
     def wrap(opening: Callable[..., Any]) -> Callable[..., Any]:
         @contextlib.contextmanager
-        def counted(self: object) -> Iterator[_CountingUnit]:
-            with opening(self) as unit:  # (a reader may be a counted transaction already)
+        def counted(self: object, **scope: Any) -> Iterator[_CountingUnit]:
+            with opening(self, **scope) as unit:  # (a reader may be a counted transaction already)
                 yield unit if isinstance(unit, _CountingUnit) else _CountingUnit(unit, calls)
 
         return counted

@@ -113,10 +113,10 @@ def test_a_deleted_payout_run(books: Books) -> None:
 def test_an_edited_journal_body(books: Books) -> None:
     _everything(books)
     journal = books.store._uow.journal
-    row: JournalRow = journal._rows[2]  # type: ignore[attr-defined]
-    forged = row.body.replace(b'"10"', b'"99"').replace(b'"10.00"', b'"99.00"')
-    assert forged != row.body
-    journal._rows[2] = row._replace(body=forged)  # type: ignore[attr-defined]
+    rows: list[JournalRow] = journal._chains[0].rows  # type: ignore[attr-defined]
+    forged = rows[2].body.replace(b'"10"', b'"99"').replace(b'"10.00"', b'"99.00"')
+    assert forged != rows[2].body
+    rows[2] = rows[2]._replace(body=forged)
     result = books.ledger.verify_ledger()
     _failed(result, None, None)
     assert (result.entries, result.first_bad_seq) == (2, 3)
@@ -126,7 +126,7 @@ def test_a_journal_cut_short_fails_against_the_head_kept_elsewhere(books: Books)
     _everything(books)
     head = books.head()
     assert head is not None
-    books.store._uow.journal._truncate(head.seq - 1)  # type: ignore[attr-defined]
+    books.store._uow.journal._truncate(0, head.seq - 1, head.seq - 1)  # type: ignore[attr-defined]
     # the line of the last entry is gone from the journal: the replay notices too
     assert books.ledger.verify_ledger().problem_family == "lines"
     result = books.ledger.verify_ledger(expect_head=(head.seq, head.hash))
@@ -145,7 +145,9 @@ def test_an_unbalanced_entry_written_with_the_key(books: Books) -> None:
             "at": START.isoformat(), "postings": [["platform/paid", "1.00", "CNY"]], "refs": {},
         }
     )  # fmt: skip
-    row = JournalRow(head.seq + 1, "x", 0, body, books.ctx.chain.tag(head.hash, body))
+    row = JournalRow(
+        head.seq + 1, "x", 0, body, books.ctx.chain.tag(head.hash, body), 0, head.pos + 1
+    )
     with books.store.transaction() as tx:
         tx.journal.append([row])
     result = books.ledger.verify_ledger()

@@ -139,13 +139,15 @@ def test_a_failed_state_change_leaves_no_event(
     with alliance.store.reader() as tx:
         uow = tx
     written: list[int] = []
+    add = type(uow.outbox).add
 
-    def broken(*_: object) -> None:
-        # The order is stored last: its events are in the outbox already, uncommitted.
+    def broken(outbox: object, rows: object) -> None:
+        # The events are written last: once they are in, the unit of work fails.
+        add(outbox, rows)  # type: ignore[arg-type]
         written.append(len(uow.outbox.after(0, limit=1000)))
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(type(uow.orders), "insert", broken)
+    monkeypatch.setattr(type(uow.outbox), "add", broken)
     with pytest.raises(RuntimeError):
         alliance.record_order(
             Order(order_id="o1", merchant_id="m1", total=Money("10.00", "USD")), click_id=click_id

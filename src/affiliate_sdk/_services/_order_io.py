@@ -179,6 +179,7 @@ def write_booking(
     at: datetime,
     extra_rows: Mapping[str, Mapping[str, Any]] | None = None,
     events: list[OutboxRow] | None = None,
+    chain: int = 0,
 ) -> tuple[int, list[LineRow]]:
     """Apply a booking: its journal entry, then its lines and period totals with the
     entry's seq. ``extra_rows`` adds projection documents (the order's money)."""
@@ -196,7 +197,7 @@ def write_booking(
     draft = JournalDraft(
         booking.event_id, "commission.booked", at, booking.postings, _refs(lines), rows
     )
-    entry = writer.append(tx, draft, lines, events=events)
+    entry = writer.append(tx, draft, lines, events=events, chain=chain)
     written = [row._replace(seq=entry.seq) for row in pending]
     tx.ledger.append(written)
     if totals:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Final
 
 import attrs
 
 from affiliate_sdk.clock import Clock
-from affiliate_sdk.commission.journal import ChainKey
+from affiliate_sdk.commission.journal import ChainKey, chain_of
 from affiliate_sdk.settings import AllianceSettings
 from affiliate_sdk.storage.contract import Store
 from affiliate_sdk.tracking.clicks import IpPseudonymizer
@@ -32,6 +33,12 @@ class ServiceContext:
     pseudonyms: IpPseudonymizer
     chain: ChainKey
     log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("affiliate_sdk"))
+
+    def chain_for(self, merchant_ids: Iterable[str]) -> int:
+        """The journal chain of an entry about these merchants: one merchant's own chain,
+        chain 0 for an entry about several (or none)."""
+        found = set(merchant_ids)
+        return chain_of(found.pop(), self.store.chains) if len(found) == 1 else 0
 
     def now_ms(self) -> int:
         """The clock's now, in whole milliseconds (the precision everything is kept at)."""

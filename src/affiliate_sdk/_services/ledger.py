@@ -11,8 +11,10 @@ replay of the journal.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -44,7 +46,7 @@ from affiliate_sdk.models import (
 )
 from affiliate_sdk.money import Money
 from affiliate_sdk.storage.contract import UnitOfWork
-from affiliate_sdk.storage.rows import LineFilter, LineRow
+from affiliate_sdk.storage.rows import JournalRow, LineFilter, LineRow
 
 from .context import ServiceContext
 from .journal import JournalWriter
@@ -178,28 +180,38 @@ class LedgerService:
         checked against its predecessor's, so a report never reads an entry
         that was edited (``LedgerTampered``).
         """
+        chains = sorted(tx.journal.heads())
+        streams = [self._window(tx, chain, since_ms, until_ms) for chain in chains]
+        for row in heapq.merge(*streams, key=attrgetter("seq")):
+            yield decode_entry(row.body)
+
+    def _window(
+        self, tx: UnitOfWork, chain: int, since_ms: int | None, until_ms: int | None
+    ) -> Iterator[JournalRow]:
+        """One chain's entries in the window, each tag checked against its predecessor's."""
         journal = tx.journal
         after = 0
         if since_ms is not None:
-            first = journal.first_at(since_ms)
+            first = journal.first_at(since_ms, chain=chain)
             if first is None:
                 return
             after = first - 1
         until = None
-        if until_ms is not None and (bound := journal.first_at(until_ms + 1)) is not None:
+        if until_ms is not None and (bound := journal.first_at(until_ms + 1, chain=chain)):
             until = bound - 1
         previous = GENESIS_HASH
         if after:
-            prior = journal.get_many([after]).get(after)
+            prior = next(iter(journal.scan(chain=chain, after=after - 1, until=after)), None)
             if prior is None:
-                raise LedgerTampered("journal entry", str(after), after, "it is missing")
+                where = str(after) if chain == 0 else f"{chain}/{after}"
+                raise LedgerTampered("journal entry", where, None, "it is missing")
             previous = prior.hash
         expected = after + 1
-        for row in journal.scan(after_seq=after, until_seq=until):
-            if row.seq != expected or self._ctx.chain.link(previous, row.body) != row.hash:
+        for row in journal.scan(chain=chain, after=after, until=until):
+            if row.pos != expected or self._ctx.chain.link(previous, row.body) != row.hash:
                 raise LedgerTampered("journal entry", str(row.seq), row.seq, "it does not verify")
             previous, expected = row.hash, expected + 1
-            yield decode_entry(row.body)
+            yield row
 
     # -- checkpoints -------------------------------------------------------------------------
     def checkpoint(self, signing_key: Ed25519PrivateKey, *, key_id: str) -> Checkpoint:
@@ -210,11 +222,17 @@ class LedgerService:
     def _checkpoint(
         self, tx: UnitOfWork, signing_key: Ed25519PrivateKey, key_id: str
     ) -> Checkpoint:
-        """Sign the head inside the caller's unit of work and keep the checkpoint."""
-        head = tx.journal.head()
-        seq, tag = (0, GENESIS_HASH) if head is None else (head.seq, head.hash)
+        """Sign every chain's head inside the caller's unit of work and keep the checkpoint
+        (chain 0's head is the checkpoint's own, the others are its ``heads``)."""
+        heads = {chain: (row.pos, row.hash) for chain, row in tx.journal.heads().items()}
+        seq, tag = heads.get(0, (0, GENESIS_HASH))
         checkpoint = sign_checkpoint(
-            signing_key, key_id=key_id, seq=seq, hash_=tag, at=self._ctx.clock.now()
+            signing_key,
+            key_id=key_id,
+            seq=seq,
+            hash_=tag,
+            at=self._ctx.clock.now(),
+            heads=heads,
         )
         tx.journal.add_checkpoint(checkpoint)
         return checkpoint
@@ -242,12 +260,13 @@ class LedgerService:
         self,
         *,
         trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
-        expect_head: tuple[int, bytes] | None = None,
+        expect_head: tuple[int, bytes] | Checkpoint | None = None,
     ) -> LedgerVerification:
         """Verify the book, and say where it first goes wrong.
 
-        In order: the chain of tags; ``expect_head`` (a ``(seq, tag)`` kept
-        outside the database: a journal cut short before it fails); with
+        In order: the chain of tags, chain by chain; ``expect_head`` (a
+        ``(seq, tag)`` of chain 0, or a checkpoint, kept outside the database:
+        a journal cut short before it, or a chain of it removed, fails); with
         ``trusted_keys`` (key id -> Ed25519 public key) every stored checkpoint's
         signature and its place in the chain; that every entry's postings sum
         to zero per currency; and that every projection row (ledger lines,

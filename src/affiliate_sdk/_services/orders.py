@@ -173,7 +173,8 @@ class OrderService:
         """
         request = self._request(order, visitor_id, click_id, ip, user_agent)
         judged: list[str] = []  # whose orders of the day count this one, once it is recorded
-        with self._ctx.store.transaction() as tx:
+        chain = self._ctx.chain_for([order.merchant_id])
+        with self._ctx.store.transaction(chain=chain) as tx:
             existing = tx.orders.get(order.merchant_id, order.order_id)
             if existing is not None:
                 if existing.fingerprint != request.fingerprint and not same_order(
@@ -199,24 +200,26 @@ class OrderService:
                     now=request.now,
                 )
             outcome = _outcome(request, decision, result)
-            seq = result.seq or self._journal_order(tx, request, events)
-            if events:
-                tx.outbox.add(events)
+            seq = result.seq or self._journal_order(tx, request, events, chain)
             tx.orders.insert(
                 request.row()._replace(outcome_json=outcome.model_dump_json(), seq=seq)
             )
+            if events:  # last: the outbox's number is held from here to the commit
+                tx.outbox.add(events)
         for affiliate_id in judged:
             self._fraud.count_order(affiliate_id, request.placed_ms)
         return outcome
 
-    def _journal_order(self, tx: UnitOfWork, request: _Request, events: list[OutboxRow]) -> int:
+    def _journal_order(
+        self, tx: UnitOfWork, request: _Request, events: list[OutboxRow], chain: int
+    ) -> int:
         """An order that booked nothing still has its money in the journal (no postings)."""
         order = request.order
         key = order_key(order.merchant_id, order.order_id)
         event = path_key("order", order.merchant_id, order.order_id)
         rows = {"orders": {key: order_doc(request.row())}}
         draft = JournalDraft(event, "order.recorded", request.now, (), {}, rows)
-        return self._writer.append(tx, draft, events=events).seq
+        return self._writer.append(tx, draft, events=events, chain=chain).seq
 
     def _credit(self, tx: UnitOfWork, request: _Request) -> Decision:
         order = request.order
@@ -298,6 +301,7 @@ class OrderService:
             at=booking.lines[0].line.created_at,
             extra_rows={"orders": {key: order_doc(request.row())}},
             events=events,
+            chain=self._ctx.chain_for([order.merchant_id]),
         )
         if verdict.decision != "review":
             return seq, rows

@@ -201,10 +201,11 @@ class RefundService:
             "orders": {order_key(order.merchant_id, order.order_id): order_doc(order)},
         }
         groups = list(reversal.journal)
+        chain = self._ctx.chain_for([order.merchant_id])
         if not groups:  # nothing to reverse: the order's money still changes
             event = path_key("refund", order.merchant_id, order.order_id, refund_id)
             draft = JournalDraft(event, "order.refunded", now, (), {"lines": []}, rows)
-            seq = self._writer.append(tx, draft).seq
+            seq = self._writer.append(tx, draft, chain=chain).seq
         for index, group in enumerate(groups):
             last = index == len(groups) - 1
             draft = JournalDraft(
@@ -215,7 +216,7 @@ class RefundService:
                 {"lines": [line.entry_id for line in group.lines]},
                 rows if last else {},
             )
-            seq = self._writer.append(tx, draft, group.lines).seq
+            seq = self._writer.append(tx, draft, group.lines, chain=chain).seq
         tx.ledger.append([r._replace(seq=seq) for r in new])
         tx.ledger.update([r._replace(seq=seq) for r in changed])
         tx.periods.put([t._replace(seq=seq) for t in totals])

@@ -223,7 +223,8 @@ class ReviewService:
         documents = {row.line.entry_id: line_doc(row) for row in written}
         event_id = f"{kind}/{new_id(to_ms(at))}"
         draft = JournalDraft(event_id, kind, at, change.postings, refs, {"lines": documents})
-        entry = self._writer.append(tx, draft, [row.line for row in written])
+        chain = self._ctx.chain_for(row.line.merchant_id for row in written)
+        entry = self._writer.append(tx, draft, [row.line for row in written], chain=chain)
         updated = [row._replace(seq=entry.seq) for row in change.updated]
         tx.ledger.update(updated)
         if change.created:

@@ -343,7 +343,9 @@ class TrafficService:
             rows["marks"] = {mark.key: mark_doc(mark) for mark in marks}
         refs = {"lines": [line.entry_id for line in lines]}
         moves = [Posting(account, amount) for account, amount in postings]
-        entry = self._writer.append(tx, JournalDraft(event_id, kind, at, moves, refs, rows), lines)
+        draft = JournalDraft(event_id, kind, at, moves, refs, rows)
+        chain = self._ctx.chain_for(line.merchant_id for line in lines)
+        entry = self._writer.append(tx, draft, lines, chain=chain)
         if lines:
             tx.ledger.append([LineRow(line, None, entry.seq) for line in lines])
         if totals:

@@ -2,14 +2,16 @@
 
 ``Verifier`` checks, in order and inside the caller's unit of work:
 
-1. the chain of tags, entry by entry (the bodies are streamed, never held);
-2. ``expect_head``, a ``(seq, tag)`` the host kept outside the database, so a
-   journal cut short before it fails;
-3. with trusted keys, every stored checkpoint's signature and its place on
-   the chain;
+1. the chain of tags, entry by entry (the bodies are streamed, never held),
+   each chain of the journal on its own;
+2. ``expect_head``, a ``(seq, tag)`` of chain 0 or a checkpoint the host kept
+   outside the database, so a journal cut short before it (or a chain of it
+   removed) fails;
+3. with trusted keys, every stored checkpoint's signature and that every head
+   it names is still on its chain;
 4. that every entry's postings sum to zero per currency;
-5. that every entry's stored event id and instant (the columns it is looked
-   up by, and report windows read) are its body's;
+5. that every entry's stored seq, chain, place, event id and instant (the
+   columns it is looked up by, and report windows read) are its body's;
 6. the replay: every projection row (ledger lines, orders' money, period
    totals, marks, payouts, payout runs) is the document the last entry
    writing it holds, under that entry's seq. Each family's rows are read in
@@ -18,8 +20,9 @@
    read back is named too.
 
 The replay keeps, per family and key, the seq of the last entry writing the
-row and a 16-byte digest of its document: memory in the number of keys, not
-in the size of the journal.
+row (the highest: writers of one row draw their seqs in the order they
+commit, whatever their chains) and a 16-byte digest of its document: memory
+in the number of keys, not in the size of the journal.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from affiliate_sdk._kernel.instants import to_ms
-from affiliate_sdk.commission.checkpoints import Checkpoint
+from affiliate_sdk.commission.checkpoints import ChainHead, Checkpoint
 from affiliate_sdk.commission.journal import (
     GENESIS_HASH,
     PROJECTION_FAMILIES,
@@ -99,31 +102,124 @@ class Verifier:
         tx: UnitOfWork,
         *,
         trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
-        expect_head: tuple[int, bytes] | None = None,
+        expect_head: tuple[int, bytes] | Checkpoint | None = None,
     ) -> LedgerVerification:
         """Verify the book, and say where it first goes wrong (see the module's steps)."""
         replay = _Replay()
         checkpoints = tx.journal.checkpoints() if trusted_keys is not None else []
-        wanted = {c.seq for c in checkpoints} | ({expect_head[0]} if expect_head else set())
-        links = replay.recording(tx.journal.scan())
-        checked, tags = verify_chain(links, self._chain, marks=wanted)
-        links.close()
+        expected = _expected(expect_head)
+        wanted: dict[int, set[int]] = {}
+        for head in (*expected, *(h for c in checkpoints for h in c.named)):
+            wanted.setdefault(head.chain, set()).add(head.seq)
+        places = _Places(tx)
+        problem: Problem | None = None
+        for chain in sorted({0, *places.chains, *wanted}):
+            links = replay.recording(tx.journal.scan(chain=chain))
+            places.checked[chain], found = verify_chain(
+                links, self._chain, marks=wanted.get(chain, ())
+            )
+            links.close()
+            places.tags.update(((chain, pos), tag) for pos, tag in found.items())
+            problem = problem or places.chain_problem(chain)
         problem = (
-            _chain_problem(tx, checked)
-            or _head_problem(expect_head, checked, tags)
-            or _checkpoint_problem(checkpoints, trusted_keys or {}, checked, tags)
+            problem
+            or places.head_problem(expected)
+            or places.checkpoint_problem(checkpoints, trusted_keys or {})
             or replay.unbalanced
             or replay.mislabelled
             or _Projections(tx, replay.rows, self._page).first_problem()
         )
         return LedgerVerification(
             ok=problem is None,
-            entries=checked,
+            entries=sum(places.checked.values()),
             first_bad_seq=None if problem is None else problem.seq,
             reason=None if problem is None else problem.reason,
             problem_family=None if problem is None else problem.family,
             problem_key=None if problem is None else problem.key,
         )
+
+
+def _expected(expect_head: tuple[int, bytes] | Checkpoint | None) -> tuple[ChainHead, ...]:
+    """The heads a host kept: a ``(seq, tag)`` of chain 0, or every head a checkpoint names."""
+    if expect_head is None:
+        return ()
+    if isinstance(expect_head, Checkpoint):
+        return expect_head.named
+    seq, tag = expect_head
+    return (ChainHead(chain=0, seq=seq, hash=tag.hex()),)
+
+
+class _Places:
+    """Per chain: how many entries verified, the tags at the places asked for, and what
+    an entry at a place of a chain is called (its seq)."""
+
+    __slots__ = ("_one_chain", "_tx", "chains", "checked", "tags")
+
+    def __init__(self, tx: UnitOfWork) -> None:
+        self._tx = tx
+        self.chains = set(tx.journal.heads())
+        self._one_chain = self.chains <= {0}
+        self.checked: dict[int, int] = {}
+        self.tags: dict[tuple[int, int], bytes] = {}
+
+    def seq_at(self, chain: int, pos: int) -> int | None:
+        """The seq of the entry at place ``pos`` of ``chain``; in a one-chain journal, where
+        places are seqs, the place itself even when the entry is gone."""
+        row = next(iter(self._tx.journal.scan(chain=chain, after=pos - 1, until=pos)), None)
+        if row is not None:
+            return row.seq
+        return pos if self._one_chain and chain == 0 else None
+
+    def chain_problem(self, chain: int) -> Problem | None:
+        """Why ``chain`` stopped verifying, if entries follow the last one that verified."""
+        checked = self.checked[chain]
+        following = next(iter(self._tx.journal.scan(chain=chain, after=checked)), None)
+        if following is None:
+            head = self._tx.journal.head(chain)
+            if head is None or head.pos <= checked:
+                return None
+        place, reason = diagnose(checked + 1, None if following is None else following.pos)
+        seq = self.seq_at(chain, place) if following is None else following.seq
+        return Problem(None, None, seq, _in_chain(reason, chain))
+
+    def head_problem(self, expected: Sequence[ChainHead]) -> Problem | None:
+        """Whether each verified chain reaches the head the host kept, with its tag."""
+        for head in expected:
+            checked = self.checked.get(head.chain, 0)
+            if head.seq > checked:
+                reason = f"the journal ends at entry {checked}, before the expected head {head.seq}"
+                return Problem(None, None, checked + 1, _in_chain(reason, head.chain))
+            if self.tags.get((head.chain, head.seq), GENESIS_HASH).hex() != head.hash:
+                reason = _in_chain("the entry there is not the expected head", head.chain)
+                return Problem(None, None, self.seq_at(head.chain, head.seq), reason)
+        return None
+
+    def checkpoint_problem(
+        self, checkpoints: Sequence[Checkpoint], trusted_keys: Mapping[str, Ed25519PublicKey]
+    ) -> Problem | None:
+        """The first checkpoint not signed by a trusted key, or naming a head no longer on
+        its chain (entries cut off, rewritten, or a whole chain gone)."""
+        for checkpoint in checkpoints:
+            key = trusted_keys.get(checkpoint.key_id)
+            if key is None or not checkpoint.verify(key):
+                where = self.seq_at(checkpoint.chain, checkpoint.seq)
+                return Problem(None, None, where, "a checkpoint's signature is not valid")
+            for head in checkpoint.named:
+                checked = self.checked.get(head.chain, 0)
+                if head.seq > checked:
+                    reason = _in_chain("entries signed in a checkpoint are missing", head.chain)
+                    return Problem(None, None, self.seq_at(head.chain, checked + 1), reason)
+                if head.seq and self.tags.get((head.chain, head.seq), b"").hex() != head.hash:
+                    reason = _in_chain(
+                        "the journal no longer matches a signed checkpoint", head.chain
+                    )
+                    return Problem(None, None, self.seq_at(head.chain, head.seq), reason)
+        return None
+
+
+def _in_chain(reason: str, chain: int) -> str:
+    """``reason``, naming the chain when it is not chain 0 (place numbers are per chain)."""
+    return reason if chain == 0 else f"{reason} (chain {chain}; places counted in that chain)"
 
 
 class _Replay:
@@ -151,7 +247,9 @@ class _Replay:
         for family, documents in document.get("rows", {}).items():
             table = self.rows.setdefault(family, {})
             for key, value in documents.items():
-                table[key] = (row.seq, _digest(value))
+                known = table.get(key)
+                if known is None or known[0] < row.seq:  # chains replay in any order
+                    table[key] = (row.seq, _digest(value))
         if self.unbalanced is None:
             sums: dict[str, Decimal] = {}
             for _, amount, currency in document.get("postings", ()):
@@ -163,8 +261,16 @@ class _Replay:
 
 
 def _mislabelled(row: JournalRow, document: Mapping[str, Any]) -> Problem | None:
-    """Whether the columns an entry is looked up by (its event id, and its instant, which
-    report windows read) are what its verified body says."""
+    """Whether the columns an entry is looked up by (its seq, chain and place, its event id,
+    and its instant, which report windows read) are what its verified body says."""
+    seq = document.get("seq", row.seq)
+    place = (seq, document.get("chain", 0), document.get("pos", seq))
+    if place != (row.seq, row.chain, row.pos):
+        reason = (
+            f"its seq, chain and place columns {(row.seq, row.chain, row.pos)} are not the"
+            f" entry's own {place}"
+        )
+        return Problem(None, None, row.seq, reason)
     if document.get("event") != row.event_id:
         reason = f"its event id column {row.event_id!r} is not the entry's own"
         return Problem(None, None, row.seq, reason)
@@ -176,50 +282,6 @@ def _mislabelled(row: JournalRow, document: Mapping[str, Any]) -> Problem | None
     if row.at_ms not in instants:
         reason = f"its instant column ({row.at_ms} ms) is not the entry's own ({document['at']})"
         return Problem(None, None, row.seq, reason)
-    return None
-
-
-def _chain_problem(tx: UnitOfWork, checked: int) -> Problem | None:
-    """Why the chain stopped verifying after ``checked`` entries, if entries follow."""
-    following = next(iter(tx.journal.scan(after_seq=checked)), None)
-    head = tx.journal.head()
-    if following is None and (head is None or head.seq <= checked):
-        return None
-    seq, reason = diagnose(checked + 1, None if following is None else following.seq)
-    return Problem(None, None, seq, reason)
-
-
-def _head_problem(
-    expect_head: tuple[int, bytes] | None, checked: int, tags: Mapping[int, bytes]
-) -> Problem | None:
-    """Whether the verified chain reaches the head the host kept, with its tag."""
-    if expect_head is None:
-        return None
-    seq, tag = expect_head
-    if seq > checked:
-        reason = f"the journal ends at entry {checked}, before the expected head {seq}"
-        return Problem(None, None, checked + 1, reason)
-    if tags.get(seq, GENESIS_HASH) != tag:
-        return Problem(None, None, seq, "the entry there is not the expected head")
-    return None
-
-
-def _checkpoint_problem(
-    checkpoints: Sequence[Checkpoint],
-    trusted_keys: Mapping[str, Ed25519PublicKey],
-    checked: int,
-    tags: Mapping[int, bytes],
-) -> Problem | None:
-    """The first checkpoint not signed by a trusted key or no longer on the chain."""
-    for checkpoint in checkpoints:
-        key = trusted_keys.get(checkpoint.key_id)
-        if key is None or not checkpoint.verify(key):
-            return Problem(None, None, checkpoint.seq, "a checkpoint's signature is not valid")
-        if checkpoint.seq > checked:
-            return Problem(None, None, checked + 1, "entries signed in a checkpoint are missing")
-        if checkpoint.seq and tags.get(checkpoint.seq, b"").hex() != checkpoint.hash:
-            reason = "the journal no longer matches a signed checkpoint"
-            return Problem(None, None, checkpoint.seq, reason)
     return None
 
 

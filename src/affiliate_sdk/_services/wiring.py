@@ -62,7 +62,7 @@ class Services:
 
 
 def _has_history(tx: UnitOfWork) -> bool:
-    return tx.journal.head() is not None
+    return bool(tx.journal.heads())
 
 
 def _keys(
@@ -110,7 +110,10 @@ def build_services(
         chain=chain,
     )
     writer = JournalWriter(
-        chain, checkpoint_key=checkpoint_key, checkpoint_every=settings.checkpoint_every
+        chain,
+        checkpoint_key=checkpoint_key,
+        checkpoint_every=settings.checkpoint_every,
+        chains=store.chains,
     )
     with store.transaction() as tx:
         if needs_adoption(tx):

@@ -25,6 +25,14 @@ Entries written before the chain was keyed (version 1) carry
 ``SHA-256(previous || bytes)``; the first keyed entry after them binds them.
 A journal cut short at its end is only noticed against a head kept elsewhere
 (``verify_ledger(expect_head=...)``, checkpoints published as events).
+
+The journal may be split into several chains (``chain_of``: a merchant's entries
+go to one), so that writers of different merchants never follow the same head.
+Every entry still has a ``seq`` unique in the whole journal, which projection
+rows name; within its chain it has a place ``pos`` (1, 2, ...), and its tag
+chains it to the entry before it in that chain. The writers of one projection
+row are ordered by their seqs (a store gives out seqs in the order such writers
+commit), so the replay takes the highest seq writing a row as its last.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ __all__ = [
     "Posting",
     "affiliate_account",
     "canonical",
+    "chain_of",
     "decode_entry",
     "diagnose",
     "encode_entry",
@@ -145,10 +154,29 @@ def _check_balanced(draft: JournalDraft) -> None:
         raise InvalidInput(f"journal entry {draft.event_id!r}: unknown row families {unknown}")
 
 
+def chain_of(merchant_id: str, chains: int) -> int:
+    """The chain a merchant's entries go to in a journal of ``chains`` chains (stable: a
+    hash of the id, not Python's salted ``hash``)."""
+    if chains <= 1:
+        return 0
+    digest = hashlib.blake2b(merchant_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % chains
+
+
 def encode_entry(
-    seq: int, previous: bytes, draft: JournalDraft, key: ChainKey
+    seq: int,
+    previous: bytes,
+    draft: JournalDraft,
+    key: ChainKey,
+    *,
+    chain: int = 0,
+    pos: int | None = None,
 ) -> tuple[bytes, bytes]:
-    """The canonical bytes and chained tag of ``draft`` at position ``seq``."""
+    """The canonical bytes and chained tag of ``draft`` as entry ``seq``, at place ``pos``
+    (``seq`` when None) of chain ``chain``, after the entry tagged ``previous``.
+
+    An entry of chain 0 at the place its seq names is encoded as a one-chain journal's
+    always was; any other holds its chain and place too, so it cannot be moved."""
     _check_balanced(draft)
     document: dict[str, Any] = {
         "v": JOURNAL_VERSION,
@@ -162,6 +190,9 @@ def encode_entry(
     }
     if draft.rows:
         document["rows"] = {family: dict(rows) for family, rows in draft.rows.items() if rows}
+    if chain or (pos is not None and pos != seq):
+        document["chain"] = chain
+        document["pos"] = seq if pos is None else pos
     body = canonical(document)
     return body, key.tag(previous, body)
 

@@ -2,7 +2,8 @@
 
 ``open_store(url)`` picks a backend by URL scheme:
 
-* ``memory://`` — dictionaries in this process, for tests and simulations;
+* ``memory://`` — dictionaries in this process, for tests and simulations
+  (``?chains=n`` splits its journal into ``n`` chains, as a PostgreSQL store's is);
 * ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` — the
   embedded default, durable, no server. Add ``?click_commit=immediate`` to
   commit each click before ``track_click`` returns instead of in the
@@ -10,7 +11,8 @@
 
 * ``postgresql://user@host:5432/db`` — PostgreSQL, for several app servers (the
   ``postgres`` extra): ``?schema=name`` names the PostgreSQL schema of its tables
-  (``affiliate_sdk`` by default), ``?pool_size=n`` its connections per process; other
+  (``affiliate_sdk`` by default), ``?pool_size=n`` its connections per process,
+  ``?chains=n`` how many chains a new schema's journal is split into (16 by default); other
   parameters go to libpq as they are (``sslmode=require``, ...).
 
 ``open_store(url, counters="redis://host:6379/0")`` keeps the velocity counters
@@ -117,6 +119,12 @@ def open_counters(url: str) -> ClosableCounters:
 def _open(url: str) -> Store:
     if url == "memory://":
         return MemoryStore()
+    if url.startswith("memory://?"):
+        options = parse_qs(url[len("memory://?") :], keep_blank_values=True)
+        chains = options.pop("chains", [""])
+        if options or len(chains) != 1 or not chains[0].isdigit():
+            raise UnsupportedStore(url, "'memory://' or 'memory://?chains=n'")
+        return MemoryStore(chains=int(chains[0]))
     prefix = "sqlite:///"
     path, _, query = url.partition("?")
     if path.startswith(prefix) and len(path) > len(prefix):
@@ -135,9 +143,16 @@ def _open_postgres(url: str) -> Store:
     from ._urls import redacted
     from .postgres import DEFAULT_SCHEMA, PostgresStore
 
-    expected = "'postgresql://user@host/db' with '?schema=name' and '?pool_size=n' if needed"
-    conninfo, ours = postgres_options(url, ("schema", "pool_size"), expected)
-    size = ours.get("pool_size", "16")
-    if not size.isdigit():
+    expected = (
+        "'postgresql://user@host/db' with '?schema=name', '?pool_size=n' and '?chains=n' if needed"
+    )
+    conninfo, ours = postgres_options(url, ("schema", "pool_size", "chains"), expected)
+    size, chains = ours.get("pool_size", "16"), ours.get("chains")
+    if not size.isdigit() or (chains is not None and not chains.isdigit()):
         raise UnsupportedStore(redacted(url), expected)
-    return PostgresStore(conninfo, schema=ours.get("schema", DEFAULT_SCHEMA), pool_size=int(size))
+    return PostgresStore(
+        conninfo,
+        schema=ours.get("schema", DEFAULT_SCHEMA),
+        pool_size=int(size),
+        chains=None if chains is None else int(chains),
+    )

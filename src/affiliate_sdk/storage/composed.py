@@ -34,9 +34,14 @@ class ComposedStore:
     def counters(self) -> ClosableCounters:
         return self._counters
 
-    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+    @property
+    def chains(self) -> int:
+        """The store's journal chains."""
+        return self._store.chains
+
+    def transaction(self, *, chain: int | None = None) -> AbstractContextManager[UnitOfWork]:
         """A unit of work of the store (the counters stay outside it)."""
-        return self._store.transaction()
+        return self._store.transaction(chain=chain)
 
     def reader(self) -> AbstractContextManager[UnitOfWork]:
         """A read-only unit of work of the store."""

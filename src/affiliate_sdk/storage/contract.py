@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from affiliate_sdk.antifraud.grades import History
 from affiliate_sdk.antifraud.velocity import CounterBuckets
@@ -53,6 +53,7 @@ from .rows import (
 )
 
 __all__ = [
+    "MAX_CHAINS",
     "CatalogRepo",
     "ClickRepo",
     "CounterRepo",
@@ -274,32 +275,53 @@ class LedgerRepo(Protocol):
         ...
 
 
-class JournalRepo(Protocol):
-    """The hash-chained journal and its signed checkpoints."""
+#: The most chains a journal may be split into.
+MAX_CHAINS: Final = 1024
 
-    def head(self) -> JournalRow | None:
-        """The last entry, or None when the journal is empty."""
+
+class JournalRepo(Protocol):
+    """The hash-chained journal (one chain or several) and its signed checkpoints.
+
+    Places (``pos``) count 1, 2, ... within a chain; seqs are unique in the journal
+    and given out by ``next_seq``.
+    """
+
+    def head(self, chain: int = 0) -> JournalRow | None:
+        """The chain's last entry, or None when it has none."""
+        ...
+
+    def heads(self) -> dict[int, JournalRow]:
+        """Every chain's last entry, by chain (empty for an empty journal)."""
+        ...
+
+    def next_seq(self) -> int:
+        """A seq no entry has, above every seq an entry that could write the same rows
+        took before (a store with one writer at a time: one past the highest)."""
         ...
 
     def append(self, rows: Sequence[JournalRow], *, previous: bytes | None = None) -> None:
-        """Append entries continuing the chain (``DuplicateEntry`` for a seq or event id
-        already present, ``StorageError`` for a gap). With ``previous``, the head's tag
-        must be it (``GENESIS_HASH`` for an empty journal), else ``StorageError``: the
-        head moved since the caller read it."""
+        """Append entries of one chain continuing it (``DuplicateEntry`` for a seq, a place
+        or an event id already present, ``StorageError`` for a gap or rows of several
+        chains). With ``previous``, the chain's head tag must be it (``GENESIS_HASH`` for
+        a chain with no entry), else ``StorageError``: the head moved since the caller read
+        it."""
         ...
 
     def get_many(self, seqs: Sequence[int]) -> dict[int, JournalRow]:
-        """The entries at these sequence numbers that exist."""
+        """The entries with these seqs that exist."""
         ...
 
     def by_event(self, event_id: str) -> JournalRow | None: ...
 
-    def scan(self, *, after_seq: int = 0, until_seq: int | None = None) -> Iterator[JournalRow]:
-        """Entries with ``after_seq < seq <= until_seq``, in order, read in batches."""
+    def scan(
+        self, *, chain: int = 0, after: int = 0, until: int | None = None
+    ) -> Iterator[JournalRow]:
+        """The chain's entries with ``after < pos <= until``, in order, read in batches."""
         ...
 
-    def first_at(self, at_ms: int) -> int | None:
-        """The seq of the first entry at or after ``at_ms``, if any (entries are in time order)."""
+    def first_at(self, at_ms: int, *, chain: int = 0) -> int | None:
+        """The place of the chain's first entry at or after ``at_ms``, if any (a chain's
+        entries are in time order)."""
         ...
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None: ...
@@ -535,8 +557,20 @@ class Store(Protocol):
     @property
     def counters(self) -> CounterRepo: ...
 
-    def transaction(self) -> AbstractContextManager[UnitOfWork]:
-        """A unit of work: atomic and isolated; nested calls join the outer one."""
+    @property
+    def chains(self) -> int:
+        """How many chains the journal is split into (fixed for the store's life)."""
+        ...
+
+    def transaction(self, *, chain: int | None = None) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work: atomic and isolated; nested calls join the outer one.
+
+        With ``chain``, the unit of work promises to write journal entries of that chain
+        only, and rows that only entries of that chain write (one merchant's orders,
+        lines and totals, see ``chain_of``), besides shared state each store guards on
+        its own (risk, the outbox): a store may then let units of work of different
+        chains run at once.
+        """
         ...
 
     def reader(self) -> AbstractContextManager[UnitOfWork]:

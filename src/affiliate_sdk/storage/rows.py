@@ -159,13 +159,17 @@ class PayoutRow(NamedTuple):
 
 # -- journal ---------------------------------------------------------------------------------
 class JournalRow(NamedTuple):
-    """An entry as stored: its place, event id, instant, canonical bytes and chained tag."""
+    """An entry as stored: its seq (unique in the journal), event id, instant, canonical
+    bytes and chained tag, its chain and its place in that chain (1, 2, ...; a one-chain
+    journal's entries are at the place their seq names)."""
 
     seq: int
     event_id: str
     at_ms: int
     body: bytes
     hash: bytes
+    chain: int
+    pos: int
 
 
 # -- periods ---------------------------------------------------------------------------------

@@ -126,6 +126,7 @@ class StoresAgree(RuleBasedStateMachine):
         self.clicks = 0
         self.tick = 0  # strictly increasing, where ties would leave the order open
         self.journal_at = 0  # the journal and the outbox are written in time order
+        self.seq = 1  # the next journal seq (places are per chain)
         self.outbox_at = 0
         self.orders: set[tuple[str, str]] = set()
         self.lines: set[str] = set()
@@ -419,24 +420,33 @@ class StoresAgree(RuleBasedStateMachine):
         offset=st.sampled_from([0, 0, 0, -1, 1]),
         event=EVENT_IDS,
         step=st.integers(0, 3),
+        chain=st.sampled_from([0, 0, 2]),
     )
-    def append_journal(self, count: int, offset: int, event: str, step: int) -> None:
+    def append_journal(self, count: int, offset: int, event: str, step: int, chain: int) -> None:
         def append(tx: UnitOfWork) -> None:
-            head = tx.journal.head()
-            first = (0 if head is None else head.seq) + 1 + offset
+            head = tx.journal.head(chain)
+            first = (0 if head is None else head.pos) + 1 + offset
+            at_ms = self.journal_at + step
             rows = [
-                JournalRow(first + n, f"{event}.{n}", self.journal_at + step, b"body", b"hash")
+                JournalRow(self.seq + n, f"{event}.{n}", at_ms, b"body", b"hash", chain, first + n)
                 for n in range(count)
             ]
             tx.journal.append(rows)
 
         if self.each(append)[0] == "ok":
             self.journal_at += step
+            self.seq += count
 
-    @rule(after=st.integers(0, 12), until=st.none() | st.integers(0, 12), at_ms=TIMES)
-    def journal_reads(self, after: int, until: int | None, at_ms: int) -> None:
-        self.each(lambda tx: list(tx.journal.scan(after_seq=after, until_seq=until)))
-        self.each(lambda tx: tx.journal.first_at(at_ms))
+    @rule(
+        after=st.integers(0, 12),
+        until=st.none() | st.integers(0, 12),
+        at_ms=TIMES,
+        chain=st.sampled_from([0, 2]),
+    )
+    def journal_reads(self, after: int, until: int | None, at_ms: int, chain: int) -> None:
+        self.each(lambda tx: list(tx.journal.scan(chain=chain, after=after, until=until)))
+        self.each(lambda tx: tx.journal.first_at(at_ms, chain=chain))
+        self.each(lambda tx: tx.journal.heads())
         self.each(lambda tx: tx.journal.get_many([after, after + 1]))
         self.each(lambda tx: tx.journal.by_event("ev1.0"))
 

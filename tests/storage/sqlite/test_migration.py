@@ -218,7 +218,7 @@ def test_migrating_is_done_once(v4_file: Path) -> None:
     first = _count(_migrated(v4_file), "lines")
     store = SQLiteStore(v4_file)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 9
+        assert store.schema_version == SCHEMA_VERSION == 10
     finally:
         store.close()
     assert _count(v4_file, "lines") == first
@@ -247,7 +247,7 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 9
+        assert store.schema_version == SCHEMA_VERSION == 10
     finally:
         store.close()
     conn = sqlite3.connect(path)
@@ -258,8 +258,39 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     assert rows == [("before-v6", 1700000000123)]
 
 
+def _before_v10(conn: sqlite3.Connection) -> None:
+    """Take out what version 10 added: the journal's chain and place."""
+    conn.execute("DROP INDEX journal_by_place")
+    conn.execute("DROP INDEX journal_by_time")
+    conn.execute("ALTER TABLE journal DROP COLUMN chain")
+    conn.execute("ALTER TABLE journal DROP COLUMN pos")
+    conn.execute("CREATE INDEX journal_by_time ON journal (at_ms)")
+
+
+def test_version_9_numbers_each_entry_by_its_place_in_chain_0(tmp_path: Path) -> None:
+    path = tmp_path / "v9.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    _before_v10(conn)
+    conn.executemany(
+        "INSERT INTO journal (seq, event_id, at_ms, body, hash) VALUES (?, ?, ?, ?, ?)",
+        [(1, "e1", 100, b"one", b"h1"), (2, "e2", 200, b"two", b"h2")],
+    )
+    conn.execute("PRAGMA user_version = 9")
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        with store.reader() as tx:
+            assert [(r.seq, r.chain, r.pos) for r in tx.journal.scan()] == [(1, 0, 1), (2, 0, 2)]
+            assert tx.journal.first_at(150) == 2
+            assert set(tx.journal.heads()) == {0}
+    finally:
+        store.close()
+
+
 def _before_v8(conn: sqlite3.Connection) -> None:
-    """Take out what versions 8 and 9 added (a file of version 7 or before has none of it)."""
+    """Take out what versions 8 to 10 added (a file of version 7 or before has none of it)."""
+    _before_v10(conn)
     conn.execute("DROP TABLE counter_writers")
     for table, _ in REVISED:
         for event in ("insert", "update", "delete"):
@@ -278,7 +309,7 @@ def test_version_7_gains_revisions_counted_by_every_change_of_the_catalog(tmp_pa
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 9
+        assert store.schema_version == SCHEMA_VERSION == 10
         with store.reader() as tx:
             assert (tx.catalog.revision(), tx.sanctions.blacklist_revision()) == (0, 0)
     finally:
@@ -346,7 +377,7 @@ def test_version_6_loses_the_receivers_answers_and_keeps_the_attempts(tmp_path: 
     _v6_with_an_answer(path)
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 9
+        assert store.schema_version == SCHEMA_VERSION == 10
         with store.reader() as tx:
             attempts = tx.webhooks.attempts("m:m1", "s1")
         with store.transaction() as tx:  # the log goes on in the new shape
@@ -384,6 +415,7 @@ def test_version_8_names_the_writer_of_the_counts_it_holds(tmp_path: Path) -> No
     SQLiteStore(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE counter_writers")
+    _before_v10(conn)
     conn.executemany(
         "INSERT INTO counters (key, bucket, count) VALUES (?, ?, ?)",
         [
@@ -397,7 +429,7 @@ def test_version_8_names_the_writer_of_the_counts_it_holds(tmp_path: Path) -> No
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 9
+        assert store.schema_version == SCHEMA_VERSION == 10
         # another process's counts, read back by a process alone on the file since
         sums = store.counters.exchange(
             "velocity/minute", "new", [], ["velocity/minute/a/a1"], since_bucket=19

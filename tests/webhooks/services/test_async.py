@@ -34,8 +34,12 @@ class ThreadRecordingStore:
         with unit as tx:
             yield tx
 
-    def transaction(self) -> AbstractContextManager[UnitOfWork]:
-        return self._noted(self.inner.transaction())
+    @property
+    def chains(self) -> int:
+        return self.inner.chains
+
+    def transaction(self, *, chain: int | None = None) -> AbstractContextManager[UnitOfWork]:
+        return self._noted(self.inner.transaction(chain=chain))
 
     def reader(self) -> AbstractContextManager[UnitOfWork]:
         return self._noted(self.inner.reader())

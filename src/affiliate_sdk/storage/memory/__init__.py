@@ -23,7 +23,9 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Final
 
+from affiliate_sdk.errors import StorageError
 from affiliate_sdk.storage.contract import (
+    MAX_CHAINS,
     CatalogRepo,
     ClickRepo,
     JournalRepo,
@@ -130,7 +132,10 @@ class MemoryStore:
 
     scheme: str = SCHEME
 
-    def __init__(self) -> None:
+    def __init__(self, *, chains: int = 1) -> None:
+        if not 1 <= chains <= MAX_CHAINS:
+            raise StorageError(f"a journal has 1 to {MAX_CHAINS} chains, not {chains}")
+        self._chains = chains
         self._lock = threading.RLock()
         self._log = UndoLog()
         self._uow = MemoryUnitOfWork(self._log)
@@ -142,9 +147,16 @@ class MemoryStore:
         """Velocity counts, outside transactions (``shared`` is False)."""
         return self._counters
 
-    def transaction(self) -> AbstractContextManager[MemoryUnitOfWork]:
-        """A unit of work: holds the store's lock throughout; an exception rolls back
-        every write it made. A nested call joins the unit of work already open."""
+    @property
+    def chains(self) -> int:
+        """How many chains the journal is split into (``memory://?chains=n``; one by default:
+        with one writer at a time, more chains only spread the entries)."""
+        return self._chains
+
+    def transaction(self, *, chain: int | None = None) -> AbstractContextManager[MemoryUnitOfWork]:
+        """A unit of work: holds the store's lock throughout (whatever its ``chain``); an
+        exception rolls back every write it made. A nested call joins the unit of work
+        already open."""
         return self._scope
 
     def reader(self) -> AbstractContextManager[MemoryUnitOfWork]:

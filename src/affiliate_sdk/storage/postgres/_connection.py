@@ -28,13 +28,16 @@ from affiliate_sdk.storage.sqlite._connection import Session
 
 from ._pools import LazyPool
 
-__all__ = ["BEGIN_READ", "PostgresDb", "PostgresSession"]
+__all__ = ["BEGIN_READ", "DRAW_SEQ", "PostgresDb", "PostgresSession"]
 
 Params = Sequence[object]
 
 #: Starts a reader's snapshot.
 BEGIN_READ: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _CACHED_SQL: Final = 4096
+#: The journal's next seq, drawn with a writer's locks (so writers of one row draw in the
+#: order they hold it, which is the order they commit).
+DRAW_SEQ: Final = "SELECT nextval('journal_seq')"
 _CLAIM: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 _DOOMED: Final = (
     "an earlier statement of this unit of work failed (or a repository call wrote only part "
@@ -47,10 +50,13 @@ class PostgresSession(Session):
 
     __slots__ = (
         "begun",
+        "chain",
+        "claimed",
         "conn",
         "deferred",
         "deferring",
         "doomed",
+        "drawn",
         "free",
         "locked",
         "pending",
@@ -74,9 +80,18 @@ class PostgresSession(Session):
         #: statement or the commit; how many wait.
         self.deferring = 0
         self.deferred = 0
+        #: The journal chain a writer is confined to (None: the whole schema), and the keys
+        #: of shared rows it holds a lock on.
+        self.chain: int | None = None
+        self.claimed: set[str] = set()
+        #: A journal seq drawn once the unit of work held its locks, not yet used.
+        self.drawn: int | None = None
 
     def reset(self) -> None:
         super().reset()
+        self.chain = None
+        self.claimed = set()
+        self.drawn = None
         self.conn = None
         self.free = 0
         self.locked = False
@@ -102,12 +117,17 @@ class PostgresDb:
         *,
         conninfo: str,
         write_lock: int,
+        chain_locks: Sequence[int] = (),
         errors: type[Exception],
     ) -> None:
         self._pool = LazyPool(open_pool)
         self._conninfo = conninfo
         self.url = redacted(conninfo)
         self._lock = f"SELECT pg_advisory_xact_lock({int(write_lock)})"
+        self._shared = f"SELECT pg_advisory_xact_lock_shared({int(write_lock)})"
+        self._chain_locks = tuple(
+            f"SELECT pg_advisory_xact_lock({int(key)})" for key in chain_locks
+        )
         self._errors = errors
         self._local = _Local()
         self._sql: dict[str, str] = {}
@@ -149,16 +169,52 @@ class PostgresDb:
             conn = self._lease(session)
             if not session.writable:
                 session.pending = ((BEGIN_READ, None),)
-            elif session.free:
-                session.pending = (("BEGIN", None),)
             else:
-                session.pending, session.locked = (("BEGIN", None), (self._lock, None)), True
+                session.pending = (("BEGIN", None),)
+                if not session.free:
+                    self._take_locks(session)
             session.started = True
             return conn
         if session.writable and not session.locked and not session.free:
-            session.pending += ((self._lock, None),)
-            session.locked = True
+            self._take_locks(session)
         return session.conn
+
+    def _take_locks(self, session: PostgresSession) -> None:
+        """A writer's locks, sent with its next statement: the schema's write lock, or for a
+        unit of work of one chain, that lock shared and the chain's own."""
+        if session.chain is None:
+            session.pending += ((self._lock, None),)
+        else:
+            session.pending += (
+                (self._shared, None),
+                (self._chain_locks[session.chain], None),
+                (DRAW_SEQ, None),
+            )
+        session.locked = True
+
+    def guard(self, keys: Iterable[str]) -> None:
+        """In a unit of work of one chain, hold a lock on each of ``keys`` (rows other chains'
+        units of work may write too) until it ends, taken in key order; elsewhere the
+        schema's write lock already holds them."""
+        session = self.session
+        if session.chain is None or not session.writable:
+            return
+        claimed = sorted(set(keys) - session.claimed)
+        for key in claimed:
+            self.claim(key)
+            session.claimed.add(key)
+        if claimed:  # a seq drawn before these locks could be lower than another writer's
+            session.pending += ((DRAW_SEQ, None),)
+            session.drawn = None
+
+    def drawn_seq(self) -> int | None:
+        """The journal seq drawn once the unit of work held every lock it has claimed, once
+        (None: none is, or its draw is still to be sent)."""
+        session = self.session
+        if any(statement == DRAW_SEQ for statement, _ in session.pending):
+            return None
+        drawn, session.drawn = session.drawn, None
+        return drawn
 
     def _lease(self, session: PostgresSession) -> Any:
         try:
@@ -265,9 +321,9 @@ class PostgresDb:
         try:
             cur = conn.cursor()
             with conn.pipeline():
-                for statement, values in pending:
-                    conn.execute(statement, values)
+                draw = self._send(conn, pending)
                 cur.executemany(self._translated(sql, guarded=guarded), rows)
+            self._keep_drawn(draw)
         except self._errors as exc:
             self._failed(conn)
             raise self._mapped(exc, what, key) from exc
@@ -331,12 +387,27 @@ class PostgresDb:
                 return conn.execute(sql, params)
             pending = self._take_pending()
             with conn.pipeline():  # the transaction's first statements and this one, sent once
-                for statement, values in pending:
-                    conn.execute(statement, values)
-                return conn.execute(sql, params)
+                draw = self._send(conn, pending)
+                cur = conn.execute(sql, params)
+            self._keep_drawn(draw)
         except self._errors as exc:
             self._failed(conn)
             raise StorageError(f"{doing} on {self.url}: {self._said(exc)}") from exc
+        return cur
+
+    @staticmethod
+    def _send(conn: Any, pending: Sequence[tuple[str, Params | None]]) -> Any:
+        """Send the waiting statements; the cursor of the last seq drawn among them."""
+        draw = None
+        for statement, values in pending:
+            cur = conn.execute(statement, values)
+            if statement == DRAW_SEQ:
+                draw = cur
+        return draw
+
+    def _keep_drawn(self, draw: Any) -> None:
+        if draw is not None:
+            self.session.drawn = int(draw.fetchone()[0])
 
     def _take_pending(self) -> tuple[tuple[str, Params | None], ...]:
         """The statements that begin the transaction, to be sent now."""

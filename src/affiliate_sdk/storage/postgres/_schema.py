@@ -11,6 +11,8 @@ counts, ``bytea`` for the journal, exact decimals as text, every text column ``C
 "C"`` (keys compare by code point, as the prefix scans need), identity columns for the
 positions the database assigns, and statement triggers that count up the catalog's and the
 blacklist's revision. The velocity counters' two tables are ``PostgresCounters``'s own.
+Version 2 splits the journal into chains (``chain``, ``pos``; ``DEFAULT_CHAINS`` of them,
+kept in ``meta``), its seqs drawn from the sequence ``journal_seq``.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from affiliate_sdk.errors import SchemaVersionError, StorageError, UnsupportedSt
 from affiliate_sdk.storage.sqlite._schema import REVISED  # the same tables count revisions
 
 __all__ = [
+    "DEFAULT_CHAINS",
     "DEFAULT_SCHEMA",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "check_schema_name",
     "counter_tables",
+    "journal_chains",
     "lock_key",
     "script",
     "upgrade",
@@ -365,8 +369,26 @@ $$""",
     ),
 )
 
+#: How many chains a new schema's journal is split into (``meta`` row ``journal_chains``).
+DEFAULT_CHAINS: Final = 16
+
+#: Version 2: the journal splits into chains; seqs come from a sequence.
+_V2_CHAINS: Final = (
+    "ALTER TABLE journal ADD COLUMN chain integer NOT NULL DEFAULT 0",
+    "ALTER TABLE journal ADD COLUMN pos bigint",
+    "UPDATE journal SET pos = seq",
+    "ALTER TABLE journal ALTER COLUMN pos SET NOT NULL",
+    "CREATE UNIQUE INDEX journal_by_place ON journal (chain, pos)",
+    "DROP INDEX journal_by_time",
+    "CREATE INDEX journal_by_time ON journal (chain, at_ms)",
+    "CREATE SEQUENCE journal_seq",
+    "SELECT setval('journal_seq', coalesce(max(seq), 0) + 1, false) FROM journal",
+    "INSERT INTO meta (name, value) VALUES ('journal_chains', "
+    f"'{DEFAULT_CHAINS}') ON CONFLICT (name) DO NOTHING",
+)
+
 #: Each version's statements, in order (unqualified names: they run in the schema).
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1_TABLES,)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1_TABLES, _V2_CHAINS)
 
 #: The version this SDK's PostgreSQL repositories read and write.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -453,6 +475,34 @@ def upgrade(conn: Any, schema: str) -> tuple[int, int]:
             for statement in _steps(schema, found):
                 conn.execute(statement)
     return found, SCHEMA_VERSION
+
+
+def journal_chains(conn: Any, schema: str, wanted: int | None = None) -> int:
+    """How many chains the schema's journal has; ``wanted`` sets it while the journal has no
+    entry (a journal's entries stay on the chains they were written to)."""
+    from affiliate_sdk.storage.contract import MAX_CHAINS
+
+    if wanted is not None and not 1 <= wanted <= MAX_CHAINS:
+        raise StorageError(f"a journal has 1 to {MAX_CHAINS} chains, not {wanted}")
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema, "write"),))
+        found = conn.execute(
+            f"SELECT value FROM {schema}.meta WHERE name = 'journal_chains'"
+        ).fetchone()
+        chains = DEFAULT_CHAINS if found is None else int(found[0])
+        if wanted is None or wanted == chains:
+            return chains
+        if conn.execute(f"SELECT 1 FROM {schema}.journal LIMIT 1").fetchone() is not None:
+            raise StorageError(
+                f"the journal of schema {schema} has entries on {chains} chains: it cannot be "
+                f"split into {wanted}"
+            )
+        conn.execute(
+            f"INSERT INTO {schema}.meta (name, value) VALUES ('journal_chains', %s) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (str(wanted),),
+        )
+    return wanted
 
 
 def upgrade_url(conninfo: str, schema: str = DEFAULT_SCHEMA) -> tuple[int, int]:

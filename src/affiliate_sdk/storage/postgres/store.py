@@ -27,19 +27,28 @@ from affiliate_sdk.antifraud.grades import History
 from affiliate_sdk.commission.journal import GENESIS_HASH
 from affiliate_sdk.errors import DuplicateEntry, StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted, scrubbed
-from affiliate_sdk.storage.rows import ClickRow, ImpressionRow, JournalRow, OutboxRow, ValueStats
+from affiliate_sdk.storage.rows import (
+    ClickRow,
+    ImpressionRow,
+    JournalRow,
+    OutboxRow,
+    PeriodTotals,
+    ValueStats,
+)
 from affiliate_sdk.storage.sqlite import SqliteUnitOfWork
 from affiliate_sdk.storage.sqlite.clicks import SqliteClicks
 from affiliate_sdk.storage.sqlite.journal import SqliteJournal
 from affiliate_sdk.storage.sqlite.outbox import OUTBOX_MARK, SqliteOutbox
+from affiliate_sdk.storage.sqlite.periods import SqlitePeriods
 from affiliate_sdk.storage.sqlite.risk import SqliteRisk
 
-from ._connection import PostgresDb, PostgresSession
+from ._connection import DRAW_SEQ, PostgresDb, PostgresSession
 from ._pools import open_pool
 from ._schema import (
     DEFAULT_SCHEMA,
     SCHEMA_VERSION,
     check_schema_name,
+    journal_chains,
     lock_key,
     version_of,
 )
@@ -48,15 +57,15 @@ from .counters import PostgresCounters
 
 __all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "PostgresUnitOfWork"]
 
-#: Writes journal entries if the head is the one they follow (the seq before the first, and
-#: the tag ``previous``; an empty journal's tag is the genesis tag).
+#: Writes journal entries of one chain if its head is the one they follow (the place before
+#: the first, and the tag ``previous``; a chain with no entry has the genesis tag).
 _APPEND_AFTER_HEAD: Final = (
-    "WITH head AS (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) "
-    "INSERT INTO journal (seq, event_id, at_ms, body, hash) "
-    "SELECT r.s, r.e, r.a, r.b, r.h "
-    "FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[]) "
-    "AS r(s, e, a, b, h) "
-    "WHERE coalesce((SELECT seq FROM head), 0) = %s "
+    "WITH head AS (SELECT pos, hash FROM journal WHERE chain = %s ORDER BY pos DESC LIMIT 1) "
+    "INSERT INTO journal (seq, event_id, at_ms, body, hash, chain, pos) "
+    "SELECT r.s, r.e, r.a, r.b, r.h, %s, r.p "
+    "FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[], "
+    "%s::bigint[]) AS r(s, e, a, b, h, p) "
+    "WHERE coalesce((SELECT pos FROM head), 0) = %s "
     "AND coalesce((SELECT hash FROM head), %s) = %s "
     "ON CONFLICT DO NOTHING RETURNING seq"
 )
@@ -146,29 +155,52 @@ class PostgresOutbox(SqliteOutbox):
 
 
 class PostgresJournal(SqliteJournal):
-    """The journal on PostgreSQL: an append that names the head it follows checks it in the
-    insert itself (one round trip, not two)."""
+    """The journal on PostgreSQL: seqs from a sequence (drawn once the unit of work holds
+    every lock its rows need, so writers of one row draw in the order they commit); an
+    append that names the head it follows checks it in the insert itself (one round trip,
+    not two); a unit of work of one chain appends to that chain only."""
 
     def __init__(self, db: PostgresDb) -> None:
         super().__init__(db)
         self._pg = db
 
+    def next_seq(self) -> int:
+        """``JournalRepo.next_seq``: the sequence's next value, drawn with the unit of work's
+        locks when it has not been used yet (no round trip of its own)."""
+        drawn = self._pg.drawn_seq()
+        if drawn is not None:
+            return drawn
+        found = self._pg.row(DRAW_SEQ)
+        assert found is not None
+        return int(str(found[0]))
+
     def append(self, rows: Sequence[JournalRow], *, previous: bytes | None = None) -> None:
         """``JournalRepo.append``; when the fast insert writes nothing (the head is not
         ``previous``, a seq or event id is taken), the SQLite path names why."""
-        seqs = [row.seq for row in rows]
-        if previous is None or not rows or seqs != list(range(seqs[0], seqs[0] + len(rows))):
+        if not rows:
+            return
+        chain = rows[0].chain
+        scope = self._pg.session.chain
+        if scope is not None and chain != scope:
+            raise StorageError(
+                f"a unit of work of journal chain {scope} cannot append to chain {chain}"
+            )
+        places = [row.pos for row in rows]
+        if previous is None or places != list(range(places[0], places[0] + len(rows))):
             super().append(rows, previous=previous)
             return
         written = self._pg.returning(
             _APPEND_AFTER_HEAD,
             (
-                seqs,
+                chain,
+                chain,
+                [row.seq for row in rows],
                 [row.event_id for row in rows],
                 [row.at_ms for row in rows],
                 [row.body for row in rows],
                 [row.hash for row in rows],
-                seqs[0] - 1,
+                places,
+                places[0] - 1,
                 GENESIS_HASH,
                 previous,
             ),
@@ -181,22 +213,71 @@ class PostgresJournal(SqliteJournal):
 
 
 class PostgresRisk(SqliteRisk):
-    """Risk state on PostgreSQL: a booking's history and statistics writes go with its next
-    statement (nobody reads their answer)."""
+    """Risk state on PostgreSQL: an affiliate's history, an order shape and a distinct set
+    are shared by every merchant's bookings, so a unit of work of one chain locks each
+    before reading it; a booking's history and statistics writes go with its next statement
+    (nobody reads their answer)."""
 
     def __init__(self, db: PostgresDb) -> None:
         super().__init__(db)
         self._pg = db
 
+    def history(self, affiliate_id: str) -> History | None:
+        """``RiskRepo.history``, the affiliate's history locked first."""
+        self._pg.guard([f"risk/history/{affiliate_id}"])
+        return super().history(affiliate_id)
+
     def put_history(self, affiliate_id: str, history: History) -> None:
         """``RiskRepo.put_history``, sent with the next statement."""
+        self._pg.guard([f"risk/history/{affiliate_id}"])
         with self._pg.deferred():
             super().put_history(affiliate_id, history)
+
+    def standing(
+        self, affiliate_id: str, stats_key: str
+    ) -> tuple[History | None, ValueStats | None]:
+        """``RiskRepo.standing``, the affiliate's history locked first."""
+        self._pg.guard([f"risk/history/{affiliate_id}"])
+        return super().standing(affiliate_id, stats_key)
 
     def put_value_stats(self, stats: ValueStats) -> None:
         """``RiskRepo.put_value_stats``, sent with the next statement."""
         with self._pg.deferred():
             super().put_value_stats(stats)
+
+    def recent_shapes(self, key: str, *, since_ms: int) -> list[tuple[str, int]]:
+        """``RiskRepo.recent_shapes``, the shape locked first."""
+        self._pg.guard([f"risk/shape/{key}"])
+        return super().recent_shapes(key, since_ms=since_ms)
+
+    def add_shape(self, key: str, total: str, at_ms: int, *, keep: int) -> None:
+        """``RiskRepo.add_shape``, the shape locked first."""
+        self._pg.guard([f"risk/shape/{key}"])
+        super().add_shape(key, total, at_ms, keep=keep)
+
+    def add_distinct(self, kind: str, key: str, member: str, *, keep: int) -> int:
+        """``RiskRepo.add_distinct``, the set locked first."""
+        self._pg.guard([f"risk/set/{kind}/{key}"])
+        return super().add_distinct(kind, key, member, keep=keep)
+
+
+class PostgresPeriods(SqlitePeriods):
+    """Period totals on PostgreSQL: some are an affiliate's across merchants (membership
+    levels), so a unit of work of one chain locks the totals it reads or writes first."""
+
+    def __init__(self, db: PostgresDb) -> None:
+        super().__init__(db)
+        self._pg = db
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, PeriodTotals]:
+        """``PeriodRepo.get_many``, the keys locked first."""
+        self._pg.guard([f"period/{key}" for key in keys])
+        return super().get_many(keys)
+
+    def put(self, totals: Sequence[PeriodTotals]) -> None:
+        """``PeriodRepo.put``, the keys locked first."""
+        self._pg.guard([f"period/{t.key}" for t in totals])
+        super().put(totals)
 
 
 class PostgresUnitOfWork(SqliteUnitOfWork):
@@ -208,6 +289,7 @@ class PostgresUnitOfWork(SqliteUnitOfWork):
         self.outbox = PostgresOutbox(db)
         self.journal = PostgresJournal(db)
         self.risk = PostgresRisk(db)
+        self.periods = PostgresPeriods(db)
 
 
 class PostgresStore:
@@ -223,6 +305,7 @@ class PostgresStore:
         pool_size: int = DEFAULT_POOL_SIZE,
         lock_timeout: timedelta = DEFAULT_LOCK_TIMEOUT,
         upgrade: bool = True,
+        chains: int | None = None,
     ) -> None:
         try:
             import psycopg
@@ -237,11 +320,12 @@ class PostgresStore:
         self._pool_size = pool_size
         self._lock_ms = max(int(lock_timeout.total_seconds() * 1000), 1)
         self._errors: type[Exception] = psycopg.Error
-        self._prepare(upgrade=upgrade)
+        self._chains = self._prepare(upgrade=upgrade, chains=chains)
         self._db = PostgresDb(
             self._open_pool,
             conninfo=conninfo,
             write_lock=lock_key(schema, "write"),
+            chain_locks=[lock_key(schema, f"chain/{c}") for c in range(self._chains)],
             errors=psycopg.Error,
         )
         self._db.pool()  # connect now: a wrong URL fails here, not at the first click
@@ -258,25 +342,26 @@ class PostgresStore:
 
         os.register_at_fork(after_in_child=after_fork_in_child)
 
-    def _prepare(self, *, upgrade: bool) -> None:
-        """Migrate the schema (``upgrade``) or check that it is at this SDK's version."""
+    def _prepare(self, *, upgrade: bool, chains: int | None) -> int:
+        """Migrate the schema (``upgrade``) or check that it is at this SDK's version; the
+        journal's number of chains (``chains`` sets it while the journal is empty)."""
         import psycopg
 
         try:
             with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
                 if upgrade:
                     upgrade_schema(conn, self.schema)
-                    return
                 found = version_of(conn, self.schema)
+                if found == SCHEMA_VERSION:
+                    return journal_chains(conn, self.schema, chains)
         except self._errors as exc:
             raise StorageError(
                 f"cannot open PostgreSQL store {self.url}: {scrubbed(str(exc), self._conninfo)}"
             ) from exc
-        if found != SCHEMA_VERSION:
-            raise StorageError(
-                f"schema {self.schema} of {self.url} is at version {found}, this SDK reads "
-                f"{SCHEMA_VERSION}: run 'affiliate-sdk db upgrade --url ...' first"
-            )
+        raise StorageError(
+            f"schema {self.schema} of {self.url} is at version {found}, this SDK reads "
+            f"{SCHEMA_VERSION}: run 'affiliate-sdk db upgrade --url ...' first"
+        )
 
     def _open_pool(self) -> Any:
         settings = f"SET search_path TO {self.schema}; SET lock_timeout = {self._lock_ms}"
@@ -322,16 +407,33 @@ class PostgresStore:
                     self._counters = counters
         return counters
 
+    @property
+    def chains(self) -> int:
+        """How many chains the journal is split into (kept in the schema)."""
+        return self._chains
+
     @contextmanager
-    def transaction(self) -> Iterator[PostgresUnitOfWork]:
-        """A unit of work: atomic and isolated; nested calls join the outer one."""
+    def transaction(self, *, chain: int | None = None) -> Iterator[PostgresUnitOfWork]:
+        """A unit of work: atomic and isolated; nested calls join the outer one.
+
+        A writer holds the schema's write lock from its first statement to its end; with
+        ``chain``, it holds that lock shared and its chain's lock instead, so units of work
+        of different chains run at once (each locks the shared rows it reads first).
+        """
         session = self._db.session
         if session.depth:
+            if chain is not None and session.chain is not None and chain != session.chain:
+                raise StorageError(
+                    f"a unit of work of journal chain {chain} cannot join one of chain "
+                    f"{session.chain}"
+                )
             with session.joined(self._uow, writing=True) as joined:
                 yield joined
             return
         self._check_open()
-        session.depth = 1
+        if chain is not None and not 0 <= chain < self._chains:
+            raise StorageError(f"the journal has chains 0 to {self._chains - 1}, not {chain}")
+        session.depth, session.chain = 1, chain
         try:
             yield self._uow
         except BaseException:

@@ -227,9 +227,15 @@ class SQLiteStore:
                     )
         return writer
 
+    @property
+    def chains(self) -> int:
+        """One chain: one writer holds the file at a time, so more would only spread it."""
+        return 1
+
     @contextmanager
-    def transaction(self) -> Iterator[SqliteUnitOfWork]:
-        """A unit of work: atomic and isolated; nested calls join the outer one."""
+    def transaction(self, *, chain: int | None = None) -> Iterator[SqliteUnitOfWork]:
+        """A unit of work: atomic and isolated (whatever its ``chain``: one writer holds the
+        file); nested calls join the outer one."""
         session = self._conns.session()
         if session.depth:
             with session.joined(self._uow, writing=True) as joined:

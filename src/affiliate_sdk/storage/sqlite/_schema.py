@@ -35,7 +35,8 @@ Later versions (``LATER_STEPS``): 6 adds ``click_writers``; 7 rebuilds
 length and keyed digest instead, with deleted content overwritten; 8 adds
 ``revisions``; 9 adds ``counter_writers`` (which process added to which
 namespace of ``counters`` last, so a process alone on the file need not read
-its own counts back).
+its own counts back); 10 gives journal entries their chain and place (``chain``,
+``pos``; a SQLite journal is one chain, its places its seqs).
 """
 
 from __future__ import annotations
@@ -287,6 +288,14 @@ LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
             f"WHERE key >= '{namespace}/' AND key < '{namespace}0' HAVING count(*) > 0"
             for namespace in ("velocity/minute", "velocity/day")
         ),
+    ),
+    (  # 10: journal entries carry their chain and their place in it (one chain here)
+        "ALTER TABLE journal ADD COLUMN chain INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE journal ADD COLUMN pos INTEGER NOT NULL DEFAULT 0",
+        "UPDATE journal SET pos = seq",
+        "CREATE UNIQUE INDEX journal_by_place ON journal (chain, pos)",
+        "DROP INDEX journal_by_time",
+        "CREATE INDEX journal_by_time ON journal (chain, at_ms)",
     ),
 )
 

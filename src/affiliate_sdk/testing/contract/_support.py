@@ -186,13 +186,17 @@ def _payout(payout_id: str, affiliate_id: str, amount: str = "10.00") -> PayoutB
     )
 
 
-def _entry(seq: int, at_ms: int, event_id: str | None = None) -> JournalRow:
+def _entry(
+    seq: int, at_ms: int, event_id: str | None = None, *, chain: int = 0, pos: int | None = None
+) -> JournalRow:
     return JournalRow(
         seq=seq,
         event_id=event_id if event_id is not None else f"j{seq}",
         at_ms=at_ms,
         body=b'{"seq":%d}' % seq,
         hash=bytes([seq % 256]) * 32,
+        chain=chain,
+        pos=seq if pos is None else pos,
     )
 
 

@@ -1,9 +1,10 @@
-"""The ``JournalRepo`` contract: the chain in seq order, by event id and time, checkpoints."""
+"""The ``JournalRepo`` contract: chains in place order, by seq, event id and time, checkpoints."""
 
 from __future__ import annotations
 
 import pytest
 
+from affiliate_sdk.commission.journal import GENESIS_HASH
 from affiliate_sdk.errors import DuplicateEntry, StorageError
 from affiliate_sdk.storage.contract import Store, UnitOfWork
 
@@ -13,7 +14,56 @@ __all__ = ["JournalContract"]
 
 
 class JournalContract:
-    """``JournalRepo``: the chain in seq order, by event id and time, and checkpoints."""
+    """``JournalRepo``: chains in place order, by seq, event id and time, and checkpoints."""
+
+    def test_chains_are_apart(self, store: Store) -> None:
+        a = [_entry(1, 100, chain=3, pos=1), _entry(3, 300, chain=3, pos=2)]
+        b = [_entry(2, 200, chain=5, pos=1)]
+        with store.transaction() as tx:
+            assert tx.journal.heads() == {}
+            tx.journal.append(a[:1], previous=GENESIS_HASH)
+            tx.journal.append(b, previous=GENESIS_HASH)
+            tx.journal.append(a[1:], previous=a[0].hash)
+        with store.reader() as tx:
+            assert tx.journal.heads() == {3: a[1], 5: b[0]}
+            assert (tx.journal.head(3), tx.journal.head(5), tx.journal.head()) == (a[1], b[0], None)
+            assert list(tx.journal.scan(chain=3)) == a
+            assert list(tx.journal.scan(chain=3, after=1)) == a[1:]
+            assert list(tx.journal.scan(chain=5)) == b
+            assert list(tx.journal.scan()) == []
+            assert tx.journal.get_many([3, 2, 1]) == {1: a[0], 2: b[0], 3: a[1]}
+            assert tx.journal.by_event("j2") == b[0]
+            assert (tx.journal.first_at(150, chain=3), tx.journal.first_at(150, chain=5)) == (2, 1)
+            assert tx.journal.first_at(150) is None
+
+    def test_next_seq_is_above_every_seq_it_handed_out(self, store: Store) -> None:
+        drawn: list[int] = []
+        for pos in (1, 2, 3):
+            with store.transaction() as tx:
+                drawn.append(tx.journal.next_seq())
+                tx.journal.append([_entry(drawn[-1], pos * 100, chain=pos % 2, pos=(pos + 1) // 2)])
+        assert drawn == sorted(set(drawn))
+        assert drawn[0] >= 1
+        with store.transaction() as tx:
+            assert tx.journal.next_seq() > drawn[-1]
+
+    def test_chains_refuse_what_does_not_continue_them(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.journal.append([_entry(1, 100, chain=3, pos=1), _entry(2, 200, chain=3, pos=2)])
+            tx.journal.append([_entry(3, 300, chain=5, pos=1)])
+        refused = [
+            (DuplicateEntry, [_entry(4, 400, chain=3, pos=2)], None),  # the place is taken
+            (DuplicateEntry, [_entry(3, 400, "other", chain=3, pos=3)], None),  # the seq
+            (StorageError, [_entry(4, 400, chain=3, pos=4)], None),  # a gap
+            (StorageError, [_entry(4, 400, chain=3, pos=3), _entry(5, 400, chain=5, pos=2)], None),
+            (StorageError, [_entry(4, 400, chain=5, pos=2)], _entry(2, 200).hash),  # not its head
+        ]
+        for error, rows, previous in refused:
+            with pytest.raises(error), store.transaction() as tx:
+                tx.journal.append(rows, previous=previous)
+        with store.reader() as tx:
+            assert {c: row.seq for c, row in tx.journal.heads().items()} == {3: 2, 5: 3}
+            assert tx.journal.by_event("other") is None
 
     def test_append_head_get_and_by_event(self, store: Store) -> None:
         rows = [_entry(1, 100), _entry(2, 200), _entry(3, 200)]
@@ -50,12 +100,12 @@ class JournalContract:
             tx.journal.append(rows)
         with store.reader() as tx:
             assert list(tx.journal.scan()) == rows
-            assert list(tx.journal.scan(after_seq=2_498)) == rows[2_498:]
-            assert list(tx.journal.scan(after_seq=10, until_seq=13)) == rows[10:13]
-            assert list(tx.journal.scan(until_seq=1)) == rows[:1]
-            assert list(tx.journal.scan(after_seq=2_501)) == []
-            assert list(tx.journal.scan(after_seq=5, until_seq=5)) == []
-            assert list(tx.journal.scan(after_seq=999, until_seq=2_001)) == rows[999:2_001]
+            assert list(tx.journal.scan(after=2_498)) == rows[2_498:]
+            assert list(tx.journal.scan(after=10, until=13)) == rows[10:13]
+            assert list(tx.journal.scan(until=1)) == rows[:1]
+            assert list(tx.journal.scan(after=2_501)) == []
+            assert list(tx.journal.scan(after=5, until=5)) == []
+            assert list(tx.journal.scan(after=999, until=2_001)) == rows[999:2_001]
 
     def test_first_at(self, store: Store) -> None:
         with store.transaction() as tx:
