@@ -31,7 +31,7 @@ from typing import Any, Final, Literal, get_args
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import to_json
 
-from affiliate_sdk.commission.checkpoints import Checkpoint
+from affiliate_sdk.commission.checkpoints import ChainHead, Checkpoint
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.models import Commission, PayoutBatch
 from affiliate_sdk.storage import rows as _rows
@@ -154,10 +154,12 @@ class PayoutCreated(_Data):
 
 
 class CheckpointSigned(_Data):
-    """The journal's entry ``seq`` has ``hash``, signed by key ``key_id`` at ``at``.
+    """Entry ``seq`` of the journal's chain ``chain`` has ``hash`` (and every other chain's
+    head was as ``heads`` says), signed by key ``key_id`` at ``at``.
 
     Receivers who keep these can later prove the ledger was not rewritten
-    behind them (``Checkpoint.verify`` with the alliance's public key).
+    behind them (``Checkpoint.model_validate(data).verify`` with the alliance's
+    public key, and ``verify_ledger(expect_head=checkpoint)``).
     """
 
     seq: int
@@ -165,6 +167,8 @@ class CheckpointSigned(_Data):
     at: datetime
     key_id: str
     signature: str
+    chain: int = 0
+    heads: list[ChainHead] = []
 
 
 _DATA: Final[dict[str, type[_Data]]] = {
@@ -424,8 +428,11 @@ def checkpoint_event(checkpoint: Checkpoint) -> _rows.OutboxRow:
         at=checkpoint.at,
         key_id=checkpoint.key_id,
         signature=checkpoint.signature,
+        chain=checkpoint.chain,
+        heads=list(checkpoint.heads),
     )
-    return event_row("ledger.checkpoint", str(checkpoint.seq), checkpoint.at, data)
+    place = str(checkpoint.seq) if not checkpoint.chain else f"{checkpoint.chain}/{checkpoint.seq}"
+    return event_row("ledger.checkpoint", place, checkpoint.at, data)
 
 
 def _iso(at: datetime) -> str:
