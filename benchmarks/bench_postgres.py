@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         pg_floor.run(prepared[: args.orders])
         seen = _statements(shop, 100)
         print(
-            "store statements per order (BEGIN and the write lock go with the first): "
+            "store statements per order (BEGIN and the locks go with the first): "
             + ", ".join(f"{kind} {n / 100:g}" for kind, n in seen.most_common())
         )
         _rounds(shop, pg_floor, prepared, args.orders, args.rounds)

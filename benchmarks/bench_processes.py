@@ -1,13 +1,15 @@
 """Throughput of several app-server processes on one store: clicks/s and orders/s.
 
 Run: ``python benchmarks/bench_processes.py [--processes 1,2,4] [--seconds 5]
-[--counters redis://127.0.0.1:6379/0] [--store postgresql://user@host/db]``
+[--counters redis://127.0.0.1:6379/0] [--store postgresql://user@host/db] [--merchants 16]``
 
 Each process is started fresh (``spawn``, as app servers are), opens the alliance on one
 SQLite file (or, with ``--store``, one PostgreSQL database, a fresh schema per run),
 waits for the others, then for ``--seconds`` tracks clicks back to back
-(distinct visitors and networks, spread over a thousand affiliates' links, so that none
-sends the hundreds of clicks per order that the click-flooding rule freezes) and, in a second phase,
+(distinct visitors and networks, spread over a thousand affiliates' links to the campaigns
+of ``--merchants`` merchants, whose orders a PostgreSQL journal keeps on their own chains,
+so that no affiliate sends the hundreds of clicks per order that the click-flooding rule
+freezes) and, in a second phase,
 records orders, each to a click of its own from the first phase, ten minutes of the
 alliance's clock later (a buyer's pace: every order is booked, which the run checks). The
 processes share one clock base and each advances its own ``FakeClock`` a millisecond a
@@ -42,7 +44,7 @@ BASE = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 class _Job(NamedTuple):
     url: str
     counters: str | None
-    links: list[str]
+    links: list[tuple[str, str]]
     worker: int
     seconds: float
 
@@ -57,28 +59,30 @@ def _serve(job: _Job, start: Barrier, out: multiprocessing.Queue[Any]) -> None:
     try:
         with Alliance.open(job.url, keys=KEYS, counters=job.counters, clock=clock) as alliance:
             start.wait(60)
-            clicked: list[str] = []
+            clicked: list[tuple[str, str]] = []
             ends = time.monotonic() + job.seconds
             while time.monotonic() < ends:
                 n = len(clicked)
+                link, merchant = job.links[n % len(job.links)]
                 click = alliance.track_click(
-                    job.links[n % len(job.links)],
+                    link,
                     ip=f"{n % 200 + 11}.{n // 200 % 256}.{job.worker}.{n % 241 + 7}",
                     user_agent=f"Mozilla/5.0 (X11; Linux x86_64) bench/{job.worker}.{n}",
                 )
-                clicked.append(click.click_id)
+                clicked.append((click.click_id, merchant))
                 clock.advance(step)
             clock.advance(timedelta(minutes=10))
             start.wait(60)
             orders, booked = 0, 0
             ends = time.monotonic() + job.seconds
             while time.monotonic() < ends and orders < len(clicked):
+                click_id, merchant = clicked[orders]
                 order = Order(
                     order_id=f"w{job.worker}-{orders}",
-                    merchant_id="m-1001",
+                    merchant_id=merchant,
                     total=Money("80.00", "EUR"),
                 )
-                outcome = alliance.record_order(order, click_id=clicked[orders])
+                outcome = alliance.record_order(order, click_id=click_id)
                 booked += outcome.verdict.decision == "allow" and bool(outcome.commissions)
                 orders += 1
                 clock.advance(step)
@@ -104,24 +108,30 @@ def _drop_schema(url: str) -> None:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-def _run(url: str, processes: int, seconds: float, counters: str | None) -> tuple[int, int, int]:
+def _run(
+    url: str, processes: int, seconds: float, counters: str | None, merchants: int
+) -> tuple[int, int, int]:
     from affiliate_sdk import Alliance, Campaign, CommissionPlan
     from affiliate_sdk.testing import FakeClock
 
     with Alliance.open(url, keys=KEYS, clock=FakeClock(BASE)) as setup:
-        setup.add_campaign(
-            Campaign(
-                campaign_id="spring",
-                merchant_id="m-1001",
-                plan=CommissionPlan(rate="8%"),
-                landing_domains=["shop.example.com"],
+        for m in range(merchants):
+            setup.add_campaign(
+                Campaign(
+                    campaign_id=f"spring-{m}",
+                    merchant_id=f"m-{1001 + m}",
+                    plan=CommissionPlan(rate="8%"),
+                    landing_domains=["shop.example.com"],
+                )
             )
-        )
         links = [
-            setup.create_link(
-                affiliate_id=f"aff-{k}",
-                campaign_id="spring",
-                landing_url=f"https://shop.example.com/p/{k}",
+            (
+                setup.create_link(
+                    affiliate_id=f"aff-{k}",
+                    campaign_id=f"spring-{k % merchants}",
+                    landing_url=f"https://shop.example.com/p/{k}",
+                ),
+                f"m-{1001 + k % merchants}",
             )
             for k in range(AFFILIATES)
         ]
@@ -149,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--counters", default=None)
     parser.add_argument("--store", default=None, help="postgresql://... (default: SQLite)")
+    parser.add_argument("--merchants", type=int, default=16)
     args = parser.parse_args(argv)
     counts = [int(p) for p in args.processes.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="bench-processes-"))
@@ -156,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
         f"{'PostgreSQL' if args.store else 'SQLite'}, counters "
         f"{'on ' + args.counters if args.counters else 'in the store'}; "
-        f"{args.seconds:g} s per phase"
+        f"{args.merchants} merchants; {args.seconds:g} s per phase"
     )
     print("processes   clicks/s   x one   orders/s   x one   booked")
     try:
@@ -164,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         for processes in counts:
             url = _store_url(args.store, processes, workdir)
             try:
-                clicks, orders, booked = _run(url, processes, args.seconds, args.counters)
+                clicks, orders, booked = _run(
+                    url, processes, args.seconds, args.counters, args.merchants
+                )
             finally:
                 _drop_schema(url)
             rates = (clicks / args.seconds, orders / args.seconds)
