@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import timedelta
 from functools import partial
 from typing import Final
 
 from affiliate_sdk._kernel.fields import check_text
-from affiliate_sdk.errors import CampaignInactive, InvalidInput
+from affiliate_sdk.errors import CampaignInactive, InvalidInput, StorageError
 from affiliate_sdk.ids import new_id, new_id_pair
 from affiliate_sdk.models import Verdict
+from affiliate_sdk.storage.contract import ClickClaims
 from affiliate_sdk.storage.rows import ImpressionRow
 from affiliate_sdk.tracking.clicks import (
     Click,
@@ -118,6 +120,8 @@ class ClickService:
         self._param = ctx.settings.click_param
         self._cookie = ctx.settings.cookie_name
         self._dedupe_ms = int(ctx.settings.click_dedupe_window.total_seconds() * 1000)
+        #: First clicks claimed where every process sees them at once (counters on Redis).
+        self._first_clicks: ClickClaims | None = getattr(ctx.store.counters, "click_claims", None)
         self._skew = ctx.settings.link_clock_skew.total_seconds()
         self._links = VerifiedLinks(ctx.keyring)  # a link clicked again is verified once
         self._verdicts: dict[str, Verdict] = {}
@@ -155,11 +159,22 @@ class ClickService:
         self, row: ClickRow, dedupe_since: int | None, agent: UserAgentView, device_id: str | None
     ) -> tuple[ClickRow, bool]:
         """Record the click (or find the one it repeats); a click that cannot be stored is
-        uncounted again, so a ``track`` that raises leaves the velocity windows as they were."""
+        uncounted again, so a ``track`` that raises leaves the velocity windows as they were.
+
+        With first clicks claimed on a shared server, a repeat is looked for there before
+        the store, and a visitor's first click on a link is named there once stored."""
+        first = self._first_clicks
         try:
+            if first is not None and dedupe_since is not None:
+                earlier = first.claim(row, since_ms=dedupe_since)
+                if earlier is not None:
+                    return earlier, False
             with self._ctx.store.transaction() as tx:
-                return tx.clicks.record(row, dedupe_since_ms=dedupe_since)
+                stored, created = tx.clicks.record(row, dedupe_since_ms=dedupe_since)
         except BaseException:
+            if first is not None and dedupe_since is not None:
+                with suppress(StorageError):  # (the failure to report is the one raised)
+                    first.forget(row)
             if agent.verdict.decision != "block":  # only what was counted is uncounted
                 self._fraud.uncount_click(
                     affiliate_id=row.affiliate_id,
@@ -169,6 +184,12 @@ class ClickService:
                     now_ms=row.clicked_at_ms,
                 )
             raise
+        if first is not None and (dedupe_since is None or not created):
+            try:  # the store's first click: the server names it from now on
+                first.keep(stored, since_ms=row.clicked_at_ms - self._dedupe_ms)
+            except StorageError as exc:  # repeats are then found by the store alone
+                self._ctx.log.warning("a first click was not named on the server: %s", exc)
+        return stored, created
 
     def _stored_verdict(self, verdict_json: str) -> Verdict:
         verdict = self._verdicts.get(verdict_json)

@@ -55,6 +55,7 @@ from .rows import (
 __all__ = [
     "MAX_CHAINS",
     "CatalogRepo",
+    "ClickClaims",
     "ClickRepo",
     "CounterRepo",
     "JournalRepo",
@@ -160,6 +161,25 @@ class ClickRepo(Protocol):
 
     def visitors_of(self, merchant_id: str, customer_id: str, *, limit: int) -> list[str]:
         """The customer's ``limit`` most recently linked visitor ids, oldest first."""
+        ...
+
+
+class ClickClaims(Protocol):
+    """A visitor's first click per link, where every process sees it the moment it is
+    recorded: what a counters backend shared at once may offer as ``click_claims``
+    (``storage.redis.clicks``), so a repeat is found before the store has the first click."""
+
+    def claim(self, row: ClickRow, *, since_ms: int) -> ClickRow | None:
+        """The visitor's click on the link at or after ``since_ms``, if there is one;
+        otherwise ``row`` takes its place and None is returned."""
+        ...
+
+    def keep(self, row: ClickRow, *, since_ms: int) -> None:
+        """Name ``row`` as the visitor's first click on the link since ``since_ms``."""
+        ...
+
+    def forget(self, row: ClickRow) -> None:
+        """Take a claim back while it still names ``row`` (its click was not stored)."""
         ...
 
 

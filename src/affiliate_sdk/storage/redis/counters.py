@@ -23,6 +23,7 @@ from typing import Any, Final
 from affiliate_sdk.errors import StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted
 
+from .clicks import RedisClickClaims
 from .windows import RedisWindow, count_on_server
 
 __all__ = ["PRUNE_STEP", "TIMEOUT_S", "RedisCounters"]
@@ -108,6 +109,10 @@ class RedisCounters:
         self._prune = self._client.register_script(_PRUNE)
         #: The server's URL, its password left out (for messages).
         self.url = redacted(url)
+        #: Visitors' first clicks per link, claimed on this server (``storage.redis.clicks``).
+        self.click_claims = RedisClickClaims(
+            self._client, prefix=prefix, url=self.url, errors=self._errors
+        )
 
     def exchange(
         self,
