@@ -20,7 +20,7 @@ from affiliate_sdk.commission.journal import (
     decode_entry,
     encode_entry,
 )
-from affiliate_sdk.errors import UnsupportedStore
+from affiliate_sdk.errors import InvalidInput, UnsupportedStore
 from affiliate_sdk.models import LedgerVerification
 from affiliate_sdk.storage import open_store
 from affiliate_sdk.storage.memory import MemoryStore
@@ -217,3 +217,9 @@ def test_a_one_chain_entry_is_encoded_as_it_always_was() -> None:
     assert placed[1] != plain[1]
     moved = encode_entry(7, GENESIS_HASH, draft, key, chain=0, pos=2)
     assert decode_entry(moved[0])["pos"] == 2
+
+
+def test_a_one_chain_head_is_refused_for_a_journal_of_several(split: Alliance) -> None:
+    head = _rows(split)[0][-1]
+    with pytest.raises(InvalidInput, match="keep a Checkpoint"):
+        split.verify_ledger(expect_head=(head.pos, head.hash))

@@ -150,10 +150,14 @@ def _db(args: argparse.Namespace) -> int:
     from affiliate_sdk.storage.postgres import upgrade_url
 
     conninfo, ours = postgres_options(
-        args.url, ("schema", "pool_size"), "'postgresql://user@host/db'"
+        args.url, ("schema", "pool_size", "chains"), "'postgresql://user@host/db'"
     )
     schema = args.schema or ours.get("schema", DEFAULT_SCHEMA)
-    before, after = upgrade_url(conninfo, schema)
+    chains = ours.get("chains")
+    if chains is not None and not chains.isdigit():
+        print(f"affiliate-sdk: ?chains= must be a number, not {chains!r}", file=sys.stderr)
+        return 2
+    before, after = upgrade_url(conninfo, schema, chains=None if chains is None else int(chains))
     if before == after:
         print(f"schema {schema}: at version {after}, nothing to do")
     else:

@@ -36,7 +36,7 @@ from affiliate_sdk.commission.reports import (
     reconcile_window,
     window_lines,
 )
-from affiliate_sdk.errors import LedgerImbalance, LedgerTampered
+from affiliate_sdk.errors import InvalidInput, LedgerImbalance, LedgerTampered
 from affiliate_sdk.models import (
     Commission,
     Invoice,
@@ -265,8 +265,9 @@ class LedgerService:
         """Verify the book, and say where it first goes wrong.
 
         In order: the chain of tags, chain by chain; ``expect_head`` (a
-        ``(seq, tag)`` of chain 0, or a checkpoint, kept outside the database:
-        a journal cut short before it, or a chain of it removed, fails); with
+        ``(seq, tag)`` of a one-chain journal, or a checkpoint, kept outside the
+        database: a journal cut short before it, or a chain of it removed, fails;
+        ``InvalidInput`` for a tuple when the journal has several chains); with
         ``trusted_keys`` (key id -> Ed25519 public key) every stored checkpoint's
         signature and its place in the chain; that every entry's postings sum
         to zero per currency; and that every projection row (ledger lines,
@@ -274,6 +275,11 @@ class LedgerService:
         document the last entry writing it holds, under that entry's seq, and
         that no row is there that no entry wrote.
         """
+        if isinstance(expect_head, tuple) and self._ctx.store.chains > 1:
+            raise InvalidInput(
+                "expect_head: a (seq, tag) is a one-chain journal's head; this journal has "
+                f"{self._ctx.store.chains} chains: keep a Checkpoint of all their heads"
+            )
         with self._ctx.store.reader() as tx:
             return self._verifier.verify(tx, trusted_keys=trusted_keys, expect_head=expect_head)
 

@@ -314,6 +314,7 @@ class OrderService:
             at=self._ctx.clock.now(),
             kind="commission.frozen",
             reason=f"fraud review: {codes}",
+            events=events,  # with the order's: the outbox is written last
         )
         notes.append(f"commission frozen for review: {codes}")
         return seq, frozen

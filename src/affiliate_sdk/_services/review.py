@@ -22,7 +22,7 @@ from affiliate_sdk.ids import new_id
 from affiliate_sdk.models import Commission, CommissionStatus
 from affiliate_sdk.money import Money
 from affiliate_sdk.storage.contract import UnitOfWork
-from affiliate_sdk.storage.rows import LineFilter, LineRow
+from affiliate_sdk.storage.rows import LineFilter, LineRow, OutboxRow
 
 from .context import ServiceContext
 from .journal import JournalWriter
@@ -194,8 +194,10 @@ class ReviewService:
         at: datetime,
         kind: str,
         reason: str | None = None,
+        events: list[OutboxRow] | None = None,
     ) -> list[LineRow]:
-        """Move ``lines`` from ``source`` to ``target`` inside the caller's unit of work.
+        """Move ``lines`` from ``source`` to ``target`` inside the caller's unit of work
+        (with ``events``, its events are added there for the caller to write).
 
         Loads the lines of their orders (for amounts net of reversals) and
         proves them with ``lines``; a rejection books a reversal line for
@@ -210,10 +212,17 @@ class ReviewService:
                 raise CommissionStateError(row.line.entry_id, row.line.status, target)
         live = self._ledger.live(tx, lines)
         change = _decide(lines, live, source=source, target=target, at=at, reason=reason)
-        return self._apply(tx, change, kind=kind, at=at, reason=reason)
+        return self._apply(tx, change, kind=kind, at=at, reason=reason, events=events)
 
     def _apply(
-        self, tx: UnitOfWork, change: _Change, *, kind: str, at: datetime, reason: str | None
+        self,
+        tx: UnitOfWork,
+        change: _Change,
+        *,
+        kind: str,
+        at: datetime,
+        reason: str | None,
+        events: list[OutboxRow] | None = None,
     ) -> list[LineRow]:
         """Append the change's journal entry, then write its lines with the entry's seq."""
         written = [*change.updated, *change.created]
@@ -224,7 +233,8 @@ class ReviewService:
         event_id = f"{kind}/{new_id(to_ms(at))}"
         draft = JournalDraft(event_id, kind, at, change.postings, refs, {"lines": documents})
         chain = self._ctx.chain_for(row.line.merchant_id for row in written)
-        entry = self._writer.append(tx, draft, [row.line for row in written], chain=chain)
+        lines = [row.line for row in written]
+        entry = self._writer.append(tx, draft, lines, events=events, chain=chain)
         updated = [row._replace(seq=entry.seq) for row in change.updated]
         tx.ledger.update(updated)
         if change.created:

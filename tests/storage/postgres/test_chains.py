@@ -48,6 +48,8 @@ def test_a_new_schema_is_split_as_its_url_says_and_stays_so(schema: str) -> None
     url = f"{POSTGRES_URL}?schema={schema}"
     assert _chains(f"{url}&chains=4") == 4
     assert _chains(url) == 4  # kept with the schema
+    with pytest.raises(StorageError, match="split into 4 chains, not 8"):
+        _chains(f"{url}&chains=8")  # even with no entry yet: other processes may have it open
     store = open_store(url)
     try:
         alliance = Alliance(store, keys={"k1": SECRET})
@@ -63,14 +65,17 @@ def test_a_new_schema_is_split_as_its_url_says_and_stays_so(schema: str) -> None
     finally:
         store.close()
     assert _chains(f"{url}&chains=4") == 4
-    with pytest.raises(StorageError, match="cannot be split into 8"):
-        _chains(f"{url}&chains=8")
+    with pytest.raises(StorageError, match="split into 4 chains, not 16"):
+        _chains(f"{url}&chains=16")
     for wrong in ("0", "1025"):
         with pytest.raises(StorageError, match="1 to 1024 chains"):
             _chains(f"{url}&chains={wrong}")
 
 
-def test_a_version_1_journal_keeps_its_entries_on_chain_0(schema: str) -> None:
+@pytest.mark.parametrize(("asked", "chains"), [(None, DEFAULT_CHAINS), (1, 1)])
+def test_a_version_1_journal_keeps_its_entries_on_chain_0(
+    schema: str, asked: int | None, chains: int
+) -> None:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn, conn.transaction():
         conn.execute(f"CREATE SCHEMA {schema}")
         conn.execute(f"SET LOCAL search_path TO {schema}")
@@ -82,15 +87,17 @@ def test_a_version_1_journal_keeps_its_entries_on_chain_0(schema: str) -> None:
             "INSERT INTO journal (seq, event_id, at_ms, body, hash) VALUES "
             "(1, 'e1', 100, 'one', 'h1'), (2, 'e2', 200, 'two', 'h2')"
         )
-    store = PostgresStore(POSTGRES_URL, schema=schema)
+    store = PostgresStore(POSTGRES_URL, schema=schema, chains=asked)
     try:
-        assert (store.schema_version, store.chains) == (2, DEFAULT_CHAINS)
+        assert (store.schema_version, store.chains) == (2, chains)
         with store.transaction() as tx:
             assert [(r.seq, r.chain, r.pos) for r in tx.journal.scan()] == [(1, 0, 1), (2, 0, 2)]
             assert tx.journal.first_at(150) == 2
             assert tx.journal.next_seq() == 3  # the sequence goes on after the old seqs
     finally:
         store.close()
+    with pytest.raises(StorageError, match=f"split into {chains} chains"):
+        PostgresStore(POSTGRES_URL, schema=schema, chains=chains + 1)
 
 
 def _book(alliance: Alliance, merchant: str, n: int) -> OrderOutcome:

@@ -260,6 +260,7 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
 
 def _before_v10(conn: sqlite3.Connection) -> None:
     """Take out what version 10 added: the journal's chain and place."""
+    conn.execute("DROP TRIGGER journal_needs_a_place")
     conn.execute("DROP INDEX journal_by_place")
     conn.execute("DROP INDEX journal_by_time")
     conn.execute("ALTER TABLE journal DROP COLUMN chain")
@@ -286,6 +287,15 @@ def test_version_9_numbers_each_entry_by_its_place_in_chain_0(tmp_path: Path) ->
             assert set(tx.journal.heads()) == {0}
     finally:
         store.close()
+    conn = sqlite3.connect(path)
+    try:  # what a writer of the release before would insert
+        with pytest.raises(sqlite3.IntegrityError, match="needs its place"):
+            conn.execute(
+                "INSERT INTO journal (seq, event_id, at_ms, body, hash) "
+                "VALUES (3, 'e3', 300, x'', x'')"
+            )
+    finally:
+        conn.close()
 
 
 def _before_v8(conn: sqlite3.Connection) -> None:

@@ -207,6 +207,14 @@ class PostgresDb:
             session.pending += ((DRAW_SEQ, None),)
             session.drawn = None
 
+    def unclaimed(self, keys: Iterable[str]) -> list[str]:
+        """Of ``keys``, those a unit of work of one chain holds no lock on (elsewhere none:
+        the schema's write lock holds them all)."""
+        session = self.session
+        if session.chain is None or not session.writable:
+            return []
+        return [key for key in keys if key not in session.claimed]
+
     def drawn_seq(self) -> int | None:
         """The journal seq drawn once the unit of work held every lock it has claimed, once
         (None: none is, or its draw is still to be sent)."""

@@ -459,10 +459,15 @@ def version_of(conn: Any, schema: str) -> int:
     return int(row.fetchone()[0])
 
 
-def upgrade(conn: Any, schema: str) -> tuple[int, int]:
+def upgrade(conn: Any, schema: str, *, chains: int | None = None) -> tuple[int, int]:
     """Bring the schema to ``SCHEMA_VERSION`` on an autocommit connection, in one
-    transaction under the schema's migration lock; ``(version before, version after)``."""
+    transaction under the schema's migration lock; ``(version before, version after)``.
+
+    ``chains`` is how many chains the journal is split into when this upgrade is the one
+    that splits it (a new schema, or one of version 1); otherwise it must be the number the
+    schema has (``journal_chains``)."""
     check_schema_name(schema)
+    _check_chains(chains)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema, "migrate"),))
         found = version_of(conn, schema)
@@ -474,38 +479,43 @@ def upgrade(conn: Any, schema: str) -> tuple[int, int]:
             conn.execute(_VERSIONS)
             for statement in _steps(schema, found):
                 conn.execute(statement)
+            if chains is not None and found < _SPLIT_AT:  # this upgrade splits the journal
+                conn.execute(
+                    "UPDATE meta SET value = %s WHERE name = 'journal_chains'", (str(chains),)
+                )
     return found, SCHEMA_VERSION
 
 
-def journal_chains(conn: Any, schema: str, wanted: int | None = None) -> int:
-    """How many chains the schema's journal has; ``wanted`` sets it while the journal has no
-    entry (a journal's entries stay on the chains they were written to)."""
+#: The version whose migration splits the journal into chains.
+_SPLIT_AT: Final = 2
+
+
+def _check_chains(chains: int | None) -> None:
     from affiliate_sdk.storage.contract import MAX_CHAINS
 
-    if wanted is not None and not 1 <= wanted <= MAX_CHAINS:
-        raise StorageError(f"a journal has 1 to {MAX_CHAINS} chains, not {wanted}")
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema, "write"),))
-        found = conn.execute(
-            f"SELECT value FROM {schema}.meta WHERE name = 'journal_chains'"
-        ).fetchone()
-        chains = DEFAULT_CHAINS if found is None else int(found[0])
-        if wanted is None or wanted == chains:
-            return chains
-        if conn.execute(f"SELECT 1 FROM {schema}.journal LIMIT 1").fetchone() is not None:
-            raise StorageError(
-                f"the journal of schema {schema} has entries on {chains} chains: it cannot be "
-                f"split into {wanted}"
-            )
-        conn.execute(
-            f"INSERT INTO {schema}.meta (name, value) VALUES ('journal_chains', %s) "
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (str(wanted),),
+    if chains is not None and not 1 <= chains <= MAX_CHAINS:
+        raise StorageError(f"a journal has 1 to {MAX_CHAINS} chains, not {chains}")
+
+
+def journal_chains(conn: Any, schema: str, wanted: int | None = None) -> int:
+    """How many chains the schema's journal has (set by the migration that split it, and
+    kept: every process of a schema places a merchant on the same chain); ``wanted`` other
+    than that raises ``StorageError``."""
+    _check_chains(wanted)
+    found = conn.execute(f"SELECT value FROM {schema}.meta WHERE name = 'journal_chains'")
+    row = found.fetchone()
+    chains = DEFAULT_CHAINS if row is None else int(row[0])
+    if wanted is not None and wanted != chains:
+        raise StorageError(
+            f"the journal of schema {schema} is split into {chains} chains, not {wanted}: the "
+            "number is set when the schema is made (or moves to version 2) and stays"
         )
-    return wanted
+    return chains
 
 
-def upgrade_url(conninfo: str, schema: str = DEFAULT_SCHEMA) -> tuple[int, int]:
+def upgrade_url(
+    conninfo: str, schema: str = DEFAULT_SCHEMA, *, chains: int | None = None
+) -> tuple[int, int]:
     """``upgrade`` on a connection of its own to ``conninfo``."""
     import psycopg
 
@@ -514,7 +524,7 @@ def upgrade_url(conninfo: str, schema: str = DEFAULT_SCHEMA) -> tuple[int, int]:
     check_schema_name(schema)
     try:
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
-            return upgrade(conn, schema)
+            return upgrade(conn, schema, chains=chains)
     except psycopg.Error as exc:
         raise StorageError(
             f"cannot migrate {redacted(conninfo)}: {scrubbed(str(exc), conninfo)}"

@@ -171,6 +171,7 @@ class PostgresJournal(SqliteJournal):
         if drawn is not None:
             return drawn
         found = self._pg.row(DRAW_SEQ)
+        self._pg.session.drawn = None  # a draw sent before this one is lower: not for later
         assert found is not None
         return int(str(found[0]))
 
@@ -275,8 +276,15 @@ class PostgresPeriods(SqlitePeriods):
         return super().get_many(keys)
 
     def put(self, totals: Sequence[PeriodTotals]) -> None:
-        """``PeriodRepo.put``, the keys locked first."""
-        self._pg.guard([f"period/{t.key}" for t in totals])
+        """``PeriodRepo.put``; in a unit of work of one chain, only totals it read (and so
+        locked) before its journal entry drew its seq: one locked later could have been
+        written by another chain's entry with a higher seq meanwhile."""
+        unread = self._pg.unclaimed([f"period/{t.key}" for t in totals])
+        if unread:
+            raise StorageError(
+                f"period totals {unread[0]!r} written by a unit of work of one journal chain "
+                "that did not read them first"
+            )
         super().put(totals)
 
 
@@ -344,13 +352,13 @@ class PostgresStore:
 
     def _prepare(self, *, upgrade: bool, chains: int | None) -> int:
         """Migrate the schema (``upgrade``) or check that it is at this SDK's version; the
-        journal's number of chains (``chains`` sets it while the journal is empty)."""
+        journal's number of chains (``chains`` sets it for a schema this call makes)."""
         import psycopg
 
         try:
             with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
                 if upgrade:
-                    upgrade_schema(conn, self.schema)
+                    upgrade_schema(conn, self.schema, chains=chains)
                 found = version_of(conn, self.schema)
                 if found == SCHEMA_VERSION:
                     return journal_chains(conn, self.schema, chains)

@@ -296,6 +296,9 @@ LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE UNIQUE INDEX journal_by_place ON journal (chain, pos)",
         "DROP INDEX journal_by_time",
         "CREATE INDEX journal_by_time ON journal (chain, at_ms)",
+        # a writer of an earlier release, still running, would give its entries no place
+        "CREATE TRIGGER journal_needs_a_place BEFORE INSERT ON journal WHEN NEW.pos < 1 "
+        "BEGIN SELECT RAISE(ABORT, 'a journal entry needs its place in its chain'); END",
     ),
 )
 
