@@ -21,6 +21,7 @@ from affiliate_sdk.storage.postgres._schema import (
     counter_tables,
     lock_key,
 )
+from affiliate_sdk.storage.rows import PeriodTotals
 from affiliate_sdk.testing import FakeClock
 
 from ...conftest import HUMAN_UA, SECRET, browse, make_campaign
@@ -146,5 +147,26 @@ def test_a_merchant_books_while_another_merchants_chain_is_held() -> None:
         assert not waiting.is_alive()
         assert [done[m].commissions[0].amount for m in (held, free)] == [Money("10.00", "CNY")] * 2
         assert alliance.verify_ledger().ok
+    finally:
+        store.close()
+
+
+def test_seqs_drawn_in_one_unit_of_work_go_up_whatever_was_locked_between() -> None:
+    store = postgres_store()
+    try:
+        with store.transaction(chain=3) as tx:
+            tx.orders.get("m1", "o1")  # the locks, and a seq drawn with them
+            first = tx.journal.next_seq()  # that one
+            store._db.guard(["period/x"])  # a lock claimed: a seq drawn with the next statement
+            second = tx.journal.next_seq()
+            third = tx.journal.next_seq()
+            tx.periods.get_many(["y"])  # another lock, its draw sent with this read
+            fourth = tx.journal.next_seq()
+        assert first < second < third < fourth
+        with (
+            pytest.raises(StorageError, match="did not read them first"),
+            store.transaction(chain=3) as tx,
+        ):
+            tx.periods.put([PeriodTotals("z")])
     finally:
         store.close()
