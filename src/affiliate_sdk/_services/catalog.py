@@ -74,6 +74,7 @@ class CatalogService:
         self._view_through: dict[str, bool] = {}
         self._revision: int | None = None  # the store's catalog revision the caches are of
         self._checked_at = float("-inf")  # when that was asked last (the clock's seconds)
+        self._heard = 0  # the catalog changes heard announced when it was
 
     # -- campaigns ---------------------------------------------------------------------------
     def add_campaign(
@@ -103,19 +104,25 @@ class CatalogService:
                 tx.catalog.add_plan_version(merchant_id, version)
             tx.catalog.put_campaign(campaign)
         self.forget(merchant_id, campaign_id)
+        self._ctx.announce("catalog")
         return campaign
 
     def _current(self, now: float, tx: UnitOfWork | None = None) -> None:
         """Drop the caches if the catalog changed since they were filled (asked of the store
-        at most once per ``campaign_cache_ttl``; in ``tx`` when given)."""
-        if 0 <= now - self._checked_at < self._ttl:
+        at most once per ``campaign_cache_ttl``, and at once when a change was announced; in
+        ``tx`` when given)."""
+        heard = self._ctx.heard("catalog")
+        fresh = 0 <= now - self._checked_at < self._ttl
+        if fresh and heard == self._heard:
             return
         if tx is None:
             with self._ctx.store.reader() as reader:
                 revision = reader.catalog.revision()
         else:
             revision = tx.catalog.revision()
-        self._checked_at = now
+        if revision == self._revision and fresh:
+            return  # announced, not visible yet (or not committed): asked again next time
+        self._checked_at, self._heard = now, heard
         if revision != self._revision:
             self._revision = revision
             self._views.clear()
@@ -219,6 +226,7 @@ class CatalogService:
         with self._ctx.store.transaction() as tx:
             tx.catalog.put_merchant(merchant)
         self._registry.pop(("merchant", merchant.merchant_id), None)
+        self._ctx.announce("catalog")
         return merchant
 
     def add_affiliate(self, affiliate: Affiliate) -> Affiliate:
@@ -228,6 +236,7 @@ class CatalogService:
         with self._ctx.store.transaction() as tx:
             tx.catalog.put_affiliate(affiliate)
         self._registry.pop(("affiliate", affiliate.affiliate_id), None)
+        self._ctx.announce("catalog")
         return affiliate
 
     def affiliate(self, affiliate_id: str) -> Affiliate | None:
@@ -293,6 +302,7 @@ class CatalogService:
                     f"assigned to affiliate {found.affiliate_id}; pass replace=True to reassign it"
                 )
             tx.catalog.put_coupon(row)
+        self._ctx.announce("catalog")
 
 
 def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:

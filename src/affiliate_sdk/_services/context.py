@@ -11,7 +11,7 @@ import attrs
 from affiliate_sdk.clock import Clock
 from affiliate_sdk.commission.journal import ChainKey, chain_of
 from affiliate_sdk.settings import AllianceSettings
-from affiliate_sdk.storage.contract import Store
+from affiliate_sdk.storage.contract import ChangeSignals, Store
 from affiliate_sdk.tracking.clicks import IpPseudonymizer
 from affiliate_sdk.tracking.keys import Keyring
 
@@ -33,6 +33,21 @@ class ServiceContext:
     pseudonyms: IpPseudonymizer
     chain: ChainKey
     log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("affiliate_sdk"))
+    #: Changes announced to every process, when the counters' backend carries them.
+    changes: ChangeSignals | None = attrs.field(
+        default=attrs.Factory(
+            lambda ctx: getattr(ctx.store.counters, "changes", None), takes_self=True
+        )
+    )
+
+    def announce(self, topic: str) -> None:
+        """Tell the other processes' caches that ``topic`` changed (when anyone listens)."""
+        if self.changes is not None:
+            self.changes.announce(topic)
+
+    def heard(self, topic: str) -> int:
+        """What this process heard of ``topic``'s changes (0 when nothing is announced)."""
+        return 0 if self.changes is None else self.changes.heard(topic)
 
     def chain_for(self, merchant_ids: Iterable[str]) -> int:
         """The journal chain of an entry about these merchants: one merchant's own chain,

@@ -120,7 +120,8 @@ class FraudService:
         self.agent_views: dict[str | None, UserAgentView] = {}
         self._judged: dict[tuple[object, ...], tuple[Verdict, str]] = {}
         # (when its revision was asked, the revision, the keys)
-        self._blacklist: tuple[float, int, frozenset[str]] | None = None
+        #: (when the revision was asked, the revision, the keys, the changes heard then)
+        self._blacklist: tuple[float, int, frozenset[str], int] | None = None
 
     def flush(self, now_ms: int) -> None:
         """Hand the velocity counts over to the shared buckets (on close): the background
@@ -351,6 +352,7 @@ class FraudService:
         with self._ctx.store.transaction() as tx:
             tx.sanctions.put_blacklisted(key, None if remove else reason)
         self._blacklist = None
+        self._ctx.announce("blacklist")
         return key
 
     def blacklisted(self) -> dict[str, str]:
@@ -374,16 +376,20 @@ class FraudService:
 
     def blacklist_entries(self, now: float) -> frozenset[str]:
         """The blacklist's keys: reread only when the store's blacklist revision (asked at
-        most once per cache period) has changed."""
+        most once per cache period, and at once when a change was announced) has changed."""
+        heard = self._ctx.heard("blacklist")
         loaded = self._blacklist
-        if loaded is not None and 0 <= now - loaded[0] < self._ttl:
+        fresh = loaded is not None and 0 <= now - loaded[0] < self._ttl
+        if loaded is not None and fresh and heard == loaded[3]:
             return loaded[2]
         with self._ctx.store.reader() as tx:
             revision = tx.sanctions.blacklist_revision()
             if loaded is None or loaded[1] != revision:
-                loaded = (now, revision, frozenset(tx.sanctions.blacklist()))
+                loaded = (now, revision, frozenset(tx.sanctions.blacklist()), heard)
+            elif fresh:  # announced, not visible yet (or not committed): asked again next time
+                return loaded[2]
             else:
-                loaded = (now, revision, loaded[2])
+                loaded = (now, revision, loaded[2], heard)
         self._blacklist = loaded
         return loaded[2]
 

@@ -55,6 +55,7 @@ from .rows import (
 __all__ = [
     "MAX_CHAINS",
     "CatalogRepo",
+    "ChangeSignals",
     "ClickClaims",
     "ClickRepo",
     "CounterRepo",
@@ -161,6 +162,20 @@ class ClickRepo(Protocol):
 
     def visitors_of(self, merchant_id: str, customer_id: str, *, limit: int) -> list[str]:
         """The customer's ``limit`` most recently linked visitor ids, oldest first."""
+        ...
+
+
+class ChangeSignals(Protocol):
+    """Announcements that something every process caches changed (``catalog``,
+    ``blacklist``): what a counters backend shared at once may offer as ``changes``
+    (``storage.redis.changes``), so caches ask the store again at once."""
+
+    def announce(self, topic: str) -> None:
+        """Tell every process that ``topic`` changed."""
+        ...
+
+    def heard(self, topic: str) -> int:
+        """A number that moves whenever ``topic`` may have changed."""
         ...
 
 

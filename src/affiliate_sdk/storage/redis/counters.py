@@ -23,6 +23,7 @@ from typing import Any, Final
 from affiliate_sdk.errors import StorageError, UnsupportedStore
 from affiliate_sdk.storage._urls import redacted
 
+from .changes import RedisChanges
 from .clicks import RedisClickClaims
 from .windows import RedisWindow, count_on_server
 
@@ -113,6 +114,8 @@ class RedisCounters:
         self.click_claims = RedisClickClaims(
             self._client, prefix=prefix, url=self.url, errors=self._errors
         )
+        #: Catalog and blacklist changes announced to every process (``storage.redis.changes``).
+        self.changes = RedisChanges(url, prefix=prefix, redacted_url=self.url, errors=self._errors)
 
     def exchange(
         self,
@@ -167,6 +170,7 @@ class RedisCounters:
 
     def close(self) -> None:
         """Close the connections to the server."""
+        self.changes.close()
         self._client.close()
 
     def _base(self, namespace: str) -> str:
