@@ -142,9 +142,10 @@ def test_a_networks_31st_click_is_blocked_whichever_server_sees_it(url: str) -> 
 
 
 # -- several dispatchers ------------------------------------------------------------------------
-def _dispatch(url: str, worker: int, expected: int) -> int:
+def _dispatch(url: str, worker: int, arg: tuple[int, str | None]) -> int:
+    expected, counters = arg  # with counters on Redis, the dispatchers' leases are there
     delivered = 0
-    with Alliance.open(url, keys=KEYS) as alliance:
+    with Alliance.open(url, keys=KEYS, counters=counters) as alliance:
         dispatcher = alliance.dispatcher(allow_private=True)
         try:
             deadline = time.monotonic() + 30
@@ -157,7 +158,8 @@ def _dispatch(url: str, worker: int, expected: int) -> int:
     return delivered
 
 
-def test_several_dispatchers_deliver_each_event_once_in_order(url: str) -> None:
+@pytest.mark.parametrize("leases", ["postgres", "redis"])
+def test_several_dispatchers_deliver_each_event_once_in_order(url: str, leases: str) -> None:
     link = _setup(url)
     receiver = Receiver()
     try:
@@ -170,7 +172,9 @@ def test_several_dispatchers_deliver_each_event_once_in_order(url: str) -> None:
                 alliance.record_order(order, click_id=click.click_id)
         expected = _count(url, "SELECT count(*) FROM outbox WHERE type = 'commission.booked'")
         assert expected >= 15  # (orders the fraud rules held are not booked)
-        delivered = _run_servers(_dispatch, url, 2 * expected)
+        with redis_prefix() as prefix:
+            counters = f"{REDIS_URL}?prefix={quote(prefix)}" if leases == "redis" else None
+            delivered = _run_servers(_dispatch, url, (2 * expected, counters))
         assert sum(delivered) == 2 * expected
         by_hook = {
             hook: [body_of(r)["event_id"] for r in receiver.received if r.path == f"/{hook}"]

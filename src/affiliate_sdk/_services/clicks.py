@@ -13,6 +13,7 @@ from affiliate_sdk._kernel.fields import check_text
 from affiliate_sdk.errors import CampaignInactive, InvalidInput, StorageError
 from affiliate_sdk.ids import new_id, new_id_pair
 from affiliate_sdk.models import Verdict
+from affiliate_sdk.storage.composed import counters_part
 from affiliate_sdk.storage.contract import ClickClaims
 from affiliate_sdk.storage.rows import ImpressionRow
 from affiliate_sdk.tracking.clicks import (
@@ -121,7 +122,7 @@ class ClickService:
         self._cookie = ctx.settings.cookie_name
         self._dedupe_ms = int(ctx.settings.click_dedupe_window.total_seconds() * 1000)
         #: First clicks claimed where every process sees them at once (counters on Redis).
-        self._first_clicks: ClickClaims | None = getattr(ctx.store.counters, "click_claims", None)
+        self._first_clicks: ClickClaims | None = counters_part(ctx.store, "click_claims")
         self._skew = ctx.settings.link_clock_skew.total_seconds()
         self._links = VerifiedLinks(ctx.keyring)  # a link clicked again is verified once
         self._verdicts: dict[str, Verdict] = {}

@@ -11,6 +11,7 @@ import attrs
 from affiliate_sdk.clock import Clock
 from affiliate_sdk.commission.journal import ChainKey, chain_of
 from affiliate_sdk.settings import AllianceSettings
+from affiliate_sdk.storage.composed import counters_part
 from affiliate_sdk.storage.contract import ChangeSignals, Store
 from affiliate_sdk.tracking.clicks import IpPseudonymizer
 from affiliate_sdk.tracking.keys import Keyring
@@ -35,9 +36,7 @@ class ServiceContext:
     log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("affiliate_sdk"))
     #: Changes announced to every process, when the counters' backend carries them.
     changes: ChangeSignals | None = attrs.field(
-        default=attrs.Factory(
-            lambda ctx: getattr(ctx.store.counters, "changes", None), takes_self=True
-        )
+        default=attrs.Factory(lambda ctx: counters_part(ctx.store, "changes"), takes_self=True)
     )
 
     def announce(self, topic: str) -> None:

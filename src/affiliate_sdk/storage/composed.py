@@ -4,11 +4,11 @@ counters=...)``): everything else is the store's own."""
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from .contract import CounterRepo, Store, UnitOfWork
 
-__all__ = ["ClosableCounters", "ComposedStore"]
+__all__ = ["ClosableCounters", "ComposedStore", "counters_part"]
 
 
 class ClosableCounters(CounterRepo, Protocol):
@@ -53,3 +53,9 @@ class ComposedStore:
             self._store.close()
         finally:
             self._counters.close()
+
+
+def counters_part(store: Store, name: str) -> Any:
+    """What the counters' backend of a composed store offers as ``name`` (``click_claims``,
+    ``changes``, ``leases``), or None; a store's own counters are not opened to look."""
+    return getattr(store.counters, name, None) if isinstance(store, ComposedStore) else None

@@ -61,6 +61,7 @@ __all__ = [
     "CounterRepo",
     "JournalRepo",
     "KeyRepo",
+    "LeaseRepo",
     "LedgerRepo",
     "OrderRepo",
     "OutboxRepo",
@@ -177,6 +178,18 @@ class ChangeSignals(Protocol):
     def heard(self, topic: str) -> int:
         """A number that moves whenever ``topic`` may have changed."""
         ...
+
+
+class LeaseRepo(Protocol):
+    """Webhook subscriptions' leases outside the store's transactions: what a counters
+    backend shared at once may offer as ``leases`` (``storage.redis.leases``); the rule is
+    ``WebhookRepo.take_lease``'s."""
+
+    def take_lease(
+        self, scope: str, subscription_id: str, holder: str, *, now_ms: int, until_ms: int
+    ) -> bool: ...
+
+    def release_lease(self, scope: str, subscription_id: str, holder: str) -> None: ...
 
 
 class ClickClaims(Protocol):

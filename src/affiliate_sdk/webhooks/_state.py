@@ -16,7 +16,8 @@ from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from affiliate_sdk.clock import Clock
-from affiliate_sdk.storage.contract import Store, UnitOfWork
+from affiliate_sdk.storage.composed import counters_part
+from affiliate_sdk.storage.contract import LeaseRepo, Store, UnitOfWork
 from affiliate_sdk.storage.rows import (
     DeadLetterRow,
     DeliveryCursor,
@@ -72,6 +73,8 @@ class DeliveryState:
         self._log = logger
         self._digest = digest
         self._holder = f"{os.getpid()}-{os.urandom(6).hex()}"
+        #: Leases kept outside the store (counters on Redis), when the store has them.
+        self._leases: LeaseRepo | None = counters_part(store, "leases")
 
     def now_ms(self) -> int:
         return int(self._clock.timestamp() * 1000)
@@ -81,12 +84,16 @@ class DeliveryState:
     def lease(self, target: Target) -> bool:
         """Take or renew the subscription's lease; False while another holder has it."""
         now_ms = self.now_ms()
+        until_ms = now_ms + LEASE_MS
+        if self._leases is not None:
+            return self._leases.take_lease(*target, self._holder, now_ms=now_ms, until_ms=until_ms)
         with self._store.transaction() as tx:
-            return tx.webhooks.take_lease(
-                *target, self._holder, now_ms=now_ms, until_ms=now_ms + LEASE_MS
-            )
+            return tx.webhooks.take_lease(*target, self._holder, now_ms=now_ms, until_ms=until_ms)
 
     def release(self, target: Target) -> None:
+        if self._leases is not None:
+            self._leases.release_lease(*target, self._holder)
+            return
         with self._store.transaction() as tx:
             tx.webhooks.release_lease(*target, self._holder)
 

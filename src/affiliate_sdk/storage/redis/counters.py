@@ -25,6 +25,7 @@ from affiliate_sdk.storage._urls import redacted
 
 from .changes import RedisChanges
 from .clicks import RedisClickClaims
+from .leases import RedisLeases
 from .windows import RedisWindow, count_on_server
 
 __all__ = ["PRUNE_STEP", "TIMEOUT_S", "RedisCounters"]
@@ -114,6 +115,8 @@ class RedisCounters:
         self.click_claims = RedisClickClaims(
             self._client, prefix=prefix, url=self.url, errors=self._errors
         )
+        #: Webhook dispatchers' leases (``storage.redis.leases``).
+        self.leases = RedisLeases(self._client, prefix=prefix, url=self.url, errors=self._errors)
         #: Catalog and blacklist changes announced to every process (``storage.redis.changes``).
         self.changes = RedisChanges(url, prefix=prefix, redacted_url=self.url, errors=self._errors)
 
