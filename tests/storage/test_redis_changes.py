@@ -7,8 +7,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from affiliate_sdk import Alliance, CampaignInactive
 from affiliate_sdk.storage.redis import RedisCounters
+from affiliate_sdk.storage.sqlite.sanctions import SqliteSanctions
 from affiliate_sdk.testing import FakeClock
 
 from ..conftest import HUMAN_UA, SECRET, make_campaign
@@ -96,3 +99,50 @@ def test_a_paused_campaign_stops_clicks_on_another_server_at_once(tmp_path: Path
             return False
 
         assert _until(refused)
+
+
+def test_an_announcement_that_changes_nothing_is_asked_about_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with redis_prefix() as prefix, _servers(tmp_path / "a.db", prefix) as (first, second, _):
+        link = first.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        second.track_click(link, ip="198.51.100.7", user_agent=HUMAN_UA)
+        time.sleep(0.2)
+        heard = second.fraud.ctx.heard("blacklist")
+        first.blacklist("network", "198.51.100.7", reason="", remove=True)  # not listed
+        assert _until(lambda: second.fraud.ctx.heard("blacklist") > heard)
+        asked: list[int] = []
+        revision = SqliteSanctions.blacklist_revision
+
+        def counted(self: SqliteSanctions) -> int:
+            asked.append(1)
+            return revision(self)
+
+        monkeypatch.setattr(SqliteSanctions, "blacklist_revision", counted)
+        for n in range(5):
+            second.track_click(link, ip=f"198.51.100.{20 + n}", user_agent=HUMAN_UA)
+        assert len(asked) == 1  # the clock stands still: no cache period ends meanwhile
+
+
+def test_without_its_server_a_returning_visitor_is_still_found_by_the_store(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    with Alliance.open(
+        f"sqlite:///{tmp_path / 'a.db'}", keys={"k1": SECRET}, clock=clock,
+        counters="redis://127.0.0.1:1/0",  # nothing listens there
+    ) as alliance:  # fmt: skip
+        alliance.add_campaign(make_campaign())
+        link = alliance.create_link(
+            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        click = alliance.track_click(link, ip="198.51.100.2", user_agent=HUMAN_UA)
+        again = alliance.track_click(
+            link, ip="198.51.100.2", user_agent=HUMAN_UA, visitor_id=click.visitor_id
+        )
+        assert (again.reused, again.click_id) == (True, click.click_id)
+        alliance.blacklist("network", "198.51.100.9", reason="farm")  # announced to nobody
+        blocked = alliance.track_click(link, ip="198.51.100.9", user_agent=HUMAN_UA)
+        assert blocked.verdict.decision == "block"

@@ -120,9 +120,10 @@ class CatalogService:
                 revision = reader.catalog.revision()
         else:
             revision = tx.catalog.revision()
+        self._heard = heard
         if revision == self._revision and fresh:
-            return  # announced, not visible yet (or not committed): asked again next time
-        self._checked_at, self._heard = now, heard
+            return  # asked after an announcement: the period goes on from when it began
+        self._checked_at = now
         if revision != self._revision:
             self._revision = revision
             self._views.clear()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from contextlib import suppress
 from datetime import timedelta
 from functools import partial
 from typing import Final
 
 from affiliate_sdk._kernel.fields import check_text
-from affiliate_sdk.errors import CampaignInactive, InvalidInput, StorageError
+from affiliate_sdk.errors import CampaignInactive, InvalidInput
 from affiliate_sdk.ids import new_id, new_id_pair
 from affiliate_sdk.models import Verdict
 from affiliate_sdk.storage.composed import counters_part
@@ -165,17 +164,16 @@ class ClickService:
         With first clicks claimed on a shared server, a repeat is looked for there before
         the store, and a visitor's first click on a link is named there once stored."""
         first = self._first_clicks
+        if first is not None and dedupe_since is not None:
+            earlier = first.claim(row, since_ms=dedupe_since)
+            if earlier is not None:
+                return earlier, False
         try:
-            if first is not None and dedupe_since is not None:
-                earlier = first.claim(row, since_ms=dedupe_since)
-                if earlier is not None:
-                    return earlier, False
             with self._ctx.store.transaction() as tx:
                 stored, created = tx.clicks.record(row, dedupe_since_ms=dedupe_since)
         except BaseException:
             if first is not None and dedupe_since is not None:
-                with suppress(StorageError):  # (the failure to report is the one raised)
-                    first.forget(row)
+                first.forget(row)
             if agent.verdict.decision != "block":  # only what was counted is uncounted
                 self._fraud.uncount_click(
                     affiliate_id=row.affiliate_id,
@@ -185,11 +183,9 @@ class ClickService:
                     now_ms=row.clicked_at_ms,
                 )
             raise
-        if first is not None and (dedupe_since is None or not created):
-            try:  # the store's first click: the server names it from now on
-                first.keep(stored, since_ms=row.clicked_at_ms - self._dedupe_ms)
-            except StorageError as exc:  # repeats are then found by the store alone
-                self._ctx.log.warning("a first click was not named on the server: %s", exc)
+        named = dedupe_since is None and stored.decision != "block"  # (bots' are not kept)
+        if first is not None and (named or not created):  # the server names the store's
+            first.keep(stored, since_ms=row.clicked_at_ms - self._dedupe_ms)
         return stored, created
 
     def _stored_verdict(self, verdict_json: str) -> Verdict:

@@ -63,6 +63,8 @@ class EnforcementService:
                 frozen=frozen,
             )
             tx.sanctions.add_enforcement(step)
+        if level == "expel":  # announced inside the unit of work: again, now it is committed
+            self._ctx.announce("blacklist")
         return step
 
     def enforcements(self, affiliate_id: str) -> list[Enforcement]:

@@ -386,10 +386,8 @@ class FraudService:
             revision = tx.sanctions.blacklist_revision()
             if loaded is None or loaded[1] != revision:
                 loaded = (now, revision, frozenset(tx.sanctions.blacklist()), heard)
-            elif fresh:  # announced, not visible yet (or not committed): asked again next time
-                return loaded[2]
-            else:
-                loaded = (now, revision, loaded[2], heard)
+            else:  # (asked after an announcement: the period goes on from when it began)
+                loaded = (loaded[0] if fresh else now, revision, loaded[2], heard)
         self._blacklist = loaded
         return loaded[2]
 

@@ -195,7 +195,8 @@ class LeaseRepo(Protocol):
 class ClickClaims(Protocol):
     """A visitor's first click per link, where every process sees it the moment it is
     recorded: what a counters backend shared at once may offer as ``click_claims``
-    (``storage.redis.clicks``), so a repeat is found before the store has the first click."""
+    (``storage.redis.clicks``), so a repeat is found before the store has the first click.
+    Its calls do not raise: when its server fails, repeats are the store's to find."""
 
     def claim(self, row: ClickRow, *, since_ms: int) -> ClickRow | None:
         """The visitor's click on the link at or after ``since_ms``, if there is one;

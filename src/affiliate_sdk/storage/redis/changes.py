@@ -5,9 +5,9 @@ Each process caches the catalog and the blacklist, and asks the store at most on
 ``campaign_cache_ttl`` whether they changed. With the counters on Redis, a process that
 changes one of them publishes its name (``catalog``, ``blacklist``) on the channel
 ``{prefix}changes``; a thread of every process listens there and counts what it hears per
-name. A cache whose count moved asks the store again at its next use, and on each use after
-that until the store shows the change or its period ends (an announcement may arrive before
-the change is committed). A lost connection counts as a change of everything, when it is
+name. A cache whose count moved asks the store again at its next use (once per move: a
+writer whose change commits after its announcement, inside a larger unit of work, announces
+it again once committed). A lost connection counts as a change of everything, when it is
 lost and when it is back: what was announced meanwhile was not heard.
 """
 
@@ -27,6 +27,8 @@ __all__ = ["RedisChanges"]
 POLL_S: Final = 0.5
 #: Seconds it waits before it connects again after the connection failed.
 RETRY_S: Final = 1.0
+#: Seconds between the listener's checks that its connection is alive.
+HEALTH_S: Final = 10
 _log = logging.getLogger("affiliate_sdk")
 
 
@@ -34,15 +36,23 @@ class RedisChanges:
     """Announcements of changes on a Redis channel, and what this process heard of them."""
 
     def __init__(
-        self, url: str, *, prefix: str, redacted_url: str, errors: tuple[type[BaseException], ...]
+        self,
+        client: Any,
+        url: str,
+        *,
+        prefix: str,
+        redacted_url: str,
+        errors: tuple[type[BaseException], ...],
     ) -> None:
         import redis
 
-        self._url = url
+        self._publisher = client  # the counters' client: its calls time out as theirs do
         self._redacted = redacted_url
         self._errors = errors
         self._channel = f"{prefix}changes"
-        self._client: Any = redis.Redis.from_url(url, socket_connect_timeout=POLL_S)
+        self._client: Any = redis.Redis.from_url(  # waits for messages: no read timeout
+            url, socket_connect_timeout=POLL_S, health_check_interval=HEALTH_S
+        )
         self._heard: defaultdict[str, int] = defaultdict(int)
         self._lost = 0  # connections lost or made: everything may have changed meanwhile
         self._thread: threading.Thread | None = None
@@ -61,7 +71,7 @@ class RedisChanges:
         """Tell every process that ``topic`` changed (a failure is logged: the caches then
         see the change at the end of their period)."""
         try:
-            self._client.publish(self._channel, topic)
+            self._publisher.publish(self._channel, topic)
         except self._errors as exc:
             _log.warning("a %s change was not announced on %s: %s", topic, self._redacted, exc)
 
@@ -101,8 +111,9 @@ class RedisChanges:
                     message = pubsub.get_message(timeout=POLL_S)
                     if message is not None and message.get("type") == "message":
                         data = message["data"]
-                        self._heard[data.decode() if isinstance(data, bytes) else str(data)] += 1
-            except self._errors as exc:
+                        topic = data.decode(errors="replace") if isinstance(data, bytes) else data
+                        self._heard[str(topic)] += 1
+            except Exception as exc:  # the listener goes on, whatever broke the connection
                 failed = True
                 self._lost += 1
                 _log.warning("listening for changes on %s failed: %s", self._redacted, exc)

@@ -15,18 +15,27 @@ The store is still asked (it may hold a first click from before the counters mov
 Redis, or from a process without them); the key then names the click the store returned.
 A unit of work that rolls back takes back the claims it made (the key is deleted only while
 it still names that unit of work's click).
+
+A server that does not answer makes repeats the store's to find, as if nothing were claimed:
+the claims are asked again ``RETRY_S`` seconds later, not at every click, and the outage is
+logged once. A claim this release cannot read (written by another) counts as none.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from typing import Any, Final
 
-from affiliate_sdk.errors import StorageError
 from affiliate_sdk.tracking.clicks import ClickRow
 
+from .windows import RETRY_S
+
 __all__ = ["RedisClickClaims", "decode_click", "encode_click"]
+
+_log = logging.getLogger("affiliate_sdk")
 
 _CLAIM: Final = """
 local found = redis.call('GET', KEYS[1])
@@ -64,13 +73,15 @@ class RedisClickClaims:
 
     def __init__(
         self, client: Any, *, prefix: str, url: str, errors: tuple[type[BaseException], ...]
-    ):
+    ) -> None:
         self._client = client
         self._prefix = prefix
         self._url = url
         self._errors = errors
         self._claim = client.register_script(_CLAIM)
         self._forget = client.register_script(_FORGET)
+        self._retry_at = 0.0  # monotonic time from which a failing server is asked again
+        self._failing = False
 
     def key(self, row: ClickRow) -> str:
         """The server key of the row's visitor and link (ids of any length, digested)."""
@@ -80,27 +91,43 @@ class RedisClickClaims:
     def claim(self, row: ClickRow, *, since_ms: int) -> ClickRow | None:
         """The visitor's click on the link at or after ``since_ms``, if the server has one;
         otherwise ``row`` becomes it (until the window is over) and None is returned."""
+        args = [encode_click(row), since_ms, _ttl(row, since_ms)]
+        found = self._call(self._claim, "claim a click", keys=[self.key(row)], args=args)
+        if not found:
+            return None
         try:
-            found = self._claim(
-                keys=[self.key(row)], args=[encode_click(row), since_ms, _ttl(row, since_ms)]
-            )
-        except self._errors as exc:
-            raise StorageError(f"cannot claim a click on {self._url}: {exc}") from exc
-        return None if found is None else decode_click(_text(found))
+            return decode_click(_text(found))
+        except (ValueError, TypeError, IndexError):  # another release's claim: none of ours
+            return None
 
     def keep(self, row: ClickRow, *, since_ms: int) -> None:
         """Name ``row`` (a first click the store had) as the visitor's click on the link."""
-        try:
-            self._client.set(self.key(row), encode_click(row), px=_ttl(row, since_ms))
-        except self._errors as exc:
-            raise StorageError(f"cannot keep a click on {self._url}: {exc}") from exc
+        self._call(
+            self._client.set, "name a click", self.key(row), encode_click(row),
+            px=_ttl(row, since_ms),
+        )  # fmt: skip
 
     def forget(self, row: ClickRow) -> None:
         """Take a claim back, if it still names ``row``."""
+        self._call(
+            self._forget, "take back a click", keys=[self.key(row)], args=[encode_click(row)]
+        )
+
+    def _call(self, call: Any, doing: str, *args: Any, **kwargs: Any) -> Any:
+        """The server's answer; None while it is failing (asked again after ``RETRY_S``)."""
+        if self._failing and time.monotonic() < self._retry_at:
+            return None
         try:
-            self._forget(keys=[self.key(row)], args=[encode_click(row)])
+            found = call(*args, **kwargs)
         except self._errors as exc:
-            raise StorageError(f"cannot take back a click on {self._url}: {exc}") from exc
+            if not self._failing:
+                _log.warning(
+                    "cannot %s on %s (repeats are the store's to find): %s", doing, self._url, exc
+                )
+            self._failing, self._retry_at = True, time.monotonic() + RETRY_S
+            return None
+        self._failing = False
+        return found
 
 
 def _ttl(row: ClickRow, since_ms: int) -> int:

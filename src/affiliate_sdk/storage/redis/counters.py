@@ -118,7 +118,9 @@ class RedisCounters:
         #: Webhook dispatchers' leases (``storage.redis.leases``).
         self.leases = RedisLeases(self._client, prefix=prefix, url=self.url, errors=self._errors)
         #: Catalog and blacklist changes announced to every process (``storage.redis.changes``).
-        self.changes = RedisChanges(url, prefix=prefix, redacted_url=self.url, errors=self._errors)
+        self.changes = RedisChanges(
+            self._client, url, prefix=prefix, redacted_url=self.url, errors=self._errors
+        )
 
     def exchange(
         self,
