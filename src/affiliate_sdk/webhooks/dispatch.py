@@ -20,8 +20,10 @@ another's.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
+import ssl
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -189,7 +191,9 @@ class Dispatcher(_Driver):
             request = advance(flow, None)
             if request is None:
                 return tally  # nothing due: no client made
-            with httpx.Client(**self._client_options, transport=self._transport) as client:
+            with httpx.Client(
+                **self._client_options, verify=tls_context(), transport=self._transport
+            ) as client:
                 while request is not None:
                     request = advance(flow, self._send(client, request))
         finally:
@@ -260,10 +264,8 @@ class AsyncDispatcher(_Driver):
             request = await asyncio.to_thread(advance, flow, None)
             if request is None:
                 return tally  # nothing due: no client made
-            # made off the loop too: a client loads its certificates (tens of ms)
-            client = await asyncio.to_thread(
-                httpx.AsyncClient, **self._client_options, transport=self._transport
-            )
+            # made off the loop too: the first in the process loads the certificates
+            client = await asyncio.to_thread(self._client)
             async with client:
                 while request is not None:
                     answer = await self._send(client, request)
@@ -271,6 +273,11 @@ class AsyncDispatcher(_Driver):
         finally:
             await _off_loop(flow.close)
         return tally
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            **self._client_options, verify=tls_context(), transport=self._transport
+        )
 
     async def _send(self, client: httpx.AsyncClient, request: DeliveryRequest) -> Attempted:
         started = time.perf_counter()
@@ -291,6 +298,14 @@ class AsyncDispatcher(_Driver):
         except httpx.HTTPError as exc:
             result = _failure(exc)
         return Attempted(result, (time.perf_counter() - started) * 1000)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings every dispatcher's clients share, made once per process: loading
+    the certificate authorities takes tens of ms, the interpreter lock held all along (a
+    client made with its own would stall an event loop that long, at every pass)."""
+    return httpx.create_ssl_context()
 
 
 def _off_loop(work: Callable[[], None]) -> Awaitable[None]:
