@@ -20,7 +20,9 @@ another's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import importlib
 import logging
 import random
 import ssl
@@ -249,6 +251,8 @@ class AsyncDispatcher(_Driver):
     ) -> DispatchReport:
         """One pass; up to ``concurrency`` subscriptions at once, each one in order."""
         gate = asyncio.Semaphore(concurrency)
+        if not _ready_for_async.cache_info().currsize:  # the first pass of the process
+            await asyncio.to_thread(_ready_for_async)
         targets = await asyncio.to_thread(self._flow.targets)
 
         async def one(target: Target) -> Tally:
@@ -306,6 +310,26 @@ def tls_context() -> ssl.SSLContext:
     the certificate authorities takes tens of ms, the interpreter lock held all along (a
     client made with its own would stall an event loop that long, at every pass)."""
     return httpx.create_ssl_context()
+
+
+#: What an async client loads at its first request (its I/O backend, its HTTP/1.1 parser).
+_LOADED_AT_FIRST_REQUEST: Final = (
+    "anyio._backends._asyncio",
+    "httpcore._backends.anyio",
+    "httpcore._async.http11",
+    "h11",
+)
+
+
+@functools.cache
+def _ready_for_async() -> None:
+    """Import what the first request of an async client would import on the event loop
+    (tens of ms), and make the TLS context, on a worker thread; a module a later httpx
+    does not have is left to be loaded as it is."""
+    for name in _LOADED_AT_FIRST_REQUEST:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    tls_context()
 
 
 def _off_loop(work: Callable[[], None]) -> Awaitable[None]:
