@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from affiliate_sdk import Alliance
+from affiliate_sdk import Alliance, Click
 from affiliate_sdk.errors import StorageError
 from affiliate_sdk.storage.composed import ComposedStore
 from affiliate_sdk.storage.redis import RedisCounters
@@ -112,14 +112,19 @@ def test_a_repeat_on_another_server_is_found_before_the_first_click_is_written(
         assert (again.reused, again.click_id) == (True, click.click_id)
 
 
+def _first_click(alliance: Alliance) -> tuple[str, Click]:
+    """A campaign, a link to it, and a new visitor's click on it."""
+    alliance.add_campaign(make_campaign())
+    link = alliance.create_link(
+        affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    return link, alliance.track_click(link, ip="198.51.100.2", user_agent=HUMAN_UA)
+
+
 def test_a_repeat_after_the_window_is_a_new_click(tmp_path: Path) -> None:
     clock = FakeClock()
     with redis_prefix() as prefix, _server(tmp_path / "a.db", clock, prefix) as alliance:
-        alliance.add_campaign(make_campaign())
-        link = alliance.create_link(
-            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
-        )
-        click = alliance.track_click(link, ip="198.51.100.2", user_agent=HUMAN_UA)
+        link, click = _first_click(alliance)
         clock.advance(timedelta(minutes=59))
         again = alliance.track_click(
             link, ip="198.51.100.2", user_agent=HUMAN_UA, visitor_id=click.visitor_id
@@ -142,11 +147,7 @@ def test_a_click_the_store_refuses_leaves_no_claim(
 ) -> None:
     clock = FakeClock()
     with redis_prefix() as prefix, _server(tmp_path / "a.db", clock, prefix) as alliance:
-        alliance.add_campaign(make_campaign())
-        link = alliance.create_link(
-            affiliate_id="a1", campaign_id="c1", landing_url="https://shop.example.com/"
-        )
-        click = alliance.track_click(link, ip="198.51.100.2", user_agent=HUMAN_UA)
+        link, click = _first_click(alliance)
         clock.advance(timedelta(hours=2))  # the first click's window is over
 
         def full(*_: object, **__: object) -> None:

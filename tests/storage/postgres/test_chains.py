@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -25,16 +24,7 @@ from affiliate_sdk.storage.rows import PeriodTotals
 from affiliate_sdk.testing import FakeClock
 
 from ...conftest import HUMAN_UA, SECRET, browse, make_campaign
-from ...servers import POSTGRES_URL, drop_schemas, postgres_schema_name, postgres_store
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    name = postgres_schema_name()
-    try:
-        yield name
-    finally:
-        drop_schemas([name])
+from ...servers import POSTGRES_URL, postgres_store
 
 
 def _chains(url: str) -> int:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -17,16 +16,7 @@ from affiliate_sdk.storage import open_store
 from affiliate_sdk.storage.postgres import SCHEMA_VERSION, PostgresStore, script, upgrade
 from affiliate_sdk.testing.contract._support import _click, _event, _line
 
-from ...servers import POSTGRES_URL, drop_schemas, postgres_schema_name, postgres_store
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    name = postgres_schema_name()
-    try:
-        yield name
-    finally:
-        drop_schemas([name])
+from ...servers import POSTGRES_URL, postgres_store
 
 
 def _conn() -> psycopg.Connection[tuple[object, ...]]:
