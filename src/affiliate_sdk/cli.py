@@ -4,7 +4,9 @@
   alliance on SQLite and print a summary.
 * ``affiliate-sdk simulate [--scenario NAME|FILE.json] [--seed S] [--store memory|sqlite]
   [--json]``: play a seeded scenario with labelled fraud through an alliance and
-  print how well the fraud engine did.
+  print how well the fraud engine did. ``--pack tuning|held_out [--run NAME]`` plays
+  the adversary pack's runs of that split (or one of them) on an alliance with
+  nothing configured, and prints each run's figures and their table together.
 * ``affiliate-sdk webhooks list|dispatch|retry|replay|prune --db PATH|--url URL ...``:
   the subscriptions of an alliance's SQLite file (or any store URL) and their state; deliver what
   is due now; retry a subscription now (re-enabling it) or a dead-lettered
@@ -21,6 +23,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import sys
@@ -66,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--days", type=_positive, default=None, help="override the days")
     simulate.add_argument("--json", action="store_true", help="print the figures as JSON")
     simulate.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    simulate.add_argument(
+        "--pack",
+        choices=("tuning", "held_out"),
+        default=None,
+        help="play the adversary pack's runs of this split instead of a scenario",
+    )
+    simulate.add_argument("--run", default=None, help="with --pack: only the run of this name")
 
     hooks = commands.add_parser("webhooks", help="webhook subscriptions and deliveries")
     hook_commands = hooks.add_subparsers(dest="hooks_command", required=True)
@@ -226,6 +236,8 @@ def _webhooks(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from affiliate_sdk.simulation import PRESETS, Scenario, simulate
 
+    if args.pack is not None:
+        return _simulate_pack(args)
     if args.scenario in PRESETS:
         scenario = PRESETS[args.scenario]
     else:
@@ -249,16 +261,38 @@ def _simulate(args: argparse.Namespace) -> int:
     }
     scenario = scenario.model_copy(update=update)
 
-    def progress(done: int, total: int) -> None:
-        print(
-            f"\r  {done:,} / {total:,} events",
-            end="" if done < total else "\n",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    evaluation = simulate(scenario, progress=None if args.quiet else progress)
+    evaluation = simulate(scenario, progress=None if args.quiet else _progress)
     print(evaluation.model_dump_json(indent=2) if args.json else evaluation.render())
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    print(
+        f"\r  {done:,} / {total:,} events",
+        end="" if done < total else "\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _simulate_pack(args: argparse.Namespace) -> int:
+    from affiliate_sdk.simulation import render_runs, runs, simulate_runs
+
+    chosen = runs(args.pack)
+    if args.run is not None:
+        chosen = tuple(run for run in chosen if run.name == args.run)
+        if not chosen:
+            names = ", ".join(run.name for run in runs(args.pack))
+            print(f"affiliate-sdk: no run {args.run!r} in {args.pack} ({names})", file=sys.stderr)
+            return 2
+    if args.store is not None:
+        chosen = tuple(run.model_copy(update={"store": args.store}) for run in chosen)
+    each, whole = simulate_runs(chosen, progress=None if args.quiet else _progress)
+    if args.json:
+        print(json.dumps({"runs": [e.model_dump(mode="json") for e in each],
+                          "together": whole.model_dump(mode="json")}, indent=2))  # fmt: skip
+    else:
+        print(render_runs(each, whole))
     return 0
 
 

@@ -5,22 +5,32 @@
 >>> print(evaluation.render())  # doctest: +SKIP
 """
 
-from .evaluation import TARGETS, Evaluation, KindFigures
-from .runner import simulate
+from .evaluation import TARGETS, Evaluation, KindFigures, render_runs
+from .pack import HELD_OUT, PACK_KINDS, TUNING, HonestMix, PackRun, Variation, runs
+from .runner import simulate, simulate_runs
 from .scenario import FRAUD_KINDS, PRESETS, FraudActor, Peak, Scenario
 from .traffic import Event, Traffic, generate
 
 __all__ = [
     "FRAUD_KINDS",
+    "HELD_OUT",
+    "PACK_KINDS",
     "PRESETS",
     "TARGETS",
+    "TUNING",
     "Evaluation",
     "Event",
     "FraudActor",
+    "HonestMix",
     "KindFigures",
+    "PackRun",
     "Peak",
     "Scenario",
     "Traffic",
+    "Variation",
     "generate",
+    "render_runs",
+    "runs",
     "simulate",
+    "simulate_runs",
 ]

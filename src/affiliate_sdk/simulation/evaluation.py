@@ -11,14 +11,15 @@ honest orders the same difference is the value wrongly withheld.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Final
+from typing import Final, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from .scenario import FRAUD_KINDS, Scenario
+from .scenario import FRAUD_KINDS
 
-__all__ = ["TARGETS", "Evaluation", "KindFigures", "Tally", "evaluate"]
+__all__ = ["TARGETS", "Evaluation", "KindFigures", "Played", "Tally", "evaluate", "render_runs"]
 
 HONEST: Final = ("legit", "organic")
 #: The targets the evaluation checks: fraud value stopped at least, honest value withheld
@@ -72,6 +73,22 @@ class Tally:
         tally.frozen += frozen
         if decision != "allow":
             tally.codes.update(codes)
+
+    def add(self, other: Tally) -> None:
+        """Add ``other``'s counts to these (the tally of several runs)."""
+        self.clicks.update(other.clicks)
+        self.refunds.update(other.refunds)
+        for label, codes in other.click_codes.items():
+            self.click_codes[label].update(codes)
+        for label, theirs in other.orders.items():
+            mine = self.orders[label]
+            mine.count += theirs.count
+            mine.blocked += theirs.blocked
+            mine.reviewed += theirs.reviewed
+            mine.nominal += theirs.nominal
+            mine.paid += theirs.paid
+            mine.frozen += theirs.frozen
+            mine.codes.update(theirs.codes)
 
     @property
     def events(self) -> int:
@@ -164,9 +181,26 @@ class Evaluation(_Figures):
         return "\n".join(lines)
 
 
-def evaluate(scenario: Scenario, tally: Tally, *, seconds: float) -> Evaluation:
-    """The figures of a finished run."""
-    labels = [*HONEST, *(k for k in FRAUD_KINDS if _seen(tally, k))]
+class Played(Protocol):
+    """What the evaluation names of what was played (a ``Scenario`` or a ``PackRun``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def store(self) -> str: ...
+
+
+def evaluate(
+    scenario: Played,
+    tally: Tally,
+    *,
+    seconds: float,
+    fraud_kinds: Sequence[str] = FRAUD_KINDS,
+) -> Evaluation:
+    """The figures of a finished run; fraud labels listed in the order of ``fraud_kinds``."""
+    labels = [*HONEST, *(k for k in fraud_kinds if _seen(tally, k))]
     kinds = [_kind(tally, label) for label in labels]
     fraud = [k for k in kinds if k.label not in HONEST]
     legit = next(k for k in kinds if k.label == "legit")
@@ -206,6 +240,22 @@ def evaluate(scenario: Scenario, tally: Tally, *, seconds: float) -> Evaluation:
         targets_met=targets,
         **figures,
     )
+
+
+def render_runs(each: Sequence[Evaluation], together: Evaluation) -> str:
+    """A line per run (its three target figures) and the table of all runs together."""
+    head = (
+        f"{'run':<32} {'events':>9} {'fraud stopped':>14} {'honest withheld':>16} "
+        f"{'honest clicks blocked':>22}  targets"
+    )
+    lines = [head, "-" * len(head)]
+    for run in each:
+        met = "met" if all(run.targets_met.values()) else "MISSED"
+        lines.append(
+            f"{run.scenario:<32} {run.events:>9,} {_pct(run.fraud_value_recall):>14} "
+            f"{_pct(run.legit_value_withheld):>16} {_pct(run.legit_clicks_blocked, 3):>22}  {met}"
+        )
+    return "\n".join([*lines, "", together.render()])
 
 
 def _seen(tally: Tally, label: str) -> bool:

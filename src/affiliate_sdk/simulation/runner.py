@@ -19,11 +19,13 @@ from affiliate_sdk.models import Affiliate, Campaign, Order
 from affiliate_sdk.money import Money
 from affiliate_sdk.testing import FakeClock
 
+from .adversaries import CAMPAIGN, PackTraffic, pack_traffic
 from .evaluation import Evaluation, Tally, evaluate
+from .pack import PACK_KINDS, PackRun
 from .scenario import Scenario
 from .traffic import DATACENTER_RANGES, VPN_RANGES, CampaignSpec, Event, Traffic, generate
 
-__all__ = ["Progress", "networks", "simulate"]
+__all__ = ["Progress", "networks", "play_run", "simulate", "simulate_runs"]
 
 #: Called now and then with (events done, events in all).
 Progress = Callable[[int, int], None]
@@ -64,6 +66,119 @@ def simulate(
     else:
         tally = _play(traffic, scenario, "memory://", progress, every)
     return evaluate(scenario, tally, seconds=time.perf_counter() - started)
+
+
+def play_run(
+    run: PackRun,
+    *,
+    progress: Progress | None = None,
+    every: int = 10_000,
+    directory: Path | None = None,
+) -> Tally:
+    """Play one run of the adversary pack through an alliance opened as a new user opens
+    one: the run's store, a key, one CPS campaign, nothing else configured."""
+    traffic = pack_traffic(run)
+    if run.store == "sqlite":
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
+            url = f"sqlite:///{Path(tmp) / 'pack.db'}"
+            return _play_pack(traffic, url, progress, every)
+    return _play_pack(traffic, "memory://", progress, every)
+
+
+def simulate_runs(
+    runs: tuple[PackRun, ...], *, progress: Progress | None = None, directory: Path | None = None
+) -> tuple[list[Evaluation], Evaluation]:
+    """Each run's evaluation, and the evaluation of all of them together."""
+    each: list[Evaluation] = []
+    together = Tally()
+    started = time.perf_counter()
+    for run in runs:
+        began = time.perf_counter()
+        tally = play_run(run, progress=progress, directory=directory)
+        each.append(_pack_evaluation(run, tally, time.perf_counter() - began))
+        together.add(tally)
+    whole = PackRun(name=f"{len(runs)} runs", seed=0, honest=runs[0].honest, fraud=())
+    return each, _pack_evaluation(whole, together, time.perf_counter() - started)
+
+
+def _pack_evaluation(run: PackRun, tally: Tally, seconds: float) -> Evaluation:
+    return evaluate(run, tally, seconds=seconds, fraud_kinds=PACK_KINDS)
+
+
+def _play_pack(traffic: PackTraffic, url: str, progress: Progress | None, every: int) -> Tally:
+    run = traffic.run
+    clock = FakeClock(run.start)
+    key = hashlib.sha256(f"pack/{run.seed}".encode()).digest()
+    tally = Tally()
+    with Alliance.open(url, keys={"k1": key}, clock=clock) as alliance:
+        alliance.add_campaign(
+            Campaign(
+                campaign_id=CAMPAIGN.campaign_id,
+                merchant_id=CAMPAIGN.merchant_id,
+                plan=CommissionPlan(rate=CAMPAIGN.rate),
+                landing_domains=[CAMPAIGN.domain],
+            )
+        )
+        for affiliate, code in traffic.coupons.items():
+            alliance.assign_coupon(code, affiliate_id=affiliate, campaign_id=CAMPAIGN.campaign_id)
+        for affiliate, (email, card, home) in traffic.identities.items():
+            hashes = alliance.identity_hashes(email=email, payment=card, ip=home)
+            alliance.add_affiliate(Affiliate(affiliate_id=affiliate, identity=hashes))
+        _play_devices(alliance, traffic, clock=clock, tally=tally, progress=progress, every=every)
+    return tally
+
+
+def _play_devices(
+    alliance: Alliance,
+    traffic: PackTraffic,
+    *,
+    clock: FakeClock,
+    tally: Tally,
+    progress: Progress | None,
+    every: int,
+) -> None:
+    """The events, device by device: a device that keeps cookies sends back the visitor id
+    it was given; one that does not, the click id of its last click (the landing URL's)."""
+    links: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    last_click: dict[str, str] = {}
+    total = len(traffic.events)
+    for done, event in enumerate(traffic.events, 1):
+        clock.set(datetime.fromtimestamp(event.at_ms / 1000, UTC))
+        device = event.visitor_id
+        if event.kind == "click":
+            assert event.affiliate_id is not None
+            link = links.get(event.affiliate_id)
+            if link is None:
+                link = links[event.affiliate_id] = alliance.create_link(
+                    affiliate_id=event.affiliate_id,
+                    campaign_id=CAMPAIGN.campaign_id,
+                    landing_url=f"https://{CAMPAIGN.domain}/",
+                )
+            click = alliance.track_click(
+                link,
+                ip=event.ip,
+                user_agent=event.user_agent,
+                referrer=event.referrer,
+                visitor_id=cookies.get(device) if device else None,
+                country=event.country,
+            )
+            if device is not None:
+                if device not in traffic.cookieless:
+                    cookies[device] = click.visitor_id
+                last_click[device] = click.click_id
+            codes = [r.code for r in click.verdict.reasons]
+            tally.click(event.label, click.verdict.decision, codes)
+        elif event.kind == "order":
+            visitor = cookies.get(device) if device else None
+            click_id = None if visitor or device is None else last_click.get(device)
+            _order(alliance, event, CAMPAIGN, tally, visitor_id=visitor, click_id=click_id)
+        else:
+            assert event.order_id is not None
+            alliance.refund(CAMPAIGN.merchant_id, event.order_id)
+            tally.refunds[event.label] += 1
+        if progress is not None and (done % every == 0 or done == total):
+            progress(done, total)
 
 
 def _play(
@@ -119,7 +234,7 @@ def _play(
                 verdict = click.verdict
                 tally.click(event.label, verdict.decision, [r.code for r in verdict.reasons])
             elif event.kind == "order":
-                _order(alliance, event, spec, tally)
+                _order(alliance, event, spec, tally, visitor_id=event.visitor_id)
             else:
                 assert event.order_id is not None
                 alliance.refund(spec.merchant_id, event.order_id)
@@ -129,7 +244,17 @@ def _play(
     return tally
 
 
-def _order(alliance: Alliance, event: Event, spec: CampaignSpec, tally: Tally) -> None:
+def _order(
+    alliance: Alliance,
+    event: Event,
+    spec: CampaignSpec,
+    tally: Tally,
+    *,
+    visitor_id: str | None = None,
+    click_id: str | None = None,
+) -> None:
+    """Record the order of ``event`` (through ``visitor_id``'s or ``click_id``'s click) and
+    tally what it earned against what it would have."""
     assert event.order_id is not None
     merchant_id, rate = spec.merchant_id, spec.rate
     total = Money(Decimal(event.amount_cents) / 100, _CURRENCY)
@@ -145,7 +270,11 @@ def _order(alliance: Alliance, event: Event, spec: CampaignSpec, tally: Tally) -
         country=event.country,
     )
     outcome = alliance.record_order(
-        order, visitor_id=event.visitor_id, ip=event.ip, user_agent=event.user_agent
+        order,
+        visitor_id=visitor_id,
+        click_id=click_id,
+        ip=event.ip,
+        user_agent=event.user_agent,
     )
     # What the order would earn its affiliate with nothing withheld.
     nominal = Decimal(0)

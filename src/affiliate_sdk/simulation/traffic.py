@@ -53,7 +53,7 @@ DATACENTER_RANGES: Final = tuple(f"{p}.0.0/16" for p in DATACENTER_PREFIXES)
 
 COUNTRIES: Final = ("CN", "US", "DE", "GB", "FR", "JP", "BR")
 RATES: Final = ("0.05", "0.08", "0.10", "0.12")
-_BROWSERS: Final = (
+BROWSERS: Final = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/{v}.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -66,7 +66,7 @@ _BROWSERS: Final = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/{v}.0.0.0 Safari/537.36 Edg/{v}.0.0.0",
 )
-_CRAWLERS: Final = (
+CRAWLERS: Final = (
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
     "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
@@ -76,7 +76,7 @@ _CRAWLERS: Final = (
     "curl/8.4.0",
     "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
 )
-_HEADLESS: Final = (
+HEADLESS: Final = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "HeadlessChrome/{v}.0.0.0 Safari/537.36"
 )
@@ -206,7 +206,7 @@ class _Builder:
 
     def browser(self) -> str:
         rng = self.rng
-        return rng.choice(_BROWSERS).format(v=rng.randrange(118, 131), m=rng.randrange(0, 7))
+        return rng.choice(BROWSERS).format(v=rng.randrange(118, 131), m=rng.randrange(0, 7))
 
     def order_cents(self, median: float) -> int:
         value = self.rng.lognormvariate(math.log(median), self.s.order_value_sigma)
@@ -395,9 +395,9 @@ def _bot_clicks(
     for at in _per_day(b, actor):
         index = rng.randrange(len(campaigns))
         if kind == "crawler":
-            owner, agent, ip = rng.choice(affiliates), rng.choice(_CRAWLERS), b.home_ip()
+            owner, agent, ip = rng.choice(affiliates), rng.choice(CRAWLERS), b.home_ip()
         elif kind == "headless":
-            owner, agent, ip = me, _HEADLESS.format(v=rng.randrange(118, 131)), b.home_ip()
+            owner, agent, ip = me, HEADLESS.format(v=rng.randrange(118, 131)), b.home_ip()
         else:
             owner, agent, ip = me, b.browser(), b.datacenter_ip()
         b.click(at, kind, index, owner, Shopper(None, ip, agent))
