@@ -64,6 +64,8 @@ _LIBRARIES: Final = (
     "axios/1.7.2",
     "Wget/1.21.4",
 )
+#: The quickest a person gets from a landing page through checkout (a saved card, one item).
+_FASTEST_CHECKOUT_MS: Final = 20_000
 _WEEKDAY_START: Final = 9
 _WORKDAY_HOURS: Final = 9
 
@@ -97,6 +99,7 @@ class _Gen:
         self.cookieless: set[str] = set()
         self.coupons: dict[str, str] = {}
         self.identities: dict[str, tuple[str, str, str]] = {}
+        self.cashback: frozenset[str] = frozenset()
 
     def new_id(self, prefix: str) -> str:
         self.counter += 1
@@ -153,7 +156,7 @@ class _Gen:
 
     def conversion_ms(self, median_minutes: float = 45.0, sigma: float = 1.6) -> int:
         minutes = self.rng.lognormvariate(math.log(median_minutes), sigma)
-        return max(_MINUTE_MS, int(minutes * _MINUTE_MS))
+        return max(_FASTEST_CHECKOUT_MS, int(minutes * _MINUTE_MS))
 
     def home_ip(self) -> str:
         rng = self.rng
@@ -243,6 +246,7 @@ def _honest(gen: _Gen) -> tuple[str, ...]:
     weights = [1 / (rank + 1) ** 0.9 for rank in range(len(affiliates))]
     for affiliate in affiliates[::8]:
         gen.coupons[affiliate] = f"{affiliate.upper()}-SAVE10"
+    gen.cashback = frozenset(affiliates[2::5][: mix.cashback_affiliates])
     carriers = [gen.carrier_ip() for _ in range(mix.carrier_addresses)]
     offices = [gen.home_ip() for _ in range(mix.offices)]
     for hour in range(gen.run.days * 24):
@@ -297,9 +301,13 @@ def _journey(gen: _Gen, at_ms: int, who: _Shopper, chosen: list[str]) -> None:
                   referrer=f"https://{affiliate}.blog.example/review")  # fmt: skip
         last = at_ms
         at_ms += gen.conversion_ms(1200.0, 1.0) if spread else gen.conversion_ms()
-    if rng.random() >= mix.conversion_rate:
+    cashback = chosen[-1] in gen.cashback
+    if rng.random() >= mix.conversion_rate * (mix.cashback_lift if cashback else 1):
         return
-    placed = last + (gen.conversion_ms(1440.0, 0.9) if spread else gen.conversion_ms())
+    if cashback:  # the shopper opened the cashback site on the way to paying
+        placed = last + gen.conversion_ms(6.0, 1.0)
+    else:
+        placed = last + (gen.conversion_ms(1440.0, 0.9) if spread else gen.conversion_ms())
     fields: dict[str, object] = {}
     ip = who.place()
     if rng.random() < mix.travel_share:

@@ -105,7 +105,9 @@ class HonestMix(_Data):
     ``office_size`` staff each share one address per office during working hours;
     ``travel_share`` order from another country than they clicked in, ``vpn_share``
     browse through a commercial VPN; ``multi_day_share`` of journeys spread their
-    touches over up to a week; ``cookieless_share`` of browsers keep no cookie.
+    touches over up to a week; ``cookieless_share`` of browsers keep no cookie;
+    ``cashback_affiliates`` of the busier affiliates are cashback sites, whose visitors
+    convert ``cashback_lift`` times as often as others, a few minutes after their click.
     """
 
     name: str
@@ -122,6 +124,8 @@ class HonestMix(_Data):
     multi_day_share: float = Field(default=0.3, ge=0, le=1)
     cookieless_share: float = Field(default=0.05, ge=0, le=1)
     refund_rate: float = Field(default=0.07, ge=0, le=1)
+    cashback_affiliates: int = Field(default=3, ge=0)
+    cashback_lift: float = Field(default=4.0, ge=1)
 
 
 class PackRun(_Data):
