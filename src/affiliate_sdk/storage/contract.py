@@ -451,6 +451,15 @@ class RiskRepo(Protocol):
         """Add ``member`` to the set ``(kind, key)`` (keeping the newest ``keep``); its size."""
         ...
 
+    def tallies(self, keys: Sequence[str]) -> list[tuple[int, ...]]:
+        """The counts kept under each of ``keys``, in order (``()`` for a key never bumped)."""
+        ...
+
+    def bump(self, key: str, deltas: Sequence[int]) -> tuple[int, ...]:
+        """Add ``deltas`` to the counts kept under ``key``, place by place (a key never
+        bumped holds none; the longer of the two gives the length); the counts after."""
+        ...
+
 
 class SanctionRepo(Protocol):
     """Platform-level sanctions: the shared blacklist, complaints, enforcement steps."""

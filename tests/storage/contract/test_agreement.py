@@ -501,6 +501,11 @@ class StoresAgree(RuleBasedStateMachine):
     def add_distinct(self, kind: str, key: str, member: str) -> None:
         self.each(lambda tx: tx.risk.add_distinct(kind, key, member, keep=2))
 
+    @rule(key=TEXT_IDS, deltas=st.lists(st.integers(-3, 3), max_size=3))
+    def bump(self, key: str, deltas: list[int]) -> None:
+        self.each(lambda tx: tx.risk.bump(key, deltas))
+        self.each(lambda tx: tx.risk.tallies([key, "never"]))
+
     @rule(key=TEXT_IDS, reason=st.none() | st.sampled_from(["", "abuse"]))
     def put_blacklisted(self, key: str, reason: str | None) -> None:
         self.each(lambda tx: tx.sanctions.put_blacklisted(key, reason))

@@ -12,7 +12,7 @@ from affiliate_sdk.commission.journal import chain_of
 from affiliate_sdk.errors import StorageError
 from affiliate_sdk.models import OrderOutcome
 from affiliate_sdk.storage import open_store
-from affiliate_sdk.storage.postgres import PostgresStore
+from affiliate_sdk.storage.postgres import SCHEMA_VERSION, PostgresStore
 from affiliate_sdk.storage.postgres._schema import (
     _VERSIONS,
     DEFAULT_CHAINS,
@@ -80,7 +80,7 @@ def test_a_version_1_journal_keeps_its_entries_on_chain_0(
         )
     store = PostgresStore(POSTGRES_URL, schema=schema, chains=asked)
     try:
-        assert (store.schema_version, store.chains) == (2, chains)
+        assert (store.schema_version, store.chains) == (SCHEMA_VERSION, chains)
         with store.transaction() as tx:
             assert [(r.seq, r.chain, r.pos) for r in tx.journal.scan()] == [(1, 0, 1), (2, 0, 2)]
             assert tx.journal.first_at(150) == 2

@@ -218,7 +218,7 @@ def test_migrating_is_done_once(v4_file: Path) -> None:
     first = _count(_migrated(v4_file), "lines")
     store = SQLiteStore(v4_file)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 10
+        assert store.schema_version == SCHEMA_VERSION == 11
     finally:
         store.close()
     assert _count(v4_file, "lines") == first
@@ -247,7 +247,7 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 10
+        assert store.schema_version == SCHEMA_VERSION == 11
     finally:
         store.close()
     conn = sqlite3.connect(path)
@@ -259,7 +259,9 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
 
 
 def _before_v10(conn: sqlite3.Connection) -> None:
-    """Take out what version 10 added: the journal's chain and place."""
+    """Take out what versions 10 and 11 added: the journal's chain and place, the risk
+    tallies."""
+    conn.execute("DROP TABLE risk_tallies")
     conn.execute("DROP TRIGGER journal_needs_a_place")
     conn.execute("DROP INDEX journal_by_place")
     conn.execute("DROP INDEX journal_by_time")
@@ -299,7 +301,7 @@ def test_version_9_numbers_each_entry_by_its_place_in_chain_0(tmp_path: Path) ->
 
 
 def _before_v8(conn: sqlite3.Connection) -> None:
-    """Take out what versions 8 to 10 added (a file of version 7 or before has none of it)."""
+    """Take out what versions 8 to 11 added (a file of version 7 or before has none of it)."""
     _before_v10(conn)
     conn.execute("DROP TABLE counter_writers")
     for table, _ in REVISED:
@@ -319,7 +321,7 @@ def test_version_7_gains_revisions_counted_by_every_change_of_the_catalog(tmp_pa
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 10
+        assert store.schema_version == SCHEMA_VERSION == 11
         with store.reader() as tx:
             assert (tx.catalog.revision(), tx.sanctions.blacklist_revision()) == (0, 0)
     finally:
@@ -387,7 +389,7 @@ def test_version_6_loses_the_receivers_answers_and_keeps_the_attempts(tmp_path: 
     _v6_with_an_answer(path)
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 10
+        assert store.schema_version == SCHEMA_VERSION == 11
         with store.reader() as tx:
             attempts = tx.webhooks.attempts("m:m1", "s1")
         with store.transaction() as tx:  # the log goes on in the new shape
@@ -439,7 +441,7 @@ def test_version_8_names_the_writer_of_the_counts_it_holds(tmp_path: Path) -> No
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 10
+        assert store.schema_version == SCHEMA_VERSION == 11
         # another process's counts, read back by a process alone on the file since
         sums = store.counters.exchange(
             "velocity/minute", "new", [], ["velocity/minute/a/a1"], since_bucket=19

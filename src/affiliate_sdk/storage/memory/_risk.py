@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from itertools import zip_longest
 
 from affiliate_sdk.antifraud.grades import History
 from affiliate_sdk.storage.rows import ValueStats
@@ -15,7 +16,7 @@ __all__ = ["MemoryRisk"]
 class MemoryRisk:
     """``RiskRepo`` over dictionaries; shapes and distinct sets are bounded by ``keep``."""
 
-    __slots__ = ("_distinct", "_histories", "_log", "_shapes", "_stats")
+    __slots__ = ("_distinct", "_histories", "_log", "_shapes", "_stats", "_tallies")
 
     def __init__(self, log: UndoLog) -> None:
         self._log = log
@@ -24,6 +25,7 @@ class MemoryRisk:
         self._stats: dict[str, ValueStats] = {}
         # (kind, key) -> members, oldest first (a dict keeps insertion order)
         self._distinct: dict[tuple[str, str], dict[str, None]] = {}
+        self._tallies: dict[str, tuple[int, ...]] = {}
 
     def history(self, affiliate_id: str) -> History | None:
         """The affiliate's history, if any."""
@@ -84,6 +86,18 @@ class MemoryRisk:
         if self._log.active:
             self._log.record(lambda: _unadd(members, member, evicted))
         return len(members)
+
+    def tallies(self, keys: Sequence[str]) -> list[tuple[int, ...]]:
+        """The counts under each of ``keys`` (``()`` for none)."""
+        return [self._tallies.get(key, ()) for key in keys]
+
+    def bump(self, key: str, deltas: Sequence[int]) -> tuple[int, ...]:
+        """Add ``deltas`` to the counts under ``key``, place by place; the counts after."""
+        after = tuple(
+            a + b for a, b in zip_longest(self._tallies.get(key, ()), deltas, fillvalue=0)
+        )
+        set_item(self._log, self._tallies, key, after)
+        return after
 
 
 def _unadd(members: dict[str, None], member: str, evicted: list[str]) -> None:

@@ -387,8 +387,13 @@ _V2_CHAINS: Final = (
     f"'{DEFAULT_CHAINS}') ON CONFLICT (name) DO NOTHING",
 )
 
+#: Version 3: the counts the fraud checks keep per source (an affiliate, a campaign, a network).
+_V3_TALLIES: Final = (
+    'CREATE TABLE risk_tallies (key text COLLATE "C" PRIMARY KEY, counts text NOT NULL)',
+)
+
 #: Each version's statements, in order (unqualified names: they run in the schema).
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1_TABLES, _V2_CHAINS)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1_TABLES, _V2_CHAINS, _V3_TALLIES)
 
 #: The version this SDK's PostgreSQL repositories read and write.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -261,6 +261,16 @@ class PostgresRisk(SqliteRisk):
         self._pg.guard([f"risk/set/{kind}/{key}"])
         return super().add_distinct(kind, key, member, keep=keep)
 
+    def tallies(self, keys: Sequence[str]) -> list[tuple[int, ...]]:
+        """``RiskRepo.tallies``, each tally locked first."""
+        self._pg.guard([f"risk/tally/{key}" for key in keys])
+        return super().tallies(keys)
+
+    def bump(self, key: str, deltas: Sequence[int]) -> tuple[int, ...]:
+        """``RiskRepo.bump``, the tally locked first."""
+        self._pg.guard([f"risk/tally/{key}"])
+        return super().bump(key, deltas)
+
 
 class PostgresPeriods(SqlitePeriods):
     """Period totals on PostgreSQL: some are an affiliate's across merchants (membership

@@ -300,6 +300,9 @@ LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE TRIGGER journal_needs_a_place BEFORE INSERT ON journal WHEN NEW.pos < 1 "
         "BEGIN SELECT RAISE(ABORT, 'a journal entry needs its place in its chain'); END",
     ),
+    (  # 11: counts the fraud checks keep per source (an affiliate, a campaign, a network)
+        "CREATE TABLE risk_tallies (key TEXT PRIMARY KEY, counts TEXT NOT NULL) WITHOUT ROWID",
+    ),
 )
 
 SCHEMA_VERSION: Final = V5 + len(LATER_STEPS)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from itertools import zip_longest
 
 from affiliate_sdk.antifraud.grades import History
 from affiliate_sdk.storage.rows import ValueStats
@@ -127,3 +128,31 @@ class SqliteRisk:
             "SELECT count(*) FROM distinct_members WHERE kind = ? AND key = ?", (kind, key)
         )
         return 0 if found is None else int(str(found[0]))
+
+    def tallies(self, keys: Sequence[str]) -> list[tuple[int, ...]]:
+        """The counts under each of ``keys`` (``()`` for none), in one query."""
+        if not keys:
+            return []
+        marks = ", ".join("?" * len(keys))
+        found = {
+            str(key): _counts(str(counts))
+            for key, counts in self._db.rows(
+                f"SELECT key, counts FROM risk_tallies WHERE key IN ({marks})", tuple(keys)
+            )
+        }
+        return [found.get(key, ()) for key in keys]
+
+    def bump(self, key: str, deltas: Sequence[int]) -> tuple[int, ...]:
+        """Add ``deltas`` to the counts under ``key``, place by place; the counts after."""
+        (before,) = self.tallies([key])
+        after = tuple(a + b for a, b in zip_longest(before, deltas, fillvalue=0))
+        self._db.run(
+            "INSERT INTO risk_tallies (key, counts) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET counts = excluded.counts",
+            (key, ",".join(map(str, after))),
+        )
+        return after
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",")) if text else ()

@@ -99,12 +99,24 @@ class RiskContract:
             assert tx.risk.add_distinct("payer", "p1", "b", keep=3) == 2  # kept
             assert tx.risk.add_distinct("payer", "p1", "a", keep=3) == 3  # back as new
 
+    def test_tallies_add_place_by_place(self, store: Store) -> None:
+        with store.transaction() as tx:
+            assert tx.risk.tallies(["a", "b"]) == [(), ()]
+            assert tx.risk.bump("a", [1, 2]) == (1, 2)
+            assert tx.risk.bump("a", [0, 1, 5]) == (1, 3, 5)  # a longer delta adds places
+            assert tx.risk.bump("a", [-1]) == (0, 3, 5)
+            assert tx.risk.bump("b/\uffff", [7]) == (7,)
+        with store.reader() as tx:
+            assert tx.risk.tallies(["b/\uffff", "nope", "a"]) == [(7,), (), (0, 3, 5)]
+            assert tx.risk.tallies([]) == []
+
     def test_rollback_leaves_nothing(self, store: Store) -> None:
         def write(tx: UnitOfWork) -> None:
             tx.risk.put_history("a1", History(orders=1))
             tx.risk.add_shape("s1", "1.00 CNY", 1_000, keep=3)
             tx.risk.put_value_stats(ValueStats("k", 1, 1.0, 0.0))
             tx.risk.add_distinct("payer", "p1", "u1", keep=3)
+            tx.risk.bump("t1", [1])
 
         _rolled_back(store, write)
         with store.transaction() as tx:
@@ -113,3 +125,4 @@ class RiskContract:
             assert tx.risk.recent_shapes("s1", since_ms=0) == []
             assert tx.risk.value_stats("k") is None
             assert tx.risk.add_distinct("payer", "p1", "u2", keep=3) == 1
+            assert tx.risk.tallies(["t1"]) == [()]
