@@ -8,6 +8,7 @@ and a ledger, embedded in the host's process over a pluggable store.
 
 from ._services.merchant import MerchantView
 from .alliance import Alliance
+from .antifraud.networks import NetworkKinds
 from .clock import Clock, SystemClock
 from .commission.checkpoints import Checkpoint, SignedStatement
 from .commission.plans import CommissionPlan
@@ -149,6 +150,7 @@ __all__ = [
     "MissingFxRate",
     "Money",
     "MoneyError",
+    "NetworkKinds",
     "Order",
     "OrderError",
     "OrderOutcome",

@@ -345,6 +345,10 @@ class TouchNote(AffiliateModel):
 # --- fraud ----------------------------------------------------------------------------
 
 
+#: A source rule's default bar: the natural log of 10^6 (``FraudThresholds.source_surprise``).
+SOURCE_SURPRISE: Final = 13.8
+
+
 class FraudThresholds(AffiliateModel):
     """The numbers the rules compare against (data: per platform, merchant or campaign).
 
@@ -357,6 +361,18 @@ class FraudThresholds(AffiliateModel):
     ``late_conversion_share`` of its orders (once it has
     ``min_orders_for_timing`` through clicks) placed ``late_conversion_hours``
     or more after their click.
+
+    Sources (an affiliate on a campaign, its orders from one network) are judged against
+    the rest of their campaign (``antifraud.sources``): a rule fires when what the source
+    shows is more implausible than ``source_surprise`` (the exponent of a chance bound;
+    ln 10^6 by default) at the campaign's base rate. Click injection: at least
+    ``min_fast_orders`` orders within ``fast_conversion_seconds`` of their click; click
+    flooding: at least ``min_clicks_for_flooding`` clicks in a day converting
+    ``low_conversion_factor`` times below the campaign (or below ``expected_conversion``,
+    the plans' target rate, when the campaign's own is lower: flooded clicks drag a
+    campaign's rate down with them); a farm: at least
+    ``min_network_customers`` of one network's customers in a week buying through one
+    affiliate.
     """
 
     review_score: int = Field(default=40, ge=1, le=100)
@@ -381,6 +397,12 @@ class FraudThresholds(AffiliateModel):
     block_network_kinds: frozenset[UnicodeText] = frozenset({"datacenter", "crawler"})
     complaints_per_hour: int = Field(default=50, ge=1)
     freeze_grade_c: bool = True
+    source_surprise: float = Field(default=SOURCE_SURPRISE, gt=0)
+    fast_conversion_seconds: float = Field(default=60.0, gt=0)
+    min_fast_orders: int = Field(default=3, ge=1)
+    low_conversion_factor: float = Field(default=5.0, ge=1)
+    expected_conversion: Rate = Decimal("0.01")
+    min_network_customers: int = Field(default=5, ge=2)
 
     @model_validator(mode="after")
     def _ordered(self) -> FraudThresholds:

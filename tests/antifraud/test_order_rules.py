@@ -96,6 +96,30 @@ CASES: list[tuple[OrderRule, dict[str, Any], dict[str, Any], str, str, int]] = [
         40,
     ),
     (
+        order_rules.fast_conversions,
+        {"seconds_since_click": 30.0, "fast_surprise": 13.79},
+        {"seconds_since_click": 30.0, "fast_surprise": 13.8},
+        "source.fast_conversions",
+        "high",
+        50,
+    ),
+    (
+        order_rules.low_conversion,
+        {"conversion_surprise": 13.79},
+        {"conversion_surprise": 13.8},
+        "affiliate.click_flooding",
+        "high",
+        50,
+    ),
+    (
+        order_rules.farm_network,
+        {"network_surprise": 13.79},
+        {"network_surprise": 13.8},
+        "source.network_orders",
+        "high",
+        50,
+    ),
+    (
         order_rules.grade_c,
         {"affiliate_grade": "B"},
         {"affiliate_grade": "C"},
@@ -147,7 +171,18 @@ def test_order_rule(
 
 
 def test_every_order_rule_has_a_case() -> None:
-    assert {case[0] for case in CASES} == set(order_rules.ORDER_RULES)
+    fixed_counts = {order_rules.shared_network, order_rules.click_flooding}  # not bundled
+    assert {case[0] for case in CASES} == set(order_rules.ORDER_RULES) | fixed_counts
+
+
+def test_a_source_rule_says_each_haste_once() -> None:
+    injected = QUIET._replace(seconds_since_click=30.0, fast_surprise=50.0)
+    assert order_rules.fast_conversions(injected, LIMITS) is not None
+    instant = injected._replace(seconds_since_click=2.0)  # too_fast says it of this order
+    assert order_rules.too_fast(instant, LIMITS) is not None
+    assert order_rules.fast_conversions(instant, LIMITS) is None
+    slow = injected._replace(seconds_since_click=60.0)  # an order of the source that took time
+    assert order_rules.fast_conversions(slow, LIMITS) is None
 
 
 def test_the_messages_say_what_was_seen() -> None:
@@ -242,10 +277,11 @@ def test_the_order_rules_run_in_todays_order() -> None:
         "duplicate_order",
         "near_duplicate",
         "shared_payment",
-        "shared_network",
+        "farm_network",
         "coupon_without_click",
         "refund_rate",
-        "click_flooding",
+        "fast_conversions",
+        "low_conversion",
         "flat_conversion_times",
         "grade_c",
         "value_outlier",

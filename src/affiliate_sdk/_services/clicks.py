@@ -9,6 +9,7 @@ from functools import partial
 from typing import Final
 
 from affiliate_sdk._kernel.fields import check_text
+from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.errors import CampaignInactive, InvalidInput
 from affiliate_sdk.ids import new_id, new_id_pair
 from affiliate_sdk.models import Verdict
@@ -181,6 +182,7 @@ class ClickService:
                     ip_network=row.ip_network,
                     device_id=device_id,
                     now_ms=row.clicked_at_ms,
+                    scope=path_key(row.merchant_id, row.campaign_id),
                 )
             raise
         named = dedupe_since is None and stored.decision != "block"  # (bots' are not kept)
@@ -240,6 +242,7 @@ class ClickService:
                 url, agent, view.fraud, affiliate_id=claims.affiliate_id,
                 visitor_id=None if dedupe_since is None else visitor, packed_ip=packed_ip,
                 ip_network=ip_network, device_id=device_id, now_ms=now_ms,
+                scope=path_key(view.campaign.merchant_id, claims.campaign_id),
             )  # fmt: skip
         row = _new_click_row((
             click_id, visitor, claims.link_id, claims.affiliate_id, claims.campaign_id,

@@ -40,6 +40,7 @@ from affiliate_sdk.tracking.clicks import ClickRow
 from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
 from .exchange import Exchanger
+from .sources import SourceOrder, judge_sources, source_keys
 
 __all__ = ["BlacklistKind", "FraudService", "OrderRisk", "UserAgentView", "judge_order_risk"]
 
@@ -87,7 +88,7 @@ class FraudService:
         self._ctx = self.ctx = ctx
         self._catalog = self.catalog = catalog
         self._bots = bots if bots is not None else BotUserAgents()
-        self._networks = networks
+        self._networks = networks if networks is not None else NetworkKinds.bundled()
         self.click_rules = (*CLICK_RULES, *click_rules)
         self.order_rules = (*ORDER_RULES, *order_rules)
         counters = ctx.store.counters
@@ -122,6 +123,20 @@ class FraudService:
         # (when its revision was asked, the revision, the keys)
         #: (when the revision was asked, the revision, the keys, the changes heard then)
         self._blacklist: tuple[float, int, frozenset[str], int] | None = None
+
+    @property
+    def networks(self) -> NetworkKinds:
+        """The network ranges clicks are judged by (the bundled ones unless the host gave
+        its own): their kinds, sources and dates."""
+        return self._networks
+
+    def use_networks(self, networks: NetworkKinds) -> None:
+        """Judge clicks by ``networks`` from now on (refreshed ranges, say from
+        ``NetworkKinds.from_file``), without a restart: a click is judged by the old
+        ranges or the new, never by a mix."""
+        if not isinstance(networks, NetworkKinds):
+            raise InvalidInput("use_networks takes a NetworkKinds")
+        self._networks = networks
 
     def flush(self, now_ms: int) -> None:
         """Hand the velocity counts over to the shared buckets (on close): the background
@@ -172,13 +187,15 @@ class FraudService:
         ip_network: str | None,
         device_id: str | None,
         now_ms: int,
+        scope: str = "",
     ) -> tuple[Verdict, str]:
         """The verdict on one click: its user agent's reasons and the per-click rules.
 
         Counts the click in the velocity windows first: per IP network,
-        device and affiliate per minute, per affiliate per day, and for a
-        returning ``visitor_id`` per visitor per minute and per visitor and
-        affiliate per day.
+        device and affiliate per minute, per affiliate per day (and per day on
+        its campaign, ``scope``, as the campaign's), and for a returning
+        ``visitor_id`` per visitor per minute and per visitor and affiliate per
+        day.
         """
         networks = self._networks
         network, visitor, device, affiliate, visits = self._count_click(
@@ -188,6 +205,7 @@ class FraudService:
             visitor_id=visitor_id,
             ip_network=ip_network,
             device_id=device_id,
+            scope=scope,
         )
         paid: tuple[str, ...] = ()
         _, mark, query = url.partition("?")
@@ -197,7 +215,7 @@ class FraudService:
         entries = self.blacklist_entries(now_ms / 1000)
         facts = _new_click_facts((
             None, None,
-            networks.kind_of_packed(packed_ip) if networks is not None and packed_ip else None,
+            networks.kind_of_packed(packed_ip) if packed_ip else None,
             network, visitor, device, affiliate, visits, paid,
             _click_listed(entries, ip_network, visitor_id, device_id, affiliate_id)
             if entries else (),
@@ -235,6 +253,7 @@ class FraudService:
         ip_network: str | None,
         device_id: str | None,
         now_ms: int,
+        scope: str = "",
     ) -> None:
         """Take back what ``click_verdict`` counted, given the same arguments, for a click
         that was not recorded after all."""
@@ -245,6 +264,7 @@ class FraudService:
             visitor_id=visitor_id,
             ip_network=ip_network,
             device_id=device_id,
+            scope=scope,
         )
 
     def _count_click(
@@ -256,6 +276,7 @@ class FraudService:
         visitor_id: str | None,
         ip_network: str | None,
         device_id: str | None,
+        scope: str = "",
     ) -> tuple[int, int, int, int, int]:
         """``count`` a click in every window: the network's, visitor's, device's and
         affiliate's clicks this minute and the visitor's clicks on the affiliate's links today
@@ -264,6 +285,9 @@ class FraudService:
         minute, day, per_affiliate = self.per_minute, self.per_day, f"a/{affiliate_id}"
         if self._count_many is None:  # inlined: this runs on every click
             day.add(per_affiliate, now_ms, count)
+            if scope:
+                day.add(f"k/{scope}", now_ms, count)
+                day.add(f"k/{scope}/{affiliate_id}", now_ms, count)
             return (
                 minute.add(f"n/{ip_network}", now_ms, count) if ip_network else 0,
                 minute.add(f"v/{visitor_id}", now_ms, count) if visitor_id else 1,
@@ -272,6 +296,8 @@ class FraudService:
                 day.add(f"{visitor_id}/{affiliate_id}", now_ms, count) if visitor_id else 1,
             )
         items: list[tuple[Counts, str, int]] = [(day, per_affiliate, count)]
+        if scope:
+            items += [(day, f"k/{scope}", count), (day, f"k/{scope}/{affiliate_id}", count)]
         parts = (
             (minute, f"n/{ip_network}" if ip_network else None, 0),
             (minute, f"v/{visitor_id}" if visitor_id else None, 1),
@@ -280,7 +306,7 @@ class FraudService:
             (day, f"{visitor_id}/{affiliate_id}" if visitor_id else None, 1),
         )
         items += [(window, key, count) for window, key, _ in parts if key is not None]
-        totals = iter(self._count_many(items, now_ms)[1:])
+        totals = iter(self._count_many(items, now_ms)[3 if scope else 1 :])
         network, visitor, device, affiliate, visits = (
             default if key is None else next(totals) for _, key, default in parts
         )
@@ -500,6 +526,18 @@ class OrderRisk(NamedTuple):
     visitor_id: str | None
     ip_network: str | None
     placed_ms: int
+    campaign_id: str = ""
+
+    def source(self, merchant_id: str, seconds: float | None, customer: str | None) -> SourceOrder:
+        """The order as its source counts see it."""
+        return SourceOrder(
+            path_key(merchant_id, self.campaign_id),
+            self.primary_affiliate,
+            self.placed_ms,
+            seconds,
+            self.ip_network,
+            customer,
+        )
 
 
 def judge_order_risk(
@@ -527,14 +565,19 @@ def judge_order_risk(
     )
     shared = _shared_identity(fraud, tx, order, risk)
     duplicates, near, payers, neighbours = _customer_signals(tx, order, risk, payment, digest)
+    click = risk.click
+    seconds = signals.seconds_since_click(placed_ms, None if click is None else click.clicked_at_ms)
+    customer = None
+    if order.customer_id is not None:
+        customer = signals.customer_digest(digest, order.customer_id)
+    source = risk.source(order.merchant_id, seconds, customer)
     stats_key = path_key(order.merchant_id, order.total.currency)
-    known, found = tx.risk.standing(affiliate_id, stats_key)
+    known, found, counts = tx.risk.standing(affiliate_id, stats_key, source_keys(source))
     history = known or History()
     sigmas, (count, mean, m2) = signals.value_sigmas(
         None if found is None else (found.orders, found.mean, found.m2), order.total.to_minor()
     )
-    click = risk.click
-    seconds = signals.seconds_since_click(placed_ms, None if click is None else click.clicked_at_ms)
+    judged, tallies = judge_sources(fraud, tx, source, counts, limits)
     facts = signals.order_facts(
         limits=limits,
         history=history,
@@ -552,12 +595,14 @@ def judge_order_risk(
         affiliate_orders_today=fraud.per_day.total(f"o/{affiliate_id}", placed_ms) + 1,
         blacklisted=listed,
         affiliate_grade=grade(history),
+        sources=judged,
     )
     verdict = signals.judge_order(facts, limits, fraud.order_rules)
     tx.risk.record_standing(
         affiliate_id,
         signals.history_after(history, verdict, seconds, limits),
         ValueStats(stats_key, count, mean, m2),
+        tallies,
     )
     return verdict
 

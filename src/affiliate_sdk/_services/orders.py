@@ -62,6 +62,7 @@ from .journal import JournalWriter
 from .projections import Proof, order_doc, order_key
 from .refunds import RefundService
 from .review import ReviewService
+from .sources import AFFILIATE_RULES, NETWORK_RULES, earlier_of
 
 __all__ = ["OrderService"]
 
@@ -253,7 +254,7 @@ class OrderService:
         primary = max(parties, key=lambda pw: pw[1])[0]  # the first of equal weights
         self._bind(tx, request, decision, primary)
         if verdict.decision != "block":
-            verdict = self._judge(tx, request, decision, primary, verdict)
+            verdict = self._judge(tx, request, decision, primary, verdict, events=events)
             judged.append(primary.affiliate_id)
         if verdict.decision == "block":
             notes.append("no commission: the order was judged invalid")
@@ -343,8 +344,11 @@ class OrderService:
         decision: Decision,
         primary: Party,
         verdict: Verdict,
+        *,
+        events: list[OutboxRow],
     ) -> Verdict:
-        """The order rules' verdict on an attributed order, merged with the request's."""
+        """The order rules' verdict on an attributed order, merged with the request's; a
+        source flagged for the first time has its earlier pending commission frozen too."""
         share = next((s for s in decision.shares if s.affiliate_id == primary.affiliate_id), None)
         coupon_alone = decision.signal == "coupon" and not any(
             t.signal == "click" and t.affiliate_id == primary.affiliate_id for t in decision.touches
@@ -359,9 +363,41 @@ class OrderService:
             request.visitor_id,
             request.ip_network,
             request.placed_ms,
+            primary.campaign_id,
         )
-        judged = judge_order_risk(self._fraud, tx, request.order, risk, limits)
-        return merge(verdict, judged, limits)
+        judged = merge(
+            verdict, judge_order_risk(self._fraud, tx, request.order, risk, limits), limits
+        )
+        codes = {reason.code for reason in judged.reasons}
+        if judged.decision == "review" and codes & (AFFILIATE_RULES | NETWORK_RULES):
+            self._freeze_earlier(tx, request, risk, codes, events)
+        return judged
+
+    def _freeze_earlier(
+        self,
+        tx: UnitOfWork,
+        request: _Request,
+        risk: OrderRisk,
+        codes: set[str],
+        events: list[OutboxRow],
+    ) -> None:
+        """Freeze the pending commission of a source a source rule flags for the first time
+        (``_services.sources.earlier_of``), as the order that flagged it is frozen."""
+        order = request.order
+        source = risk.source(order.merchant_id, None, None)
+        held = earlier_of(tx, source, order.merchant_id, risk.campaign_id, codes)
+        if held:
+            flagged = ", ".join(sorted(codes & (AFFILIATE_RULES | NETWORK_RULES)))
+            self._review.transition(
+                tx,
+                held,
+                "pending",
+                "frozen",
+                at=self._ctx.clock.now(),
+                kind="commission.frozen",
+                reason=f"fraud review: the source was flagged later ({flagged})",
+                events=events,
+            )
 
     # -- refunds -----------------------------------------------------------------------------
 

@@ -55,6 +55,12 @@ class OrderFacts(NamedTuple):
     order_country: str | None = None
     blacklisted: tuple[str, ...] = ()  # "payment", "device", "affiliate", "network"
     affiliate_grade: str | None = None
+    # how implausible, against the campaign's base rate (``antifraud.sources``; None: not
+    # judged, too few to say): the affiliate's fast orders, its conversion of clicks, and
+    # its share of this order's network's customers
+    fast_surprise: float | None = None
+    conversion_surprise: float | None = None
+    network_surprise: float | None = None
 
 
 #: A click rule: the click's facts and the thresholds in force to a reason, or None.

@@ -20,9 +20,12 @@ __all__ = [
     "click_flooding",
     "coupon_without_click",
     "duplicate_order",
+    "farm_network",
+    "fast_conversions",
     "flat_conversion_times",
     "geo_mismatch",
     "grade_c",
+    "low_conversion",
     "near_duplicate",
     "order_blacklist",
     "refund_rate",
@@ -181,6 +184,60 @@ def flat_conversion_times(facts: OrderFacts, limits: FraudThresholds) -> Reason 
     )
 
 
+def fast_conversions(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    """A fast order of an affiliate whose orders come within ``fast_conversion_seconds`` of
+    their click implausibly often for its campaign (click injection); not for an order
+    ``too_fast`` already flags (one haste, counted once)."""
+    seconds, found = facts.seconds_since_click, facts.fast_surprise
+    if seconds is None or seconds >= limits.fast_conversion_seconds:
+        return None
+    if found is None or found < limits.source_surprise:
+        return None
+    if too_fast(facts, limits) is not None:
+        return None  # the same haste: too_fast says it of this order already
+    return make_reason(
+        "source.fast_conversions",
+        "high",
+        f"The affiliate's orders come within {limits.fast_conversion_seconds:g} s of their "
+        "click far more often than its campaign's (click injection: a click fired just "
+        "before a purchase that was happening anyway).",
+        score=limits.review_score + 10,
+    )
+
+
+def low_conversion(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    """An affiliate whose clicks of the last day bring orders at least
+    ``low_conversion_factor`` times less often than its campaign's, implausibly for chance
+    (click flooding, cookie stuffing)."""
+    found = facts.conversion_surprise
+    if found is None or found < limits.source_surprise:
+        return None
+    return make_reason(
+        "affiliate.click_flooding",
+        "high",
+        f"The affiliate's clicks of the last day convert {limits.low_conversion_factor:g} or "
+        "more times less often than its campaign's: clicks on people who never chose it "
+        "(click flooding, cookie stuffing).",
+        score=limits.review_score + 10,
+    )
+
+
+def farm_network(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    """An affiliate with an implausible share of the customers who ordered from this
+    order's IP network this week (accounts run from one place: a click farm)."""
+    found = facts.network_surprise
+    if found is None or found < limits.source_surprise:
+        return None
+    return make_reason(
+        "source.network_orders",
+        "high",
+        "Far more of the customers ordering from this IP network this week bought through "
+        "this affiliate than its share of the campaign makes plausible (accounts run from "
+        "one place).",
+        score=limits.review_score + 10,
+    )
+
+
 def grade_c(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     """An affiliate graded C, where the campaign reviews those (unless the refund rate
     already says so)."""
@@ -231,7 +288,11 @@ def order_blacklist(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
     )
 
 
-#: The bundled order rules, in the order their reasons are listed.
+#: The bundled order rules, in the order their reasons are listed. ``shared_network`` and
+#: ``click_flooding`` judge by fixed counts (so many customers from one network, so many
+#: clicks per order); the bundled list judges the same by the campaign's base rates
+#: (``farm_network``, ``low_conversion``), which carrier NAT and offices pass. Hosts that
+#: want the fixed counts add them.
 ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     order_blacklist,
     self_referral,
@@ -239,10 +300,11 @@ ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     duplicate_order,
     near_duplicate,
     shared_payment,
-    shared_network,
+    farm_network,
     coupon_without_click,
     refund_rate,
-    click_flooding,
+    fast_conversions,
+    low_conversion,
     flat_conversion_times,
     grade_c,
     value_outlier,

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +15,7 @@ from affiliate_sdk.alliance import Alliance
 from affiliate_sdk.antifraud.networks import NetworkKinds
 from affiliate_sdk.commission.plans import CommissionPlan
 from affiliate_sdk.errors import InvalidInput
-from affiliate_sdk.models import Affiliate, Campaign, Order
+from affiliate_sdk.models import Affiliate, Campaign, Commission, Order, OrderOutcome
 from affiliate_sdk.money import Money
 from affiliate_sdk.testing import FakeClock
 
@@ -142,6 +142,7 @@ def _play_devices(
     links: dict[str, str] = {}
     cookies: dict[str, str] = {}
     last_click: dict[str, str] = {}
+    orders: list[tuple[str, OrderOutcome, Decimal]] = []
     total = len(traffic.events)
     for done, event in enumerate(traffic.events, 1):
         clock.set(datetime.fromtimestamp(event.at_ms / 1000, UTC))
@@ -172,13 +173,20 @@ def _play_devices(
         elif event.kind == "order":
             visitor = cookies.get(device) if device else None
             click_id = None if visitor or device is None else last_click.get(device)
-            _order(alliance, event, CAMPAIGN, tally, visitor_id=visitor, click_id=click_id)
+            booked = _record(alliance, event, CAMPAIGN, visitor_id=visitor, click_id=click_id)
+            orders.append((event.label, *booked))
         else:
             assert event.order_id is not None
             alliance.refund(CAMPAIGN.merchant_id, event.order_id)
             tally.refunds[event.label] += 1
         if progress is not None and (done % every == 0 or done == total):
             progress(done, total)
+    # judged as the lines stand at the end: a source flagged later froze its earlier orders
+    lines: dict[str, list[Commission]] = {}
+    for line in alliance.commissions(merchant_id=CAMPAIGN.merchant_id):
+        lines.setdefault(line.order_id, []).append(line)
+    for label, outcome, nominal in orders:
+        _tally_order(tally, label, outcome, nominal, lines.get(outcome.order_id, ()))
 
 
 def _play(
@@ -255,11 +263,24 @@ def _order(
 ) -> None:
     """Record the order of ``event`` (through ``visitor_id``'s or ``click_id``'s click) and
     tally what it earned against what it would have."""
+    outcome, nominal = _record(alliance, event, spec, visitor_id=visitor_id, click_id=click_id)
+    _tally_order(tally, event.label, outcome, nominal, outcome.commissions)
+
+
+def _record(
+    alliance: Alliance,
+    event: Event,
+    spec: CampaignSpec,
+    *,
+    visitor_id: str | None,
+    click_id: str | None,
+) -> tuple[OrderOutcome, Decimal]:
+    """Record the order of ``event``; its outcome, and what it would earn its affiliate
+    with nothing withheld."""
     assert event.order_id is not None
-    merchant_id, rate = spec.merchant_id, spec.rate
     total = Money(Decimal(event.amount_cents) / 100, _CURRENCY)
     order = Order(
-        merchant_id=merchant_id,
+        merchant_id=spec.merchant_id,
         order_id=event.order_id,
         total=total,
         items=[{"sku": event.sku or "sku", "unit_price": total}],
@@ -276,20 +297,30 @@ def _order(
         ip=event.ip,
         user_agent=event.user_agent,
     )
-    # What the order would earn its affiliate with nothing withheld.
     nominal = Decimal(0)
     if event.affiliate_id is not None:
-        nominal = (total.amount * rate).quantize(_CENT)
+        nominal = (total.amount * spec.rate).quantize(_CENT)
+    return outcome, nominal
+
+
+def _tally_order(
+    tally: Tally,
+    label: str,
+    outcome: OrderOutcome,
+    nominal: Decimal,
+    lines: Iterable[Commission],
+) -> None:
+    """Tally an order by its affiliate lines as they stand: frozen or rejected is stopped."""
     paid = frozen = Decimal(0)
-    for line in outcome.commissions:
-        if line.account != "affiliate":
+    for line in lines:
+        if line.account != "affiliate" or line.kind != "commission":
             continue
-        if line.status == "frozen":
+        if line.status in ("frozen", "rejected"):
             frozen += line.amount.amount
         else:
             paid += line.amount.amount
     tally.order(
-        event.label,
+        label,
         decision=outcome.verdict.decision,
         nominal=nominal,
         paid=paid,

@@ -22,7 +22,7 @@ rolled-back order does not un-see its clicks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Final, Protocol, runtime_checkable
 
@@ -48,6 +48,7 @@ from .rows import (
     PayoutRow,
     PeriodTotals,
     RefundRow,
+    Standing,
     SubscriptionRow,
     ValueStats,
 )
@@ -434,15 +435,20 @@ class RiskRepo(Protocol):
 
     def value_stats(self, key: str) -> ValueStats | None: ...
 
-    def standing(
-        self, affiliate_id: str, stats_key: str
-    ) -> tuple[History | None, ValueStats | None]:
-        """An affiliate's history and a merchant's value statistics, in one call (what
-        every attributed order reads)."""
+    def standing(self, affiliate_id: str, stats_key: str, tallies: Sequence[str] = ()) -> Standing:
+        """An affiliate's history, a merchant's value statistics and the ``tallies`` asked
+        for, in one call (what every attributed order reads)."""
         ...
 
-    def record_standing(self, affiliate_id: str, history: History, stats: ValueStats) -> None:
-        """Insert or replace both, in one call (what every attributed order writes)."""
+    def record_standing(
+        self,
+        affiliate_id: str,
+        history: History,
+        stats: ValueStats,
+        tallies: Mapping[str, Sequence[int]] | None = None,
+    ) -> None:
+        """Insert or replace the history, the statistics and the counts of each tally
+        given, in one call (what every attributed order writes)."""
         ...
 
     def put_value_stats(self, stats: ValueStats) -> None: ...

@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal, NamedTuple
 
+from affiliate_sdk.antifraud.grades import History
 from affiliate_sdk.models import Commission, PayoutBatch
 from affiliate_sdk.money import Money
 from affiliate_sdk.tracking.clicks import ClickRow
@@ -38,6 +39,7 @@ __all__ = [
     "PayoutRow",
     "PeriodTotals",
     "RefundRow",
+    "Standing",
     "SubscriptionRow",
     "ValueStats",
 ]
@@ -207,6 +209,15 @@ class ValueStats(NamedTuple):
     orders: int = 0
     mean: float = 0.0
     m2: float = 0.0
+
+
+class Standing(NamedTuple):
+    """What every attributed order reads of the risk state: the affiliate's history, the
+    merchant's value statistics and the tallies asked for (``()`` for one never kept)."""
+
+    history: History | None
+    stats: ValueStats | None
+    tallies: tuple[tuple[int, ...], ...] = ()
 
 
 # -- outbox and webhooks ---------------------------------------------------------------------

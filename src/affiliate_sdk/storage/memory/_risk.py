@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import zip_longest
 
 from affiliate_sdk.antifraud.grades import History
-from affiliate_sdk.storage.rows import ValueStats
+from affiliate_sdk.storage.rows import Standing, ValueStats
 
 from ._undo import UndoLog, set_item
 
@@ -58,16 +58,23 @@ class MemoryRisk:
         """Insert or replace statistics by key."""
         set_item(self._log, self._stats, stats.key, stats)
 
-    def standing(
-        self, affiliate_id: str, stats_key: str
-    ) -> tuple[History | None, ValueStats | None]:
-        """The affiliate's history and the statistics under ``stats_key``."""
-        return self._histories.get(affiliate_id), self._stats.get(stats_key)
+    def standing(self, affiliate_id: str, stats_key: str, tallies: Sequence[str] = ()) -> Standing:
+        """The affiliate's history, the statistics under ``stats_key`` and the tallies."""
+        found = tuple(self.tallies(tallies))
+        return Standing(self._histories.get(affiliate_id), self._stats.get(stats_key), found)
 
-    def record_standing(self, affiliate_id: str, history: History, stats: ValueStats) -> None:
-        """Insert or replace the affiliate's history and the statistics."""
+    def record_standing(
+        self,
+        affiliate_id: str,
+        history: History,
+        stats: ValueStats,
+        tallies: Mapping[str, Sequence[int]] | None = None,
+    ) -> None:
+        """Insert or replace the affiliate's history, the statistics and the tallies."""
         self.put_history(affiliate_id, history)
         self.put_value_stats(stats)
+        for key, counts in (tallies or {}).items():
+            set_item(self._log, self._tallies, key, tuple(counts))
 
     def add_distinct(self, kind: str, key: str, member: str, *, keep: int) -> int:
         """Add ``member`` to the set ``(kind, key)`` unless it is there, keeping the newest

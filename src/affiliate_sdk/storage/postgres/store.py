@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Final
@@ -33,6 +33,7 @@ from affiliate_sdk.storage.rows import (
     JournalRow,
     OutboxRow,
     PeriodTotals,
+    Standing,
     ValueStats,
 )
 from affiliate_sdk.storage.sqlite import SqliteUnitOfWork
@@ -234,12 +235,15 @@ class PostgresRisk(SqliteRisk):
         with self._pg.deferred():
             super().put_history(affiliate_id, history)
 
-    def standing(
-        self, affiliate_id: str, stats_key: str
-    ) -> tuple[History | None, ValueStats | None]:
-        """``RiskRepo.standing``, the affiliate's history locked first."""
-        self._pg.guard([f"risk/history/{affiliate_id}"])
-        return super().standing(affiliate_id, stats_key)
+    def standing(self, affiliate_id: str, stats_key: str, tallies: Sequence[str] = ()) -> Standing:
+        """``RiskRepo.standing``, the affiliate's history and the tallies locked first."""
+        self._pg.guard([f"risk/history/{affiliate_id}", *(f"risk/tally/{t}" for t in tallies)])
+        return super().standing(affiliate_id, stats_key, tallies)
+
+    def put_tallies(self, tallies: Mapping[str, Sequence[int]]) -> None:
+        """``record_standing``'s tallies (locked when read), sent with the next statement."""
+        with self._pg.deferred():
+            super().put_tallies(tallies)
 
     def put_value_stats(self, stats: ValueStats) -> None:
         """``RiskRepo.put_value_stats``, sent with the next statement."""

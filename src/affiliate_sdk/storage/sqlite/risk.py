@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import zip_longest
 
 from affiliate_sdk.antifraud.grades import History
-from affiliate_sdk.storage.rows import ValueStats
+from affiliate_sdk.storage.rows import Standing, ValueStats
 
 from ._connection import Db
 
@@ -84,10 +84,15 @@ class SqliteRisk:
             stats,
         )
 
-    def standing(
+    def standing(self, affiliate_id: str, stats_key: str, tallies: Sequence[str] = ()) -> Standing:
+        """The affiliate's history, the statistics under ``stats_key`` (one statement) and
+        the tallies (one more, if any are asked for)."""
+        history, stats = self._history_and_stats(affiliate_id, stats_key)
+        return Standing(history, stats, tuple(self.tallies(tallies)))
+
+    def _history_and_stats(
         self, affiliate_id: str, stats_key: str
     ) -> tuple[History | None, ValueStats | None]:
-        """The affiliate's history and the statistics under ``stats_key`` (one statement)."""
         found = self._db.row(
             "SELECT h.orders, h.refunds, h.flagged, h.timed, h.late, v.orders, v.mean, v.m2 "
             "FROM (SELECT 1) AS one "
@@ -105,11 +110,31 @@ class SqliteRisk:
             )
         return history, stats
 
-    def record_standing(self, affiliate_id: str, history: History, stats: ValueStats) -> None:
-        """Insert or replace the affiliate's history and the statistics."""
+    def record_standing(
+        self,
+        affiliate_id: str,
+        history: History,
+        stats: ValueStats,
+        tallies: Mapping[str, Sequence[int]] | None = None,
+    ) -> None:
+        """Insert or replace the affiliate's history, the statistics and the tallies."""
         with self._db.atomic():
             self.put_history(affiliate_id, history)
             self.put_value_stats(stats)
+            if tallies:
+                self.put_tallies(tallies)
+
+    def put_tallies(self, tallies: Mapping[str, Sequence[int]]) -> None:
+        """Insert or replace the counts of each tally."""
+        for key, counts in tallies.items():
+            self._put_tally(key, counts)
+
+    def _put_tally(self, key: str, counts: Sequence[int]) -> None:
+        self._db.run(
+            "INSERT INTO risk_tallies (key, counts) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET counts = excluded.counts",
+            (key, ",".join(map(str, counts))),
+        )
 
     def add_distinct(self, kind: str, key: str, member: str, *, keep: int) -> int:
         """Add ``member`` to the set ``(kind, key)`` (keeping the newest ``keep``); its size."""
@@ -146,11 +171,7 @@ class SqliteRisk:
         """Add ``deltas`` to the counts under ``key``, place by place; the counts after."""
         (before,) = self.tallies([key])
         after = tuple(a + b for a, b in zip_longest(before, deltas, fillvalue=0))
-        self._db.run(
-            "INSERT INTO risk_tallies (key, counts) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET counts = excluded.counts",
-            (key, ",".join(map(str, after))),
-        )
+        self._put_tally(key, after)
         return after
 
 

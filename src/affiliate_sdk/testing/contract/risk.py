@@ -16,7 +16,7 @@ class RiskContract:
 
     def test_standing_reads_and_writes_history_and_statistics_together(self, store: Store) -> None:
         with store.reader() as tx:
-            assert tx.risk.standing("a1", "m1/CNY") == (None, None)
+            assert tx.risk.standing("a1", "m1/CNY") == (None, None, ())
         with store.transaction() as tx:
             tx.risk.record_standing(
                 "a1", History(3, 1, 0, 2, 1), ValueStats("m1/CNY", 3, 4.5, 0.25)
@@ -26,9 +26,10 @@ class RiskContract:
             assert tx.risk.standing("a1", "m1/CNY") == (
                 History(3, 1, 0, 2, 1),
                 ValueStats("m1/CNY", 3, 4.5, 0.25),
+                (),
             )
-            assert tx.risk.standing("a2", "m2/CNY") == (None, ValueStats("m2/CNY", 1, 2.0, 0.0))
-            assert tx.risk.standing("a1", "m9/CNY") == (History(3, 1, 0, 2, 1), None)
+            assert tx.risk.standing("a2", "m2/CNY") == (None, ValueStats("m2/CNY", 1, 2.0, 0.0), ())
+            assert tx.risk.standing("a1", "m9/CNY") == (History(3, 1, 0, 2, 1), None, ())
             assert tx.risk.history("a1") == History(3, 1, 0, 2, 1)
 
     def test_histories(self, store: Store) -> None:
@@ -98,6 +99,18 @@ class RiskContract:
         with store.transaction() as tx:
             assert tx.risk.add_distinct("payer", "p1", "b", keep=3) == 2  # kept
             assert tx.risk.add_distinct("payer", "p1", "a", keep=3) == 3  # back as new
+
+    def test_standing_reads_and_writes_tallies_with_the_history(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.risk.bump("t/a", [1, 1])
+            tx.risk.record_standing(
+                "a1", History(1), ValueStats("m1/CNY", 1), {"t/a": (2, 3), "t/b": (5,)}
+            )
+        with store.reader() as tx:
+            found = tx.risk.standing("a1", "m1/CNY", ["t/b", "t/none", "t/a"])
+            assert found.history == History(1)
+            assert found.tallies == ((5,), (), (2, 3))  # replaced, not added
+            assert tx.risk.tallies(["t/a"]) == [(2, 3)]
 
     def test_tallies_add_place_by_place(self, store: Store) -> None:
         with store.transaction() as tx:

@@ -1,0 +1,236 @@
+"""Source counts: what a booking counts per source, and how implausible its sources look.
+
+The counts live in the store (``RiskRepo.tallies`` and ``bump``), written in the order's
+unit of work, so they survive a restart, every app server sees the same, and a booking that
+fails counts nothing. Per campaign (``scope``: merchant and campaign) and per affiliate on it:
+
+- ``src/{scope}[/{affiliate}]``: orders that came through a click, and the fast ones;
+- ``o6/{scope}[/{affiliate}]/{n}``: orders of the ``n``-th six hours (the last four: a day,
+  as the clicks' day window counts);
+- ``w/{scope}[/{affiliate}]/{n}``: orders of the ``n``-th week, and of weeks that begin half
+  a week later (``{n}h``), so that a source is judged by at least three and a half days;
+- ``flagged/{code}/{scope}/{affiliate}[/{network}]``: a source rule flagged the source, which
+  stays flagged.
+
+The customers who ordered from an IP network are kept as distinct sets per week bucket (both
+kinds), for all affiliates (``net_week``) and per affiliate (``net_affiliate_week``). The
+clicks come from the velocity windows (``k/{scope}[/{affiliate}]`` in the day window).
+
+When a source rule fires on a source for the first time, the source's commission that is
+still pending is frozen for review too (``earlier_of``): which orders are held does not
+depend on whether the source's fraud arrived before its threshold was reached or after.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from affiliate_sdk._kernel.keys import path_key
+from affiliate_sdk.antifraud import sources
+from affiliate_sdk.antifraud.sources import SourceCounts
+from affiliate_sdk.models import FraudThresholds
+from affiliate_sdk.storage.contract import UnitOfWork
+from affiliate_sdk.storage.rows import LineFilter, LineRow
+
+if TYPE_CHECKING:
+    from .fraud import FraudService
+
+__all__ = [
+    "AFFILIATE_RULES",
+    "NETWORK_RULES",
+    "SourceOrder",
+    "earlier_of",
+    "judge_sources",
+    "source_keys",
+]
+
+#: Reason codes of the source rules that judge an affiliate on its campaign as a whole.
+AFFILIATE_RULES: Final = frozenset({"source.fast_conversions", "affiliate.click_flooding"})
+#: Reason codes of the source rules that judge an affiliate's orders from one network.
+NETWORK_RULES: Final = frozenset({"source.network_orders"})
+_SIX_HOURS_MS: Final = 6 * 3_600_000
+_WEEK_MS: Final = 7 * 86_400_000
+#: Distinct customers kept per network and week (enough to judge a share of them).
+_CUSTOMERS_KEPT: Final = 64
+_PAGE: Final = 500
+#: The base rates a young campaign starts from: a person rarely buys within a minute of a
+#: click; about one click in fifty ends in an order.
+_FAST_PRIOR: Final = 0.01
+_CONVERSION_PRIOR: Final = 0.02
+
+
+class SourceOrder(NamedTuple):
+    """What the source counts need of an attributed order."""
+
+    scope: str  # the campaign's path key: merchant and campaign
+    affiliate_id: str
+    placed_ms: int
+    seconds_since_click: float | None
+    ip_network: str | None
+    customer: str | None  # the customer's digest in the distinct sets
+
+
+def _weeks(placed_ms: int) -> tuple[str, str]:
+    """(the week bucket judged by, the other one), as ``_week`` explains."""
+    first, second = placed_ms // _WEEK_MS, (placed_ms + _WEEK_MS // 2) // _WEEK_MS
+    since_first = placed_ms - first * _WEEK_MS
+    since_second = placed_ms + _WEEK_MS // 2 - second * _WEEK_MS
+    judged, other = (f"{first}", f"{second}h")
+    return (judged, other) if since_first >= since_second else (other, judged)
+
+
+def source_keys(order: SourceOrder) -> list[str]:
+    """The tallies ``judge_sources`` reads for ``order`` (read with the affiliate's
+    standing, in the same call)."""
+    mine = f"{order.scope}/{order.affiliate_id}"  # identifiers: no "/" to escape
+    bucket = order.placed_ms // _SIX_HOURS_MS
+    day = [bucket - back for back in range(4)]
+    return [
+        f"src/{mine}",
+        f"src/{order.scope}",
+        *(f"o6/{mine}/{n}" for n in day),
+        *(f"o6/{order.scope}/{n}" for n in day),
+        *(f"w/{mine}/{week}" for week in _weeks(order.placed_ms)),
+        *(f"w/{order.scope}/{week}" for week in _weeks(order.placed_ms)),
+        *(_flag(code, order) for code in _CODES),
+    ]
+
+
+#: The source rules, in the order ``judge_sources`` answers for them.
+_CODES: Final = ("source.fast_conversions", "affiliate.click_flooding", "source.network_orders")
+
+
+def _flag(code: str, order: SourceOrder) -> str:
+    """The tally that marks the order's source flagged by the rule of ``code``."""
+    mine = f"{order.scope}/{order.affiliate_id}"
+    if code in NETWORK_RULES:
+        return f"flagged/{code}/{mine}/{order.ip_network or '-'}"
+    return f"flagged/{code}/{mine}"
+
+
+def judge_sources(
+    fraud: FraudService,
+    tx: UnitOfWork,
+    order: SourceOrder,
+    counts: Sequence[tuple[int, ...]],
+    limits: FraudThresholds,
+) -> tuple[tuple[float | None, float | None, float | None], dict[str, tuple[int, ...]]]:
+    """Count the order in its sources and judge them: the surprises of the affiliate's fast
+    orders, of its conversion over the last day, and of its share of the order's network
+    (None where there are too few to judge; without end once a rule has flagged the
+    source); and the tallies to write back. ``counts`` are the tallies of
+    ``source_keys(order)`` as read."""
+    keys = source_keys(order)
+    now = dict(zip(keys, (_first(found, 2) for found in counts), strict=True))
+    writes: dict[str, tuple[int, ...]] = {}
+
+    def add(key: str, *deltas: int) -> tuple[int, ...]:
+        after = tuple(a + b for a, b in zip(now[key], deltas, strict=False))
+        writes[key] = now[key] = after
+        return after
+
+    fast = None
+    if order.seconds_since_click is not None:
+        quick = int(order.seconds_since_click < limits.fast_conversion_seconds)
+        source = SourceCounts(*add(keys[0], 1, quick))
+        campaign = SourceCounts(*add(keys[1], 1, quick))
+        fast = sources.fast_conversions(
+            source, campaign, minimum=limits.min_fast_orders, prior=_FAST_PRIOR
+        )
+    add(keys[2], 1)
+    add(keys[6], 1)
+    conversion = _conversion(fraud, order, [now[key][0] for key in keys[2:10]], limits)
+    affiliate, _ = add(keys[10], 1)[0], add(keys[11], 1)
+    campaign_orders, _ = add(keys[12], 1)[0], add(keys[13], 1)
+    network = _network(tx, order, affiliate, campaign_orders, limits)
+    judged = [fast, conversion, network]
+    for place, key in enumerate(keys[14:]):
+        if now[key][0]:  # flagged before: the source stays flagged
+            judged[place] = math.inf
+    return (judged[0], judged[1], judged[2]), writes
+
+
+def _first(found: tuple[int, ...], size: int) -> tuple[int, ...]:
+    """A tally as read, in ``size`` places (a tally never kept counts zeros)."""
+    return (*found[:size], *(0,) * (size - len(found)))
+
+
+def _conversion(
+    fraud: FraudService, order: SourceOrder, day: list[int], limits: FraudThresholds
+) -> float | None:
+    """``low_conversion`` of the source's orders and clicks of the last day (``day``: the
+    source's orders of the last four six hours, then the campaign's)."""
+    mine = f"{order.scope}/{order.affiliate_id}"
+    clicks = fraud.per_day.total(f"k/{mine}", order.placed_ms)
+    campaign_clicks = fraud.per_day.total(f"k/{order.scope}", order.placed_ms)
+    return sources.low_conversion(
+        sum(day[:4]),
+        clicks,
+        sum(day[4:]),
+        campaign_clicks,
+        minimum_clicks=limits.min_clicks_for_flooding,
+        factor=limits.low_conversion_factor,
+        prior=_CONVERSION_PRIOR,
+        floor=float(limits.expected_conversion),
+    )
+
+
+def _network(
+    tx: UnitOfWork, order: SourceOrder, affiliate: int, campaign: int, limits: FraudThresholds
+) -> float | None:
+    """``network_orders`` of the order's network this week (the customers kept as sets)."""
+    if order.ip_network is None or order.customer is None:
+        return None
+    everyone = here = 0
+    for place, week in enumerate(_weeks(order.placed_ms)):  # both buckets; the first judges
+        at = path_key(order.scope, order.ip_network, week)
+        sizes = (
+            tx.risk.add_distinct("net_week", at, order.customer, keep=_CUSTOMERS_KEPT),
+            tx.risk.add_distinct(
+                "net_affiliate_week",
+                path_key(at, order.affiliate_id),
+                order.customer,
+                keep=_CUSTOMERS_KEPT,
+            ),
+        )
+        if place == 0:
+            everyone, here = sizes
+    return sources.network_orders(
+        here, everyone, affiliate, campaign, minimum=limits.min_network_customers
+    )
+
+
+def earlier_of(
+    tx: UnitOfWork, order: SourceOrder, merchant_id: str, campaign_id: str, codes: set[str]
+) -> list[LineRow]:
+    """The pending lines of the sources that the rules of ``codes`` flag for the first time:
+    every pending line of the orders of the affiliate on the campaign (``AFFILIATE_RULES``),
+    or of its orders from the order's network (``NETWORK_RULES``)."""
+    new = [code for code in sorted(codes & (AFFILIATE_RULES | NETWORK_RULES))
+           if tx.risk.bump(_flag(code, order), [1])[0] == 1]  # fmt: skip
+    if not new:
+        return []  # flagged before: what was pending then was frozen then
+    whole = bool(AFFILIATE_RULES.intersection(new))
+    network = None if whole else order.ip_network
+    orders: dict[str, None] = {}
+    for row in _pending(tx, merchant_id, order.affiliate_id):
+        if row.line.campaign_id == campaign_id:
+            orders.setdefault(row.line.order_id)
+    if network is not None:
+        kept = [tx.orders.get(merchant_id, order_id) for order_id in orders]
+        orders = {row.order_id: None for row in kept if row and row.ip_network == network}
+    held: list[LineRow] = []
+    for order_id in orders:
+        where = LineFilter(merchant_id=merchant_id, order_id=order_id, status="pending")
+        held += tx.ledger.query(where, limit=_PAGE)
+    return held
+
+
+def _pending(tx: UnitOfWork, merchant_id: str, affiliate_id: str) -> Iterator[LineRow]:
+    where = LineFilter(merchant_id=merchant_id, affiliate_id=affiliate_id, status="pending")
+    after: str | None = None
+    while page := tx.ledger.query(where, after=after, limit=_PAGE):
+        yield from page
+        after = page[-1].line.entry_id
