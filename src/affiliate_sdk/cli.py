@@ -5,7 +5,8 @@
 * ``affiliate-sdk simulate [--scenario NAME|FILE.json] [--seed S] [--store memory|sqlite]
   [--json]``: play a seeded scenario with labelled fraud through an alliance and
   print how well the fraud engine did. ``--pack tuning|held_out [--run NAME]`` plays
-  the adversary pack's runs of that split (or one of them) on an alliance with
+  the adversary pack's runs of that split (``spent``: held-out runs already reported on,
+  usable for tuning now) or one of them, on an alliance with
   nothing configured, and prints each run's figures and their table together.
 * ``affiliate-sdk webhooks list|dispatch|retry|replay|prune --db PATH|--url URL ...``:
   the subscriptions of an alliance's SQLite file (or any store URL) and their state; deliver what
@@ -71,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--quiet", action="store_true", help="no progress on stderr")
     simulate.add_argument(
         "--pack",
-        choices=("tuning", "held_out"),
+        choices=("tuning", "spent", "held_out"),
         default=None,
         help="play the adversary pack's runs of this split instead of a scenario",
     )

@@ -8,23 +8,26 @@ from collections import defaultdict
 import pytest
 
 from affiliate_sdk.cli import main
-from affiliate_sdk.simulation import HELD_OUT, PACK_KINDS, TUNING, PackRun, render_runs
+from affiliate_sdk.simulation import HELD_OUT, PACK_KINDS, SPENT, TUNING, PackRun, render_runs
 from affiliate_sdk.simulation.adversaries import RENTED, VPN_EXITS, pack_traffic
 from affiliate_sdk.simulation.pack import HONEST_MIXES, VARIATIONS
 from affiliate_sdk.simulation.runner import simulate_runs
 
 
-def test_held_out_runs_share_no_seed_variation_or_honest_mix_with_tuning() -> None:
-    assert {r.seed for r in TUNING}.isdisjoint({r.seed for r in HELD_OUT})
-    assert {r.honest for r in TUNING}.isdisjoint({r.honest for r in HELD_OUT})
-    tuned = {v.name for r in TUNING for v in r.fraud}
-    held = {v.name for r in HELD_OUT for v in r.fraud}
-    assert tuned.isdisjoint(held)
-    for run in (*TUNING, *HELD_OUT):
+def test_held_out_runs_share_no_seed_variation_or_honest_mix_with_the_others() -> None:
+    splits = {"tuning": TUNING, "spent": SPENT, "held_out": HELD_OUT}
+    seeds = {name: {r.seed for r in split} for name, split in splits.items()}
+    mixes = {name: {r.honest for r in split} for name, split in splits.items()}
+    kinds = {name: {v.name for r in split for v in r.fraud} for name, split in splits.items()}
+    for one, other in (("tuning", "spent"), ("tuning", "held_out"), ("spent", "held_out")):
+        assert seeds[one].isdisjoint(seeds[other])
+        assert mixes[one].isdisjoint(mixes[other])
+        assert kinds[one].isdisjoint(kinds[other])
+    for run in (*TUNING, *SPENT, *HELD_OUT):
         assert tuple(v.kind for v in run.fraud) == PACK_KINDS  # every kind in every run
-    # every variation and honest mix is played by one split or the other
-    assert tuned | held == {v.name for vs in VARIATIONS.values() for v in vs}
-    assert {r.honest for r in (*TUNING, *HELD_OUT)} == set(HONEST_MIXES)
+    # every variation and honest mix is played by one split or another
+    assert set().union(*kinds.values()) == {v.name for vs in VARIATIONS.values() for v in vs}
+    assert set().union(*mixes.values()) == set(HONEST_MIXES)
 
 
 def _small(run: PackRun, share: int = 40) -> PackRun:

@@ -6,7 +6,7 @@
 """
 
 from .evaluation import TARGETS, Evaluation, KindFigures, render_runs
-from .pack import HELD_OUT, PACK_KINDS, TUNING, HonestMix, PackRun, Variation, runs
+from .pack import HELD_OUT, PACK_KINDS, SPENT, TUNING, HonestMix, PackRun, Variation, runs
 from .runner import simulate, simulate_runs
 from .scenario import FRAUD_KINDS, PRESETS, FraudActor, Peak, Scenario
 from .traffic import Event, Traffic, generate
@@ -16,6 +16,7 @@ __all__ = [
     "HELD_OUT",
     "PACK_KINDS",
     "PRESETS",
+    "SPENT",
     "TARGETS",
     "TUNING",
     "Evaluation",

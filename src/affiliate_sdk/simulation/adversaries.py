@@ -56,6 +56,15 @@ RENTED: Final[dict[str, tuple[str, ...]]] = {
 }  # fmt: skip
 #: A commercial VPN's exits (a provider's own block, not a cloud's).
 VPN_EXITS: Final = "185.159.156"
+#: Link previews that chat and social apps fetch when a link is pasted.
+_PREVIEWS: Final = (
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "WhatsApp/2.23.20.0 A",
+    "TelegramBot (like TwitterBot)",
+    "Twitterbot/1.0",
+    "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+    "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+)
 _LIBRARIES: Final = (
     "python-requests/2.32.3",
     "curl/8.7.1",
@@ -350,6 +359,8 @@ def _declared_bot(gen: _Gen, v: Variation, me: str, affiliates: tuple[str, ...])
             agent = rng.choice(_LIBRARIES)
         elif v.bot == "headless":
             agent = HEADLESS.format(v=rng.randrange(118, 132))
+        elif v.bot == "preview":
+            agent = rng.choice(_PREVIEWS)
         else:
             agent = None
         owner = rng.choice(affiliates) if crawler else me
@@ -452,7 +463,7 @@ def _brushing(gen: _Gen, v: Variation, me: str, _: tuple[str, ...]) -> None:
 def _self_referral(gen: _Gen, v: Variation, me: str, _: tuple[str, ...]) -> None:
     """The affiliate buys through their own link under new accounts: with their own card,
     their own email spelled otherwise, or (family) from home with a relative's details."""
-    rng, style = gen.rng, v.name.partition("/")[2]
+    rng, style = gen.rng, v.name.partition("/")[2].removesuffix("-2")
     email, card, home = f"{me}@mail.example", f"card-{me}", gen.home_ip()
     gen.identities[me] = (email, card, home)
     hand = (gen.device(), home, gen.browser())

@@ -12,8 +12,10 @@ A ``PackRun`` is one simulated alliance: a seed, one honest mix and one variatio
 fraud kind, played against an alliance opened as a new user opens one (``memory://``, one
 CPS campaign, nothing else configured). ``TUNING`` and ``HELD_OUT`` name the runs: thresholds
 and rules are fixed looking at ``TUNING`` only, and ``HELD_OUT`` (other seeds, other
-variations of every kind, other honest mixes) is what the figures are reported on. The two
-lists are fixed here, in this file, before any rule is tuned.
+variations of every kind, other honest mixes) is what the figures are reported on. The
+lists are fixed here, in this file, before any rule is tuned; once held-out runs have been
+reported on they are ``SPENT`` (usable for tuning), and new ones take their place before the
+next change.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "HELD_OUT",
     "HONEST_MIXES",
     "PACK_KINDS",
+    "SPENT",
     "TUNING",
     "VARIATIONS",
     "HonestMix",
@@ -52,13 +55,14 @@ PackKind = Literal[
 #: The pack's fraud kinds, in the order the evaluation lists them.
 PACK_KINDS: Final[tuple[PackKind, ...]] = get_args(PackKind)
 
-Split = Literal["tuning", "held_out"]
+Split = Literal["tuning", "spent", "held_out"]
 #: Where a datacenter adversary rents its machines.
 Provider = Literal["cloud", "hosting", "ipv6", "unlisted", "mixed"]
 #: Which user agents a fraudster sends: one browser build, a few, or a different one per click.
 AgentMix = Literal["one", "few", "many"]
-#: What a declared bot says it is: a crawler, an HTTP library, a headless browser, nothing.
-BotAgent = Literal["crawler", "library", "headless", "none"]
+#: What a declared bot says it is: a crawler, an HTTP library, a headless browser, a chat
+#: app's link preview, nothing.
+BotAgent = Literal["crawler", "library", "headless", "preview", "none"]
 
 
 class _Data(BaseModel):
@@ -153,6 +157,8 @@ VARIATIONS: Final[dict[PackKind, tuple[Variation, ...]]] = {
             "headless-rotating", "declared_bot", actors=2, volume=500, addresses=200, bot="headless"
         ),
         _v("no-agent", "declared_bot", actors=2, volume=300, addresses=10, bot="none"),
+        _v("link-previews", "declared_bot", actors=2, volume=700, addresses=30, bot="preview"),
+        _v("crawlers-from-homes", "declared_bot", actors=2, volume=400, addresses=80, agents="few"),
     ),
     "datacenter": (
         _v(
@@ -194,6 +200,28 @@ VARIATIONS: Final[dict[PackKind, tuple[Variation, ...]]] = {
             provider="mixed",
             agents="few",
             cookies=False,
+        ),
+        _v(
+            "cloud-with-cookies",
+            "datacenter",
+            actors=2,
+            volume=350,
+            addresses=12,
+            conversion=0.2,
+            provider="cloud",
+            agents="one",
+        ),
+        _v(
+            "hosting-and-ipv6",
+            "datacenter",
+            actors=3,
+            volume=150,
+            addresses=100,
+            conversion=0.25,
+            provider="mixed",
+            cookies=False,
+            hours=14,
+            start_hour=8,
         ),
     ),
     "click_farm": (
@@ -241,6 +269,26 @@ VARIATIONS: Final[dict[PackKind, tuple[Variation, ...]]] = {
             agents="many",
             cookies=False,
         ),
+        _v(
+            "three-lines-round-the-clock",
+            "click_farm",
+            volume=2400,
+            addresses=3,
+            conversion=0.04,
+            agents="few",
+        ),
+        _v(
+            "one-line-short-shifts",
+            "click_farm",
+            actors=3,
+            volume=300,
+            hours=4,
+            start_hour=19,
+            addresses=1,
+            conversion=0.1,
+            agents="many",
+            cookies=False,
+        ),
     ),
     "click_flooding": (
         _v(
@@ -278,6 +326,24 @@ VARIATIONS: Final[dict[PackKind, tuple[Variation, ...]]] = {
             addresses=20_000,
             conversion=0.001,
         ),
+        _v(
+            "huge-pool",
+            "click_flooding",
+            actors=1,
+            volume=25_000,
+            addresses=60_000,
+            conversion=0.0005,
+        ),
+        _v(
+            "small-pool-fast",
+            "click_flooding",
+            actors=2,
+            volume=15_000,
+            addresses=500,
+            hours=12,
+            conversion=0.001,
+            cookies=False,
+        ),
     ),
     "cookie_stuffing": (
         _v(
@@ -312,12 +378,32 @@ VARIATIONS: Final[dict[PackKind, tuple[Variation, ...]]] = {
             addresses=3_000,
             conversion=0.0015,
         ),
+        _v(
+            "coupon-popup",
+            "cookie_stuffing",
+            actors=2,
+            volume=5_000,
+            addresses=5_000,
+            conversion=0.004,
+        ),
+        _v(
+            "ad-network",
+            "cookie_stuffing",
+            actors=1,
+            volume=12_000,
+            addresses=12_000,
+            conversion=0.002,
+            hours=16,
+            start_hour=6,
+        ),
     ),
     "click_injection": (
         _v("seconds", "click_injection", actors=2, volume=12, delay_s=(1.0, 9.0)),
         _v("half-minute", "click_injection", actors=2, volume=10, delay_s=(5.0, 40.0)),
         _v("minute", "click_injection", actors=2, volume=15, delay_s=(15.0, 75.0)),
         _v("mixed", "click_injection", actors=3, volume=8, delay_s=(2.0, 60.0)),
+        _v("slow", "click_injection", actors=2, volume=10, delay_s=(30.0, 90.0)),
+        _v("many-small", "click_injection", actors=4, volume=6, delay_s=(1.0, 30.0)),
     ),
     "brushing": (
         _v("few-cards", "brushing", actors=2, volume=12, addresses=3, refunds=0.9),
@@ -333,24 +419,41 @@ VARIATIONS: Final[dict[PackKind, tuple[Variation, ...]]] = {
             start_hour=1,
             refunds=0.9,
         ),
+        _v("four-homes", "brushing", actors=2, volume=15, addresses=4, refunds=0.85),
+        _v(
+            "cheap-and-fast",
+            "brushing",
+            actors=2,
+            volume=25,
+            addresses=2,
+            hours=10,
+            start_hour=9,
+            refunds=0.9,
+        ),
     ),
     "self_referral": (
         _v("own-card", "self_referral", actors=3, volume=2),
         _v("own-email", "self_referral", actors=2, volume=3),
         _v("family", "self_referral", actors=4, volume=1),
         _v("heavy", "self_referral", actors=2, volume=5),
+        _v("own-card-2", "self_referral", actors=3, volume=3),
+        _v("own-email-2", "self_referral", actors=3, volume=2),
     ),
     "coupon_leak": (
         _v("coupon-site", "coupon_leak", actors=2, volume=10),
         _v("forum", "coupon_leak", actors=1, volume=25),
         _v("browser-extension", "coupon_leak", actors=3, volume=6),
         _v("trickle", "coupon_leak", actors=2, volume=4),
+        _v("burst", "coupon_leak", actors=1, volume=40, hours=6, start_hour=12),
+        _v("steady", "coupon_leak", actors=4, volume=8),
     ),
     "duplicate_order": (
         _v("resubmit", "duplicate_order", actors=2, volume=5),
         _v("twice-a-day", "duplicate_order", actors=1, volume=10),
         _v("few", "duplicate_order", actors=3, volume=2),
         _v("many", "duplicate_order", actors=2, volume=8),
+        _v("triple", "duplicate_order", actors=2, volume=6),
+        _v("slow", "duplicate_order", actors=4, volume=3),
     ),
 }
 
@@ -366,17 +469,36 @@ HONEST_MIXES: Final[tuple[HonestMix, ...]] = (
         multi_day_share=0.5,
         cookieless_share=0.15,
     ),
+    HonestMix(
+        name="dense-offices",
+        offices=20,
+        office_size=120,
+        carrier_share=0.25,
+        cookieless_share=0.1,
+        multi_day_share=0.4,
+    ),
+    HonestMix(
+        name="slow-shoppers",
+        conversion_rate=0.02,
+        multi_day_share=0.6,
+        travel_share=0.05,
+        vpn_share=0.05,
+        carrier_share=0.45,
+        carrier_addresses=80,
+    ),
 )
 
-#: The seeds each split plays; no seed is in both.
+#: The seeds each split plays; no seed is in two.
 _TUNING_SEEDS: Final = (11, 12)
-_HELD_OUT_SEEDS: Final = (101, 102, 103)
+_SPENT_SEEDS: Final = (101, 102, 103)
+_HELD_OUT_SEEDS: Final = (201, 202, 203)
 #: Which variation (by place in ``VARIATIONS`` and ``HONEST_MIXES``) each split plays.
 _TUNING_PLACES: Final = (0, 1)
-_HELD_OUT_PLACES: Final = (2, 3)
+_SPENT_PLACES: Final = (2, 3)
+_HELD_OUT_PLACES: Final = (4, 5)
 
 
-def _make(seed: int, place: int, split: Split) -> PackRun:
+def _make(seed: int, place: int, split: str) -> PackRun:
     honest = HONEST_MIXES[place]
     fraud = tuple(VARIATIONS[kind][place] for kind in PACK_KINDS)
     return PackRun(name=f"{split}-{seed}-{honest.name}", seed=seed, honest=honest, fraud=fraud)
@@ -386,12 +508,18 @@ def _make(seed: int, place: int, split: Split) -> PackRun:
 TUNING: Final[tuple[PackRun, ...]] = tuple(
     _make(seed, place, "tuning") for seed in _TUNING_SEEDS for place in _TUNING_PLACES
 )
-#: The runs the figures are reported on (other seeds, other variations, other honest mixes).
+#: The first held-out runs, reported on once (2026-12-03) and spent since: rules may now be
+#: tuned on them too.
+SPENT: Final[tuple[PackRun, ...]] = tuple(
+    _make(seed, place, "held_out") for seed in _SPENT_SEEDS for place in _SPENT_PLACES
+)
+#: The runs the figures are reported on (other seeds, other variations, other honest mixes),
+#: fixed before any rule was changed after the first held-out runs were seen.
 HELD_OUT: Final[tuple[PackRun, ...]] = tuple(
-    _make(seed, place, "held_out") for seed in _HELD_OUT_SEEDS for place in _HELD_OUT_PLACES
+    _make(seed, place, "held_out_2") for seed in _HELD_OUT_SEEDS for place in _HELD_OUT_PLACES
 )
 
 
 def runs(split: Split) -> tuple[PackRun, ...]:
     """The runs of ``split``."""
-    return TUNING if split == "tuning" else HELD_OUT
+    return {"tuning": TUNING, "spent": SPENT, "held_out": HELD_OUT}[split]
