@@ -320,12 +320,14 @@ class Enforcement(AffiliateModel):
 
 
 class ComplaintOutcome(AffiliateModel):
-    """What ``Alliance.complain`` recorded and whether the circuit breaker tripped."""
+    """What ``Alliance.complain`` recorded, whether the circuit breaker tripped, and the
+    entry ids of the pending commission it froze when it did."""
 
     target: str
     complaints_last_hour: int
     limit: int
     paused: bool
+    frozen: list[str] = Field(default_factory=list)
 
 
 class TouchNote(AffiliateModel):
@@ -372,7 +374,8 @@ class FraudThresholds(AffiliateModel):
     the plans' target rate, when the campaign's own is lower: flooded clicks drag a
     campaign's rate down with them); a farm: at least
     ``min_network_customers`` of one network's customers in a week buying through one
-    affiliate.
+    affiliate, in at least ``min_network_hours`` distinct hours (a farm works for hours; an
+    office's colleagues buy within an hour or two of a deal shared among them).
     """
 
     review_score: int = Field(default=40, ge=1, le=100)
@@ -403,6 +406,7 @@ class FraudThresholds(AffiliateModel):
     low_conversion_factor: float = Field(default=5.0, ge=1)
     expected_conversion: Rate = Decimal("0.01")
     min_network_customers: int = Field(default=5, ge=2)
+    min_network_hours: int = Field(default=4, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> FraudThresholds:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from affiliate_sdk import Alliance, CampaignInactive, FraudThresholds, InvalidInput
+from affiliate_sdk import Alliance, CampaignInactive, FraudThresholds, InvalidInput, Money, Order
 from affiliate_sdk.testing import FakeClock
 
 from ..conftest import HUMAN_UA, SECRET, make_campaign
@@ -67,3 +67,42 @@ def test_a_complaint_names_one_target_and_a_reason(alliance: Alliance) -> None:
         alliance.complain(reason="x", campaign_id="c1", affiliate_id="a1")
     with pytest.raises(InvalidInput, match="needs a reason"):
         alliance.complain(reason=" ", campaign_id="c1")
+
+
+def _booked(alliance: Alliance, clock: FakeClock, campaign: str, n: int) -> list[str]:
+    link = alliance.create_link(
+        affiliate_id="a1", campaign_id=campaign, landing_url="https://shop.example.com/"
+    )
+    click = alliance.track_click(link, ip=f"203.0.113.{n}", user_agent=HUMAN_UA)
+    clock.advance(timedelta(minutes=20))
+    order = Order(order_id=f"o{campaign}{n}", merchant_id="m1", total=Money("50.00", "CNY"))
+    return [
+        line.entry_id for line in alliance.record_order(order, click_id=click.click_id).commissions
+    ]
+
+
+def test_a_tripped_breaker_freezes_the_funds_of_what_it_pauses(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    alliance.add_campaign(make_campaign("c2"))
+    held = _booked(alliance, clock, "c1", 1) + _booked(alliance, clock, "c1", 2)
+    other = _booked(alliance, clock, "c2", 3)
+    for _ in range(4):
+        outcome = alliance.complain(campaign_id="c1", reason="spam emails")
+    assert outcome.paused and sorted(outcome.frozen) == sorted(held)
+    status = {line.entry_id: line.status for line in alliance.commissions(merchant_id="m1")}
+    assert {status[entry] for entry in held} == {"frozen"}
+    assert {status[entry] for entry in other} == {"pending"}  # another campaign's: untouched
+    assert all("circuit breaker" in (line.reason or "") for line in alliance.review_queue())
+    again = alliance.complain(campaign_id="c1", reason="spam emails")
+    assert again.paused and again.frozen == []  # nothing pending is left to freeze
+
+
+def test_a_tripped_breaker_freezes_an_affiliates_funds(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    held = _booked(alliance, clock, "c1", 4)
+    for _ in range(51):
+        outcome = alliance.complain(affiliate_id="a1", reason="cookie stuffing")
+    assert outcome.paused and outcome.frozen == held
+    assert {line.status for line in alliance.commissions(affiliate_id="a1")} == {"frozen"}

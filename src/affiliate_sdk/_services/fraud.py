@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple
 
 from affiliate_sdk._kernel.fields import check_identifier, check_text, check_texts
 from affiliate_sdk._kernel.keys import path_key
@@ -34,13 +34,16 @@ from affiliate_sdk.models import (
 )
 from affiliate_sdk.settings import MAX_USER_AGENT_LENGTH
 from affiliate_sdk.storage.contract import UnitOfWork
-from affiliate_sdk.storage.rows import ValueStats
+from affiliate_sdk.storage.rows import LineFilter, LineRow, ValueStats
 from affiliate_sdk.tracking.clicks import ClickRow
 
 from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
 from .exchange import Exchanger
 from .sources import SourceOrder, judge_sources, source_keys
+
+if TYPE_CHECKING:
+    from .review import ReviewService
 
 __all__ = ["BlacklistKind", "FraudService", "OrderRisk", "UserAgentView", "judge_order_risk"]
 
@@ -50,6 +53,8 @@ BlacklistKind = Literal["network", "device", "affiliate", "payment"]
 _new_click_facts: Final = partial(tuple.__new__, ClickFacts)
 #: Complaints are counted over this trailing span.
 COMPLAINT_WINDOW_MS: Final = 3_600_000
+#: Pending lines read per query when the circuit breaker freezes funds.
+_FREEZE_PAGE: Final = 1000
 
 
 class UserAgentView(NamedTuple):
@@ -123,6 +128,8 @@ class FraudService:
         # (when its revision was asked, the revision, the keys)
         #: (when the revision was asked, the revision, the keys, the changes heard then)
         self._blacklist: tuple[float, int, frozenset[str], int] | None = None
+        #: What freezes the funds of what the circuit breaker pauses (set by the wiring).
+        self.review: ReviewService | None = None
 
     @property
     def networks(self) -> NetworkKinds:
@@ -438,7 +445,9 @@ class FraudService:
         Past the campaign's (or the alliance's) ``complaints_per_hour`` (50 by
         default) within the last hour, the circuit breaker trips: a campaign is
         made inactive (its links stop redirecting with ``CampaignInactive``), an
-        affiliate is put on the blacklist, so its clicks are blocked.
+        affiliate is put on the blacklist, so its clicks are blocked; and the
+        commission of the campaign, or of the affiliate, still pending is frozen
+        for review, in the complaint's unit of work (``ComplaintOutcome.frozen``).
         """
         if (campaign_id is None) == (affiliate_id is None):
             raise InvalidInput("a complaint is about one campaign or one affiliate")
@@ -454,11 +463,15 @@ class FraudService:
             check_identifier("affiliate_id", affiliate_id or "")
             limits = self._ctx.settings.fraud
             target = f"affiliate:{affiliate_id}"
+        frozen: list[str] = []
         with self._ctx.store.transaction() as tx:
             tx.sanctions.add_complaint(target, new_id(now_ms), reason, at_ms=now_ms)
             recent = tx.sanctions.complaints_since(target, since_ms=now_ms - COMPLAINT_WINDOW_MS)
-        paused = recent > limits.complaints_per_hour
-        note = f"circuit breaker: {recent} complaints within an hour"
+            paused = recent > limits.complaints_per_hour
+            note = f"circuit breaker: {recent} complaints within an hour"
+            if paused:
+                scope = (campaign.merchant_id, campaign_id) if campaign_id is not None else None
+                frozen = self._freeze_funds(tx, scope, affiliate_id, note)
         if paused and campaign_id is not None and campaign.active:
             self._catalog.add_campaign(campaign.model_copy(update={"active": False}))
         elif paused and affiliate_id is not None:
@@ -468,7 +481,33 @@ class FraudService:
             complaints_last_hour=recent,
             limit=limits.complaints_per_hour,
             paused=paused,
+            frozen=frozen,
         )
+
+    def _freeze_funds(
+        self,
+        tx: UnitOfWork,
+        campaign: tuple[str, str] | None,
+        affiliate_id: str | None,
+        note: str,
+    ) -> list[str]:
+        """Freeze the pending commission of a paused campaign (``(merchant, campaign)``) or
+        affiliate, in the complaint's unit of work; the entry ids frozen."""
+        if campaign is not None:
+            where = LineFilter(merchant_id=campaign[0], status="pending")
+        else:
+            where = LineFilter(affiliate_id=affiliate_id, status="pending")
+        rows: list[LineRow] = []
+        after: str | None = None
+        while page := tx.ledger.query(where, after=after, limit=_FREEZE_PAGE):
+            rows += [r for r in page if campaign is None or r.line.campaign_id == campaign[1]]
+            after = page[-1].line.entry_id
+        if not rows or self.review is None:
+            return []
+        at = self._ctx.clock.now()
+        moved = self.review.transition(tx, rows, "pending", "frozen", at=at,
+                                       kind="commission.frozen", reason=note)  # fmt: skip
+        return [row.line.entry_id for row in moved]
 
     # -- grades ------------------------------------------------------------------------------
     def grade(self, affiliate_id: str) -> AffiliateGrade:

@@ -13,7 +13,8 @@ fails counts nothing. Per campaign (``scope``: merchant and campaign) and per af
   stays flagged.
 
 The customers who ordered from an IP network are kept as distinct sets per week bucket (both
-kinds), for all affiliates (``net_week``) and per affiliate (``net_affiliate_week``). The
+kinds), for all affiliates (``net_week``) and per affiliate (``net_affiliate_week``, and the
+hours they ordered in, ``net_affiliate_hours``). The
 clicks come from the velocity windows (``k/{scope}[/{affiliate}]`` in the day window).
 
 When a source rule fires on a source for the first time, the source's commission that is
@@ -50,7 +51,8 @@ __all__ = [
 AFFILIATE_RULES: Final = frozenset({"source.fast_conversions", "affiliate.click_flooding"})
 #: Reason codes of the source rules that judge an affiliate's orders from one network.
 NETWORK_RULES: Final = frozenset({"source.network_orders"})
-_SIX_HOURS_MS: Final = 6 * 3_600_000
+_HOUR_MS: Final = 3_600_000
+_SIX_HOURS_MS: Final = 6 * _HOUR_MS
 _WEEK_MS: Final = 7 * 86_400_000
 #: Distinct customers kept per network and week (enough to judge a share of them).
 _CUSTOMERS_KEPT: Final = 64
@@ -183,22 +185,26 @@ def _network(
     """``network_orders`` of the order's network this week (the customers kept as sets)."""
     if order.ip_network is None or order.customer is None:
         return None
-    everyone = here = 0
+    everyone = here = hours = 0
+    hour = str(order.placed_ms // _HOUR_MS)
     for place, week in enumerate(_weeks(order.placed_ms)):  # both buckets; the first judges
         at = path_key(order.scope, order.ip_network, week)
+        pair = path_key(at, order.affiliate_id)
         sizes = (
             tx.risk.add_distinct("net_week", at, order.customer, keep=_CUSTOMERS_KEPT),
-            tx.risk.add_distinct(
-                "net_affiliate_week",
-                path_key(at, order.affiliate_id),
-                order.customer,
-                keep=_CUSTOMERS_KEPT,
-            ),
+            tx.risk.add_distinct("net_affiliate_week", pair, order.customer, keep=_CUSTOMERS_KEPT),
+            tx.risk.add_distinct("net_affiliate_hours", pair, hour, keep=_CUSTOMERS_KEPT),
         )
         if place == 0:
-            everyone, here = sizes
+            everyone, here, hours = sizes
     return sources.network_orders(
-        here, everyone, affiliate, campaign, minimum=limits.min_network_customers
+        here,
+        everyone,
+        affiliate,
+        campaign,
+        minimum=limits.min_network_customers,
+        hours=hours,
+        minimum_hours=limits.min_network_hours,
     )
 
 

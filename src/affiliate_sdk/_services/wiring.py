@@ -129,6 +129,7 @@ def build_services(
     )
     ledger = LedgerService(ctx, writer)
     review = ReviewService(ctx, writer, ledger)
+    fraud.review = review
     return Services(
         ctx=ctx,
         catalog=catalog,

@@ -119,7 +119,14 @@ def low_conversion(
 
 
 def network_orders(
-    here: int, network: int, affiliate: int, campaign: int, *, minimum: int
+    here: int,
+    network: int,
+    affiliate: int,
+    campaign: int,
+    *,
+    minimum: int,
+    hours: int | None = None,
+    minimum_hours: int = 1,
 ) -> float | None:
     """How implausible it is that ``here`` of the ``network`` customers who ordered from one
     IP network are this affiliate's, when the affiliate has ``affiliate`` of the campaign's
@@ -128,8 +135,11 @@ def network_orders(
     they buy through affiliates as the campaign's customers do; a farm's accounts buy
     through one. The affiliate's share is taken whole, this network included (with one
     order of each kind of prior): an affiliate that is most of its campaign has no
-    others' share to stand out from."""
-    if here < minimum:
+    others' share to stand out from. ``hours`` is in how many distinct hours those orders
+    came (None: not known); a farm works for hours on end, where an office's colleagues
+    buy within an hour or two of a deal shared among them, so below ``minimum_hours`` the
+    source is not judged."""
+    if here < minimum or (hours is not None and hours < minimum_hours):
         return None
     p = (affiliate + 1) / (max(campaign, affiliate) + 2)
     return surprise(here, max(network, here), p)
