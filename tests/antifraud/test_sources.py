@@ -134,10 +134,10 @@ def _status_of(alliance: Alliance, affiliate: str) -> dict[str, str]:
 def test_a_farm_network_is_reviewed_back_to_its_first_order(clock: FakeClock) -> None:
     with _open("memory://", clock) as alliance:
         _honest_week(alliance, clock)
-        decisions = [_buy(alliance, clock, "farm", n, ip=f"203.0.113.{n + 1}") for n in range(8)]
-        # (5 customers are the least judged; the farm stood out when it reached them)
-        assert decisions[:4] == ["allow"] * 4 and set(decisions[4:]) == {"review"}
-        assert set(_status_of(alliance, "farm").values()) == {"frozen"}  # the first four too
+        decisions = [_buy(alliance, clock, "farm", n, ip=f"203.0.113.{n + 1}") for n in range(10)]
+        # (5 customers over 4 distinct hours are the least judged: the 6th, at half-hour steps)
+        assert decisions[:5] == ["allow"] * 5 and set(decisions[5:]) == {"review"}
+        assert set(_status_of(alliance, "farm").values()) == {"frozen"}  # the first five too
         assert "frozen" not in set(_status_of(alliance, "aff0").values())
 
 
