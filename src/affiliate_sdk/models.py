@@ -419,7 +419,13 @@ class FraudThresholds(AffiliateModel):
 
 
 class Campaign(AffiliateModel):
-    """A merchant's offer to affiliates: what it pays and where its links may land."""
+    """A merchant's offer to affiliates: what it pays and where its links may land.
+
+    ``allowed_channels`` restricts who earns on it (grey categories such as e-cigarettes or
+    adult goods, which only dedicated channels may promote): an order credited to an
+    affiliate whose ``channel`` is not listed, or who has none, books no commission
+    (``campaign.channel_not_allowed``). None: every channel.
+    """
 
     campaign_id: Identifier
     merchant_id: Identifier
@@ -432,6 +438,7 @@ class Campaign(AffiliateModel):
     timezone: str = "UTC"
     attribution: AttributionPolicy = Field(default_factory=AttributionPolicy)
     fraud: FraudThresholds | None = None
+    allowed_channels: list[Text] | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -144,6 +144,14 @@ CASES: list[tuple[OrderRule, dict[str, Any], dict[str, Any], str, str, int]] = [
         20,
     ),
     (
+        order_rules.channel_not_allowed,
+        {"channel_allowed": True},
+        {"channel_allowed": False},
+        "campaign.channel_not_allowed",
+        "critical",
+        100,
+    ),
+    (
         order_rules.order_blacklist,
         {"blacklisted": ()},
         {"blacklisted": ("payment", "device")},
@@ -272,6 +280,7 @@ def test_the_old_module_re_exports_the_rules() -> None:
 def test_the_order_rules_run_in_todays_order() -> None:
     assert [rule.__name__ for rule in order_rules.ORDER_RULES] == [
         "order_blacklist",
+        "channel_not_allowed",
         "self_referral",
         "too_fast",
         "duplicate_order",

@@ -566,6 +566,7 @@ class OrderRisk(NamedTuple):
     ip_network: str | None
     placed_ms: int
     campaign_id: str = ""
+    channel_allowed: bool = True
 
     def source(self, merchant_id: str, seconds: float | None, customer: str | None) -> SourceOrder:
         """The order as its source counts see it."""
@@ -635,6 +636,7 @@ def judge_order_risk(
         blacklisted=listed,
         affiliate_grade=grade(history),
         sources=judged,
+        channel_allowed=risk.channel_allowed,
     )
     verdict = signals.judge_order(facts, limits, fraud.order_rules)
     tx.risk.record_standing(

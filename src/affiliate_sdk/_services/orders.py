@@ -353,9 +353,13 @@ class OrderService:
         coupon_alone = decision.signal == "coupon" and not any(
             t.signal == "click" and t.affiliate_id == primary.affiliate_id for t in decision.touches
         )
-        limits = self._catalog.view(
+        view = self._catalog.view(
             request.order.merchant_id, primary.campaign_id, request.now.timestamp()
-        ).fraud
+        )
+        limits, allowed = view.fraud, view.campaign.allowed_channels
+        if allowed is not None:
+            member = self._catalog.member(tx, primary.affiliate_id)
+            allowed = [] if member is None or member.channel not in allowed else allowed
         risk = OrderRisk(
             primary.affiliate_id,
             None if share is None else share.click,
@@ -364,6 +368,7 @@ class OrderService:
             request.ip_network,
             request.placed_ms,
             primary.campaign_id,
+            allowed is None or bool(allowed),
         )
         judged = merge(
             verdict, judge_order_risk(self._fraud, tx, request.order, risk, limits), limits

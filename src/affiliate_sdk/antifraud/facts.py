@@ -58,6 +58,7 @@ class OrderFacts(NamedTuple):
     # how implausible, against the campaign's base rate (``antifraud.sources``; None: not
     # judged, too few to say): the affiliate's fast orders, its conversion of clicks, and
     # its share of this order's network's customers
+    channel_allowed: bool = True  # the campaign lets the affiliate's channel earn on it
     fast_surprise: float | None = None
     conversion_surprise: float | None = None
     network_surprise: float | None = None

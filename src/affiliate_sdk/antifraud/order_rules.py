@@ -17,6 +17,7 @@ from .verdicts import make_reason
 
 __all__ = [
     "ORDER_RULES",
+    "channel_not_allowed",
     "click_flooding",
     "coupon_without_click",
     "duplicate_order",
@@ -278,6 +279,19 @@ def geo_mismatch(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
     )
 
 
+def channel_not_allowed(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
+    """An order credited to an affiliate whose channel the campaign does not let earn on it
+    (``Campaign.allowed_channels``: grey categories, for dedicated channels only)."""
+    if facts.channel_allowed:
+        return None
+    return make_reason(
+        "campaign.channel_not_allowed",
+        "critical",
+        "The campaign lets only its allowed channels earn on it, and the affiliate's channel "
+        "is not one of them.",
+    )
+
+
 def order_blacklist(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
     """Anything of the order (payment, device, affiliate, network) on the blacklist:
     critical."""
@@ -295,6 +309,7 @@ def order_blacklist(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
 #: want the fixed counts add them.
 ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     order_blacklist,
+    channel_not_allowed,
     self_referral,
     too_fast,
     duplicate_order,

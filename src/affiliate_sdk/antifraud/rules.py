@@ -27,6 +27,7 @@ from .click_rules import (
 from .facts import ClickFacts, ClickRule, OrderFacts, OrderRule
 from .order_rules import (
     ORDER_RULES,
+    channel_not_allowed,
     click_flooding,
     coupon_without_click,
     duplicate_order,
@@ -59,6 +60,7 @@ __all__ = [
     "OrderFacts",
     "OrderRule",
     "Severity",
+    "channel_not_allowed",
     "click_blacklist",
     "click_flooding",
     "click_velocity",

@@ -216,6 +216,7 @@ def order_facts(
     blacklisted: tuple[str, ...] = (),
     affiliate_grade: str | None = None,
     sources: tuple[float | None, float | None, float | None] = (None, None, None),
+    channel_allowed: bool = True,
 ) -> OrderFacts:
     """The fact sheet of an attributed order, from what the caller has loaded.
 
@@ -231,7 +232,8 @@ def order_facts(
     included; ``blacklisted`` names what of the order is listed;
     ``affiliate_grade`` is ``grades.grade`` of ``history``; ``sources`` the surprises of
     the affiliate's fast orders, of its conversion and of its share of the order's network
-    (``antifraud.sources``; None where too few to judge).
+    (``antifraud.sources``; None where too few to judge); ``channel_allowed`` whether the
+    campaign lets the affiliate's channel earn on it.
     """
     timed = _timed(history, seconds_since_click, limits)
     return OrderFacts(
@@ -256,6 +258,7 @@ def order_facts(
         fast_surprise=sources[0],
         conversion_surprise=sources[1],
         network_surprise=sources[2],
+        channel_allowed=channel_allowed,
     )
 
 
