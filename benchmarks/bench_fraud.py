@@ -4,10 +4,11 @@ Run: ``python benchmarks/bench_fraud.py [--agents 100000] [--clicks 100000]``
 
 1. The bot user-agent check per distinct user agent, against the stdlib ``re``
    alternation.
-2. The per-click verdict (shared velocity windows, frequency cap, paid click
-   ids, the bundled datacenter ranges) on top of a remembered user-agent
-   verdict, for clicks from distinct networks, against ``verify_link`` of
-   distinct links; target: at most 3x.
+2. The per-click verdict (the velocity windows of a returning visitor: per
+   minute, per day, the seven-day frequency cap, the campaign's and the
+   affiliate's day on it; paid click ids, the bundled network ranges) on top of
+   a remembered user-agent verdict, for clicks from distinct networks, against
+   ``verify_link`` of distinct links; target: at most 3x.
 
 ``--agents`` distinct user agents (seeded: browsers with varied versions and
 platforms, one in ten a crawler taken from the dataset's own examples with a
@@ -90,6 +91,9 @@ def click_verdicts(clicks: int) -> tuple[float, float]:
             IpPseudonymizer.parse(f"81.{n % 256}.{n // 256 % 256}.9") for n in range(65_536)
         ]
         affiliates = [f"aff-{n}" for n in range(97)]
+        # returning visitors: every window is counted (minute, day, the week's cap, the
+        # campaign's and the affiliate's on it)
+        visitors = [f"v{n}" for n in range(50_000)]
         verdicts, verifies = [], []
         for batch in range(5):
             start = time.perf_counter()
@@ -99,11 +103,12 @@ def click_verdicts(clicks: int) -> tuple[float, float]:
                     agent,
                     limits,
                     affiliate_id=affiliates[n % 97],
-                    visitor_id=None,
+                    visitor_id=visitors[n % 50_000],
                     packed_ip=addresses[n % 65_536][0],
                     ip_network=addresses[n % 65_536][1],
                     device_id=None,
                     now_ms=now_ms + batch * 120_000 + n,
+                    scope="m1/c1",
                 )
             verdicts.append((time.perf_counter() - start) / clicks)
             start = time.perf_counter()

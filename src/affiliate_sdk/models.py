@@ -385,6 +385,7 @@ class FraudThresholds(AffiliateModel):
     device_clicks_per_minute: int = Field(default=10, ge=1)
     affiliate_clicks_per_minute: int = Field(default=10_000, ge=1)
     visitor_affiliate_clicks_per_day: int = Field(default=20, ge=1)
+    visitor_touches_per_week: int = Field(default=5, ge=1)
     min_click_to_order_seconds: float = Field(default=10.0, ge=0)
     refund_rate: Rate | None = Decimal("0.25")
     min_orders_for_refund_rate: int = Field(default=20, ge=1)

@@ -44,6 +44,8 @@ def test_network_velocity_blocks_a_burst(alliance: Alliance, clock: FakeClock) -
 def test_a_visitor_clicking_too_often_is_flagged_and_its_clicks_do_not_earn(
     alliance: Alliance, clock: FakeClock
 ) -> None:
+    # (the weekly frequency cap raised: this is about clicks within a minute)
+    alliance.add_campaign(make_campaign(fraud=FraudThresholds(visitor_touches_per_week=50)))
     links = [_link(alliance, f"a{n}") for n in range(9)]
     visitor = None
     verdicts = []
@@ -63,6 +65,32 @@ def test_a_visitor_clicking_too_often_is_flagged_and_its_clicks_do_not_earn(
     )
     # The flagged clicks (a7, a8) do not count; the last one allowed (a6) takes the order.
     assert [c.affiliate_id for c in outcome.credits] == ["a6"]
+
+
+def test_over_five_touches_in_seven_days_a_visitors_clicks_are_recorded_and_do_not_earn(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    visitor = None
+    verdicts = []
+    for n in range(7):  # one affiliate a day, for a week
+        click = alliance.track_click(
+            _link(alliance, f"a{n}"), ip="203.0.113.5", user_agent=HUMAN_UA, visitor_id=visitor
+        )
+        visitor = click.visitor_id
+        verdicts.append(click.verdict)
+        clock.advance(timedelta(hours=23))
+    # the first click made the visitor; five touches more are within the cap (5 in 7 days)
+    assert [v.decision for v in verdicts] == ["allow"] * 6 + ["review"]
+    assert [r.code for r in verdicts[6].reasons] == ["velocity.frequency_cap"]
+    outcome = alliance.record_order(
+        Order(order_id="o-cap", merchant_id="m1", total=Money("10.00", "CNY")),
+        visitor_id=visitor,
+    )
+    assert [c.affiliate_id for c in outcome.credits] == ["a5"]  # the capped touch does not earn
+    clock.advance(timedelta(days=7))  # the week has passed
+    later = alliance.track_click(_link(alliance, "a8"), ip="203.0.113.5", user_agent=HUMAN_UA,
+                                 visitor_id=visitor)  # fmt: skip
+    assert later.verdict.decision == "allow"
 
 
 def test_paid_click_ids_are_blocked_where_the_campaign_forbids_paid_search(

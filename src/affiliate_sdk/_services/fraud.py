@@ -114,9 +114,14 @@ class FraudService:
         self.per_day: Counts = window_for(
             counters, "velocity/day", 86_400_000, buckets=4, background=background, wake=wake
         )
+        #: A returning visitor's touches over seven days (the frequency cap).
+        self.per_week: Counts = window_for(
+            counters, "velocity/week", 7 * 86_400_000, buckets=7, background=background, wake=wake
+        )
         #: One round trip for a click's counts, when the counters are on a server.
         self._count_many = counters.count_many if isinstance(counters, ExactCounters) else None
-        shared = [w for w in (self.per_minute, self.per_day) if isinstance(w, SharedCounts)]
+        windows = (self.per_minute, self.per_day, self.per_week)
+        shared = [w for w in windows if isinstance(w, SharedCounts)]
         #: The thread exchanging the shared windows (None when the counters are not shared).
         self.exchanger: Exchanger | None = None
         if shared:
@@ -153,6 +158,7 @@ class FraudService:
         else:
             self.per_minute.flush(now_ms)
             self.per_day.flush(now_ms)
+            self.per_week.flush(now_ms)
 
     # -- clicks ------------------------------------------------------------------------------
     def user_agent(self, user_agent: str | None) -> UserAgentView:
@@ -201,11 +207,11 @@ class FraudService:
         Counts the click in the velocity windows first: per IP network,
         device and affiliate per minute, per affiliate per day (and per day on
         its campaign, ``scope``, as the campaign's), and for a returning
-        ``visitor_id`` per visitor per minute and per visitor and affiliate per
-        day.
+        ``visitor_id`` per visitor per minute, per visitor and affiliate per day
+        and per visitor over seven days.
         """
         networks = self._networks
-        network, visitor, device, affiliate, visits = self._count_click(
+        network, visitor, device, affiliate, visits, touches = self._count_click(
             1,
             now_ms,
             affiliate_id=affiliate_id,
@@ -226,6 +232,7 @@ class FraudService:
             network, visitor, device, affiliate, visits, paid,
             _click_listed(entries, ip_network, visitor_id, device_id, affiliate_id)
             if entries else (),
+            touches,
         ))  # fmt: skip
         fired = [reason for rule in self.click_rules if (reason := rule(facts, limits))]
         if not fired:
@@ -284,11 +291,12 @@ class FraudService:
         ip_network: str | None,
         device_id: str | None,
         scope: str = "",
-    ) -> tuple[int, int, int, int, int]:
+    ) -> tuple[int, int, int, int, int, int]:
         """``count`` a click in every window: the network's, visitor's, device's and
-        affiliate's clicks this minute and the visitor's clicks on the affiliate's links today
-        (the defaults for a part that is not there); the affiliate's clicks today are counted
-        too. In memory one call each; on a server one call of ``count_many``."""
+        affiliate's clicks this minute, the visitor's clicks on the affiliate's links today
+        and the visitor's touches over seven days (the defaults for a part that is not
+        there); the affiliate's clicks today are counted too. In memory one call each; on a
+        server one call of ``count_many``."""
         minute, day, per_affiliate = self.per_minute, self.per_day, f"a/{affiliate_id}"
         if self._count_many is None:  # inlined: this runs on every click
             day.add(per_affiliate, now_ms, count)
@@ -301,6 +309,7 @@ class FraudService:
                 minute.add(f"d/{device_id}", now_ms, count) if device_id else 0,
                 minute.add(per_affiliate, now_ms, count),
                 day.add(f"{visitor_id}/{affiliate_id}", now_ms, count) if visitor_id else 1,
+                self.per_week.add(f"t/{visitor_id}", now_ms, count) if visitor_id else 1,
             )
         items: list[tuple[Counts, str, int]] = [(day, per_affiliate, count)]
         if scope:
@@ -311,13 +320,14 @@ class FraudService:
             (minute, f"d/{device_id}" if device_id else None, 0),
             (minute, per_affiliate, 0),
             (day, f"{visitor_id}/{affiliate_id}" if visitor_id else None, 1),
+            (self.per_week, f"t/{visitor_id}" if visitor_id else None, 1),
         )
         items += [(window, key, count) for window, key, _ in parts if key is not None]
         totals = iter(self._count_many(items, now_ms)[3 if scope else 1 :])
-        network, visitor, device, affiliate, visits = (
+        network, visitor, device, affiliate, visits, touches = (
             default if key is None else next(totals) for _, key, default in parts
         )
-        return network, visitor, device, affiliate, visits
+        return network, visitor, device, affiliate, visits, touches
 
     # -- identity ----------------------------------------------------------------------------
     def identity_hashes(

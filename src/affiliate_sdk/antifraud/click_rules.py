@@ -126,7 +126,19 @@ def click_velocity(facts: ClickFacts, limits: FraudThresholds) -> Reason | None:
 
 
 def frequency_cap(facts: ClickFacts, limits: FraudThresholds) -> Reason | None:
-    """A visitor clicking one affiliate's links more often in a day than allowed."""
+    """A returning visitor over the frequency cap: more than ``visitor_touches_per_week``
+    touches in seven days (the plans: at most 5), or more than
+    ``visitor_affiliate_clicks_per_day`` clicks on one affiliate's links in a day. The click
+    is recorded, under review, and does not earn."""
+    if facts.visitor_touches_week > limits.visitor_touches_per_week:
+        cap = limits.visitor_touches_per_week
+        return make_reason(
+            "velocity.frequency_cap",
+            "warn",
+            f"The visitor has been touched more than {cap} times in seven days: over the "
+            "frequency cap, the click does not earn.",
+            score=limits.review_score,
+        )
     if facts.visitor_affiliate_clicks_today <= limits.visitor_affiliate_clicks_per_day:
         return None
     limit = limits.visitor_affiliate_clicks_per_day

@@ -30,6 +30,7 @@ class ClickFacts(NamedTuple):
     visitor_affiliate_clicks_today: int = 0
     paid_parameters: tuple[str, ...] = ()
     blacklisted: tuple[str, ...] = ()  # what matched: "network", "device", "affiliate"
+    visitor_touches_week: int = 0  # a returning visitor's clicks over seven days, this one too
 
 
 class OrderFacts(NamedTuple):

@@ -162,7 +162,7 @@ def _bucket_width(window_ms: int, buckets: int, max_keys: int) -> int:
 class LocalCounts:
     """Events per key over the last ``window_ms`` (to a bucket's width), in this process."""
 
-    __slots__ = ("_buckets", "_cells", "_keys", "_lock", "_max_keys", "_stride", "_width")
+    __slots__ = ("_blank", "_buckets", "_cells", "_keys", "_lock", "_max_keys", "_stride", "_width")
 
     def __init__(
         self,
@@ -181,6 +181,7 @@ class LocalCounts:
         # would follow: a list per key, or a tuple, made every click add to the young
         # generation, and every collection walk them.
         self._stride = buckets + 2
+        self._blank = (0,) * self._stride  # a key's cells before its first count
         self._cells: list[int] = []
         self._keys: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
@@ -198,10 +199,10 @@ class LocalCounts:
         if at is None:
             if len(self._keys) >= self._max_keys:
                 _, at = self._keys.popitem(last=False)
-                cells[at : at + self._stride] = self._zeros()
+                cells[at : at + self._stride] = self._blank
             else:
                 at = len(cells)
-                cells.extend(self._zeros())
+                cells.extend(self._blank)
             self._keys[key] = at
             cells[at] = index
         else:
