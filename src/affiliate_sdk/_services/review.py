@@ -15,6 +15,7 @@ from typing import Any, Final, NamedTuple
 
 from affiliate_sdk._kernel.fields import check_texts
 from affiliate_sdk._kernel.instants import check_aware, to_ms
+from affiliate_sdk.antifraud.grades import History, grade
 from affiliate_sdk.commission.journal import JournalDraft, Posting
 from affiliate_sdk.commission.lifecycle import EARNING_KINDS, move, to_merchant
 from affiliate_sdk.errors import CommissionStateError, UnknownCommission
@@ -29,10 +30,12 @@ from .journal import JournalWriter
 from .ledger import LedgerService
 from .projections import line_doc
 
-__all__ = ["APPROVE_PAGE", "ReviewService"]
+__all__ = ["APPROVE_PAGE", "ReviewService", "graded_c"]
 
 #: Due lines approved per journal entry by ``approve_due`` (and read per page).
 APPROVE_PAGE: Final = 500
+#: Why ``approve_due`` froze a due line instead of approving it.
+_GRADE_C: Final = "affiliate.grade_c: graded C, reviewed before settlement"
 
 
 class _Change(NamedTuple):
@@ -66,12 +69,15 @@ class ReviewService:
         Due lines (of ``merchant_id`` alone, when given: the store filters
         them) are read in keyset pages of ``APPROVE_PAGE``, each page approved
         by one journal entry, all in one unit of work. The amounts moved are
-        net of reversals, read for each page's orders in one query.
+        net of reversals, read for each page's orders in one query. The lines of
+        affiliates graded C are reviewed before settlement: frozen instead (while
+        ``freeze_grade_c`` is on), for a reviewer to approve, release or reject.
         """
         check_texts(merchant_id=merchant_id)
         at = self._ctx.clock.now() if now is None else check_aware("now", now)
         until_ms = to_ms(at)
         approved: list[Commission] = []
+        grades: dict[str, bool] = {}
         with self._ctx.store.transaction() as tx:
             after: str | None = None
             while True:
@@ -83,6 +89,11 @@ class ReviewService:
                     merchant_id=merchant_id,
                 )
                 due = [row for row in page if _is_due(row.line, at, merchant_id)]
+                held = [row for row in due if graded_c(tx, row.line.affiliate_id, grades)]
+                if held and self._ctx.settings.fraud.freeze_grade_c:
+                    self.transition(tx, held, "pending", "frozen", at=at,
+                                    kind="commission.frozen", reason=_GRADE_C)  # fmt: skip
+                    due = [row for row in due if row not in held]
                 moved = self.transition(
                     tx, due, "pending", "approved", at=at, kind="commission.approved"
                 )
@@ -245,6 +256,14 @@ class ReviewService:
 def _postings(moves: Iterable[tuple[str, Money]]) -> list[Posting]:
     """Journal postings from ``(account, amount)`` pairs."""
     return [Posting(account, amount) for account, amount in moves]
+
+
+def graded_c(tx: UnitOfWork, affiliate_id: str, known: dict[str, bool]) -> bool:
+    """Whether the affiliate is graded C now (remembered in ``known`` for the call)."""
+    found = known.get(affiliate_id)
+    if found is None:
+        found = known[affiliate_id] = grade(tx.risk.history(affiliate_id) or History()) == "C"
+    return found
 
 
 def _is_due(line: Commission, at: datetime, merchant_id: str | None) -> bool:
