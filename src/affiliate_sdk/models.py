@@ -426,6 +426,11 @@ class Campaign(AffiliateModel):
     adult goods, which only dedicated channels may promote): an order credited to an
     affiliate whose ``channel`` is not listed, or who has none, books no commission
     (``campaign.channel_not_allowed``). None: every channel.
+
+    ``budget`` is what the merchant means to spend on commission (every line booked on the
+    campaign's orders, the platform's take included, in the budget's currency): when the cost
+    booked passes 120% of it, a ``campaign.budget_alarm`` event is sent, once, and with
+    ``pause_over_budget`` the campaign is paused too.
     """
 
     campaign_id: Identifier
@@ -440,6 +445,8 @@ class Campaign(AffiliateModel):
     attribution: AttributionPolicy = Field(default_factory=AttributionPolicy)
     fraud: FraudThresholds | None = None
     allowed_channels: list[Text] | None = None
+    budget: Money | None = None
+    pause_over_budget: bool = False
 
     @field_validator("timezone")
     @classmethod

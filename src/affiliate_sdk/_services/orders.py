@@ -28,6 +28,7 @@ from affiliate_sdk.errors import (
 )
 from affiliate_sdk.fx import FxRates
 from affiliate_sdk.models import (
+    Campaign,
     Commission,
     Credit,
     ItemCommission,
@@ -55,6 +56,7 @@ from ._order_io import (
     touch_note,
     write_booking,
 )
+from .budgets import count_cost
 from .catalog import CatalogService
 from .context import ServiceContext
 from .fraud import FraudService, OrderRisk, judge_order_risk
@@ -174,6 +176,7 @@ class OrderService:
         """
         request = self._request(order, visitor_id, click_id, ip, user_agent)
         judged: list[str] = []  # whose orders of the day count this one, once it is recorded
+        paused: list[Campaign] = []  # campaigns this booking took over budget
         chain = self._ctx.chain_for([order.merchant_id])
         with self._ctx.store.transaction(chain=chain) as tx:
             existing = tx.orders.get(order.merchant_id, order.order_id)
@@ -185,7 +188,7 @@ class OrderService:
                 return OrderOutcome.model_validate_json(existing.outcome_json)
             decision = self._credit(tx, request)
             events: list[OutboxRow] = []  # written in one call, with the order
-            result = self._settle(tx, request, decision, events, judged)
+            result = self._settle(tx, request, decision, events, (judged, paused))
             if order.customer_id is not None and visitor_id is not None:
                 tx.clicks.link_visitor(
                     order.merchant_id, order.customer_id, visitor_id, at_ms=request.placed_ms
@@ -209,6 +212,9 @@ class OrderService:
                 tx.outbox.add(events)
         for affiliate_id in judged:
             self._fraud.count_order(affiliate_id, request.placed_ms)
+        for campaign in paused:  # its budget passed the alarm: paused once the booking is in
+            if campaign.active:
+                self._catalog.add_campaign(campaign.model_copy(update={"active": False}))
         return outcome
 
     def _journal_order(
@@ -242,10 +248,12 @@ class OrderService:
         request: _Request,
         decision: Decision,
         events: list[OutboxRow],
-        judged: list[str],
+        after: tuple[list[str], list[Campaign]],
     ) -> _Result:
         """Judge and book an attributed order (nothing for an unattributed one); the
-        affiliate whose order rules judged it joins ``judged``."""
+        affiliate whose order rules judged it joins the first of ``after``, a campaign the
+        booking took over budget with ``pause_over_budget`` the second."""
+        judged, paused = after
         order, notes = request.order, decision.notes
         credits, parties = credits_of(decision, order)
         verdict = request.request_verdict
@@ -278,7 +286,9 @@ class OrderService:
             return _Result(credits, [], verdict, [], None)
         if not booking.lines:
             return _Result(credits, [], verdict, list(booking.items), None)
-        seq, lines = self._apply(tx, request, booking, verdict, notes=notes, events=events)
+        seq, lines = self._apply(
+            tx, request, booking, verdict, notes=notes, events=events, paused=paused
+        )
         return _Result(credits, [r.line for r in lines], verdict, list(booking.items), seq)
 
     def _apply(
@@ -290,6 +300,7 @@ class OrderService:
         *,
         notes: list[str],
         events: list[OutboxRow],
+        paused: list[Campaign],
     ) -> tuple[int, list[LineRow]]:
         """Book the lines (one journal entry with the order's money), then freeze them for
         review when the order was judged so. Returns the booking entry's seq and the lines."""
@@ -304,6 +315,13 @@ class OrderService:
             events=events,
             chain=self._ctx.chain_for([order.merchant_id]),
         )
+        campaign = self._catalog.view(
+            order.merchant_id, rows[0].line.campaign_id, request.now.timestamp()
+        ).campaign
+        alarm, pause = count_cost(tx, campaign, rows, request.now)
+        events += alarm  # written with the order's, last
+        if pause:
+            paused.append(campaign)
         if verdict.decision != "review":
             return seq, rows
         codes = ", ".join(reason.code for reason in verdict.reasons)

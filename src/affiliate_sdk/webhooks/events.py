@@ -40,6 +40,7 @@ from affiliate_sdk.storage.rows import OutboxRow
 __all__ = [
     "EVENT_TYPES",
     "EVENT_VERSION",
+    "BudgetAlarm",
     "CheckpointSigned",
     "ClickAttributed",
     "CommissionChanged",
@@ -75,6 +76,7 @@ EventType = Literal[
     "commission.paid",
     "payout.batch_created",
     "ledger.checkpoint",
+    "campaign.budget_alarm",
 ]
 EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
 #: The ledger journal's entry kinds and the event each line of them makes.
@@ -171,7 +173,21 @@ class CheckpointSigned(_Data):
     heads: list[ChainHead] = []
 
 
+class BudgetAlarm(_Data):
+    """A campaign's commission cost passed ``BUDGET_ALARM`` (120%) of its budget: ``cost``
+    booked so far against ``budget`` (decimal strings, in ``currency``); ``paused`` when the
+    campaign was paused for it (``Campaign.pause_over_budget``)."""
+
+    merchant_id: str
+    campaign_id: str
+    budget: str
+    cost: str
+    currency: str
+    paused: bool
+
+
 _DATA: Final[dict[str, type[_Data]]] = {
+    "campaign.budget_alarm": BudgetAlarm,
     "click.attributed": ClickAttributed,
     "order.attributed": OrderAttributed,
     "payout.batch_created": PayoutCreated,
