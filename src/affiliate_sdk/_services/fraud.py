@@ -40,7 +40,7 @@ from affiliate_sdk.tracking.clicks import ClickRow
 from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
 from .exchange import Exchanger
-from .sources import SourceOrder, judge_sources, source_keys
+from .sources import SourceOrder, in_order, judge_sources, source_keys, split_keys
 
 if TYPE_CHECKING:
     from .review import ReviewService
@@ -622,12 +622,14 @@ def judge_order_risk(
         customer = signals.customer_digest(digest, order.customer_id)
     source = risk.source(order.merchant_id, seconds, customer)
     stats_key = path_key(order.merchant_id, order.total.currency)
-    known, found, counts = tx.risk.standing(affiliate_id, stats_key, source_keys(source))
+    written, read = split_keys(source_keys(source))
+    known, found, counts = tx.risk.standing(affiliate_id, stats_key, written, reads=read)
+    ordered = in_order(counts[: len(written)], counts[len(written) :])
     history = known or History()
     sigmas, (count, mean, m2) = signals.value_sigmas(
         None if found is None else (found.orders, found.mean, found.m2), order.total.to_minor()
     )
-    judged, tallies = judge_sources(fraud, tx, source, counts, limits)
+    judged, tallies = judge_sources(fraud, tx, source, ordered, limits)
     facts = signals.order_facts(
         limits=limits,
         history=history,

@@ -45,6 +45,7 @@ __all__ = [
     "earlier_of",
     "judge_sources",
     "source_keys",
+    "split_keys",
 ]
 
 #: Reason codes of the source rules that judge an affiliate on its campaign as a whole.
@@ -83,9 +84,14 @@ def _weeks(placed_ms: int) -> tuple[str, str]:
     return (judged, other) if since_first >= since_second else (other, judged)
 
 
+#: Of ``source_keys``, how many ``judge_sources`` may write (the rest it only reads: the
+#: earlier six hours of the day, and the flags, which ``earlier_of`` sets).
+WRITTEN: Final = (0, 1, 2, 6, 10, 11, 12, 13)
+
+
 def source_keys(order: SourceOrder) -> list[str]:
     """The tallies ``judge_sources`` reads for ``order`` (read with the affiliate's
-    standing, in the same call)."""
+    standing, in the same call; those at ``WRITTEN`` are written back)."""
     mine = f"{order.scope}/{order.affiliate_id}"  # identifiers: no "/" to escape
     bucket = order.placed_ms // _SIX_HOURS_MS
     day = [bucket - back for back in range(4)]
@@ -98,6 +104,22 @@ def source_keys(order: SourceOrder) -> list[str]:
         *(f"w/{order.scope}/{week}" for week in _weeks(order.placed_ms)),
         *(_flag(code, order) for code in _CODES),
     ]
+
+
+def split_keys(keys: list[str]) -> tuple[list[str], list[str]]:
+    """``keys`` (``source_keys``'s) as (those ``judge_sources`` may write, those it reads)."""
+    return [keys[n] for n in WRITTEN], [key for n, key in enumerate(keys) if n not in WRITTEN]
+
+
+def in_order(
+    written: Sequence[tuple[int, ...]], read: Sequence[tuple[int, ...]]
+) -> list[tuple[int, ...]]:
+    """The counts of ``split_keys``'s two lists back in ``source_keys``'s order."""
+    merged: list[tuple[int, ...]] = []
+    first, rest = iter(written), iter(read)
+    for n in range(len(written) + len(read)):
+        merged.append(next(first) if n in WRITTEN else next(rest))
+    return merged
 
 
 #: The source rules, in the order ``judge_sources`` answers for them.

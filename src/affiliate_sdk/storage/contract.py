@@ -435,9 +435,19 @@ class RiskRepo(Protocol):
 
     def value_stats(self, key: str) -> ValueStats | None: ...
 
-    def standing(self, affiliate_id: str, stats_key: str, tallies: Sequence[str] = ()) -> Standing:
-        """An affiliate's history, a merchant's value statistics and the ``tallies`` asked
-        for, in one call (what every attributed order reads)."""
+    def standing(
+        self,
+        affiliate_id: str,
+        stats_key: str,
+        tallies: Sequence[str] = (),
+        *,
+        reads: Sequence[str] = (),
+    ) -> Standing:
+        """An affiliate's history, a merchant's value statistics and the counts of
+        ``tallies`` (which the unit of work will write) and of ``reads`` (only read), in that
+        order, in one call (what every attributed order reads). The tallies are the booking
+        merchant's own: a store that runs several merchants' bookings at once need not lock
+        them apart from the merchant's other bookings."""
         ...
 
     def record_standing(

@@ -58,9 +58,16 @@ class MemoryRisk:
         """Insert or replace statistics by key."""
         set_item(self._log, self._stats, stats.key, stats)
 
-    def standing(self, affiliate_id: str, stats_key: str, tallies: Sequence[str] = ()) -> Standing:
+    def standing(
+        self,
+        affiliate_id: str,
+        stats_key: str,
+        tallies: Sequence[str] = (),
+        *,
+        reads: Sequence[str] = (),
+    ) -> Standing:
         """The affiliate's history, the statistics under ``stats_key`` and the tallies."""
-        found = tuple(self.tallies(tallies))
+        found = tuple(self.tallies([*tallies, *reads]))
         return Standing(self._histories.get(affiliate_id), self._stats.get(stats_key), found)
 
     def record_standing(

@@ -235,13 +235,22 @@ class PostgresRisk(SqliteRisk):
         with self._pg.deferred():
             super().put_history(affiliate_id, history)
 
-    def standing(self, affiliate_id: str, stats_key: str, tallies: Sequence[str] = ()) -> Standing:
-        """``RiskRepo.standing``, the affiliate's history and the tallies locked first."""
-        self._pg.guard([f"risk/history/{affiliate_id}", *(f"risk/tally/{t}" for t in tallies)])
-        return super().standing(affiliate_id, stats_key, tallies)
+    def standing(
+        self,
+        affiliate_id: str,
+        stats_key: str,
+        tallies: Sequence[str] = (),
+        *,
+        reads: Sequence[str] = (),
+    ) -> Standing:
+        """``RiskRepo.standing``, the affiliate's history locked first. The tallies read with
+        it are the booking merchant's own (every key names the merchant), and a merchant's
+        bookings already take turns on its chain's lock: they are not locked apart."""
+        self._pg.guard([f"risk/history/{affiliate_id}"])
+        return super().standing(affiliate_id, stats_key, tallies, reads=reads)
 
     def put_tallies(self, tallies: Mapping[str, Sequence[int]]) -> None:
-        """``record_standing``'s tallies (locked when read), sent with the next statement."""
+        """``record_standing``'s tallies (the merchant's own), sent with the next statement."""
         with self._pg.deferred():
             super().put_tallies(tallies)
 

@@ -84,11 +84,18 @@ class SqliteRisk:
             stats,
         )
 
-    def standing(self, affiliate_id: str, stats_key: str, tallies: Sequence[str] = ()) -> Standing:
+    def standing(
+        self,
+        affiliate_id: str,
+        stats_key: str,
+        tallies: Sequence[str] = (),
+        *,
+        reads: Sequence[str] = (),
+    ) -> Standing:
         """The affiliate's history, the statistics under ``stats_key`` (one statement) and
         the tallies (one more, if any are asked for)."""
         history, stats = self._history_and_stats(affiliate_id, stats_key)
-        return Standing(history, stats, tuple(self.tallies(tallies)))
+        return Standing(history, stats, tuple(self.tallies([*tallies, *reads])))
 
     def _history_and_stats(
         self, affiliate_id: str, stats_key: str
@@ -125,15 +132,15 @@ class SqliteRisk:
                 self.put_tallies(tallies)
 
     def put_tallies(self, tallies: Mapping[str, Sequence[int]]) -> None:
-        """Insert or replace the counts of each tally."""
-        for key, counts in tallies.items():
-            self._put_tally(key, counts)
-
-    def _put_tally(self, key: str, counts: Sequence[int]) -> None:
+        """Insert or replace the counts of each tally (one statement)."""
+        if not tallies:
+            return
+        marks = ", ".join("(?, ?)" for _ in tallies)
+        params = [part for key, counts in tallies.items() for part in (key, _text(counts))]
         self._db.run(
-            "INSERT INTO risk_tallies (key, counts) VALUES (?, ?) "
+            f"INSERT INTO risk_tallies (key, counts) VALUES {marks} "
             "ON CONFLICT (key) DO UPDATE SET counts = excluded.counts",
-            (key, ",".join(map(str, counts))),
+            tuple(params),
         )
 
     def add_distinct(self, kind: str, key: str, member: str, *, keep: int) -> int:
@@ -171,8 +178,12 @@ class SqliteRisk:
         """Add ``deltas`` to the counts under ``key``, place by place; the counts after."""
         (before,) = self.tallies([key])
         after = tuple(a + b for a, b in zip_longest(before, deltas, fillvalue=0))
-        self._put_tally(key, after)
+        self.put_tallies({key: after})
         return after
+
+
+def _text(counts: Sequence[int]) -> str:
+    return ",".join(map(str, counts))
 
 
 def _counts(text: str) -> tuple[int, ...]:
