@@ -92,30 +92,30 @@ class SqliteRisk:
         *,
         reads: Sequence[str] = (),
     ) -> Standing:
-        """The affiliate's history, the statistics under ``stats_key`` (one statement) and
-        the tallies (one more, if any are asked for)."""
-        history, stats = self._history_and_stats(affiliate_id, stats_key)
-        return Standing(history, stats, tuple(self.tallies([*tallies, *reads])))
-
-    def _history_and_stats(
-        self, affiliate_id: str, stats_key: str
-    ) -> tuple[History | None, ValueStats | None]:
+        """The affiliate's history, the statistics under ``stats_key`` and the tallies, in
+        one statement (a join per tally, each on its key)."""
+        keys = [*tallies, *reads]
+        joins = "".join(
+            f"LEFT JOIN risk_tallies AS t{n} ON t{n}.key = ? " for n in range(len(keys))
+        )
+        counts = "".join(f", t{n}.counts" for n in range(len(keys)))
         found = self._db.row(
-            "SELECT h.orders, h.refunds, h.flagged, h.timed, h.late, v.orders, v.mean, v.m2 "
-            "FROM (SELECT 1) AS one "
+            "SELECT h.orders, h.refunds, h.flagged, h.timed, h.late, v.orders, v.mean, v.m2"
+            f"{counts} FROM (SELECT 1) AS one "
             "LEFT JOIN risk_histories AS h ON h.affiliate_id = ? "
-            "LEFT JOIN value_stats AS v ON v.key = ?",
-            (affiliate_id, stats_key),
+            f"LEFT JOIN value_stats AS v ON v.key = ? {joins}",
+            (affiliate_id, stats_key, *keys),
         )
         if found is None:  # pragma: no cover - the one-row select always answers
-            return None, None
+            return Standing(None, None, tuple(() for _ in keys))
         history = None if found[0] is None else History(*(int(str(v)) for v in found[:5]))
         stats = None
         if found[5] is not None:
             stats = ValueStats(
                 stats_key, int(str(found[5])), float(str(found[6])), float(str(found[7]))
             )
-        return history, stats
+        kept = tuple(() if text is None else _counts(str(text)) for text in found[8:])
+        return Standing(history, stats, kept)
 
     def record_standing(
         self,
