@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from affiliate_sdk import Affiliate, Alliance, Money, Order
+from affiliate_sdk.antifraud.signals import counts_against_affiliate
+from affiliate_sdk.antifraud.verdicts import make_reason
+from affiliate_sdk.models import Verdict
 from affiliate_sdk.testing import FakeClock
 
 from ..conftest import HUMAN_UA, SECRET, make_campaign
@@ -35,3 +38,12 @@ def test_only_the_allowed_channels_earn_on_a_grey_campaign(clock: FakeClock) -> 
         open_campaign = make_campaign("vape").model_copy(update={"allowed_channels": None})
         alliance.add_campaign(open_campaign)
         assert _order(alliance, clock, "blogger", 4)[0] == "allow"
+
+
+def test_a_channel_the_campaign_does_not_allow_is_no_fraud_of_the_affiliates() -> None:
+    refused = Verdict(
+        decision="block",
+        score=100,
+        reasons=[make_reason("campaign.channel_not_allowed", "critical", "Not this channel.")],
+    )
+    assert not counts_against_affiliate(refused)  # its grade does not suffer for it

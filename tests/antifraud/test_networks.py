@@ -348,6 +348,6 @@ def test_click_flooding_reviews_an_affiliate_whose_clicks_convert_far_below_its_
         flooded = alliance.record_order(_order(1, None), click_id=last["flood"].click_id)
         fine = alliance.record_order(_order(2, None), click_id=last["honest"].click_id)
     # 1 order in 1,500 clicks against the campaign's 1 in 20: far below, and not by chance
-    assert [r.code for r in flooded.verdict.reasons] == ["affiliate.click_flooding"]
+    assert [r.code for r in flooded.verdict.reasons] == ["source.low_conversion"]
     assert flooded.verdict.decision == "review"
     assert fine.verdict.decision == "allow"  # 100 clicks: too few to judge

@@ -107,7 +107,7 @@ CASES: list[tuple[OrderRule, dict[str, Any], dict[str, Any], str, str, int]] = [
         order_rules.low_conversion,
         {"conversion_surprise": 13.79},
         {"conversion_surprise": 13.8},
-        "affiliate.click_flooding",
+        "source.low_conversion",
         "high",
         50,
     ),

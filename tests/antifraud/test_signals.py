@@ -61,7 +61,11 @@ def test_the_constants_are_todays() -> None:
     assert MIN_ORDERS_FOR_OUTLIERS == 30
     assert MAX_SHAPES_KEPT == 8
     assert MAX_CUSTOMERS_KEPT == 16
-    assert sorted(NOT_THE_AFFILIATES) == ["affiliate.grade_c", "order.duplicate"]
+    assert sorted(NOT_THE_AFFILIATES) == [
+        "affiliate.grade_c",
+        "campaign.channel_not_allowed",
+        "order.duplicate",
+    ]
     assert WEEK_MS == 604_800_000
 
 

@@ -190,3 +190,27 @@ def test_injected_clicks_are_reviewed_and_the_count_survives_a_restart(
         assert set(_status_of(alliance, "inject").values()) == {"frozen"}
         slow = _buy(alliance, clock, "aff1", 9_999, ip="198.51.100.77")
         assert slow == "allow"
+
+
+def test_a_busy_shared_address_with_two_big_affiliates_is_not_a_farm(clock: FakeClock) -> None:
+    with _open("memory://", clock) as alliance:
+        # two affiliates share the campaign; 140 of their customers behind one carrier address
+        decisions = {
+            _buy(alliance, clock, f"aff{n % 2}", n, ip="203.0.113.9", wait=timedelta(minutes=10))
+            for n in range(140)
+        }
+        assert decisions == {"allow"}
+
+
+def test_blocked_clicks_are_no_clicks_of_the_campaign(clock: FakeClock) -> None:
+    with _open("memory://", clock) as alliance:
+        link = alliance.create_link(
+            affiliate_id="aff1", campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        for n in range(5):  # rented machines (AWS): blocked, so never converting
+            click = alliance.track_click(link, ip=f"3.5.140.{n + 1}", user_agent=HUMAN_UA)
+            assert click.verdict.decision == "block"
+        alliance.track_click(link, ip="198.51.100.1", user_agent=HUMAN_UA)
+        now = int(clock.timestamp() * 1000)
+        assert alliance.fraud.per_day.total("k/m1/c1/aff1", now) == 1
+        assert alliance.fraud.per_day.total("k/m1/c1", now) == 1

@@ -237,7 +237,11 @@ class FraudService:
         fired = [reason for rule in self.click_rules if (reason := rule(facts, limits))]
         if not fired:
             return agent.verdict, agent.verdict_json
-        return self._judged_verdict(agent, fired, limits)
+        judged = self._judged_verdict(agent, fired, limits)
+        if scope and judged[0].decision == "block":  # a click that cannot earn or convert
+            self.per_day.add(f"k/{scope}", now_ms, -1)  # is no click of the campaign's
+            self.per_day.add(f"k/{scope}/{affiliate_id}", now_ms, -1)
+        return judged
 
     def _judged_verdict(
         self, agent: UserAgentView, fired: list[Reason], limits: FraudThresholds

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Reason codes of the source rules that judge an affiliate on its campaign as a whole.
-AFFILIATE_RULES: Final = frozenset({"source.fast_conversions", "affiliate.click_flooding"})
+AFFILIATE_RULES: Final = frozenset({"source.fast_conversions", "source.low_conversion"})
 #: Reason codes of the source rules that judge an affiliate's orders from one network.
 NETWORK_RULES: Final = frozenset({"source.network_orders"})
 _HOUR_MS: Final = 3_600_000
@@ -123,7 +123,7 @@ def in_order(
 
 
 #: The source rules, in the order ``judge_sources`` answers for them.
-_CODES: Final = ("source.fast_conversions", "affiliate.click_flooding", "source.network_orders")
+_CODES: Final = ("source.fast_conversions", "source.low_conversion", "source.network_orders")
 
 
 def _flag(code: str, order: SourceOrder) -> str:
@@ -219,6 +219,8 @@ def _network(
         )
         if place == 0:
             everyone, here, hours = sizes
+    if everyone >= _CUSTOMERS_KEPT:
+        return None  # the sets keep their newest: past that, shares of them mean nothing
     return sources.network_orders(
         here,
         everyone,

@@ -214,11 +214,11 @@ def low_conversion(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     if found is None or found < limits.source_surprise:
         return None
     return make_reason(
-        "affiliate.click_flooding",
+        "source.low_conversion",
         "high",
         f"The affiliate's clicks of the last day convert {limits.low_conversion_factor:g} or "
-        "more times less often than its campaign's: clicks on people who never chose it "
-        "(click flooding, cookie stuffing).",
+        "more times less often than its campaign's (or the plans' expected rate): clicks on "
+        "people who never chose it (click flooding, cookie stuffing).",
         score=limits.review_score + 10,
     )
 

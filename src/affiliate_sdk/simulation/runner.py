@@ -18,6 +18,7 @@ from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.models import Affiliate, Campaign, Commission, Order, OrderOutcome
 from affiliate_sdk.money import Money
 from affiliate_sdk.testing import FakeClock
+from affiliate_sdk.tracking.clicks import Click
 
 from .adversaries import CAMPAIGN, PackTraffic, pack_traffic
 from .evaluation import Evaluation, Tally, evaluate
@@ -139,7 +140,7 @@ def _play_devices(
 ) -> None:
     """The events, device by device: a device that keeps cookies sends back the visitor id
     it was given; one that does not, the click id of its last click (the landing URL's)."""
-    links: dict[str, str] = {}
+    links: dict[tuple[str, str], str] = {}
     cookies: dict[str, str] = {}
     last_click: dict[str, str] = {}
     orders: list[tuple[str, OrderOutcome, Decimal]] = []
@@ -148,22 +149,8 @@ def _play_devices(
         clock.set(datetime.fromtimestamp(event.at_ms / 1000, UTC))
         device = event.visitor_id
         if event.kind == "click":
-            assert event.affiliate_id is not None
-            link = links.get(event.affiliate_id)
-            if link is None:
-                link = links[event.affiliate_id] = alliance.create_link(
-                    affiliate_id=event.affiliate_id,
-                    campaign_id=CAMPAIGN.campaign_id,
-                    landing_url=f"https://{CAMPAIGN.domain}/",
-                )
-            click = alliance.track_click(
-                link,
-                ip=event.ip,
-                user_agent=event.user_agent,
-                referrer=event.referrer,
-                visitor_id=cookies.get(device) if device else None,
-                country=event.country,
-            )
+            visitor = cookies.get(device) if device else None
+            click = _track(alliance, links, event, CAMPAIGN, visitor_id=visitor)
             if device is not None:
                 if device not in traffic.cookieless:
                     cookies[device] = click.visitor_id
@@ -217,28 +204,13 @@ def _play(
                     identity=alliance.identity_hashes(email=email, payment=card),
                 )
             )
-        links: dict[tuple[str, int], str] = {}
+        links: dict[tuple[str, str], str] = {}
         total = len(traffic.events)
         for done, event in enumerate(traffic.events, 1):
             clock.set(datetime.fromtimestamp(event.at_ms / 1000, UTC))
             spec = traffic.campaigns[event.campaign]
             if event.kind == "click":
-                assert event.affiliate_id is not None
-                link = links.get((event.affiliate_id, event.campaign))
-                if link is None:
-                    link = links[(event.affiliate_id, event.campaign)] = alliance.create_link(
-                        affiliate_id=event.affiliate_id,
-                        campaign_id=spec.campaign_id,
-                        landing_url=f"https://{spec.domain}/",
-                    )
-                click = alliance.track_click(
-                    link,
-                    ip=event.ip,
-                    user_agent=event.user_agent,
-                    referrer=event.referrer,
-                    visitor_id=event.visitor_id,
-                    country=event.country,
-                )
+                click = _track(alliance, links, event, spec, visitor_id=event.visitor_id)
                 verdict = click.verdict
                 tally.click(event.label, verdict.decision, [r.code for r in verdict.reasons])
             elif event.kind == "order":
@@ -250,6 +222,34 @@ def _play(
             if progress is not None and (done % every == 0 or done == total):
                 progress(done, total)
     return tally
+
+
+def _track(
+    alliance: Alliance,
+    links: dict[tuple[str, str], str],
+    event: Event,
+    spec: CampaignSpec,
+    *,
+    visitor_id: str | None,
+) -> Click:
+    """Track the click of ``event`` on its affiliate's link of ``spec`` (made on first use)."""
+    assert event.affiliate_id is not None
+    key = (event.affiliate_id, spec.campaign_id)
+    link = links.get(key)
+    if link is None:
+        link = links[key] = alliance.create_link(
+            affiliate_id=event.affiliate_id,
+            campaign_id=spec.campaign_id,
+            landing_url=f"https://{spec.domain}/",
+        )
+    return alliance.track_click(
+        link,
+        ip=event.ip,
+        user_agent=event.user_agent,
+        referrer=event.referrer,
+        visitor_id=visitor_id,
+        country=event.country,
+    )
 
 
 def _order(
