@@ -57,26 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--clicks", type=_positive, default=5000, help="clicks to simulate")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same summary)")
 
-    simulate = commands.add_parser(
-        "simulate", help="play a seeded scenario with labelled fraud and evaluate the fraud engine"
-    )
-    simulate.add_argument(
-        "--scenario",
-        default="default",
-        help="a preset (default, singles_day, fraud_heavy, honest, small) or a JSON scenario file",
-    )
-    simulate.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
-    simulate.add_argument("--store", choices=("memory", "sqlite"), default=None)
-    simulate.add_argument("--days", type=_positive, default=None, help="override the days")
-    simulate.add_argument("--json", action="store_true", help="print the figures as JSON")
-    simulate.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    simulate.add_argument(
-        "--pack",
-        choices=("tuning", "spent", "held_out"),
-        default=None,
-        help="play the adversary pack's runs of this split instead of a scenario",
-    )
-    simulate.add_argument("--run", default=None, help="with --pack: only the run of this name")
+    _simulate_parser(commands)
 
     hooks = commands.add_parser("webhooks", help="webhook subscriptions and deliveries")
     hook_commands = hooks.add_subparsers(dest="hooks_command", required=True)
@@ -108,6 +89,30 @@ def _parser() -> argparse.ArgumentParser:
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     key_commands.add_parser("new", help="print a fresh 256-bit secret as hex")
     return parser
+
+
+def _simulate_parser(commands: Any) -> None:
+    """``affiliate-sdk simulate``: a scenario, or the adversary pack's runs."""
+    simulate = commands.add_parser(
+        "simulate", help="play a seeded scenario with labelled fraud and evaluate the fraud engine"
+    )
+    simulate.add_argument(
+        "--scenario",
+        default="default",
+        help="a preset (default, singles_day, fraud_heavy, honest, small) or a JSON scenario file",
+    )
+    simulate.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    simulate.add_argument("--store", choices=("memory", "sqlite"), default=None)
+    simulate.add_argument("--days", type=_positive, default=None, help="override the days")
+    simulate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    simulate.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    simulate.add_argument(
+        "--pack",
+        choices=("tuning", "spent", "held_out"),
+        default=None,
+        help="play the adversary pack's runs of this split instead of a scenario",
+    )
+    simulate.add_argument("--run", default=None, help="with --pack: only the run of this name")
 
 
 def _db_parser(commands: Any) -> None:

@@ -182,7 +182,10 @@ class ClickService:
                     ip_network=row.ip_network,
                     device_id=device_id,
                     now_ms=row.clicked_at_ms,
-                    scope=path_key(row.merchant_id, row.campaign_id),
+                    # (a blocked click's campaign counts were taken back when judged)
+                    scope=""
+                    if row.decision == "block"
+                    else path_key(row.merchant_id, row.campaign_id),
                 )
             raise
         named = dedupe_since is None and stored.decision != "block"  # (bots' are not kept)

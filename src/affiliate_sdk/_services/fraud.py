@@ -40,7 +40,7 @@ from affiliate_sdk.tracking.clicks import ClickRow
 from .catalog import MAX_CACHED, CatalogService
 from .context import ServiceContext
 from .exchange import Exchanger
-from .sources import SourceOrder, in_order, judge_sources, source_keys, split_keys
+from .sources import SourceOrder, judge_sources, source_keys
 
 if TYPE_CHECKING:
     from .review import ReviewService
@@ -606,34 +606,20 @@ def judge_order_risk(
     day as if already recorded; the caller counts it with ``count_order`` once it
     is (a call that fails counts nothing).
     """
-    ctx = fraud.ctx
     affiliate_id, placed_ms = risk.primary_affiliate, risk.placed_ms
-    digest = ctx.pseudonyms.digest
+    digest = fraud.ctx.pseudonyms.digest
     payment = fraud.identity_hashes(payment=order.payment_fingerprint)
-    listed = fraud.listed(
-        f"network:{risk.ip_network}" if risk.ip_network else None,
-        f"device:{risk.visitor_id}" if risk.visitor_id else None,
-        f"affiliate:{affiliate_id}",
-        *payment,
-        now=ctx.clock.timestamp(),
-    )
+    listed = _order_listed(fraud, risk, payment)
     shared = _shared_identity(fraud, tx, order, risk)
     duplicates, near, payers, neighbours = _customer_signals(tx, order, risk, payment, digest)
     click = risk.click
     seconds = signals.seconds_since_click(placed_ms, None if click is None else click.clicked_at_ms)
-    customer = None
-    if order.customer_id is not None:
-        customer = signals.customer_digest(digest, order.customer_id)
-    source = risk.source(order.merchant_id, seconds, customer)
-    stats_key = path_key(order.merchant_id, order.total.currency)
-    written, read = split_keys(source_keys(source))
-    known, found, counts = tx.risk.standing(affiliate_id, stats_key, written, reads=read)
-    ordered = in_order(counts[: len(written)], counts[len(written) :])
-    history = known or History()
-    sigmas, (count, mean, m2) = signals.value_sigmas(
-        None if found is None else (found.orders, found.mean, found.m2), order.total.to_minor()
+    customer = (
+        None if order.customer_id is None else signals.customer_digest(digest, order.customer_id)
     )
-    judged, tallies = judge_sources(fraud, tx, source, ordered, limits)
+    source = risk.source(order.merchant_id, seconds, customer)
+    history, sigmas, stats, counts = _standing(tx, order, source)
+    judged, tallies = judge_sources(fraud, tx, source, counts, limits)
     facts = signals.order_facts(
         limits=limits,
         history=history,
@@ -651,17 +637,45 @@ def judge_order_risk(
         affiliate_orders_today=fraud.per_day.total(f"o/{affiliate_id}", placed_ms) + 1,
         blacklisted=listed,
         affiliate_grade=grade(history),
-        sources=judged,
+    )._replace(
+        fast_surprise=judged[0],
+        conversion_surprise=judged[1],
+        network_surprise=judged[2],
         channel_allowed=risk.channel_allowed,
     )
     verdict = signals.judge_order(facts, limits, fraud.order_rules)
     tx.risk.record_standing(
         affiliate_id,
         signals.history_after(history, verdict, seconds, limits),
-        ValueStats(stats_key, count, mean, m2),
+        stats,
         tallies,
     )
     return verdict
+
+
+def _standing(
+    tx: UnitOfWork, order: Order, source: SourceOrder
+) -> tuple[History, float | None, ValueStats, tuple[tuple[int, ...], ...]]:
+    """The affiliate's history, the order's distance from its merchant's values and the
+    statistics after it, and the source tallies, read in one call."""
+    stats_key = path_key(order.merchant_id, order.total.currency)
+    written, read = source_keys(source)
+    known, found, counts = tx.risk.standing(source.affiliate_id, stats_key, written, reads=read)
+    sigmas, (count, mean, m2) = signals.value_sigmas(
+        None if found is None else (found.orders, found.mean, found.m2), order.total.to_minor()
+    )
+    return known or History(), sigmas, ValueStats(stats_key, count, mean, m2), counts
+
+
+def _order_listed(fraud: FraudService, risk: OrderRisk, payment: Sequence[str]) -> tuple[str, ...]:
+    """What of the order (network, device, affiliate, payment) is on the blacklist."""
+    return fraud.listed(
+        f"network:{risk.ip_network}" if risk.ip_network else None,
+        f"device:{risk.visitor_id}" if risk.visitor_id else None,
+        f"affiliate:{risk.primary_affiliate}",
+        *payment,
+        now=fraud.ctx.clock.timestamp(),
+    )
 
 
 def _shared_identity(

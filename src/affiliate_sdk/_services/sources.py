@@ -45,7 +45,6 @@ __all__ = [
     "earlier_of",
     "judge_sources",
     "source_keys",
-    "split_keys",
 ]
 
 #: Reason codes of the source rules that judge an affiliate on its campaign as a whole.
@@ -84,42 +83,29 @@ def _weeks(placed_ms: int) -> tuple[str, str]:
     return (judged, other) if since_first >= since_second else (other, judged)
 
 
-#: Of ``source_keys``, how many ``judge_sources`` may write (the rest it only reads: the
-#: earlier six hours of the day, and the flags, which ``earlier_of`` sets).
-WRITTEN: Final = (0, 1, 2, 6, 10, 11, 12, 13)
-
-
-def source_keys(order: SourceOrder) -> list[str]:
+def source_keys(order: SourceOrder) -> tuple[list[str], list[str]]:
     """The tallies ``judge_sources`` reads for ``order`` (read with the affiliate's
-    standing, in the same call; those at ``WRITTEN`` are written back)."""
+    standing, in the same call): those it writes back (the source's and the campaign's
+    orders through a click, of these six hours and of both week buckets), and those it only
+    reads (the day's earlier six hours, and the flags, which ``earlier_of`` sets)."""
     mine = f"{order.scope}/{order.affiliate_id}"  # identifiers: no "/" to escape
     bucket = order.placed_ms // _SIX_HOURS_MS
-    day = [bucket - back for back in range(4)]
-    return [
+    earlier = [bucket - back for back in (1, 2, 3)]
+    weeks = _weeks(order.placed_ms)
+    written = [
         f"src/{mine}",
         f"src/{order.scope}",
-        *(f"o6/{mine}/{n}" for n in day),
-        *(f"o6/{order.scope}/{n}" for n in day),
-        *(f"w/{mine}/{week}" for week in _weeks(order.placed_ms)),
-        *(f"w/{order.scope}/{week}" for week in _weeks(order.placed_ms)),
+        f"o6/{mine}/{bucket}",
+        f"o6/{order.scope}/{bucket}",
+        *(f"w/{mine}/{week}" for week in weeks),
+        *(f"w/{order.scope}/{week}" for week in weeks),
+    ]
+    read = [
+        *(f"o6/{mine}/{n}" for n in earlier),
+        *(f"o6/{order.scope}/{n}" for n in earlier),
         *(_flag(code, order) for code in _CODES),
     ]
-
-
-def split_keys(keys: list[str]) -> tuple[list[str], list[str]]:
-    """``keys`` (``source_keys``'s) as (those ``judge_sources`` may write, those it reads)."""
-    return [keys[n] for n in WRITTEN], [key for n, key in enumerate(keys) if n not in WRITTEN]
-
-
-def in_order(
-    written: Sequence[tuple[int, ...]], read: Sequence[tuple[int, ...]]
-) -> list[tuple[int, ...]]:
-    """The counts of ``split_keys``'s two lists back in ``source_keys``'s order."""
-    merged: list[tuple[int, ...]] = []
-    first, rest = iter(written), iter(read)
-    for n in range(len(written) + len(read)):
-        merged.append(next(first) if n in WRITTEN else next(rest))
-    return merged
+    return written, read
 
 
 #: The source rules, in the order ``judge_sources`` answers for them.
@@ -145,32 +131,34 @@ def judge_sources(
     orders, of its conversion over the last day, and of its share of the order's network
     (None where there are too few to judge; without end once a rule has flagged the
     source); and the tallies to write back. ``counts`` are the tallies of
-    ``source_keys(order)`` as read."""
-    keys = source_keys(order)
-    now = dict(zip(keys, (_first(found, 2) for found in counts), strict=True))
+    ``source_keys(order)``, written then read, as read."""
+    written, read = source_keys(order)
+    now = dict(zip([*written, *read], (_first(found, 2) for found in counts), strict=True))
     writes: dict[str, tuple[int, ...]] = {}
 
-    def add(key: str, *deltas: int) -> tuple[int, ...]:
+    def add(key: str, *deltas: int) -> int:
         after = tuple(a + b for a, b in zip(now[key], deltas, strict=False))
         writes[key] = now[key] = after
-        return after
+        return after[0]
 
     fast = None
     if order.seconds_since_click is not None:
         quick = int(order.seconds_since_click < limits.fast_conversion_seconds)
-        source = SourceCounts(*add(keys[0], 1, quick))
-        campaign = SourceCounts(*add(keys[1], 1, quick))
+        add(written[0], 1, quick)
+        add(written[1], 1, quick)
         fast = sources.fast_conversions(
-            source, campaign, minimum=limits.min_fast_orders, prior=_FAST_PRIOR
+            SourceCounts(*now[written[0]]),
+            SourceCounts(*now[written[1]]),
+            minimum=limits.min_fast_orders,
+            prior=_FAST_PRIOR,
         )
-    add(keys[2], 1)
-    add(keys[6], 1)
-    conversion = _conversion(fraud, order, [now[key][0] for key in keys[2:10]], limits)
-    affiliate, _ = add(keys[10], 1)[0], add(keys[11], 1)
-    campaign_orders, _ = add(keys[12], 1)[0], add(keys[13], 1)
+    day = [add(written[2], 1), *(now[key][0] for key in read[:3])]
+    day += [add(written[3], 1), *(now[key][0] for key in read[3:6])]
+    conversion = _conversion(fraud, order, day, limits)
+    affiliate, _, campaign_orders, _ = (add(key, 1) for key in written[4:8])
     network = _network(tx, order, affiliate, campaign_orders, limits)
     judged = [fast, conversion, network]
-    for place, key in enumerate(keys[14:]):
+    for place, key in enumerate(read[6:]):
         if now[key][0]:  # flagged before: the source stays flagged
             judged[place] = math.inf
     return (judged[0], judged[1], judged[2]), writes

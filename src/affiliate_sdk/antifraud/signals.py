@@ -217,8 +217,6 @@ def order_facts(
     affiliate_orders_today: int = 0,
     blacklisted: tuple[str, ...] = (),
     affiliate_grade: str | None = None,
-    sources: tuple[float | None, float | None, float | None] = (None, None, None),
-    channel_allowed: bool = True,
 ) -> OrderFacts:
     """The fact sheet of an attributed order, from what the caller has loaded.
 
@@ -232,10 +230,9 @@ def order_facts(
     ``value_sigmas``'s answer. ``affiliate_clicks_today`` and
     ``affiliate_orders_today`` are the day's velocity totals, this order
     included; ``blacklisted`` names what of the order is listed;
-    ``affiliate_grade`` is ``grades.grade`` of ``history``; ``sources`` the surprises of
-    the affiliate's fast orders, of its conversion and of its share of the order's network
-    (``antifraud.sources``; None where too few to judge); ``channel_allowed`` whether the
-    campaign lets the affiliate's channel earn on it.
+    ``affiliate_grade`` is ``grades.grade`` of ``history``. What the source rules and the
+    campaign's channels say (``fast_surprise``, ``conversion_surprise``,
+    ``network_surprise``, ``channel_allowed``) the caller sets on the sheet as it is.
     """
     timed = _timed(history, seconds_since_click, limits)
     return OrderFacts(
@@ -257,10 +254,6 @@ def order_facts(
         order_country=order_country,
         blacklisted=blacklisted,
         affiliate_grade=affiliate_grade,
-        fast_surprise=sources[0],
-        conversion_surprise=sources[1],
-        network_surprise=sources[2],
-        channel_allowed=channel_allowed,
     )
 
 
