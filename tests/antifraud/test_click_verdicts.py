@@ -93,6 +93,37 @@ def test_over_five_touches_in_seven_days_a_visitors_clicks_are_recorded_and_do_n
     assert later.verdict.decision == "allow"
 
 
+def test_a_daily_cap_per_affiliate_below_the_weekly_one_is_counted_and_enforced(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    # 3 clicks a day on one affiliate's links, under a weekly cap of 50: the daily count
+    # matters (by default, 20 a day against 5 a week, the weekly cap always fires first)
+    limits = FraudThresholds(visitor_touches_per_week=50, visitor_affiliate_clicks_per_day=3)
+    alliance.add_campaign(make_campaign(fraud=limits))
+
+    def link(affiliate: str, n: int) -> str:  # a link of its own each (no repeated click)
+        return alliance.create_link(
+            affiliate_id=affiliate, campaign_id="c1", landing_url=f"https://shop.example.com/{n}"
+        )
+
+    first = alliance.track_click(link("a1", 0), ip="203.0.113.9", user_agent=HUMAN_UA)
+    visitor, decisions = first.visitor_id, []
+    for n in range(1, 6):  # every 20 s: within every per-minute limit
+        clock.advance(timedelta(seconds=20))
+        click = alliance.track_click(link("a1", n), ip=f"203.0.113.{n}", user_agent=HUMAN_UA,
+                                     visitor_id=visitor)  # fmt: skip
+        decisions.append(click.verdict.decision)
+    # the first click made the visitor: its next three on a1 are within 3 a day, then over
+    assert decisions == ["allow", "allow", "allow", "review", "review"]
+    elsewhere = alliance.track_click(link("a2", 9), ip="203.0.113.9", user_agent=HUMAN_UA,
+                                     visitor_id=visitor)  # fmt: skip
+    assert elsewhere.verdict.decision == "allow"  # another affiliate's links: its own count
+    clock.advance(timedelta(days=1))
+    again = alliance.track_click(link("a1", 10), ip="203.0.113.9", user_agent=HUMAN_UA,
+                                 visitor_id=visitor)  # fmt: skip
+    assert again.verdict.decision == "allow"  # a new day
+
+
 def test_paid_click_ids_are_blocked_where_the_campaign_forbids_paid_search(
     alliance: Alliance,
 ) -> None:

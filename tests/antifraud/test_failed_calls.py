@@ -28,7 +28,9 @@ VISITOR = "visitor-0001"
 DEVICE = "device-0001"
 #: Every key the click and order paths count for affiliate a1 and the visitor above.
 MINUTE_KEYS = ("a/a1", "n/203.0.113.0/24", f"v/{VISITOR}", f"d/{DEVICE}")
-DAY_KEYS = ("a/a1", f"{VISITOR}/a1", "o/a1")
+# the campaign's clicks, the affiliate's clicks and orders on it
+DAY_KEYS = ("k/m1/c1", "k/m1/c1/a1", "o/m1/c1/a1")
+WEEK_KEYS = (f"t/{VISITOR}",)  # the frequency cap's touches
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -49,8 +51,13 @@ def _snapshot(alliance: Alliance) -> tuple[list[int], list[int]]:
     fraud.flush(now_ms)  # what is pending goes to the store's counters first
     totals = [fraud.per_minute.total(key, now_ms) for key in MINUTE_KEYS]
     totals += [fraud.per_day.total(key, now_ms) for key in DAY_KEYS]
+    totals += [fraud.per_week.total(key, now_ms) for key in WEEK_KEYS]
     stored: list[int] = []
-    for namespace, keys in (("velocity/minute", MINUTE_KEYS), ("velocity/day", DAY_KEYS)):
+    for namespace, keys in (
+        ("velocity/minute", MINUTE_KEYS),
+        ("velocity/day", DAY_KEYS),
+        ("velocity/week", WEEK_KEYS),
+    ):
         names = [f"{namespace}/{key}" for key in keys]  # read as a writer of its own
         sums = alliance.store.counters.exchange(namespace, "reader", [], names, since_bucket=0)
         stored += [0] * len(keys) if sums is None else [total for total, _ in sums]
@@ -89,7 +96,7 @@ def _hostile_clicks(url: str) -> list[dict[str, str | None]]:
 def test_hostile_clicks_that_raise_count_nothing(alliance: Alliance) -> None:
     url = _clicked(alliance)
     before = _snapshot(alliance)
-    assert before[0] == [1, 1, 1, 1, 1, 1, 0]
+    assert before[0] == [1, 1, 1, 1, 1, 1, 0, 1]
     for arguments in _hostile_clicks(url):
         with pytest.raises(AffiliateError):
             alliance.track_click(url, **arguments)
@@ -97,7 +104,7 @@ def test_hostile_clicks_that_raise_count_nothing(alliance: Alliance) -> None:
         alliance.track_click(url + "x", ip=IP, user_agent=HUMAN_UA, visitor_id=VISITOR)
     assert _snapshot(alliance) == before
     alliance.track_click(url, ip=IP, user_agent=HUMAN_UA, visitor_id=VISITOR, device_id=DEVICE)
-    assert _snapshot(alliance)[0] == [2, 2, 2, 2, 2, 2, 0]  # and counting goes on
+    assert _snapshot(alliance)[0] == [2, 2, 2, 2, 2, 2, 0, 2]  # and counting goes on
 
 
 def test_a_click_the_store_refuses_is_uncounted(

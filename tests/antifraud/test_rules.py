@@ -88,6 +88,14 @@ def test_order_rules(rule: rules.OrderRule, fires: dict[str, Any], code: str) ->
     assert reason is not None and reason.code == code and reason.message
 
 
+def test_a_reason_is_built_once_for_the_same_arguments() -> None:
+    capped = CLEAN_CLICK._replace(visitor_touches_week=9)
+    first, again = rules.frequency_cap(capped, LIMITS), rules.frequency_cap(capped, LIMITS)
+    assert first is not None and first is again  # frozen, so shared: no validation per click
+    other = rules.frequency_cap(capped, LIMITS.model_copy(update={"visitor_touches_per_week": 8}))
+    assert other is not None and other.message != first.message
+
+
 def test_refund_rate_needs_enough_orders() -> None:
     few = OrderFacts(affiliate_orders=10, affiliate_refunds=9)
     assert rules.refund_rate(few, LIMITS) is None

@@ -117,6 +117,33 @@ def test_local_counts_agree_with_every_event_kept(events: list[tuple[str, int, i
         assert counts.add(key, at_ms, count) == expected
 
 
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from("abc"), max_size=4),
+            st.integers(0, 130_000),
+            st.integers(-1, 2),
+        ),
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_add_many_is_add_of_each_key_in_turn(
+    calls: list[tuple[list[str], int, int]], shared: bool
+) -> None:
+    """``add_many`` gives what ``add`` of each key in turn gives (repeated keys too), in
+    memory and shared."""
+    if shared:
+        many: Counts = _minute(DictCounters(), writer="w")
+        one: Counts = _minute(DictCounters(), writer="w")
+    else:
+        many, one = LocalCounts(60_000, buckets=6), LocalCounts(60_000, buckets=6)
+    assert isinstance(many, LocalCounts | SharedCounts)
+    for keys, at_ms, count in sorted(calls, key=lambda call: call[1]):
+        assert many.add_many(keys, at_ms, count) == [one.add(key, at_ms, count) for key in keys]
+        assert [many.total(key, at_ms) for key in "abc"] == [one.total(k, at_ms) for k in "abc"]
+
+
 def test_local_counts_ignore_events_older_than_the_window() -> None:
     counts = LocalCounts(60_000, buckets=6)
     assert counts.add("k", 100_000) == 1

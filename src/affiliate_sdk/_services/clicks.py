@@ -12,7 +12,7 @@ from affiliate_sdk._kernel.fields import check_text
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.errors import CampaignInactive, InvalidInput
 from affiliate_sdk.ids import new_id, new_id_pair
-from affiliate_sdk.models import Verdict
+from affiliate_sdk.models import FraudThresholds, Verdict
 from affiliate_sdk.storage.composed import counters_part
 from affiliate_sdk.storage.contract import ClickClaims
 from affiliate_sdk.storage.rows import ImpressionRow
@@ -157,7 +157,12 @@ class ClickService:
         return impression.impression_id
 
     def _store(
-        self, row: ClickRow, dedupe_since: int | None, agent: UserAgentView, device_id: str | None
+        self,
+        row: ClickRow,
+        dedupe_since: int | None,
+        agent: UserAgentView,
+        device_id: str | None,
+        limits: FraudThresholds,
     ) -> tuple[ClickRow, bool]:
         """Record the click (or find the one it repeats); a click that cannot be stored is
         uncounted again, so a ``track`` that raises leaves the velocity windows as they were.
@@ -177,6 +182,7 @@ class ClickService:
                 first.forget(row)
             if agent.verdict.decision != "block":  # only what was counted is uncounted
                 self._fraud.uncount_click(
+                    limits,
                     affiliate_id=row.affiliate_id,
                     visitor_id=None if dedupe_since is None else row.visitor_id,
                     ip_network=row.ip_network,
@@ -253,7 +259,7 @@ class ClickService:
             ip_network, agent.ua_hash, referrer_host(referrer) if referrer else None,
             verdict.decision, verdict_json, country,
         ))  # fmt: skip
-        stored, created = self._store(row, dedupe_since, agent, device_id)
+        stored, created = self._store(row, dedupe_since, agent, device_id, view.fraud)
         return _new_click((
             stored.click_id, visitor,
             append_click_id(claims.landing_url, self._param, stored.click_id),

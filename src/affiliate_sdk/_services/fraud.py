@@ -19,7 +19,13 @@ from affiliate_sdk.antifraud.grades import History, grade
 from affiliate_sdk.antifraud.networks import NetworkKinds
 from affiliate_sdk.antifraud.order_rules import ORDER_RULES
 from affiliate_sdk.antifraud.useragents import BotUserAgents
-from affiliate_sdk.antifraud.velocity import Counts, ExactCounters, SharedCounts, window_for
+from affiliate_sdk.antifraud.velocity import (
+    Counts,
+    ExactCounters,
+    LocalCounts,
+    SharedCounts,
+    window_for,
+)
 from affiliate_sdk.antifraud.verdicts import ALLOW, judge
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.ids import new_id
@@ -121,6 +127,8 @@ class FraudService:
         #: One round trip for a click's counts, when the counters are on a server.
         self._count_many = counters.count_many if isinstance(counters, ExactCounters) else None
         windows = (self.per_minute, self.per_day, self.per_week)
+        #: The same windows when they are this module's (a click's counts: one call each).
+        self._windows = _batched(windows)
         shared = [w for w in windows if isinstance(w, SharedCounts)]
         #: The thread exchanging the shared windows (None when the counters are not shared).
         self.exchanger: Exchanger | None = None
@@ -205,10 +213,11 @@ class FraudService:
         """The verdict on one click: its user agent's reasons and the per-click rules.
 
         Counts the click in the velocity windows first: per IP network,
-        device and affiliate per minute, per affiliate per day (and per day on
-        its campaign, ``scope``, as the campaign's), and for a returning
-        ``visitor_id`` per visitor per minute, per visitor and affiliate per day
-        and per visitor over seven days.
+        device, visitor and affiliate per minute, per day on its campaign
+        (``scope``) as the campaign's and the affiliate's, per returning
+        ``visitor_id`` over seven days (the frequency cap), and per visitor and
+        affiliate per day when ``limits`` make that count matter (its limit below
+        the weekly cap, which otherwise always fires first).
         """
         networks = self._networks
         network, visitor, device, affiliate, visits, touches = self._count_click(
@@ -219,6 +228,7 @@ class FraudService:
             ip_network=ip_network,
             device_id=device_id,
             scope=scope,
+            visits=limits.visitor_affiliate_clicks_per_day < limits.visitor_touches_per_week,
         )
         paid: tuple[str, ...] = ()
         _, mark, query = url.partition("?")
@@ -258,13 +268,15 @@ class FraudService:
             self._judged[key] = judged
         return judged
 
-    def count_order(self, affiliate_id: str, placed_ms: int) -> None:
-        """Count a recorded order in its affiliate's orders of the day (the velocity window
-        ``judge_order_risk`` reads; called once the order's unit of work has committed)."""
-        self.per_day.add(f"o/{affiliate_id}", placed_ms)
+    def count_order(self, affiliate_id: str, placed_ms: int, *, scope: str = "") -> None:
+        """Count a recorded order in its affiliate's orders of the day on its campaign
+        (``scope``; the velocity window ``judge_order_risk`` reads; called once the order's
+        unit of work has committed)."""
+        self.per_day.add(f"o/{scope}/{affiliate_id}", placed_ms)
 
     def uncount_click(
         self,
+        limits: FraudThresholds,
         *,
         affiliate_id: str,
         visitor_id: str | None,
@@ -283,6 +295,7 @@ class FraudService:
             ip_network=ip_network,
             device_id=device_id,
             scope=scope,
+            visits=limits.visitor_affiliate_clicks_per_day < limits.visitor_touches_per_week,
         )
 
     def _count_click(
@@ -294,44 +307,44 @@ class FraudService:
         visitor_id: str | None,
         ip_network: str | None,
         device_id: str | None,
-        scope: str = "",
+        scope: str,
+        visits: bool,
     ) -> tuple[int, int, int, int, int, int]:
         """``count`` a click in every window: the network's, visitor's, device's and
         affiliate's clicks this minute, the visitor's clicks on the affiliate's links today
-        and the visitor's touches over seven days (the defaults for a part that is not
-        there); the affiliate's clicks today are counted too. In memory one call each; on a
-        server one call of ``count_many``."""
-        minute, day, per_affiliate = self.per_minute, self.per_day, f"a/{affiliate_id}"
-        if self._count_many is None:  # inlined: this runs on every click
-            day.add(per_affiliate, now_ms, count)
-            if scope:
-                day.add(f"k/{scope}", now_ms, count)
-                day.add(f"k/{scope}/{affiliate_id}", now_ms, count)
-            return (
-                minute.add(f"n/{ip_network}", now_ms, count) if ip_network else 0,
-                minute.add(f"v/{visitor_id}", now_ms, count) if visitor_id else 1,
-                minute.add(f"d/{device_id}", now_ms, count) if device_id else 0,
-                minute.add(per_affiliate, now_ms, count),
-                day.add(f"{visitor_id}/{affiliate_id}", now_ms, count) if visitor_id else 1,
-                self.per_week.add(f"t/{visitor_id}", now_ms, count) if visitor_id else 1,
-            )
-        items: list[tuple[Counts, str, int]] = [(day, per_affiliate, count)]
-        if scope:
-            items += [(day, f"k/{scope}", count), (day, f"k/{scope}/{affiliate_id}", count)]
-        parts = (
-            (minute, f"n/{ip_network}" if ip_network else None, 0),
-            (minute, f"v/{visitor_id}" if visitor_id else None, 1),
-            (minute, f"d/{device_id}" if device_id else None, 0),
-            (minute, per_affiliate, 0),
-            (day, f"{visitor_id}/{affiliate_id}" if visitor_id else None, 1),
-            (self.per_week, f"t/{visitor_id}" if visitor_id else None, 1),
-        )
-        items += [(window, key, count) for window, key, _ in parts if key is not None]
-        totals = iter(self._count_many(items, now_ms)[3 if scope else 1 :])
-        network, visitor, device, affiliate, visits, touches = (
-            default if key is None else next(totals) for _, key, default in parts
-        )
-        return network, visitor, device, affiliate, visits, touches
+        (when ``visits``) and the visitor's touches over seven days (the defaults for a part
+        that is not there); the campaign's and the affiliate's clicks on it today are
+        counted too. One call per window in memory, one of ``count_many`` on a server."""
+        minute = [f"a/{affiliate_id}"]  # what is there, in the order the totals are taken
+        if ip_network:
+            minute.append(f"n/{ip_network}")
+        if device_id:
+            minute.append(f"d/{device_id}")
+        day = [f"k/{scope}", f"k/{scope}/{affiliate_id}"] if scope else []
+        week = []
+        if visitor_id:
+            minute.append(f"v/{visitor_id}")
+            week.append(f"t/{visitor_id}")
+            if visits:
+                day.append(f"{visitor_id}/{affiliate_id}")
+        if self._windows is not None:  # in memory: one call per window
+            per_minute, per_day, per_week = self._windows
+            totals = per_minute.add_many(minute, now_ms, count)
+            days = per_day.add_many(day, now_ms, count) if day else []
+            weeks = per_week.add_many(week, now_ms, count) if week else []
+        else:  # on a server: one call of ``count_many``
+            assert self._count_many is not None
+            windows = ((self.per_minute, minute), (self.per_day, day), (self.per_week, week))
+            items = [(window, key, count) for window, keys in windows for key in keys]
+            found = self._count_many(items, now_ms)
+            totals = found[: len(minute)]
+            days, weeks = found[len(minute) : len(minute) + len(day)], found[-len(week) :]
+        parts = iter(totals[1:])
+        network = next(parts) if ip_network else 0
+        device = next(parts) if device_id else 0
+        if not visitor_id:
+            return network, 1, device, totals[0], 1, 1
+        return network, next(parts), device, totals[0], days[-1] if visits else 1, weeks[0]
 
     # -- identity ----------------------------------------------------------------------------
     def identity_hashes(
@@ -618,6 +631,7 @@ def judge_order_risk(
         None if order.customer_id is None else signals.customer_digest(digest, order.customer_id)
     )
     source = risk.source(order.merchant_id, seconds, customer)
+    mine = f"{source.scope}/{affiliate_id}"  # the affiliate on the order's campaign
     history, sigmas, stats, counts = _standing(tx, order, source)
     judged, tallies = judge_sources(fraud, tx, source, counts, limits)
     facts = signals.order_facts(
@@ -633,8 +647,8 @@ def judge_order_risk(
         payment_customers=payers,
         network_customers=neighbours,
         value_sigmas=sigmas,
-        affiliate_clicks_today=fraud.per_day.total(f"a/{affiliate_id}", placed_ms),
-        affiliate_orders_today=fraud.per_day.total(f"o/{affiliate_id}", placed_ms) + 1,
+        affiliate_clicks_today=fraud.per_day.total(f"k/{mine}", placed_ms),
+        affiliate_orders_today=fraud.per_day.total(f"o/{mine}", placed_ms) + 1,
         blacklisted=listed,
         affiliate_grade=grade(history),
     )._replace(
@@ -747,3 +761,19 @@ def _click_listed(
             f"affiliate:{affiliate_id}",
         ),
     )
+
+
+def _batched(
+    windows: tuple[Counts, Counts, Counts],
+) -> (
+    tuple[LocalCounts | SharedCounts, LocalCounts | SharedCounts, LocalCounts | SharedCounts] | None
+):
+    """The windows, when each is one that counts several keys in one call (else None)."""
+    a, b, c = windows
+    if (
+        isinstance(a, LocalCounts | SharedCounts)
+        and isinstance(b, LocalCounts | SharedCounts)
+        and isinstance(c, LocalCounts | SharedCounts)
+    ):
+        return a, b, c
+    return None

@@ -175,7 +175,9 @@ class OrderService:
         ``ConflictingOrder``.
         """
         request = self._request(order, visitor_id, click_id, ip, user_agent)
-        judged: list[str] = []  # whose orders of the day count this one, once it is recorded
+        judged: list[
+            tuple[str, str]
+        ] = []  # whose orders of the day count this one, once it is recorded
         paused: list[Campaign] = []  # campaigns this booking took over budget
         chain = self._ctx.chain_for([order.merchant_id])
         with self._ctx.store.transaction(chain=chain) as tx:
@@ -210,8 +212,8 @@ class OrderService:
             )
             if events:  # last: the outbox's number is held from here to the commit
                 tx.outbox.add(events)
-        for affiliate_id in judged:
-            self._fraud.count_order(affiliate_id, request.placed_ms)
+        for scope, affiliate_id in judged:
+            self._fraud.count_order(affiliate_id, request.placed_ms, scope=scope)
         for campaign in paused:  # its budget passed the alarm: paused once the booking is in
             if campaign.active:
                 self._catalog.add_campaign(campaign.model_copy(update={"active": False}))
@@ -248,7 +250,7 @@ class OrderService:
         request: _Request,
         decision: Decision,
         events: list[OutboxRow],
-        after: tuple[list[str], list[Campaign]],
+        after: tuple[list[tuple[str, str]], list[Campaign]],
     ) -> _Result:
         """Judge and book an attributed order (nothing for an unattributed one); the
         affiliate whose order rules judged it joins the first of ``after``, a campaign the
@@ -263,7 +265,7 @@ class OrderService:
         self._bind(tx, request, decision, primary)
         if verdict.decision != "block":
             verdict = self._judge(tx, request, decision, primary, verdict, events=events)
-            judged.append(primary.affiliate_id)
+            judged.append((path_key(order.merchant_id, primary.campaign_id), primary.affiliate_id))
         if verdict.decision == "block":
             notes.append("no commission: the order was judged invalid")
             return _Result(credits, [], verdict, [], None)

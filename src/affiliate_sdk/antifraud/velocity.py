@@ -188,39 +188,54 @@ class LocalCounts:
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
         """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
-        with self._lock:
-            return self._add(key, now_ms // self._width, count)
+        return self.add_many((key,), now_ms, count)[0]
 
-    def _add(self, key: str, index: int, count: int) -> int:
-        """``add`` in bucket ``index``, the lock held."""
-        size = self._buckets
-        cells = self._cells
-        at = self._keys.get(key)
-        if at is None:
-            if len(self._keys) >= self._max_keys:
-                _, at = self._keys.popitem(last=False)
-                cells[at : at + self._stride] = self._blank
-            else:
-                at = len(cells)
-                cells.extend(self._blank)
-            self._keys[key] = at
-            cells[at] = index
-        else:
-            self._keys.move_to_end(key)
-            last = cells[at]
-            if index > last:
-                if index - last >= size:
-                    cells[at + 1 : at + self._stride] = self._zeros()[1:]
-                else:  # the buckets that fell out of the window leave the total
-                    for step in range(last + 1, index + 1):
-                        bucket = at + 2 + step % size
-                        cells[at + 1] -= cells[bucket]
-                        cells[bucket] = 0
+    def add_many(self, keys: Sequence[str], now_ms: int, count: int = 1) -> list[int]:
+        """``add`` of ``count`` for each of ``keys`` in turn, under one hold of the lock: the
+        window's totals after them, in order (what a click counts in one window)."""
+        index = now_ms // self._width
+        lock = self._lock
+        lock.acquire()  # (not ``with``: on every click, and this costs it a third as much)
+        try:
+            return self._add(keys, index, count)
+        finally:
+            lock.release()
+
+    def _add(self, keys: Sequence[str], index: int, count: int) -> list[int]:
+        """``add_many`` in bucket ``index``, the lock held (one loop: this runs several
+        times on every click)."""
+        size, stride, cells, known = self._buckets, self._stride, self._cells, self._keys
+        totals = []
+        for key in keys:
+            at = known.get(key)
+            if at is None:
+                if len(known) >= self._max_keys:
+                    _, at = known.popitem(last=False)
+                    cells[at : at + stride] = self._blank
+                else:
+                    at = len(cells)
+                    cells.extend(self._blank)
+                known[key] = at
                 cells[at] = index
-        if index > cells[at] - size:  # late events older than the window are ignored
+            else:
+                known.move_to_end(key)
+                last = cells[at]
+                if index > last:
+                    if index - last >= size:
+                        cells[at + 1 : at + stride] = self._blank[1:]
+                    else:  # the buckets that fell out of the window leave the total
+                        for step in range(last + 1, index + 1):
+                            bucket = at + 2 + step % size
+                            cells[at + 1] -= cells[bucket]
+                            cells[bucket] = 0
+                    cells[at] = index
+                elif index <= last - size:  # a late event older than the window: ignored
+                    totals.append(cells[at + 1])
+                    continue
             cells[at + 2 + index % size] += count
-            cells[at + 1] += count
-        return cells[at + 1]
+            total = cells[at + 1] = cells[at + 1] + count
+            totals.append(total)
+        return totals
 
     def _split(self, key: str, index: int) -> tuple[int, int]:
         """The window's total for ``key`` in bucket ``index``, and the same without the
@@ -228,11 +243,8 @@ class LocalCounts:
         at = self._keys.get(key)
         if at is None:
             return 0, 0
-        total = self._add(key, index, 0)
+        total = self._add((key,), index, 0)[0]
         return total, total - self._cells[at + 2 + (index + 1) % self._buckets]
-
-    def _zeros(self) -> list[int]:
-        return [0] * self._stride
 
     def total(self, key: str, now_ms: int) -> int:
         """The window's total for ``key`` at ``now_ms`` without counting anything."""
@@ -349,23 +361,33 @@ class SharedCounts:
 
     def add(self, key: str, now_ms: int, count: int = 1) -> int:
         """Count ``count`` events for ``key`` at ``now_ms``; the window's total after them."""
+        return self.add_many((key,), now_ms, count)[0]
+
+    def add_many(self, keys: Sequence[str], now_ms: int, count: int = 1) -> list[int]:
+        """``add`` of ``count`` for each of ``keys`` in turn, under one hold of the lock: the
+        window's totals after them, in order."""
         synced = self._synced_ms
         if (synced is None or now_ms - synced >= self._sync_ms) and not self._woken:
             self._due(now_ms)
-        # Inlined: this runs several times on every click.
-        with self._lock:
-            width = self._width
-            bucket = now_ms // width
+        width = self._width
+        bucket = now_ms // width
+        lock = self._lock
+        lock.acquire()  # (not ``with``, as in ``LocalCounts.add_many``)
+        try:
             pending = self._pending.get(bucket)
             if pending is None:
                 pending = self._pending[bucket] = {}
                 self._latest = max(self._latest, bucket)
-            pending[key] = pending.get(key, 0) + count
-            total = self._own._add(key, bucket, count)
-            others = self._others.get(key)
-            if others is not None and now_ms - others[2] < width:
-                total += others[0] if bucket <= others[2] // width else others[1]
-            return total
+            totals = self._own._add(keys, bucket, count)
+            known = self._others.get
+            for at, key in enumerate(keys):
+                pending[key] = pending.get(key, 0) + count
+                others = known(key)
+                if others is not None and now_ms - others[2] < width:
+                    totals[at] += others[0] if bucket <= others[2] // width else others[1]
+            return totals
+        finally:
+            lock.release()
 
     def total(self, key: str, now_ms: int) -> int:
         """The window's total for ``key`` at ``now_ms``, read from the shared buckets if the
@@ -507,7 +529,7 @@ class SharedCounts:
         """This process's own events of ``key`` in the window at bucket ``index``, keeping
         nothing for a key not counted here (lock held)."""
         own = self._own
-        return own._add(key, index, 0) if key in own._keys else 0
+        return own._add((key,), index, 0)[0] if key in own._keys else 0
 
     def _first_bucket(self, now_ms: int) -> int:
         return now_ms // self._width - self._buckets + 1
