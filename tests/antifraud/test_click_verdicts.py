@@ -93,6 +93,25 @@ def test_over_five_touches_in_seven_days_a_visitors_clicks_are_recorded_and_do_n
     assert later.verdict.decision == "allow"
 
 
+def test_by_default_a_visitor_bursting_within_a_minute_meets_the_weekly_cap_first(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    # 6 clicks a minute against 5 touches a week: the minute's count cannot fire first,
+    # so it is not kept, and the burst is capped (recorded, not earning)
+    links = [_link(alliance, f"a{n}") for n in range(9)]
+    visitor, verdicts = None, []
+    for n, link in enumerate(links):
+        click = alliance.track_click(link, ip=f"203.0.113.{n}", user_agent=HUMAN_UA,
+                                     visitor_id=visitor)  # fmt: skip
+        visitor = click.visitor_id
+        verdicts.append(click.verdict)
+        clock.advance(timedelta(seconds=1))
+    assert [v.decision for v in verdicts[:6]] == ["allow"] * 6
+    assert all(v.decision == "review" for v in verdicts[6:])
+    assert {r.code for v in verdicts[6:] for r in v.reasons} == {"velocity.frequency_cap"}
+    assert alliance.fraud.per_minute.total(f"v/{visitor}", int(clock.now().timestamp() * 1000)) == 0
+
+
 def test_a_daily_cap_per_affiliate_below_the_weekly_one_is_counted_and_enforced(
     alliance: Alliance, clock: FakeClock
 ) -> None:

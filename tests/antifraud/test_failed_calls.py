@@ -12,6 +12,7 @@ from affiliate_sdk import (
     AffiliateError,
     Alliance,
     CommissionPlan,
+    FraudThresholds,
     InvalidInput,
     Money,
     MoneyError,
@@ -28,8 +29,10 @@ VISITOR = "visitor-0001"
 DEVICE = "device-0001"
 #: Every key the click and order paths count for affiliate a1 and the visitor above.
 MINUTE_KEYS = ("a/a1", "n/203.0.113.0/24", f"v/{VISITOR}", f"d/{DEVICE}")
-# the campaign's clicks, the affiliate's clicks and orders on it
-DAY_KEYS = ("k/m1/c1", "k/m1/c1/a1", "o/m1/c1/a1")
+# the campaign's clicks, the affiliate's clicks and orders on it, the visitor's clicks on it
+DAY_KEYS = ("k/m1/c1", "k/m1/c1/a1", "o/m1/c1/a1", f"{VISITOR}/a1")
+#: A weekly cap above the visitor's per-minute and per-day limits: those are counted too.
+EVERY_WINDOW = FraudThresholds(visitor_touches_per_week=50)
 WEEK_KEYS = (f"t/{VISITOR}",)  # the frequency cap's touches
 
 
@@ -38,7 +41,7 @@ def alliance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Allianc
     clock = FakeClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
     url = store_url_for(request.param, tmp_path)
     with Alliance.open(url, keys={"k1": SECRET}, clock=clock) as opened:
-        opened.add_campaign(make_campaign())
+        opened.add_campaign(make_campaign(fraud=EVERY_WINDOW))
         # a USD campaign's flat fee: a CNY order cannot be priced without exchange rates
         flat = CommissionPlan(flat=Money("5.00", "USD"))
         opened.add_campaign(make_campaign("usd", plan=flat))
@@ -96,7 +99,7 @@ def _hostile_clicks(url: str) -> list[dict[str, str | None]]:
 def test_hostile_clicks_that_raise_count_nothing(alliance: Alliance) -> None:
     url = _clicked(alliance)
     before = _snapshot(alliance)
-    assert before[0] == [1, 1, 1, 1, 1, 1, 0, 1]
+    assert before[0] == [1, 1, 1, 1, 1, 1, 0, 1, 1]
     for arguments in _hostile_clicks(url):
         with pytest.raises(AffiliateError):
             alliance.track_click(url, **arguments)
@@ -104,7 +107,7 @@ def test_hostile_clicks_that_raise_count_nothing(alliance: Alliance) -> None:
         alliance.track_click(url + "x", ip=IP, user_agent=HUMAN_UA, visitor_id=VISITOR)
     assert _snapshot(alliance) == before
     alliance.track_click(url, ip=IP, user_agent=HUMAN_UA, visitor_id=VISITOR, device_id=DEVICE)
-    assert _snapshot(alliance)[0] == [2, 2, 2, 2, 2, 2, 0, 2]  # and counting goes on
+    assert _snapshot(alliance)[0] == [2, 2, 2, 2, 2, 2, 0, 2, 2]  # and counting goes on
 
 
 def test_a_click_the_store_refuses_is_uncounted(

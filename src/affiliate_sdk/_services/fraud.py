@@ -101,6 +101,9 @@ class FraudService:
         self._bots = bots if bots is not None else BotUserAgents()
         self._networks = networks if networks is not None else NetworkKinds.bundled()
         self.click_rules = (*CLICK_RULES, *click_rules)
+        #: Whether a click counts in every window: a host's rules may read any fact, the
+        #: bundled ones none that a shorter window of the weekly cap's events adds.
+        self._every_window = bool(click_rules)
         self.order_rules = (*ORDER_RULES, *order_rules)
         counters = ctx.store.counters
         # Velocity windows follow the store: shared with every process that opens it,
@@ -213,11 +216,11 @@ class FraudService:
         """The verdict on one click: its user agent's reasons and the per-click rules.
 
         Counts the click in the velocity windows first: per IP network,
-        device, visitor and affiliate per minute, per day on its campaign
-        (``scope``) as the campaign's and the affiliate's, per returning
-        ``visitor_id`` over seven days (the frequency cap), and per visitor and
-        affiliate per day when ``limits`` make that count matter (its limit below
-        the weekly cap, which otherwise always fires first).
+        device and affiliate per minute, per day on its campaign (``scope``) as
+        the campaign's and the affiliate's, and per returning ``visitor_id`` over
+        seven days (the frequency cap); per visitor per minute and per visitor
+        and affiliate per day too when that count can matter (see
+        ``_count_click``).
         """
         networks = self._networks
         network, visitor, device, affiliate, visits, touches = self._count_click(
@@ -228,7 +231,7 @@ class FraudService:
             ip_network=ip_network,
             device_id=device_id,
             scope=scope,
-            visits=limits.visitor_affiliate_clicks_per_day < limits.visitor_touches_per_week,
+            limits=limits,
         )
         paid: tuple[str, ...] = ()
         _, mark, query = url.partition("?")
@@ -295,7 +298,7 @@ class FraudService:
             ip_network=ip_network,
             device_id=device_id,
             scope=scope,
-            visits=limits.visitor_affiliate_clicks_per_day < limits.visitor_touches_per_week,
+            limits=limits,
         )
 
     def _count_click(
@@ -308,13 +311,18 @@ class FraudService:
         ip_network: str | None,
         device_id: str | None,
         scope: str,
-        visits: bool,
+        limits: FraudThresholds,
     ) -> tuple[int, int, int, int, int, int]:
-        """``count`` a click in every window: the network's, visitor's, device's and
-        affiliate's clicks this minute, the visitor's clicks on the affiliate's links today
-        (when ``visits``) and the visitor's touches over seven days (the defaults for a part
-        that is not there); the campaign's and the affiliate's clicks on it today are
-        counted too. One call per window in memory, one of ``count_many`` on a server."""
+        """``count`` a click in every window: the network's, device's and affiliate's clicks
+        this minute, the visitor's touches over seven days, and the visitor's clicks this
+        minute and on the affiliate's links today when the host has rules of its own or
+        their ``limits`` are below the weekly cap (the same events over a shorter window:
+        else the cap fires first); the defaults for a part that is not there. The
+        campaign's and the affiliate's clicks on it today are counted too. One call per
+        window in memory, one of ``count_many`` on a server."""
+        cap, every = limits.visitor_touches_per_week, self._every_window
+        quick = every or limits.visitor_clicks_per_minute < cap
+        visits = every or limits.visitor_affiliate_clicks_per_day < cap
         minute = [f"a/{affiliate_id}"]  # what is there, in the order the totals are taken
         if ip_network:
             minute.append(f"n/{ip_network}")
@@ -323,7 +331,8 @@ class FraudService:
         day = [f"k/{scope}", f"k/{scope}/{affiliate_id}"] if scope else []
         week = []
         if visitor_id:
-            minute.append(f"v/{visitor_id}")
+            if quick:
+                minute.append(f"v/{visitor_id}")
             week.append(f"t/{visitor_id}")
             if visits:
                 day.append(f"{visitor_id}/{affiliate_id}")
@@ -344,7 +353,8 @@ class FraudService:
         device = next(parts) if device_id else 0
         if not visitor_id:
             return network, 1, device, totals[0], 1, 1
-        return network, next(parts), device, totals[0], days[-1] if visits else 1, weeks[0]
+        visitor = next(parts) if quick else 1
+        return network, visitor, device, totals[0], days[-1] if visits else 1, weeks[0]
 
     # -- identity ----------------------------------------------------------------------------
     def identity_hashes(

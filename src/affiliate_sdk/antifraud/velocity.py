@@ -379,12 +379,14 @@ class SharedCounts:
                 pending = self._pending[bucket] = {}
                 self._latest = max(self._latest, bucket)
             totals = self._own._add(keys, bucket, count)
-            known = self._others.get
-            for at, key in enumerate(keys):
+            for key in keys:
                 pending[key] = pending.get(key, 0) + count
-                others = known(key)
-                if others is not None and now_ms - others[2] < width:
-                    totals[at] += others[0] if bucket <= others[2] // width else others[1]
+            if self._others:  # (none while this process counts alone)
+                known = self._others.get
+                for at, key in enumerate(keys):
+                    others = known(key)
+                    if others is not None and now_ms - others[2] < width:
+                        totals[at] += others[0] if bucket <= others[2] // width else others[1]
             return totals
         finally:
             lock.release()
@@ -417,13 +419,7 @@ class SharedCounts:
             )
             with self._lock:
                 index = now_ms // self._width
-                total, rest = self._own._split(key, index)
-                for bucket, counts in self._pending.items():  # not in the shared buckets
-                    count = counts.get(key, 0)
-                    total -= count if bucket >= first else 0
-                    rest -= count if bucket > first else 0
-                mine = (max(total, 0), max(rest, 0))  # (a key forgotten here: none of its own)
-                self._merge_locked([key], found, [mine], now_ms)
+                self._merge_locked([key], found, now_ms)
                 known = self._known(key, now_ms)
                 return self._own_total(key, index) if known is None else known
         finally:
@@ -447,30 +443,25 @@ class SharedCounts:
                 self._synced_ms = now_ms
                 self._woken = False
                 sent, self._pending = self._pending, {}
-                wanted = {key: None for counts in sent.values() for key in counts}
-                wanted.update(dict.fromkeys(self._unread))
-                keys = list(wanted)
-                self._unread = set()
-                index = now_ms // self._width
-                split = self._own._split
-                mine = [split(key, index) for key in keys]  # all that is handed over
-            if not keys:
-                return
-            first = self._first_bucket(now_ms)
+                unread, self._unread = self._unread, set()
             prefix = self._prefix
-            rows = [(prefix + key, b, n) for b, counts in sent.items() for key, n in counts.items()]
+            names: dict[str, str] = {}  # key -> its name in the shared buckets
+            for counts in sent.values():
+                names.update(zip(counts, map(prefix.__add__, counts), strict=True))
+            names.update(zip(unread, map(prefix.__add__, unread), strict=True))
+            if not names:
+                return
+            keys = list(names)
+            first = self._first_bucket(now_ms)
+            rows = [(names[key], b, n) for b, counts in sent.items() for key, n in counts.items()]
             try:
                 found = self._counters.exchange(
-                    self._namespace,
-                    self._writer,
-                    rows,
-                    [prefix + key for key in keys],
-                    since_bucket=first,
+                    self._namespace, self._writer, rows, list(names.values()), since_bucket=first
                 )
             except BaseException:
                 self._restore(sent, keys)
                 raise
-            self._merge(keys, found, mine, now_ms)
+            self._merge(keys, found, now_ms)
             if now_ms - self._pruned_ms >= self._width:  # old buckets go once a bucket
                 self._pruned_ms = now_ms
                 self._counters.prune(self._namespace, before_bucket=first)
@@ -544,44 +535,48 @@ class SharedCounts:
                 for key, n in counts.items():
                     pending[key] = pending.get(key, 0) + n
 
-    def _merge(
-        self,
-        keys: list[str],
-        found: list[tuple[int, int]] | None,
-        mine: list[tuple[int, int]],
-        now_ms: int,
-    ) -> None:
+    def _merge(self, keys: list[str], found: list[tuple[int, int]] | None, now_ms: int) -> None:
         """Take the read-back totals in, ``MERGE_STEP`` keys per hold of the lock."""
         step = MERGE_STEP
         for at in range(0, max(len(keys), 1), step):
             with self._lock:
-                self._merge_locked(
-                    keys[at : at + step],
-                    None if found is None else found[at : at + step],
-                    mine[at : at + step],
-                    now_ms,
-                )
+                chunk = None if found is None else found[at : at + step]
+                self._merge_locked(keys[at : at + step], chunk, now_ms)
 
     def _merge_locked(
-        self,
-        keys: list[str],
-        found: list[tuple[int, int]] | None,
-        mine: list[tuple[int, int]],
-        now_ms: int,
+        self, keys: list[str], found: list[tuple[int, int]] | None, now_ms: int
     ) -> None:
-        """The other processes' totals: what was read less this process's own (lock held).
-        None read: no other writer counted in the window, and nothing is known of others."""
+        """The other processes' totals, read at ``now_ms``: what was read less this process's
+        own as handed over (lock held). None read: no other writer counted in the window,
+        and nothing is known of others (nor is anything of this process's worked out)."""
         others = self._others
         if found is None:
             others.clear()
             self._alone_ms = now_ms
             return
         self._alone_ms = None
+        mine = self._handed_over(keys, now_ms)
         for key, (total, rest), (own, own_rest) in zip(keys, found, mine, strict=True):
             others[key] = (max(total - own, 0), max(rest - own_rest, 0), now_ms)
             others.move_to_end(key)
         for _ in range(len(others) - self._max_keys):
             others.popitem(last=False)
+
+    def _handed_over(self, keys: list[str], now_ms: int) -> list[tuple[int, int]]:
+        """This process's own totals of ``keys`` in the window at ``now_ms``, and the same
+        without its oldest bucket, less what is still pending (counted since they were
+        handed over; lock held). A key forgotten here has none of its own."""
+        index, first = now_ms // self._width, self._first_bucket(now_ms)
+        split, pending = self._own._split, self._pending
+        handed = []
+        for key in keys:
+            total, rest = split(key, index)
+            for bucket, counts in pending.items():  # not in the shared buckets
+                count = counts.get(key, 0)
+                total -= count if bucket >= first else 0
+                rest -= count if bucket > first else 0
+            handed.append((max(total, 0), max(rest, 0)))
+        return handed
 
 
 def window_for(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Final, TypeVar
 
 from ._click_writer import ClickWriter
@@ -78,17 +79,16 @@ class SqliteCounters:
         ops: Ops = []
         if rows:
             ops.append((_ADD, list(rows)))
-            ops.append((_WROTE, [(namespace, writer, max(row[1] for row in rows))]))
-        wanted = list(dict.fromkeys(keys))
+            ops.append((_WROTE, [(namespace, writer, max(map(itemgetter(1), rows)))]))
         others = (namespace, writer, since_bucket)
         session = self._work.session()
         try:
             if ops and not (session.started and session.writable):
-                found = self._apply(lambda conn: _exchange(conn, ops, others, wanted))
+                found = self._apply(lambda conn: _exchange(conn, ops, others, keys))
             else:  # a read (no write lock needed), or this thread holds the write lock: the
                 session.counter_ops.extend(ops)  # rows wait for its unit of work's end
                 conn = self._own.current()
-                found = _sums(conn, wanted, since_bucket) if _others(conn, others) else None
+                found = _sums(conn, keys, since_bucket) if _others(conn, others) else None
                 if found is not None:
                     for sql, held in session.counter_ops:
                         if sql == _ADD:
@@ -155,7 +155,7 @@ def _others(conn: sqlite3.Connection, others: tuple[str, str, int]) -> bool:
 
 
 def _exchange(
-    conn: sqlite3.Connection, ops: Ops, others: tuple[str, str, int], keys: list[str]
+    conn: sqlite3.Connection, ops: Ops, others: tuple[str, str, int], keys: Sequence[str]
 ) -> dict[str, tuple[int, int]] | None:
     _write(conn, ops)
     return _sums(conn, keys, others[2]) if _others(conn, others) else None
@@ -172,10 +172,10 @@ def _add_held(
             found[key] = (total + count, rest + (count if bucket > since else 0))
 
 
-def _sums(conn: sqlite3.Connection, keys: list[str], since: int) -> dict[str, tuple[int, int]]:
+def _sums(conn: sqlite3.Connection, keys: Sequence[str], since: int) -> dict[str, tuple[int, int]]:
     """Per distinct key, the sums of its buckets from ``since`` and from ``since + 1``."""
     found = dict.fromkeys(keys, (0, 0))
-    for chunk in chunks(keys):
+    for chunk in chunks(list(found)):
         rows = conn.execute(
             "SELECT key, sum(count), sum(CASE WHEN bucket > ? THEN count ELSE 0 END) "
             f"FROM counters WHERE key IN ({placeholders(len(chunk))}) AND bucket >= ? "
