@@ -372,10 +372,15 @@ class FraudThresholds(AffiliateModel):
     flooding: at least ``min_clicks_for_flooding`` clicks in a day converting
     ``low_conversion_factor`` times below the campaign (or below ``expected_conversion``,
     the plans' target rate, when the campaign's own is lower: flooded clicks drag a
-    campaign's rate down with them); a farm: at least
+    campaign's rate down with them), or ``high_conversion_factor`` times above it (an order
+    of magnitude) and above ``plausible_conversion`` too (more than half of a source's
+    clicks buying within the day is no people browsing, however keen: brushing); a farm: at least
     ``min_network_customers`` of one network's customers in a week buying through one
     affiliate, in at least ``min_network_hours`` distinct hours (a farm works for hours; an
-    office's colleagues buy within an hour or two of a deal shared among them).
+    office's colleagues buy within an hour or two of a deal shared among them); cash-out
+    (``antifraud.cashout``): at least ``min_cashout_refunds`` of an affiliate's orders
+    refunded or cancelled after their commission was approved, ``cashout_factor`` times or
+    more as often as the rest of its campaign's approved orders are.
     """
 
     review_score: int = Field(default=40, ge=1, le=100)
@@ -405,9 +410,13 @@ class FraudThresholds(AffiliateModel):
     fast_conversion_seconds: float = Field(default=60.0, gt=0)
     min_fast_orders: int = Field(default=3, ge=1)
     low_conversion_factor: float = Field(default=5.0, ge=1)
+    high_conversion_factor: float = Field(default=10.0, ge=1)
+    plausible_conversion: Rate = Decimal("0.5")
     expected_conversion: Rate = Decimal("0.01")
     min_network_customers: int = Field(default=5, ge=2)
     min_network_hours: int = Field(default=4, ge=1)
+    cashout_factor: float = Field(default=3.0, ge=1)
+    min_cashout_refunds: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> FraudThresholds:

@@ -3,12 +3,13 @@ verdicts; the modules the rules are imported from."""
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from affiliate_sdk.antifraud import click_rules, order_rules, rules
+from affiliate_sdk.antifraud import cashout, click_rules, order_rules, rules
 from affiliate_sdk.antifraud.facts import OrderFacts, OrderRule
 from affiliate_sdk.antifraud.verdicts import ALLOW, judge, make_reason, merge
 from affiliate_sdk.models import FraudThresholds, Verdict
@@ -120,6 +121,14 @@ CASES: list[tuple[OrderRule, dict[str, Any], dict[str, Any], str, str, int]] = [
         50,
     ),
     (
+        order_rules.farm_block,
+        {"block_surprise": 13.79},
+        {"block_surprise": 13.8},
+        "source.block_orders",
+        "high",
+        50,
+    ),
+    (
         order_rules.grade_c,
         {"affiliate_grade": "B"},
         {"affiliate_grade": "C"},
@@ -158,6 +167,14 @@ CASES: list[tuple[OrderRule, dict[str, Any], dict[str, Any], str, str, int]] = [
         "blacklist.order",
         "critical",
         100,
+    ),
+    (
+        cashout.flagged_cash_out,
+        {"cashout_surprise": 13.79},
+        {"cashout_surprise": math.inf},
+        "source.cash_out",
+        "high",
+        50,
     ),
 ]
 
@@ -287,10 +304,12 @@ def test_the_order_rules_run_in_todays_order() -> None:
         "near_duplicate",
         "shared_payment",
         "farm_network",
+        "farm_block",
         "coupon_without_click",
         "refund_rate",
         "fast_conversions",
         "low_conversion",
+        "flagged_cash_out",
         "flat_conversion_times",
         "grade_c",
         "value_outlier",

@@ -77,6 +77,8 @@ def test_paid_search_only_where_forbidden() -> None:
             {"affiliate_timed_orders": 40, "affiliate_late_orders": 35},
             "affiliate.late_conversions",
         ),
+        (rules.farm_block, {"block_surprise": 40.0}, "source.block_orders"),
+        (rules.high_conversion, {"high_surprise": 40.0}, "source.high_conversion"),
         (rules.value_outlier, {"value_sigmas": -4.5}, "order.value_outlier"),
         (rules.geo_mismatch, {"click_country": "CN", "order_country": "BR"}, "geo.mismatch"),
         (rules.order_blacklist, {"blacklisted": ("payment",)}, "blacklist.order"),
@@ -86,6 +88,13 @@ def test_order_rules(rule: rules.OrderRule, fires: dict[str, Any], code: str) ->
     assert rule(CLEAN_ORDER, LIMITS) is None
     reason = rule(CLEAN_ORDER._replace(**fires), LIMITS)
     assert reason is not None and reason.code == code and reason.message
+
+
+def test_a_block_defers_to_its_network_that_stands_out() -> None:
+    both = CLEAN_ORDER._replace(network_surprise=40.0, block_surprise=40.0)
+    assert rules.farm_block(both, LIMITS) is None
+    network = rules.farm_network(both, LIMITS)
+    assert network is not None and network.code == "source.network_orders"
 
 
 def test_a_reason_is_built_once_for_the_same_arguments() -> None:

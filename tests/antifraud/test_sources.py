@@ -33,6 +33,17 @@ def test_surprise_is_the_chernoff_exponent() -> None:
     assert sources.surprise_below(30, 1000, 0.02) == 0.0
 
 
+def test_high_conversion_is_judged_far_above_the_campaign_and_what_people_reach() -> None:
+    # the campaign without the source: (20 + 0.02 * 50) / (1000 + 50) = 0.02; 5 of 5 clicks
+    # buying: 5 * ln(1 / 0.02) = 19.56
+    kw = {"factor": 10.0, "prior": 0.02, "floor": 0.01, "ceiling": 0.5}
+    assert sources.high_conversion(5, 5, 25, 1_005, **kw) == pytest.approx(19.56, abs=0.01)
+    assert sources.high_conversion(4, 10, 24, 1_010, **kw) is None  # 40%: people can
+    assert sources.high_conversion(0, 10, 20, 1_010, **kw) is None
+    # more orders than clicks counted (a click another process counted): clicks = orders
+    assert sources.high_conversion(5, 2, 25, 1_005, **kw) == pytest.approx(19.56, abs=0.01)
+
+
 def test_base_rates_lean_on_the_prior_until_the_campaign_has_events() -> None:
     assert sources.base_rate(0, 0, prior=0.02) == 0.02
     # (10 + 0.02 * 50) / (100 + 50) = 11 / 150
@@ -139,6 +150,38 @@ def test_a_farm_network_is_reviewed_back_to_its_first_order(clock: FakeClock) ->
         assert decisions[:5] == ["allow"] * 5 and set(decisions[5:]) == {"review"}
         assert set(_status_of(alliance, "farm").values()) == {"frozen"}  # the first five too
         assert "frozen" not in set(_status_of(alliance, "aff0").values())
+
+
+def test_a_fleet_rented_across_one_providers_block_is_reviewed_back_to_its_first_order(
+    clock: FakeClock,
+) -> None:
+    with _open("memory://", clock) as alliance:
+        _honest_week(alliance, clock)
+        # one machine per /24 of a /16 no range list names: no network stands out, the block does
+        fleet = [_buy(alliance, clock, "fleet", n, ip=f"193.106.{n * 7}.{n + 2}") for n in range(9)]
+        assert fleet[:5] == ["allow"] * 5 and set(fleet[5:]) == {"review"}
+        assert set(_status_of(alliance, "fleet").values()) == {"frozen"}
+        line = alliance.commissions(affiliate_id="fleet")[-1]
+        assert "source.block_orders" in (line.reason or "")
+        assert "frozen" not in set(_status_of(alliance, "aff0").values())
+
+
+def test_a_block_whose_customers_buy_through_many_affiliates_passes(clock: FakeClock) -> None:
+    with _open("memory://", clock) as alliance:
+        _honest_week(alliance, clock)
+        regional = [  # a small provider's block: its customers buy as the campaign's do
+            _buy(alliance, clock, AFFILIATES[n % 5], 5_000 + n, ip=f"193.106.{n}.{n % 9 + 1}")
+            for n in range(40)
+        ]
+        assert set(regional) == {"allow"}
+
+
+def test_the_block_of_a_network_is_its_16_or_32() -> None:
+    from affiliate_sdk._services.sources import block_of
+
+    assert block_of("193.106.77.0/24") == "193.106.0.0/16"
+    assert block_of("2a01:4f8:c17::/48") == "2a01:4f8::/32"
+    assert block_of(None) is None and block_of("not a network") is None
 
 
 def test_a_carriers_address_shared_by_customers_of_many_affiliates_passes(

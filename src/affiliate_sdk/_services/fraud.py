@@ -14,7 +14,7 @@ from affiliate_sdk._kernel.fields import check_identifier, check_text, check_tex
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.antifraud import signals
 from affiliate_sdk.antifraud.click_rules import CLICK_RULES, PAID_CLICK_PARAMETERS, USER_AGENT_RULES
-from affiliate_sdk.antifraud.facts import ClickFacts, ClickRule, OrderRule
+from affiliate_sdk.antifraud.facts import ClickFacts, ClickRule, OrderFacts, OrderRule
 from affiliate_sdk.antifraud.grades import History, grade
 from affiliate_sdk.antifraud.networks import NetworkKinds
 from affiliate_sdk.antifraud.order_rules import ORDER_RULES
@@ -640,7 +640,9 @@ def judge_order_risk(
     customer = (
         None if order.customer_id is None else signals.customer_digest(digest, order.customer_id)
     )
-    source = risk.source(order.merchant_id, seconds, customer)
+    source = risk.source(order.merchant_id, seconds, customer)._replace(
+        repeat=bool(duplicates or near)
+    )
     mine = f"{source.scope}/{affiliate_id}"  # the affiliate on the order's campaign
     history, sigmas, stats, counts = _standing(tx, order, source)
     judged, tallies = judge_sources(fraud, tx, source, counts, limits)
@@ -661,12 +663,8 @@ def judge_order_risk(
         affiliate_orders_today=fraud.per_day.total(f"o/{mine}", placed_ms) + 1,
         blacklisted=listed,
         affiliate_grade=grade(history),
-    )._replace(
-        fast_surprise=judged[0],
-        conversion_surprise=judged[1],
-        network_surprise=judged[2],
-        channel_allowed=risk.channel_allowed,
     )
+    facts = _with_sources(facts, judged, channel_allowed=risk.channel_allowed)
     verdict = signals.judge_order(facts, limits, fraud.order_rules)
     tx.risk.record_standing(
         affiliate_id,
@@ -675,6 +673,23 @@ def judge_order_risk(
         tallies,
     )
     return verdict
+
+
+def _with_sources(
+    facts: OrderFacts, judged: Sequence[float | None], *, channel_allowed: bool
+) -> OrderFacts:
+    """The order's sheet with what its source rules say (``judge_sources``' surprises, in
+    their order) and whether the campaign lets the affiliate's channel earn on it."""
+    fast, conversion, network, block, high, cash_out = judged
+    return facts._replace(
+        fast_surprise=fast,
+        conversion_surprise=conversion,
+        network_surprise=network,
+        block_surprise=block,
+        high_surprise=high,
+        cashout_surprise=cash_out,
+        channel_allowed=channel_allowed,
+    )
 
 
 def _standing(

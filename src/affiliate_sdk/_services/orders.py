@@ -128,7 +128,7 @@ class OrderService:
         self._writer = writer
         self._review = review
         self._fx = fx
-        self._refunds = RefundService(ctx, catalog, writer)
+        self._refunds = RefundService(ctx, catalog, writer, review)
 
     def _request(
         self,

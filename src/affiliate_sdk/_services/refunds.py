@@ -42,22 +42,32 @@ from affiliate_sdk.storage.rows import (
     RefundRow,
 )
 
+from . import cashout
 from ._order_io import load_totals, measures_of
 from .catalog import CatalogService
 from .context import ServiceContext
 from .journal import JournalWriter
 from .projections import Proof, line_doc, order_doc, order_key, period_doc
+from .review import ReviewService
 
 __all__ = ["RefundService"]
 
 
 class RefundService:
-    """Refunds of recorded orders and the reversals they book."""
+    """Refunds of recorded orders, the reversals they book, and the cash-out rule they feed
+    (``_services.cashout``: refunds after approval that concentrate on one source)."""
 
-    def __init__(self, ctx: ServiceContext, catalog: CatalogService, writer: JournalWriter) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        catalog: CatalogService,
+        writer: JournalWriter,
+        review: ReviewService,
+    ) -> None:
         self._ctx = ctx
         self._catalog = catalog
         self._writer = writer
+        self._review = review
 
     def refund(
         self,
@@ -149,7 +159,18 @@ class RefundService:
                 outcome.model_dump_json(),
             )
         )
+        self._cash_out(tx, rows, now)
         return outcome
+
+    def _cash_out(self, tx: UnitOfWork, rows: Sequence[LineRow], now: datetime) -> None:
+        """Count the refund in the cash-out counts of the sources whose commission on the
+        order (``rows``, its lines before the refund) was approved, and judge them: a source
+        the rule flags has its unpaid commission on the campaign frozen for review."""
+        for source in cashout.count_reversals(tx, rows):
+            view = self._catalog.view(source.merchant_id, source.campaign_id, now.timestamp())
+            reason = cashout.judge(source, view.fraud)
+            if reason is not None:
+                cashout.freeze_cash_out(tx, self._review, source, reason, at=now)
 
     def _closed(
         self, tx: UnitOfWork, proof: Proof, keys: Sequence[str], merchant_id: str

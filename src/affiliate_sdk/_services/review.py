@@ -25,6 +25,7 @@ from affiliate_sdk.money import Money
 from affiliate_sdk.storage.contract import UnitOfWork
 from affiliate_sdk.storage.rows import LineFilter, LineRow, OutboxRow
 
+from .cashout import count_approvals
 from .context import ServiceContext
 from .journal import JournalWriter
 from .ledger import LedgerService
@@ -221,6 +222,8 @@ class ReviewService:
         for row in lines:
             if row.line.status != source:
                 raise CommissionStateError(row.line.entry_id, row.line.status, target)
+        if target == "approved":
+            count_approvals(tx, lines)  # the orders approved for the first time (cash-out)
         live = self._ledger.live(tx, lines)
         change = _decide(lines, live, source=source, target=target, at=at, reason=reason)
         return self._apply(tx, change, kind=kind, at=at, reason=reason, events=events)

@@ -24,6 +24,7 @@ depend on whether the source's fraud arrived before its threshold was reached or
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final, NamedTuple
@@ -42,18 +43,27 @@ __all__ = [
     "AFFILIATE_RULES",
     "NETWORK_RULES",
     "SourceOrder",
+    "block_of",
     "earlier_of",
     "judge_sources",
     "source_keys",
 ]
 
 #: Reason codes of the source rules that judge an affiliate on its campaign as a whole.
-AFFILIATE_RULES: Final = frozenset({"source.fast_conversions", "source.low_conversion"})
+AFFILIATE_RULES: Final = frozenset(
+    {
+        "source.fast_conversions",
+        "source.low_conversion",
+        "source.high_conversion",
+        "source.cash_out",  # flagged by refunds (``_services.cashout``), read here
+    }
+)
 #: Reason codes of the source rules that judge an affiliate's orders from one network.
-NETWORK_RULES: Final = frozenset({"source.network_orders"})
+NETWORK_RULES: Final = frozenset({"source.network_orders", "source.block_orders"})
 _HOUR_MS: Final = 3_600_000
 _SIX_HOURS_MS: Final = 6 * _HOUR_MS
 _WEEK_MS: Final = 7 * 86_400_000
+_DAY_S: Final = 86_400
 #: Distinct customers kept per network and week (enough to judge a share of them).
 _CUSTOMERS_KEPT: Final = 64
 _PAGE: Final = 500
@@ -72,6 +82,7 @@ class SourceOrder(NamedTuple):
     seconds_since_click: float | None
     ip_network: str | None
     customer: str | None  # the customer's digest in the distinct sets
+    repeat: bool = False  # it repeats an earlier order of the customer's (a duplicate)
 
 
 def _weeks(placed_ms: int) -> tuple[str, str]:
@@ -109,12 +120,21 @@ def source_keys(order: SourceOrder) -> tuple[list[str], list[str]]:
 
 
 #: The source rules, in the order ``judge_sources`` answers for them.
-_CODES: Final = ("source.fast_conversions", "source.low_conversion", "source.network_orders")
+_CODES: Final = (
+    "source.fast_conversions",
+    "source.low_conversion",
+    "source.network_orders",
+    "source.block_orders",
+    "source.high_conversion",
+    "source.cash_out",
+)
 
 
 def _flag(code: str, order: SourceOrder) -> str:
     """The tally that marks the order's source flagged by the rule of ``code``."""
     mine = f"{order.scope}/{order.affiliate_id}"
+    if code == "source.block_orders":
+        return f"flagged/{code}/{mine}/{block_of(order.ip_network) or '-'}"
     if code in NETWORK_RULES:
         return f"flagged/{code}/{mine}/{order.ip_network or '-'}"
     return f"flagged/{code}/{mine}"
@@ -126,9 +146,10 @@ def judge_sources(
     order: SourceOrder,
     counts: Sequence[tuple[int, ...]],
     limits: FraudThresholds,
-) -> tuple[tuple[float | None, float | None, float | None], dict[str, tuple[int, ...]]]:
-    """Count the order in its sources and judge them: the surprises of the affiliate's fast
-    orders, of its conversion over the last day, and of its share of the order's network
+) -> tuple[list[float | None], dict[str, tuple[int, ...]]]:
+    """Count the order in its sources and judge them: the surprises (in ``_CODES``' order) of
+    the affiliate's fast orders, of its conversion over the last day (too low), of its
+    share of the order's network and of its block, and of its conversion too high
     (None where there are too few to judge; without end once a rule has flagged the
     source); and the tallies to write back. ``counts`` are the tallies of
     ``source_keys(order)``, written then read, as read."""
@@ -152,16 +173,23 @@ def judge_sources(
             minimum=limits.min_fast_orders,
             prior=_FAST_PRIOR,
         )
-    day = [add(written[2], 1), *(now[key][0] for key in read[:3])]
-    day += [add(written[3], 1), *(now[key][0] for key in read[3:6])]
-    conversion = _conversion(fraud, order, day, limits)
+    seconds = order.seconds_since_click
+    # its click of the last day, and no order reported again: a conversion of that click
+    within = int(seconds is not None and seconds < _DAY_S and not order.repeat)
+    for key in written[2:4]:
+        add(key, 1, within)
+    day = [now[key] for key in (written[2], *read[:3], written[3], *read[3:6])]
+    low, high = _conversion(fraud, order, day, limits)
     affiliate, _, campaign_orders, _ = (add(key, 1) for key in written[4:8])
-    network = _network(tx, order, affiliate, campaign_orders, limits)
-    judged = [fast, conversion, network]
+    network, block = (
+        _network(tx, order, at, affiliate=affiliate, campaign=campaign_orders, limits=limits)
+        for at in (order.ip_network, block_of(order.ip_network))
+    )
+    judged = [fast, low, network, block, high, None]  # cash-out: judged on refunds
     for place, key in enumerate(read[6:]):
         if now[key][0]:  # flagged before: the source stays flagged
             judged[place] = math.inf
-    return (judged[0], judged[1], judged[2]), writes
+    return judged, writes
 
 
 def _first(found: tuple[int, ...], size: int) -> tuple[int, ...]:
@@ -170,35 +198,70 @@ def _first(found: tuple[int, ...], size: int) -> tuple[int, ...]:
 
 
 def _conversion(
-    fraud: FraudService, order: SourceOrder, day: list[int], limits: FraudThresholds
-) -> float | None:
-    """``low_conversion`` of the source's orders and clicks of the last day (``day``: the
-    source's orders of the last four six hours, then the campaign's)."""
+    fraud: FraudService, order: SourceOrder, day: list[tuple[int, ...]], limits: FraudThresholds
+) -> tuple[float | None, float | None]:
+    """``low_conversion`` and ``high_conversion`` of the source's orders and clicks of the
+    last day (``day``: the source's tallies of the last four six hours, then the
+    campaign's: orders, and of them those whose click came within a day)."""
     mine = f"{order.scope}/{order.affiliate_id}"
     clicks = fraud.per_day.total(f"k/{mine}", order.placed_ms)
     campaign_clicks = fraud.per_day.total(f"k/{order.scope}", order.placed_ms)
-    return sources.low_conversion(
-        sum(day[:4]),
+    orders, campaign_orders = (sum(t[0] for t in day[at : at + 4]) for at in (0, 4))
+    low = sources.low_conversion(
+        orders,
         clicks,
-        sum(day[4:]),
+        campaign_orders,
         campaign_clicks,
         minimum_clicks=limits.min_clicks_for_flooding,
         factor=limits.low_conversion_factor,
         prior=_CONVERSION_PRIOR,
         floor=float(limits.expected_conversion),
     )
+    # too high: only the orders whose click is of the same day (a journey of days is no
+    # conversion of today's clicks)
+    quick, campaign_quick = (sum(t[1] for t in day[at : at + 4]) for at in (0, 4))
+    high = sources.high_conversion(
+        quick,
+        clicks,
+        campaign_quick,
+        campaign_clicks,
+        factor=limits.high_conversion_factor,
+        prior=_CONVERSION_PRIOR,
+        floor=float(limits.expected_conversion),
+        ceiling=float(limits.plausible_conversion),
+    )
+    return low, high
+
+
+def block_of(network: str | None) -> str | None:
+    """The address block of an IP network as ``track_click`` names it (a /24 or /48): its
+    /16, or /32 of IPv6, the size providers hand out and rent machines from."""
+    if network is None:
+        return None
+    try:
+        parsed = ipaddress.ip_network(network)
+    except ValueError:
+        return None
+    return str(parsed.supernet(new_prefix=16 if parsed.version == 4 else 32))
 
 
 def _network(
-    tx: UnitOfWork, order: SourceOrder, affiliate: int, campaign: int, limits: FraudThresholds
+    tx: UnitOfWork,
+    order: SourceOrder,
+    network: str | None,
+    *,
+    affiliate: int,
+    campaign: int,
+    limits: FraudThresholds,
 ) -> float | None:
-    """``network_orders`` of the order's network this week (the customers kept as sets)."""
-    if order.ip_network is None or order.customer is None:
+    """``network_orders`` of ``network`` (the order's, or its block) this week (the
+    customers kept as sets)."""
+    if network is None or order.customer is None:
         return None
     everyone = here = hours = 0
     hour = str(order.placed_ms // _HOUR_MS)
     for place, week in enumerate(_weeks(order.placed_ms)):  # both buckets; the first judges
-        at = path_key(order.scope, order.ip_network, week)
+        at = path_key(order.scope, network, week)
         pair = path_key(at, order.affiliate_id)
         sizes = (
             tx.risk.add_distinct("net_week", at, order.customer, keep=_CUSTOMERS_KEPT),
@@ -232,13 +295,18 @@ def earlier_of(
         return []  # flagged before: what was pending then was frozen then
     whole = bool(AFFILIATE_RULES.intersection(new))
     network = None if whole else order.ip_network
+    block = None if whole or "source.block_orders" not in new else block_of(network)
     orders: dict[str, None] = {}
     for row in _pending(tx, merchant_id, order.affiliate_id):
         if row.line.campaign_id == campaign_id:
             orders.setdefault(row.line.order_id)
     if network is not None:
         kept = [tx.orders.get(merchant_id, order_id) for order_id in orders]
-        orders = {row.order_id: None for row in kept if row and row.ip_network == network}
+        orders = {
+            row.order_id: None
+            for row in kept
+            if row and (row.ip_network == network or (block and block_of(row.ip_network) == block))
+        }
     held: list[LineRow] = []
     for order_id in orders:
         where = LineFilter(merchant_id=merchant_id, order_id=order_id, status="pending")

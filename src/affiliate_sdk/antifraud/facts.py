@@ -63,6 +63,12 @@ class OrderFacts(NamedTuple):
     fast_surprise: float | None = None
     conversion_surprise: float | None = None
     network_surprise: float | None = None
+    # its share of the customers of this order's address block (/16, /32: a provider's)
+    block_surprise: float | None = None
+    high_surprise: float | None = None  # its conversion of clicks, too high
+    # its orders refunded after their commission was approved (``antifraud.cashout``):
+    # judged on refunds, so without end once they flagged the source, else None
+    cashout_surprise: float | None = None
 
 
 #: A click rule: the click's facts and the thresholds in force to a reason, or None.

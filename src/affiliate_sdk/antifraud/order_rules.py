@@ -12,6 +12,7 @@ from typing import Final
 
 from affiliate_sdk.models import FraudThresholds, Reason
 
+from .cashout import flagged_cash_out
 from .facts import OrderFacts, OrderRule
 from .verdicts import make_reason
 
@@ -21,11 +22,13 @@ __all__ = [
     "click_flooding",
     "coupon_without_click",
     "duplicate_order",
+    "farm_block",
     "farm_network",
     "fast_conversions",
     "flat_conversion_times",
     "geo_mismatch",
     "grade_c",
+    "high_conversion",
     "low_conversion",
     "near_duplicate",
     "order_blacklist",
@@ -223,6 +226,23 @@ def low_conversion(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     )
 
 
+def high_conversion(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    """An affiliate whose clicks of the last day bring orders within the day at least
+    ``high_conversion_factor`` times as often as its campaign's, implausibly for chance
+    (brushing, bought traffic: accounts that click and buy every time)."""
+    found = facts.high_surprise
+    if found is None or found < limits.source_surprise:
+        return None
+    return make_reason(
+        "source.high_conversion",
+        "high",
+        f"The affiliate's clicks of the last day convert {limits.high_conversion_factor:g} or "
+        "more times as often as its campaign's: accounts that click and buy every time "
+        "(brushing, bought traffic).",
+        score=limits.review_score + 10,
+    )
+
+
 def farm_network(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
     """An affiliate with an implausible share of the customers who ordered from this
     order's IP network this week (accounts run from one place: a click farm)."""
@@ -235,6 +255,24 @@ def farm_network(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
         "Far more of the customers ordering from this IP network this week bought through "
         "this affiliate than its share of the campaign makes plausible (accounts run from "
         "one place).",
+        score=limits.review_score + 10,
+    )
+
+
+def farm_block(facts: OrderFacts, limits: FraudThresholds) -> Reason | None:
+    """An affiliate with an implausible share of the customers who ordered from this
+    order's address block this week (a /16, a /32 of IPv6: how providers hand out
+    addresses), where no single network stands out: machines rented across one provider's
+    ranges, which no range list need name."""
+    found = facts.block_surprise
+    if found is None or found < limits.source_surprise or farm_network(facts, limits):
+        return None  # (a network of the block that stands out says it already)
+    return make_reason(
+        "source.block_orders",
+        "high",
+        "Far more of the customers ordering from this address block this week bought "
+        "through this affiliate than its share of the campaign makes plausible (machines "
+        "rented across one provider's addresses).",
         score=limits.review_score + 10,
     )
 
@@ -306,7 +344,9 @@ def order_blacklist(facts: OrderFacts, _: FraudThresholds) -> Reason | None:
 #: ``click_flooding`` judge by fixed counts (so many customers from one network, so many
 #: clicks per order); the bundled list judges the same by the campaign's base rates
 #: (``farm_network``, ``low_conversion``), which carrier NAT and offices pass. Hosts that
-#: want the fixed counts add them.
+#: want the fixed counts add them. ``high_conversion`` is left out too: an affiliate whose
+#: real customers buy on nearly every click it sends is flagged with them (its honest
+#: orders held), so alone it cannot tell brushing from such an affiliate; hosts may add it.
 ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     order_blacklist,
     channel_not_allowed,
@@ -316,10 +356,12 @@ ORDER_RULES: Final[tuple[OrderRule, ...]] = (
     near_duplicate,
     shared_payment,
     farm_network,
+    farm_block,
     coupon_without_click,
     refund_rate,
     fast_conversions,
     low_conversion,
+    flagged_cash_out,
     flat_conversion_times,
     grade_c,
     value_outlier,

@@ -30,6 +30,7 @@ __all__ = [
     "SourceCounts",
     "base_rate",
     "fast_conversions",
+    "high_conversion",
     "low_conversion",
     "network_orders",
     "surprise",
@@ -116,6 +117,34 @@ def low_conversion(
     if orders / clicks * factor > p:
         return None
     return surprise_below(orders, clicks, p)
+
+
+def high_conversion(
+    orders: int,
+    clicks: int,
+    campaign_orders: int,
+    campaign_clicks: int,
+    *,
+    factor: float,
+    prior: float,
+    floor: float = 0.0,
+    ceiling: float = 0.0,
+) -> float | None:
+    """How implausibly many orders the source's clicks brought against the campaign's
+    (brushing: accounts that click and buy every time); None when its conversion is not
+    ``factor`` times the campaign's, nor at least ``ceiling`` (what people browsing reach
+    at most). ``orders`` are those whose click came within the window the ``clicks`` are
+    counted over (a click not counted yet, or counted by another process's window: the
+    clicks are at least the orders). The campaign's counts include the source's; its rate
+    is taken to be at least ``floor`` (flooded clicks drag it down: against a dragged-down
+    rate, honest sources would look far above it)."""
+    if orders <= 0:
+        return None
+    clicks = max(clicks, orders)
+    p = max(base_rate(campaign_orders - orders, campaign_clicks - clicks, prior=prior), floor)
+    if orders / clicks < max(factor * p, ceiling):
+        return None
+    return surprise(orders, clicks, p)
 
 
 def network_orders(
