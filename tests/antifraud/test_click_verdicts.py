@@ -93,11 +93,11 @@ def test_over_five_touches_in_seven_days_a_visitors_clicks_are_recorded_and_do_n
     assert later.verdict.decision == "allow"
 
 
-def test_by_default_a_visitor_bursting_within_a_minute_meets_the_weekly_cap_first(
+def test_by_default_a_visitor_bursting_within_a_minute_is_capped_then_blocked(
     alliance: Alliance, clock: FakeClock
 ) -> None:
-    # 6 clicks a minute against 5 touches a week: the minute's count cannot fire first,
-    # so it is not kept, and the burst is capped (recorded, not earning)
+    # the weekly cap (5) fires first and reviews; past 6 in a minute the visitor's reason adds
+    # to the cap's, 50 + 40 >= 80, and blocks: so the minute is counted by default
     links = [_link(alliance, f"a{n}") for n in range(9)]
     visitor, verdicts = None, []
     for n, link in enumerate(links):
@@ -106,10 +106,26 @@ def test_by_default_a_visitor_bursting_within_a_minute_meets_the_weekly_cap_firs
         visitor = click.visitor_id
         verdicts.append(click.verdict)
         clock.advance(timedelta(seconds=1))
-    assert [v.decision for v in verdicts[:6]] == ["allow"] * 6
-    assert all(v.decision == "review" for v in verdicts[6:])
-    assert {r.code for v in verdicts[6:] for r in v.reasons} == {"velocity.frequency_cap"}
-    assert alliance.fraud.per_minute.total(f"v/{visitor}", int(clock.now().timestamp() * 1000)) == 0
+    assert [v.decision for v in verdicts] == ["allow"] * 6 + ["review", "block", "block"]
+    assert [r.code for r in verdicts[8].reasons] == ["velocity.visitor", "velocity.frequency_cap"]
+
+
+def test_the_visitors_minute_is_not_counted_where_it_cannot_change_a_decision(
+    clock: FakeClock,
+) -> None:
+    # a block score the two reasons do not reach together: the weekly cap decides alone
+    limits = FraudThresholds(block_score=95)
+    with Alliance.open("memory://", keys={"k1": SECRET}, clock=clock, fraud=limits) as alliance:
+        alliance.add_campaign(make_campaign())
+        visitor = None
+        for n in range(9):
+            click = alliance.track_click(_link(alliance, f"a{n}"), ip=f"203.0.113.{n}",
+                                         user_agent=HUMAN_UA, visitor_id=visitor)  # fmt: skip
+            visitor = click.visitor_id
+            clock.advance(timedelta(seconds=1))
+        assert click.verdict.decision == "review"
+        now_ms = int(clock.now().timestamp() * 1000)
+        assert alliance.fraud.per_minute.total(f"v/{visitor}", now_ms) == 0
 
 
 def test_a_daily_cap_per_affiliate_below_the_weekly_one_is_counted_and_enforced(

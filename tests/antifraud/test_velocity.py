@@ -360,6 +360,29 @@ def test_counts_made_while_an_exchange_is_in_flight_are_neither_lost_nor_doubled
     assert counts.total("k", 2_001) == 3
 
 
+def test_counts_made_in_a_later_bucket_during_an_exchange_are_not_doubled() -> None:
+    counters = DictCounters()
+    other = _minute(counters, writer="other")
+    other.add("k", 1_000, 3)
+    other.exchange(1_000)
+    mine = _minute(counters, writer="mine")
+    mine.add("k", 5_000, 5)
+    exchange = counters.exchange
+
+    def meanwhile(*args: Any, **kw: Any) -> list[tuple[int, int]] | None:
+        found = exchange(*args, **kw)
+        mine.add("k", 10_000, 50)  # the next bucket, while the call is in flight
+        return found
+
+    counters.exchange = meanwhile  # type: ignore[method-assign]
+    mine.exchange(9_990)
+    counters.exchange = exchange  # type: ignore[method-assign]
+    # this one's 5 + 50 + 1; the other's 3 are unknown (not doubled) until read again
+    assert mine.add("k", 10_500) == 56
+    mine.exchange(10_600)
+    assert mine.add("k", 10_700) == 3 + 5 + 50 + 2
+
+
 def test_a_failed_exchange_shares_nothing_and_keeps_the_counts_pending() -> None:
     counters = DictCounters()
     counts = SharedCounts(counters, "t", 60_000, background=True)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.antifraud import cashout
 from affiliate_sdk.antifraud.cashout import CashOutCounts
-from affiliate_sdk.commission.lifecycle import OPEN_STATUSES
+from affiliate_sdk.commission.lifecycle import EARNING_KINDS, OPEN_STATUSES
 from affiliate_sdk.models import Commission, CommissionStatus, FraudThresholds, Reason
 from affiliate_sdk.storage.contract import UnitOfWork
 from affiliate_sdk.storage.rows import LineFilter, LineRow
@@ -78,7 +78,7 @@ def count_approvals(tx: UnitOfWork, lines: Iterable[LineRow]) -> None:
         if line.approved_at is not None or not _order_line(line):
             continue
         scope = path_key(line.merchant_id, line.campaign_id)
-        for key in (f"ap/{scope}/{line.affiliate_id}", f"ap/{scope}"):
+        for key in (f"ap/{scope}/{line.affiliate_id}", f"ap/{scope}", _counted(line)):
             deltas[key] = deltas.get(key, 0) + 1
     for key, count in deltas.items():
         tx.risk.bump(key, [count])
@@ -96,6 +96,8 @@ def count_reversals(tx: UnitOfWork, rows: Sequence[LineRow]) -> list[CashOutSour
             continue
         scope = path_key(line.merchant_id, line.campaign_id)
         marker = f"apx/{scope}/{line.affiliate_id}/{path_key(line.entry_id)}"
+        if tx.risk.tallies([_counted(line)])[0][:1] != (1,):
+            continue  # approved before approvals were counted: no reversal of a counted one
         if tx.risk.bump(marker, [1])[0] != 1:
             continue  # an earlier refund of the order counted it
         mine = tx.risk.bump(f"ap/{scope}/{line.affiliate_id}", [0, 1])
@@ -110,6 +112,11 @@ def count_reversals(tx: UnitOfWork, rows: Sequence[LineRow]) -> list[CashOutSour
             )
         )
     return counted
+
+
+def _counted(line: Commission) -> str:
+    """The tally that marks ``line``'s approval counted in ``ap/...``."""
+    return f"apc/{path_key(line.merchant_id, line.entry_id)}"
 
 
 def judge(source: CashOutSource, limits: FraudThresholds) -> Reason | None:
@@ -151,7 +158,8 @@ def _flag(source: CashOutSource) -> str:
 
 
 def _approved(tx: UnitOfWork, source: CashOutSource) -> list[LineRow]:
-    """Every approved (unpaid) line of the source's orders on its campaign."""
+    """Every approved (unpaid) earning line of the source's orders on its campaign (not a
+    clawback: a payout nets those at once; not another affiliate's share of an order)."""
     orders: dict[str, None] = {}
     for row in _lines(tx, source.merchant_id, source.affiliate_id, "approved"):
         if row.line.campaign_id == source.campaign_id:
@@ -159,7 +167,11 @@ def _approved(tx: UnitOfWork, source: CashOutSource) -> list[LineRow]:
     held: list[LineRow] = []
     for order_id in orders:
         where = LineFilter(merchant_id=source.merchant_id, order_id=order_id, status="approved")
-        held += tx.ledger.query(where, limit=_PAGE)
+        held += [
+            row
+            for row in tx.ledger.query(where, limit=_PAGE)
+            if row.line.kind in EARNING_KINDS and row.line.affiliate_id == source.affiliate_id
+        ]
     return held
 
 

@@ -26,7 +26,7 @@ from affiliate_sdk.antifraud.velocity import (
     SharedCounts,
     window_for,
 )
-from affiliate_sdk.antifraud.verdicts import ALLOW, judge
+from affiliate_sdk.antifraud.verdicts import ALLOW, SEVERITY_SCORES, judge
 from affiliate_sdk.errors import InvalidInput
 from affiliate_sdk.ids import new_id
 from affiliate_sdk.models import (
@@ -317,11 +317,15 @@ class FraudService:
         this minute, the visitor's touches over seven days, and the visitor's clicks this
         minute and on the affiliate's links today when the host has rules of its own or
         their ``limits`` are below the weekly cap (the same events over a shorter window:
-        else the cap fires first); the defaults for a part that is not there. The
+        else the cap fires first), and the minute's also when its reason and the cap's
+        together reach ``block_score`` (so it can change the decision); the defaults for a
+        part that is not there. The
         campaign's and the affiliate's clicks on it today are counted too. One call per
         window in memory, one of ``count_many`` on a server."""
         cap, every = limits.visitor_touches_per_week, self._every_window
-        quick = every or limits.visitor_clicks_per_minute < cap
+        # the minute's reason adds to the cap's: counted where the two together block
+        together = SEVERITY_SCORES["high"] + limits.review_score >= limits.block_score
+        quick = every or together or limits.visitor_clicks_per_minute < cap
         visits = every or limits.visitor_affiliate_clicks_per_day < cap
         minute = [f"a/{affiliate_id}"]  # what is there, in the order the totals are taken
         if ip_network:

@@ -22,6 +22,7 @@ from affiliate_sdk.commission.refunds import (
     reverse,
 )
 from affiliate_sdk.errors import (
+    AffiliateError,
     ConflictingRefund,
     CurrencyMismatch,
     InvalidAmount,
@@ -167,8 +168,12 @@ class RefundService:
         order (``rows``, its lines before the refund) was approved, and judge them: a source
         the rule flags has its unpaid commission on the campaign frozen for review."""
         for source in cashout.count_reversals(tx, rows):
-            view = self._catalog.view(source.merchant_id, source.campaign_id, now.timestamp())
-            reason = cashout.judge(source, view.fraud)
+            try:
+                view = self._catalog.view(source.merchant_id, source.campaign_id, now.timestamp())
+                limits = view.fraud
+            except AffiliateError:  # a campaign no longer there: the alliance's thresholds
+                limits = self._ctx.settings.fraud
+            reason = cashout.judge(source, limits)
             if reason is not None:
                 cashout.freeze_cash_out(tx, self._review, source, reason, at=now)
 

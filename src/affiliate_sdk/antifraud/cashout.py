@@ -109,5 +109,5 @@ def _reason(limits: FraudThresholds) -> Reason:
         f"approved {limits.cashout_factor:g} or more times as often as its campaign's, "
         "implausibly for chance (cash-out: the hold period let pass, then the orders "
         "reversed).",
-        score=limits.review_score + 10,
+        score=min(limits.review_score + 10, 100),
     )

@@ -556,20 +556,30 @@ class SharedCounts:
             return
         self._alone_ms = None
         mine = self._handed_over(keys, now_ms)
-        for key, (total, rest), (own, own_rest) in zip(keys, found, mine, strict=True):
-            others[key] = (max(total - own, 0), max(rest - own_rest, 0), now_ms)
+        for key, (total, rest), handed in zip(keys, found, mine, strict=True):
+            if handed is None:  # counted in a later bucket meanwhile: read it again
+                others.pop(key, None)
+                self._unread.add(key)
+                continue
+            others[key] = (max(total - handed[0], 0), max(rest - handed[1], 0), now_ms)
             others.move_to_end(key)
         for _ in range(len(others) - self._max_keys):
             others.popitem(last=False)
 
-    def _handed_over(self, keys: list[str], now_ms: int) -> list[tuple[int, int]]:
+    def _handed_over(self, keys: list[str], now_ms: int) -> list[tuple[int, int] | None]:
         """This process's own totals of ``keys`` in the window at ``now_ms``, and the same
         without its oldest bucket, less what is still pending (counted since they were
-        handed over; lock held). A key forgotten here has none of its own."""
+        handed over; lock held). A key forgotten here has none of its own; one counted in
+        a bucket after ``now_ms``'s since has no such totals left (None)."""
         index, first = now_ms // self._width, self._first_bucket(now_ms)
-        split, pending = self._own._split, self._pending
-        handed = []
+        own, pending = self._own, self._pending
+        split = own._split
+        handed: list[tuple[int, int] | None] = []
         for key in keys:
+            at = own._keys.get(key)
+            if at is not None and own._cells[at] > index:
+                handed.append(None)
+                continue
             total, rest = split(key, index)
             for bucket, counts in pending.items():  # not in the shared buckets
                 count = counts.get(key, 0)
