@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from affiliate_sdk._kernel.keys import path_key
@@ -233,9 +234,12 @@ def _conversion(
     return low, high
 
 
+@lru_cache(maxsize=4096)
 def block_of(network: str | None) -> str | None:
     """The address block of an IP network as ``track_click`` names it (a /24 or /48): its
-    /16, or /32 of IPv6, the size providers hand out and rent machines from."""
+    /16, or /32 of IPv6, the size providers hand out and rent machines from (worked out
+    once per network: an order asks for it for its flag and its judgement, and a freeze
+    for each pending order)."""
     if network is None:
         return None
     try:
