@@ -347,3 +347,35 @@ def test_view_through_impressions(alliance: Alliance, clock: FakeClock) -> None:
     assert any("outside its view-through window" in n for n in late.notes)
     with pytest.raises(InvalidInput, match="visitor_id"):
         alliance.track_impression(link, visitor_id="bad id")
+
+
+def test_impressions_count_in_the_frequency_cap_and_over_it_do_not_earn(
+    alliance: Alliance, clock: FakeClock
+) -> None:
+    _setup(alliance, view_through="P1D")
+    visitor = "visitor-0003"
+
+    def see(affiliate: str) -> None:
+        link = alliance.create_link(
+            affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
+        )
+        assert alliance.track_impression(link, visitor_id=visitor, user_agent=HUMAN_UA)
+        clock.advance(timedelta(hours=1))
+
+    for _ in range(5):  # five touches: the cap (5 in 7 days), each earns
+        see("display-a")
+    see("display-b")  # the sixth: recorded, but it does not earn
+    seen = alliance.record_order(_order(), visitor_id=visitor)
+    assert [(c.affiliate_id, c.signal) for c in seen.credits] == [("display-a", "view")]
+    assert _affiliate_amounts(alliance, "o1") == {"display-a": Money("10.00", "CNY")}
+    # the visitor's clicks count in the same cap: a click after six impressions is over it
+    link = alliance.create_link(
+        affiliate_id="search", campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    click = alliance.track_click(link, ip="198.51.100.7", user_agent=HUMAN_UA, visitor_id=visitor)
+    assert click.verdict.decision == "review"
+    assert [r.code for r in click.verdict.reasons] == ["velocity.frequency_cap"]
+    clock.advance(timedelta(days=7))  # the week has passed: an impression earns again
+    see("display-b")
+    later = alliance.record_order(_order("o2"), visitor_id=visitor)
+    assert [(c.affiliate_id, c.signal) for c in later.credits] == [("display-b", "view")]

@@ -64,6 +64,7 @@ def test_the_constants_are_todays() -> None:
     assert sorted(NOT_THE_AFFILIATES) == [
         "affiliate.grade_c",
         "campaign.channel_not_allowed",
+        "channel.grade_c",
         "order.duplicate",
     ]
     assert WEEK_MS == 604_800_000
@@ -167,6 +168,9 @@ def test_what_counts_against_the_affiliate() -> None:
     grade_c = Verdict(
         decision="review", score=40, reasons=(_reason("affiliate.grade_c", "warn", 40),)
     )
+    channel_c = Verdict(
+        decision="review", score=40, reasons=(_reason("channel.grade_c", "warn", 40),)
+    )
     fast = Verdict(decision="review", score=50, reasons=(_reason("conversion.too_fast"),))
     mixed = Verdict(
         decision="review",
@@ -176,6 +180,7 @@ def test_what_counts_against_the_affiliate() -> None:
     warned = Verdict(decision="allow", score=20, reasons=(_reason("geo.mismatch", "warn", 20),))
     assert not counts_against_affiliate(duplicate)
     assert not counts_against_affiliate(grade_c)
+    assert not counts_against_affiliate(channel_c)
     assert counts_against_affiliate(fast)
     assert counts_against_affiliate(mixed)
     assert not counts_against_affiliate(warned)  # allowed: nothing against anyone

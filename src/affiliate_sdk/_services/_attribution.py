@@ -82,6 +82,7 @@ def _candidates(
                 for v in tx.clicks.impressions(
                     merchant_id, visitor, since_ms=since, until_ms=placed_ms
                 )
+                if v.earns  # (a touch over the frequency cap does not)
             ]
     return clicks, views, notes
 

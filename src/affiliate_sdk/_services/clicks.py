@@ -133,17 +133,22 @@ class ClickService:
         """Record that a visitor saw an affiliate's link (for view-through attribution).
 
         Verifies the link and its campaign like ``track_click`` and returns the
-        impression's id; a known bot's impression is not recorded (None).
+        impression's id; a known bot's impression is not recorded (None). The
+        impression is one of the visitor's touches: over the campaign's frequency
+        cap (``visitor_touches_per_week``, clicks and impressions together) it is
+        recorded but does not earn (``earns`` False: attribution passes it by).
         """
         now = self._ctx.clock.timestamp()
         claims = self._links.claims(url, now, self._skew)
-        campaign = self._catalog.view(claims.merchant_id, claims.campaign_id, now).campaign
+        view = self._catalog.view(claims.merchant_id, claims.campaign_id, now)
+        campaign = view.campaign
         if not campaign.active:
             raise CampaignInactive(campaign.campaign_id, claims.landing_url)
         check_visitor_id("visitor_id", visitor_id)
         if self._fraud.user_agent(user_agent).verdict.decision == "block":
             return None
         now_ms = int(now * 1000)
+        touches = self._fraud.count_touch(visitor_id, now_ms)
         impression = ImpressionRow(
             new_id(now_ms),
             campaign.merchant_id,
@@ -151,9 +156,14 @@ class ClickService:
             claims.affiliate_id,
             claims.campaign_id,
             now_ms,
+            earns=touches <= view.fraud.visitor_touches_per_week,
         )
-        with self._ctx.store.transaction() as tx:
-            tx.clicks.add_impression(impression)
+        try:
+            with self._ctx.store.transaction() as tx:
+                tx.clicks.add_impression(impression)
+        except BaseException:
+            self._fraud.count_touch(visitor_id, now_ms, -1)  # not recorded: not a touch
+            raise
         return impression.impression_id
 
     def _store(

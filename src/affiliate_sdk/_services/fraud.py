@@ -15,7 +15,7 @@ from affiliate_sdk._kernel.keys import path_key
 from affiliate_sdk.antifraud import signals
 from affiliate_sdk.antifraud.click_rules import CLICK_RULES, PAID_CLICK_PARAMETERS, USER_AGENT_RULES
 from affiliate_sdk.antifraud.facts import ClickFacts, ClickRule, OrderFacts, OrderRule
-from affiliate_sdk.antifraud.grades import History, grade
+from affiliate_sdk.antifraud.grades import History, grade, pooled
 from affiliate_sdk.antifraud.networks import NetworkKinds
 from affiliate_sdk.antifraud.order_rules import ORDER_RULES
 from affiliate_sdk.antifraud.useragents import BotUserAgents
@@ -270,6 +270,11 @@ class FraudService:
                 self._judged.clear()
             self._judged[key] = judged
         return judged
+
+    def count_touch(self, visitor_id: str, now_ms: int, count: int = 1) -> int:
+        """Count an impression among the visitor's touches over seven days (the frequency
+        cap its clicks count in too); the touches so far, this one included."""
+        return self.per_week.add(f"t/{visitor_id}", now_ms, count)
 
     def count_order(self, affiliate_id: str, placed_ms: int, *, scope: str = "") -> None:
         """Count a recorded order in its affiliate's orders of the day on its campaign
@@ -569,19 +574,17 @@ class FraudService:
 
         Graded like an affiliate (S/A/B/C from the fraud and refund rates, no
         grade before 20 orders); channels by name, the affiliates without one last.
+        A named channel graded C holds its affiliates' settlement (``grading``).
         """
-        pooled: dict[str | None, list[int]] = {}
-        members: dict[str | None, int] = {}
+        members: dict[str | None, list[History]] = {}
         with self._ctx.store.reader() as tx:
             for affiliate_id, history in tx.risk.histories():
                 member = self._catalog.member(tx, affiliate_id)
                 channel = None if member is None else member.channel
-                total = pooled.setdefault(channel, [0] * len(history))
-                pooled[channel] = [a + b for a, b in zip(total, history, strict=True)]
-                members[channel] = members.get(channel, 0) + 1
+                members.setdefault(channel, []).append(history)
         return [
-            _channel_grade(channel, History(*pooled[channel]), members[channel])
-            for channel in sorted(pooled, key=lambda name: (name is None, name or ""))
+            _channel_grade(channel, pooled(members[channel]), len(members[channel]))
+            for channel in sorted(members, key=lambda name: (name is None, name or ""))
         ]
 
 

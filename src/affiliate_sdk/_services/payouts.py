@@ -29,10 +29,10 @@ from affiliate_sdk.storage.rows import LineFilter, LineRow, OutboxRow, PayoutRow
 from affiliate_sdk.webhooks.events import payout_event
 
 from .context import ServiceContext
+from .grading import GradeHolds
 from .journal import JournalWriter
 from .ledger import LedgerService, run_doc
 from .projections import line_doc, payout_doc
-from .review import graded_c
 
 __all__ = ["PAYOUT_PAGE", "PayoutService"]
 
@@ -82,8 +82,8 @@ class PayoutService:
         forward. ``run_id`` makes the run idempotent: the same id again returns
         the batches it made and pays nothing twice. Every line is proven
         against the journal first; a line that disagrees raises
-        ``LedgerTampered`` and nothing is paid. Affiliates graded C are paid after
-        everyone else in the run.
+        ``LedgerTampered`` and nothing is paid. Affiliates graded C, or whose channel
+        is, are paid after everyone else in the run.
         """
         check_identifier("run_id", run_id)
         at = self._ctx.clock.now() if now is None else check_aware("now", now)
@@ -96,9 +96,9 @@ class PayoutService:
                 return [row.batch for row in done]
             floors = minimum or {}
             paid: list[PayoutRow] = []
-            grades: dict[str, bool] = {}
+            holds = GradeHolds(tx)
             payable = sorted(self._payable(tx, at, settle_after))
-            payable.sort(key=lambda item: graded_c(tx, item[0][0], grades))  # C last
+            payable.sort(key=lambda item: holds.held(item[0][0]))  # C last
             for (affiliate_id, currency), owed in payable:
                 floor = floors.get(currency, Money.zero(currency))
                 if owed.balance.amount > 0 and owed.balance >= floor:

@@ -15,7 +15,6 @@ from typing import Any, Final, NamedTuple
 
 from affiliate_sdk._kernel.fields import check_texts
 from affiliate_sdk._kernel.instants import check_aware, to_ms
-from affiliate_sdk.antifraud.grades import History, grade
 from affiliate_sdk.commission.journal import JournalDraft, Posting
 from affiliate_sdk.commission.lifecycle import EARNING_KINDS, move, to_merchant
 from affiliate_sdk.errors import CommissionStateError, UnknownCommission
@@ -27,16 +26,15 @@ from affiliate_sdk.storage.rows import LineFilter, LineRow, OutboxRow
 
 from .cashout import count_approvals
 from .context import ServiceContext
+from .grading import GradeHolds
 from .journal import JournalWriter
 from .ledger import LedgerService
 from .projections import line_doc
 
-__all__ = ["APPROVE_PAGE", "ReviewService", "graded_c"]
+__all__ = ["APPROVE_PAGE", "ReviewService"]
 
 #: Due lines approved per journal entry by ``approve_due`` (and read per page).
 APPROVE_PAGE: Final = 500
-#: Why ``approve_due`` froze a due line instead of approving it.
-_GRADE_C: Final = "affiliate.grade_c: graded C, reviewed before settlement"
 
 
 class _Change(NamedTuple):
@@ -71,15 +69,17 @@ class ReviewService:
         them) are read in keyset pages of ``APPROVE_PAGE``, each page approved
         by one journal entry, all in one unit of work. The amounts moved are
         net of reversals, read for each page's orders in one query. The lines of
-        affiliates graded C are reviewed before settlement: frozen instead (while
-        ``freeze_grade_c`` is on), for a reviewer to approve, release or reject.
+        affiliates graded C, or whose channel is, are reviewed before settlement:
+        frozen instead (while ``freeze_grade_c`` is on), with the reason
+        (``grading``), for a reviewer to approve, release or reject.
         """
         check_texts(merchant_id=merchant_id)
         at = self._ctx.clock.now() if now is None else check_aware("now", now)
         until_ms = to_ms(at)
         approved: list[Commission] = []
-        grades: dict[str, bool] = {}
+        freeze = self._ctx.settings.fraud.freeze_grade_c
         with self._ctx.store.transaction() as tx:
+            holds = GradeHolds(tx)
             after: str | None = None
             while True:
                 page = tx.ledger.due(
@@ -90,11 +90,8 @@ class ReviewService:
                     merchant_id=merchant_id,
                 )
                 due = [row for row in page if _is_due(row.line, at, merchant_id)]
-                held = [row for row in due if graded_c(tx, row.line.affiliate_id, grades)]
-                if held and self._ctx.settings.fraud.freeze_grade_c:
-                    self.transition(tx, held, "pending", "frozen", at=at,
-                                    kind="commission.frozen", reason=_GRADE_C)  # fmt: skip
-                    due = [row for row in due if row not in held]
+                if freeze:
+                    due = self._hold(tx, due, holds, at)
                 moved = self.transition(
                     tx, due, "pending", "approved", at=at, kind="commission.approved"
                 )
@@ -102,6 +99,24 @@ class ReviewService:
                 if len(page) < APPROVE_PAGE:
                     return approved
                 after = page[-1].line.entry_id
+
+    def _hold(
+        self, tx: UnitOfWork, due: list[LineRow], holds: GradeHolds, at: datetime
+    ) -> list[LineRow]:
+        """Freeze the due lines of affiliates held for a grade (one journal entry per
+        reason); the lines left to approve."""
+        held: dict[str, list[LineRow]] = {}
+        left: list[LineRow] = []
+        for row in due:
+            reason = holds.reason(row.line.affiliate_id)
+            if reason is None:
+                left.append(row)
+            else:
+                held.setdefault(reason, []).append(row)
+        for reason, rows in held.items():
+            self.transition(tx, rows, "pending", "frozen", at=at,
+                            kind="commission.frozen", reason=reason)  # fmt: skip
+        return left
 
     def approve(
         self, entry_ids: Iterable[str], *, merchant_id: str | None = None
@@ -259,14 +274,6 @@ class ReviewService:
 def _postings(moves: Iterable[tuple[str, Money]]) -> list[Posting]:
     """Journal postings from ``(account, amount)`` pairs."""
     return [Posting(account, amount) for account, amount in moves]
-
-
-def graded_c(tx: UnitOfWork, affiliate_id: str, known: dict[str, bool]) -> bool:
-    """Whether the affiliate is graded C now (remembered in ``known`` for the call)."""
-    found = known.get(affiliate_id)
-    if found is None:
-        found = known[affiliate_id] = grade(tx.risk.history(affiliate_id) or History()) == "C"
-    return found
 
 
 def _is_due(line: Commission, at: datetime, merchant_id: str | None) -> bool:

@@ -11,14 +11,16 @@ best grade whose limits both its fraud rate (orders judged ``review`` or
 | B | 10% | 25% |
 | C | otherwise | |
 
-Fewer orders: no grade yet.
+Fewer orders: no grade yet. A channel is graded the same way, from the pooled
+history of its affiliates (``pooled``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, Literal, NamedTuple
 
-__all__ = ["GRADE_LIMITS", "MIN_GRADED_ORDERS", "Grade", "History", "grade"]
+__all__ = ["GRADE_LIMITS", "MIN_GRADED_ORDERS", "Grade", "History", "grade", "pooled"]
 
 Grade = Literal["S", "A", "B", "C"]
 MIN_GRADED_ORDERS: Final = 20
@@ -57,3 +59,11 @@ def grade(history: History) -> Grade | None:
         if history.fraud_rate < fraud_below and history.refund_rate < refunds_below:
             return name
     return "C"
+
+
+def pooled(histories: Iterable[History]) -> History:
+    """The histories added up, count by count: a channel's, from its affiliates'."""
+    total = [0] * len(History._fields)
+    for history in histories:
+        total = [a + b for a, b in zip(total, history, strict=True)]
+    return History(*total)

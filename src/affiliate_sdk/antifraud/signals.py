@@ -69,9 +69,10 @@ __all__ = [
 MIN_ORDERS_FOR_OUTLIERS: Final = 30
 #: Customers remembered per payment fingerprint or network (enough to see one shared widely).
 MAX_CUSTOMERS_KEPT: Final = 16
-#: Reasons that do not count against the affiliate's grade.
+#: Reasons that do not count against the affiliate's grade (a grade, its own or its
+#: channel's, reviews what the affiliate did not do).
 NOT_THE_AFFILIATES: Final = frozenset(
-    {"affiliate.grade_c", "order.duplicate", "campaign.channel_not_allowed"}
+    {"affiliate.grade_c", "channel.grade_c", "order.duplicate", "campaign.channel_not_allowed"}
 )
 #: Customers per affiliate and network are counted per week: ``placed_ms // WEEK_MS``.
 WEEK_MS: Final = 7 * 86_400_000

@@ -106,6 +106,10 @@ class CatalogRepo(Protocol):
 
     def get_affiliate(self, affiliate_id: str) -> Affiliate | None: ...
 
+    def channel_members(self, channel: str) -> list[str]:
+        """The ids of the affiliates registered with this ``channel``, in id order."""
+        ...
+
     def put_coupon(self, coupon: CouponRow) -> None:
         """Insert or replace the coupon with this ``(merchant_id, code)``."""
         ...
@@ -420,8 +424,11 @@ class RiskRepo(Protocol):
 
     def put_history(self, affiliate_id: str, history: History) -> None: ...
 
-    def histories(self) -> Iterator[tuple[str, History]]:
-        """Every affiliate's history, by affiliate id."""
+    def histories(
+        self, *, affiliate_ids: Sequence[str] | None = None
+    ) -> Iterator[tuple[str, History]]:
+        """Every affiliate's history (of ``affiliate_ids`` alone, when given: those that
+        have one), by affiliate id."""
         ...
 
     def recent_shapes(self, key: str, *, since_ms: int) -> list[tuple[str, int]]:

@@ -55,6 +55,8 @@ class ImpressionRow(NamedTuple):
     affiliate_id: str
     campaign_id: str
     at_ms: int
+    #: False for a touch over the visitor's frequency cap: recorded, but it does not earn.
+    earns: bool = True
 
 
 # -- catalog ---------------------------------------------------------------------------------

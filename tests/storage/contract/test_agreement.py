@@ -28,7 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from affiliate_sdk.antifraud.grades import History
 from affiliate_sdk.commission.plans import CommissionPlan
 from affiliate_sdk.errors import DuplicateEntry, StorageError
-from affiliate_sdk.models import Campaign, Commission, PayoutBatch, PlanVersion
+from affiliate_sdk.models import Affiliate, Campaign, Commission, PayoutBatch, PlanVersion
 from affiliate_sdk.money import Money
 from affiliate_sdk.storage.contract import Store, UnitOfWork
 from affiliate_sdk.storage.rows import (
@@ -175,6 +175,16 @@ class StoresAgree(RuleBasedStateMachine):
     def put_coupon(self, merchant: str, code: str, affiliate: str) -> None:
         self.each(lambda tx: tx.catalog.put_coupon(CouponRow(merchant, code, affiliate, "c1")))
         self.each(lambda tx: tx.catalog.get_coupon(merchant, code))
+
+    @rule(affiliate=AFFILIATES, channel=st.none() | TEXT_IDS)
+    def put_affiliate(self, affiliate: str, channel: str | None) -> None:
+        row = Affiliate(affiliate_id=affiliate, channel=channel)
+        self.each(lambda tx: tx.catalog.put_affiliate(row))
+        self.each(lambda tx: tx.catalog.get_affiliate(affiliate))
+
+    @rule(channel=TEXT_IDS)
+    def channel_members(self, channel: str) -> None:
+        self.each(lambda tx: tx.catalog.channel_members(channel))
 
     @rule(merchant=st.none() | MERCHANTS, campaign=st.none() | CAMPAIGNS)
     def campaigns(self, merchant: str | None, campaign: str | None) -> None:
@@ -491,6 +501,10 @@ class StoresAgree(RuleBasedStateMachine):
     @rule(affiliate=AFFILIATES, orders=st.integers(0, 5))
     def put_history(self, affiliate: str, orders: int) -> None:
         self.each(lambda tx: tx.risk.put_history(affiliate, History(orders=orders)))
+
+    @rule(affiliates=st.lists(AFFILIATES | TEXT_IDS, max_size=4))
+    def histories_of(self, affiliates: list[str]) -> None:
+        self.each(lambda tx: list(tx.risk.histories(affiliate_ids=affiliates)))
 
     @rule(key=TEXT_IDS, total=st.sampled_from(["1", "2"]), at_ms=TIMES, since=TIMES)
     def add_shape(self, key: str, total: str, at_ms: int, since: int) -> None:

@@ -115,6 +115,8 @@ def test_tables_keep_their_rows(v4_file: Path) -> None:
     for table, kind in moved.items():
         assert _count(path, table) == KINDS[kind], table
     assert _count(path, "order_shapes") == shapes
+    # impressions made before the frequency cap counted them all earn (step 12)
+    assert _count(path, "impressions WHERE earns = 1") == KINDS["impression"] > 0
     assert _count(path, "distinct_members") == members
     assert _count(path, "blacklist") == len(listed)
     names = {row[0] for row in _legacy(path, "SELECT name FROM sqlite_master WHERE type='table'")}
@@ -218,7 +220,7 @@ def test_migrating_is_done_once(v4_file: Path) -> None:
     first = _count(_migrated(v4_file), "lines")
     store = SQLiteStore(v4_file)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 11
+        assert store.schema_version == SCHEMA_VERSION == 12
     finally:
         store.close()
     assert _count(v4_file, "lines") == first
@@ -247,7 +249,7 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 11
+        assert store.schema_version == SCHEMA_VERSION == 12
     finally:
         store.close()
     conn = sqlite3.connect(path)
@@ -259,8 +261,10 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
 
 
 def _before_v10(conn: sqlite3.Connection) -> None:
-    """Take out what versions 10 and 11 added: the journal's chain and place, the risk
-    tallies."""
+    """Take out what versions 10 to 12 added: the journal's chain and place, the risk
+    tallies, whether an impression earns."""
+    conn.execute("ALTER TABLE impressions DROP COLUMN earns")
+    conn.execute("DROP INDEX affiliates_by_channel")
     conn.execute("DROP TABLE risk_tallies")
     conn.execute("DROP TRIGGER journal_needs_a_place")
     conn.execute("DROP INDEX journal_by_place")
@@ -321,7 +325,7 @@ def test_version_7_gains_revisions_counted_by_every_change_of_the_catalog(tmp_pa
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 11
+        assert store.schema_version == SCHEMA_VERSION == 12
         with store.reader() as tx:
             assert (tx.catalog.revision(), tx.sanctions.blacklist_revision()) == (0, 0)
     finally:
@@ -389,7 +393,7 @@ def test_version_6_loses_the_receivers_answers_and_keeps_the_attempts(tmp_path: 
     _v6_with_an_answer(path)
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 11
+        assert store.schema_version == SCHEMA_VERSION == 12
         with store.reader() as tx:
             attempts = tx.webhooks.attempts("m:m1", "s1")
         with store.transaction() as tx:  # the log goes on in the new shape
@@ -441,7 +445,7 @@ def test_version_8_names_the_writer_of_the_counts_it_holds(tmp_path: Path) -> No
     conn.close()
     store = SQLiteStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 11
+        assert store.schema_version == SCHEMA_VERSION == 12
         # another process's counts, read back by a process alone on the file since
         sums = store.counters.exchange(
             "velocity/minute", "new", [], ["velocity/minute/a/a1"], since_bucket=19

@@ -8,7 +8,7 @@ from affiliate_sdk.errors import DuplicateEntry
 from affiliate_sdk.models import Affiliate, Campaign, Merchant, PlanVersion
 from affiliate_sdk.storage.rows import CouponRow
 
-from ._undo import UndoLog, set_item
+from ._undo import UndoLog, del_item, set_item
 
 __all__ = ["MemoryCatalog"]
 
@@ -19,6 +19,7 @@ class MemoryCatalog:
     __slots__ = (
         "_affiliates",
         "_by_campaign_id",
+        "_by_channel",
         "_by_merchant",
         "_campaigns",
         "_coupons",
@@ -36,6 +37,7 @@ class MemoryCatalog:
         self._plans: dict[tuple[str, str], list[PlanVersion]] = {}
         self._merchants: dict[str, Merchant] = {}
         self._affiliates: dict[str, Affiliate] = {}
+        self._by_channel: dict[str, dict[str, None]] = {}  # channel -> its affiliates' ids
         self._coupons: dict[tuple[str, str], CouponRow] = {}
         self._revision = 0  # counted up by every write (a rolled-back one too: harmless)
 
@@ -98,13 +100,23 @@ class MemoryCatalog:
         return self._merchants.get(merchant_id)
 
     def put_affiliate(self, affiliate: Affiliate) -> None:
-        """Insert or replace an affiliate."""
+        """Insert or replace an affiliate (moving it to its channel's members)."""
         self._revision += 1
-        set_item(self._log, self._affiliates, affiliate.affiliate_id, affiliate)
+        log, affiliate_id, channel = self._log, affiliate.affiliate_id, affiliate.channel
+        before = self._affiliates.get(affiliate_id)
+        if before is not None and before.channel is not None and before.channel != channel:
+            del_item(log, self._by_channel[before.channel], affiliate_id)
+        if channel is not None:
+            set_item(log, self._by_channel.setdefault(channel, {}), affiliate_id, None)
+        set_item(log, self._affiliates, affiliate_id, affiliate)
 
     def get_affiliate(self, affiliate_id: str) -> Affiliate | None:
         """The affiliate, if stored."""
         return self._affiliates.get(affiliate_id)
+
+    def channel_members(self, channel: str) -> list[str]:
+        """The ids of the affiliates registered with this channel, in id order."""
+        return sorted(self._by_channel.get(channel, ()))
 
     def put_coupon(self, coupon: CouponRow) -> None:
         """Insert or replace the coupon with this ``(merchant_id, code)``."""

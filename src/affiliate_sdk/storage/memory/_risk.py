@@ -35,10 +35,14 @@ class MemoryRisk:
         """Insert or replace the affiliate's history."""
         set_item(self._log, self._histories, affiliate_id, history)
 
-    def histories(self) -> Iterator[tuple[str, History]]:
-        """Every affiliate's history, by affiliate id."""
+    def histories(
+        self, *, affiliate_ids: Sequence[str] | None = None
+    ) -> Iterator[tuple[str, History]]:
+        """Every affiliate's history (of ``affiliate_ids`` alone, when given), by affiliate
+        id."""
         histories = self._histories
-        return iter([(key, histories[key]) for key in sorted(histories)])
+        keys = histories if affiliate_ids is None else set(affiliate_ids) & histories.keys()
+        return iter([(key, histories[key]) for key in sorted(keys)])
 
     def recent_shapes(self, key: str, *, since_ms: int) -> list[tuple[str, int]]:
         """``(total, at_ms)`` of the orders kept for this shape key with ``at_ms >= since_ms``,

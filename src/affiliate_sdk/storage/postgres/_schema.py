@@ -392,8 +392,20 @@ _V3_TALLIES: Final = (
     'CREATE TABLE risk_tallies (key text COLLATE "C" PRIMARY KEY, counts text NOT NULL)',
 )
 
+#: Version 4: an impression over the visitor's frequency cap is kept but does not earn; a
+#: channel's members are found by their channel (settlement holds a channel graded C).
+_V4_EARNS: Final = (
+    "ALTER TABLE impressions ADD COLUMN earns integer NOT NULL DEFAULT 1",
+    "CREATE INDEX affiliates_by_channel ON affiliates ((data::jsonb ->> 'channel'))",
+)
+
 #: Each version's statements, in order (unqualified names: they run in the schema).
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1_TABLES, _V2_CHAINS, _V3_TALLIES)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    _V1_TABLES,
+    _V2_CHAINS,
+    _V3_TALLIES,
+    _V4_EARNS,
+)
 
 #: The version this SDK's PostgreSQL repositories read and write.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

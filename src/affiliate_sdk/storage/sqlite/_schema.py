@@ -36,7 +36,9 @@ length and keyed digest instead, with deleted content overwritten; 8 adds
 ``revisions``; 9 adds ``counter_writers`` (which process added to which
 namespace of ``counters`` last, so a process alone on the file need not read
 its own counts back); 10 gives journal entries their chain and place (``chain``,
-``pos``; a SQLite journal is one chain, its places its seqs).
+``pos``; a SQLite journal is one chain, its places its seqs); 11 adds ``risk_tallies``;
+12 gives impressions ``earns`` (0 for a touch over the visitor's frequency cap) and
+indexes affiliates by channel (``affiliates_by_channel``).
 """
 
 from __future__ import annotations
@@ -302,6 +304,11 @@ LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     (  # 11: counts the fraud checks keep per source (an affiliate, a campaign, a network)
         "CREATE TABLE risk_tallies (key TEXT PRIMARY KEY, counts TEXT NOT NULL) WITHOUT ROWID",
+    ),
+    (  # 12: an impression over the visitor's frequency cap is kept but does not earn; a
+        # channel's members are found by their channel (settlement holds a channel graded C)
+        "ALTER TABLE impressions ADD COLUMN earns INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX affiliates_by_channel ON affiliates (json_extract(data, '$.channel'))",
     ),
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from affiliate_sdk.models import Affiliate, Campaign, Merchant, PlanVersion
 from affiliate_sdk.storage.rows import CouponRow
 
@@ -12,6 +14,9 @@ __all__ = ["SqliteCatalog"]
 
 class SqliteCatalog:
     """The catalog's tables, in the caller's unit of work."""
+
+    #: The affiliate's channel, read from its JSON (``PostgresCatalog`` says it its way).
+    CHANNEL_OF: ClassVar[str] = "json_extract(data, '$.channel')"
 
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -94,6 +99,16 @@ class SqliteCatalog:
         """The affiliate, if registered."""
         found = self._db.row("SELECT data FROM affiliates WHERE affiliate_id = ?", (affiliate_id,))
         return None if found is None else Affiliate.model_validate_json(str(found[0]))
+
+    def channel_members(self, channel: str) -> list[str]:
+        """The ids of the affiliates registered with this channel, in id order (read from
+        the affiliates' rows, never from anyone's history)."""
+        rows = self._db.rows(
+            f"SELECT affiliate_id FROM affiliates WHERE {self.CHANNEL_OF} = ? "
+            "ORDER BY affiliate_id",
+            (channel,),
+        )
+        return [str(affiliate_id) for (affiliate_id,) in rows]
 
     def put_coupon(self, coupon: CouponRow) -> None:
         """Insert or replace the coupon with this ``(merchant_id, code)``."""

@@ -219,8 +219,8 @@ class SqliteClicks:
         i = impression
         self._db.run(
             "INSERT INTO impressions (merchant_id, visitor_id, at_ms, impression_id, "
-            "affiliate_id, campaign_id) VALUES (?, ?, ?, ?, ?, ?)",
-            (i.merchant_id, i.visitor_id, i.at_ms, i.impression_id, i.affiliate_id, i.campaign_id),
+            "affiliate_id, campaign_id, earns) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (*i[1:3], i.at_ms, i.impression_id, i.affiliate_id, i.campaign_id, int(i.earns)),
             what="impression",
             key=i.impression_id,
         )
@@ -231,12 +231,15 @@ class SqliteClicks:
         """The visitor's impressions of the merchant's campaigns, ``since_ms <= t <=
         until_ms``, oldest first."""
         rows = self._db.rows(
-            "SELECT impression_id, merchant_id, visitor_id, affiliate_id, campaign_id, at_ms "
-            "FROM impressions WHERE merchant_id = ? AND visitor_id = ? AND at_ms >= ? "
+            "SELECT impression_id, merchant_id, visitor_id, affiliate_id, campaign_id, at_ms, "
+            "earns FROM impressions WHERE merchant_id = ? AND visitor_id = ? AND at_ms >= ? "
             "AND at_ms <= ? ORDER BY at_ms, impression_id",
             (merchant_id, visitor_id, since_ms, until_ms),
         )
-        return [ImpressionRow._make(row) for row in rows]
+        return [
+            ImpressionRow(str(i), str(m), str(v), str(a), str(c), int(str(at)), bool(earns))
+            for i, m, v, a, c, at, earns in rows
+        ]
 
     def link_visitor(
         self, merchant_id: str, customer_id: str, visitor_id: str, *, at_ms: int

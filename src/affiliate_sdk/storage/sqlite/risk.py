@@ -9,6 +9,7 @@ from affiliate_sdk.antifraud.grades import History
 from affiliate_sdk.storage.rows import Standing, ValueStats
 
 from ._connection import Db
+from ._dialect import chunks, placeholders
 
 __all__ = ["SqliteRisk"]
 
@@ -38,12 +39,21 @@ class SqliteRisk:
             (affiliate_id, *history),
         )
 
-    def histories(self) -> Iterator[tuple[str, History]]:
-        """Every affiliate's history, by affiliate id."""
-        rows = self._db.rows(
-            "SELECT affiliate_id, orders, refunds, flagged, timed, late FROM risk_histories "
-            "ORDER BY affiliate_id"
-        )
+    def histories(
+        self, *, affiliate_ids: Sequence[str] | None = None
+    ) -> Iterator[tuple[str, History]]:
+        """Every affiliate's history (of ``affiliate_ids`` alone, when given), by affiliate
+        id."""
+        select = "SELECT affiliate_id, orders, refunds, flagged, timed, late FROM risk_histories"
+        if affiliate_ids is None:
+            rows = self._db.rows(f"{select} ORDER BY affiliate_id")
+        else:
+            rows = []
+            for chunk in chunks(list(dict.fromkeys(affiliate_ids))):
+                rows += self._db.rows(
+                    f"{select} WHERE affiliate_id IN ({placeholders(len(chunk))})", chunk
+                )
+            rows.sort(key=lambda values: str(values[0]))
         for affiliate_id, *counts in rows:
             yield str(affiliate_id), History(*(int(str(v)) for v in counts))
 

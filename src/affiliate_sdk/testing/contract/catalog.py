@@ -90,6 +90,44 @@ class CatalogContract:
             assert tx.catalog.get_merchant("m1") == merchant
             assert tx.catalog.get_affiliate("a1") == Affiliate(affiliate_id="a1", channel="video")
 
+    def test_channel_members_by_id_and_exact_channel(self, store: Store) -> None:
+        channels = {
+            "a2": "blog",
+            "a10": "blog",
+            "a1": "blog",
+            "a3": "video",
+            "a4": None,
+            "a5": "blog%",
+            "a6": "Blog",
+            "a7": 'say "hi"',
+            "a8": "视频\U0001f600",
+        }
+        with store.transaction() as tx:
+            assert tx.catalog.channel_members("blog") == []
+            for affiliate_id, channel in channels.items():
+                tx.catalog.put_affiliate(Affiliate(affiliate_id=affiliate_id, channel=channel))
+        with store.transaction() as tx:  # a replaced affiliate leaves its old channel
+            tx.catalog.put_affiliate(Affiliate(affiliate_id="a2", channel="video"))
+            tx.catalog.put_affiliate(Affiliate(affiliate_id="a3"))
+        with store.reader() as tx:
+            assert tx.catalog.channel_members("blog") == ["a1", "a10"]
+            assert tx.catalog.channel_members("video") == ["a2"]
+            assert tx.catalog.channel_members("blog%") == ["a5"]
+            assert tx.catalog.channel_members("blo_") == []
+            assert tx.catalog.channel_members("Blog") == ["a6"]
+            assert tx.catalog.channel_members('say "hi"') == ["a7"]
+            assert tx.catalog.channel_members("视频\U0001f600") == ["a8"]
+            assert tx.catalog.channel_members("none") == []
+
+        def move(tx: UnitOfWork) -> None:
+            tx.catalog.put_affiliate(Affiliate(affiliate_id="a1", channel="video"))
+            tx.catalog.put_affiliate(Affiliate(affiliate_id="a9", channel="blog"))
+
+        _rolled_back(store, move)
+        with store.reader() as tx:
+            assert tx.catalog.channel_members("blog") == ["a1", "a10"]
+            assert tx.catalog.channel_members("video") == ["a2"]
+
     def test_coupons_by_merchant_and_code(self, store: Store) -> None:
         with store.transaction() as tx:
             tx.catalog.put_coupon(CouponRow("m1", "SPRING", "a1", "c1"))

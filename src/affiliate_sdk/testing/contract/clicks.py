@@ -104,6 +104,7 @@ class ClickContract:
             _impression("i3", 3_000),
             _impression("x1", 2_000, merchant_id="m2"),
             _impression("x2", 2_000, visitor_id="\uffff"),
+            _impression("i4", 4_000)._replace(earns=False),  # over the frequency cap
         ]
         with store.transaction() as tx:
             for row in rows:
@@ -113,7 +114,9 @@ class ClickContract:
             assert found == [rows[1], rows[0]]
             assert tx.clicks.impressions("m2", "v1", since_ms=0, until_ms=9_000) == [rows[3]]
             assert tx.clicks.impressions("m1", "\uffff", since_ms=0, until_ms=9_000) == [rows[4]]
-            assert tx.clicks.impressions("m1", "v1", since_ms=3_001, until_ms=9_000) == []
+            assert tx.clicks.impressions("m1", "v1", since_ms=3_001, until_ms=3_999) == []
+            assert tx.clicks.impressions("m1", "v1", since_ms=3_001, until_ms=9_000) == [rows[5]]
+            assert rows[5].earns is False
 
     def test_visitors_of(self, store: Store) -> None:
         with store.transaction() as tx:

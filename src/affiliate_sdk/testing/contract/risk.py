@@ -47,6 +47,21 @@ class RiskContract:
                 ("a10", History(0, 0, 1, 0, 0)),
                 ("a2", History(2, 0, 0, 0, 0)),
             ]
+            # of some affiliates alone: those with a history, by id, each once
+            of_some = tx.risk.histories(affiliate_ids=["a2", "nobody", "a1", "a2"])
+            assert list(of_some) == [("a1", History(6, 1, 0, 2, 1)), ("a2", History(2, 0, 0, 0, 0))]
+            assert list(tx.risk.histories(affiliate_ids=[])) == []
+            assert list(tx.risk.histories(affiliate_ids=["nobody"])) == []
+
+    def test_histories_of_many_affiliates(self, store: Store) -> None:
+        wanted = [f"a{n:04d}" for n in range(1_200)]  # more than one statement's parameters
+        with store.transaction() as tx:
+            for n, affiliate_id in enumerate(wanted):
+                if n % 3:
+                    tx.risk.put_history(affiliate_id, History(orders=n))
+        with store.reader() as tx:
+            found = list(tx.risk.histories(affiliate_ids=list(reversed(wanted))))
+        assert found == [(f"a{n:04d}", History(orders=n)) for n in range(1_200) if n % 3]
 
     def test_shapes_keep_the_newest(self, store: Store) -> None:
         with store.transaction() as tx:
