@@ -62,3 +62,17 @@ def test_the_alarm_goes_once_at_120_percent(clock: FakeClock, pause: bool) -> No
             _spend(alliance, clock, 7)  # the cost goes on; the alarm does not go again
             assert len(_alarms(alliance)) == 1
             assert alliance.campaign("c1").active
+
+
+def test_the_cost_is_net_of_refunds(clock: FakeClock) -> None:
+    with Alliance.open("memory://", keys={"k1": SECRET}, clock=clock) as alliance:
+        budget = Money("50.00", "CNY")  # the alarm: past 60.00
+        alliance.add_campaign(make_campaign().model_copy(update={"budget": budget}))
+        for n in range(6):  # 60.00 booked
+            _spend(alliance, clock, n)
+        alliance.refund("m1", "o0")  # the whole of o0: its 10.00 taken back, 50.00 left
+        alliance.refund("m1", "o1", amount=Money("50.00", "CNY"))  # half: 5.00 back, 45.00
+        _spend(alliance, clock, 6)  # 55.00
+        _spend(alliance, clock, 7)  # 65.00: past 60.00 only now
+        alarms = _alarms(alliance)
+        assert [a["cost"] for a in alarms] == ["65.00"]

@@ -2,7 +2,8 @@
 
 A campaign with a ``budget`` counts the cost of every line booked on its orders (in the
 budget's currency; the platform's take included: what the merchant owes) in the order's
-unit of work (``RiskRepo.bump``). The booking that takes the cost past ``BUDGET_ALARM``
+unit of work (``RiskRepo.bump``), and takes the reversals a refund books off it in the
+refund's: the cost is net of refunds. The booking that takes the cost past ``BUDGET_ALARM``
 times the budget adds a ``campaign.budget_alarm`` event to its own (once: the cost only
 crosses the line once), and asks for the campaign to be paused when it sets
 ``pause_over_budget``.
@@ -31,19 +32,20 @@ BUDGET_ALARM: Final = Decimal("1.2")
 def count_cost(
     tx: UnitOfWork, campaign: Campaign, lines: Sequence[LineRow], at: datetime
 ) -> tuple[list[OutboxRow], bool]:
-    """Count ``lines`` in the campaign's cost; the alarm event if they took it past
-    ``BUDGET_ALARM`` of the budget, and whether the campaign is to be paused for it."""
+    """Count ``lines`` in the campaign's cost (reversals, negative, take it back); the alarm
+    event if they took it past ``BUDGET_ALARM`` of the budget, and whether the campaign is
+    to be paused for it."""
     budget = campaign.budget
     if budget is None:
         return [], False
     currency = budget.currency
     cost = sum(row.line.amount.to_minor() for row in lines if row.line.amount.currency == currency)
-    if cost <= 0:
+    if cost == 0:
         return [], False
     key = path_key("cost", campaign.merchant_id, campaign.campaign_id, currency)
     after = tx.risk.bump(key, [cost])[0]
     limit = budget.to_minor() * BUDGET_ALARM
-    if not after - cost <= limit < after:
+    if cost < 0 or not after - cost <= limit < after:  # (a reversal never raises it)
         return [], False
     alarm = BudgetAlarm(
         merchant_id=campaign.merchant_id,

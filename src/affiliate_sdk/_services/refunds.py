@@ -32,6 +32,7 @@ from affiliate_sdk.errors import (
 )
 from affiliate_sdk.ids import new_id
 from affiliate_sdk.models import (
+    Commission,
     RefundOutcome,
 )
 from affiliate_sdk.money import Money
@@ -45,6 +46,7 @@ from affiliate_sdk.storage.rows import (
 
 from . import cashout
 from ._order_io import load_totals, measures_of
+from .budgets import count_cost
 from .catalog import CatalogService
 from .context import ServiceContext
 from .journal import JournalWriter
@@ -161,7 +163,20 @@ class RefundService:
             )
         )
         self._cash_out(tx, rows, now)
+        self._take_back_cost(tx, reversal.lines, now)
         return outcome
+
+    def _take_back_cost(self, tx: UnitOfWork, lines: Sequence[Commission], now: datetime) -> None:
+        """Take the reversals off their campaigns' cost (``budgets``): a budget's cost is
+        net of refunds."""
+        by_campaign: dict[tuple[str, str], list[LineRow]] = {}
+        for line in lines:
+            by_campaign.setdefault((line.merchant_id, line.campaign_id), []).append(
+                LineRow(line, None, 0)
+            )
+        for (merchant_id, campaign_id), rows in by_campaign.items():
+            view = self._catalog.view(merchant_id, campaign_id, now.timestamp())
+            count_cost(tx, view.campaign, rows, now)
 
     def _cash_out(self, tx: UnitOfWork, rows: Sequence[LineRow], now: datetime) -> None:
         """Count the refund in the cash-out counts of the sources whose commission on the
