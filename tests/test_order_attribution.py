@@ -349,7 +349,7 @@ def test_view_through_impressions(alliance: Alliance, clock: FakeClock) -> None:
         alliance.track_impression(link, visitor_id="bad id")
 
 
-def test_impressions_count_in_the_frequency_cap_and_over_it_do_not_earn(
+def test_impressions_over_the_frequency_cap_do_not_earn_and_leave_the_clicks_cap_alone(
     alliance: Alliance, clock: FakeClock
 ) -> None:
     _setup(alliance, view_through="P1D")
@@ -362,20 +362,20 @@ def test_impressions_count_in_the_frequency_cap_and_over_it_do_not_earn(
         assert alliance.track_impression(link, visitor_id=visitor, user_agent=HUMAN_UA)
         clock.advance(timedelta(hours=1))
 
-    for _ in range(5):  # five touches: the cap (5 in 7 days), each earns
+    for _ in range(5):  # five impressions: the cap (5 in 7 days), each earns
         see("display-a")
     see("display-b")  # the sixth: recorded, but it does not earn
     seen = alliance.record_order(_order(), visitor_id=visitor)
     assert [(c.affiliate_id, c.signal) for c in seen.credits] == [("display-a", "view")]
     assert _affiliate_amounts(alliance, "o1") == {"display-a": Money("10.00", "CNY")}
-    # the visitor's clicks count in the same cap: a click after six impressions is over it
-    link = alliance.create_link(
-        affiliate_id="search", campaign_id="c1", landing_url="https://shop.example.com/"
-    )
-    click = alliance.track_click(link, ip="198.51.100.7", user_agent=HUMAN_UA, visitor_id=visitor)
-    assert click.verdict.decision == "review"
-    assert [r.code for r in click.verdict.reasons] == ["velocity.frequency_cap"]
+    capped = [t for t in seen.touches if t.affiliate_id == "display-b"]
+    assert [t.reason for t in capped] == ["is over the visitor's frequency cap"]
     clock.advance(timedelta(days=7))  # the week has passed: an impression earns again
     see("display-b")
     later = alliance.record_order(_order("o2"), visitor_id=visitor)
     assert [(c.affiliate_id, c.signal) for c in later.credits] == [("display-b", "view")]
+    for _ in range(6):  # impressions do not use up the visitor's clicks: its click earns
+        see("display-c")
+    _click(alliance, "search", visitor)
+    clicked = alliance.record_order(_order("o3"), visitor_id=visitor)
+    assert [(c.affiliate_id, c.signal) for c in clicked.credits] == [("search", "click")]

@@ -78,11 +78,12 @@ def _candidates(
         clicks += tx.clicks.by_visitor(merchant_id, visitor, since_ms=since, until_ms=placed_ms)
         if views_count or not clicks:  # views count, or explain why an order went uncredited
             views += [
-                View(v.impression_id, v.affiliate_id, v.campaign_id, v.merchant_id, v.at_ms)
+                View(
+                    v.impression_id, v.affiliate_id, v.campaign_id, v.merchant_id, v.at_ms, v.earns
+                )
                 for v in tx.clicks.impressions(
                     merchant_id, visitor, since_ms=since, until_ms=placed_ms
                 )
-                if v.earns  # (a touch over the frequency cap does not)
             ]
     return clicks, views, notes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -133,10 +134,10 @@ class ClickService:
         """Record that a visitor saw an affiliate's link (for view-through attribution).
 
         Verifies the link and its campaign like ``track_click`` and returns the
-        impression's id; a known bot's impression is not recorded (None). The
-        impression is one of the visitor's touches: over the campaign's frequency
-        cap (``visitor_touches_per_week``, clicks and impressions together) it is
-        recorded but does not earn (``earns`` False: attribution passes it by).
+        impression's id; a known bot's impression is not recorded (None). Over the
+        campaign's frequency cap (``visitor_touches_per_week`` impressions of the
+        visitor in seven days; its clicks are capped apart) it is recorded but does
+        not earn (``earns`` False: attribution notes it and passes it by).
         """
         now = self._ctx.clock.timestamp()
         claims = self._links.claims(url, now, self._skew)
@@ -148,7 +149,7 @@ class ClickService:
         if self._fraud.user_agent(user_agent).verdict.decision == "block":
             return None
         now_ms = int(now * 1000)
-        touches = self._fraud.count_touch(visitor_id, now_ms)
+        seen = self._fraud.count_impression(visitor_id, now_ms)
         impression = ImpressionRow(
             new_id(now_ms),
             campaign.merchant_id,
@@ -156,13 +157,14 @@ class ClickService:
             claims.affiliate_id,
             claims.campaign_id,
             now_ms,
-            earns=touches <= view.fraud.visitor_touches_per_week,
+            earns=seen <= view.fraud.visitor_touches_per_week,
         )
         try:
             with self._ctx.store.transaction() as tx:
                 tx.clicks.add_impression(impression)
         except BaseException:
-            self._fraud.count_touch(visitor_id, now_ms, -1)  # not recorded: not a touch
+            with contextlib.suppress(Exception):  # (the store's error is the one to see)
+                self._fraud.count_impression(visitor_id, now_ms, -1)  # not recorded
             raise
         return impression.impression_id
 

@@ -271,10 +271,13 @@ class FraudService:
             self._judged[key] = judged
         return judged
 
-    def count_touch(self, visitor_id: str, now_ms: int, count: int = 1) -> int:
-        """Count an impression among the visitor's touches over seven days (the frequency
-        cap its clicks count in too); the touches so far, this one included."""
-        return self.per_week.add(f"t/{visitor_id}", now_ms, count)
+    def count_impression(self, visitor_id: str, now_ms: int, count: int = 1) -> int:
+        """Count an impression in the visitor's impressions over seven days (their frequency
+        cap); the impressions so far, this one included. Clicks are capped apart: display
+        impressions come by the dozen without the visitor doing anything, and counted with
+        the clicks they would take the earning clicks away (anyone who can fire impressions
+        for a visitor could)."""
+        return self.per_week.add(f"i/{visitor_id}", now_ms, count)
 
     def count_order(self, affiliate_id: str, placed_ms: int, *, scope: str = "") -> None:
         """Count a recorded order in its affiliate's orders of the day on its campaign

@@ -57,6 +57,8 @@ class View(NamedTuple):
     campaign_id: str
     merchant_id: str
     at_ms: int
+    #: False for an impression over the visitor's frequency cap: noted, never counted.
+    earns: bool = True
 
 
 class Binding(NamedTuple):
@@ -322,6 +324,8 @@ def _usable_views(
         reason = None
         if view.merchant_id != merchant_id or rules is None:
             reason = "is for another merchant or an unknown campaign"
+        elif not view.earns:
+            reason = "is over the visitor's frequency cap"
         elif rules.policy.view_through is None:
             reason = "its campaign does not count views"
         elif view.at_ms > placed_at_ms:

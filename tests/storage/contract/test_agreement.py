@@ -231,10 +231,10 @@ class StoresAgree(RuleBasedStateMachine):
         )
         self.each(lambda tx: tx.clicks.record(click, dedupe_since_ms=dedupe))
 
-    @rule(merchant=MERCHANTS, visitor=VISITORS, at_ms=TIMES)
-    def add_impression(self, merchant: str, visitor: str, at_ms: int) -> None:
+    @rule(merchant=MERCHANTS, visitor=VISITORS, at_ms=TIMES, earns=st.booleans())
+    def add_impression(self, merchant: str, visitor: str, at_ms: int, earns: bool) -> None:
         self.tick += 1
-        row = ImpressionRow(f"i{self.tick}", merchant, visitor, "a1", "c1", at_ms)
+        row = ImpressionRow(f"i{self.tick}", merchant, visitor, "a1", "c1", at_ms, earns)
         self.each(lambda tx: tx.clicks.add_impression(row))
 
     @rule(merchant=MERCHANTS, customer=TEXT_IDS, visitor=VISITORS, limit=st.integers(1, 3))
@@ -661,9 +661,12 @@ def _paged(
 
 def _by_time(rows: list[ClickRow] | list[ImpressionRow]) -> list[tuple[int, str]]:
     """``(instant, id)`` of rows that must come oldest first; rows of equal instants are put
-    in id order, as the contract leaves their order open."""
+    in id order, as the contract leaves their order open (an impression's id says whether it
+    earns)."""
     found = [
-        (r.clicked_at_ms, r.click_id) if isinstance(r, ClickRow) else (r.at_ms, r.impression_id)
+        (r.clicked_at_ms, r.click_id)
+        if isinstance(r, ClickRow)
+        else (r.at_ms, f"{r.impression_id}/{r.earns}")
         for r in rows
     ]
     instants = [at for at, _ in found]

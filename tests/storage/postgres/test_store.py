@@ -314,3 +314,36 @@ def test_deferred_risk_writes_reach_the_next_read_and_the_commit() -> None:
             assert tx.risk.history("a2") is None  # rolled back, never sent
     finally:
         store.close()
+
+
+def test_version_3_gains_the_affiliates_channels_and_whether_impressions_earn(
+    schema: str,
+) -> None:
+    from affiliate_sdk.models import Affiliate
+
+    PostgresStore(POSTGRES_URL, schema=schema).close()
+    nul = Affiliate(affiliate_id="a-nul", channel='c"1', identity=["x\x00y"])
+    rows = [
+        (a.affiliate_id, a.model_dump_json())
+        for a in (nul, Affiliate(affiliate_id="a-2", channel='c"1'), Affiliate(affiliate_id="a-3"))
+    ]
+    assert "\\u0000" in rows[0][1]  # what jsonb cannot hold
+    with _conn() as conn:  # the schema as version 3 left it, with its rows
+        conn.execute(f"SET search_path TO {schema}")
+        conn.execute("ALTER TABLE affiliates DROP COLUMN channel")
+        conn.execute("ALTER TABLE impressions DROP COLUMN earns")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 4")
+        for row in rows:
+            conn.execute("INSERT INTO affiliates (affiliate_id, data) VALUES (%s, %s)", row)
+        conn.execute("INSERT INTO impressions VALUES ('m1', 'v1', 1000, 'i1', 'a-2', 'c1')")
+        assert upgrade(conn, schema) == (3, SCHEMA_VERSION)
+    store = PostgresStore(POSTGRES_URL, schema=schema)
+    try:
+        with store.transaction() as tx:
+            assert tx.catalog.channel_members('c"1') == ["a-2", "a-nul"]
+            assert [i.earns for i in tx.clicks.impressions("m1", "v1", since_ms=0, until_ms=9_000)]
+            tx.catalog.put_affiliate(nul.model_copy(update={"affiliate_id": "a-4"}))  # NUL: kept
+            assert tx.catalog.channel_members('c"1') == ["a-2", "a-4", "a-nul"]
+            assert tx.catalog.get_affiliate("a-4") == nul.model_copy(update={"affiliate_id": "a-4"})
+    finally:
+        store.close()

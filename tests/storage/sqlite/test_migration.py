@@ -117,6 +117,9 @@ def test_tables_keep_their_rows(v4_file: Path) -> None:
     assert _count(path, "order_shapes") == shapes
     # impressions made before the frequency cap counted them all earn (step 12)
     assert _count(path, "impressions WHERE earns = 1") == KINDS["impression"] > 0
+    # and every affiliate's channel has a column of its own (step 12), as its JSON says
+    kept = "affiliates WHERE channel IS json_extract(data, '$.channel')"
+    assert _count(path, kept) == _count(path, "affiliates") > 0
     assert _count(path, "distinct_members") == members
     assert _count(path, "blacklist") == len(listed)
     names = {row[0] for row in _legacy(path, "SELECT name FROM sqlite_master WHERE type='table'")}
@@ -262,9 +265,10 @@ def test_version_5_gains_the_click_writers(tmp_path: Path) -> None:
 
 def _before_v10(conn: sqlite3.Connection) -> None:
     """Take out what versions 10 to 12 added: the journal's chain and place, the risk
-    tallies, whether an impression earns."""
+    tallies, whether an impression earns and the affiliates' channels."""
     conn.execute("ALTER TABLE impressions DROP COLUMN earns")
     conn.execute("DROP INDEX affiliates_by_channel")
+    conn.execute("ALTER TABLE affiliates DROP COLUMN channel")
     conn.execute("DROP TABLE risk_tallies")
     conn.execute("DROP TRIGGER journal_needs_a_place")
     conn.execute("DROP INDEX journal_by_place")
@@ -305,7 +309,7 @@ def test_version_9_numbers_each_entry_by_its_place_in_chain_0(tmp_path: Path) ->
 
 
 def _before_v8(conn: sqlite3.Connection) -> None:
-    """Take out what versions 8 to 11 added (a file of version 7 or before has none of it)."""
+    """Take out what versions 8 to 12 added (a file of version 7 or before has none of it)."""
     _before_v10(conn)
     conn.execute("DROP TABLE counter_writers")
     for table, _ in REVISED:

@@ -392,11 +392,34 @@ _V3_TALLIES: Final = (
     'CREATE TABLE risk_tallies (key text COLLATE "C" PRIMARY KEY, counts text NOT NULL)',
 )
 
+#: The channels of the affiliates registered before version 4, from their JSON. ``jsonb``
+#: cannot hold a NUL (``\u0000`` in JSON, which an affiliate's texts may have): such a
+#: row's channel is read with its NULs taken out, and one that still cannot be read has none.
+_BACKFILL_CHANNELS: Final = r"""DO $$
+DECLARE row record;
+BEGIN
+    FOR row IN SELECT affiliate_id, data FROM affiliates LOOP
+        BEGIN
+            UPDATE affiliates SET channel = row.data::jsonb ->> 'channel'
+            WHERE affiliate_id = row.affiliate_id;
+        EXCEPTION WHEN untranslatable_character OR invalid_text_representation THEN
+            BEGIN
+                UPDATE affiliates SET channel = replace(row.data, '\u0000', '')::jsonb ->> 'channel'
+                WHERE affiliate_id = row.affiliate_id;
+            EXCEPTION WHEN untranslatable_character OR invalid_text_representation THEN
+                NULL;
+            END;
+        END;
+    END LOOP;
+END $$"""
+
 #: Version 4: an impression over the visitor's frequency cap is kept but does not earn; a
 #: channel's members are found by their channel (settlement holds a channel graded C).
 _V4_EARNS: Final = (
     "ALTER TABLE impressions ADD COLUMN earns integer NOT NULL DEFAULT 1",
-    "CREATE INDEX affiliates_by_channel ON affiliates ((data::jsonb ->> 'channel'))",
+    'ALTER TABLE affiliates ADD COLUMN channel text COLLATE "C"',
+    _BACKFILL_CHANNELS,
+    "CREATE INDEX affiliates_by_channel ON affiliates (channel)",
 )
 
 #: Each version's statements, in order (unqualified names: they run in the schema).

@@ -37,7 +37,6 @@ from affiliate_sdk.storage.rows import (
     ValueStats,
 )
 from affiliate_sdk.storage.sqlite import SqliteUnitOfWork
-from affiliate_sdk.storage.sqlite.catalog import SqliteCatalog
 from affiliate_sdk.storage.sqlite.clicks import SqliteClicks
 from affiliate_sdk.storage.sqlite.journal import SqliteJournal
 from affiliate_sdk.storage.sqlite.outbox import OUTBOX_MARK, SqliteOutbox
@@ -286,13 +285,6 @@ class PostgresRisk(SqliteRisk):
         return super().bump(key, deltas)
 
 
-class PostgresCatalog(SqliteCatalog):
-    """The catalog on PostgreSQL: the SQL of SQLite's, the affiliate's channel read from its
-    JSON with PostgreSQL's operators."""
-
-    CHANNEL_OF = "(data::jsonb ->> 'channel')"
-
-
 class PostgresPeriods(SqlitePeriods):
     """Period totals on PostgreSQL: some are an affiliate's across merchants (membership
     levels), so a unit of work of one chain locks the totals it reads or writes first."""
@@ -325,7 +317,6 @@ class PostgresUnitOfWork(SqliteUnitOfWork):
 
     def __init__(self, db: PostgresDb) -> None:
         super().__init__(db, PostgresClicks(db))
-        self.catalog = PostgresCatalog(db)
         self.outbox = PostgresOutbox(db)
         self.journal = PostgresJournal(db)
         self.risk = PostgresRisk(db)

@@ -38,7 +38,7 @@ namespace of ``counters`` last, so a process alone on the file need not read
 its own counts back); 10 gives journal entries their chain and place (``chain``,
 ``pos``; a SQLite journal is one chain, its places its seqs); 11 adds ``risk_tallies``;
 12 gives impressions ``earns`` (0 for a touch over the visitor's frequency cap) and
-indexes affiliates by channel (``affiliates_by_channel``).
+affiliates their ``channel`` (indexed: ``affiliates_by_channel``).
 """
 
 from __future__ import annotations
@@ -308,7 +308,9 @@ LATER_STEPS: Final[tuple[tuple[str, ...], ...]] = (
     (  # 12: an impression over the visitor's frequency cap is kept but does not earn; a
         # channel's members are found by their channel (settlement holds a channel graded C)
         "ALTER TABLE impressions ADD COLUMN earns INTEGER NOT NULL DEFAULT 1",
-        "CREATE INDEX affiliates_by_channel ON affiliates (json_extract(data, '$.channel'))",
+        "ALTER TABLE affiliates ADD COLUMN channel TEXT",
+        "UPDATE affiliates SET channel = json_extract(data, '$.channel')",
+        "CREATE INDEX affiliates_by_channel ON affiliates (channel)",
     ),
 )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from affiliate_sdk.models import Affiliate, Campaign, Merchant, PlanVersion
 from affiliate_sdk.storage.rows import CouponRow
 
@@ -14,9 +12,6 @@ __all__ = ["SqliteCatalog"]
 
 class SqliteCatalog:
     """The catalog's tables, in the caller's unit of work."""
-
-    #: The affiliate's channel, read from its JSON (``PostgresCatalog`` says it its way).
-    CHANNEL_OF: ClassVar[str] = "json_extract(data, '$.channel')"
 
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -90,9 +85,10 @@ class SqliteCatalog:
     def put_affiliate(self, affiliate: Affiliate) -> None:
         """Insert or replace an affiliate."""
         self._db.run(
-            "INSERT INTO affiliates (affiliate_id, data) VALUES (?, ?) "
-            "ON CONFLICT (affiliate_id) DO UPDATE SET data = excluded.data",
-            (affiliate.affiliate_id, affiliate.model_dump_json()),
+            "INSERT INTO affiliates (affiliate_id, data, channel) VALUES (?, ?, ?) "
+            "ON CONFLICT (affiliate_id) DO UPDATE SET data = excluded.data, "
+            "channel = excluded.channel",
+            (affiliate.affiliate_id, affiliate.model_dump_json(), affiliate.channel),
         )
 
     def get_affiliate(self, affiliate_id: str) -> Affiliate | None:
@@ -104,8 +100,7 @@ class SqliteCatalog:
         """The ids of the affiliates registered with this channel, in id order (read from
         the affiliates' rows, never from anyone's history)."""
         rows = self._db.rows(
-            f"SELECT affiliate_id FROM affiliates WHERE {self.CHANNEL_OF} = ? "
-            "ORDER BY affiliate_id",
+            "SELECT affiliate_id FROM affiliates WHERE channel = ? ORDER BY affiliate_id",
             (channel,),
         )
         return [str(affiliate_id) for (affiliate_id,) in rows]
