@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from affiliate_sdk import Alliance, Campaign, CommissionPlan
+from affiliate_sdk import Alliance, Campaign, CommissionPlan, Money, Order
 from affiliate_sdk.storage import ClickRecord
 from affiliate_sdk.testing import FakeClock
 
@@ -24,6 +24,33 @@ BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.htm
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(START)
+
+
+def book_orders(
+    alliance: Alliance,
+    clock: FakeClock,
+    affiliate: str,
+    orders: int,
+    *,
+    injected: int = 0,
+    first: int = 1,
+    network: str = "10.2",
+) -> int:
+    """``orders`` orders of 30.00 CNY on campaign c1, each from a click of the affiliate's
+    ten minutes before (the first ``injected`` two seconds before: click injection), numbered
+    ``o{first}`` on; the number after the last."""
+    link = alliance.create_link(
+        affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
+    )
+    for n in range(orders):
+        number = first + n
+        click = alliance.track_click(link, ip=f"{network}.{number}.1", user_agent=HUMAN_UA)
+        clock.advance(timedelta(seconds=2 if n < injected else 600))
+        alliance.record_order(
+            Order(order_id=f"o{number}", merchant_id="m1", total=Money("30.00", "CNY")),
+            click_id=click.click_id,
+        )
+    return first + orders
 
 
 def make_campaign(

@@ -25,14 +25,14 @@ from datetime import timedelta
 
 import pytest
 
-from affiliate_sdk import Affiliate, Alliance, FraudThresholds, Money, Order
+from affiliate_sdk import Affiliate, Alliance, FraudThresholds, Money
 from affiliate_sdk.antifraud.grades import History
 from affiliate_sdk.models import Commission
 from affiliate_sdk.storage.memory._catalog import MemoryCatalog
 from affiliate_sdk.storage.memory._risk import MemoryRisk
 from affiliate_sdk.testing import FakeClock
 
-from .conftest import HUMAN_UA, SECRET, make_campaign
+from .conftest import SECRET, book_orders, make_campaign
 
 CHANNEL_REASON = "channel.grade_c: the affiliate's channel is graded C, reviewed before settlement"
 #: (affiliate, channel or None, registered, orders, of which injected first)
@@ -49,21 +49,12 @@ LINE = Money("3.00", "CNY")  # 30.00 CNY at 10%
 def _build(alliance: Alliance, clock: FakeClock) -> None:
     """Register the affiliates and book their orders (see the module's table)."""
     alliance.add_campaign(make_campaign(rate="10%"))
-    number = 0
+    number = 1
     for affiliate, channel, registered, orders, injected in BOOKS:
         if registered:
             alliance.add_affiliate(Affiliate(affiliate_id=affiliate, channel=channel))
-        link = alliance.create_link(
-            affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
-        )
-        for n in range(orders):
-            number += 1
-            click = alliance.track_click(link, ip=f"10.3.{number}.1", user_agent=HUMAN_UA)
-            clock.advance(timedelta(seconds=2 if n < injected else 600))
-            alliance.record_order(
-                Order(order_id=f"o{number}", merchant_id="m1", total=Money("30.00", "CNY")),
-                click_id=click.click_id,
-            )
+        number = book_orders(alliance, clock, affiliate, orders, injected=injected,
+                             first=number, network="10.3")  # fmt: skip
 
 
 def _statuses(lines: Sequence[Commission]) -> list[tuple[str, str | None]]:

@@ -11,7 +11,7 @@ from affiliate_sdk.antifraud.grades import History, grade
 from affiliate_sdk.antifraud.rules import OrderFacts, grade_c
 from affiliate_sdk.testing import FakeClock
 
-from ..conftest import HUMAN_UA, SECRET, make_campaign
+from ..conftest import HUMAN_UA, SECRET, book_orders, make_campaign
 
 
 @pytest.mark.parametrize(
@@ -70,24 +70,15 @@ def test_channels_are_graded_from_their_affiliates_pooled_history(clock: FakeClo
         alliance.add_campaign(make_campaign(rate="10%"))
         for affiliate, channel in (("s1", "search"), ("s2", "search"), ("c1", "cashback")):
             alliance.add_affiliate(Affiliate(affiliate_id=affiliate, channel=channel))
-        number = 0
+        number = 1
         for affiliate, orders, injected in (
             ("s1", 12, 0),
             ("s2", 12, 0),
             ("c1", 24, 6),
             ("x", 3, 0),
         ):
-            link = alliance.create_link(
-                affiliate_id=affiliate, campaign_id="c1", landing_url="https://shop.example.com/"
-            )
-            for n in range(orders):
-                number += 1
-                click = alliance.track_click(link, ip=f"10.2.{number}.1", user_agent=HUMAN_UA)
-                clock.advance(timedelta(seconds=2 if n < injected else 600))
-                alliance.record_order(
-                    Order(order_id=f"o{number}", merchant_id="m1", total=Money("30.00", "CNY")),
-                    click_id=click.click_id,
-                )
+            number = book_orders(alliance, clock, affiliate, orders, injected=injected,
+                                 first=number)  # fmt: skip
         grades = alliance.channel_grades()
     assert [(g.channel, g.affiliates, g.orders) for g in grades] == [
         ("cashback", 1, 24),

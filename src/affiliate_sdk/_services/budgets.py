@@ -11,16 +11,16 @@ crosses the line once), and asks for the campaign to be paused when it sets
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
 from affiliate_sdk._kernel.keys import path_key
-from affiliate_sdk.models import Campaign
+from affiliate_sdk.models import Campaign, Commission
 from affiliate_sdk.money import Money
 from affiliate_sdk.storage.contract import UnitOfWork
-from affiliate_sdk.storage.rows import LineRow, OutboxRow
+from affiliate_sdk.storage.rows import OutboxRow
 from affiliate_sdk.webhooks.events import BudgetAlarm, event_row
 
 __all__ = ["BUDGET_ALARM", "count_cost"]
@@ -30,7 +30,7 @@ BUDGET_ALARM: Final = Decimal("1.2")
 
 
 def count_cost(
-    tx: UnitOfWork, campaign: Campaign, lines: Sequence[LineRow], at: datetime
+    tx: UnitOfWork, campaign: Campaign, lines: Iterable[Commission], at: datetime
 ) -> tuple[list[OutboxRow], bool]:
     """Count ``lines`` in the campaign's cost (reversals, negative, take it back); the alarm
     event if they took it past ``BUDGET_ALARM`` of the budget, and whether the campaign is
@@ -39,7 +39,7 @@ def count_cost(
     if budget is None:
         return [], False
     currency = budget.currency
-    cost = sum(row.line.amount.to_minor() for row in lines if row.line.amount.currency == currency)
+    cost = sum(line.amount.to_minor() for line in lines if line.amount.currency == currency)
     if cost == 0:
         return [], False
     key = path_key("cost", campaign.merchant_id, campaign.campaign_id, currency)

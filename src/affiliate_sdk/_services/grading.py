@@ -17,7 +17,7 @@ from typing import Final
 from affiliate_sdk.antifraud.grades import History, grade, pooled
 from affiliate_sdk.storage.contract import UnitOfWork
 
-__all__ = ["AFFILIATE_GRADE_C", "CHANNEL_GRADE_C", "GradeHolds", "channel_history"]
+__all__ = ["AFFILIATE_GRADE_C", "CHANNEL_GRADE_C", "GradeHolds"]
 
 #: Why ``approve_due`` froze a due line of an affiliate graded C.
 AFFILIATE_GRADE_C: Final = "affiliate.grade_c: graded C, reviewed before settlement"
@@ -27,7 +27,7 @@ CHANNEL_GRADE_C: Final = (
 )
 
 
-def channel_history(tx: UnitOfWork, channel: str) -> list[History]:
+def _channel_history(tx: UnitOfWork, channel: str) -> list[History]:
     """The histories of the affiliates registered with ``channel`` that have one (what
     ``channel_grades`` pools for it), read for its members alone."""
     members = tx.catalog.channel_members(channel)
@@ -70,6 +70,6 @@ class GradeHolds:
     def _channel_c(self, channel: str) -> bool:
         found = self._channels.get(channel)
         if found is None:
-            found = grade(pooled(channel_history(self._tx, channel))) == "C"
+            found = grade(pooled(_channel_history(self._tx, channel))) == "C"
             self._channels[channel] = found
         return found

@@ -320,7 +320,7 @@ class OrderService:
         campaign = self._catalog.view(
             order.merchant_id, rows[0].line.campaign_id, request.now.timestamp()
         ).campaign
-        alarm, pause = count_cost(tx, campaign, rows, request.now)
+        alarm, pause = count_cost(tx, campaign, (row.line for row in rows), request.now)
         events += alarm  # written with the order's, last
         if pause:
             paused.append(campaign)

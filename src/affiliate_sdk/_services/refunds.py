@@ -169,14 +169,12 @@ class RefundService:
     def _take_back_cost(self, tx: UnitOfWork, lines: Sequence[Commission], now: datetime) -> None:
         """Take the reversals off their campaigns' cost (``budgets``): a budget's cost is
         net of refunds."""
-        by_campaign: dict[tuple[str, str], list[LineRow]] = {}
+        by_campaign: dict[tuple[str, str], list[Commission]] = {}
         for line in lines:
-            by_campaign.setdefault((line.merchant_id, line.campaign_id), []).append(
-                LineRow(line, None, 0)
-            )
-        for (merchant_id, campaign_id), rows in by_campaign.items():
+            by_campaign.setdefault((line.merchant_id, line.campaign_id), []).append(line)
+        for (merchant_id, campaign_id), taken in by_campaign.items():
             view = self._catalog.view(merchant_id, campaign_id, now.timestamp())
-            count_cost(tx, view.campaign, rows, now)
+            count_cost(tx, view.campaign, taken, now)
 
     def _cash_out(self, tx: UnitOfWork, rows: Sequence[LineRow], now: datetime) -> None:
         """Count the refund in the cash-out counts of the sources whose commission on the
